@@ -1,0 +1,18 @@
+"""gpusim: lattice simulation of cancer immunotherapy, byte-identical on CPU and GPU.
+
+Importing gpusim loads neither CuPy nor a compiler; backends load lazily.
+
+>>> import gpusim
+>>> cfg = gpusim.Config.model_validate({"lattice": {"shape": [32, 32]},
+...                                     "simulation": {"steps": 20}})
+>>> sim = gpusim.Simulation(cfg, backend="numpy")
+>>> sim.run()["tumour_cells"] > 0
+True
+"""
+
+__version__ = "0.1.0"
+
+from .config import Config, load_config  # noqa: E402
+from .simulation import Simulation  # noqa: E402
+
+__all__ = ["Config", "Simulation", "load_config", "__version__"]

@@ -1,0 +1,75 @@
+"""Backend selection: ``cuda``, ``cpu``, ``numpy`` or ``auto``.
+
+``auto`` picks cuda when a GPU and CuPy are present, else cpu when a C++
+compiler is, else numpy, and says which it picked and why.
+
+>>> sorted(available())  # doctest: +ELLIPSIS
+['cpu', 'cuda', 'numpy']
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .config import Config
+from .errors import InputError
+from .state import State
+
+log = logging.getLogger("gpusim")
+
+BACKENDS = ("cuda", "cpu", "numpy")
+
+
+def cuda_unavailable_reason() -> str | None:
+    """None when the cuda backend can run here, else why not."""
+    try:
+        import cupy
+    except ImportError:
+        return "CuPy is not installed (pip install 'gpusim[cuda]')"
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as err:  # CUDA runtime errors have many types
+        return f"no usable CUDA device ({err.__class__.__name__}: {err})"
+    return None if n > 0 else "no CUDA device"
+
+
+def cpu_unavailable_reason() -> str | None:
+    from .engine.host_build import find_compiler
+
+    return None if find_compiler() else "no C++ compiler found (set CXX)"
+
+
+def available() -> dict[str, str | None]:
+    """Each backend -> None if usable here, else the reason it is not."""
+    return {"cuda": cuda_unavailable_reason(), "cpu": cpu_unavailable_reason(), "numpy": None}
+
+
+def resolve(name: str) -> str:
+    """The concrete backend ``name`` stands for ('auto' -> the best usable)."""
+    if name == "auto":
+        reasons = available()
+        for candidate in BACKENDS:
+            if reasons[candidate] is None:
+                skipped = "; ".join(f"{b}: {reasons[b]}" for b in BACKENDS[: BACKENDS.index(candidate)])
+                log.info("backend auto -> %s%s", candidate, f" ({skipped})" if skipped else "")
+                return candidate
+    if name not in BACKENDS:
+        raise InputError(f"--backend {name!r}: choose auto, cuda, cpu or numpy")
+    reason = available()[name]
+    if reason:
+        raise InputError(f"--backend {name}: not available here: {reason}")
+    return name
+
+
+def make_backend(name: str, cfg: Config, state: State):
+    """A backend instance holding ``state`` (copied to the device)."""
+    name = resolve(name)
+    if name == "numpy":
+        from .reference import ReferenceBackend
+
+        return ReferenceBackend(cfg, state)
+    from .engine.backend import KernelBackend
+    from .engine.device import CpuDevice, CudaDevice
+
+    device = CudaDevice() if name == "cuda" else CpuDevice()
+    return KernelBackend(device, cfg, state)

@@ -1,0 +1,122 @@
+"""``gpusim bench``: site updates per second of the model step, per backend,
+lattice size and model.
+
+The benchmark lattice is a dense tumour (about half the sites occupied, by
+stem cells, so every site has work and divisions always find room) with a
+high division rate and every mutation switched on: a full-lattice step, not
+a small tumour in an empty box.  Timing starts after one warm-up step (the
+kernel build and first-touch allocation are not measured) and ends after
+the last step's counters reach the host.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+
+import numpy as np
+
+from .backends import available, make_backend
+from .config import Config
+from .state import CELL_STEM, initial_state
+
+DEFAULT_SIZES = {
+    "numpy": [(256, 256), (1024, 1024), (2048, 2048), (64, 64, 64), (128, 128, 128)],
+    "cpu": [(256, 256), (1024, 1024), (2048, 2048), (64, 64, 64), (128, 128, 128)],
+    "cuda": [(256, 256), (1024, 1024), (2048, 2048), (8192, 8192), (64, 64, 64), (128, 128, 128),
+             (256, 256, 256)],
+}
+MODELS = ("tumour",)
+
+
+def parse_size(text: str) -> tuple[int, ...]:
+    """'2048x2048' or '128x128x128' -> (nx, ny[, nz])."""
+    parts = text.lower().split("x")
+    if len(parts) not in (2, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"bad --size {text!r}: expected NXxNY or NXxNYxNZ")
+    return tuple(int(p) for p in parts)
+
+
+def bench_config(shape: tuple[int, ...], model: str = "tumour") -> Config:
+    return Config.model_validate({
+        "simulation": {"seed": 12345, "dt_minutes": 60.0},
+        "lattice": {"shape": list(shape), "neighbourhood": "von_neumann", "boundary": "periodic"},
+        "tumour": {
+            "initial_radius_cells": 0,
+            "division_rate_per_day": 16.0,
+            "death_rate_per_day": 1.0,
+            "stem_symmetric_division_prob": 1.0,
+            "neoantigen_prob_per_division": 0.075,
+            "pdl1_prob_per_division": 1e-3,
+            "hla_loss_prob_per_division": 1e-3,
+        },
+        "output": {"frame_every_steps": 0},
+    })
+
+
+def bench_state(cfg: Config):
+    st = initial_state(cfg)
+    occupied = np.random.default_rng(0).random(cfg.lattice.n_sites) < 0.5
+    st.sites["clone"][:] = np.where(occupied, 1, 0).astype(np.uint32)
+    st.sites["cell"][:] = np.where(occupied, CELL_STEM, 0).astype(np.uint8)
+    st.clones["population"][1] = int(occupied.sum())
+    return st
+
+
+def _sync(be) -> None:
+    if be.name == "cuda":
+        be.xp.cuda.Device().synchronize()
+
+
+def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps: int | None = None,
+              min_seconds: float = 1.0) -> dict:
+    """Time ``steps`` steps (auto: enough for ``min_seconds``) and return a record."""
+    cfg = bench_config(shape, model)
+    be = make_backend(backend, cfg, bench_state(cfg))
+    t0 = time.perf_counter()
+    be.step()  # warm-up: builds/loads kernels, touches memory
+    _sync(be)
+    first = time.perf_counter() - t0
+    if steps is None:
+        steps = int(min(50, max(2, math.ceil(min_seconds / max(first, 1e-6)))))
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        be.step()
+    _sync(be)
+    elapsed = time.perf_counter() - t0
+    n = cfg.lattice.n_sites
+    return {
+        "backend": be.name,
+        "model": model,
+        "shape": list(shape),
+        "steps": steps,
+        "seconds": elapsed,
+        "site_updates_per_s": n * steps / elapsed,
+        "bytes_per_site": be.bytes_per_site(),
+        "device": be.device.describe() if hasattr(be, "device") else be.describe(),
+        "host": f"{platform.node()} {platform.machine()}",
+    }
+
+
+def run_bench(backends: list[str] | None = None, sizes: list[tuple[int, ...]] | None = None,
+              models: tuple[str, ...] = MODELS, steps: int | None = None, log=None) -> list[dict]:
+    """Every requested (backend, size, model); unavailable backends are skipped
+    with their reason reported through ``log``."""
+    reasons = available()
+    backends = backends or [b for b in ("cuda", "cpu", "numpy")]
+    records = []
+    for b in backends:
+        if reasons[b] is not None:
+            if log:
+                log(f"skip {b}: {reasons[b]}")
+            continue
+        for shape in sizes or DEFAULT_SIZES[b]:
+            for model in models:
+                rec = bench_one(b, shape, model, steps)
+                if log:
+                    log(f"{b:6s} {model:7s} {'x'.join(map(str, shape)):>13s}  "
+                        f"{rec['site_updates_per_s']:.3e} site updates/s  ({rec['steps']} steps, "
+                        f"{rec['seconds']:.2f} s, {rec['bytes_per_site']:.1f} B/site)")
+                records.append(rec)
+    return records

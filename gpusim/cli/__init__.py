@@ -1,0 +1,1 @@
+"""The ``gpusim`` command line (DESIGN §5): one module per subcommand."""

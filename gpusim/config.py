@@ -1,0 +1,205 @@
+"""Run configuration: pydantic v2 models loaded from TOML.
+
+Every rate carries its unit in its name; every field is range-checked; an
+unknown key is an error (a typo must never silently fall back to a default).
+
+>>> from gpusim.config import Config
+>>> cfg = Config.model_validate({"lattice": {"shape": [64, 64]}})
+>>> cfg.lattice.n_sites
+4096
+>>> cfg = apply_overrides(cfg, ["tumour.division_rate_per_day=0.5"])
+>>> cfg.tumour.division_rate_per_day
+0.5
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InputError
+
+
+class _Section(BaseModel):
+    # validate_assignment: parameters are checked when set from Python too.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SimulationConfig(_Section):
+    seed: int = Field(1, ge=0, lt=2**64, description="64-bit Philox key of the run")
+    steps: int = Field(1000, ge=0, description="number of time steps to run")
+    dt_minutes: float = Field(10.0, gt=0.0, le=1440.0)
+
+
+class LatticeConfig(_Section):
+    shape: tuple[int, ...] = Field((128, 128), description="(nx, ny) or (nx, ny, nz) sites")
+    dx_um: float = Field(10.0, gt=0.0, description="lattice spacing = one cell diameter")
+    neighbourhood: Literal["von_neumann", "moore"] = "von_neumann"
+    boundary: Literal["closed", "periodic"] = "closed"
+
+    @field_validator("shape")
+    @classmethod
+    def _shape_ok(cls, v):
+        if len(v) not in (2, 3):
+            raise ValueError("give 2 (nx, ny) or 3 (nx, ny, nz) extents")
+        if any(n < 1 for n in v):
+            raise ValueError("every extent must be >= 1")
+        total = 1
+        for n in v:
+            total *= n
+        if total >= 2**32 - 1:
+            raise ValueError("at most 2**32 - 2 sites (site indices are uint32)")
+        return tuple(v)
+
+    @property
+    def dim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def n_sites(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+class ImmunogenicityConfig(_Section):
+    """Distribution of a new neoantigen's immunogenicity a (Lakatos 2020:
+    exponential, mean ~0.2), truncated to [0, 1]."""
+
+    distribution: Literal["exponential", "fixed"] = "exponential"
+    mean: float = Field(0.2, ge=0.0, le=1.0)
+
+
+class TumourConfig(_Section):
+    initial_radius_cells: float = Field(2.0, ge=0.0, description="founder ball radius, in sites")
+    initial_recognition: float = Field(0.0, ge=0.0, le=1.0, description="founder clone's r")
+    division_rate_per_day: float = Field(1.0, ge=0.0)
+    death_rate_per_day: float = Field(0.1, ge=0.0)
+    max_divisions: int = Field(10, ge=1, le=63, description="divisions of a non-stem daughter")
+    stem_symmetric_division_prob: float = Field(
+        0.1, ge=0.0, le=1.0, description="chance a stem cell's daughter is stem (Enderling 2009: 0.1)"
+    )
+    initial_cells_stem: bool = True
+    neoantigen_prob_per_division: float = Field(0.075, ge=0.0, le=1.0)
+    pdl1_prob_per_division: float = Field(1e-6, ge=0.0, le=1.0)
+    hla_loss_prob_per_division: float = Field(1e-6, ge=0.0, le=1.0)
+    immunogenicity: ImmunogenicityConfig = ImmunogenicityConfig()
+
+
+class OutputConfig(_Section):
+    frame_every_steps: int = Field(50, ge=0, description="lattice frames every N steps (0: none)")
+
+
+class Config(_Section):
+    """A whole run: ``[simulation]``, ``[lattice]``, ``[tumour]``, ``[output]``."""
+
+    simulation: SimulationConfig = SimulationConfig()
+    lattice: LatticeConfig = LatticeConfig()
+    tumour: TumourConfig = TumourConfig()
+    output: OutputConfig = OutputConfig()
+
+    def to_toml(self) -> str:
+        """The resolved config as TOML text (what run files store)."""
+        return tomli_w.dumps(self.model_dump(mode="json"))
+
+
+# --------------------------------------------------------------------------
+# Loading, overrides and one-line errors
+
+
+def format_validation_error(err: ValidationError, where: str) -> str:
+    """One line naming the first bad key (and how many more there are)."""
+    errors = err.errors()
+    first = errors[0]
+    loc = [str(p) for p in first["loc"] if not str(p).startswith(("tuple[", "function-"))]
+    key = ".".join(loc) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    else:
+        msg = first["msg"]
+        if "input" in first and not isinstance(first["input"], dict):
+            msg += f" (got {first['input']!r})"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {key}: {msg}{more}"
+
+
+def validate(data: dict[str, Any], where: str) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise InputError(format_validation_error(err, where)) from None
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: cannot read ({err.__class__.__name__})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path}: malformed TOML: {err}") from None
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``"a.b.c=value"`` -> (["a", "b", "c"], value); value is read as a TOML
+    value (numbers, booleans, arrays, quoted strings), else a bare string."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise InputError(f"--set {item!r}: expected key.path=value")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.split("."), value
+
+
+def set_dotted(data: dict[str, Any], path: list[str], value: Any, label: str) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise InputError(f"{label}: {'.'.join(path)}: {part} is not a table")
+        node = child
+    node[path[-1]] = value
+
+
+def _with_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    for item in overrides:
+        path, value = parse_override(item)
+        set_dotted(data, path, value, f"--set {item}")
+    return data
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """A new Config with ``key.path=value`` overrides applied and validated."""
+    return validate(_with_overrides(cfg.model_dump(mode="json"), overrides), "--set")
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """Read a TOML scenario, apply ``--set`` overrides, validate.
+
+    Raises :class:`InputError` with one line naming the file/key on any problem.
+    """
+    data = read_toml(path)
+    cfg = validate(data, str(path))  # blame the file before any override
+    return validate(_with_overrides(data, list(overrides)), "--set") if overrides else cfg
+
+
+def config_from_toml_text(text: str, where: str) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{where}: malformed TOML: {err}") from None
+    return validate(data, where)

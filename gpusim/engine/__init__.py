@@ -1,0 +1,1 @@
+"""Kernel engine: runs ``kernels/*.cu`` on the host (cpu) or a GPU (cuda)."""

@@ -1,0 +1,130 @@
+"""Where kernels run: the host (compiled C++ + OpenMP, NumPy arrays) or a
+CUDA GPU (NVRTC through CuPy, CuPy arrays).
+
+Both expose the same small interface, so everything above them (the phase
+orchestration in ``engine/tumour.py`` and friends) is written once:
+
+* ``xp``: the array module (numpy or cupy)
+* ``launch(name, n_threads, params, fields)``: run a kernel over n threads
+* ``params_buffer(record)`` / ``fields_buffer(arrays)``: the two structs
+  every kernel takes, placed where kernels can read them
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from functools import lru_cache
+
+import numpy as np
+
+from . import abi
+from .sources import BLOCK_SIZE, unit_source
+
+
+def _fields_record(arrays: dict, address) -> np.ndarray:
+    rec = np.zeros(1, dtype=abi.struct_dtype("Fields"))
+    for name in rec.dtype.names:
+        if name in arrays:
+            rec[name] = address(arrays[name])
+    return rec
+
+
+class CpuDevice:
+    """Kernels compiled by the host C++ compiler, launched over OpenMP."""
+
+    name = "cpu"
+    xp = np
+
+    def __init__(self):
+        from .host_build import build_library
+
+        self.library_path = build_library()
+        self._lib = ctypes.CDLL(str(self.library_path))
+        self._lib.gpusim_launch.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        self._lib.gpusim_launch.restype = None
+        self._kernels: dict[str, int] = {}
+
+    @property
+    def threads(self) -> int:
+        return int(self._lib.gpusim_max_threads())
+
+    def _kernel(self, name: str) -> int:
+        if name not in self._kernels:
+            self._kernels[name] = ctypes.cast(getattr(self._lib, name), ctypes.c_void_p).value
+        return self._kernels[name]
+
+    def params_buffer(self, record: np.ndarray):
+        return record  # host memory: kernels read the record in place
+
+    def upload_params(self, buffer, record: np.ndarray) -> None:
+        if buffer is not record:
+            buffer[...] = record
+
+    def fields_buffer(self, arrays: dict):
+        return _fields_record(arrays, lambda a: a.ctypes.data)
+
+    def launch(self, name: str, n_threads: int, params, fields) -> None:
+        if n_threads <= 0:
+            return
+        nblocks = (n_threads + BLOCK_SIZE - 1) // BLOCK_SIZE
+        self._lib.gpusim_launch(self._kernel(name), nblocks, params.ctypes.data, fields.ctypes.data)
+
+    def to_host(self, a) -> np.ndarray:
+        return np.asarray(a)
+
+    def describe(self) -> str:
+        return f"cpu ({self.threads} OpenMP threads, {self.library_path.name})"
+
+
+@lru_cache(maxsize=1)
+def _cuda_module():
+    import cupy
+
+    from .nvrtc_options import NVRTC_OPTIONS, include_options
+
+    return cupy.RawModule(code=unit_source(), options=NVRTC_OPTIONS + include_options(), backend="nvrtc")
+
+
+class CudaDevice:
+    """The same kernels compiled by NVRTC and launched by CuPy."""
+
+    name = "cuda"
+
+    def __init__(self, device_id: int | None = None):
+        import cupy
+
+        self.xp = cupy
+        if device_id is None:
+            device_id = int(os.environ.get("GPUSIM_CUDA_DEVICE", "0"))
+        cupy.cuda.Device(device_id).use()
+        self.device_id = device_id
+        self._module = _cuda_module()
+        self._kernels: dict = {}
+
+    def _kernel(self, name: str):
+        if name not in self._kernels:
+            self._kernels[name] = self._module.get_function(name)
+        return self._kernels[name]
+
+    def params_buffer(self, record: np.ndarray):
+        return self.xp.asarray(record.view(np.uint8))
+
+    def upload_params(self, buffer, record: np.ndarray) -> None:
+        buffer.set(record.view(np.uint8))
+
+    def fields_buffer(self, arrays: dict):
+        return self.xp.asarray(_fields_record(arrays, lambda a: a.data.ptr).view(np.uint8))
+
+    def launch(self, name: str, n_threads: int, params, fields) -> None:
+        if n_threads <= 0:
+            return
+        nblocks = (n_threads + BLOCK_SIZE - 1) // BLOCK_SIZE
+        self._kernel(name)((nblocks,), (BLOCK_SIZE,), (params, fields))
+
+    def to_host(self, a) -> np.ndarray:
+        return self.xp.asnumpy(a)
+
+    def describe(self) -> str:
+        props = self.xp.cuda.runtime.getDeviceProperties(self.device_id)
+        return f"cuda (device {self.device_id}: {props['name'].decode()})"

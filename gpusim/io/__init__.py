@@ -1,0 +1,1 @@
+"""Run files (HDF5, H5MD conventions)."""

@@ -1,0 +1,111 @@
+"""Tumour rules in NumPy (twin of kernels/tumour.cu, written from DESIGN §4).
+
+Death, then two-phase division into empty neighbours, then mutation of
+daughters and founding of new clones numbered in site order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine.abi import constants
+from ..rng import draw, mulhi
+from ..state import CELL_DIVISIONS_MASK, CELL_STEM, CLONE_HLA, CLONE_PDL1, grow_clone_table
+from .lattice import neighbours, pick_nth
+
+_C = constants()
+PH_DEATH, PH_DIVIDE, PH_MUTATE = (_C["PHASE_TUMOUR_DEATH"], _C["PHASE_TUMOUR_DIVIDE"], _C["PHASE_TUMOUR_MUTATE"])
+IMMUNO_TABLE = _C["IMMUNO_TABLE"]
+NO_BID = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def combine_recognition(parent_t: np.ndarray, a_t: np.ndarray) -> np.ndarray:
+    """r_child = 1 - (1 - r)(1 - a) on thresholds: complements multiplied,
+    high 32 bits kept (the same integer arithmetic on every backend)."""
+    return ~mulhi(~parent_t.astype(np.uint32), ~a_t.astype(np.uint32))
+
+
+def _add_population(pop: np.ndarray, clone_ids: np.ndarray, sign: int) -> None:
+    counts = np.bincount(clone_ids, minlength=len(pop))[: len(pop)].astype(np.uint32)
+    if sign > 0:
+        pop += counts
+    else:
+        pop -= counts
+
+
+def death(st, mp, events: dict) -> None:
+    clone, cell = st.sites["clone"], st.sites["cell"]
+    occupied = np.flatnonzero(clone)
+    w = draw(occupied, st.step, PH_DEATH, 0, mp.key)
+    dying = occupied[w[:, 0] < mp.p_tumour_death]
+    _add_population(st.clones["population"], clone[dying], -1)
+    clone[dying] = 0
+    cell[dying] = 0
+    events["deaths"] = len(dying)
+
+
+def divide(st, mp, events: dict) -> None:
+    clone, cell = st.sites["clone"], st.sites["cell"]
+    occupied = np.flatnonzero(clone)
+    cb = cell[occupied]
+    able = occupied[((cb & CELL_STEM) != 0) | ((cb & CELL_DIVISIONS_MASK) > 0)]
+    w = draw(able, st.step, PH_DIVIDE, 0, mp.key)
+    go = w[:, 0] < mp.p_tumour_divide
+    mothers, w = able[go], w[go]
+
+    # Propose: each mother bids for one uniformly chosen empty neighbour.
+    nb = neighbours(mp, mothers)
+    free = (nb >= 0) & (clone[np.maximum(nb, 0)] == 0)
+    n_free = free.sum(axis=1)
+    has = n_free > 0
+    mothers, w, nb, free, n_free = mothers[has], w[has], nb[has], free[has], n_free[has]
+    targets = pick_nth(nb, free, mulhi(w[:, 1], n_free))
+    bids = (w[:, 2].astype(np.uint64) << np.uint64(32)) | mothers.astype(np.uint64)
+    best = np.full(mp.n_sites, NO_BID, dtype=np.uint64)
+    np.minimum.at(best, targets, bids)
+
+    # Commit: the lowest bid on each target wins.
+    won = best[targets] == bids
+    mothers, targets, w = mothers[won], targets[won], w[won]
+    mcell = cell[mothers]
+    stem = (mcell & CELL_STEM) != 0
+    stem_daughter = np.where(w[:, 3] < mp.p_stem_symmetric, CELL_STEM, mp.max_divisions)
+    daughter = np.where(stem, stem_daughter, (mcell & CELL_DIVISIONS_MASK) - 1).astype(np.uint8)
+    cell[mothers[~stem]] = daughter[~stem]
+    clone[targets] = clone[mothers]
+    cell[targets] = daughter
+    events["divisions"] = len(targets)
+
+    # Mutation of daughters.
+    m = draw(targets, st.step, PH_MUTATE, 0, mp.key)
+    neo = m[:, 0] < mp.p_mut_neoantigen
+    pdl1 = m[:, 1] < mp.p_mut_pdl1
+    hla = m[:, 2] < mp.p_mut_hla
+    mutant = neo | pdl1 | hla
+    _add_population(st.clones["population"], clone[targets[~mutant]], +1)
+    _found_clones(st, mp, targets[mutant], m[mutant], neo[mutant], pdl1[mutant], hla[mutant])
+    events["new_clones"] = int(mutant.sum())
+
+
+def _found_clones(st, mp, sites, m, neo, pdl1, hla) -> None:
+    """New clones get consecutive ids in increasing site order."""
+    order = np.argsort(sites, kind="stable")
+    sites, m, neo, pdl1, hla = sites[order], m[order], neo[order], pdl1[order], hla[order]
+    k = len(sites)
+    if k == 0:
+        return
+    first = st.n_clones
+    st.clones = grow_clone_table(st.clones, first + k, np)
+    t = st.clones
+    ids = np.arange(first, first + k)
+    parents = st.sites["clone"][sites]
+    a = mp.immunogenicity[mulhi(m[:, 3], IMMUNO_TABLE)]
+    t["parent"][ids] = parents
+    t["birth_step"][ids] = st.step
+    t["neoantigens"][ids] = t["neoantigens"][parents] + neo
+    t["recognition"][ids] = np.where(neo, combine_recognition(t["recognition"][parents], a),
+                                     t["recognition"][parents])
+    t["flags"][ids] = t["flags"][parents] | np.where(pdl1, CLONE_PDL1, 0) | np.where(hla, CLONE_HLA, 0)
+    t["population"][ids] = 1
+    st.sites["clone"][sites] = ids
+    st.n_clones = first + k

@@ -1,0 +1,104 @@
+"""The simulation state: struct-of-arrays on the lattice plus the clone table.
+
+The same layout on every backend (NumPy arrays on the host, CuPy arrays on a
+GPU), so run files, checkpoints and byte-identity tests compare like with
+like.  Per-site arrays are flat, in site-index order (i = x + nx*(y + ny*z)).
+
+>>> from gpusim.config import Config
+>>> st = initial_state(Config.model_validate({"lattice": {"shape": [9, 9]},
+...                                            "tumour": {"initial_radius_cells": 1}}))
+>>> int((st.sites["clone"] == 1).sum()), st.n_clones
+(5, 2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import Config
+from .lattice import ball_mask
+
+#: Per-site arrays that are part of the model state, with their dtypes.
+SITE_ARRAYS: dict[str, np.dtype] = {
+    "clone": np.dtype(np.uint32),  # clone id, 0 = no tumour cell
+    "cell": np.dtype(np.uint8),  # divisions left | KILLED | STEM (kernels/abi.cuh)
+}
+
+#: Columns of the clone table.  Row 0 stands for "no clone"; row 1 is the founder.
+CLONE_COLUMNS: dict[str, np.dtype] = {
+    "parent": np.dtype(np.uint32),
+    "birth_step": np.dtype(np.uint32),
+    "neoantigens": np.dtype(np.uint32),
+    "recognition": np.dtype(np.uint32),  # threshold: r = value / 2**32
+    "flags": np.dtype(np.uint8),  # PDL1 = 1, HLA = 2
+    "population": np.dtype(np.uint32),  # live cells
+}
+
+CELL_STEM = 128
+CELL_KILLED = 64
+CELL_DIVISIONS_MASK = 63
+CLONE_PDL1 = 1
+CLONE_HLA = 2
+
+
+@dataclass
+class State:
+    """Model state at the start of step ``step``.
+
+    ``clones`` columns may be longer than ``n_clones`` (capacity grows by
+    doubling); rows at and beyond ``n_clones`` are unused.
+    """
+
+    step: int
+    n_clones: int
+    sites: dict[str, Any]
+    clones: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def clone_table(self) -> dict[str, Any]:
+        """Used rows of every clone column."""
+        return {k: v[: self.n_clones] for k, v in self.clones.items()}
+
+    def map(self, fn) -> "State":
+        """A copy with ``fn`` applied to every array (e.g. host <-> device)."""
+        return State(
+            step=self.step,
+            n_clones=self.n_clones,
+            sites={k: fn(v) for k, v in self.sites.items()},
+            clones={k: fn(v) for k, v in self.clones.items()},
+            extra=dict(self.extra),
+        )
+
+
+def grow_clone_table(clones: dict[str, Any], needed: int, xp) -> dict[str, Any]:
+    """Columns with capacity >= ``needed`` (doubling), contents kept."""
+    cap = len(next(iter(clones.values())))
+    if needed <= cap:
+        return clones
+    new_cap = max(cap, 16)
+    while new_cap < needed:
+        new_cap *= 2
+    grown = {}
+    for name, col in clones.items():
+        g = xp.zeros(new_cap, dtype=col.dtype)
+        g[:cap] = col
+        grown[name] = g
+    return grown
+
+
+def initial_state(cfg: Config) -> State:
+    """A ball of founder cells (clone 1) at the lattice centre, on the host."""
+    from .params import threshold
+
+    n = cfg.lattice.n_sites
+    sites = {name: np.zeros(n, dtype=dt) for name, dt in SITE_ARRAYS.items()}
+    founders = ball_mask(cfg.lattice.shape, cfg.tumour.initial_radius_cells)
+    sites["clone"][founders] = 1
+    sites["cell"][founders] = CELL_STEM if cfg.tumour.initial_cells_stem else cfg.tumour.max_divisions
+    clones = {name: np.zeros(16, dtype=dt) for name, dt in CLONE_COLUMNS.items()}
+    clones["recognition"][1] = threshold(cfg.tumour.initial_recognition)
+    clones["population"][1] = int(founders.sum())
+    return State(step=0, n_clones=2, sites=sites, clones=clones)

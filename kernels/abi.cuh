@@ -1,0 +1,74 @@
+// abi.cuh -- the data every kernel sees: one Params block and one Fields
+// block, both passed by pointer to every kernel (uniform signature
+// `kernel(const Params* P, const Fields* F)`).
+//
+// gpusim/engine/abi.py parses THIS FILE to build the matching NumPy
+// structured dtypes, so the layout is written down once.  Keep to the simple
+// forms it understands: `TYPE name;`, `TYPE name[N];`, `TYPE* name;` with
+// TYPE in {u8, u32, i32, u64, f32}, and `#define GPUSIM_NAME integer`.
+#pragma once
+
+typedef unsigned char u8;
+typedef unsigned int u32;
+typedef int i32;
+typedef unsigned long long u64;
+typedef float f32;
+
+#define GPUSIM_MAX_NEIGHBOURS 26
+#define GPUSIM_IMMUNO_TABLE 1024
+
+// Per-cell byte of the tumour layer.
+#define GPUSIM_CELL_DIVISIONS_MASK 63
+#define GPUSIM_CELL_KILLED 64
+#define GPUSIM_CELL_STEM 128
+
+// Clone flags.
+#define GPUSIM_CLONE_PDL1 1
+#define GPUSIM_CLONE_HLA 2
+
+// Per-step event counters (uint64 each, reset by the host every step).
+#define GPUSIM_COUNTER_DIVISIONS 0
+#define GPUSIM_COUNTER_DEATHS 1
+#define GPUSIM_N_COUNTERS 8
+
+// Host-computed, read-only for kernels.  Probabilities are uint32
+// thresholds: an event happens when a Philox word < threshold.
+struct Params {
+    u32 n_sites;
+    u32 nx;
+    u32 ny;
+    u32 nz;
+    u32 n_nbr;
+    u32 periodic;
+    u32 step;
+    u32 key0;
+    u32 key1;
+    i32 nbr_dx[GPUSIM_MAX_NEIGHBOURS];
+    i32 nbr_dy[GPUSIM_MAX_NEIGHBOURS];
+    i32 nbr_dz[GPUSIM_MAX_NEIGHBOURS];
+    u32 p_tumour_divide;
+    u32 p_tumour_death;
+    u32 p_stem_symmetric;
+    u32 max_divisions;
+    u32 p_mut_neoantigen;
+    u32 p_mut_pdl1;
+    u32 p_mut_hla;
+    u32 n_clones;
+    u32 n_new;
+    u32 immunogenicity[GPUSIM_IMMUNO_TABLE];
+};
+
+// Device pointers to the struct-of-arrays state.
+struct Fields {
+    u32* clone;
+    u8* cell;
+    u64* claim;
+    u32* new_sites;
+    u64* counters;
+    u32* clone_parent;
+    u32* clone_birth_step;
+    u32* clone_neoantigens;
+    u32* clone_recognition;
+    u8* clone_flags;
+    u32* clone_population;
+};

@@ -1,0 +1,49 @@
+// philox.cuh -- Philox4x32-10 (Salmon et al. 2011, Random123; the algorithm
+// behind cuRAND's Philox), the only source of randomness in gpusim.
+//
+// Counter-based: nothing is stored between steps, a restart needs only the
+// step number, and any thread can draw its numbers without coordination.
+//
+// Counter layout (every draw in the model is listed here):
+//   ctr.x = site index (or clone / agent index where stated)
+//   ctr.y = step number
+//   ctr.z = phase id (GPUSIM_PHASE_* below)
+//   ctr.w = substep or draw id within the phase (0 when unused)
+//   key   = the run's 64-bit seed (low word, high word)
+//
+// Known answer: ctr (0,0,0,0), key (0,0) -> 6627e8d5 e169c58d bc57ac4c 9b00dbd8.
+#pragma once
+#include "abi.cuh"
+
+// Phase ids (ctr.z).  Never renumber: that changes every trajectory.
+#define GPUSIM_PHASE_TUMOUR_DEATH 10   // x: site; words: .x death
+#define GPUSIM_PHASE_TUMOUR_DIVIDE 11  // x: mother site; .x divide?, .y which empty neighbour, .z claim priority, .w daughter stem?
+#define GPUSIM_PHASE_TUMOUR_MUTATE 12  // x: daughter site; .x neoantigen?, .y PD-L1?, .z HLA loss?, .w immunogenicity quantile
+
+struct philox_u32x4 { u32 x, y, z, w; };
+
+__device__ __forceinline__ philox_u32x4 philox4x32_10(philox_u32x4 c, u32 k0, u32 k1)
+{
+    const u32 M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
+    const u32 W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+    for (int r = 0; r < 10; ++r) {
+        if (r > 0) { k0 += W0; k1 += W1; }
+        const u32 hi0 = __umulhi(M0, c.x), lo0 = M0 * c.x;
+        const u32 hi1 = __umulhi(M1, c.z), lo1 = M1 * c.z;
+        philox_u32x4 n;
+        n.x = hi1 ^ c.y ^ k0;
+        n.y = lo1;
+        n.z = hi0 ^ c.w ^ k1;
+        n.w = lo0;
+        c = n;
+    }
+    return c;
+}
+
+// The four words for (index, this step, phase, draw) under the run's key.
+__device__ __forceinline__ philox_u32x4 draw(const Params* P, u32 index, u32 phase, u32 sub)
+{
+    philox_u32x4 c;
+    c.x = index; c.y = P->step; c.z = phase; c.w = sub;
+    return philox4x32_10(c, P->key0, P->key1);
+}

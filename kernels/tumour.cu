@@ -1,0 +1,148 @@
+// tumour.cu -- the tumour layer's rules: death, two-phase division, mutation
+// of daughters, founding of new clones.  NumPy twin: gpusim/reference/tumour.py.
+//
+// One step of the tumour runs these kernels in this order (host side:
+// gpusim/engine/tumour.py):
+//   tumour_death           per site    spontaneous death (and, later, kills)
+//   [host] claim[] = ~0
+//   tumour_divide_propose  per site    a dividing cell claims one empty neighbour
+//   tumour_divide_commit   per site    the lowest claim on each site wins
+//   [host] new_sites = sites with claim == 0, in index order (prefix sum)
+//   tumour_found_clones    per new clone   new rows of the clone table
+#include "common.cuh"
+
+// Recognition probabilities are uint32 thresholds T (p = T / 2^32).
+// r_child = 1 - (1 - r_parent)(1 - a) is computed on the complements
+// ~T ~ (1 - r) 2^32 with one 32x32 -> high-32 multiply: integer, exact,
+// identical on every backend.
+__device__ __forceinline__ u32 combine_recognition(u32 parent, u32 a)
+{
+    return ~__umulhi(~parent, ~a);
+}
+
+// Spontaneous death.
+//   in:  clone, cell, P->p_tumour_death
+//   out: clone, cell (cleared), clone_population (-1), counters[DEATHS]
+//   rng: (site, step, TUMOUR_DEATH, 0).x
+GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
+{
+    const u32 i = global_thread_index();
+    if (i >= P->n_sites) return;
+    const u32 c = F->clone[i];
+    if (c == 0) return;
+    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_TUMOUR_DEATH, 0);
+    if (r.x < P->p_tumour_death) {
+        F->clone[i] = 0;
+        F->cell[i] = 0;
+        atomicAdd(&F->clone_population[c], 0xFFFFFFFFu);  // -1, wrapping
+        atomicAdd(&F->counters[GPUSIM_COUNTER_DEATHS], 1ull);
+    }
+}
+
+// Phase 1 of division: a cell that may divide and draws "divide" picks one
+// of its empty neighbours uniformly (in neighbour order) and bids for it.
+//   in:  clone, cell; claim must be all ones
+//   out: claim[target] = min(priority << 32 | mother site)
+//   rng: (mother, step, TUMOUR_DIVIDE, 0): .x divide?, .y which neighbour, .z priority
+GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
+{
+    const u32 i = global_thread_index();
+    if (i >= P->n_sites) return;
+    if (F->clone[i] == 0) return;
+    const u8 cb = F->cell[i];
+    if (!(cb & GPUSIM_CELL_STEM) && (cb & GPUSIM_CELL_DIVISIONS_MASK) == 0) return;
+    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_TUMOUR_DIVIDE, 0);
+    if (r.x >= P->p_tumour_divide) return;
+    const site_xyz c = site_coords(P, i);
+    u32 n_free = 0;
+    for (u32 k = 0; k < P->n_nbr; ++k) {
+        const u32 j = neighbour(P, c, k);
+        if (j != GPUSIM_NO_SITE && F->clone[j] == 0) ++n_free;
+    }
+    if (n_free == 0) return;
+    u32 pick = __umulhi(r.y, n_free);
+    for (u32 k = 0; k < P->n_nbr; ++k) {
+        const u32 j = neighbour(P, c, k);
+        if (j != GPUSIM_NO_SITE && F->clone[j] == 0) {
+            if (pick == 0) {
+                atomicMin(&F->claim[j], ((u64)r.z << 32) | (u64)i);
+                return;
+            }
+            --pick;
+        }
+    }
+}
+
+// Phase 2 of division, per target site: the winning mother places a
+// daughter.  A non-stem mother and daughter each keep (divisions left - 1);
+// a stem mother stays stem and its daughter is stem with probability
+// p_stem_symmetric, else a non-stem cell with max_divisions.  The daughter
+// mutates (neoantigen, PD-L1, HLA loss); a mutant site is marked claim = 0
+// for founding, every other claim is reset to all ones.
+//   in:  claim, clone, cell
+//   out: clone, cell (mother and daughter), claim, clone_population (+1 for
+//        non-mutant daughters), counters[DIVISIONS]
+//   rng: (mother, step, TUMOUR_DIVIDE, 0).w stem daughter?;
+//        (daughter, step, TUMOUR_MUTATE, 0) .x .y .z mutation draws
+GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
+{
+    const u32 j = global_thread_index();
+    if (j >= P->n_sites) return;
+    const u64 bid = F->claim[j];
+    if (bid == ~0ull) return;
+    const u32 s = (u32)(bid & 0xFFFFFFFFull);
+    const u32 c = F->clone[s];
+    const u8 cb = F->cell[s];
+    u8 daughter;
+    if (cb & GPUSIM_CELL_STEM) {
+        const philox_u32x4 r = draw(P, s, GPUSIM_PHASE_TUMOUR_DIVIDE, 0);
+        daughter = (r.w < P->p_stem_symmetric) ? (u8)GPUSIM_CELL_STEM : (u8)P->max_divisions;
+    } else {
+        daughter = (u8)((cb & GPUSIM_CELL_DIVISIONS_MASK) - 1);
+        F->cell[s] = daughter;
+    }
+    F->clone[j] = c;
+    F->cell[j] = daughter;
+    atomicAdd(&F->counters[GPUSIM_COUNTER_DIVISIONS], 1ull);
+    const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
+    if (m.x < P->p_mut_neoantigen || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla) {
+        F->claim[j] = 0;  // founds a clone; still counted in its parent's row until then
+    } else {
+        F->claim[j] = ~0ull;
+        atomicAdd(&F->clone_population[c], 1u);
+    }
+}
+
+// Founding: one thread per new clone k, whose daughter sits at new_sites[k]
+// (sites in index order, so the id P->n_clones + k is an exclusive prefix
+// sum over sites: independent of thread scheduling).
+//   in:  new_sites, clone (the parent id at that site), clone table rows of parents
+//   out: clone table row n_clones + k, clone[site] = new id, claim[site] reset
+//   rng: (daughter, step, TUMOUR_MUTATE, 0) redrawn: .x .y .z which
+//        mutations, .w immunogenicity quantile of a new neoantigen
+GPUSIM_KERNEL void tumour_found_clones(GPUSIM_ARGS)
+{
+    const u32 k = global_thread_index();
+    if (k >= P->n_new) return;
+    const u32 j = F->new_sites[k];
+    const u32 id = P->n_clones + k;
+    const u32 parent = F->clone[j];
+    const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
+    u32 neo = F->clone_neoantigens[parent];
+    u32 recog = F->clone_recognition[parent];
+    u8 flags = F->clone_flags[parent];
+    if (m.x < P->p_mut_neoantigen) {
+        neo += 1;
+        recog = combine_recognition(recog, P->immunogenicity[__umulhi(m.w, GPUSIM_IMMUNO_TABLE)]);
+    }
+    if (m.y < P->p_mut_pdl1) flags |= GPUSIM_CLONE_PDL1;
+    if (m.z < P->p_mut_hla) flags |= GPUSIM_CLONE_HLA;
+    F->clone_parent[id] = parent;
+    F->clone_birth_step[id] = P->step;
+    F->clone_neoantigens[id] = neo;
+    F->clone_recognition[id] = recog;
+    F->clone_flags[id] = flags;
+    F->clone_population[id] = 1u;
+    F->clone[j] = id;
+    F->claim[j] = ~0ull;
+}

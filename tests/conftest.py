@@ -1,0 +1,58 @@
+"""Shared fixtures: one test body runs on every available backend.
+
+numpy and cpu always run (a missing C++ compiler is a failure, not a skip,
+because CI must exercise the kernels); cuda runs where a GPU is present and
+is skipped with its reason otherwise -- unless GPUSIM_REQUIRE_GPU=1, which
+turns that skip into a failure on GPU machines.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from gpusim.backends import available
+from gpusim.config import Config
+from gpusim.simulation import Simulation
+
+ALL_BACKENDS = ("numpy", "cpu", "cuda")
+
+
+def require_backend(name: str) -> None:
+    reason = available()[name]
+    if reason is None:
+        return
+    if name == "cuda" and os.environ.get("GPUSIM_REQUIRE_GPU") != "1":
+        pytest.skip(f"cuda backend unavailable: {reason}")
+    pytest.fail(f"{name} backend unavailable: {reason}")
+
+
+@pytest.fixture(params=[pytest.param(b, marks=pytest.mark.gpu if b == "cuda" else ()) for b in ALL_BACKENDS])
+def backend(request) -> str:
+    require_backend(request.param)
+    return request.param
+
+
+def make_config(**sections) -> Config:
+    return Config.model_validate(sections)
+
+
+def run_state(cfg: Config, backend: str, steps: int | None = None):
+    """Run and return (host state, list of per-step observables)."""
+    sim = Simulation(cfg, backend=backend)
+    history = [dict(sim.last_observables)]
+    for _ in range(cfg.simulation.steps if steps is None else steps):
+        history.append(dict(sim.step()))
+    return sim.state(), history
+
+
+def assert_states_identical(a, b) -> None:
+    assert a.step == b.step
+    assert a.n_clones == b.n_clones
+    for name in a.sites:
+        np.testing.assert_array_equal(a.sites[name], b.sites[name], err_msg=f"site array {name}")
+    ta, tb = a.clone_table(), b.clone_table()
+    for name in ta:
+        np.testing.assert_array_equal(ta[name], tb[name], err_msg=f"clone column {name}")

@@ -1,0 +1,119 @@
+"""The command line: runs, and bad input gives one line and exit code 2
+with nothing written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+
+ROOT = Path(__file__).parents[1]
+QUICKSTART = ROOT / "configs" / "quickstart.toml"
+
+
+def gpusim(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "gpusim", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for frag in fragments:
+        assert frag in lines[0], lines[0]
+
+
+SMALL = ["--set", "lattice.shape=[40,40]", "--steps", "30"]
+
+
+def test_run_writes_complete_file(tmp_path):
+    out = tmp_path / "q.h5"
+    proc = gpusim("run", QUICKSTART, "-o", out, "--backend", "cpu", *SMALL)
+    assert proc.returncode == 0, proc.stderr
+    with h5py.File(out) as f:
+        assert f.attrs["status"] == "complete"
+        assert f["parameters"].attrs["backend"] == "cpu"
+        assert "shape = [\n    40,\n    40,\n]" in f["parameters"].attrs["config"]
+        assert len(f["observables/tumour_cells/value"]) == 31
+
+
+def test_default_output_name_and_no_clobber(tmp_path):
+    cfg = tmp_path / "scen.toml"
+    cfg.write_text(QUICKSTART.read_text())
+    assert gpusim("run", cfg, *SMALL, "-q", cwd=tmp_path).returncode == 0
+    out = tmp_path / "scen.h5"
+    assert out.exists()
+    before = out.read_bytes()
+    proc = gpusim("run", cfg, *SMALL, cwd=tmp_path)
+    assert_one_line_error(proc, "scen.h5", "already exists")
+    assert out.read_bytes() == before
+    assert gpusim("run", cfg, *SMALL, "--overwrite", "-q", cwd=tmp_path).returncode == 0
+
+
+BAD_CONFIGS = {
+    "range.toml": ("[tumour]\ndeath_rate_per_day = -0.5\n", "tumour.death_rate_per_day"),
+    "unknown.toml": ("[tumour]\nspeed = 3\n", "tumour.speed: unknown key"),
+    "malformed.toml": ("[tumour\n", "malformed TOML"),
+    "type.toml": ("[simulation]\nsteps = 'many'\n", "simulation.steps"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CONFIGS))
+def test_bad_config_exit_2_nothing_written(tmp_path, name):
+    text, fragment = BAD_CONFIGS[name]
+    cfg = tmp_path / name
+    cfg.write_text(text)
+    out = tmp_path / "out.h5"
+    proc = gpusim("run", cfg, "-o", out)
+    assert_one_line_error(proc, name, fragment)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["--set", "tumour.nope=1"], ["tumour.nope: unknown key"]),
+    (["--set", "tumour.death_rate_per_day"], ["expected key.path=value"]),
+    (["--set", "lattice.shape=[0,3]"], ["lattice.shape"]),
+    (["--steps", "-3"], ["simulation.steps"]),
+    (["--backend", "quantum"], ["quantum"]),
+])
+def test_bad_override_exit_2_nothing_written(tmp_path, args, fragments):
+    out = tmp_path / "out.h5"
+    proc = gpusim("run", QUICKSTART, "-o", out, *args)
+    assert_one_line_error(proc, *fragments)
+    assert not out.exists()
+
+
+def test_missing_config_and_bad_output_dir(tmp_path):
+    assert_one_line_error(gpusim("run", tmp_path / "nope.toml"), "nope.toml: no such file")
+    assert_one_line_error(gpusim("run", QUICKSTART, "-o", tmp_path / "no" / "dir" / "x.h5"), "does not exist")
+    assert_one_line_error(gpusim("frobnicate"), "invalid choice")
+
+
+def test_info_lists_backends():
+    proc = gpusim("info")
+    assert proc.returncode == 0, proc.stderr
+    for word in ("numpy", "cpu", "cuda", "C++ compiler", "auto ->"):
+        assert word in proc.stdout
+
+
+def test_bench_json_records():
+    proc = gpusim("bench", "--json", "--backend", "cpu", "--backend", "numpy", "--size", "32x32", "--size",
+                  "8x8x8", "--steps", "2")
+    assert proc.returncode == 0, proc.stderr
+    records = json.loads(proc.stdout)
+    assert {(r["backend"], tuple(r["shape"])) for r in records} == {
+        ("cpu", (32, 32)), ("cpu", (8, 8, 8)), ("numpy", (32, 32)), ("numpy", (8, 8, 8))}
+    for r in records:
+        assert {"backend", "model", "shape", "steps", "site_updates_per_s", "bytes_per_site"} <= set(r)
+        assert r["site_updates_per_s"] > 0 and r["steps"] == 2
+        if r["backend"] == "cpu" and r["model"] == "tumour":
+            assert r["bytes_per_site"] <= 16
+
+
+def test_bench_bad_size():
+    assert_one_line_error(gpusim("bench", "--size", "12"), "bad --size")

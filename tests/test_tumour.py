@@ -1,0 +1,184 @@
+"""Tumour rules (kernels/tumour.cu, gpusim/reference/tumour.py): byte
+identity across backends and thread counts, and the science they must show."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import assert_states_identical, make_config, require_backend, run_state
+from scipy import ndimage
+
+from gpusim.state import CLONE_HLA, CLONE_PDL1
+
+
+def random_tumour_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 200):
+    """A small lattice with every tumour rule switched on at high rates."""
+    rng = np.random.default_rng(seed)
+    shape = [int(rng.integers(20, 40)) for _ in range(2)] if dim == 2 else [int(rng.integers(8, 14)) for _ in range(3)]
+    return make_config(
+        simulation={"seed": int(rng.integers(0, 2**63)), "steps": steps, "dt_minutes": float(rng.uniform(30, 90))},
+        lattice={"shape": shape, "neighbourhood": neighbourhood, "boundary": boundary},
+        tumour={
+            "initial_radius_cells": float(rng.uniform(1, 3)),
+            "initial_recognition": float(rng.uniform(0, 0.3)),
+            "division_rate_per_day": float(rng.uniform(2, 8)),
+            "death_rate_per_day": float(rng.uniform(0.1, 1.0)),
+            "max_divisions": int(rng.integers(1, 8)),
+            "stem_symmetric_division_prob": float(rng.uniform(0.2, 0.8)),
+            "neoantigen_prob_per_division": float(rng.uniform(0.05, 0.4)),
+            "pdl1_prob_per_division": float(rng.uniform(0.01, 0.1)),
+            "hla_loss_prob_per_division": float(rng.uniform(0.01, 0.1)),
+            "immunogenicity": {"distribution": "exponential", "mean": float(rng.uniform(0.05, 0.4))},
+        },
+    )
+
+
+CASES = [(dim, nb, bc) for dim in (2, 3) for nb in ("von_neumann", "moore") for bc in ("closed", "periodic")]
+
+
+@pytest.mark.parametrize("dim,neighbourhood,boundary", CASES)
+@pytest.mark.parametrize("other", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_backend_identical_to_numpy_reference(dim, neighbourhood, boundary, other):
+    require_backend(other)
+    cfg = random_tumour_config(1000 + CASES.index((dim, neighbourhood, boundary)), dim, neighbourhood, boundary)
+    ref, ref_obs = run_state(cfg, "numpy")
+    got, got_obs = run_state(cfg, other)
+    assert ref_obs[-1]["tumour_cells"] > 0 and ref.n_clones > 10, "the case must exercise the rules"
+    assert sum(o["divisions"] for o in ref_obs) > 100 and sum(o["deaths"] for o in ref_obs) > 20
+    assert_states_identical(ref, got)
+    assert ref_obs == got_obs
+
+
+def _run_in_subprocess(cfg, threads: int) -> dict:
+    code = (
+        "import json, sys, numpy as np\n"
+        "from gpusim.config import Config\nfrom gpusim.simulation import Simulation\n"
+        "from gpusim.engine.backend import KernelBackend\n"
+        "cfg = Config.model_validate(json.loads(sys.argv[1]))\n"
+        "sim = Simulation(cfg, backend='cpu')\n"
+        "assert sim.backend.device.threads == int(sys.argv[2])\n"
+        "sim.run()\nst = sim.state()\n"
+        "out = {k: v.tolist() for k, v in st.sites.items()}\n"
+        "out.update({'clone_' + k: v.tolist() for k, v in st.clone_table().items()})\n"
+        "print(json.dumps(out))\n"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(cfg.model_dump(mode="json")), str(threads)],
+                          capture_output=True, text=True, env=env, check=True)
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_cpu_identical_with_1_and_2_threads(dim):
+    cfg = random_tumour_config(77 + dim, dim, "moore", "periodic")
+    one, two = _run_in_subprocess(cfg, 1), _run_in_subprocess(cfg, 2)
+    assert len(one["clone_parent"]) > 10
+    assert one == two
+
+
+def test_mutation_counts_match_binomial_expectation(backend):
+    """Each division's daughter gains a neoantigen with probability p: over D
+    divisions the count is Binomial(D, p) (Poisson for small p).  Tolerance:
+    4 standard deviations."""
+    p_neo, p_pdl1, p_hla = 0.075, 0.02, 0.01
+    cfg = make_config(
+        simulation={"seed": 4, "steps": 300, "dt_minutes": 60},
+        lattice={"shape": [64, 64], "boundary": "periodic"},
+        tumour={"initial_radius_cells": 4, "division_rate_per_day": 4, "death_rate_per_day": 1,
+                "stem_symmetric_division_prob": 1.0, "neoantigen_prob_per_division": p_neo,
+                "pdl1_prob_per_division": p_pdl1, "hla_loss_prob_per_division": p_hla},
+    )
+    st, obs = run_state(cfg, backend)
+    divisions = sum(o["divisions"] for o in obs)
+    t = st.clone_table()
+    ids = np.arange(2, st.n_clones)
+    parents = t["parent"][ids]
+    gained = t["neoantigens"][ids] - t["neoantigens"][parents]
+    assert set(np.unique(gained)) <= {0, 1}
+    n_neo = int(gained.sum())
+    assert divisions > 5000
+    expected, sd = divisions * p_neo, np.sqrt(divisions * p_neo * (1 - p_neo))
+    assert abs(n_neo - expected) < 4 * sd, (n_neo, expected, sd)
+    # Any mutation founds a clone: P = 1 - (1-a)(1-b)(1-c).
+    p_any = 1 - (1 - p_neo) * (1 - p_pdl1) * (1 - p_hla)
+    n_new = st.n_clones - 2
+    assert abs(n_new - divisions * p_any) < 4 * np.sqrt(divisions * p_any * (1 - p_any))
+    assert n_new == sum(o["new_clones"] for o in obs)
+
+
+def test_clone_table_consistent(backend):
+    cfg = random_tumour_config(5, 2, "von_neumann", "closed", steps=300)
+    st, obs = run_state(cfg, backend)
+    t = st.clone_table()
+    clone = st.sites["clone"]
+    # Live populations sum to the tumour cell count and match the lattice.
+    counts = np.bincount(clone, minlength=st.n_clones)
+    np.testing.assert_array_equal(t["population"][1:], counts[1:])
+    assert int(t["population"][1:].sum()) == int(np.count_nonzero(clone)) == obs[-1]["tumour_cells"]
+    assert obs[-1]["live_clones"] == int(np.count_nonzero(t["population"][1:]))
+    # Every parent exists and is older than its child.
+    ids = np.arange(2, st.n_clones)
+    parents = t["parent"][ids]
+    assert np.all((parents >= 1) & (parents < ids))
+    assert np.all(t["birth_step"][parents] <= t["birth_step"][ids])
+    not_founder = parents >= 2
+    assert np.all(t["birth_step"][parents[not_founder]] < t["birth_step"][ids[not_founder]])
+    # Children inherit escape flags and never lose neoantigens or recognition.
+    assert np.all((t["flags"][ids] & t["flags"][parents]) == t["flags"][parents])
+    assert np.all(t["neoantigens"][ids] >= t["neoantigens"][parents])
+    assert np.all(t["recognition"][ids] >= t["recognition"][parents])
+    assert np.any(t["flags"] & CLONE_PDL1) and np.any(t["flags"] & CLONE_HLA)
+
+
+@pytest.mark.parametrize("dim,neighbourhood", [(2, "von_neumann"), (2, "moore"), (3, "von_neumann")])
+def test_growth_without_death_fills_lattice_as_one_mass(backend, dim, neighbourhood):
+    shape = [24, 24] if dim == 2 else [10, 10, 10]
+    cfg = make_config(
+        simulation={"seed": 3, "dt_minutes": 60},
+        lattice={"shape": shape, "neighbourhood": neighbourhood},
+        tumour={"initial_radius_cells": 0, "division_rate_per_day": 12, "death_rate_per_day": 0,
+                "stem_symmetric_division_prob": 1.0},
+    )
+    from gpusim.simulation import Simulation
+
+    sim = Simulation(cfg, backend=backend)
+    structure = ndimage.generate_binary_structure(dim, 1 if neighbourhood == "von_neumann" else dim)
+    previous = 1
+    for _ in range(400):
+        obs = sim.step()
+        occupied = (sim.state().sites["clone"] > 0).reshape(tuple(reversed(shape)))
+        _, n_parts = ndimage.label(occupied, structure=structure)
+        assert n_parts == 1, "the mass must stay connected"
+        assert obs["tumour_cells"] >= previous, "no death: the count never falls"
+        previous = obs["tumour_cells"]
+        if occupied.all():
+            break
+    assert occupied.all(), f"lattice not filled: {occupied.sum()} of {occupied.size}"
+
+
+def test_no_division_without_room():
+    """A cell surrounded on every side cannot divide (closed boundary, full lattice)."""
+    cfg = make_config(lattice={"shape": [6, 6]}, simulation={"steps": 5},
+                      tumour={"initial_radius_cells": 10, "death_rate_per_day": 0, "division_rate_per_day": 100})
+    st, obs = run_state(cfg, "cpu")
+    assert all(o["divisions"] == 0 for o in obs)
+    assert int(np.count_nonzero(st.sites["clone"])) == 36
+
+
+def test_non_stem_cells_stop_after_max_divisions():
+    cfg = make_config(
+        simulation={"steps": 400, "dt_minutes": 60},
+        lattice={"shape": [41, 41]},
+        tumour={"initial_radius_cells": 0, "initial_cells_stem": False, "max_divisions": 3,
+                "division_rate_per_day": 24, "death_rate_per_day": 0},
+    )
+    st, obs = run_state(cfg, "numpy")
+    # A non-stem founder with 3 divisions left yields at most 2**3 cells, and
+    # every cell ends with no divisions left (no death, plenty of room).
+    assert int(np.count_nonzero(st.sites["clone"])) == 8
+    assert np.all(st.sites["cell"][st.sites["clone"] > 0] == 0)
