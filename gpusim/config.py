@@ -17,10 +17,10 @@ from __future__ import annotations
 import copy
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InputError
 
@@ -92,21 +92,111 @@ class TumourConfig(_Section):
     immunogenicity: ImmunogenicityConfig = ImmunogenicityConfig()
 
 
+class ChemokineConfig(_Section):
+    """Immunostimulatory chemokine (PhysiCell cancer-immune sample: D 1000
+    um^2/min, decay 0.016/min, secretion 10/min).  The field lives on a grid
+    ``grid_coarsening`` times coarser than the cells (explicit diffusion at
+    D dt / dx^2 ~ 100 would otherwise need hundreds of substeps per step)."""
+
+    diffusion_um2_per_min: float = Field(1000.0, ge=0.0)
+    decay_per_min: float = Field(0.016, ge=0.0)
+    secretion_per_cell_per_min: float = Field(10.0, ge=0.0, description="per tumour cell, into its field cell")
+    kill_burst: float = Field(50.0, ge=0.0, description="released where a tumour cell is killed")
+    grid_coarsening: int = Field(4, ge=1, le=64, description="lattice sites per field cell along each axis")
+    diffusion_substeps: int | None = Field(
+        None, ge=1, description="explicit substeps per step (default: the fewest that are stable)"
+    )
+
+
+class ImmuneConfig(_Section):
+    """T cells: recruitment at vessels, killing, exhaustion, migration, death."""
+
+    enabled: bool = True
+    vessel_density: float = Field(0.02, ge=0.0, le=1.0, description="fraction of sites that are vessels")
+    recruitment_rate_per_day: float = Field(1.0, ge=0.0, description="per empty vessel at saturating chemokine")
+    recruitment_half_saturation: float = Field(50.0, gt=0.0, description="chemokine giving half the rate")
+    speed_um_per_min: float = Field(2.0, ge=0.0, description="PhysiCell 1 um/min; intravital up to ~10")
+    chemotaxis: float = Field(0.1, ge=0.0, description="move weight 1 + chemotaxis * max(0, c_j - c_i)")
+    kill_attempt_rate_per_day: float = Field(96.0, ge=0.0, description="one attempt per 15 min (PhysiCell)")
+    kills_per_tcell: int = Field(5, ge=1, le=15, description="Kather 2017 IMkmax = 5")
+    expansion_prob_per_kill: float = Field(0.1, ge=0.0, le=1.0)
+    pdl1_suppression: float = Field(0.9, ge=0.0, le=1.0, description="kill probability lost to PD-L1 (s)")
+    exhaustion_prob_per_pdl1_contact: float = Field(0.2, ge=0.0, le=1.0)
+    exhaustion_threshold: int = Field(3, ge=1, le=7, description="contacts that exhaust a T cell")
+    lifespan_days: float = Field(10.0, gt=0.0, description="PhysiCell: apoptosis 1/(10 d)")
+    exhausted_death_rate_per_day: float = Field(0.5, ge=0.0, description="exhausted or spent T cells")
+    initial_tcells: int = Field(0, ge=0, description="T cells placed at random sites at t = 0")
+
+
+class OutcomeConfig(_Section):
+    """The three Es of immunoediting, and RECIST-like response."""
+
+    escape_cells: int = Field(20000, ge=1, description="tumour size that counts as escape")
+    escape_at_edge: bool = Field(True, description="a tumour cell on a closed boundary counts as escape")
+    response_evaluation_day: float | None = Field(None, ge=0.0, description="default: end of run")
+
+
+class CheckpointBlockade(_Section):
+    kind: Literal["checkpoint_blockade"]
+    start_day: float = Field(ge=0.0)
+    end_day: float = Field(ge=0.0)
+    level: float = Field(ge=0.0, le=1.0, description="fraction of PD-1/PD-L1 signalling blocked")
+
+
+class AdoptiveTransfer(_Section):
+    kind: Literal["adoptive_transfer"]
+    day: float = Field(ge=0.0)
+    cells: int = Field(ge=1)
+    where: Literal["tumour", "anywhere"] = "tumour"
+
+
+class Vaccine(_Section):
+    kind: Literal["vaccine"]
+    start_day: float = Field(ge=0.0)
+    end_day: float = Field(ge=0.0)
+    recruitment_multiplier: float = Field(ge=0.0)
+
+
+class Chemotherapy(_Section):
+    kind: Literal["chemotherapy"]
+    day: float = Field(ge=0.0, description="one pulse, in the step containing this time")
+    tumour_kill_prob: float = Field(ge=0.0, le=1.0)
+    tcell_kill_prob: float = Field(0.0, ge=0.0, le=1.0)
+
+
+TherapyEntry = Annotated[
+    Union[CheckpointBlockade, AdoptiveTransfer, Vaccine, Chemotherapy], Field(discriminator="kind")
+]
+
+
 class OutputConfig(_Section):
     frame_every_steps: int = Field(50, ge=0, description="lattice frames every N steps (0: none)")
 
 
 class Config(_Section):
-    """A whole run: ``[simulation]``, ``[lattice]``, ``[tumour]``, ``[output]``."""
+    """A whole run: ``[simulation]``, ``[lattice]``, ``[tumour]``, ``[chemokine]``,
+    ``[immune]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``."""
 
     simulation: SimulationConfig = SimulationConfig()
     lattice: LatticeConfig = LatticeConfig()
     tumour: TumourConfig = TumourConfig()
+    chemokine: ChemokineConfig = ChemokineConfig()
+    immune: ImmuneConfig = ImmuneConfig()
+    therapy: list[TherapyEntry] = Field(default_factory=list, description="[[therapy]] entries")
+    outcome: OutcomeConfig = OutcomeConfig()
     output: OutputConfig = OutputConfig()
+
+    @model_validator(mode="after")
+    def _check_schedule(self):
+        for n, entry in enumerate(self.therapy):
+            if hasattr(entry, "end_day") and entry.end_day < entry.start_day:
+                raise ValueError(f"therapy[{n}] ({entry.kind}): end_day {entry.end_day} is before "
+                                 f"start_day {entry.start_day}")
+        return self
 
     def to_toml(self) -> str:
         """The resolved config as TOML text (what run files store)."""
-        return tomli_w.dumps(self.model_dump(mode="json"))
+        return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))
 
 
 # --------------------------------------------------------------------------
@@ -118,15 +208,15 @@ def format_validation_error(err: ValidationError, where: str) -> str:
     errors = err.errors()
     first = errors[0]
     loc = [str(p) for p in first["loc"] if not str(p).startswith(("tuple[", "function-"))]
-    key = ".".join(loc) or "(top level)"
+    key = ".".join(loc)
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     else:
-        msg = first["msg"]
+        msg = first["msg"].removeprefix("Value error, ")
         if "input" in first and not isinstance(first["input"], dict):
             msg += f" (got {first['input']!r})"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where}: {key}: {msg}{more}"
+    return f"{where}: {key + ': ' if key else ''}{msg}{more}"
 
 
 def validate(data: dict[str, Any], where: str) -> Config:

@@ -28,7 +28,7 @@ def test_quickstart_is_shipped():
 @pytest.mark.parametrize("text,fragment", [
     ("[tumour]\ndivision_rate_per_day = -1\n", "tumour.division_rate_per_day: Input should be greater"),
     ("[tumour]\ndivison_rate_per_day = 1\n", "tumour.divison_rate_per_day: unknown key"),
-    ("[lattice]\nshape = [10, 10, 10, 10]\n", "lattice.shape: Value error, give 2 (nx, ny) or 3"),
+    ("[lattice]\nshape = [10, 10, 10, 10]\n", "lattice.shape: give 2 (nx, ny) or 3"),
     ("[lattice]\nneighbourhood = 'hex'\n", "lattice.neighbourhood: Input should be 'von_neumann' or 'moore'"),
     ("[tumour]\nmax_divisions = 100\n", "tumour.max_divisions: Input should be less than or equal to 63"),
     ("[simulation]\ndt_minutes = 0\n", "simulation.dt_minutes: Input should be greater than 0"),
@@ -89,3 +89,21 @@ def test_thresholds():
     assert table.dtype.name == "uint32" and len(table) == 1024 and (table[1:] >= table[:-1]).all()
     # Mean of the quantile table approximates the (truncated) exponential mean.
     assert abs(table.astype(float).mean() / 2**32 - 0.2) < 0.01
+
+
+@pytest.mark.parametrize("entry,fragment", [
+    ({"kind": "checkpoint_blockade", "start_day": 5, "end_day": 3, "level": 0.5},
+     "therapy[0] (checkpoint_blockade): end_day 3.0 is before start_day 5.0"),
+    ({"kind": "vaccine", "start_day": -1, "end_day": 3, "recruitment_multiplier": 2},
+     "therapy.0.vaccine.start_day: Input should be greater than or equal to 0"),
+    ({"kind": "checkpoint_blockade", "start_day": 1, "end_day": 3, "level": 1.5},
+     "therapy.0.checkpoint_blockade.level: Input should be less than or equal to 1"),
+    ({"kind": "adoptive_transfer", "day": 1, "cells": 0}, "therapy.0.adoptive_transfer.cells"),
+    ({"kind": "surgery"}, "therapy.0: Input tag 'surgery'"),
+])
+def test_bad_therapy_schedule_names_the_entry(entry, fragment):
+    from gpusim.config import validate
+
+    with pytest.raises(InputError) as err:
+        validate({"therapy": [entry]}, "s.toml")
+    assert str(err.value).startswith("s.toml: ") and fragment in str(err.value)
