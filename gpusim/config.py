@@ -15,6 +15,7 @@ unknown key is an error (a typo must never silently fall back to a default).
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -185,6 +186,22 @@ class Config(_Section):
     therapy: list[TherapyEntry] = Field(default_factory=list, description="[[therapy]] entries")
     outcome: OutcomeConfig = OutcomeConfig()
     output: OutputConfig = OutputConfig()
+
+    @model_validator(mode="after")
+    def _check_diffusion_stability(self):
+        ch = self.chemokine
+        if ch.diffusion_substeps is None:
+            return self
+        dx = self.lattice.dx_um * ch.grid_coarsening
+        ratio = ch.diffusion_um2_per_min * self.simulation.dt_minutes / dx**2
+        bound = 1.0 / (2 * self.lattice.dim)
+        if ratio / ch.diffusion_substeps > bound:
+            need = math.ceil(ratio / bound)
+            raise ValueError(
+                f"chemokine.diffusion_substeps: {ch.diffusion_substeps} substeps give D*dt/dx^2 = "
+                f"{ratio / ch.diffusion_substeps:.3g} per substep, above the explicit scheme's stability "
+                f"bound {bound:.3g}; use at least {need} (or leave it out to choose automatically)")
+        return self
 
     @model_validator(mode="after")
     def _check_schedule(self):

@@ -17,7 +17,8 @@ from gpusim.state import CLONE_HLA, CLONE_PDL1
 
 
 def random_tumour_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 200):
-    """A small lattice with every tumour rule switched on at high rates."""
+    """A small lattice with every tumour rule switched on at high rates, and
+    the immune system off (tests/test_tcell.py covers the full model)."""
     rng = np.random.default_rng(seed)
     shape = [int(rng.integers(20, 40)) for _ in range(2)] if dim == 2 else [int(rng.integers(8, 14)) for _ in range(3)]
     return make_config(
@@ -35,6 +36,7 @@ def random_tumour_config(seed: int, dim: int, neighbourhood: str, boundary: str,
             "hla_loss_prob_per_division": float(rng.uniform(0.01, 0.1)),
             "immunogenicity": {"distribution": "exponential", "mean": float(rng.uniform(0.05, 0.4))},
         },
+        immune={"enabled": False},
     )
 
 
@@ -92,6 +94,7 @@ def test_mutation_counts_match_binomial_expectation(backend):
         tumour={"initial_radius_cells": 4, "division_rate_per_day": 4, "death_rate_per_day": 1,
                 "stem_symmetric_division_prob": 1.0, "neoantigen_prob_per_division": p_neo,
                 "pdl1_prob_per_division": p_pdl1, "hla_loss_prob_per_division": p_hla},
+        immune={"enabled": False},
     )
     st, obs = run_state(cfg, backend)
     divisions = sum(o["divisions"] for o in obs)
@@ -143,6 +146,7 @@ def test_growth_without_death_fills_lattice_as_one_mass(backend, dim, neighbourh
         lattice={"shape": shape, "neighbourhood": neighbourhood},
         tumour={"initial_radius_cells": 0, "division_rate_per_day": 12, "death_rate_per_day": 0,
                 "stem_symmetric_division_prob": 1.0},
+        immune={"enabled": False},
     )
     from gpusim.simulation import Simulation
 
@@ -163,7 +167,7 @@ def test_growth_without_death_fills_lattice_as_one_mass(backend, dim, neighbourh
 
 def test_no_division_without_room():
     """A cell surrounded on every side cannot divide (closed boundary, full lattice)."""
-    cfg = make_config(lattice={"shape": [6, 6]}, simulation={"steps": 5},
+    cfg = make_config(lattice={"shape": [6, 6]}, simulation={"steps": 5}, immune={"enabled": False},
                       tumour={"initial_radius_cells": 10, "death_rate_per_day": 0, "division_rate_per_day": 100})
     st, obs = run_state(cfg, "cpu")
     assert all(o["divisions"] == 0 for o in obs)
@@ -176,6 +180,7 @@ def test_non_stem_cells_stop_after_max_divisions():
         lattice={"shape": [41, 41]},
         tumour={"initial_radius_cells": 0, "initial_cells_stem": False, "max_divisions": 3,
                 "division_rate_per_day": 24, "death_rate_per_day": 0},
+        immune={"enabled": False},
     )
     st, obs = run_state(cfg, "numpy")
     # A non-stem founder with 3 divisions left yields at most 2**3 cells, and
