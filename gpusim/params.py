@@ -123,11 +123,8 @@ def diffusion_substeps(cfg: Config) -> tuple[int, float]:
 
     Stable while alpha <= 1 / (2 dim); the default is the fewest substeps
     that satisfy it, and an explicit count that breaks it is an error."""
-    ch = cfg.chemokine
-    dx_f = cfg.lattice.dx_um * ch.grid_coarsening
-    ratio = ch.diffusion_um2_per_min * cfg.simulation.dt_minutes / dx_f**2
-    bound = 1.0 / (2 * cfg.lattice.dim)
-    n = ch.diffusion_substeps or max(1, math.ceil(ratio / bound))
+    ratio, bound = cfg.diffusion_ratio()
+    n = cfg.chemokine.diffusion_substeps or max(1, math.ceil(ratio / bound))
     return n, ratio / n
 
 

@@ -87,5 +87,7 @@ def run_to_file(cfg: Config, out: str | Path, backend: str = "auto", progress: b
     every = cfg.output.frame_every_steps
     if every and final.step % every != 0:
         writer.frame(final)  # the last state is always a frame
-    writer.close(final, "complete", runtime_s=time.perf_counter() - t0, steps=final.step)
+    writer.flush()
+    result = writer.classify()
+    writer.close(final, "complete", runtime_s=time.perf_counter() - t0, steps=final.step, **result)
     return obs

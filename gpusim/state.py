@@ -117,6 +117,7 @@ def initial_state(cfg: Config) -> State:
     clones = {name: np.zeros(16, dtype=dt) for name, dt in CLONE_COLUMNS.items()}
     clones["recognition"][1] = threshold(cfg.tumour.initial_recognition)
     clones["population"][1] = int(founders.sum())
+    clones["flags"][1] = (CLONE_PDL1 if cfg.tumour.initial_pdl1 else 0) | (CLONE_HLA if cfg.tumour.initial_hla_loss else 0)
     im = cfg.immune
     if im.enabled:
         p_vessel = threshold(im.vessel_density)

@@ -181,24 +181,27 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_MIGRATE, P->move_substep);
     const site_xyz c = site_coords(P, i);
     const f32 ci = F->chemokine[field_cell_of(P, c)];
+    u32 site[GPUSIM_MAX_NEIGHBOURS];
+    f32 weight[GPUSIM_MAX_NEIGHBOURS];
+    u32 n = 0;
     f32 total = 0.0f;
     for (u32 k = 0; k < P->n_nbr; ++k) {
-        const u32 j = neighbour(P, c, k);
+        site_xyz cj;
+        const u32 j = neighbour_at(P, c, k, &cj);
         if (j == GPUSIM_NO_SITE) continue;
-        const f32 d = F->chemokine[field_cell_of(P, site_coords(P, j))] - ci;
-        total = total + (1.0f + P->chemotaxis * (d > 0.0f ? d : 0.0f));
+        const f32 d = F->chemokine[field_cell_of(P, cj)] - ci;
+        site[n] = j;
+        weight[n] = 1.0f + P->chemotaxis * (d > 0.0f ? d : 0.0f);
+        total = total + weight[n];
+        ++n;
     }
     // (word >> 8) * 2^-24 is exact in float32: a uniform in [0, 1).
-    const f32 u = (f32)(r.x >> 8) * 5.9604644775390625e-08f;
-    const f32 x = u * total;
+    const f32 x = ((f32)(r.x >> 8) * 5.9604644775390625e-08f) * total;
     f32 cum = 0.0f;
     u32 chosen = GPUSIM_NO_SITE;
-    for (u32 k = 0; k < P->n_nbr; ++k) {
-        const u32 j = neighbour(P, c, k);
-        if (j == GPUSIM_NO_SITE) continue;
-        const f32 d = F->chemokine[field_cell_of(P, site_coords(P, j))] - ci;
-        cum = cum + (1.0f + P->chemotaxis * (d > 0.0f ? d : 0.0f));
-        chosen = j;  // the last valid neighbour if rounding leaves x >= cum
+    for (u32 m = 0; m < n; ++m) {
+        cum = cum + weight[m];
+        chosen = site[m];  // the last neighbour if rounding leaves x >= cum
         if (x < cum) break;
     }
     if (chosen != GPUSIM_NO_SITE && !F->tcell[chosen])

@@ -3,14 +3,9 @@ identity across backends and thread counts, and the science they must show."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
-from conftest import assert_states_identical, make_config, require_backend, run_state
+from conftest import assert_states_identical, make_config, require_backend, run_cpu_in_subprocess, run_state
 from scipy import ndimage
 
 from gpusim.state import CLONE_HLA, CLONE_PDL1
@@ -56,30 +51,11 @@ def test_backend_identical_to_numpy_reference(dim, neighbourhood, boundary, othe
     assert ref_obs == got_obs
 
 
-def _run_in_subprocess(cfg, threads: int) -> dict:
-    code = (
-        "import json, sys, numpy as np\n"
-        "from gpusim.config import Config\nfrom gpusim.simulation import Simulation\n"
-        "from gpusim.engine.backend import KernelBackend\n"
-        "cfg = Config.model_validate(json.loads(sys.argv[1]))\n"
-        "sim = Simulation(cfg, backend='cpu')\n"
-        "assert sim.backend.device.threads == int(sys.argv[2])\n"
-        "sim.run()\nst = sim.state()\n"
-        "out = {k: v.tolist() for k, v in st.sites.items()}\n"
-        "out.update({'clone_' + k: v.tolist() for k, v in st.clone_table().items()})\n"
-        "print(json.dumps(out))\n"
-    )
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    proc = subprocess.run([sys.executable, "-c", code, json.dumps(cfg.model_dump(mode="json")), str(threads)],
-                          capture_output=True, text=True, env=env, check=True)
-    return json.loads(proc.stdout)
-
-
 @pytest.mark.parametrize("dim", [2, 3])
 def test_cpu_identical_with_1_and_2_threads(dim):
     cfg = random_tumour_config(77 + dim, dim, "moore", "periodic")
-    one, two = _run_in_subprocess(cfg, 1), _run_in_subprocess(cfg, 2)
-    assert len(one["clone_parent"]) > 10
+    one, two = run_cpu_in_subprocess(cfg, 1), run_cpu_in_subprocess(cfg, 2)
+    assert len(one["clone_parent"]) > 10 * 8
     assert one == two
 
 

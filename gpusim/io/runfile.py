@@ -139,6 +139,15 @@ class RunWriter:
             _append(g["value"], values.reshape(1, *g["value"].shape[1:]))
         self.flush()
 
+    def classify(self) -> dict:
+        """Outcome and response from the observables on disk (so a resumed
+        run is judged on its whole history)."""
+        from ..outcome import classify
+
+        obs = self.f["observables"]
+        return classify(self.cfg, obs["tumour_cells/time"][()], obs["tumour_cells/value"][()],
+                        obs["edge_cells/value"][()])
+
     def write_clones(self, state) -> None:
         if "clones" in self.f:
             del self.f["clones"]
