@@ -39,6 +39,11 @@ class CpuDevice:
     def __init__(self):
         from .host_build import build_library
 
+        # Sleep rather than spin at OpenMP barriers: with MPI ranks (or other
+        # jobs) sharing the cores, a spinning thread waits a whole time slice
+        # for a descheduled peer at every launch.  Must be set before libgomp
+        # loads; the user's own setting wins.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.library_path = build_library()
         self._lib = ctypes.CDLL(str(self.library_path))
         self._lib.gpusim_launch.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
