@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import abi
-from .sources import BLOCK_SIZE, unit_source
+from .sources import BLOCK_SIZE, source_digest, unit_source
 
 
 def _fields_record(arrays: dict, address) -> np.ndarray:
@@ -88,7 +88,12 @@ def _cuda_module():
 
     from .nvrtc_options import NVRTC_OPTIONS, include_options
 
-    return cupy.RawModule(code=unit_source(), options=NVRTC_OPTIONS + include_options(), backend="nvrtc")
+    # CuPy keys its compile cache by the code string and options only, and
+    # our code string is a list of #includes: stamp it with the digest of
+    # every kernel file so an edited header can never reuse a stale binary.
+    options = NVRTC_OPTIONS + include_options()
+    code = f"// gpusim kernels {source_digest(*options)}\n" + unit_source()
+    return cupy.RawModule(code=code, options=options, backend="nvrtc")
 
 
 class CudaDevice:

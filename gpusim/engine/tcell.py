@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-NO_BID = 0xFFFFFFFFFFFFFFFF
+import numpy as np
+
+NO_BID = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def recruit(be, sp) -> None:
@@ -18,7 +20,7 @@ def _transfer(be, cells: int, where: str) -> None:
     be.launch("tcell_transfer_bid", be.mp.n_sites)
     # The `cells` lowest bids win; bids are unique (they end in the site index).
     bids = xp.sort(be.claim)[:cells]
-    chosen = (bids[bids != xp.uint64(NO_BID)] & xp.uint64(0xFFFFFFFF)).astype(xp.uint32)
+    chosen = (bids[bids != NO_BID] & np.uint64(0xFFFFFFFF)).astype(xp.uint32)
     be.claim.fill(NO_BID)  # restore the all-ones invariant
     if chosen.size:
         be.ensure_new_sites(chosen)
