@@ -41,21 +41,20 @@ GPUSIM_KERNEL void chemokine_diffuse(GPUSIM_ARGS)
     if (b >= P->n_field) return;
     const f32* src = P->chem_parity ? F->chemokine_scratch : F->chemokine;
     f32* dst = P->chem_parity ? F->chemokine : F->chemokine_scratch;
-    const i32 n[3] = {(i32)P->fx, (i32)P->fy, (i32)P->fz};
-    const i32 x[3] = {(i32)(b % P->fx), (i32)((b / P->fx) % P->fy), (i32)(b / (P->fx * P->fy))};
+    const u32 fx = P->fx, fy = P->fy, fz = P->fz;
+    const u32 x = b % fx, y = (b / fx) % fy, z = b / (fx * fy);
+    const u32 sy = fx, sz = fx * fy;  // index strides
+    const bool wrap = P->periodic != 0;
     const f32 c = src[b];
     f32 lap = 0.0f;
-    for (u32 axis = 0; axis < P->field_dim; ++axis) {
-        for (i32 sign = -1; sign <= 1; sign += 2) {
-            i32 y[3] = {x[0], x[1], x[2]};
-            y[axis] += sign;
-            if (y[axis] < 0 || y[axis] >= n[axis]) {
-                if (!P->periodic) continue;
-                y[axis] = (y[axis] + n[axis]) % n[axis];
-            }
-            const u32 j = (u32)y[0] + P->fx * ((u32)y[1] + P->fy * (u32)y[2]);
-            lap = lap + (src[j] - c);
-        }
+    // -x, +x, -y, +y(, -z, +z): a missing neighbour (closed boundary) adds nothing.
+    if (x > 0) lap = lap + (src[b - 1] - c); else if (wrap) lap = lap + (src[b + (fx - 1)] - c);
+    if (x + 1 < fx) lap = lap + (src[b + 1] - c); else if (wrap) lap = lap + (src[b - (fx - 1)] - c);
+    if (y > 0) lap = lap + (src[b - sy] - c); else if (wrap) lap = lap + (src[b + (fy - 1) * sy] - c);
+    if (y + 1 < fy) lap = lap + (src[b + sy] - c); else if (wrap) lap = lap + (src[b - (fy - 1) * sy] - c);
+    if (P->field_dim == 3) {
+        if (z > 0) lap = lap + (src[b - sz] - c); else if (wrap) lap = lap + (src[b + (fz - 1) * sz] - c);
+        if (z + 1 < fz) lap = lap + (src[b + sz] - c); else if (wrap) lap = lap + (src[b - (fz - 1) * sz] - c);
     }
     dst[b] = c + P->chem_alpha * lap;
 }

@@ -33,7 +33,10 @@ __device__ __forceinline__ u32 neighbour_at(const Params* P, site_xyz c, u32 k, 
     const i32 nx = (i32)P->nx, ny = (i32)P->ny, nz = (i32)P->nz;
     i32 xj = c.x + P->nbr_dx[k], yj = c.y + P->nbr_dy[k], zj = c.z + P->nbr_dz[k];
     if (P->periodic) {
-        xj = (xj + nx) % nx; yj = (yj + ny) % ny; zj = (zj + nz) % nz;
+        // Offsets are -1, 0 or +1: wrap without an integer division.
+        xj = xj < 0 ? xj + nx : (xj >= nx ? xj - nx : xj);
+        yj = yj < 0 ? yj + ny : (yj >= ny ? yj - ny : yj);
+        zj = zj < 0 ? zj + nz : (zj >= nz ? zj - nz : zj);
     } else if (xj < 0 || xj >= nx || yj < 0 || yj >= ny || zj < 0 || zj >= nz) {
         return GPUSIM_NO_SITE;
     }
