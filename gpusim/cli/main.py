@@ -8,9 +8,9 @@ import logging
 import sys
 
 from ..errors import InputError
-from . import bench, info, run
+from . import bench, info, plot, run, submit, summarize, sweep
 
-SUBCOMMANDS = (run, info, bench)
+SUBCOMMANDS = (run, sweep, submit, summarize, plot, info, bench)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,153 @@
+"""Sweep pictures: one PNG with the outcome phase diagram over the first two
+swept parameters (one panel per arm), the response rates per arm and a
+waterfall of tumour change per run.
+
+Colour in the phase diagram is the elimination fraction of each grid cell
+when the run files carry an ``outcome``; until then (and for sweeps whose
+files have none) it is the median tumour change, and the panel says so.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .store import load_runs
+from .summary import OUTCOMES, RESPONSES, collect, response_column
+
+RESPONSE_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#bdbdbd", "PD": "#d73027"}
+MAX_CELLS = 8  # distinct values per phase-diagram axis before values are binned
+
+
+def axis_bins(values, scale: str) -> tuple[list[str], np.ndarray]:
+    """Ordered cell labels and each run's cell: the distinct values of a grid
+    axis, or 6 bins (log-spaced for log axes) of a randomly sampled one.
+
+    >>> axis_bins(np.array([0.1, 1.0, 0.1]), "log")
+    (['0.1', '1'], array([0, 1, 0]))
+    """
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.number):
+        labels = sorted({str(v) for v in values})
+        return labels, np.array([labels.index(str(v)) for v in values])
+    distinct = np.unique(values)
+    if len(distinct) <= MAX_CELLS:
+        return [f"{v:.3g}" for v in distinct], np.searchsorted(distinct, values)
+    lo, hi = float(distinct[0]), float(distinct[-1])
+    edges = np.geomspace(lo, hi, 7) if scale == "log" and lo > 0 else np.linspace(lo, hi, 7)
+    codes = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, 5)
+    return [f"{a:.3g}-{b:.3g}" for a, b in zip(edges[:-1], edges[1:])], codes
+
+
+def _phase_panel(ax, df, params: list[dict], use_outcome: bool, title: str):
+    done = df[df["status"] == "complete"]
+    axes = params[:2]
+    xs, xc = axis_bins(done[axes[0]["key"]], axes[0]["scale"]) if axes else (["all"], np.zeros(len(done), int))
+    ys, yc = (axis_bins(done[axes[1]["key"]], axes[1]["scale"]) if len(axes) > 1
+              else (["all"], np.zeros(len(done), int)))
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for j in range(len(ys)):
+        for i in range(len(xs)):
+            cell = done[(xc == i) & (yc == j)]
+            if len(cell) == 0:
+                continue
+            if use_outcome:
+                grid[j, i] = (cell["outcome"] == "elimination").mean()
+            else:
+                grid[j, i] = 100 * cell["tumour_change"].median()
+    if use_outcome:
+        image = ax.imshow(grid, origin="lower", cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    else:
+        image = ax.imshow(grid, origin="lower", cmap="coolwarm", vmin=-100, vmax=100, aspect="auto")
+    for j in range(len(ys)):
+        for i in range(len(xs)):
+            if not math.isnan(grid[j, i]):
+                text = f"{grid[j, i]:.2f}" if use_outcome else f"{grid[j, i]:+.0f}%"
+                ax.text(i, j, text, ha="center", va="center", fontsize=7, color="white" if use_outcome else "black")
+    ax.set_xticks(range(len(xs)), xs, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(ys)), ys, fontsize=7)
+    ax.set_xlabel(axes[0]["key"] if axes else "", fontsize=8)
+    ax.set_ylabel(axes[1]["key"] if len(axes) > 1 else "", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return image
+
+
+def _response_panel(ax, df, responses, source: str, arms: list[str]):
+    done = df["status"] == "complete"
+    bottom = np.zeros(len(arms))
+    for r in RESPONSES:
+        frac = []
+        for arm in arms:
+            sel = responses[done & (df["arm"] == arm)]
+            known = sel.isin(RESPONSES).sum()
+            frac.append((sel == r).sum() / known if known else 0.0)
+        ax.bar(arms, frac, bottom=bottom, color=RESPONSE_COLOURS[r], label=r)
+        bottom += np.array(frac)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("fraction of runs")
+    ax.set_title(f"response per arm\n({source})", fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
+    ax.tick_params(axis="x", labelsize=8, rotation=20)
+
+
+def _waterfall_panel(ax, df, arms: list[str]):
+    done = df[(df["status"] == "complete") & df["tumour_change"].notna()]
+    order = done.sort_values("tumour_change", ascending=False)
+    change = np.clip(100 * order["tumour_change"].to_numpy(), -100, 100)
+    colours = {arm: f"C{i}" for i, arm in enumerate(arms)}
+    ax.bar(np.arange(len(order)), change, width=1.0, color=[colours[a] for a in order["arm"]])
+    ax.axhline(20, ls="--", lw=0.8, color="k")
+    ax.axhline(-30, ls="--", lw=0.8, color="k")
+    ax.set_xlim(-0.5, max(len(order), 1) - 0.5)
+    ax.set_ylim(-105, 105)
+    ax.set_xticks([])
+    ax.set_xlabel(f"{len(order)} runs, sorted")
+    ax.set_ylabel("tumour change from therapy start (%)")
+    ax.set_title("waterfall, clipped at +100 % (dashed: +20 % PD, -30 % PR)", fontsize=9)
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=c, label=a) for a, c in colours.items()], fontsize=7, loc="upper right")
+
+
+def plot_dir(path: str | Path, out: str | Path) -> Path:
+    """Draw the sweep in ``path`` into the PNG ``out``; returns ``out``."""
+    import logging
+
+    import matplotlib
+
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # font cache notices are not ours to print
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir, out = Path(path), Path(out)
+    if not out.parent.resolve().is_dir():
+        raise InputError(f"{out}: directory {out.parent} does not exist")
+    header, _ = load_runs(out_dir)
+    df = collect(out_dir)
+    if not (df["status"] == "complete").any():
+        raise InputError(f"{out_dir}: no complete runs to plot yet")
+    arms = list(dict.fromkeys(df["arm"]))
+    params = header["params"]
+    use_outcome = df["outcome"].isin(OUTCOMES).any()
+    responses, source = response_column(df)
+
+    ncols = max(len(arms), 2)
+    fig = plt.figure(figsize=(4.2 * ncols, 8.5), layout="constrained")
+    grid = fig.add_gridspec(2, ncols)
+    image = None
+    for i, arm in enumerate(arms):
+        ax = fig.add_subplot(grid[0, i])
+        image = _phase_panel(ax, df[df["arm"] == arm], params, use_outcome, f"arm {arm}")
+    label = "elimination fraction" if use_outcome else "median tumour change (%) [no outcome in run files]"
+    fig.colorbar(image, ax=fig.axes, location="top", shrink=0.5, label=label)
+    split = max(1, ncols // 3)
+    _response_panel(fig.add_subplot(grid[1, :split]), df, responses, source, arms)
+    _waterfall_panel(fig.add_subplot(grid[1, split:]), df, arms)
+    fig.suptitle(f"{out_dir.name}: {len(df)} runs, {int((df['status'] == 'complete').sum())} complete",
+                 fontsize=11)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
