@@ -79,6 +79,8 @@ SlurmctldHost=$HOST(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+# cred_expire also delays a requeued job's restart (default 120 s).
+AuthInfo=cred_expire=15
 CredType=cred/munge
 MpiDefault=none
 ProctrackType=proctrack/linuxproc
