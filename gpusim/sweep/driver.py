@@ -101,6 +101,7 @@ def _prepare(spec_path, out_dir: Path, backend: str, lock: store.DirLock) -> tup
     from ..backends import resolve
 
     plan = load_plan(spec_path)
+    store.check_dir(plan, out_dir)
     resolve(backend)  # an unusable backend fails before anything is written
     store.prepare(plan, out_dir)
     lock.__enter__()

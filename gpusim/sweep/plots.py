@@ -114,6 +114,20 @@ def _waterfall_panel(ax, df, arms: list[str]):
 
 def plot_dir(path: str | Path, out: str | Path) -> Path:
     """Draw the sweep in ``path`` into the PNG ``out``; returns ``out``."""
+    out = Path(out)
+    if not out.parent.resolve().is_dir():
+        raise InputError(f"{out}: directory {out.parent} does not exist")
+    fig = figure(path)
+    fig.savefig(out, dpi=90)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return out
+
+
+def figure(path: str | Path):
+    """The sweep's matplotlib Figure (Agg): phase diagrams on top, response
+    rates and waterfall below."""
     import logging
 
     import matplotlib
@@ -122,9 +136,7 @@ def plot_dir(path: str | Path, out: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out_dir, out = Path(path), Path(out)
-    if not out.parent.resolve().is_dir():
-        raise InputError(f"{out}: directory {out.parent} does not exist")
+    out_dir = Path(path)
     header, _ = load_runs(out_dir)
     df = collect(out_dir)
     if not (df["status"] == "complete").any():
@@ -148,6 +160,4 @@ def plot_dir(path: str | Path, out: str | Path) -> Path:
     _waterfall_panel(fig.add_subplot(grid[1, split:]), df, arms)
     fig.suptitle(f"{out_dir.name}: {len(df)} runs, {int((df['status'] == 'complete').sum())} complete",
                  fontsize=11)
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
+    return fig

@@ -93,11 +93,10 @@ def check_same_sweep(plan: SweepPlan, out_dir: Path) -> None:
                          f"{old.get('fingerprint')}; this one is {plan.fingerprint()}): use another -o DIR")
 
 
-def prepare(plan: SweepPlan, out_dir: Path) -> None:
-    """Create DIR (or check that it belongs to this very sweep) and record
-    the spec and the run list.  Refuses a DIR made by another sweep."""
+def check_dir(plan: SweepPlan, out_dir: Path) -> None:
+    """Refuse (without writing anything) a DIR that holds another sweep or
+    anything that is not a sweep's."""
     out_dir = Path(out_dir)
-    fingerprint = plan.fingerprint()
     if (out_dir / "runs.json").exists():
         check_same_sweep(plan, out_dir)
     elif out_dir.exists():
@@ -107,6 +106,14 @@ def prepare(plan: SweepPlan, out_dir: Path) -> None:
         if stray:
             raise InputError(f"{out_dir}: exists and is not a sweep directory (it holds {stray[0]!r}): "
                              f"use an empty or new -o DIR")
+
+
+def prepare(plan: SweepPlan, out_dir: Path) -> None:
+    """Create DIR (or check that it belongs to this very sweep) and record
+    the spec and the run list.  Refuses a DIR made by another sweep."""
+    out_dir = Path(out_dir)
+    fingerprint = plan.fingerprint()
+    check_dir(plan, out_dir)
     try:
         (out_dir / "runs").mkdir(parents=True, exist_ok=True)
     except OSError as err:
