@@ -7,9 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
+import pytest
 from test_runfile import datasets
 
 ROOT = Path(__file__).parents[1]
@@ -62,3 +64,40 @@ def assert_same_runs(a_dir: Path, b_dir: Path) -> int:
             assert da[name].dtype == db[name].dtype, (pa.name, name)
             assert da[name].tobytes() == db[name].tobytes(), (pa.name, name)
     return len(a_files)
+
+
+SLOW_GRID = '''seed = 11
+replicates = 2
+[[grid]]
+key = "tumour.neoantigen_prob_per_division"
+values = [0.02, 0.075, 0.2]
+[[arms]]
+name = "control"
+therapy = "none"
+[[arms]]
+name = "blockade"
+[[arms.therapy]]
+kind = "checkpoint_blockade"
+start_day = 1.0
+end_day = 10.0
+level = 0.9
+'''
+# About a second per run on one core: long enough to kill runs in flight.
+SLOW_BASE = "lattice.shape = [96, 96]\nsimulation.steps = 4000\noutput.frame_every_steps = 1000"
+
+
+def wait_for(out: Path, complete: int, ended, timeout: float = 120) -> None:
+    """Until at least ``complete`` runs are done and one is in flight;
+    ``ended()`` says why the sweep stopped early (None while it runs)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(run_files(out)) >= complete and list((out / "runs").glob("*.part")):
+            return
+        why = ended()
+        assert why is None, f"sweep ended before it could be interrupted: {why}"
+        time.sleep(0.05)
+    pytest.fail(f"{out}: {complete} runs not done within {timeout} s")
+
+
+def popen_ended(proc):
+    return lambda: None if proc.poll() is None else str(proc.communicate())
