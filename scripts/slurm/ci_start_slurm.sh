@@ -65,7 +65,11 @@ fi
 
 # -------------------------------------------------------------- slurm.conf
 CPUS=$(nproc)
-MEM_TOTAL=$(free -m | awk '/^Mem:/ {print $2}')
+if command -v free >/dev/null 2>&1; then
+  MEM_TOTAL=$(free -m | awk '/^Mem:/ {print $2}')
+else  # minimal images may lack procps
+  MEM_TOTAL=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
+fi
 # Leave the OS a margin: 10 % or 512 MiB, whichever is larger.
 MARGIN=$(( MEM_TOTAL / 10 > 512 ? MEM_TOTAL / 10 : 512 ))
 REAL_MEM=$(( MEM_TOTAL - MARGIN ))
