@@ -42,16 +42,18 @@ def axis_bins(values, scale: str) -> tuple[list[str], np.ndarray]:
     return [f"{a:.3g}-{b:.3g}" for a, b in zip(edges[:-1], edges[1:])], codes
 
 
-def _phase_panel(ax, df, params: list[dict], use_outcome: bool, title: str):
+def _phase_panel(ax, df, params: list[dict], use_outcome: bool, title: str, change_norm=None):
     done = df[df["status"] == "complete"]
     axes = params[:2]
     xs, xc = axis_bins(done[axes[0]["key"]], axes[0]["scale"]) if axes else (["all"], np.zeros(len(done), int))
     ys, yc = (axis_bins(done[axes[1]["key"]], axes[1]["scale"]) if len(axes) > 1
               else (["all"], np.zeros(len(done), int)))
     grid = np.full((len(ys), len(xs)), np.nan)
+    runs = np.zeros(grid.shape, int)
     for j in range(len(ys)):
         for i in range(len(xs)):
             cell = done[(xc == i) & (yc == j)]
+            runs[j, i] = len(cell)
             if len(cell) == 0:
                 continue
             if use_outcome:
@@ -61,12 +63,14 @@ def _phase_panel(ax, df, params: list[dict], use_outcome: bool, title: str):
     if use_outcome:
         image = ax.imshow(grid, origin="lower", cmap="viridis", vmin=0, vmax=1, aspect="auto")
     else:
-        image = ax.imshow(grid, origin="lower", cmap="coolwarm", vmin=-100, vmax=100, aspect="auto")
+        image = ax.imshow(grid, origin="lower", cmap="coolwarm", norm=change_norm, aspect="auto")
     for j in range(len(ys)):
         for i in range(len(xs)):
             if not math.isnan(grid[j, i]):
                 text = f"{grid[j, i]:.2f}" if use_outcome else f"{grid[j, i]:+.0f}%"
                 ax.text(i, j, text, ha="center", va="center", fontsize=7, color="white" if use_outcome else "black")
+            elif runs[j, i]:  # runs, but no change to show: the tumour was gone before therapy started
+                ax.text(i, j, "n/a", ha="center", va="center", fontsize=7, color="grey")
     ax.set_xticks(range(len(xs)), xs, rotation=45, ha="right", fontsize=7)
     ax.set_yticks(range(len(ys)), ys, fontsize=7)
     ax.set_xlabel(axes[0]["key"] if axes else "", fontsize=8)
@@ -93,20 +97,27 @@ def _response_panel(ax, df, responses, source: str, arms: list[str]):
     ax.tick_params(axis="x", labelsize=8, rotation=20)
 
 
-def _waterfall_panel(ax, df, arms: list[str]):
+def growth_cap(df) -> float:
+    """Upper end of the tumour-change scales (%): +100 as in clinical
+    waterfall plots, or more when most runs grow further (immunity off)."""
+    change = 100 * df.loc[df["status"] == "complete", "tumour_change"].dropna()
+    return float(max(100.0, np.ceil(change.quantile(0.9) / 50) * 50)) if len(change) else 100.0
+
+
+def _waterfall_panel(ax, df, arms: list[str], cap: float):
     done = df[(df["status"] == "complete") & df["tumour_change"].notna()]
     order = done.sort_values("tumour_change", ascending=False)
-    change = np.clip(100 * order["tumour_change"].to_numpy(), -100, 100)
+    change = np.clip(100 * order["tumour_change"].to_numpy(), -100, cap)
     colours = {arm: f"C{i}" for i, arm in enumerate(arms)}
     ax.bar(np.arange(len(order)), change, width=1.0, color=[colours[a] for a in order["arm"]])
     ax.axhline(20, ls="--", lw=0.8, color="k")
     ax.axhline(-30, ls="--", lw=0.8, color="k")
     ax.set_xlim(-0.5, max(len(order), 1) - 0.5)
-    ax.set_ylim(-105, 105)
+    ax.set_ylim(-105, cap * 1.05)
     ax.set_xticks([])
     ax.set_xlabel(f"{len(order)} runs, sorted")
     ax.set_ylabel("tumour change from therapy start (%)")
-    ax.set_title("waterfall, clipped at +100 % (dashed: +20 % PD, -30 % PR)", fontsize=9)
+    ax.set_title(f"waterfall, clipped at +{cap:.0f} % (dashed: +20 % PD, -30 % PR)", fontsize=9)
     from matplotlib.patches import Patch
 
     ax.legend(handles=[Patch(color=c, label=a) for a, c in colours.items()], fontsize=7, loc="upper right")
@@ -146,18 +157,23 @@ def figure(path: str | Path):
     use_outcome = df["outcome"].isin(OUTCOMES).any()
     responses, source = response_column(df)
 
+    from matplotlib.colors import TwoSlopeNorm
+
+    cap = growth_cap(df)
     ncols = max(len(arms), 2)
-    fig = plt.figure(figsize=(4.2 * ncols, 8.5), layout="constrained")
+    fig = plt.figure(figsize=(4.6 * ncols, 9), layout="constrained")
     grid = fig.add_gridspec(2, ncols)
-    image = None
+    top, image = [], None
     for i, arm in enumerate(arms):
-        ax = fig.add_subplot(grid[0, i])
-        image = _phase_panel(ax, df[df["arm"] == arm], params, use_outcome, f"arm {arm}")
-    label = "elimination fraction" if use_outcome else "median tumour change (%) [no outcome in run files]"
-    fig.colorbar(image, ax=fig.axes, location="top", shrink=0.5, label=label)
+        top.append(ax := fig.add_subplot(grid[0, i]))
+        image = _phase_panel(ax, df[df["arm"] == arm], params, use_outcome, f"arm {arm}",
+                             TwoSlopeNorm(vcenter=0, vmin=-100, vmax=cap))
+    label = ("elimination fraction per cell" if use_outcome
+             else "median tumour change from therapy start (%) -- the run files have no outcome")
+    fig.colorbar(image, ax=top, location="top", shrink=0.6, label=label)
     split = max(1, ncols // 3)
     _response_panel(fig.add_subplot(grid[1, :split]), df, responses, source, arms)
-    _waterfall_panel(fig.add_subplot(grid[1, split:]), df, arms)
+    _waterfall_panel(fig.add_subplot(grid[1, split:]), df, arms, cap)
     fig.suptitle(f"{out_dir.name}: {len(df)} runs, {int((df['status'] == 'complete').sum())} complete",
                  fontsize=11)
     return fig

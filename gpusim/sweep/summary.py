@@ -198,12 +198,12 @@ def _rates_table(df, by, responses, label: str) -> list[str]:
     rows = [head]
     for name, g in groups:
         done = g[g["status"] == "complete"]
-        n = max(len(done), 1)
-        outs = [f"{100 * (done['outcome'] == o).sum() / n:.0f}" for o in OUTCOMES]
-        unknown = str(int((~done["outcome"].isin(OUTCOMES)).sum()))
+        known = int(done["outcome"].isin(OUTCOMES).sum())
+        outs = [f"{100 * (done['outcome'] == o).sum() / known:.0f}" if known else "-" for o in OUTCOMES]
+        unknown = str(len(done) - known)
         resp = responses.loc[done.index]
-        rn = max(int(resp.isin(RESPONSES).sum()), 1)
-        rs = [f"{100 * (resp == r).sum() / rn:.0f}" for r in RESPONSES]
+        rn = int(resp.isin(RESPONSES).sum())
+        rs = [f"{100 * (resp == r).sum() / rn:.0f}" if rn else "-" for r in RESPONSES]
         change = done["tumour_change"].median()
         rows.append([str(name), str(len(g)), str(len(done)), *outs, unknown, *rs,
                      "-" if math.isnan(change) else f"{100 * change:+.0f}%"])
@@ -214,8 +214,9 @@ def _rates_table(df, by, responses, label: str) -> list[str]:
 def summarize_dir(path: str | Path) -> str:
     """Outcome and response rates per arm and per parameter bin, as text.
 
-    Rates are over complete runs; ``outcome?`` counts complete runs whose
-    file has no outcome attribute.
+    Rates are percentages of the complete runs whose outcome (response) is
+    known; ``outcome?`` counts complete runs whose file has no outcome
+    attribute, and ``-`` stands for a rate over no run.
     """
     out_dir = Path(path)
     header, _ = store.load_runs(out_dir)
