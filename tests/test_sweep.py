@@ -101,6 +101,20 @@ def test_bad_specs_are_one_line_errors(extra, message):
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+SHIPPED = sorted(SMALL.parent.glob("*sweep*.toml")) + sorted((SMALL.parents[1] / "docs").glob("*sweep*.toml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_sweep_specs_load(path):
+    plan = load_plan(path)
+    assert len(plan.runs) >= 8 and len({r.id for r in plan.runs}) == len(plan.runs)
+    assert {r.arm for r in plan.runs} == {"control", "anti-PD-1"}
+
+
+def test_shipped_specs_include_the_documented_ones():
+    assert {p.name for p in SHIPPED} >= {"sweep_small.toml", "sweep_tmb_infiltration.toml", "sweep_example.toml"}
+
+
 # ------------------------------------------------------------ CLI, dir
 
 

@@ -5,7 +5,7 @@ The template is ``scripts/slurm/sweep.sbatch.in`` (shipped in the wheel as
 
 >>> script = render(SbatchRequest(spec="/data/cohort.toml", out_dir="/data/cohort", nodes=2,
 ...                               gpus_per_node=4, time="02:00:00", python="/venv/bin/python"))
->>> print("\\n".join(l for l in script.splitlines() if l.startswith(("#SBATCH", "srun"))))
+>>> print("\\n".join(l for l in script.splitlines() if l.startswith(("#SBATCH", "srun --mpi=pmi2"))))
 #SBATCH --job-name=gpusim-cohort
 #SBATCH --nodes=2
 #SBATCH --ntasks-per-node=4
