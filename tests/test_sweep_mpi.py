@@ -137,3 +137,12 @@ def test_killed_rank_and_killed_job_then_rerun_lose_and_duplicate_nothing(tmp_pa
     assert f"12/12 runs complete ({12 - second} this time, {second} before)" in stdout
     assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(f"{r.id}.h5" for r in plan.runs)
     assert assert_same_runs(ref, out) == 12
+
+
+def test_a_user_error_under_mpiexec_is_one_line_from_rank_0(tmp_path):
+    spec = write_sweep(tmp_path, "seed = 1\nreplicas = 2")
+    job = mpi_sweep(spec, tmp_path / "out")
+    out, err = job.communicate(timeout=120)  # every rank exits: none waits for the others
+    assert job.returncode == 2, err
+    assert [line for line in err.splitlines() if line.strip()] == [f"gpusim: error: {spec}: replicas: unknown key"]
+    assert not (tmp_path / "out").exists()

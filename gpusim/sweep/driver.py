@@ -96,25 +96,38 @@ def _node_layout(comm) -> tuple[int, int]:
         node.Free()
 
 
-def _prepare(spec_path, out_dir: Path, backend: str, lock: store.DirLock) -> tuple[SweepPlan, list[int]]:
-    """Rank 0: load, check and lock; returns the plan and the runs still to do."""
+def _prepare(spec_path, out_dir: Path, backend: str, lock: store.DirLock) -> tuple[SweepPlan, list[int], str]:
+    """Rank 0: load, check and lock; returns the plan, the runs still to do
+    and the concrete backend."""
     from ..backends import resolve
 
     plan = load_plan(spec_path)
     store.check_dir(plan, out_dir)
-    resolve(backend)  # an unusable backend fails before anything is written
+    concrete = resolve(backend)  # an unusable backend fails before anything is written
     store.prepare(plan, out_dir)
     lock.__enter__()
     todo = [r.index for r in plan.runs if store.run_status(store.run_path(out_dir, r.id)) != "complete"]
-    return plan, todo
+    return plan, todo, concrete
+
+
+def _agree(comm, rank: int, problem: str | None) -> None:
+    """Every rank learns whether any rank hit a user error (one rank alone
+    raising would leave the others waiting forever); rank 0 raises it as the
+    one line, the others exit quietly."""
+    problems = [problem] if comm is None else comm.allgather(problem)
+    bad = [p for p in problems if p]
+    if not bad:
+        return
+    if rank == 0:
+        more = f" (and {len(bad) - 1} more ranks)" if len(bad) > 1 else ""
+        raise InputError(bad[0] + more)
+    raise SystemExit(2)
 
 
 def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
               progress: bool = True) -> SweepResult | None:
     """Run (or resume) a sweep into ``out_dir``.  Returns the result on rank 0
     and None on other ranks."""
-    from ..backends import resolve
-
     out_dir = Path(out_dir)
     comm = mpi_world() if mpi_launched() else None
     rank = comm.Get_rank() if comm is not None else 0
@@ -123,36 +136,33 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
         log.setLevel(logging.WARNING)  # rank 0 speaks for the sweep
 
     lock = store.DirLock(out_dir)
-    plan: SweepPlan | None = None
-    todo: list[int] = []
-    error: str | None = None
-    if rank == 0:
-        try:
-            plan, todo = _prepare(spec_path, out_dir, backend, lock)
-        except InputError as err:
-            error = str(err)
-    if comm is not None and size > 1:
-        error, plan = comm.bcast((error, plan), root=0)
-    if error is not None:
-        if rank == 0:
-            raise InputError(error)
-        raise SystemExit(2)  # rank 0 prints the one line
-
-    t0 = time.monotonic()
     try:
-        local_rank, local_size = _node_layout(comm) if comm is not None else (0, 1)
+        plan, todo, concrete, problem = None, [], backend, None
+        if rank == 0:
+            try:
+                plan, todo, concrete = _prepare(spec_path, out_dir, backend, lock)
+            except InputError as err:
+                problem = str(err)
+        if size > 1:
+            problem, plan = comm.bcast((problem, plan), root=0)
+        _agree(None, rank, problem)
+
+        where = "serial"
         if comm is not None:
-            concrete, where = configure_rank(backend, local_rank, local_size)
-        else:
-            concrete, where = resolve(backend), "serial"
+            try:
+                concrete, where = configure_rank(concrete, *_node_layout(comm))
+            except InputError as err:  # e.g. no GPU on this rank's node
+                problem = f"rank {rank} on {os.uname().nodename}: {err}"
+            _agree(comm, rank, problem)
         wheres = comm.gather(where, root=0) if comm is not None else [where]
+        t0 = time.monotonic()
 
         def run(index: int) -> dict:
             r = plan.runs[index]
             return timed_run(plan.config(r), store.run_path(out_dir, r.id), concrete)
 
         if rank > 0:
-            work_remotely(comm, run)
+            _guarded(comm, lambda: work_remotely(comm, run))
             return None
 
         total = len(plan.runs)
@@ -165,25 +175,31 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
         if comm is None:
             work_serially(queue, run)
         else:
-            serve_and_work(comm, queue, run)
-    except (InputError, SystemExit):
-        raise
-    except BaseException:
-        if comm is not None and size > 1:
-            import traceback
-
-            traceback.print_exc()
-            comm.Abort(1)  # a rank that cannot go on must not leave the others waiting forever
-        raise
+            _guarded(comm, lambda: serve_and_work(comm, queue, run))
+        failed = [(plan.runs[i].id, res["error"]) for i, res in sorted(tally.results.items())
+                  if res["status"] == "failed"]
+        result = SweepResult(out_dir, total, total - len(todo), total - len(todo) + tally.done, failed,
+                             time.monotonic() - t0)
+        result.summary = _write_summary(out_dir, progress)  # still under the lock: no sweep writes meanwhile
+        return result
     finally:
         if rank == 0:
             lock.__exit__(None, None, None)
 
-    failed = [(plan.runs[i].id, res["error"]) for i, res in sorted(tally.results.items()) if res["status"] == "failed"]
-    result = SweepResult(out_dir, total, total - len(todo), total - len(todo) + tally.done, failed,
-                         time.monotonic() - t0)
-    result.summary = _write_summary(out_dir, progress)
-    return result
+
+def _guarded(comm, work) -> None:
+    """Run ``work``; on an unexpected error abort the whole job: a rank that
+    cannot go on must not leave the others waiting forever."""
+    try:
+        work()
+    except BaseException:
+        if comm.Get_size() > 1:
+            import traceback
+
+            traceback.print_exc()
+            sys.stderr.flush()
+            comm.Abort(1)
+        raise
 
 
 def _write_summary(out_dir: Path, progress: bool) -> Path | None:

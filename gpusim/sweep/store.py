@@ -157,6 +157,7 @@ class DirLock:
             if err.errno in (errno.EAGAIN, errno.EACCES):
                 holder = os.pread(self.fd, 200, 0).decode(errors="replace").strip() or "unknown"
                 os.close(self.fd)
+                self.fd = None
                 raise InputError(f"{self.path.parent}: another sweep is working in it ({holder})") from None
             # Some parallel file systems have no flock: go on without the guard.
             return self
