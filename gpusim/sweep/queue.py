@@ -183,16 +183,22 @@ def serve_and_work(comm, queue: WorkQueue, run: RunFn) -> None:
         dispatch(comm, queue)
         return
     errors: list[BaseException] = []
+    local_done = threading.Event()
 
     def dispatcher():
         try:
             dispatch(comm, queue)
+            while not local_done.wait(1.0):  # rank 0's own last run: keep the progress lines coming
+                queue.heartbeat()
         except BaseException as err:  # surfaced below: a dead dispatcher would hang every rank
             errors.append(err)
 
     thread = threading.Thread(target=dispatcher, name="gpusim-dispatcher", daemon=True)
     thread.start()
-    work_locally(queue, run)
+    try:
+        work_locally(queue, run)
+    finally:
+        local_done.set()
     while thread.is_alive():
         thread.join(timeout=1.0)
     if errors:

@@ -60,7 +60,7 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..config import TherapyEntry, format_validation_error, read_toml
 from ..errors import InputError
@@ -148,12 +148,28 @@ class Arm(_Strict):
     """A therapy arm: a name and the ``[[therapy]]`` list that replaces the base's
     (``"none"`` or an empty list: no therapy)."""
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[^\s/\\][^/\\]*$")
-    therapy: Literal["none"] | list[TherapyEntry]
+    name: str = Field(min_length=1, max_length=64)
+    therapy: list[TherapyEntry] = Field(description='"none", or [[arms.therapy]] entries')
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, v: str) -> str:
+        if v != v.strip() or any(c in v for c in "/\\\n"):
+            raise ValueError("no leading or trailing spaces, slashes or newlines in an arm name")
+        return v
+
+    @field_validator("therapy", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v):
+        if v == "none":
+            return []
+        if isinstance(v, str):
+            raise ValueError('give "none" or [[arms.therapy]] entries')
+        return v
 
     @property
     def entries(self) -> list:
-        return [] if self.therapy == "none" else list(self.therapy)
+        return list(self.therapy)
 
 
 class BaseSpec(_Strict):
