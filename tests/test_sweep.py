@@ -4,6 +4,7 @@ failures, summary.h5, summarize and plot."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -269,7 +270,7 @@ def test_a_second_sweep_in_the_same_dir_is_refused(tmp_path):
     store.prepare(load_plan(path), tmp_path / "out")
     with store.DirLock(tmp_path / "out"):
         proc = gpusim("sweep", path, "-o", tmp_path / "out", "--backend", "numpy")
-    assert_one_line_error(proc, "another sweep is working in it", f"pid {__import__('os').getpid()}")
+    assert_one_line_error(proc, "another sweep is working in it", f"pid {os.getpid()}")
 
 
 # -------------------------------------------------- summary, summarize, plot
@@ -332,3 +333,61 @@ def test_import_gpusim_does_not_load_mpi4py():
             "print([m for m in ('mpi4py', 'pandas', 'matplotlib', 'scipy') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+# ------------------------------------------------------- ranks and nodes
+
+
+def test_each_rank_gets_its_gpu(monkeypatch):
+    import gpusim.backends
+    from gpusim.sweep.worker import configure_rank
+
+    monkeypatch.setattr(gpusim.backends, "resolve", lambda name: "cuda")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
+    monkeypatch.setenv("GPUSIM_CUDA_DEVICE", "0")
+    assert configure_rank("auto", 5, 4) == ("cuda", "cuda device 1 of 4")
+    assert os.environ["GPUSIM_CUDA_DEVICE"] == "1"
+    assert configure_rank("auto", 2, 6) == ("cuda", "cuda device 2 of 4; 6 ranks share 4 GPUs")
+
+
+def test_cpu_ranks_share_the_node_cores(monkeypatch):
+    import gpusim.backends
+    from gpusim.sweep.worker import configure_rank
+
+    monkeypatch.setattr(gpusim.backends, "resolve", lambda name: "cpu")
+    monkeypatch.setenv("SLURM_CPUS_ON_NODE", "16")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert configure_rank("cpu", 0, 3)[0] == "cpu" and os.environ["OMP_NUM_THREADS"] == "5"
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    configure_rank("cpu", 0, 40)
+    assert os.environ["OMP_NUM_THREADS"] == "1"  # at least one
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    assert configure_rank("cpu", 1, 3)[1] == "cpu, OMP_NUM_THREADS=7 (set by the user)"
+
+
+@pytest.mark.parametrize("variables, launched", [
+    ({}, False),
+    ({"PMI_RANK": "0", "PMI_SIZE": "3"}, True),  # mpiexec (hydra), srun --mpi=pmi2
+    ({"OMPI_COMM_WORLD_SIZE": "4"}, True),
+    ({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "8"}, False),  # a batch script, not a task of srun
+    ({"SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "1"}, False),
+    ({"SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "4"}, True),
+])
+def test_mpi_is_used_when_a_launcher_started_us(monkeypatch, variables, launched):
+    from gpusim.sweep import driver
+
+    for name in list(os.environ):
+        if name.startswith(("PMI", "OMPI_", "MPI_LOCAL", "SLURM_")):
+            monkeypatch.delenv(name)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert driver.mpi_launched() is launched
+
+
+def test_srun_without_pmi_is_refused(tmp_path):
+    pytest.importorskip("mpi4py", reason="mpi4py not installed (pip install '.[test]')")
+    from sweep_util import env
+
+    proc = gpusim("sweep", SMALL, "-o", tmp_path / "out", env=env(SLURM_STEP_ID="0", SLURM_STEP_NUM_TASKS="2"))
+    assert_one_line_error(proc, "srun started 2 tasks but MPI sees one: launch with srun --mpi=pmi2")
+    assert not (tmp_path / "out").exists()
