@@ -19,7 +19,7 @@ import numpy as np
 
 from .backends import available, make_backend
 from .config import Config
-from .state import CELL_STEM, initial_state
+from .state import CELL_STEM, TCELL_PRESENT, initial_state
 
 DEFAULT_SIZES = {
     "numpy": [(256, 256), (1024, 1024), (2048, 2048), (64, 64, 64), (128, 128, 128)],
@@ -27,7 +27,7 @@ DEFAULT_SIZES = {
     "cuda": [(256, 256), (1024, 1024), (2048, 2048), (8192, 8192), (64, 64, 64), (128, 128, 128),
              (256, 256, 256)],
 }
-MODELS = ("tumour",)
+MODELS = ("tumour", "full")
 
 
 def parse_size(text: str) -> tuple[int, ...]:
@@ -39,28 +39,37 @@ def parse_size(text: str) -> tuple[int, ...]:
 
 
 def bench_config(shape: tuple[int, ...], model: str = "tumour") -> Config:
+    """``tumour``: the tumour layer alone.  ``full``: tumour, T cells (10 %
+    of sites, recruited at 2 % vessels), chemokine, with kills, exhaustion
+    and two T-cell moves per step (dt 10 min, 2 um/min, dx 10 um)."""
     return Config.model_validate({
-        "simulation": {"seed": 12345, "dt_minutes": 60.0},
+        "simulation": {"seed": 12345, "dt_minutes": 10.0},
         "lattice": {"shape": list(shape), "neighbourhood": "von_neumann", "boundary": "periodic"},
         "tumour": {
             "initial_radius_cells": 0,
-            "division_rate_per_day": 16.0,
-            "death_rate_per_day": 1.0,
+            "initial_recognition": 0.3,
+            "division_rate_per_day": 96.0,
+            "death_rate_per_day": 6.0,
             "stem_symmetric_division_prob": 1.0,
             "neoantigen_prob_per_division": 0.075,
             "pdl1_prob_per_division": 1e-3,
             "hla_loss_prob_per_division": 1e-3,
         },
+        "immune": {"enabled": model == "full", "vessel_density": 0.02, "speed_um_per_min": 2.0},
         "output": {"frame_every_steps": 0},
     })
 
 
 def bench_state(cfg: Config):
     st = initial_state(cfg)
-    occupied = np.random.default_rng(0).random(cfg.lattice.n_sites) < 0.5
+    rng = np.random.default_rng(0)
+    occupied = rng.random(cfg.lattice.n_sites) < 0.5
     st.sites["clone"][:] = np.where(occupied, 1, 0).astype(np.uint32)
     st.sites["cell"][:] = np.where(occupied, CELL_STEM, 0).astype(np.uint8)
     st.clones["population"][1] = int(occupied.sum())
+    if cfg.immune.enabled:
+        tcells = rng.random(cfg.lattice.n_sites) < 0.1
+        st.sites["tcell"][:] = np.where(tcells, TCELL_PRESENT | cfg.immune.kills_per_tcell, 0).astype(np.uint8)
     return st
 
 

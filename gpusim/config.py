@@ -15,6 +15,7 @@ unknown key is an error (a typo must never silently fall back to a default).
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -86,6 +87,8 @@ class TumourConfig(_Section):
         0.1, ge=0.0, le=1.0, description="chance a stem cell's daughter is stem (Enderling 2009: 0.1)"
     )
     initial_cells_stem: bool = True
+    initial_pdl1: bool = Field(False, description="founder clone is PD-L1 high")
+    initial_hla_loss: bool = Field(False, description="founder clone has lost antigen presentation")
     neoantigen_prob_per_division: float = Field(0.075, ge=0.0, le=1.0)
     pdl1_prob_per_division: float = Field(1e-6, ge=0.0, le=1.0)
     hla_loss_prob_per_division: float = Field(1e-6, ge=0.0, le=1.0)
@@ -185,6 +188,27 @@ class Config(_Section):
     therapy: list[TherapyEntry] = Field(default_factory=list, description="[[therapy]] entries")
     outcome: OutcomeConfig = OutcomeConfig()
     output: OutputConfig = OutputConfig()
+
+    def diffusion_ratio(self) -> tuple[float, float]:
+        """(D dt / dx_field^2 per step, the explicit scheme's per-substep
+        stability bound 1 / (2 dim))."""
+        dx = self.lattice.dx_um * self.chemokine.grid_coarsening
+        ratio = self.chemokine.diffusion_um2_per_min * self.simulation.dt_minutes / dx**2
+        return ratio, 1.0 / (2 * self.lattice.dim)
+
+    @model_validator(mode="after")
+    def _check_diffusion_stability(self):
+        ch = self.chemokine
+        if ch.diffusion_substeps is None:
+            return self
+        ratio, bound = self.diffusion_ratio()
+        if ratio / ch.diffusion_substeps > bound:
+            need = math.ceil(ratio / bound)
+            raise ValueError(
+                f"chemokine.diffusion_substeps: {ch.diffusion_substeps} substeps give D*dt/dx^2 = "
+                f"{ratio / ch.diffusion_substeps:.3g} per substep, above the explicit scheme's stability "
+                f"bound {bound:.3g}; use at least {need} (or leave it out to choose automatically)")
+        return self
 
     @model_validator(mode="after")
     def _check_schedule(self):

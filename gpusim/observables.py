@@ -1,5 +1,7 @@
-"""Observables recorded every step: integer reductions of the state and the
-step's event counters (DESIGN §3 rule 6: integer sums, never float atomics).
+"""Observables recorded every step: the step's event counts and integer
+reductions of the state (DESIGN §3 rule 6: integer sums, never float
+atomics; the one float, mean_recognition, is a ratio of two integer sums
+taken on the host in float64).
 
 Each name maps to (dtype, unit, description); the run file stores them as
 ``/observables/<name>/{step,time,value}``.
@@ -9,19 +11,75 @@ from __future__ import annotations
 
 import numpy as np
 
-OBSERVABLES: dict[str, tuple[type, str, str]] = {
-    "tumour_cells": (np.int64, "cells", "live tumour cells after the step"),
+from .lattice import coordinates, full_shape
+from .state import CLONE_HLA, CLONE_PDL1, TCELL_EXHAUSTION_MAX, TCELL_EXHAUSTION_SHIFT, TCELL_KILLS_MASK
+
+#: Counted by the backends during the step (0 at step 0).
+EVENTS: dict[str, tuple[type, str, str]] = {
     "divisions": (np.int64, "events", "tumour divisions in the step"),
-    "deaths": (np.int64, "events", "tumour deaths in the step"),
+    "deaths": (np.int64, "events", "tumour deaths in the step (all causes)"),
     "new_clones": (np.int64, "clones", "clones founded in the step"),
-    "live_clones": (np.int64, "clones", "clones with at least one live cell"),
+    "kills": (np.int64, "events", "tumour cells killed by T cells in the step"),
+    "recruited": (np.int64, "cells", "T cells recruited at vessels in the step"),
+    "expansions": (np.int64, "cells", "T cells born by expansion after a kill in the step"),
+    "transferred": (np.int64, "cells", "T cells injected by adoptive transfer in the step"),
+    "tcell_deaths": (np.int64, "events", "T-cell deaths in the step"),
 }
 
+#: Functions of the state after the step.
+STATE: dict[str, tuple[type, str, str]] = {
+    "tumour_cells": (np.int64, "cells", "live tumour cells"),
+    "live_clones": (np.int64, "clones", "clones with at least one live cell"),
+    "pdl1_cells": (np.int64, "cells", "tumour cells of PD-L1-high clones"),
+    "hla_loss_cells": (np.int64, "cells", "tumour cells of clones that lost antigen presentation"),
+    "mean_recognition": (np.float64, "probability", "mean recognition probability r over tumour cells"),
+    "edge_cells": (np.int64, "cells", "tumour cells on the lattice boundary (closed boundary; 0 if periodic)"),
+    "tcells": (np.int64, "cells", "T cells"),
+    "tcells_exhausted": (np.int64, "cells", "T cells that can no longer kill (exhausted or out of kills)"),
+}
 
-def state_observables(xp, state) -> dict[str, int]:
-    """The observables that are functions of the state alone."""
-    pop = state.clones["population"][1 : state.n_clones]
-    return {
-        "tumour_cells": int(pop.sum(dtype=xp.uint64)),
-        "live_clones": int(xp.count_nonzero(pop)),
-    }
+OBSERVABLES: dict[str, tuple[type, str, str]] = {**STATE, **EVENTS}
+
+
+def edge_sites(cfg) -> np.ndarray:
+    """Indices of the sites on a closed boundary (empty when periodic)."""
+    if cfg.lattice.boundary == "periodic":
+        return np.zeros(0, dtype=np.int64)
+    x, y, z = coordinates(cfg.lattice.shape)
+    nx, ny, nz = full_shape(cfg.lattice.shape)
+    edge = (x == 0) | (x == nx - 1) | (y == 0) | (y == ny - 1)
+    if cfg.lattice.dim == 3:
+        edge |= (z == 0) | (z == nz - 1)
+    return np.flatnonzero(edge)
+
+
+class Observer:
+    """Computes the STATE observables on a backend's arrays (``xp``)."""
+
+    def __init__(self, cfg, xp):
+        self.xp = xp
+        self.edge = xp.asarray(edge_sites(cfg))
+        self.exhaustion_threshold = cfg.immune.exhaustion_threshold
+
+    def __call__(self, state) -> dict:
+        xp = self.xp
+        t = state.clones
+        n = state.n_clones
+        pop = t["population"][1:n].astype(xp.uint64)
+        flags = t["flags"][1:n]
+        cells = int(pop.sum())
+        recog = int((pop * t["recognition"][1:n].astype(xp.uint64)).sum())
+        tc = state.sites["tcell"]
+        present = tc != 0
+        exhaustion = (tc >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX
+        stuck = present & (((tc & TCELL_KILLS_MASK) == 0) | (exhaustion >= self.exhaustion_threshold))
+        return {
+            "tumour_cells": cells,
+            "live_clones": int(xp.count_nonzero(pop)),
+            "pdl1_cells": int(pop[(flags & CLONE_PDL1) != 0].sum()),
+            "hla_loss_cells": int(pop[(flags & CLONE_HLA) != 0].sum()),
+            "mean_recognition": recog / cells / 2.0**32 if cells else 0.0,
+            "edge_cells": int(xp.count_nonzero(state.sites["clone"][self.edge])) if len(self.edge) else 0,
+            "tcells": int(xp.count_nonzero(present)),
+            "tcells_exhausted": int(xp.count_nonzero(stuck)),
+        }

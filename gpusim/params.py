@@ -23,6 +23,9 @@ from .lattice import full_shape, offsets
 
 MINUTES_PER_DAY = 1440.0
 IMMUNO_TABLE = 1024  # kernels/abi.cuh GPUSIM_IMMUNO_TABLE
+RECRUIT_LEVELS = 256  # kernels/abi.cuh GPUSIM_RECRUIT_LEVELS
+#: Recruitment levels span chemokine 0 .. RECRUIT_SPAN_K x half-saturation.
+RECRUIT_SPAN_K = 16.0
 
 
 def threshold(p: float) -> int:
@@ -32,6 +35,14 @@ def threshold(p: float) -> int:
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"probability {p} outside [0, 1]")
     return min(int(round(p * 2.0**32)), 2**32 - 1)
+
+
+def thresholds(p: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`threshold` (same rounding: half to even)."""
+    p = np.asarray(p, dtype=np.float64)
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError("probability outside [0, 1]")
+    return np.minimum(np.round(p * 2.0**32), 2**32 - 1).astype(np.uint32)
 
 
 def rate_probability(rate_per_day: float, dt_days: float) -> float:
@@ -51,7 +62,7 @@ def immunogenicity_table(distribution: str, mean: float) -> np.ndarray:
         a = np.minimum(-mean * np.log1p(-u), 1.0)
     else:
         raise ValueError(distribution)
-    return np.array([threshold(float(v)) for v in a], dtype=np.uint32)
+    return thresholds(a)
 
 
 @dataclass(frozen=True)
@@ -70,17 +81,73 @@ class ModelParams:
     p_mut_pdl1: int
     p_mut_hla: int
     immunogenicity: np.ndarray  # uint32[IMMUNO_TABLE]
+    # chemokine field
+    field_shape: tuple[int, int, int]  # fx, fy, fz
+    coarsen: int
+    field_dim: int
+    chem_substeps: int
+    chem_alpha: np.float32
+    chem_secretion: np.float32  # concentration added per tumour cell per step
+    chem_burst: np.float32  # concentration added per kill
+    chem_decay: np.float32  # factor per step
+    chem_level_scale: np.float32
+    # T cells
+    immune_on: bool
+    recruit_rate_per_day: float
+    recruit_half_saturation: float
+    dt_days: float
+    p_kill_attempt: int
+    pdl1_suppression: float
+    exhaustion_prob: float
+    exhaustion_threshold: int
+    kills_per_tcell: int
+    p_expand: int
+    p_tcell_death: int
+    p_tcell_death_exhausted: int
+    n_moves: int
+    chemotaxis: np.float32
 
     @property
     def n_sites(self) -> int:
         nx, ny, nz = self.shape
         return nx * ny * nz
 
+    @property
+    def n_field(self) -> int:
+        fx, fy, fz = self.field_shape
+        return fx * fy * fz
+
+
+def diffusion_substeps(cfg: Config) -> tuple[int, float]:
+    """(substeps, alpha = D dt_sub / dx_field^2) of the explicit scheme.
+
+    Stable while alpha <= 1 / (2 dim); the default is the fewest substeps
+    that satisfy it, and an explicit count that breaks it is an error."""
+    ratio, bound = cfg.diffusion_ratio()
+    n = cfg.chemokine.diffusion_substeps or max(1, math.ceil(ratio / bound))
+    return n, ratio / n
+
+
+def recruit_table(mp: ModelParams, multiplier: float) -> np.ndarray:
+    """uint32[RECRUIT_LEVELS]: recruitment threshold per chemokine level,
+    p = 1 - exp(-rate * multiplier * c / (c + K) * dt) at the level's mid-point."""
+    c = (np.arange(RECRUIT_LEVELS) + 0.5) / float(mp.chem_level_scale)
+    rate = mp.recruit_rate_per_day * multiplier * c / (c + mp.recruit_half_saturation)
+    return thresholds(-np.expm1(-rate * mp.dt_days))
+
 
 def model_params(cfg: Config) -> ModelParams:
-    dt_days = cfg.simulation.dt_minutes / MINUTES_PER_DAY
-    t = cfg.tumour
+    dt_min = cfg.simulation.dt_minutes
+    dt_days = dt_min / MINUTES_PER_DAY
+    t, ch, im = cfg.tumour, cfg.chemokine, cfg.immune
     seed = cfg.simulation.seed
+    shape = full_shape(cfg.lattice.shape)
+    k = ch.grid_coarsening
+    dim = cfg.lattice.dim
+    field_shape = (-(-shape[0] // k), -(-shape[1] // k), -(-shape[2] // k) if dim == 3 else 1)
+    block_sites = float(k**dim)  # concentration = amount per site volume
+    substeps, alpha = diffusion_substeps(cfg)
+    moves = round(im.speed_um_per_min * dt_min / cfg.lattice.dx_um)
     return ModelParams(
         shape=full_shape(cfg.lattice.shape),
         nbr=offsets(cfg.lattice.neighbourhood, cfg.lattice.dim),
@@ -94,4 +161,53 @@ def model_params(cfg: Config) -> ModelParams:
         p_mut_pdl1=threshold(t.pdl1_prob_per_division),
         p_mut_hla=threshold(t.hla_loss_prob_per_division),
         immunogenicity=immunogenicity_table(t.immunogenicity.distribution, t.immunogenicity.mean),
+        field_shape=field_shape,
+        coarsen=k,
+        field_dim=dim,
+        chem_substeps=substeps,
+        chem_alpha=np.float32(alpha),
+        chem_secretion=np.float32(ch.secretion_per_cell_per_min * dt_min / block_sites),
+        chem_burst=np.float32(ch.kill_burst / block_sites),
+        chem_decay=np.float32(math.exp(-ch.decay_per_min * dt_min)),
+        chem_level_scale=np.float32(RECRUIT_LEVELS / (RECRUIT_SPAN_K * im.recruitment_half_saturation)),
+        immune_on=im.enabled,
+        recruit_rate_per_day=im.recruitment_rate_per_day if im.enabled else 0.0,
+        recruit_half_saturation=im.recruitment_half_saturation,
+        dt_days=dt_days,
+        p_kill_attempt=threshold(rate_probability(im.kill_attempt_rate_per_day, dt_days)),
+        pdl1_suppression=im.pdl1_suppression,
+        exhaustion_prob=im.exhaustion_prob_per_pdl1_contact,
+        exhaustion_threshold=im.exhaustion_threshold,
+        kills_per_tcell=im.kills_per_tcell,
+        p_expand=threshold(im.expansion_prob_per_kill),
+        p_tcell_death=threshold(rate_probability(1.0 / im.lifespan_days, dt_days)),
+        p_tcell_death_exhausted=threshold(rate_probability(im.exhausted_death_rate_per_day, dt_days)),
+        # A speed > 0 moves at least once per step.
+        n_moves=max(moves, 1) if im.speed_um_per_min > 0 else 0,
+        chemotaxis=np.float32(im.chemotaxis),
     )
+
+
+@dataclass(frozen=True)
+class StepParams:
+    """Parameters that change with the therapy schedule, for one step."""
+
+    p_pdl1_pass: int  # a PD-L1-high target is still killed: 1 - s (1 - blockade)
+    p_exhaust: int  # exhaustion per PD-L1 contact: p (1 - blockade)
+    recruit: np.ndarray  # uint32[RECRUIT_LEVELS]
+    p_chemo_tumour: int
+    p_chemo_tcell: int
+    transfers: tuple  # ((cells, where), ...) injected this step
+
+
+def step_params(mp: ModelParams, therapy) -> StepParams:
+    """Thresholds for one step under ``therapy`` (a gpusim.therapy.StepTherapy)."""
+    return StepParams(
+        p_pdl1_pass=threshold(1.0 - mp.pdl1_suppression * (1.0 - therapy.blockade)),
+        p_exhaust=threshold(mp.exhaustion_prob * (1.0 - therapy.blockade)),
+        recruit=recruit_table(mp, therapy.recruitment_multiplier),
+        p_chemo_tumour=threshold(therapy.chemo_tumour_kill_prob),
+        p_chemo_tcell=threshold(therapy.chemo_tcell_kill_prob),
+        transfers=therapy.transfers,
+    )
+

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .backends import make_backend
 from .config import Config
-from .observables import state_observables
+from .observables import EVENTS, Observer
 from .progress import Progress
 from .state import State, initial_state
 
@@ -26,6 +26,7 @@ class Simulation:
     def __init__(self, cfg: Config, backend: str = "auto", state: State | None = None):
         self.cfg = cfg
         self.backend = make_backend(backend, cfg, state if state is not None else initial_state(cfg))
+        self._observer = Observer(cfg, self.backend.xp)
         self.last_observables: dict[str, int] = self._observables({})
 
     @property
@@ -41,9 +42,9 @@ class Simulation:
         return self.backend.host_state()
 
     def _observables(self, events: dict[str, int]) -> dict[str, int]:
-        obs = {"divisions": 0, "deaths": 0, "new_clones": 0}
+        obs = dict.fromkeys(EVENTS, 0)
         obs.update(events)
-        obs.update(state_observables(self.backend.xp, self.backend.state))
+        obs.update(self._observer(self.backend.state))
         return obs
 
     def step(self) -> dict[str, int]:
@@ -86,5 +87,7 @@ def run_to_file(cfg: Config, out: str | Path, backend: str = "auto", progress: b
     every = cfg.output.frame_every_steps
     if every and final.step % every != 0:
         writer.frame(final)  # the last state is always a frame
-    writer.close(final, "complete", runtime_s=time.perf_counter() - t0, steps=final.step)
+    writer.flush()
+    result = writer.classify()
+    writer.close(final, "complete", runtime_s=time.perf_counter() - t0, steps=final.step, **result)
     return obs

@@ -25,6 +25,14 @@ from .lattice import ball_mask
 SITE_ARRAYS: dict[str, np.dtype] = {
     "clone": np.dtype(np.uint32),  # clone id, 0 = no tumour cell
     "cell": np.dtype(np.uint8),  # divisions left | KILLED | STEM (kernels/abi.cuh)
+    "tcell": np.dtype(np.uint8),  # PRESENT | exhaustion << 4 | kills left, 0 = none
+    "vessel": np.dtype(np.uint8),  # 1 = vessel site (T cells enter here)
+}
+
+#: Arrays on the coarse chemokine grid (``State.extra``), with their dtypes.
+FIELD_ARRAYS: dict[str, np.dtype] = {
+    "chemokine": np.dtype(np.float32),  # concentration per field cell
+    "kill_bursts": np.dtype(np.uint32),  # kills since the last chemokine phase
 }
 
 #: Columns of the clone table.  Row 0 stands for "no clone"; row 1 is the founder.
@@ -42,6 +50,10 @@ CELL_KILLED = 64
 CELL_DIVISIONS_MASK = 63
 CLONE_PDL1 = 1
 CLONE_HLA = 2
+TCELL_PRESENT = 128
+TCELL_KILLS_MASK = 15
+TCELL_EXHAUSTION_SHIFT = 4
+TCELL_EXHAUSTION_MAX = 7
 
 
 @dataclass
@@ -49,7 +61,8 @@ class State:
     """Model state at the start of step ``step``.
 
     ``clones`` columns may be longer than ``n_clones`` (capacity grows by
-    doubling); rows at and beyond ``n_clones`` are unused.
+    doubling); rows at and beyond ``n_clones`` are unused.  ``extra`` holds
+    the coarse chemokine grid arrays (FIELD_ARRAYS), flat in field order.
     """
 
     step: int
@@ -69,7 +82,7 @@ class State:
             n_clones=self.n_clones,
             sites={k: fn(v) for k, v in self.sites.items()},
             clones={k: fn(v) for k, v in self.clones.items()},
-            extra=dict(self.extra),
+            extra={k: fn(v) if hasattr(v, "shape") else v for k, v in self.extra.items()},
         )
 
 
@@ -90,9 +103,12 @@ def grow_clone_table(clones: dict[str, Any], needed: int, xp) -> dict[str, Any]:
 
 
 def initial_state(cfg: Config) -> State:
-    """A ball of founder cells (clone 1) at the lattice centre, on the host."""
-    from .params import threshold
+    """The state at step 0, on the host: a ball of founder cells (clone 1) at
+    the lattice centre, vessel sites drawn with Philox, optional initial T
+    cells at the sites with the lowest Philox priorities, no chemokine."""
+    from .params import model_params, threshold
 
+    mp = model_params(cfg)
     n = cfg.lattice.n_sites
     sites = {name: np.zeros(n, dtype=dt) for name, dt in SITE_ARRAYS.items()}
     founders = ball_mask(cfg.lattice.shape, cfg.tumour.initial_radius_cells)
@@ -101,4 +117,34 @@ def initial_state(cfg: Config) -> State:
     clones = {name: np.zeros(16, dtype=dt) for name, dt in CLONE_COLUMNS.items()}
     clones["recognition"][1] = threshold(cfg.tumour.initial_recognition)
     clones["population"][1] = int(founders.sum())
-    return State(step=0, n_clones=2, sites=sites, clones=clones)
+    clones["flags"][1] = (CLONE_PDL1 if cfg.tumour.initial_pdl1 else 0) | (CLONE_HLA if cfg.tumour.initial_hla_loss else 0)
+    im = cfg.immune
+    if im.enabled:
+        p_vessel = threshold(im.vessel_density)
+        for lo, words in _site_words(n, PHASE_VESSEL, mp.key):
+            sites["vessel"][lo : lo + len(words)] = words < p_vessel
+        if im.initial_tcells:
+            priority = np.concatenate([w for _, w in _site_words(n, PHASE_INITIAL_TCELL, mp.key)])
+            chosen = np.argsort(priority, kind="stable")[: im.initial_tcells]
+            sites["tcell"][chosen] = TCELL_PRESENT | im.kills_per_tcell
+    extra = {name: np.zeros(mp.n_field, dtype=dt) for name, dt in FIELD_ARRAYS.items()}
+    return State(step=0, n_clones=2, sites=sites, clones=clones, extra=extra)
+
+
+def _site_words(n: int, phase: int, key, chunk: int = 1 << 22):
+    """First Philox word of (site, 0, phase, 0) for every site, in chunks
+    (bounded memory on huge lattices)."""
+    from .rng import draw
+
+    for lo in range(0, n, chunk):
+        yield lo, draw(np.arange(lo, min(n, lo + chunk)), 0, phase, 0, key)[:, 0]
+
+
+def _phase(name: str) -> int:
+    from .engine.abi import constants
+
+    return constants()[name]
+
+
+PHASE_VESSEL = _phase("PHASE_VESSEL")
+PHASE_INITIAL_TCELL = _phase("PHASE_INITIAL_TCELL")

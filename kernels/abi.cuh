@@ -26,9 +26,23 @@ typedef float f32;
 #define GPUSIM_CLONE_PDL1 1
 #define GPUSIM_CLONE_HLA 2
 
+// T-cell byte: PRESENT | exhaustion level << 4 | kills left.
+#define GPUSIM_TCELL_PRESENT 128
+#define GPUSIM_TCELL_KILLS_MASK 15
+#define GPUSIM_TCELL_EXHAUSTION_SHIFT 4
+#define GPUSIM_TCELL_EXHAUSTION_MAX 7
+
+// Chemokine concentration -> recruitment level (index into Params.recruit).
+#define GPUSIM_RECRUIT_LEVELS 256
+
 // Per-step event counters (uint64 each, reset by the host every step).
 #define GPUSIM_COUNTER_DIVISIONS 0
 #define GPUSIM_COUNTER_DEATHS 1
+#define GPUSIM_COUNTER_KILLS 2
+#define GPUSIM_COUNTER_RECRUITED 3
+#define GPUSIM_COUNTER_EXPANSIONS 4
+#define GPUSIM_COUNTER_TCELL_DEATHS 5
+#define GPUSIM_COUNTER_TRANSFERRED 6
 #define GPUSIM_N_COUNTERS 8
 
 // Host-computed, read-only for kernels.  Probabilities are uint32
@@ -56,6 +70,35 @@ struct Params {
     u32 n_clones;
     u32 n_new;
     u32 immunogenicity[GPUSIM_IMMUNO_TABLE];
+    // chemotherapy pulse this step (0 when none)
+    u32 p_chemo_tumour;
+    u32 p_chemo_tcell;
+    // chemokine field: a grid `coarsen` times coarser than the lattice
+    u32 fx;
+    u32 fy;
+    u32 fz;
+    u32 n_field;
+    u32 coarsen;
+    u32 field_dim;
+    u32 chem_parity;
+    f32 chem_alpha;
+    f32 chem_secretion;
+    f32 chem_burst;
+    f32 chem_decay;
+    f32 chem_level_scale;
+    // T cells
+    u32 recruit[GPUSIM_RECRUIT_LEVELS];
+    u32 p_kill_attempt;
+    u32 p_pdl1_pass;
+    u32 p_exhaust;
+    u32 exhaustion_threshold;
+    u32 kills_per_tcell;
+    u32 p_expand;
+    u32 p_tcell_death;
+    u32 p_tcell_death_exhausted;
+    u32 move_substep;
+    f32 chemotaxis;
+    u32 transfer_where_tumour;
 };
 
 // Device pointers to the struct-of-arrays state.
@@ -71,4 +114,9 @@ struct Fields {
     u32* clone_recognition;
     u8* clone_flags;
     u32* clone_population;
+    u8* tcell;
+    u8* vessel;
+    f32* chemokine;
+    f32* chemokine_scratch;
+    u32* kill_bursts;
 };

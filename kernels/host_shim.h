@@ -26,6 +26,8 @@ static thread_local gpusim_dim3 blockIdx = {0, 0, 0};
 static thread_local gpusim_dim3 threadIdx = {0, 0, 0};
 static const gpusim_dim3 blockDim = {GPUSIM_BLOCK_SIZE, 1, 1};
 
+static inline unsigned int min(unsigned int a, unsigned int b) { return a < b ? a : b; }
+
 static inline unsigned int __umulhi(unsigned int a, unsigned int b)
 {
     return (unsigned int)(((unsigned long long)a * (unsigned long long)b) >> 32);
@@ -50,6 +52,11 @@ static inline unsigned int atomicAdd(unsigned int* addr, unsigned int val)
 static inline unsigned long long atomicAdd(unsigned long long* addr, unsigned long long val)
 {
     return __atomic_fetch_add(addr, val, __ATOMIC_RELAXED);
+}
+
+static inline unsigned char atomic_or_u8(unsigned char* addr, unsigned char val)
+{
+    return __atomic_fetch_or(addr, val, __ATOMIC_RELAXED);
 }
 
 #endif  // __CUDACC__

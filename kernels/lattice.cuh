@@ -25,9 +25,10 @@ __device__ __forceinline__ site_xyz site_coords(const Params* P, u32 i)
     return c;
 }
 
-// Index of neighbour k of the site at c, or GPUSIM_NO_SITE beyond a closed
-// boundary.  Callers compute c once per site: the divisions are the cost.
-__device__ __forceinline__ u32 neighbour(const Params* P, site_xyz c, u32 k)
+// Neighbour k of the site at c: its coordinates in *out and its index, or
+// GPUSIM_NO_SITE beyond a closed boundary.  Callers compute c once per
+// site: the integer divisions are the cost.
+__device__ __forceinline__ u32 neighbour_at(const Params* P, site_xyz c, u32 k, site_xyz* out)
 {
     const i32 nx = (i32)P->nx, ny = (i32)P->ny, nz = (i32)P->nz;
     i32 xj = c.x + P->nbr_dx[k], yj = c.y + P->nbr_dy[k], zj = c.z + P->nbr_dz[k];
@@ -36,5 +37,12 @@ __device__ __forceinline__ u32 neighbour(const Params* P, site_xyz c, u32 k)
     } else if (xj < 0 || xj >= nx || yj < 0 || yj >= ny || zj < 0 || zj >= nz) {
         return GPUSIM_NO_SITE;
     }
+    out->x = xj; out->y = yj; out->z = zj;
     return (u32)xj + P->nx * ((u32)yj + P->ny * (u32)zj);
+}
+
+__device__ __forceinline__ u32 neighbour(const Params* P, site_xyz c, u32 k)
+{
+    site_xyz unused;
+    return neighbour_at(P, c, k, &unused);
 }

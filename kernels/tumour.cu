@@ -3,13 +3,14 @@
 //
 // One step of the tumour runs these kernels in this order (host side:
 // gpusim/engine/tumour.py):
-//   tumour_death           per site    spontaneous death (and, later, kills)
-//   [host] claim[] = ~0
+//   tumour_death           per site    killed, spontaneous and chemotherapy deaths
+//   (claim[] is all ones between phases: every commit resets what it used)
 //   tumour_divide_propose  per site    a dividing cell claims one empty neighbour
 //   tumour_divide_commit   per site    the lowest claim on each site wins
 //   [host] new_sites = sites with claim == 0, in index order (prefix sum)
 //   tumour_found_clones    per new clone   new rows of the clone table
 #include "common.cuh"
+#include "field.cuh"
 
 // Recognition probabilities are uint32 thresholds T (p = T / 2^32).
 // r_child = 1 - (1 - r_parent)(1 - a) is computed on the complements
@@ -20,22 +21,29 @@ __device__ __forceinline__ u32 combine_recognition(u32 parent, u32 a)
     return ~__umulhi(~parent, ~a);
 }
 
-// Spontaneous death.
-//   in:  clone, cell, P->p_tumour_death
-//   out: clone, cell (cleared), clone_population (-1), counters[DEATHS]
-//   rng: (site, step, TUMOUR_DEATH, 0).x
+// Deaths: killed by a T cell (flag set in tcell_kill), spontaneous, or by a
+// chemotherapy pulse.  A kill leaves a chemokine burst for the next step.
+//   in:  clone, cell, P->p_tumour_death, P->p_chemo_tumour
+//   out: clone, cell (cleared), clone_population (-1), kill_bursts (+1 per
+//        kill, in the field cell), counters[DEATHS], counters[KILLS]
+//   rng: (site, step, TUMOUR_DEATH, 0): .x spontaneous?, .y chemotherapy?
 GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 {
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     const u32 c = F->clone[i];
     if (c == 0) return;
+    const bool killed = (F->cell[i] & GPUSIM_CELL_KILLED) != 0;
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_TUMOUR_DEATH, 0);
-    if (r.x < P->p_tumour_death) {
+    if (killed || r.x < P->p_tumour_death || r.y < P->p_chemo_tumour) {
         F->clone[i] = 0;
         F->cell[i] = 0;
         atomicAdd(&F->clone_population[c], 0xFFFFFFFFu);  // -1, wrapping
         atomicAdd(&F->counters[GPUSIM_COUNTER_DEATHS], 1ull);
+        if (killed) {
+            atomicAdd(&F->counters[GPUSIM_COUNTER_KILLS], 1ull);
+            atomicAdd(&F->kill_bursts[field_cell_of(P, site_coords(P, i))], 1u);
+        }
     }
 }
 

@@ -53,6 +53,32 @@ def assert_states_identical(a, b) -> None:
     assert a.n_clones == b.n_clones
     for name in a.sites:
         np.testing.assert_array_equal(a.sites[name], b.sites[name], err_msg=f"site array {name}")
+    assert sorted(a.extra) == sorted(b.extra)
+    for name in a.extra:  # float32 chemokine compared bit for bit
+        assert np.asarray(a.extra[name]).tobytes() == np.asarray(b.extra[name]).tobytes(), f"field {name}"
     ta, tb = a.clone_table(), b.clone_table()
     for name in ta:
         np.testing.assert_array_equal(ta[name], tb[name], err_msg=f"clone column {name}")
+
+
+def run_cpu_in_subprocess(cfg: Config, threads: int) -> dict:
+    """Run ``cfg`` on the cpu backend in a fresh process with
+    OMP_NUM_THREADS=threads; return every state array as bytes (hex)."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from gpusim.config import Config\nfrom gpusim.simulation import Simulation\n"
+        "cfg = Config.model_validate(json.loads(sys.argv[1]))\n"
+        "sim = Simulation(cfg, backend='cpu')\n"
+        "assert sim.backend.device.threads == int(sys.argv[2])\n"
+        "sim.run()\nst = sim.state()\n"
+        "arrays = {**st.sites, **st.extra, **{'clone_' + k: v for k, v in st.clone_table().items()}}\n"
+        "print(json.dumps({k: v.tobytes().hex() for k, v in arrays.items()}))\n"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(cfg.model_dump(mode="json")), str(threads)],
+                          capture_output=True, text=True, env=env, check=True)
+    return json.loads(proc.stdout)

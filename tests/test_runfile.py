@@ -43,7 +43,8 @@ def test_layout(tmp_path):
             v = f["fields"][name]["value"]
             # Frames at steps 0, 15, 30 and the final step 40.
             np.testing.assert_array_equal(f["fields"][name]["step"][()], [0, 15, 30, 40])
-            assert v.shape == (4, cfg.lattice.shape[1], cfg.lattice.shape[0])
+            k = f["fields"][name].attrs["grid_coarsening"]
+            assert v.shape == (4, -(-cfg.lattice.shape[1] // k), -(-cfg.lattice.shape[0] // k))
             assert v.chunks == (1, *v.shape[1:]) and v.compression == "gzip" and v.shuffle
         last = f["fields/tumour_clone/value"][-1]
         assert int(np.count_nonzero(last)) == f["observables/tumour_cells/value"][-1]

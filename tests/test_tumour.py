@@ -3,21 +3,17 @@ identity across backends and thread counts, and the science they must show."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
-from conftest import assert_states_identical, make_config, require_backend, run_state
+from conftest import assert_states_identical, make_config, require_backend, run_cpu_in_subprocess, run_state
 from scipy import ndimage
 
 from gpusim.state import CLONE_HLA, CLONE_PDL1
 
 
 def random_tumour_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 200):
-    """A small lattice with every tumour rule switched on at high rates."""
+    """A small lattice with every tumour rule switched on at high rates, and
+    the immune system off (tests/test_tcell.py covers the full model)."""
     rng = np.random.default_rng(seed)
     shape = [int(rng.integers(20, 40)) for _ in range(2)] if dim == 2 else [int(rng.integers(8, 14)) for _ in range(3)]
     return make_config(
@@ -35,6 +31,7 @@ def random_tumour_config(seed: int, dim: int, neighbourhood: str, boundary: str,
             "hla_loss_prob_per_division": float(rng.uniform(0.01, 0.1)),
             "immunogenicity": {"distribution": "exponential", "mean": float(rng.uniform(0.05, 0.4))},
         },
+        immune={"enabled": False},
     )
 
 
@@ -54,30 +51,11 @@ def test_backend_identical_to_numpy_reference(dim, neighbourhood, boundary, othe
     assert ref_obs == got_obs
 
 
-def _run_in_subprocess(cfg, threads: int) -> dict:
-    code = (
-        "import json, sys, numpy as np\n"
-        "from gpusim.config import Config\nfrom gpusim.simulation import Simulation\n"
-        "from gpusim.engine.backend import KernelBackend\n"
-        "cfg = Config.model_validate(json.loads(sys.argv[1]))\n"
-        "sim = Simulation(cfg, backend='cpu')\n"
-        "assert sim.backend.device.threads == int(sys.argv[2])\n"
-        "sim.run()\nst = sim.state()\n"
-        "out = {k: v.tolist() for k, v in st.sites.items()}\n"
-        "out.update({'clone_' + k: v.tolist() for k, v in st.clone_table().items()})\n"
-        "print(json.dumps(out))\n"
-    )
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    proc = subprocess.run([sys.executable, "-c", code, json.dumps(cfg.model_dump(mode="json")), str(threads)],
-                          capture_output=True, text=True, env=env, check=True)
-    return json.loads(proc.stdout)
-
-
 @pytest.mark.parametrize("dim", [2, 3])
 def test_cpu_identical_with_1_and_2_threads(dim):
     cfg = random_tumour_config(77 + dim, dim, "moore", "periodic")
-    one, two = _run_in_subprocess(cfg, 1), _run_in_subprocess(cfg, 2)
-    assert len(one["clone_parent"]) > 10
+    one, two = run_cpu_in_subprocess(cfg, 1), run_cpu_in_subprocess(cfg, 2)
+    assert len(one["clone_parent"]) > 10 * 8
     assert one == two
 
 
@@ -92,6 +70,7 @@ def test_mutation_counts_match_binomial_expectation(backend):
         tumour={"initial_radius_cells": 4, "division_rate_per_day": 4, "death_rate_per_day": 1,
                 "stem_symmetric_division_prob": 1.0, "neoantigen_prob_per_division": p_neo,
                 "pdl1_prob_per_division": p_pdl1, "hla_loss_prob_per_division": p_hla},
+        immune={"enabled": False},
     )
     st, obs = run_state(cfg, backend)
     divisions = sum(o["divisions"] for o in obs)
@@ -143,6 +122,7 @@ def test_growth_without_death_fills_lattice_as_one_mass(backend, dim, neighbourh
         lattice={"shape": shape, "neighbourhood": neighbourhood},
         tumour={"initial_radius_cells": 0, "division_rate_per_day": 12, "death_rate_per_day": 0,
                 "stem_symmetric_division_prob": 1.0},
+        immune={"enabled": False},
     )
     from gpusim.simulation import Simulation
 
@@ -163,7 +143,7 @@ def test_growth_without_death_fills_lattice_as_one_mass(backend, dim, neighbourh
 
 def test_no_division_without_room():
     """A cell surrounded on every side cannot divide (closed boundary, full lattice)."""
-    cfg = make_config(lattice={"shape": [6, 6]}, simulation={"steps": 5},
+    cfg = make_config(lattice={"shape": [6, 6]}, simulation={"steps": 5}, immune={"enabled": False},
                       tumour={"initial_radius_cells": 10, "death_rate_per_day": 0, "division_rate_per_day": 100})
     st, obs = run_state(cfg, "cpu")
     assert all(o["divisions"] == 0 for o in obs)
@@ -176,6 +156,7 @@ def test_non_stem_cells_stop_after_max_divisions():
         lattice={"shape": [41, 41]},
         tumour={"initial_radius_cells": 0, "initial_cells_stem": False, "max_divisions": 3,
                 "division_rate_per_day": 24, "death_rate_per_day": 0},
+        immune={"enabled": False},
     )
     st, obs = run_state(cfg, "numpy")
     # A non-stem founder with 3 divisions left yields at most 2**3 cells, and

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 #: Every kernel translation unit, in the order they are compiled together.
-KERNEL_SOURCES = ("tumour.cu",)
+KERNEL_SOURCES = ("chemokine.cu", "tumour.cu", "tcell.cu")
 
 #: Threads per block on the GPU; the host launcher uses the same block size so
 #: a block is the unit of OpenMP work there.

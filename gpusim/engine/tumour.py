@@ -4,12 +4,15 @@ of ``kernels/tumour.cu`` and the compaction that numbers new clones."""
 from __future__ import annotations
 
 
-def run_step(be) -> dict[str, int]:
-    """Death, two-phase division, founding of new clones."""
+def death(be) -> None:
+    be.launch("tumour_death", be.mp.n_sites)
+
+
+def divide(be) -> dict[str, int]:
+    """Two-phase division and founding of new clones (claim[] is all ones
+    on entry: every phase resets the entries it used)."""
     n = be.mp.n_sites
     xp = be.xp
-    be.launch("tumour_death", n)
-    be.claim.fill(0xFFFFFFFFFFFFFFFF)
     be.launch("tumour_divide_propose", n)
     be.launch("tumour_divide_commit", n)
     # Sites whose daughter mutated, in index order: their new clone ids are

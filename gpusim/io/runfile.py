@@ -26,23 +26,37 @@ from ..config import Config
 from ..lattice import array_shape
 from ..observables import OBSERVABLES
 
-#: Lattice fields written as frames: name -> (state array, unit, description).
+#: Fields written as frames: name -> (state array, unit, description).  Arrays
+#: of ``State.sites`` are lattice-shaped; arrays of ``State.extra`` live on
+#: the coarse chemokine grid (attribute ``grid_coarsening`` on the group).
 FIELDS = {
     "tumour_clone": ("clone", "clone id", "tumour clone id per site, 0 = no tumour cell"),
+    "tcells": ("tcell", "bits", "T cell per site: 128 = present | exhaustion << 4 | kills left; 0 = none"),
+    "chemokine": ("chemokine", "concentration", "chemokine per field cell (amount per site volume)"),
 }
+
+
+def field_layout(cfg: Config, key: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(frame shape, dtype, coarsening) of the state array ``key``."""
+    from ..params import model_params
+    from ..state import FIELD_ARRAYS, SITE_ARRAYS
+
+    if key in SITE_ARRAYS:
+        return array_shape(cfg.lattice.shape), SITE_ARRAYS[key], 1
+    mp = model_params(cfg)
+    return array_shape(mp.field_shape[: cfg.lattice.dim]), FIELD_ARRAYS[key], mp.coarsen
 
 
 class RunWriter:
     """Streams one run into an HDF5 file.
 
     >>> import tempfile, os
-    >>> from gpusim.config import Config
-    >>> from gpusim.state import initial_state
+    >>> from gpusim import Config, Simulation
     >>> cfg = Config.model_validate({"lattice": {"shape": [8, 8]}})
-    >>> path = os.path.join(tempfile.mkdtemp(), "run.h5")
-    >>> w = RunWriter(path, cfg, backend="numpy")
-    >>> w.record(0, {"tumour_cells": 13, "divisions": 0, "deaths": 0, "new_clones": 0, "live_clones": 1})
-    >>> w.frame(initial_state(cfg)); w.close(initial_state(cfg), "complete")
+    >>> sim = Simulation(cfg, backend="numpy")
+    >>> w = RunWriter(os.path.join(tempfile.mkdtemp(), "run.h5"), cfg, backend="numpy")
+    >>> w.record(0, sim.last_observables); w.frame(sim.state())
+    >>> w.record(1, sim.step()); w.close(sim.state(), "complete")
     """
 
     def __init__(self, path: str | Path, cfg: Config, backend: str):
@@ -79,15 +93,16 @@ class RunWriter:
             v = g.create_dataset("value", (0,), maxshape=(None,), dtype=dtype, chunks=(4096,))
             v.attrs["unit"] = unit
         fields = f.create_group("fields")
-        shape = array_shape(cfg.lattice.shape)
-        for name, (_key, unit, desc) in FIELDS.items():
+        for name, (key, unit, desc) in FIELDS.items():
+            shape, dtype, coarsening = field_layout(cfg, key)
             g = fields.create_group(name)
             g.attrs["description"] = desc
+            g.attrs["grid_coarsening"] = coarsening
             g.create_dataset("step", (0,), maxshape=(None,), dtype=np.int64, chunks=(1024,))
             g.create_dataset("time", (0,), maxshape=(None,), dtype=np.float64, chunks=(1024,))
             g["time"].attrs["unit"] = "day"
             v = g.create_dataset(
-                "value", (0, *shape), maxshape=(None, *shape), dtype=np.uint32,
+                "value", (0, *shape), maxshape=(None, *shape), dtype=dtype,
                 chunks=(1, *shape), compression="gzip", compression_opts=4, shuffle=True,
             )
             v.attrs["unit"] = unit
@@ -116,13 +131,22 @@ class RunWriter:
 
     def frame(self, state) -> None:
         """Append one frame of every field (host state) and flush."""
-        shape = array_shape(self.cfg.lattice.shape)
         for name, (key, _, _) in FIELDS.items():
             g = self.f["fields"][name]
+            values = state.sites[key] if key in state.sites else state.extra[key]
             _append(g["step"], np.array([state.step], dtype=np.int64))
             _append(g["time"], np.array([state.step * self.dt_days]))
-            _append(g["value"], state.sites[key].reshape(1, *shape))
+            _append(g["value"], values.reshape(1, *g["value"].shape[1:]))
         self.flush()
+
+    def classify(self) -> dict:
+        """Outcome and response from the observables on disk (so a resumed
+        run is judged on its whole history)."""
+        from ..outcome import classify
+
+        obs = self.f["observables"]
+        return classify(self.cfg, obs["tumour_cells/time"][()], obs["tumour_cells/value"][()],
+                        obs["edge_cells/value"][()])
 
     def write_clones(self, state) -> None:
         if "clones" in self.f:

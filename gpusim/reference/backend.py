@@ -4,8 +4,9 @@
 >>> from gpusim.state import initial_state
 >>> cfg = Config.model_validate({"lattice": {"shape": [16, 16]}})
 >>> be = ReferenceBackend(cfg, initial_state(cfg))
->>> sorted(be.step())
-['deaths', 'divisions', 'new_clones']
+>>> events = be.step()
+>>> events["divisions"] >= 0 and events["kills"] >= 0
+True
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
-from ..params import model_params
-from ..state import SITE_ARRAYS, State
-from . import tumour
+from ..params import model_params, step_params
+from ..state import FIELD_ARRAYS, SITE_ARRAYS, State
+from ..therapy import at_step
+from . import chemokine, tcell, tumour
+from .field import stencil_neighbours
 
 
 class ReferenceBackend:
@@ -23,14 +26,26 @@ class ReferenceBackend:
     xp = np
 
     def __init__(self, cfg: Config, state: State):
+        self.cfg = cfg
         self.mp = model_params(cfg)
         self.state = state.map(np.array)  # own copy
+        self._stencil = stencil_neighbours(self.mp)
 
     def step(self) -> dict[str, int]:
-        events: dict[str, int] = {}
-        tumour.death(self.state, self.mp, events)
-        tumour.divide(self.state, self.mp, events)
-        self.state.step += 1
+        """Advance one step in the order of DESIGN §4; return its event counts."""
+        st, mp = self.state, self.mp
+        sp = step_params(mp, at_step(self.cfg, st.step))
+        events = {"kills": 0, "recruited": 0, "expansions": 0, "transferred": 0, "tcell_deaths": 0}
+        if mp.immune_on:
+            chemokine.run_step(st, mp, self._stencil)
+            tcell.recruit(st, mp, sp, events)
+            tcell.kill(st, mp, sp, events)
+        tumour.death(st, mp, sp, events)
+        tumour.divide(st, mp, events)
+        if mp.immune_on:
+            tcell.migrate(st, mp)
+            tcell.death(st, mp, sp, events)
+        st.step += 1
         return events
 
     def host_state(self) -> State:
@@ -38,7 +53,9 @@ class ReferenceBackend:
 
     def bytes_per_site(self) -> float:
         """Persistent per-site memory (temporaries of a step not counted)."""
-        return float(sum(dt.itemsize for dt in SITE_ARRAYS.values()))
+        per_site = sum(dt.itemsize for dt in SITE_ARRAYS.values())
+        per_field_cell = sum(dt.itemsize for dt in FIELD_ARRAYS.values())
+        return per_site + per_field_cell * self.mp.n_field / self.mp.n_sites
 
     def describe(self) -> str:
         return f"numpy {np.__version__} (reference)"

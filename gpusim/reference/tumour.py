@@ -1,7 +1,8 @@
 """Tumour rules in NumPy (twin of kernels/tumour.cu, written from DESIGN §4).
 
-Death, then two-phase division into empty neighbours, then mutation of
-daughters and founding of new clones numbered in site order.
+Deaths (killed, spontaneous, chemotherapy), then two-phase division into
+empty neighbours, then mutation of daughters and founding of new clones
+numbered in site order.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import numpy as np
 
 from ..engine.abi import constants
 from ..rng import draw, mulhi
-from ..state import CELL_DIVISIONS_MASK, CELL_STEM, CLONE_HLA, CLONE_PDL1, grow_clone_table
+from ..state import CELL_DIVISIONS_MASK, CELL_KILLED, CELL_STEM, CLONE_HLA, CLONE_PDL1, grow_clone_table
+from .field import field_cell
 from .lattice import neighbours, pick_nth
 
 _C = constants()
@@ -33,15 +35,22 @@ def _add_population(pop: np.ndarray, clone_ids: np.ndarray, sign: int) -> None:
         pop -= counts
 
 
-def death(st, mp, events: dict) -> None:
+def death(st, mp, sp, events: dict) -> None:
+    """Killed (flag from the killing phase), spontaneous and chemotherapy
+    deaths; each kill leaves a chemokine burst in its field cell."""
     clone, cell = st.sites["clone"], st.sites["cell"]
     occupied = np.flatnonzero(clone)
+    killed = (cell[occupied] & CELL_KILLED) != 0
     w = draw(occupied, st.step, PH_DEATH, 0, mp.key)
-    dying = occupied[w[:, 0] < mp.p_tumour_death]
+    dies = killed | (w[:, 0] < mp.p_tumour_death) | (w[:, 1] < sp.p_chemo_tumour)
+    dying = occupied[dies]
     _add_population(st.clones["population"], clone[dying], -1)
     clone[dying] = 0
     cell[dying] = 0
+    victims = occupied[killed]
+    st.extra["kill_bursts"] += np.bincount(field_cell(mp, victims), minlength=mp.n_field).astype(np.uint32)
     events["deaths"] = len(dying)
+    events["kills"] = len(victims)
 
 
 def divide(st, mp, events: dict) -> None:

@@ -1,0 +1,42 @@
+"""Host side of kernels/tcell.cu: the launch order of the T-cell phases."""
+
+from __future__ import annotations
+
+NO_BID = 0xFFFFFFFFFFFFFFFF
+
+
+def recruit(be, sp) -> None:
+    """Recruitment at vessels, then any adoptive transfer due this step."""
+    be.launch("tcell_recruit", be.mp.n_sites)
+    for cells, where in sp.transfers:
+        _transfer(be, cells, where)
+
+
+def _transfer(be, cells: int, where: str) -> None:
+    xp = be.xp
+    be.set_params(transfer_where_tumour=int(where == "tumour"))
+    be.launch("tcell_transfer_bid", be.mp.n_sites)
+    # The `cells` lowest bids win; bids are unique (they end in the site index).
+    bids = xp.sort(be.claim)[:cells]
+    chosen = (bids[bids != xp.uint64(NO_BID)] & xp.uint64(0xFFFFFFFF)).astype(xp.uint32)
+    be.claim.fill(NO_BID)  # restore the all-ones invariant
+    if chosen.size:
+        be.ensure_new_sites(chosen)
+        be.set_params(n_new=int(chosen.size))
+        be.launch("tcell_transfer_place", int(chosen.size))
+
+
+def kill(be) -> None:
+    be.launch("tcell_kill", be.mp.n_sites)
+    be.launch("tcell_expand_commit", be.mp.n_sites)
+
+
+def migrate(be) -> None:
+    for s in range(be.mp.n_moves):
+        be.set_params(move_substep=s)
+        be.launch("tcell_move_propose", be.mp.n_sites)
+        be.launch("tcell_move_commit", be.mp.n_sites)
+
+
+def death(be) -> None:
+    be.launch("tcell_death", be.mp.n_sites)

@@ -1,0 +1,145 @@
+"""T-cell rules in NumPy (twin of kernels/tcell.cu, written from DESIGN §4):
+recruitment at vessels, adoptive transfer, killing with PD-L1 suppression,
+exhaustion and HLA loss, expansion after a kill, chemotactic migration,
+death."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine.abi import constants
+from ..rng import draw, mulhi
+from ..state import (CELL_KILLED, CLONE_HLA, CLONE_PDL1, TCELL_EXHAUSTION_MAX, TCELL_EXHAUSTION_SHIFT,
+                     TCELL_KILLS_MASK, TCELL_PRESENT)
+from .field import chemokine_level, field_cell
+from .lattice import neighbours, pick_nth
+
+_C = constants()
+PH_RECRUIT, PH_TRANSFER, PH_KILL = _C["PHASE_RECRUIT"], _C["PHASE_TRANSFER"], _C["PHASE_KILL"]
+PH_MIGRATE, PH_DEATH = _C["PHASE_MIGRATE"], _C["PHASE_TCELL_DEATH"]
+NO_BID = np.uint64(0xFFFFFFFFFFFFFFFF)
+U32 = np.uint64(0xFFFFFFFF)
+
+
+def _byte(kills, exhaustion) -> np.ndarray:
+    return (TCELL_PRESENT | (np.asarray(exhaustion) << TCELL_EXHAUSTION_SHIFT) | kills).astype(np.uint8)
+
+
+def _can_kill(mp, t: np.ndarray) -> np.ndarray:
+    exhaustion = (t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX
+    return ((t & TCELL_KILLS_MASK) != 0) & (exhaustion < mp.exhaustion_threshold)
+
+
+def _two_phase(n_sites: int, targets: np.ndarray, bids: np.ndarray) -> np.ndarray:
+    """Mask of the bids that win their target (lowest bid per target)."""
+    best = np.full(n_sites, NO_BID, dtype=np.uint64)
+    np.minimum.at(best, targets, bids)
+    return best[targets] == bids
+
+
+def recruit(st, mp, sp, events: dict) -> None:
+    tc = st.sites["tcell"]
+    sites = np.flatnonzero((st.sites["vessel"] != 0) & (tc == 0))
+    level = chemokine_level(mp, st.extra["chemokine"][field_cell(mp, sites)])
+    w = draw(sites, st.step, PH_RECRUIT, 0, mp.key)[:, 0]
+    new = sites[w < sp.recruit[level]]
+    tc[new] = _byte(mp.kills_per_tcell, 0)
+    events["recruited"] = len(new)
+    events["transferred"] = 0
+    for cells, where in sp.transfers:
+        free = tc == 0
+        if where == "tumour":
+            free &= st.sites["clone"] != 0
+        sites = np.flatnonzero(free)
+        w = draw(sites, st.step, PH_TRANSFER, 0, mp.key)[:, 0]
+        keys = (w.astype(np.uint64) << np.uint64(32)) | sites.astype(np.uint64)
+        chosen = (np.sort(keys)[:cells] & U32).astype(np.int64)
+        tc[chosen] = _byte(mp.kills_per_tcell, 0)
+        events["transferred"] += len(chosen)
+
+
+def kill(st, mp, sp, events: dict) -> None:
+    tc, clone, cell = st.sites["tcell"], st.sites["clone"], st.sites["cell"]
+    t_sites = np.flatnonzero(tc)
+    t_sites = t_sites[_can_kill(mp, tc[t_sites])]
+    w0 = draw(t_sites, st.step, PH_KILL, 0, mp.key)
+    keep = w0[:, 0] < mp.p_kill_attempt
+    t_sites, w0 = t_sites[keep], w0[keep]
+    # Candidates: own site first, then neighbours, each only with a tumour cell.
+    nb = neighbours(mp, t_sites)
+    cand = np.concatenate([t_sites[:, None], nb], axis=1)
+    ok = (cand >= 0) & (clone[np.maximum(cand, 0)] != 0)
+    n = ok.sum(axis=1)
+    keep = n > 0
+    t_sites, w0, cand, ok, n, nb = t_sites[keep], w0[keep], cand[keep], ok[keep], n[keep], nb[keep]
+    target = pick_nth(cand, ok, mulhi(w0[:, 1], n))
+    c = clone[target]
+    flags = st.clones["flags"][c]
+    visible = (flags & CLONE_HLA) == 0
+    t_sites, w0, target, c, flags, nb = t_sites[visible], w0[visible], target[visible], c[visible], \
+        flags[visible], nb[visible]
+    w1 = draw(t_sites, st.step, PH_KILL, 1, mp.key)
+    t = tc[t_sites]
+    kills = (t & TCELL_KILLS_MASK).astype(np.int64)
+    exhaustion = ((t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX).astype(np.int64)
+    pdl1 = (flags & CLONE_PDL1) != 0
+    exhaustion += pdl1 & (w1[:, 0] < sp.p_exhaust) & (exhaustion < TCELL_EXHAUSTION_MAX)
+    success = (w0[:, 2] < st.clones["recognition"][c]) & (~pdl1 | (w1[:, 1] < sp.p_pdl1_pass))
+    cell[target[success]] |= CELL_KILLED
+    kills -= success
+    # Expansion bids, judged against the T layer before any daughter is placed.
+    expand = success & (w1[:, 2] < mp.p_expand)
+    free = (nb >= 0) & (tc[np.maximum(nb, 0)] == 0)
+    n_free = free.sum(axis=1)
+    expand &= n_free > 0
+    tc[t_sites] = _byte(kills, exhaustion)
+    mothers = t_sites[expand]
+    dest = pick_nth(nb[expand], free[expand], mulhi(w1[expand, 3], n_free[expand]))
+    bids = (w0[expand, 3].astype(np.uint64) << np.uint64(32)) | mothers.astype(np.uint64)
+    won = _two_phase(mp.n_sites, dest, bids)
+    mother_exhaustion = (tc[mothers[won]] >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX
+    tc[dest[won]] = _byte(mp.kills_per_tcell, mother_exhaustion)
+    events["expansions"] = int(won.sum())
+
+
+def migrate(st, mp) -> None:
+    tc = st.sites["tcell"]
+    chem = st.extra["chemokine"]
+    one = np.float32(1)
+    for s in range(mp.n_moves):
+        src = np.flatnonzero(tc)
+        w = draw(src, st.step, PH_MIGRATE, s, mp.key)
+        nb = neighbours(mp, src)
+        valid = nb >= 0
+        ci = chem[field_cell(mp, src)]
+        d = chem[field_cell(mp, np.maximum(nb, 0))] - ci[:, None]
+        weight = one + mp.chemotaxis * np.where(d > 0, d, np.float32(0))
+        total = np.zeros(len(src), dtype=np.float32)
+        for k in range(nb.shape[1]):
+            total = np.where(valid[:, k], total + weight[:, k], total)
+        x = ((w[:, 0] >> np.uint32(8)).astype(np.float32) * np.float32(2.0**-24)) * total
+        cum = np.zeros(len(src), dtype=np.float32)
+        chosen = np.full(len(src), -1, dtype=np.int64)
+        done = np.zeros(len(src), dtype=bool)
+        for k in range(nb.shape[1]):
+            step_k = valid[:, k] & ~done
+            cum = np.where(step_k, cum + weight[:, k], cum)
+            chosen = np.where(step_k, nb[:, k], chosen)
+            done |= step_k & (x < cum)
+        go = (chosen >= 0) & (tc[np.maximum(chosen, 0)] == 0)
+        src, dest = src[go], chosen[go]
+        bids = (w[go, 1].astype(np.uint64) << np.uint64(32)) | src.astype(np.uint64)
+        won = _two_phase(mp.n_sites, dest, bids)
+        src, dest = src[won], dest[won]
+        tc[dest] = tc[src]
+        tc[src] = 0
+
+
+def death(st, mp, sp, events: dict) -> None:
+    tc = st.sites["tcell"]
+    sites = np.flatnonzero(tc)
+    p = np.where(_can_kill(mp, tc[sites]), mp.p_tcell_death, mp.p_tcell_death_exhausted)
+    w = draw(sites, st.step, PH_DEATH, 0, mp.key)
+    dying = sites[(w[:, 0] < p) | (w[:, 1] < sp.p_chemo_tcell)]
+    tc[dying] = 0
+    events["tcell_deaths"] = len(dying)

@@ -1,0 +1,242 @@
+// tcell.cu -- the T-cell layer: recruitment at vessels, adoptive transfer,
+// killing (with PD-L1 suppression, exhaustion and HLA loss), expansion after
+// a kill, chemotactic migration, death.  NumPy twin: gpusim/reference/tcell.py.
+// Host side (launch order): gpusim/engine/tcell.py.
+//
+// T-cell byte: PRESENT | exhaustion << 4 | kills left (abi.cuh).  A T cell
+// "can kill" while it has kills left and exhaustion < threshold.
+#include "common.cuh"
+#include "field.cuh"
+
+__device__ __forceinline__ u8 tcell_byte(u32 kills, u32 exhaustion)
+{
+    return (u8)(GPUSIM_TCELL_PRESENT | (exhaustion << GPUSIM_TCELL_EXHAUSTION_SHIFT) | kills);
+}
+
+__device__ __forceinline__ bool tcell_can_kill(const Params* P, u8 t)
+{
+    return (t & GPUSIM_TCELL_KILLS_MASK) != 0 &&
+           (u32)(t >> GPUSIM_TCELL_EXHAUSTION_SHIFT & GPUSIM_TCELL_EXHAUSTION_MAX) < P->exhaustion_threshold;
+}
+
+// Candidates for a kill: the T cell's own site first (if it holds a tumour
+// cell), then the neighbours with tumour cells, in neighbour order.
+__device__ __forceinline__ u32 nth_tumour_candidate(const Params* P, const Fields* F, u32 i, site_xyz c, u32 nth)
+{
+    if (F->clone[i] != 0) {
+        if (nth == 0) return i;
+        --nth;
+    }
+    for (u32 k = 0; k < P->n_nbr; ++k) {
+        const u32 j = neighbour(P, c, k);
+        if (j != GPUSIM_NO_SITE && F->clone[j] != 0) {
+            if (nth == 0) return j;
+            --nth;
+        }
+    }
+    return GPUSIM_NO_SITE;  // unreachable when nth < the candidate count
+}
+
+__device__ __forceinline__ u32 count_free_tcell_neighbours(const Params* P, const Fields* F, site_xyz c)
+{
+    u32 n = 0;
+    for (u32 k = 0; k < P->n_nbr; ++k) {
+        const u32 j = neighbour(P, c, k);
+        if (j != GPUSIM_NO_SITE && !F->tcell[j]) ++n;
+    }
+    return n;
+}
+
+__device__ __forceinline__ u32 nth_free_tcell_neighbour(const Params* P, const Fields* F, site_xyz c, u32 nth)
+{
+    for (u32 k = 0; k < P->n_nbr; ++k) {
+        const u32 j = neighbour(P, c, k);
+        if (j != GPUSIM_NO_SITE && !F->tcell[j]) {
+            if (nth == 0) return j;
+            --nth;
+        }
+    }
+    return GPUSIM_NO_SITE;
+}
+
+// Recruitment: an empty vessel site gains a fresh T cell with a probability
+// that saturates in the local chemokine (table from the host, vaccine
+// multiplier included).
+//   in:  vessel, tcell, chemokine     out: tcell, counters[RECRUITED]
+//   rng: (site, step, RECRUIT, 0).x
+GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
+{
+    const u32 i = global_thread_index();
+    if (i >= P->n_sites) return;
+    if (!F->vessel[i] || F->tcell[i]) return;
+    const f32 c = F->chemokine[field_cell_of(P, site_coords(P, i))];
+    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_RECRUIT, 0);
+    if (r.x < P->recruit[chemokine_level(P, c)]) {
+        F->tcell[i] = tcell_byte(P->kills_per_tcell, 0);
+        atomicAdd(&F->counters[GPUSIM_COUNTER_RECRUITED], 1ull);
+    }
+}
+
+// Adoptive transfer, step 1: every eligible site (no T cell; with a tumour
+// cell when P->transfer_where_tumour) bids priority << 32 | site in claim[];
+// the host keeps the lowest n bids (a sort: deterministic, keys are unique).
+//   in:  tcell, clone      out: claim (every site written)
+//   rng: (site, step, TRANSFER, 0).x
+GPUSIM_KERNEL void tcell_transfer_bid(GPUSIM_ARGS)
+{
+    const u32 i = global_thread_index();
+    if (i >= P->n_sites) return;
+    const bool ok = !F->tcell[i] && (!P->transfer_where_tumour || F->clone[i] != 0);
+    F->claim[i] = ok ? (((u64)draw(P, i, GPUSIM_PHASE_TRANSFER, 0).x << 32) | (u64)i) : ~0ull;
+}
+
+// Adoptive transfer, step 2: one thread per chosen site (new_sites[k]).
+//   out: tcell, counters[TRANSFERRED]      rng: none
+GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
+{
+    const u32 k = global_thread_index();
+    if (k >= P->n_new) return;
+    F->tcell[F->new_sites[k]] = tcell_byte(P->kills_per_tcell, 0);
+    atomicAdd(&F->counters[GPUSIM_COUNTER_TRANSFERRED], 1ull);
+}
+
+// Killing, per T cell that can kill.  With probability p_kill_attempt it
+// engages one tumour cell chosen uniformly among its own site and its
+// neighbours (in that order).  HLA-lost clones are invisible.  The kill
+// succeeds with probability r(clone), times p_pdl1_pass = 1 - s(1 - blockade)
+// if the clone is PD-L1 high; meeting PD-L1 also raises exhaustion with
+// probability p_exhaust = p(1 - blockade).  A kill flags the target
+// (idempotent), spends one kill, and with p_expand the T cell bids for a
+// free T-layer neighbour to divide into (two-phase, tcell_expand_commit).
+//   in:  tcell, clone, clone_flags, clone_recognition
+//   out: tcell (own site), cell[target] |= KILLED, claim (expansion bids)
+//   rng: (site, step, KILL, 0) and (site, step, KILL, 1), see philox.cuh
+GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
+{
+    const u32 i = global_thread_index();
+    if (i >= P->n_sites) return;
+    const u8 t = F->tcell[i];
+    if (!t || !tcell_can_kill(P, t)) return;
+    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_KILL, 0);
+    if (r.x >= P->p_kill_attempt) return;
+    const site_xyz c = site_coords(P, i);
+    u32 n_targets = F->clone[i] != 0;
+    for (u32 k = 0; k < P->n_nbr; ++k) {
+        const u32 j = neighbour(P, c, k);
+        if (j != GPUSIM_NO_SITE && F->clone[j] != 0) ++n_targets;
+    }
+    if (n_targets == 0) return;
+    const u32 target = nth_tumour_candidate(P, F, i, c, __umulhi(r.y, n_targets));
+    const u32 clone = F->clone[target];
+    const u8 flags = F->clone_flags[clone];
+    if (flags & GPUSIM_CLONE_HLA) return;
+    const philox_u32x4 r2 = draw(P, i, GPUSIM_PHASE_KILL, 1);
+    u32 kills = t & GPUSIM_TCELL_KILLS_MASK;
+    u32 exhaustion = (t >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX;
+    bool success = r.z < F->clone_recognition[clone];
+    if (flags & GPUSIM_CLONE_PDL1) {
+        if (r2.x < P->p_exhaust && exhaustion < GPUSIM_TCELL_EXHAUSTION_MAX) ++exhaustion;
+        success = success && r2.y < P->p_pdl1_pass;
+    }
+    if (success) {
+        atomic_or_u8(&F->cell[target], (u8)GPUSIM_CELL_KILLED);
+        --kills;
+        if (r2.z < P->p_expand) {
+            const u32 n_free = count_free_tcell_neighbours(P, F, c);
+            if (n_free) {
+                const u32 j = nth_free_tcell_neighbour(P, F, c, __umulhi(r2.w, n_free));
+                atomicMin(&F->claim[j], ((u64)r.w << 32) | (u64)i);
+            }
+        }
+    }
+    F->tcell[i] = tcell_byte(kills, exhaustion);
+}
+
+// Expansion commit, per site: the lowest bid places a fresh daughter (full
+// kills, the mother's exhaustion).
+//   in:  claim, tcell (mother)   out: tcell, claim reset, counters[EXPANSIONS]
+//   rng: none
+GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
+{
+    const u32 j = global_thread_index();
+    if (j >= P->n_sites) return;
+    const u64 bid = F->claim[j];
+    if (bid == ~0ull) return;
+    const u8 mother = F->tcell[(u32)(bid & 0xFFFFFFFFull)];
+    F->tcell[j] = tcell_byte(P->kills_per_tcell, (mother >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX);
+    F->claim[j] = ~0ull;
+    atomicAdd(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
+}
+
+// Migration substep P->move_substep, phase 1: each T cell picks a neighbour
+// with weight 1 + chemotaxis * max(0, c_j - c_i) (float32, neighbour order,
+// sequential sums) and bids for it if its T layer is free.
+//   in:  tcell, chemokine       out: claim
+//   rng: (site, step, MIGRATE, substep): .x direction (top 24 bits), .y priority
+GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
+{
+    const u32 i = global_thread_index();
+    if (i >= P->n_sites) return;
+    if (!F->tcell[i]) return;
+    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_MIGRATE, P->move_substep);
+    const site_xyz c = site_coords(P, i);
+    const f32 ci = F->chemokine[field_cell_of(P, c)];
+    u32 site[GPUSIM_MAX_NEIGHBOURS];
+    f32 weight[GPUSIM_MAX_NEIGHBOURS];
+    u32 n = 0;
+    f32 total = 0.0f;
+    for (u32 k = 0; k < P->n_nbr; ++k) {
+        site_xyz cj;
+        const u32 j = neighbour_at(P, c, k, &cj);
+        if (j == GPUSIM_NO_SITE) continue;
+        const f32 d = F->chemokine[field_cell_of(P, cj)] - ci;
+        site[n] = j;
+        weight[n] = 1.0f + P->chemotaxis * (d > 0.0f ? d : 0.0f);
+        total = total + weight[n];
+        ++n;
+    }
+    // (word >> 8) * 2^-24 is exact in float32: a uniform in [0, 1).
+    const f32 x = ((f32)(r.x >> 8) * 5.9604644775390625e-08f) * total;
+    f32 cum = 0.0f;
+    u32 chosen = GPUSIM_NO_SITE;
+    for (u32 m = 0; m < n; ++m) {
+        cum = cum + weight[m];
+        chosen = site[m];  // the last neighbour if rounding leaves x >= cum
+        if (x < cum) break;
+    }
+    if (chosen != GPUSIM_NO_SITE && !F->tcell[chosen])
+        atomicMin(&F->claim[chosen], ((u64)r.y << 32) | (u64)i);
+}
+
+// Migration phase 2, per site: the lowest bid moves in.
+//   in:  claim, tcell     out: tcell (target set, source cleared), claim reset
+//   rng: none
+GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
+{
+    const u32 j = global_thread_index();
+    if (j >= P->n_sites) return;
+    const u64 bid = F->claim[j];
+    if (bid == ~0ull) return;
+    const u32 s = (u32)(bid & 0xFFFFFFFFull);
+    F->tcell[j] = F->tcell[s];
+    F->tcell[s] = 0;
+    F->claim[j] = ~0ull;
+}
+
+// Death: lifespan, faster for T cells that can no longer kill; chemotherapy
+// pulses kill with p_chemo_tcell.
+//   in:  tcell     out: tcell, counters[TCELL_DEATHS]
+//   rng: (site, step, TCELL_DEATH, 0): .x death?, .y chemotherapy death?
+GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
+{
+    const u32 i = global_thread_index();
+    if (i >= P->n_sites) return;
+    const u8 t = F->tcell[i];
+    if (!t) return;
+    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_TCELL_DEATH, 0);
+    const u32 p = tcell_can_kill(P, t) ? P->p_tcell_death : P->p_tcell_death_exhausted;
+    if (r.x < p || r.y < P->p_chemo_tcell) {
+        F->tcell[i] = 0;
+        atomicAdd(&F->counters[GPUSIM_COUNTER_TCELL_DEATHS], 1ull);
+    }
+}

@@ -1,0 +1,169 @@
+"""T-cell rules (kernels/tcell.cu, gpusim/reference/tcell.py) and the full
+model: byte identity across backends and thread counts, and the science
+each rule must show."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import assert_states_identical, make_config, require_backend, run_cpu_in_subprocess, run_state
+
+from gpusim.simulation import Simulation
+from gpusim.state import TCELL_PRESENT, initial_state
+
+CASES = [(dim, nb, bc) for dim in (2, 3) for nb in ("von_neumann", "moore") for bc in ("closed", "periodic")]
+
+
+def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 200):
+    """Every tumour and immune rule on, every therapy in the schedule."""
+    rng = np.random.default_rng(seed)
+    shape = [int(rng.integers(24, 40)) for _ in range(2)] if dim == 2 else [int(rng.integers(10, 16)) for _ in range(3)]
+    dt = float(rng.uniform(10, 30))
+    days = steps * dt / 1440
+    return make_config(
+        simulation={"seed": int(rng.integers(0, 2**63)), "steps": steps, "dt_minutes": dt},
+        lattice={"shape": shape, "neighbourhood": neighbourhood, "boundary": boundary},
+        tumour={
+            "initial_radius_cells": float(rng.uniform(2, 4)),
+            "initial_recognition": float(rng.uniform(0.2, 0.6)),
+            "division_rate_per_day": float(rng.uniform(3, 8)),
+            "death_rate_per_day": float(rng.uniform(0.1, 0.5)),
+            "max_divisions": int(rng.integers(2, 10)),
+            "stem_symmetric_division_prob": float(rng.uniform(0.3, 0.9)),
+            "neoantigen_prob_per_division": float(rng.uniform(0.05, 0.3)),
+            "pdl1_prob_per_division": float(rng.uniform(0.05, 0.2)),
+            "hla_loss_prob_per_division": float(rng.uniform(0.01, 0.05)),
+        },
+        chemokine={"grid_coarsening": int(rng.integers(1, 5)), "diffusion_um2_per_min": float(rng.uniform(50, 300)),
+                   "kill_burst": float(rng.uniform(10, 100))},
+        immune={
+            "vessel_density": float(rng.uniform(0.03, 0.1)),
+            "recruitment_rate_per_day": float(rng.uniform(5, 20)),
+            "recruitment_half_saturation": float(rng.uniform(5, 50)),
+            "speed_um_per_min": float(rng.uniform(0.5, 2)),
+            "chemotaxis": float(rng.uniform(0.01, 0.5)),
+            "kill_attempt_rate_per_day": float(rng.uniform(50, 150)),
+            "kills_per_tcell": int(rng.integers(2, 8)),
+            "expansion_prob_per_kill": float(rng.uniform(0.2, 0.6)),
+            "exhaustion_prob_per_pdl1_contact": float(rng.uniform(0.2, 0.8)),
+            "exhaustion_threshold": int(rng.integers(1, 5)),
+            "lifespan_days": float(rng.uniform(1, 5)),
+            "initial_tcells": int(rng.integers(20, 60)),
+        },
+        therapy=[
+            {"kind": "checkpoint_blockade", "start_day": days * 0.2, "end_day": days * 0.6,
+             "level": float(rng.uniform(0.3, 1))},
+            {"kind": "adoptive_transfer", "day": days * 0.3, "cells": int(rng.integers(20, 80)),
+             "where": str(rng.choice(["tumour", "anywhere"]))},
+            {"kind": "vaccine", "start_day": days * 0.1, "end_day": days * 0.5,
+             "recruitment_multiplier": float(rng.uniform(1.5, 4))},
+            {"kind": "chemotherapy", "day": days * 0.7, "tumour_kill_prob": float(rng.uniform(0.1, 0.4)),
+             "tcell_kill_prob": float(rng.uniform(0.05, 0.3))},
+        ],
+    )
+
+
+def totals(history: list[dict]) -> dict:
+    return {k: sum(h[k] for h in history) for k in history[0]}
+
+
+@pytest.mark.parametrize("dim,neighbourhood,boundary", CASES)
+@pytest.mark.parametrize("other", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_full_model_identical_to_numpy_reference(dim, neighbourhood, boundary, other):
+    require_backend(other)
+    cfg = random_full_config(2000 + CASES.index((dim, neighbourhood, boundary)), dim, neighbourhood, boundary)
+    ref, ref_obs = run_state(cfg, "numpy")
+    got, got_obs = run_state(cfg, other)
+    t = totals(ref_obs)
+    # The case must exercise every rule.
+    for event in ("kills", "recruited", "expansions", "transferred", "tcell_deaths", "divisions", "new_clones"):
+        assert t[event] > 0, event
+    assert max(o["tcells_exhausted"] for o in ref_obs) > 0
+    assert max(o["pdl1_cells"] for o in ref_obs) > 0
+    assert float(np.abs(ref.extra["chemokine"]).max()) > 0
+    assert_states_identical(ref, got)
+    assert ref_obs == got_obs
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_full_model_cpu_identical_with_1_and_2_threads(dim):
+    cfg = random_full_config(99 + dim, dim, "moore", "closed")
+    assert run_cpu_in_subprocess(cfg, 1) == run_cpu_in_subprocess(cfg, 2)
+
+
+def test_tcells_spread_like_a_lattice_walk(backend):
+    """No tumour, no chemokine, low density (2 %): each T cell's mean squared
+    displacement grows linearly with the number of moves, with the lattice
+    walk's slope: 1 site^2 per move for von Neumann (each move is one unit
+    step).  1080 T cells, tolerance 10 % on the slope (about 3 standard
+    errors); exclusion at 2 % density lowers it by a few per cent at most.
+
+    T cells carry no identity, so the test labels them through their byte
+    (kills 1-15 x exhaustion 0-7 = 120 labels, carried along by moves) in
+    nine groups 150 sites apart: a cell is matched to the nearest start with
+    its label."""
+    n_side, spacing, box, moves_per_step, steps = 3, 150, 77, 4, 25
+    size = n_side * spacing
+    cfg = make_config(
+        simulation={"seed": 8, "steps": steps, "dt_minutes": 10},
+        lattice={"shape": [size, size], "neighbourhood": "von_neumann", "boundary": "periodic"},
+        chemokine={"secretion_per_cell_per_min": 0.0, "kill_burst": 0.0},
+        immune={"vessel_density": 0.0, "speed_um_per_min": moves_per_step, "lifespan_days": 1e9,
+                "exhausted_death_rate_per_day": 0.0, "exhaustion_threshold": 7},
+    )
+    st = initial_state(cfg)
+    st.sites["clone"][:] = 0
+    st.sites["cell"][:] = 0
+    st.clones["population"][:] = 0
+    labels = np.array([TCELL_PRESENT | (e << 4) | k for k in range(1, 16) for e in range(8)], dtype=np.uint8)
+    rng = np.random.default_rng(1)
+    starts = {}  # label -> list of start (x, y)
+    for gx in range(n_side):
+        for gy in range(n_side):
+            cx, cy = gx * spacing + spacing // 2, gy * spacing + spacing // 2
+            cells = rng.choice(box * box, len(labels), replace=False)
+            x, y = cx - box // 2 + cells % box, cy - box // 2 + cells // box
+            st.sites["tcell"][x + size * y] = labels
+            for lab, xi, yi in zip(labels, x, y):
+                starts.setdefault(int(lab), []).append((xi, yi))
+    starts = {k: np.array(v) for k, v in starts.items()}
+    sim = Simulation(cfg, backend=backend, state=st)
+    msd = []
+    for _ in range(steps):
+        sim.step()
+        tc = sim.state().sites["tcell"]
+        i = np.flatnonzero(tc)
+        assert len(i) == 9 * len(labels)
+        sq = []
+        for site, lab in zip(i, tc[i]):
+            d = starts[int(lab)] - (site % size, site // size)
+            d = (d + size // 2) % size - size // 2  # minimum image
+            sq.append((d**2).sum(axis=1).min())
+        msd.append(np.mean(sq))
+    moves = moves_per_step * np.arange(1, steps + 1)
+    slope, intercept = np.polyfit(moves, msd, 1)
+    residual = np.array(msd) - (slope * moves + intercept)
+    assert abs(slope - 1.0) < 0.1, slope
+    assert 1 - residual.var() / np.var(msd) > 0.98
+    assert abs(intercept) < 5
+
+
+def test_no_immunity_no_kills_and_tumour_unchanged(backend):
+    """With immunity switched off there are no T cells and no kills; and
+    because every random draw is keyed by (site, step, phase), T cells that
+    cannot recognise the tumour leave its trajectory byte-identical."""
+    base = dict(
+        simulation={"seed": 31, "steps": 150, "dt_minutes": 30},
+        lattice={"shape": [40, 40]},
+        tumour={"initial_radius_cells": 3, "division_rate_per_day": 3, "neoantigen_prob_per_division": 0.0,
+                "initial_recognition": 0.0, "stem_symmetric_division_prob": 0.7},
+    )
+    off, off_obs = run_state(make_config(**base, immune={"enabled": False}), backend)
+    on, on_obs = run_state(make_config(**base, immune={"initial_tcells": 50, "vessel_density": 0.05,
+                                                       "recruitment_rate_per_day": 20}), backend)
+    assert all(o["kills"] == 0 and o["tcells"] == 0 and o["recruited"] == 0 for o in off_obs)
+    assert all(o["kills"] == 0 for o in on_obs) and on_obs[-1]["tcells"] > 0
+    for name in ("clone", "cell"):
+        np.testing.assert_array_equal(off.sites[name], on.sites[name])
+    assert [o["tumour_cells"] for o in off_obs] == [o["tumour_cells"] for o in on_obs]
+    assert off_obs[-1]["tumour_cells"] > 200

@@ -1,0 +1,103 @@
+"""Therapy schedules and immune selection: the schedule's effect in each
+step, PD-L1 enrichment under immune pressure, and checkpoint blockade's
+effect on PD-L1-high tumours."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_config
+
+from gpusim.config import load_config
+from gpusim.outcome import classify
+from gpusim.simulation import Simulation
+from gpusim.therapy import at_step, therapy_start_day
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+
+
+def test_schedule_windows_and_pulses():
+    cfg = make_config(simulation={"dt_minutes": 60}, therapy=[
+        {"kind": "checkpoint_blockade", "start_day": 1, "end_day": 2, "level": 0.5},
+        {"kind": "checkpoint_blockade", "start_day": 1.5, "end_day": 3, "level": 0.8},
+        {"kind": "vaccine", "start_day": 0, "end_day": 1, "recruitment_multiplier": 2},
+        {"kind": "vaccine", "start_day": 0.5, "end_day": 1, "recruitment_multiplier": 3},
+        {"kind": "chemotherapy", "day": 1.01, "tumour_kill_prob": 0.5, "tcell_kill_prob": 0.2},
+        {"kind": "adoptive_transfer", "day": 2.5, "cells": 7, "where": "anywhere"},
+    ])
+    assert at_step(cfg, 0).recruitment_multiplier == 2 and at_step(cfg, 12).recruitment_multiplier == 6
+    assert at_step(cfg, 24).blockade == 0.5 and at_step(cfg, 36).blockade == 0.8
+    assert at_step(cfg, 72).blockade == 0.0
+    assert at_step(cfg, 24).chemo_tumour_kill_prob == 0.5 and at_step(cfg, 25).chemo_tumour_kill_prob == 0
+    assert at_step(cfg, 60).transfers == ((7, "anywhere"),) and at_step(cfg, 59).transfers == ()
+    assert therapy_start_day(cfg) == 0
+
+
+def test_response_rules():
+    cfg = make_config(therapy=[{"kind": "vaccine", "start_day": 1, "end_day": 2, "recruitment_multiplier": 2}])
+    t = np.arange(5.0)
+    judge = lambda cells: classify(cfg, t, np.array(cells), np.zeros(5))  # noqa: E731
+    assert judge([5, 100, 90, 0, 0]) == {"outcome": "elimination", "response": "CR", "tumour_change": -1.0}
+    assert judge([5, 100, 90, 80, 70])["response"] == "PR"  # -30 %
+    assert judge([5, 100, 90, 80, 71])["response"] == "SD"
+    assert judge([5, 100, 90, 80, 120])["response"] == "PD"  # +20 %
+    assert judge([5, 100, 90, 80, 119])["response"] == "SD"
+    cfg.outcome.escape_cells = 120
+    assert judge([5, 100, 90, 80, 120])["outcome"] == "escape"
+    assert classify(cfg, t, np.array([5, 5, 5, 5, 5]), np.array([0, 0, 1, 0, 0]))["outcome"] == "escape"
+
+
+def test_chemotherapy_pulse_kills_tumour_and_tcells(backend):
+    cfg = make_config(
+        simulation={"dt_minutes": 60, "seed": 5},
+        lattice={"shape": [60, 60]},
+        tumour={"initial_radius_cells": 15, "division_rate_per_day": 0, "death_rate_per_day": 0},
+        immune={"initial_tcells": 1000, "vessel_density": 0, "lifespan_days": 1e9, "kill_attempt_rate_per_day": 0},
+        therapy=[{"kind": "chemotherapy", "day": 0.5, "tumour_kill_prob": 0.4, "tcell_kill_prob": 0.25}],
+    )
+    sim = Simulation(cfg, backend=backend)
+    before = sim.last_observables
+    for step in range(24):
+        obs = sim.step()
+        if step != 12:
+            assert obs["deaths"] == 0 and obs["tcell_deaths"] == 0
+    n, m = before["tumour_cells"], before["tcells"]
+    survivors, t_survivors = obs["tumour_cells"], obs["tcells"]
+    # Binomial survival, 4 standard deviations.
+    assert abs((n - survivors) - 0.4 * n) < 4 * np.sqrt(n * 0.24)
+    assert abs((m - t_survivors) - 0.25 * m) < 4 * np.sqrt(m * 0.1875)
+
+
+def _final(cfg_path, seed, *overrides):
+    cfg = load_config(cfg_path, [f"simulation.seed={seed}", "output.frame_every_steps=0", *overrides])
+    sim = Simulation(cfg, backend="cpu")
+    return sim.run()
+
+
+@pytest.mark.slow
+def test_pdl1_clones_enriched_under_immune_pressure():
+    """The same tumours (seeds) with and without T cells: immune pressure
+    selects PD-L1-high clones, so their share of the tumour is higher with
+    immunity in at least 4 of 5 seeds and on average."""
+    base = CONFIGS / "immunoediting_equilibrium.toml"
+    extra = ["tumour.pdl1_prob_per_division=0.005", "tumour.initial_recognition=0.1", "simulation.steps=1920"]
+    with_immunity, without = [], []
+    for seed in range(1, 6):
+        on = _final(base, seed, *extra)
+        off = _final(base, seed, *extra, "immune.enabled=false")
+        with_immunity.append(on["pdl1_cells"] / max(on["tumour_cells"], 1))
+        without.append(off["pdl1_cells"] / off["tumour_cells"])
+    wins = sum(a > b for a, b in zip(with_immunity, without))
+    assert wins >= 4 and np.mean(with_immunity) > 2 * np.mean(without), (with_immunity, without)
+
+
+@pytest.mark.slow
+def test_checkpoint_blockade_raises_elimination_of_pdl1_tumours():
+    """PD-L1-high tumours, 10 seeds each arm: blockade eliminates more."""
+    base = CONFIGS / "checkpoint_blockade.toml"
+    small = ["lattice.shape=[70,70]", "simulation.steps=1920", "outcome.escape_cells=1500"]
+    untreated = [_final(base, s, *small, "therapy=[]")["tumour_cells"] == 0 for s in range(1, 11)]
+    treated = [_final(base, s, *small)["tumour_cells"] == 0 for s in range(1, 11)]
+    assert sum(treated) >= sum(untreated) + 5, (sum(untreated), sum(treated))
