@@ -292,8 +292,9 @@ def test_summary_h5_reads_with_pandas(small_serial):
         with h5py.File(store.run_path(out, row.run_id)) as f:
             cells = f["observables/tumour_cells/value"][()]
             assert row.tumour_cells_final == cells[-1] and row.tumour_cells_max == cells.max()
-            outcome = f.attrs.get("outcome", "-")
-        assert row.outcome == outcome
+            assert row.outcome == f.attrs.get("outcome", "-") and row.response == f.attrs.get("response", "-")
+            if "tumour_change" in f.attrs:  # the run's own figure, where it has therapy
+                assert row.tumour_change == f.attrs["tumour_change"]
         assert row.therapy_start_day == 0.1  # the anti-PD-1 start, used for the control arm too
         assert np.isclose(row.tumour_change,
                           (row.tumour_cells_final - row.tumour_cells_at_therapy_start)
@@ -307,6 +308,15 @@ def test_summarize_prints_rates_per_arm_and_parameter(small_serial):
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
     assert f"sweep {out}: 8 runs (8 complete)" in text
+    import pandas
+
+    table = pandas.read_hdf(out / "summary.h5", "runs")
+    control = table[table["arm"] == "control"]
+    assert control["outcome"].isin(["elimination", "equilibrium", "escape"]).all()
+    rates = [f"{100 * (control['outcome'] == o).mean():.0f}" for o in ("elimination", "equilibrium", "escape")]
+    row = next(line.split() for line in text.splitlines() if line.strip().startswith("control"))
+    assert row[3:7] == [*rates, "0"], row
+    assert row[7:12] == ["-"] * 5  # no therapy, no response
     assert "per arm:" in text and "per tumour.neoantigen_prob_per_division (all arms):" in text
     arm_rows = [line.split() for line in text.splitlines() if line.strip().startswith(("control", "anti-PD-1"))]
     assert [r[:3] for r in arm_rows[:2]] == [["control", "4", "4"], ["anti-PD-1", "4", "4"]]

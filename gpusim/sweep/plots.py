@@ -3,8 +3,9 @@ swept parameters (one panel per arm), the response rates per arm and a
 waterfall of tumour change per run.
 
 Colour in the phase diagram is the elimination fraction of each grid cell
-when the run files carry an ``outcome``; until then (and for sweeps whose
-files have none) it is the median tumour change, and the panel says so.
+(from the run files' ``outcome``); for run files without an outcome (made
+before gpusim wrote one) it is the median tumour change, and the colour bar
+says so.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import numpy as np
 
 from ..errors import InputError
 from .store import load_runs
-from .summary import OUTCOMES, RESPONSES, collect, response_column
+from .summary import OUTCOMES, RESPONSES, collect
 
-RESPONSE_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#bdbdbd", "PD": "#d73027"}
+RESPONSE_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#bdbdbd", "PD": "#d73027", "NE": "#f0f0f0"}
 MAX_CELLS = 8  # distinct values per phase-diagram axis before values are binned
 
 
@@ -50,6 +51,7 @@ def _phase_panel(ax, df, params: list[dict], use_outcome: bool, title: str, chan
               else (["all"], np.zeros(len(done), int)))
     grid = np.full((len(ys), len(xs)), np.nan)
     runs = np.zeros(grid.shape, int)
+    dominant = np.full(grid.shape, "", dtype=object)
     for j in range(len(ys)):
         for i in range(len(xs)):
             cell = done[(xc == i) & (yc == j)]
@@ -58,6 +60,7 @@ def _phase_panel(ax, df, params: list[dict], use_outcome: bool, title: str, chan
                 continue
             if use_outcome:
                 grid[j, i] = (cell["outcome"] == "elimination").mean()
+                dominant[j, i] = cell["outcome"].value_counts().index[0]
             else:
                 grid[j, i] = 100 * cell["tumour_change"].median()
     if use_outcome:
@@ -67,8 +70,9 @@ def _phase_panel(ax, df, params: list[dict], use_outcome: bool, title: str, chan
     for j in range(len(ys)):
         for i in range(len(xs)):
             if not math.isnan(grid[j, i]):
-                text = f"{grid[j, i]:.2f}" if use_outcome else f"{grid[j, i]:+.0f}%"
-                ax.text(i, j, text, ha="center", va="center", fontsize=7, color="white" if use_outcome else "black")
+                text = f"{grid[j, i]:.2f}\n{dominant[j, i]}" if use_outcome else f"{grid[j, i]:+.0f}%"
+                dark = use_outcome and grid[j, i] < 0.6  # viridis is dark below ~0.6
+                ax.text(i, j, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
             elif runs[j, i]:  # runs, but no change to show: the tumour was gone before therapy started
                 ax.text(i, j, "n/a", ha="center", va="center", fontsize=7, color="grey")
     ax.set_xticks(range(len(xs)), xs, rotation=45, ha="right", fontsize=7)
@@ -79,20 +83,20 @@ def _phase_panel(ax, df, params: list[dict], use_outcome: bool, title: str, chan
     return image
 
 
-def _response_panel(ax, df, responses, source: str, arms: list[str]):
+def _response_panel(ax, df, arms: list[str]):
     done = df["status"] == "complete"
     bottom = np.zeros(len(arms))
+    known = np.array([df.loc[done & (df["arm"] == arm), "response"].isin(RESPONSES).sum() for arm in arms])
     for r in RESPONSES:
-        frac = []
-        for arm in arms:
-            sel = responses[done & (df["arm"] == arm)]
-            known = sel.isin(RESPONSES).sum()
-            frac.append((sel == r).sum() / known if known else 0.0)
-        ax.bar(arms, frac, bottom=bottom, color=RESPONSE_COLOURS[r], label=r)
-        bottom += np.array(frac)
+        frac = np.array([(df.loc[done & (df["arm"] == arm), "response"] == r).sum() for arm in arms])
+        frac = np.divide(frac, known, out=np.zeros(len(arms)), where=known > 0)
+        ax.bar(arms, frac, bottom=bottom, color=RESPONSE_COLOURS[r], edgecolor="0.6", linewidth=0.3, label=r)
+        bottom += frac
+    for i in np.flatnonzero(known == 0):  # responses exist only where an arm has therapy
+        ax.text(i, 0.5, "no therapy:\nno response", ha="center", va="center", fontsize=8, color="0.4")
     ax.set_ylim(0, 1)
     ax.set_ylabel("fraction of runs")
-    ax.set_title(f"response per arm\n({source})", fontsize=9)
+    ax.set_title("response per arm (RECIST-like, run files)", fontsize=9)
     ax.legend(fontsize=7, loc="upper right")
     ax.tick_params(axis="x", labelsize=8, rotation=20)
 
@@ -155,7 +159,6 @@ def figure(path: str | Path):
     arms = list(dict.fromkeys(df["arm"]))
     params = header["params"]
     use_outcome = df["outcome"].isin(OUTCOMES).any()
-    responses, source = response_column(df)
 
     from matplotlib.colors import TwoSlopeNorm
 
@@ -168,11 +171,11 @@ def figure(path: str | Path):
         top.append(ax := fig.add_subplot(grid[0, i]))
         image = _phase_panel(ax, df[df["arm"] == arm], params, use_outcome, f"arm {arm}",
                              TwoSlopeNorm(vcenter=0, vmin=-100, vmax=cap))
-    label = ("elimination fraction per cell" if use_outcome
+    label = ("elimination fraction per cell (text: the most frequent outcome)" if use_outcome
              else "median tumour change from therapy start (%) -- the run files have no outcome")
     fig.colorbar(image, ax=top, location="top", shrink=0.6, label=label)
     split = max(1, ncols // 3)
-    _response_panel(fig.add_subplot(grid[1, :split]), df, responses, source, arms)
+    _response_panel(fig.add_subplot(grid[1, :split]), df, arms)
     _waterfall_panel(fig.add_subplot(grid[1, split:]), df, arms, cap)
     fig.suptitle(f"{out_dir.name}: {len(df)} runs, {int((df['status'] == 'complete').sum())} complete",
                  fontsize=11)

@@ -16,7 +16,9 @@ running, interrupted, missing, unreadable), ``outcome`` and ``response``
 therapy, the sweep's earliest, so that every arm is measured over the same
 window), ``tumour_cells_at_therapy_start``, ``tumour_change`` (relative
 change from therapy start to the response evaluation day, RECIST-like:
--0.3 is a 30 % shrinkage; NaN where the tumour was gone at the start),
+-0.3 is a 30 % shrinkage; the run file's own ``tumour_change`` where it has
+one (runs with therapy), else computed by the same rule; NaN where the
+tumour was gone at the start),
 ``tcells_final`` (NaN where the run has no ``tcells`` observable) and
 ``runtime_s``.
 """
@@ -35,7 +37,7 @@ from . import store
 
 MISSING = "-"
 OUTCOMES = ("elimination", "equilibrium", "escape")
-RESPONSES = ("CR", "PR", "SD", "PD")
+RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 
 
 def _attr(f, name: str) -> str:
@@ -69,12 +71,13 @@ def read_run(path: Path) -> dict[str, Any]:
     row: dict[str, Any] = {"status": store.run_status(path), "outcome": MISSING, "response": MISSING,
                            "days": math.nan, "tumour_cells_initial": math.nan, "tumour_cells_final": math.nan,
                            "tumour_cells_max": math.nan, "tcells_final": math.nan, "runtime_s": math.nan,
-                           "_therapy_start": None, "_evaluation_day": None, "_tumour": None}
+                           "_therapy_start": None, "_evaluation_day": None, "_tumour": None, "_change": None}
     if row["status"] in ("missing", "unreadable"):
         return row
     with h5py.File(path, "r") as f:
         row["outcome"], row["response"] = _attr(f, "outcome"), _attr(f, "response")
         row["runtime_s"] = float(f.attrs.get("runtime_s", math.nan))
+        row["_change"] = float(f.attrs["tumour_change"]) if "tumour_change" in f.attrs else None
         if "parameters" in f:
             row["_therapy_start"], row["_evaluation_day"] = _therapy_window(f["parameters"].attrs.get("config", ""))
         tumour = _series(f, "tumour_cells")
@@ -89,9 +92,10 @@ def read_run(path: Path) -> dict[str, Any]:
 
 
 def _value_at(series: tuple[np.ndarray, np.ndarray], day: float) -> float:
-    """The recorded value at the last time <= day (the first one if none)."""
+    """The recorded value at the last time <= day (the first one if none):
+    the rule gpusim.outcome applies to runs with therapy."""
     t, n = series
-    i = max(int(np.searchsorted(t, day, side="right")) - 1, 0)
+    i = max(int(np.searchsorted(t, day + 1e-9, side="right")) - 1, 0)
     return float(n[i])
 
 
@@ -128,7 +132,7 @@ def collect(out_dir: str | Path):
         start = r.pop("_therapy_start")
         start = common_start if start is None else start
         evaluation = r.pop("_evaluation_day")
-        tumour = r.pop("_tumour")
+        tumour, own = r.pop("_tumour"), r.pop("_change")
         r["therapy_start_day"] = start
         r["tumour_cells_at_therapy_start"] = r["tumour_change"] = math.nan
         if tumour is not None:
@@ -136,6 +140,8 @@ def collect(out_dir: str | Path):
             n1 = _value_at(tumour, evaluation) if evaluation is not None else float(tumour[1][-1])
             r["tumour_cells_at_therapy_start"] = n0
             r["tumour_change"] = (n1 - n0) / n0 if n0 > 0 else math.nan
+        if own is not None:  # the run's own figure (runs with therapy) is the reference
+            r["tumour_change"] = own
     columns = ["run_id", "index", "arm", "replicate", "seed", *keys, "status", "outcome", "response", "days",
                "tumour_cells_initial", "tumour_cells_final", "tumour_cells_max", "therapy_start_day",
                "tumour_cells_at_therapy_start", "tumour_change", "tcells_final", "runtime_s"]
@@ -153,33 +159,6 @@ def write_summary(out_dir: str | Path) -> Path:
     df.to_hdf(tmp, key="runs", format="table", mode="w")
     os.replace(tmp, target)
     return target
-
-
-def recist_class(change: float, final_cells: float) -> str:
-    """RECIST-like class of a tumour change (DESIGN section 4): CR (no tumour
-    left), PR (<= -30 %), PD (>= +20 %), else SD; ``-`` when unknown.
-
-    >>> [recist_class(c, n) for c, n in [(-1.0, 0), (-0.5, 10), (0.1, 10), (0.2, 10), (float("nan"), 0)]]
-    ['CR', 'PR', 'SD', 'PD', '-']
-    """
-    if math.isnan(change):
-        return MISSING
-    if final_cells == 0:
-        return "CR"
-    if change <= -0.3:
-        return "PR"
-    if change >= 0.2:
-        return "PD"
-    return "SD"
-
-
-def response_column(df) -> tuple[Any, str]:
-    """The runs' responses and where they come from: the run files' ``response``
-    attribute where any run has one, else classes derived from tumour_change."""
-    if (df["response"] != MISSING).any():
-        return df["response"], "response attribute of the run files"
-    derived = [recist_class(c, n) for c, n in zip(df["tumour_change"], df["tumour_cells_final"])]
-    return df["response"].__class__(derived, index=df.index), "derived from tumour_change (RECIST-like)"
 
 
 def parameter_bins(values, max_distinct: int = 6):
@@ -221,12 +200,13 @@ def summarize_dir(path: str | Path) -> str:
     out_dir = Path(path)
     header, _ = store.load_runs(out_dir)
     df = collect(out_dir)
-    responses, source = response_column(df)
+    responses = df["response"]
     counts = df["status"].value_counts()
     state = ", ".join(f"{n} {s}" for s, n in counts.items())
     lines = [f"sweep {out_dir}: {len(df)} runs ({state}); sweep seed {header['sweep_seed']}; "
              f"spec {header['spec_file']}",
-             f"response: {source}; change = tumour cells from therapy start to evaluation", "",
+             "outcome and response: the run files' attributes (response only where an arm has therapy); "
+             "change = tumour cells from therapy start to evaluation", "",
              "per arm:", *("  " + line for line in _rates_table(df, "arm", responses, "arm"))]
     for key in [p["key"] for p in header["params"]]:
         bins = parameter_bins(df[key])
