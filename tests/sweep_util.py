@@ -82,8 +82,11 @@ start_day = 1.0
 end_day = 10.0
 level = 0.9
 '''
-# About a second per run on one core: long enough to kill runs in flight.
-SLOW_BASE = "lattice.shape = [96, 96]\nsimulation.steps = 4000\noutput.frame_every_steps = 1000"
+# About a second per run on one core: long enough to kill runs in flight,
+# short enough for CI (the immune model is off: these tests are about the
+# sweep machinery, and T cells would make each run several times longer).
+SLOW_BASE = ("lattice.shape = [96, 96]\nsimulation.steps = 3000\noutput.frame_every_steps = 1000\n"
+             "immune.enabled = false")
 
 
 def wait_for(out: Path, complete: int, ended, timeout: float = 120) -> None:
