@@ -23,13 +23,15 @@ def test_wheel_ships_kernels_and_finds_them(tmp_path):
     kernels = sorted(p.name for p in (ROOT / "kernels").iterdir())
     for name in kernels:
         assert f"gpusim/kernels/{name}" in names
+    assert "gpusim/scripts/slurm/sweep.sbatch.in" in names  # gpusim submit's template
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True)
-    code = "from gpusim.engine.sources import kernel_dir; print(kernel_dir())"
+    code = ("from gpusim.engine.sources import kernel_dir; from gpusim.sweep.slurm import template_dir; "
+            "print(kernel_dir()); print(template_dir())")
     out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
-                         cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
-    assert Path(out) == target / "gpusim" / "kernels"
+                         cwd=tmp_path, capture_output=True, text=True, check=True).stdout.split()
+    assert [Path(p) for p in out] == [target / "gpusim" / "kernels", target / "gpusim" / "scripts" / "slurm"]
 
 
 def test_import_is_lazy():

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from ..errors import InputError
-from . import bench, info, run
+from . import bench, info, plot, run, submit, summarize, sweep
 
-SUBCOMMANDS = (run, info, bench)
+SUBCOMMANDS = (run, sweep, submit, summarize, plot, info, bench)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,3 +41,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gpusim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into head & co., which stopped reading: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -1,0 +1,205 @@
+"""A dynamic work queue over MPI: rank 0 hands out run indices on request.
+
+Runs differ a lot in length (an eliminated tumour stops mattering early, an
+escaping one fills the lattice), so ranks ask for the next run when they
+finish one instead of getting a fixed share.
+
+Rank 0 also works.  Its dispatcher is a thread that polls for requests
+(``Iprobe`` + a short sleep: a blocking ``recv`` busy-waits a whole core in
+MPICH) while rank 0's main thread does runs like any other rank.  A pure
+dispatcher would leave one GPU per job idle (srun starts one rank per GPU), and
+dispatching costs next to nothing: a few bytes per run that lasts seconds to
+hours.  Only the dispatcher thread calls MPI while it runs, which needs
+``MPI_THREAD_SERIALIZED``; where the library offers less, rank 0 falls back to
+dispatching only.
+
+Messages: a worker sends ``(index, result)`` (``index`` None on its first
+request) with tag REQUEST; rank 0 answers with the next index, or None when
+the queue is empty, with tag WORK.  mpi4py is imported by the caller only
+(``import gpusim`` never loads it).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+TAG_REQUEST, TAG_WORK = 11, 12
+POLL_S = 0.02
+HEARTBEAT_S = 30.0
+
+RunFn = Callable[[int], dict]
+
+
+class Tally:
+    """Rank 0's bookkeeping and progress lines: runs done, running, failed, ETA.
+
+    One line per finished run, and one every ``HEARTBEAT_S`` seconds while
+    nothing finishes (plain lines: they end up in Slurm logs)."""
+
+    def __init__(self, total: int, already: int, describe: Callable[[int], str], stream=None,
+                 enabled: bool = True):
+        self.total, self.already = total, already
+        self.describe = describe
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.running: dict[int, int] = {}  # rank -> index
+        self.done = self.failed = 0
+        self.results: dict[int, dict] = {}
+        self.t0 = self._last = time.monotonic()
+
+    def started(self, rank: int, index: int) -> None:
+        self.running[rank] = index
+
+    def finished(self, rank: int, index: int, result: dict) -> None:
+        self.running.pop(rank, None)
+        self.results[index] = dict(result, rank=rank)
+        if result["status"] == "failed":
+            self.failed += 1
+            what = f"FAILED after {result['runtime_s']:.1f} s: {result['error']}"
+        else:
+            self.done += 1
+            what = f"{result['status']} in {result['runtime_s']:.1f} s"
+        self._line(f"run {self.describe(index)} {what} on rank {rank}")
+
+    def eta_s(self) -> float | None:
+        if self.done == 0:
+            return None
+        remaining = self.total - self.already - self.done - self.failed
+        return remaining * (time.monotonic() - self.t0) / self.done
+
+    def status(self) -> str:
+        eta = self.eta_s()
+        return (f"{self.already + self.done}/{self.total} done, {len(self.running)} running, "
+                f"{self.failed} failed, ETA {'?' if eta is None else f'{eta:.0f} s'}")
+
+    def heartbeat(self) -> None:
+        if time.monotonic() - self._last >= HEARTBEAT_S:
+            self._line(None)
+
+    def _line(self, event: str | None) -> None:
+        self._last = time.monotonic()
+        if self.enabled:
+            print(f"[sweep] {event + ' | ' if event else ''}{self.status()}", file=self.stream, flush=True)
+
+
+class WorkQueue:
+    """Run indices not yet handed out, shared by rank 0's two threads."""
+
+    def __init__(self, todo: list[int], tally: Tally):
+        self._todo = deque(todo)
+        self._lock = threading.Lock()
+        self.tally = tally
+
+    def take(self, rank: int) -> int | None:
+        with self._lock:
+            if not self._todo:
+                return None
+            index = self._todo.popleft()
+            self.tally.started(rank, index)
+            return index
+
+    def finish(self, rank: int, index: int, result: dict) -> None:
+        with self._lock:
+            self.tally.finished(rank, index, result)
+
+    def heartbeat(self) -> None:
+        with self._lock:
+            self.tally.heartbeat()
+
+
+def work_locally(queue: WorkQueue, run: RunFn, rank: int = 0) -> None:
+    """Take runs from the queue until it is empty (serial sweeps, and rank 0's
+    own share under MPI)."""
+    while (index := queue.take(rank)) is not None:
+        queue.finish(rank, index, run(index))
+
+
+def work_serially(queue: WorkQueue, run: RunFn) -> None:
+    """No MPI: work through the queue, with a heartbeat thread for the
+    periodic progress line during long runs."""
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(1.0):
+            queue.heartbeat()
+
+    thread = threading.Thread(target=beat, name="gpusim-heartbeat", daemon=True)
+    thread.start()
+    try:
+        work_locally(queue, run)
+    finally:
+        stop.set()
+        thread.join()
+
+
+def dispatch(comm, queue: WorkQueue) -> None:
+    """Rank 0: answer every other rank's requests until each has been told
+    to stop.  Returns when all workers are done."""
+    from mpi4py import MPI
+
+    status = MPI.Status()
+    active = comm.Get_size() - 1
+    while active:
+        if not comm.Iprobe(source=MPI.ANY_SOURCE, tag=TAG_REQUEST, status=status):
+            queue.heartbeat()
+            time.sleep(POLL_S)
+            continue
+        src = status.Get_source()
+        index, result = comm.recv(source=src, tag=TAG_REQUEST)
+        if index is not None:
+            queue.finish(src, index, result)
+        nxt = queue.take(src)
+        comm.send(nxt, dest=src, tag=TAG_WORK)
+        if nxt is None:
+            active -= 1
+
+
+def work_remotely(comm, run: RunFn) -> int:
+    """Ranks > 0: ask rank 0 for runs until it says stop; returns runs done."""
+    message: tuple = (None, None)
+    done = 0
+    while True:
+        comm.send(message, dest=0, tag=TAG_REQUEST)
+        index = comm.recv(source=0, tag=TAG_WORK)
+        if index is None:
+            return done
+        message = (index, run(index))
+        done += 1
+
+
+def serve_and_work(comm, queue: WorkQueue, run: RunFn) -> None:
+    """Rank 0 under MPI: dispatch in a thread and work in the main thread
+    (or only dispatch, where MPI cannot be called from a second thread)."""
+    from mpi4py import MPI
+
+    if comm.Get_size() == 1:
+        work_serially(queue, run)
+        return
+    if MPI.Query_thread() < MPI.THREAD_SERIALIZED:
+        dispatch(comm, queue)
+        return
+    errors: list[BaseException] = []
+    local_done = threading.Event()
+
+    def dispatcher():
+        try:
+            dispatch(comm, queue)
+            while not local_done.wait(1.0):  # rank 0's own last run: keep the progress lines coming
+                queue.heartbeat()
+        except BaseException as err:  # surfaced below: a dead dispatcher would hang every rank
+            errors.append(err)
+
+    thread = threading.Thread(target=dispatcher, name="gpusim-dispatcher", daemon=True)
+    thread.start()
+    try:
+        work_locally(queue, run)
+    finally:
+        local_done.set()
+    while thread.is_alive():
+        thread.join(timeout=1.0)
+    if errors:
+        raise errors[0]

@@ -1,0 +1,207 @@
+"""From a sweep spec to its list of runs: expansion, run ids, run seeds.
+
+A run's id and seed depend only on what the run is -- its swept parameter
+values, its arm and its replicate -- never on how many runs there are, in
+which order they are done, or on which rank:
+
+* run id = ``sha256(canonical JSON of {overrides, arm, replicate})``, first 12
+  hex digits (``overrides`` maps each swept key to its value);
+* run seed = the first 8 bytes of ``sha256(sweep_seed as 8 little-endian
+  bytes || run id)``, read as a little-endian uint64.
+
+>>> run_id({"tumour.death_rate_per_day": 0.2}, "control", 0)
+'5c8624c595ad'
+>>> run_seed(42, "5c8624c595ad")
+18059039486914105399
+
+A run is reproduced alone by ``gpusim run BASE.toml --set ... --seed SEED``
+with the run's ``overrides`` (``Run.overrides``: the swept values and, for an
+arm, the whole ``therapy`` list as a TOML inline array).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import Config, apply_overrides, load_config
+from ..errors import InputError
+from .spec import SweepSpec, load_spec, scaled
+
+ID_LENGTH = 12
+
+
+def canonical_json(data: Any) -> str:
+    """Sorted keys, no spaces: the same data always gives the same bytes."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True)
+
+
+def run_id(overrides: dict[str, Any], arm: str, replicate: int) -> str:
+    payload = canonical_json({"overrides": overrides, "arm": arm, "replicate": replicate})
+    return hashlib.sha256(payload.encode()).hexdigest()[:ID_LENGTH]
+
+
+def run_seed(sweep_seed: int, rid: str) -> int:
+    digest = hashlib.sha256(sweep_seed.to_bytes(8, "little") + rid.encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def toml_value(value: Any) -> str:
+    """A value as TOML inline text (what ``--set key=VALUE`` parses back).
+
+    >>> toml_value([{"kind": "vaccine", "start_day": 1.0, "on": True}, 1e-06])
+    '[{kind = "vaccine", start_day = 1.0, on = true}, 1e-06]'
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)  # repr round-trips floats exactly; inf/nan are TOML too
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (f"{k if _BARE_KEY.match(k) else json.dumps(k)} = {toml_value(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One simulation of the sweep."""
+
+    index: int  # position in the sweep (dispatch order only: ids do not depend on it)
+    id: str
+    arm: str
+    replicate: int
+    seed: int
+    params: dict[str, Any]  # swept key -> value
+    overrides: tuple[str, ...]  # --set strings on top of the (resolved) base config
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "id": self.id, "arm": self.arm, "replicate": self.replicate,
+                "seed": self.seed, "params": self.params, "overrides": list(self.overrides)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Run":
+        return cls(d["index"], d["id"], d["arm"], d["replicate"], d["seed"], d["params"], tuple(d["overrides"]))
+
+
+@dataclass
+class SweepPlan:
+    """A loaded sweep: the spec, the resolved base config and every run."""
+
+    spec: SweepSpec
+    spec_path: Path
+    spec_text: str
+    base: Config  # the base file with [base.set] applied
+    runs: list[Run]
+    _configs: dict[int, Config] = field(default_factory=dict, repr=False)
+
+    @property
+    def param_keys(self) -> list[str]:
+        return [axis.key for axis in self.spec.axes]
+
+    def config(self, run: Run) -> Config:
+        """The run's full config (base + overrides + seed), as ``gpusim run`` builds it."""
+        if run.index not in self._configs:
+            self._configs[run.index] = apply_overrides(self.base, [*run.overrides, f"simulation.seed={run.seed}"])
+        return self._configs[run.index]
+
+    def fingerprint(self) -> str:
+        """Changes whenever any run would differ (spec, base config, gpusim's
+        config defaults, the random sample): a sweep directory is only ever
+        resumed by the sweep that made it."""
+        spec = self.spec.model_dump(mode="json")
+        spec["base"].pop("config")  # the path may move; the resolved base below is what counts
+        payload = {"spec": spec, "base": self.base.model_dump(mode="json"),
+                   "runs": [[r.id, r.seed] for r in self.runs]}
+        return hashlib.sha256(canonical_json(payload).encode()).hexdigest()[:16]
+
+
+def parameter_points(spec: SweepSpec) -> list[dict[str, Any]]:
+    """Grid points crossed with the Latin hypercube sample, in a stable order.
+
+    >>> from gpusim.sweep.spec import parse_spec
+    >>> spec = parse_spec({"seed": 3, "base": {"config": "b.toml"},
+    ...     "grid": [{"key": "a.x", "values": [1, 2]}],
+    ...     "random": {"samples": 2, "params": [{"key": "a.y", "min": 1.0, "max": 100.0, "scale": "log"}]}})
+    >>> [sorted(p) for p in parameter_points(spec)]
+    [['a.x', 'a.y'], ['a.x', 'a.y'], ['a.x', 'a.y'], ['a.x', 'a.y']]
+    """
+    grid = [dict(zip([a.key for a in spec.grid], combo)) for combo in itertools.product(*(a.points() for a in spec.grid))]
+    if spec.random is None:
+        return grid
+    from scipy.stats import qmc
+
+    params = spec.random.params
+    unit = qmc.LatinHypercube(d=len(params), rng=spec.seed).random(spec.random.samples)
+    sample = [{p.key: scaled(float(u[j]), p.min, p.max, p.scale, p.integer) for j, p in enumerate(params)}
+              for u in unit]
+    return [{**g, **s} for g in grid for s in sample]
+
+
+def expand(spec: SweepSpec) -> list[Run]:
+    """Every run: parameter points x arms x replicates."""
+    from .spec import Arm
+
+    arms = spec.arms or [None]  # None: keep the base config's therapy list
+    runs: list[Run] = []
+    for point in parameter_points(spec):
+        for arm in arms:
+            for rep in range(spec.replicates):
+                name = arm.name if arm is not None else "base"
+                rid = run_id(point, name, rep)
+                overrides = [f"{k}={toml_value(v)}" for k, v in point.items()]
+                if isinstance(arm, Arm):
+                    entries = [e.model_dump(mode="json") for e in arm.entries]
+                    overrides.append(f"therapy={toml_value(entries)}")
+                runs.append(Run(len(runs), rid, name, rep, run_seed(spec.seed, rid), point, tuple(overrides)))
+    seen: dict[str, Run] = {}
+    for run in runs:
+        if run.id in seen:  # only a repeated grid value can do this
+            raise InputError(f"runs {seen[run.id].index} and {run.index} are the same run "
+                             f"({run.arm}, {run.params}): a grid axis repeats a value")
+        seen[run.id] = run
+    return runs
+
+
+def _check_keys(spec: SweepSpec, base: Config, where: str) -> None:
+    """Every swept key must name a leaf of the config (a typo is an error, not a no-op)."""
+    tree = base.model_dump(mode="json")
+    for axis in spec.axes:
+        node: Any = tree
+        for part in axis.key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise InputError(f"{where}: {axis.key}: no such config key")
+            node = node[part]
+        if isinstance(node, dict):
+            raise InputError(f"{where}: {axis.key}: is a table, not a value (sweep one of its keys)")
+
+
+def load_plan(path: str | Path) -> SweepPlan:
+    """Read a sweep file, resolve its base config and list its runs.
+
+    Every run's config is validated here, so a bad value fails before any
+    run starts (one line naming the run and the key).
+    """
+    path = Path(path)
+    spec, text = load_spec(path)
+    base_path = path.parent / spec.base.config
+    base = load_config(base_path, spec.base.overrides())
+    _check_keys(spec, base, str(path))
+    plan = SweepPlan(spec, path, text, base, expand(spec))
+    for run in plan.runs:
+        try:
+            plan.config(run)
+        except InputError as err:
+            raise InputError(f"{path}: run {run.id} ({run.arm}, {run.params}): {err}") from None
+    return plan

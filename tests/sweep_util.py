@@ -1,0 +1,106 @@
+"""Helpers shared by the sweep tests: sweep files in a temp dir, running
+``gpusim`` in a subprocess, comparing the run files of two sweeps."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import pytest
+from test_runfile import datasets
+
+ROOT = Path(__file__).parents[1]
+CONFIGS = ROOT / "configs"
+SMALL = CONFIGS / "sweep_small.toml"
+
+
+def env(**extra) -> dict[str, str]:
+    """The test process's environment, one OpenMP thread (tiny lattices run
+    far faster on one thread than on two busy cores), no MPI launcher vars."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "PMIX_", "OMPI_", "MPI_LOCAL", "HYDI"))}
+    e.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", **extra)
+    return e
+
+
+def gpusim(*args, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gpusim", *map(str, args)], capture_output=True, text=True,
+                          env=kw.pop("env", env()), timeout=timeout, **kw)
+
+
+def mpiexec() -> Path:
+    return Path(sys.executable).parent / "mpiexec"
+
+
+def write_sweep(tmp: Path, body: str, base_set: str = "") -> Path:
+    """A sweep file over configs/quickstart.toml (copied next to it)."""
+    shutil.copy(CONFIGS / "quickstart.toml", tmp / "quickstart.toml")
+    path = tmp / "sweep.toml"
+    path.write_text(f'{body}\n[base]\nconfig = "quickstart.toml"\n[base.set]\n{base_set}\n')
+    return path
+
+
+def run_files(out_dir: Path) -> list[Path]:
+    return sorted((Path(out_dir) / "runs").glob("*.h5"))
+
+
+def assert_same_runs(a_dir: Path, b_dir: Path) -> int:
+    """Both sweeps hold the same complete run files, and every dataset under
+    /observables, /fields and /clones is byte-identical; returns how many."""
+    a_files, b_files = run_files(a_dir), run_files(b_dir)
+    assert [p.name for p in a_files] == [p.name for p in b_files]
+    assert not list((Path(b_dir) / "runs").glob("*.part")), "leftover .part files"
+    for pa, pb in zip(a_files, b_files):
+        for p in (pa, pb):
+            with h5py.File(p) as f:
+                assert f.attrs["status"] == "complete", p
+        da, db = datasets(pa), datasets(pb)
+        assert sorted(da) == sorted(db) and len(da) > 10, pa.name
+        for name in da:
+            assert da[name].dtype == db[name].dtype, (pa.name, name)
+            assert da[name].tobytes() == db[name].tobytes(), (pa.name, name)
+    return len(a_files)
+
+
+SLOW_GRID = '''seed = 11
+replicates = 2
+[[grid]]
+key = "tumour.neoantigen_prob_per_division"
+values = [0.02, 0.075, 0.2]
+[[arms]]
+name = "control"
+therapy = "none"
+[[arms]]
+name = "blockade"
+[[arms.therapy]]
+kind = "checkpoint_blockade"
+start_day = 1.0
+end_day = 10.0
+level = 0.9
+'''
+# About a second per run on one core: long enough to kill runs in flight,
+# short enough for CI (the immune model is off: these tests are about the
+# sweep machinery, and T cells would make each run several times longer).
+SLOW_BASE = ("lattice.shape = [96, 96]\nsimulation.steps = 3000\noutput.frame_every_steps = 1000\n"
+             "immune.enabled = false")
+
+
+def wait_for(out: Path, complete: int, ended, timeout: float = 120) -> None:
+    """Until at least ``complete`` runs are done and one is in flight;
+    ``ended()`` says why the sweep stopped early (None while it runs)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(run_files(out)) >= complete and list((out / "runs").glob("*.part")):
+            return
+        why = ended()
+        assert why is None, f"sweep ended before it could be interrupted: {why}"
+        time.sleep(0.05)
+    pytest.fail(f"{out}: {complete} runs not done within {timeout} s")
+
+
+def popen_ended(proc):
+    return lambda: None if proc.poll() is None else str(proc.communicate())
