@@ -12,7 +12,8 @@ True
 
 __version__ = "0.1.0"
 
+from .analysis import open_run  # noqa: E402
 from .config import Config, load_config  # noqa: E402
-from .simulation import Simulation  # noqa: E402
+from .simulation import Simulation, resume_run, run_to_file  # noqa: E402
 
-__all__ = ["Config", "Simulation", "load_config", "__version__"]
+__all__ = ["Config", "Simulation", "load_config", "open_run", "resume_run", "run_to_file", "__version__"]

@@ -7,10 +7,10 @@ import argparse
 import logging
 import sys
 
-from ..errors import InputError
-from . import bench, info, run
+from ..errors import InputError, RunInterrupted
+from . import bench, info, plot, resume, run, summarize
 
-SUBCOMMANDS = (run, info, bench)
+SUBCOMMANDS = (run, resume, summarize, plot, info, bench)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         print(f"gpusim: error: {err}", file=sys.stderr)
         return 2
+    except RunInterrupted as err:  # checkpoint written, status "interrupted"
+        print(f"gpusim: {err}", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         print("gpusim: interrupted", file=sys.stderr)
         return 130
