@@ -40,7 +40,7 @@ from ..config import Config
 from ..errors import InputError
 from ..observables import OBSERVABLES
 from .checkpoint import checkpoint_step, read_checkpoint, write_checkpoint
-from .xdmf import write_xdmf
+from .xdmf import XdmfWriter
 
 # HDF5 file format bounds.  Not "latest": from HDF5 1.10 on, the v3 superblock
 # records "open for writing", and a writer killed by SIGKILL leaves the flag
@@ -210,6 +210,7 @@ class RunWriter:
         self._pending_steps: list[int] = []
         self._field_meta: dict[str, tuple[Grid, np.dtype]] = {}
         self._frame_times: list[float] = []
+        self._xdmf = XdmfWriter(xdmf_path(self.path), self.path.name)
         self.last_step: int | None = None  # last observable row recorded
         self._checkpoint_step: int | None = None
 
@@ -234,14 +235,14 @@ class RunWriter:
         p.attrs["lattice_shape"] = np.array(cfg.lattice.shape, dtype=np.int64)
         p.attrs["dt_minutes"] = cfg.simulation.dt_minutes
         p.attrs["dx_um"] = cfg.lattice.dx_um
-        obs = f.create_group("observables")
+        obs = f.create_group("observables", track_order=True)  # readers list them in OBSERVABLES order
         for name, (dtype, unit, desc) in OBSERVABLES.items():
             g = obs.create_group(name)
             g.attrs["description"] = desc
             _time_datasets(g, 4096)
             v = g.create_dataset("value", (0,), maxshape=(None,), dtype=dtype, chunks=(4096,))
             v.attrs["unit"] = unit
-        f.create_group("fields")
+        f.create_group("fields", track_order=True)
         f.attrs["status"] = "running"
         f.flush()
 
@@ -380,7 +381,7 @@ class RunWriter:
 
     def _write_xdmf(self) -> None:
         if self._field_meta:
-            write_xdmf(xdmf_path(self.path), self.path.name, self._field_meta, self._frame_times)
+            self._xdmf.write(self._field_meta, self._frame_times)
 
 
 def _user() -> str:
