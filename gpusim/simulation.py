@@ -15,7 +15,7 @@ from pathlib import Path
 from .backends import make_backend
 from .config import Config
 from .errors import InputError, RunInterrupted
-from .observables import state_observables
+from .observables import OBSERVABLES, state_observables
 from .progress import Progress
 from .signals import StopOnSignal
 from .state import State, initial_state
@@ -96,7 +96,7 @@ def resume_run(path: str | Path, steps: int | None = None, backend: str = "auto"
     byte-identical to a run made in one go."""
     from .backends import resolve
     from .config import apply_overrides
-    from .io.reader import open_run_file, read_config, reading
+    from .io.reader import open_run_file, read_config, reading, require
     from .io.checkpoint import read_checkpoint
     from .io.runfile import RunWriter
 
@@ -104,6 +104,9 @@ def resume_run(path: str | Path, steps: int | None = None, backend: str = "auto"
     with reading(path), open_run_file(path) as f:
         cfg = read_config(f)
         status = str(f.attrs.get("status", "?"))
+        for name in OBSERVABLES:  # what the continued run appends to
+            for part in ("step", "time", "value"):
+                require(f, f"observables/{name}/{part}")
         try:
             ckpt = read_checkpoint(f)
         except KeyError:

@@ -167,7 +167,7 @@ class RunWriter:
         missing = [n for n in OBSERVABLES if f"observables/{n}/value" not in f]
         if missing:
             f.close()
-            raise InputError(f"{self.path}: has no observable {missing[0]!r}: written by another gpusim version?")
+            raise InputError(f"{self.path}: missing dataset /observables/{missing[0]}/value")
         for name, g in f["observables"].items():
             n = int(np.searchsorted(g["step"][()], step, side="right"))
             for ds in g.values():

@@ -80,7 +80,8 @@ def draw_muller(ax, run, top: int = 10) -> None:
     flags = run.clones["flags"].to_numpy() if "flags" in run.clones else np.zeros(len(run.clones), np.uint8)
     colours = clone_colours(flags)
     for i, c in enumerate(order):  # parents first, children painted over them
-        ax.fill_between(times, lo[:, i] / total, (lo[:, i] + sub[:, i]) / total, color=colours[c], lw=0,
+        ax.fill_between(times, lo[:, i] / total, (lo[:, i] + sub[:, i]) / total, facecolor=colours[c],
+                        edgecolor="white", lw=0.4,
                         label=f"clone {c}" if i < 6 else None)
     ax.set_xlim(times[0], times[-1])
     ax.set_ylim(0, 1)
