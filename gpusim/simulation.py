@@ -104,9 +104,10 @@ def resume_run(path: str | Path, steps: int | None = None, backend: str = "auto"
     with reading(path), open_run_file(path) as f:
         cfg = read_config(f)
         status = str(f.attrs.get("status", "?"))
-        for name in OBSERVABLES:  # what the continued run appends to
+        groups = [f"observables/{name}" for name in OBSERVABLES] + [f"fields/{n}" for n in f.get("fields", {})]
+        for group in groups:  # what the continued run truncates and appends to
             for part in ("step", "time", "value"):
-                require(f, f"observables/{name}/{part}")
+                require(f, f"{group}/{part}")
         try:
             ckpt = read_checkpoint(f)
         except KeyError:

@@ -48,6 +48,8 @@ def plot_file(path: Path, args) -> list[Path]:
         raise InputError(f"{args.movie}: movie must be .gif or .mp4")
     if args.fps < 1:
         raise InputError(f"--fps {args.fps}: must be >= 1")
+    if args.top < 1:
+        raise InputError(f"--top {args.top}: must be >= 1")
     with reading(path), open_run(path) as run:
         if args.movie and not ("tumour_clone" in run.fields and len(run.frames("tumour_clone"))):
             raise InputError(f"{path}: has no lattice frames to animate (output.frame_every_steps = 0?)")

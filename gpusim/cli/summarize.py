@@ -7,6 +7,7 @@ directories); until that lands it says so and exits 2.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from ..errors import InputError
@@ -66,7 +67,7 @@ def summarize_file(path: str | Path) -> str:
         ]
         if last is not None:
             counts = ", ".join(f"{k} {int(last[k])}" for k in obs.columns if k != "step")
-            lines.append(f"  final      {counts}")
+            lines += textwrap.wrap(counts, 100, initial_indent="  final      ", subsequent_indent=" " * 13)
         if "clones" in run.file or "checkpoint" in run.file:
             c = run.clones
             live = c.iloc[1:][c["population"].iloc[1:] > 0]

@@ -134,7 +134,13 @@ def _store(parent: h5py.Group, name: str, mapping: dict[str, Any]) -> None:
         _put(g, str(key), value)
 
 
+def to_host(value: Any) -> Any:
+    """A NumPy copy of a device (CuPy) array; anything else unchanged."""
+    return value.get() if hasattr(value, "__cuda_array_interface__") else value
+
+
 def _put(g: h5py.Group, key: str, value: Any) -> None:
+    value = to_host(value)
     if isinstance(value, dict):
         _store(g, key, value)
         g[key].attrs[_KIND] = "dict"

@@ -39,7 +39,7 @@ from .. import __version__
 from ..config import Config
 from ..errors import InputError
 from ..observables import OBSERVABLES
-from .checkpoint import checkpoint_step, read_checkpoint, write_checkpoint
+from .checkpoint import checkpoint_step, current_slot, to_host, write_checkpoint
 from .xdmf import XdmfWriter
 
 # HDF5 file format bounds.  Not "latest": from HDF5 1.10 on, the v3 superblock
@@ -113,8 +113,8 @@ def field_specs() -> dict[str, FieldSpec]:
 def field_array(state, source: str):
     """The state array a field is read from, or None."""
     if source in state.sites:
-        return state.sites[source]
-    return state.extra.get(source)
+        return to_host(state.sites[source])
+    return to_host(state.extra.get(source))
 
 
 def xdmf_path(path: str | Path) -> Path:
@@ -143,6 +143,7 @@ class RunWriter:
     def __init__(self, path: str | Path, cfg: Config, backend: str):
         self._setup(path, cfg, runtime_s=0.0)
         self.f = h5py.File(self.path, "w", libver=LIBVER)
+        xdmf_path(self.path).unlink(missing_ok=True)  # an earlier run's, if overwriting
         self._write_header(backend)
 
     @classmethod
@@ -163,7 +164,7 @@ class RunWriter:
         if step is None:
             f.close()
             raise InputError(f"{self.path}: has no checkpoint to continue from")
-        self.runtime0 = read_checkpoint(f).runtime_s
+        self.runtime0 = float(current_slot(f).attrs.get("runtime_s", 0.0))
         missing = [n for n in OBSERVABLES if f"observables/{n}/value" not in f]
         if missing:
             f.close()
@@ -380,8 +381,10 @@ class RunWriter:
             self.f.close()
 
     def _write_xdmf(self) -> None:
-        if self._field_meta:
+        if self._field_meta and self._frame_times:
             self._xdmf.write(self._field_meta, self._frame_times)
+        else:  # no frame to show (frames switched off, or all dropped by a resume)
+            xdmf_path(self.path).unlink(missing_ok=True)
 
 
 def _user() -> str:
