@@ -96,9 +96,9 @@ def resume_run(path: str | Path, steps: int | None = None, backend: str = "auto"
     byte-identical to a run made in one go."""
     from .backends import resolve
     from .config import apply_overrides
-    from .io.reader import open_run_file, read_config, reading, require
     from .io.checkpoint import read_checkpoint
-    from .io.runfile import RunWriter
+    from .io.reader import open_for_writing, open_run_file, read_config, reading, require
+    from .io.runfile import LIBVER, RunWriter
 
     path = Path(path)
     with reading(path), open_run_file(path) as f:
@@ -123,6 +123,7 @@ def resume_run(path: str | Path, steps: int | None = None, backend: str = "auto"
         total = start + steps
     cfg = apply_overrides(cfg, [f"simulation.steps={total}"])
     backend = resolve(backend)
+    open_for_writing(path, LIBVER).close()  # fail now, not after compiling kernels, if a run holds the file
     sim = Simulation(cfg, backend=backend, state=ckpt.state)
     writer = RunWriter.reopen(path, cfg, backend=sim.backend_name)
     return _write_run(sim, writer, progress), start

@@ -15,7 +15,6 @@ import gpusim
 from gpusim.analysis import clonal
 from gpusim.io.runfile import RunWriter
 from gpusim.observables import OBSERVABLES
-from gpusim.state import initial_state
 
 
 def test_open_run_reads_everything_in_the_quickstart_file(quickstart_run):

@@ -18,7 +18,7 @@ from test_runfile import datasets
 
 from gpusim.config import Config
 from gpusim.io.checkpoint import read_checkpoint, write_checkpoint
-from gpusim.io.runfile import xdmf_path
+from gpusim.io.runfile import RunWriter, xdmf_path
 from gpusim.simulation import resume_run, run_to_file
 from gpusim.state import initial_state
 
@@ -156,12 +156,23 @@ def test_signal_checkpoints_then_resume_is_byte_identical(tmp_path, signum, back
 
 
 @pytest.mark.parametrize("backend", ["numpy", "cpu"])
-def test_extending_a_complete_run_equals_a_longer_run(tmp_path, backend):
+def test_extending_a_complete_run_equals_a_longer_run(tmp_path, backend, monkeypatch):
     # 130 is off the frame grid (50): the short run's last frame must go.
     run_to_file(churn_config(130, frame_every=50, checkpoint_every=40), tmp_path / "ext.h5", backend=backend)
     run_to_file(churn_config(300, frame_every=50, checkpoint_every=40), tmp_path / "ref.h5", backend=backend)
+    seen = {}
+    real_close = RunWriter.close
+
+    def close(self, state, status="complete", **attrs):  # what end-of-run metrics can see
+        seen["history"] = self.observable_history("tumour_cells")
+        real_close(self, state, status, **attrs)
+
+    monkeypatch.setattr(RunWriter, "close", close)
     obs, start = resume_run(tmp_path / "ext.h5", steps=170, backend=backend)
     assert start == 130
+    with h5py.File(tmp_path / "ref.h5") as f:
+        np.testing.assert_array_equal(seen["history"][0], np.arange(301))
+        np.testing.assert_array_equal(seen["history"][1], f["observables/tumour_cells/value"][()])
     assert_same_run(tmp_path / "ext.h5", tmp_path / "ref.h5")
     with h5py.File(tmp_path / "ext.h5") as f:
         assert "steps = 300" in f["parameters"].attrs["config"]

@@ -25,7 +25,8 @@ def add_parser(sub) -> None:
     p.add_argument("run", help="run file (.h5) written by gpusim run")
     p.add_argument("--steps", type=int, metavar="N",
                    help="run N steps beyond the checkpoint (default: finish the configured steps)")
-    p.add_argument("--backend", default="auto", help="auto | cuda | cpu | numpy (default auto; any gives the same bytes)")
+    p.add_argument("--backend", default="auto",
+                   help="auto | cuda | cpu | numpy (default auto; every backend gives the same bytes)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=main)
 

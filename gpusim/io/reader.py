@@ -54,6 +54,17 @@ def open_run_file(path: str | Path) -> h5py.File:
     return f
 
 
+def open_for_writing(path: str | Path, libver) -> h5py.File:
+    """``path`` opened read-write (with HDF5's lock), or InputError; used
+    also as a probe (open, close: no byte of the file changes)."""
+    try:
+        return h5py.File(path, "r+", libver=libver)
+    except OSError as err:
+        why = ("it is locked by another process: is a run still writing it?" if "lock" in str(err)
+               else _reason(err))
+        raise InputError(f"{path}: cannot open for writing: {why}") from None
+
+
 def require(f: h5py.File, name: str):
     """``f[name]`` or InputError "missing dataset"."""
     obj = f.get(name)

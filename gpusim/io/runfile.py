@@ -40,6 +40,7 @@ from ..config import Config
 from ..errors import InputError
 from ..observables import OBSERVABLES
 from .checkpoint import checkpoint_step, current_slot, to_host, write_checkpoint
+from .reader import open_for_writing
 from .xdmf import XdmfWriter
 
 # HDF5 file format bounds.  Not "latest": from HDF5 1.10 on, the v3 superblock
@@ -155,11 +156,7 @@ class RunWriter:
         the continued run follows (its ``simulation.steps`` may be larger)."""
         self = cls.__new__(cls)
         self._setup(path, cfg, runtime_s=0.0)
-        try:
-            self.f = h5py.File(self.path, "r+", libver=LIBVER)
-        except OSError as err:
-            raise InputError(f"{self.path}: cannot open for writing ({err}); is a run still writing it?") from None
-        f = self.f
+        self.f = f = open_for_writing(self.path, LIBVER)
         step = checkpoint_step(f)
         if step is None:
             f.close()
@@ -318,6 +315,16 @@ class RunWriter:
     def flush(self) -> None:
         self._write_pending()
         self.f.flush()
+
+    def observable_history(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of observable ``name`` for every row so far, on disk
+        and buffered.  After a resume the process has seen only the steps
+        since the checkpoint; end-of-run metrics (outcome, response) that need
+        the whole trajectory read it from here."""
+        g = self.f["observables"][name]
+        steps = np.concatenate([g["step"][()], np.array(self._pending_steps, dtype=np.int64)])
+        values = np.concatenate([g["value"][()], np.array(self._pending[name], dtype=g["value"].dtype)])
+        return steps, values
 
     def frame(self, state) -> None:
         """Append one frame of every field (host state), flush, update the XDMF file."""

@@ -3,7 +3,7 @@ time, with the therapy schedule drawn behind them."""
 
 from __future__ import annotations
 
-from .style import THERAPY_COLOURS, TCELL
+from .style import TCELL, THERAPY_COLOURS
 
 
 def shade_therapies(ax, therapy: list) -> None:

@@ -4,7 +4,6 @@ cells on top; the middle z slice of a 3D lattice."""
 from __future__ import annotations
 
 import numpy as np
-
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
