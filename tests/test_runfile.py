@@ -132,11 +132,12 @@ def test_fields_take_dtype_from_state_and_shape_from_grid(tmp_path, monkeypatch)
     """Fields the lead adds later: a u8 per-site layer, a coarse float32 field
     from ``state.extra``, a plain-tuple entry; a source the state lacks is skipped."""
     monkeypatch.setitem(FIELDS, "tcells", FieldSpec("tcell", "cells", "T cell present"))
-    monkeypatch.setitem(FIELDS, "chemokine", FieldSpec("chemokine", "a.u.", "chemokine",
-                                                       lambda cfg: coarse_grid(cfg, 4)))
+    monkeypatch.setitem(FIELDS, "chemokine", ("chemokine", "a.u.", "chemokine"))  # extra: the coarse grid
     monkeypatch.setitem(FIELDS, "vessels", ("vessel", "flag", "vessel sites"))
     monkeypatch.setitem(FIELDS, "absent", FieldSpec("no_such_array", "-", "not in the state"))
-    cfg = make_config(lattice={"shape": [12, 10]}, simulation={"steps": 4},
+    monkeypatch.setitem(FIELDS, "clone_again", FieldSpec("clone", "clone id", "explicit grid",
+                                                         lambda cfg: coarse_grid(cfg, 1)))
+    cfg = make_config(lattice={"shape": [12, 10]}, simulation={"steps": 4}, chemokine={"grid_coarsening": 4},
                       output={"frame_every_steps": 2, "checkpoint_every_steps": 0})
     out = tmp_path / "run.h5"
     w = RunWriter(out, cfg, backend="numpy")
@@ -154,14 +155,15 @@ def test_fields_take_dtype_from_state_and_shape_from_grid(tmp_path, monkeypatch)
         w.on_step(step, obs, lambda step=step: states[step])
     w.close(states[-1])
     with h5py.File(out) as f:
-        assert sorted(f["fields"]) == ["chemokine", "tcells", "tumour_clone", "vessels"]
+        assert sorted(f["fields"]) == ["chemokine", "clone_again", "tcells", "tumour_clone", "vessels"]
+        assert f["fields/chemokine"].attrs["grid_coarsening"] == 4
         t, c = f["fields/tcells/value"], f["fields/chemokine/value"]
         assert t.dtype == np.uint8 and t.shape == (3, 10, 12) and c.dtype == np.float32 and c.shape == (3, 3, 3)
         assert c.chunks == (1, 3, 3) and c.compression == "gzip"
         assert t[1].tobytes() == states[2].sites["tcell"].tobytes()
         assert c[2].tobytes() == states[4].extra["chemokine"].tobytes()
         assert f["fields/chemokine"].attrs["spacing_um"] == 40.0 and f["fields/chemokine"].attrs["origin_um"] == 15.0
-    assert check_xdmf(out) == 3 * 4  # three frames of four fields
+    assert check_xdmf(out) == 3 * 5  # three frames of five fields
     grids = [g.get("Name") for g in ET.parse(xdmf_path(out)).getroot().iter("Grid")
              if g.get("CollectionType") == "Temporal"]
     assert len(grids) == 2  # the lattice and the coarse chemokine grid

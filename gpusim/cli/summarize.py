@@ -66,7 +66,7 @@ def summarize_file(path: str | Path) -> str:
             f"  response   {attrs.get('response', '-')}",
         ]
         if last is not None:
-            counts = ", ".join(f"{k} {int(last[k])}" for k in obs.columns if k != "step")
+            counts = ", ".join(f"{k} {_number(last[k])}" for k in obs.columns if k != "step")
             lines += textwrap.wrap(counts, 100, initial_indent="  final      ", subsequent_indent=" " * 13)
         if "clones" in run.file or "checkpoint" in run.file:
             c = run.clones
@@ -81,3 +81,8 @@ def summarize_file(path: str | Path) -> str:
         rate = f", {run.steps / runtime:.0f} steps/s" if runtime else ""
         lines.append(f"  runtime    {'-' if runtime is None else f'{runtime:.1f} s'}{rate} on {run.backend}")
     return "\n".join(lines)
+
+
+def _number(v) -> str:
+    """Integers as integers, the odd float observable with 4 significant digits."""
+    return str(int(v)) if float(v).is_integer() else f"{float(v):.4g}"

@@ -85,19 +85,27 @@ def coarse_grid(cfg: Config, factor: int) -> Grid:
     return Grid(tuple(math.ceil(n / factor) for n in cfg.lattice.shape), dx * factor, dx * (factor - 1) / 2)
 
 
+def chemokine_grid(cfg: Config) -> Grid:
+    """The coarse grid of the chemokine field (``chemokine.grid_coarsening``)."""
+    return coarse_grid(cfg, cfg.chemokine.grid_coarsening)
+
+
 class FieldSpec(NamedTuple):
     """A field written as frames: ``source`` names an array of ``state.sites``
-    or ``state.extra`` (flat, C order of ``grid(cfg).array_shape``); its dtype
-    is the array's.  A field whose source the state lacks is not written.
-
-    A coarse float32 field would be, for example,
-    ``FieldSpec("chemokine", "a.u.", "...", lambda cfg: coarse_grid(cfg, cfg.chemokine.grid_coarsening))``.
-    """
+    or ``state.extra`` (flat, C order of the grid's ``array_shape``); its
+    dtype is the array's.  ``grid`` defaults to the lattice for an array of
+    ``state.sites`` and to :func:`chemokine_grid` for one of ``state.extra``.
+    A field whose source the state lacks is not written."""
 
     source: str
     unit: str
     description: str
-    grid: Callable[[Config], Grid] = lattice_grid
+    grid: Callable[[Config], Grid] | None = None
+
+    def grid_of(self, cfg: Config, state) -> Grid:
+        if self.grid is not None:
+            return self.grid(cfg)
+        return lattice_grid(cfg) if self.source in state.sites else chemokine_grid(cfg)
 
 
 #: Fields written as frames: name -> FieldSpec (a plain (source, unit,
@@ -244,11 +252,12 @@ class RunWriter:
         f.attrs["status"] = "running"
         f.flush()
 
-    def _field_dataset(self, name: str, spec: FieldSpec, array) -> h5py.Dataset:
+    def _field_dataset(self, name: str, spec: FieldSpec, state) -> h5py.Dataset:
         g = self.f["fields"].get(name)
         if g is not None:
             return g["value"]
-        grid = spec.grid(self.cfg)
+        array = field_array(state, spec.source)
+        grid = spec.grid_of(self.cfg, state)
         shape = grid.array_shape
         if array.size != math.prod(shape):
             raise ValueError(f"field {name}: state array {spec.source!r} has {array.size} values, "
@@ -257,6 +266,7 @@ class RunWriter:
         g.attrs["description"] = spec.description
         g.attrs["spacing_um"] = grid.spacing_um
         g.attrs["origin_um"] = grid.origin_um
+        g.attrs["grid_coarsening"] = round(grid.spacing_um / self.cfg.lattice.dx_um)
         _time_datasets(g, 1024)
         v = g.create_dataset("value", (0, *shape), maxshape=(None, *shape), dtype=array.dtype,
                              chunks=(1, *shape), compression="gzip", compression_opts=4, shuffle=True)
@@ -332,7 +342,7 @@ class RunWriter:
             array = field_array(state, spec.source)
             if array is None:
                 continue
-            v = self._field_dataset(name, spec, array)
+            v = self._field_dataset(name, spec, state)
             g = v.parent
             _append(g["step"], np.array([state.step], dtype=np.int64))
             _append(g["time"], np.array([state.step], dtype=np.int64) * self.dt_days)
@@ -366,9 +376,8 @@ class RunWriter:
         if status == "complete" and every and state.step % every:
             self.frame(state)
         for name, spec in field_specs().items():  # empty datasets when no frame was written
-            array = field_array(state, spec.source)
-            if array is not None:
-                self._field_dataset(name, spec, array)
+            if field_array(state, spec.source) is not None:
+                self._field_dataset(name, spec, state)
         if self._checkpoint_step != state.step:
             self.checkpoint(state)
         self.flush()
