@@ -137,14 +137,14 @@ class RunWriter:
     checkpoint.
 
     >>> import tempfile, os
-    >>> from gpusim.config import Config
-    >>> from gpusim.state import initial_state
+    >>> from gpusim import Config, Simulation
     >>> cfg = Config.model_validate({"lattice": {"shape": [8, 8]}})
+    >>> sim = Simulation(cfg, backend="numpy")
     >>> path = os.path.join(tempfile.mkdtemp(), "run.h5")
     >>> w = RunWriter(path, cfg, backend="numpy")
-    >>> obs = {"tumour_cells": 13, "divisions": 0, "deaths": 0, "new_clones": 0, "live_clones": 1}
-    >>> w.start(obs, lambda: initial_state(cfg))
-    >>> w.close(initial_state(cfg), "complete")
+    >>> w.start(sim.last_observables, sim.state)        # row, frame and checkpoint of step 0
+    >>> w.on_step(1, sim.step(), sim.state)             # row 1 (frames and checkpoints when due)
+    >>> w.close(sim.state(), "complete")
     >>> os.path.exists(path[:-3] + ".xmf")
     True
     """
