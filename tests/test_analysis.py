@@ -13,7 +13,7 @@ from test_runfile import datasets
 
 import gpusim
 from gpusim.analysis import clonal
-from gpusim.io.runfile import RunWriter
+from gpusim.io.runfile import FIELDS, RunWriter
 from gpusim.observables import OBSERVABLES
 
 
@@ -32,7 +32,7 @@ def test_open_run_reads_everything_in_the_quickstart_file(quickstart_run):
         ds = run.observables_xarray()
         assert isinstance(ds, xr.Dataset) and ds["tumour_cells"].attrs["unit"] == "cells"
         np.testing.assert_array_equal(ds["step"], obs["step"])
-        assert run.fields == ["tumour_clone"]
+        assert run.fields == list(FIELDS)
         for name in run.fields:
             frames = run.frames(name)
             assert list(frames.steps) == [0, 144, 288, 300] and len(frames) == 4

@@ -52,9 +52,10 @@ def test_plot_default_output_and_mp4(quickstart_run, tmp_path):
 def test_therapy_schedule_is_drawn(therapy_run):
     with gpusim.open_run(therapy_run) as run:
         fig = run_figure(run)
+        tcells = ["T cells"] if "tcells" in run.observables else []
     curves = fig.axes[0]
     labels = [t.get_text() for t in curves.get_legend().get_texts()]
-    assert labels == ["tumour cells", "checkpoint blockade", "chemotherapy", "vaccine"]
+    assert labels == ["tumour cells", *tcells, "checkpoint blockade", "chemotherapy", "vaccine"]
     spans = [p for p in curves.patches]  # the two windows
     assert len(spans) == 2
     pulses = [line for line in curves.get_lines() if line.get_linestyle() == "--"]
