@@ -40,7 +40,7 @@ def test_open_run_reads_everything_in_the_quickstart_file(quickstart_run):
             for k in range(len(frames)):
                 assert frames[k].tobytes() == raw[f"fields/{name}/value"][k].tobytes()
             assert frames.at_step(144).tobytes() == frames[1].tobytes()
-            assert frames[-1].tobytes() == frames[3].tobytes() and frames[1:3].shape == (2, 60, 60)
+            assert frames[-1].tobytes() == frames[3].tobytes() and frames[1:3].shape == (2, *frames.shape)
             with pytest.raises(IndexError):
                 frames[4]
         clones = run.clones
