@@ -62,7 +62,7 @@ def stoppable_run(tmp_path, backend: str) -> tuple[Config, Path, Path]:
     be caught part-way.  The length is calibrated on the reference run's
     ``runtime_s``, so the tests keep working as the model gets slower or the
     machine faster."""
-    steps, toml, ref = 10 * FRAMES, tmp_path / "run.toml", tmp_path / "ref.h5"
+    steps, toml, ref = 4 * FRAMES, tmp_path / "run.toml", tmp_path / "ref.h5"
     while True:
         every = steps // FRAMES
         cfg = churn_config(steps, frame_every=every, checkpoint_every=every * 7 // 2)
@@ -119,7 +119,7 @@ def assert_same_run(got, ref, ignore_parameters=("backend",)) -> None:
 
 
 def test_checkpoint_cadence_does_not_change_results(tmp_path):
-    cfg = churn_config(300, frame_every=40, checkpoint_every=0)
+    cfg = churn_config(150, frame_every=40, checkpoint_every=0)
     run_to_file(cfg, tmp_path / "ref.h5", backend="numpy")
     cfg.output.checkpoint_every_steps = 7
     run_to_file(cfg, tmp_path / "often.h5", backend="numpy")
@@ -185,9 +185,9 @@ def test_signal_checkpoints_then_resume_is_byte_identical(tmp_path, signum, back
 
 @pytest.mark.parametrize("backend", ["numpy", "cpu"])
 def test_extending_a_complete_run_equals_a_longer_run(tmp_path, backend, monkeypatch):
-    # 130 is off the frame grid (50): the short run's last frame must go.
-    run_to_file(churn_config(130, frame_every=50, checkpoint_every=40), tmp_path / "ext.h5", backend=backend)
-    run_to_file(churn_config(300, frame_every=50, checkpoint_every=40), tmp_path / "ref.h5", backend=backend)
+    # 70 is off the frame grid (25): the short run's last frame must go.
+    run_to_file(churn_config(70, frame_every=25, checkpoint_every=20), tmp_path / "ext.h5", backend=backend)
+    run_to_file(churn_config(160, frame_every=25, checkpoint_every=20), tmp_path / "ref.h5", backend=backend)
     seen = {}
     real_close = RunWriter.close
 
@@ -196,14 +196,14 @@ def test_extending_a_complete_run_equals_a_longer_run(tmp_path, backend, monkeyp
         real_close(self, state, status, **attrs)
 
     monkeypatch.setattr(RunWriter, "close", close)
-    obs, start = resume_run(tmp_path / "ext.h5", steps=170, backend=backend)
-    assert start == 130
+    obs, start = resume_run(tmp_path / "ext.h5", steps=90, backend=backend)
+    assert start == 70
     with h5py.File(tmp_path / "ref.h5") as f:
-        np.testing.assert_array_equal(seen["history"][0], np.arange(301))
+        np.testing.assert_array_equal(seen["history"][0], np.arange(161))
         np.testing.assert_array_equal(seen["history"][1], f["observables/tumour_cells/value"][()])
     assert_same_run(tmp_path / "ext.h5", tmp_path / "ref.h5")
     with h5py.File(tmp_path / "ext.h5") as f:
-        assert "steps = 300" in f["parameters"].attrs["config"]
+        assert "steps = 160" in f["parameters"].attrs["config"]
 
 
 def test_resume_cli_extends_and_refuses_a_complete_run_without_steps(tmp_path):
