@@ -16,7 +16,7 @@ from gpusim.plots import FIGURE_DPI, FIGURE_SIZE_IN, run_figure
 from gpusim.plots.movie import MOVIE_DPI, MOVIE_SIZE_IN
 from gpusim.plots.muller import muller_data
 from gpusim.plots.snapshot import Snapshot, mid_slice
-from gpusim.plots.style import PDL1, clone_colours
+from gpusim.plots.style import family
 from gpusim.state import CLONE_PDL1
 
 FIGURE_PX = (round(FIGURE_SIZE_IN[0] * FIGURE_DPI), round(FIGURE_SIZE_IN[1] * FIGURE_DPI))
@@ -80,13 +80,13 @@ def test_snapshot_highlights_escape_clones_and_overlays_tcells_in_3d(tmp_path, m
         tc = mid_slice(run.frames("tcells")[-1])
         assert ids.shape == (12, 14) and "z = 4" in snap.ax.get_title()
     image = snap.image.get_array()
-    escape = (flags[ids] & CLONE_PDL1) != 0
-    assert escape.any()
-    np.testing.assert_array_equal(image[escape], np.broadcast_to(PDL1, (int(escape.sum()), 4)))
+    pdl1_only = (flags[ids] & 3) == CLONE_PDL1
+    plain = (ids > 0) & ((flags[ids] & 3) == 0)
+    assert pdl1_only.any() and plain.any()
+    assert {family(c) for c in image[pdl1_only]} == {"PD-L1 high"}  # escape clones in the red family
+    assert {family(c) for c in image[plain]} == {"ordinary"}
+    assert (image[ids == 0] == 1.0).all()  # empty sites white
     assert len(snap.dots.get_offsets()) == int(np.count_nonzero(tc)) > 0
-    table = clone_colours(flags)
-    plain = (ids > 0) & ~escape & ((flags[ids] & 2) == 0)
-    assert not np.isclose(table[ids[plain]], PDL1).all(axis=1).any()  # only escape clones are red
 
 
 def test_muller_groups_small_clones_into_kept_ancestors(tmp_path):

@@ -36,4 +36,4 @@ def draw_curves(ax, run) -> None:
     ax.set_title("Growth")
     if len(days):
         ax.set_xlim(days[0], max(days[-1], days[0] + 1e-9))
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    ax.legend(loc="best", fontsize=8, framealpha=0.8)
