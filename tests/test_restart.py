@@ -149,7 +149,8 @@ def test_sigkill_then_resume_is_byte_identical(tmp_path, backend):
         assert len(rows) >= steps[-1] + 1
         assert rows.tobytes() == fr["observables/tumour_cells/value"][: len(rows)].tobytes()
         ckpt = read_checkpoint(f).state
-        assert ckpt.step % checkpoint_every == 0 and 0 < ckpt.step <= steps[-1]
+        # The last checkpoint may come after the last frame; its rows are on disk with it.
+        assert ckpt.step % checkpoint_every == 0 and 0 < ckpt.step < len(rows)
 
     proc = gpusim("resume", out, "-q", "--backend", backend)
     assert proc.returncode == 0, proc.stderr
