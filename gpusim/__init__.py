@@ -13,6 +13,15 @@ True
 __version__ = "0.1.0"
 
 from .config import Config, load_config  # noqa: E402
-from .simulation import Simulation  # noqa: E402
+from .simulation import Simulation, resume_run, run_to_file  # noqa: E402
 
-__all__ = ["Config", "Simulation", "load_config", "__version__"]
+__all__ = ["Config", "Simulation", "load_config", "open_run", "resume_run", "run_to_file", "__version__"]
+
+
+def __getattr__(name: str):
+    # open_run needs h5py (and pandas when used): load it on first use only.
+    if name == "open_run":
+        from .analysis import open_run
+
+        return open_run
+    raise AttributeError(f"module 'gpusim' has no attribute {name!r}")

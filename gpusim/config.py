@@ -174,6 +174,9 @@ TherapyEntry = Annotated[
 
 class OutputConfig(_Section):
     frame_every_steps: int = Field(50, ge=0, description="lattice frames every N steps (0: none)")
+    checkpoint_every_steps: int = Field(
+        500, ge=0, description="full state for exact restart every N steps (0: only at the end or on a signal)"
+    )
 
 
 class Config(_Section):

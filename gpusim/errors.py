@@ -7,3 +7,12 @@ and exit code 2 (DESIGN §5); everything else is a bug and keeps its traceback.
 
 class InputError(Exception):
     """A bad config, override, file or argument: the message names what is wrong."""
+
+
+class RunInterrupted(Exception):
+    """A run stopped on a signal after writing its checkpoint; the CLI exits
+    with ``exit_code`` (128 + signal number) and says how to resume."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from .backends import make_backend
 from .config import Config
-from .observables import EVENTS, Observer
+from .errors import InputError, RunInterrupted
+from .observables import EVENTS, OBSERVABLES, Observer
 from .progress import Progress
+from .signals import StopOnSignal
 from .state import State, initial_state
 
 
@@ -52,42 +53,98 @@ class Simulation:
         self.last_observables = self._observables(self.backend.step())
         return self.last_observables
 
-    def run(self, steps: int | None = None, writer=None, progress: bool = False) -> dict[str, int]:
-        """Run ``steps`` steps (default: the config's), streaming to ``writer``."""
-        steps = self.cfg.simulation.steps if steps is None else steps
-        every = self.cfg.output.frame_every_steps
-        if writer is not None and self.step_count == 0:
-            writer.record(0, self.last_observables)
-            if every:
-                writer.frame(self.state())
+    def run(self, steps: int | None = None, writer=None, progress: bool = False, stop=None) -> dict[str, int]:
+        """Advance ``steps`` steps (default: up to the config's ``simulation.steps``),
+        streaming to ``writer`` (a :class:`~gpusim.io.runfile.RunWriter`).
+
+        ``stop``, if given, is polled after every step; when it returns true
+        the run returns early (a signal asked the run to end)."""
+        if steps is None:
+            steps = max(0, self.cfg.simulation.steps - self.step_count)
+        if writer is not None:
+            writer.start(self.last_observables, self.state)
         with Progress(steps, "gpusim run", enabled=progress) as bar:
             for _ in range(steps):
                 obs = self.step()
                 if writer is not None:
-                    writer.record(self.step_count, obs)
-                    if every and self.step_count % every == 0:
-                        writer.frame(self.state())
+                    writer.on_step(self.step_count, obs, self.state)
                 bar.update(1, tumour_cells=obs["tumour_cells"])
+                if stop is not None and stop():
+                    break
         return self.last_observables
 
 
 def run_to_file(cfg: Config, out: str | Path, backend: str = "auto", progress: bool = False) -> dict:
-    """Run ``cfg`` from the start and write the run file ``out``."""
+    """Run ``cfg`` from the start and write the run file ``out``.
+
+    SIGTERM, SIGUSR1 and SIGINT end the run after the current step with a
+    checkpoint and status ``interrupted`` (:class:`~gpusim.errors.RunInterrupted`)."""
     from .io.runfile import RunWriter
 
     sim = Simulation(cfg, backend=backend)
-    writer = RunWriter(out, cfg, backend=sim.backend_name)
-    t0 = time.perf_counter()
-    try:
-        obs = sim.run(writer=writer, progress=progress)
-    except BaseException as err:
-        writer.fail(f"{err.__class__.__name__}: {err}")
-        raise
-    final = sim.state()
-    every = cfg.output.frame_every_steps
-    if every and final.step % every != 0:
-        writer.frame(final)  # the last state is always a frame
-    writer.flush()
-    result = writer.classify()
-    writer.close(final, "complete", runtime_s=time.perf_counter() - t0, steps=final.step, **result)
+    return _write_run(sim, RunWriter(out, cfg, backend=sim.backend_name), progress)
+
+
+def resume_run(path: str | Path, steps: int | None = None, backend: str = "auto",
+               progress: bool = False) -> tuple[dict, int]:
+    """Continue the run file ``path`` from its checkpoint; returns (final
+    observables, the step it resumed from).
+
+    ``steps=None`` finishes the configured steps of an unfinished run;
+    ``steps=N`` runs N steps beyond the checkpoint (for a complete run: N more
+    steps), and the stored config's ``simulation.steps`` becomes the new total.
+    Every row and frame past the checkpoint is recomputed, so the result is
+    byte-identical to a run made in one go."""
+    from .backends import resolve
+    from .config import apply_overrides
+    from .io.checkpoint import read_checkpoint
+    from .io.reader import open_for_writing, open_run_file, read_config, reading, require
+    from .io.runfile import LIBVER, RunWriter
+
+    path = Path(path)
+    with reading(path), open_run_file(path) as f:
+        cfg = read_config(f)
+        status = str(f.attrs.get("status", "?"))
+        groups = [f"observables/{name}" for name in OBSERVABLES] + [f"fields/{n}" for n in f.get("fields", {})]
+        for group in groups:  # what the continued run truncates and appends to
+            for part in ("step", "time", "value"):
+                require(f, f"{group}/{part}")
+        try:
+            ckpt = read_checkpoint(f)
+        except KeyError:
+            raise InputError(f"{path}: has no checkpoint (/checkpoint) to resume from") from None
+    start = ckpt.state.step
+    if steps is None:
+        if status == "complete" and start >= cfg.simulation.steps:
+            raise InputError(f"{path}: run is complete ({start} steps); use --steps N to run N more")
+        total = max(start, cfg.simulation.steps)
+    elif steps < 0:
+        raise InputError(f"--steps {steps}: must be >= 0")
+    else:
+        total = start + steps
+    cfg = apply_overrides(cfg, [f"simulation.steps={total}"])
+    backend = resolve(backend)
+    open_for_writing(path, LIBVER).close()  # fail now, not after compiling kernels, if a run holds the file
+    sim = Simulation(cfg, backend=backend, state=ckpt.state)
+    writer = RunWriter.reopen(path, cfg, backend=sim.backend_name)
+    return _write_run(sim, writer, progress), start
+
+
+def _write_run(sim: Simulation, writer, progress: bool = False) -> dict:
+    """Drive ``sim`` to the end of its config into ``writer``; stop cleanly on a signal."""
+    target = sim.cfg.simulation.steps
+    with StopOnSignal() as stop:
+        try:
+            obs = sim.run(writer=writer, progress=progress, stop=stop)
+            final = sim.state()
+            if final.step < target:  # stopped by a signal
+                writer.close(final, "interrupted", interrupted_by=stop.name)
+            else:
+                writer.close(final, "complete")
+        except BaseException as err:
+            writer.fail(f"{err.__class__.__name__}: {err}")
+            raise
+    if final.step < target:
+        raise RunInterrupted(f"{writer.path}: interrupted by {stop.name} at step {final.step} of {target}; "
+                             f"checkpoint written; continue with: gpusim resume {writer.path}", stop.exit_code)
     return obs

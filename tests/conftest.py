@@ -9,6 +9,7 @@ turns that skip into a failure on GPU machines.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,3 +83,31 @@ def run_cpu_in_subprocess(cfg: Config, threads: int) -> dict:
     proc = subprocess.run([sys.executable, "-c", code, json.dumps(cfg.model_dump(mode="json")), str(threads)],
                           capture_output=True, text=True, env=env, check=True)
     return json.loads(proc.stdout)
+
+
+QUICKSTART = Path(__file__).parents[1] / "configs" / "quickstart.toml"
+SMALL_QUICKSTART = ["--set", "lattice.shape=[60,60]", "--steps", "300"]
+THERAPY = ('therapy=[{kind = "checkpoint_blockade", start_day = 0.5, end_day = 1.5, level = 0.8}, '
+           '{kind = "chemotherapy", day = 1.0, tumour_kill_prob = 0.3}, '
+           '{kind = "vaccine", start_day = 1.2, end_day = 2.0, recruitment_multiplier = 2.0}]')
+
+
+def make_run_file(path, *args) -> Path:
+    """``gpusim run`` in-process (numpy backend: the same bytes as any other, and fast)."""
+    from gpusim.cli.main import main
+
+    assert main(["run", str(QUICKSTART), "-o", str(path), "--backend", "numpy", "-q", *SMALL_QUICKSTART,
+                 *args]) == 0
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def quickstart_run(tmp_path_factory) -> Path:
+    """The quickstart, shrunk to 60 x 60 sites and 300 steps (do not modify: shared)."""
+    return make_run_file(tmp_path_factory.mktemp("quickstart") / "quickstart.h5")
+
+
+@pytest.fixture(scope="session")
+def therapy_run(tmp_path_factory) -> Path:
+    """The shrunk quickstart with a therapy schedule (windows and a pulse)."""
+    return make_run_file(tmp_path_factory.mktemp("therapy") / "therapy.h5", "--set", THERAPY)

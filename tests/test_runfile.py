@@ -64,3 +64,125 @@ def test_run_files_identical_across_backends(tmp_path, dim, other):
     for name in a:
         assert a[name].dtype == b[name].dtype, name
         assert a[name].tobytes() == b[name].tobytes(), name
+
+
+# ----------------------------------------------------------------------------
+# H5MD conventions, fields of any dtype and grid, the XDMF sidecar
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import xml.etree.ElementTree as ET  # noqa: E402
+
+from conftest import make_config  # noqa: E402
+
+from gpusim.io.runfile import FieldSpec, RunWriter, coarse_grid, xdmf_path  # noqa: E402
+from gpusim.state import initial_state  # noqa: E402
+
+
+def check_xdmf(h5path) -> int:
+    """The XDMF sidecar parses and every HDF reference names an existing
+    dataset with the stated dimensions; returns the number of references."""
+    root = ET.parse(xdmf_path(h5path)).getroot()
+    refs = 0
+    with h5py.File(h5path) as f:
+        for series in root.iter("Grid"):
+            if series.get("CollectionType") != "Temporal":
+                continue
+            frames = series.findall("Grid")
+            assert frames, "empty temporal collection"
+            for k, frame in enumerate(frames):
+                topo = frame.find("Topology")
+                dims = [int(d) for d in topo.get("Dimensions").split()]
+                assert topo.get("TopologyType") == f"{len(dims)}DCoRectMesh"
+                time = float(frame.find("Time").get("Value"))
+                for attr in frame.findall("Attribute"):
+                    slab, data = attr.find("DataItem").findall("DataItem")
+                    fname, _, dset = data.text.partition(":")
+                    assert fname == os.path.basename(h5path)
+                    ds = f[dset]
+                    assert [int(d) for d in data.get("Dimensions").split()] == list(ds.shape)
+                    start, stride, count = np.array(slab.text.split(), dtype=int).reshape(3, -1)
+                    assert start[0] == k and list(count) == [1, *dims] and not start[1:].any()
+                    assert f[dset.replace("/value", "/time")][k] == time
+                    refs += 1
+    return refs
+
+
+def test_h5md_layout_units_and_xdmf(tmp_path):
+    cfg = random_tumour_config(12, 3, "moore", "closed", steps=30).model_copy()
+    cfg.output.frame_every_steps = 10
+    out = tmp_path / "run.h5"
+    run_to_file(cfg, out, backend="numpy")
+    with h5py.File(out) as f:
+        assert f["h5md/author"].attrs["name"] and f["h5md/creator"].attrs["version"]
+        for name, (_, unit, _) in OBSERVABLES.items():
+            g = f["observables"][name]
+            assert g["value"].attrs["unit"] == unit and g["time"].attrs["unit"] == "day"
+            assert g["step"].dtype == np.int64 and g["time"].dtype == np.float64
+        assert list(f["observables"]) == list(OBSERVABLES)  # in the order of the dict
+        v = f["fields/tumour_clone/value"]
+        assert v.shape == (4, *reversed(cfg.lattice.shape)) and v.dtype == np.uint32
+        assert f["fields/tumour_clone"].attrs["spacing_um"] == cfg.lattice.dx_um
+        assert f["checkpoint"].attrs["current"] in (b"a", b"b")
+        assert f["parameters"].attrs["dx_um"] == cfg.lattice.dx_um
+    with h5py.File(out) as f:
+        assert check_xdmf(out) == 4 * len(f["fields"])  # four frames of every field
+
+
+def test_fields_take_dtype_from_state_and_shape_from_grid(tmp_path, monkeypatch):
+    """Fields the lead adds later: a u8 per-site layer, a coarse float32 field
+    from ``state.extra``, a plain-tuple entry; a source the state lacks is skipped."""
+    monkeypatch.setitem(FIELDS, "tcells", FieldSpec("tcell", "cells", "T cell present"))
+    monkeypatch.setitem(FIELDS, "chemokine", ("chemokine", "a.u.", "chemokine"))  # extra: the coarse grid
+    monkeypatch.setitem(FIELDS, "vessels", ("vessel", "flag", "vessel sites"))
+    monkeypatch.setitem(FIELDS, "absent", FieldSpec("no_such_array", "-", "not in the state"))
+    monkeypatch.setitem(FIELDS, "clone_again", FieldSpec("clone", "clone id", "explicit grid",
+                                                         lambda cfg: coarse_grid(cfg, 1)))
+    cfg = make_config(lattice={"shape": [12, 10]}, simulation={"steps": 4}, chemokine={"grid_coarsening": 4},
+                      output={"frame_every_steps": 2, "checkpoint_every_steps": 0})
+    out = tmp_path / "run.h5"
+    w = RunWriter(out, cfg, backend="numpy")
+    states = []
+    for step in range(5):
+        st = initial_state(cfg)
+        st.step = step
+        st.sites["tcell"] = (np.arange(120) % (step + 2) == 0).astype(np.uint8)
+        st.sites["vessel"] = (np.arange(120) % 7 == 0).astype(np.uint8)
+        st.extra["chemokine"] = np.linspace(0, step, 9, dtype=np.float32)
+        states.append(st)
+    obs = {name: 0 for name in OBSERVABLES}
+    w.start(obs, lambda: states[0])
+    for step in range(1, 5):
+        w.on_step(step, obs, lambda step=step: states[step])
+    w.close(states[-1])
+    with h5py.File(out) as f:
+        assert sorted(f["fields"]) == ["chemokine", "clone_again", "tcells", "tumour_clone", "vessels"]
+        assert f["fields/chemokine"].attrs["grid_coarsening"] == 4
+        t, c = f["fields/tcells/value"], f["fields/chemokine/value"]
+        assert t.dtype == np.uint8 and t.shape == (3, 10, 12) and c.dtype == np.float32 and c.shape == (3, 3, 3)
+        assert c.chunks == (1, 3, 3) and c.compression == "gzip"
+        assert t[1].tobytes() == states[2].sites["tcell"].tobytes()
+        assert c[2].tobytes() == states[4].extra["chemokine"].tobytes()
+        assert f["fields/chemokine"].attrs["spacing_um"] == 40.0 and f["fields/chemokine"].attrs["origin_um"] == 15.0
+    assert check_xdmf(out) == 3 * 5  # three frames of five fields
+    grids = [g.get("Name") for g in ET.parse(xdmf_path(out)).getroot().iter("Grid")
+             if g.get("CollectionType") == "Temporal"]
+    assert len(grids) == 2  # the lattice and the coarse chemokine grid
+
+
+def test_h5dump_reads_the_quickstart_file(quickstart_run):
+    h5dump = shutil.which("h5dump")
+    if h5dump is None:
+        if os.environ.get("CI"):
+            pytest.fail("h5dump missing: .ci/run installs hdf5-tools")
+        pytest.skip("h5dump not installed (apt-get install hdf5-tools)")
+    proc = subprocess.run([h5dump, "-H", str(quickstart_run)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("h5md", "fields", "tumour_clone", "observables", "clones", "checkpoint"):
+        assert f'GROUP "{name}"' in proc.stdout
+    assert 'ATTRIBUTE "status"' in proc.stdout
+    proc = subprocess.run([h5dump, "-d", "/observables/tumour_cells/value", str(quickstart_run)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "SIMPLE { ( 301 ) / ( H5S_UNLIMITED ) }" in proc.stdout
+    assert check_xdmf(quickstart_run) > 0

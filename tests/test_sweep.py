@@ -320,7 +320,7 @@ def test_summarize_prints_rates_per_arm_and_parameter(small_serial):
     assert "per arm:" in text and "per tumour.neoantigen_prob_per_division (all arms):" in text
     arm_rows = [line.split() for line in text.splitlines() if line.strip().startswith(("control", "anti-PD-1"))]
     assert [r[:3] for r in arm_rows[:2]] == [["control", "4", "4"], ["anti-PD-1", "4", "4"]]
-    assert_one_line_error(gpusim("summarize", out / "nope"), "no such file or directory")
+    assert_one_line_error(gpusim("summarize", out / "nope"), "nope: no such file")
 
 
 def test_plot_writes_a_png_with_three_kinds_of_panel(small_serial, tmp_path):

@@ -8,10 +8,10 @@ import logging
 import os
 import sys
 
-from ..errors import InputError
-from . import bench, info, plot, run, submit, summarize, sweep
+from ..errors import InputError, RunInterrupted
+from . import bench, info, plot, resume, run, submit, summarize, sweep
 
-SUBCOMMANDS = (run, sweep, submit, summarize, plot, info, bench)
+SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, info, bench)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         print(f"gpusim: error: {err}", file=sys.stderr)
         return 2
+    except RunInterrupted as err:  # checkpoint written, status "interrupted"
+        print(f"gpusim: {err}", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         print("gpusim: interrupted", file=sys.stderr)
         return 130

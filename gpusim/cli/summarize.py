@@ -1,26 +1,90 @@
-"""gpusim summarize DIR: outcome and response rates per arm and parameter bin
-of a sweep directory.  (Single run files: issue 4.)"""
+"""gpusim summarize RUN.h5|DIR: one screen about a run (or a sweep directory).
+
+A file is summarised by :func:`summarize_file`; a ``gpusim sweep`` output
+directory by :func:`summarize_dir` (outcome and response rates per arm and
+parameter bin).
+"""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from ..errors import InputError
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("summarize", help="table of outcomes and metrics (sweep directory)")
-    p.add_argument("path", help="sweep directory (DIR of gpusim sweep -o DIR)")
+    p = sub.add_parser("summarize", help="one screen about a run file (shape, steps, outcome, counts, clones)")
+    p.add_argument("path", help="run file (.h5), or a sweep output directory")
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
     path = Path(args.path)
-    if path.is_dir():
-        from ..sweep.summary import summarize_dir
+    text = summarize_dir(path) if path.is_dir() else summarize_file(path)
+    print(text)
+    return 0
 
-        print(summarize_dir(path))
-        return 0
-    if path.exists():
-        raise InputError(f"{path}: single-run summaries come with issue 4 (give a sweep directory)")
-    raise InputError(f"{path}: no such file or directory")
+
+def summarize_dir(path: Path) -> str:
+    """Outcome and response rates per arm and parameter bin of a sweep directory."""
+    from ..sweep.summary import summarize_dir as sweep_summary
+
+    return sweep_summary(path)
+
+
+def summarize_file(path: str | Path) -> str:
+    """The text ``gpusim summarize RUN.h5`` prints.
+
+    >>> import gpusim, tempfile, os
+    >>> cfg = gpusim.Config.model_validate({"lattice": {"shape": [20, 20]}, "simulation": {"steps": 30}})
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.h5")
+    >>> _ = gpusim.run_to_file(cfg, path, backend="numpy")
+    >>> print(summarize_file(path))  # doctest: +ELLIPSIS
+    run.h5  complete
+      lattice    20 x 20 (2D, von_neumann, closed), dx 10 um
+      steps      30 of 30 (dt 10 min, 0.21 days), seed 1
+    ...
+    """
+    from ..analysis import open_run
+    from ..io.reader import reading
+
+    path = Path(path)
+    with reading(path), open_run(path) as run:
+        cfg, attrs = run.config, run.attrs
+        obs = run.observables
+        lat = cfg.lattice
+        last = obs.iloc[-1] if len(obs) else None
+        days = float(obs.index[-1]) if len(obs) else 0.0
+        status = run.status + (f" ({attrs['error']})" if attrs.get("error") else "") \
+            + (f" by {attrs['interrupted_by']}" if attrs.get("interrupted_by") else "")
+        lines = [
+            f"{path.name}  {status}",
+            f"  lattice    {' x '.join(map(str, lat.shape))} ({lat.dim}D, {lat.neighbourhood}, {lat.boundary}), "
+            f"dx {lat.dx_um:g} um",
+            f"  steps      {run.steps} of {cfg.simulation.steps} (dt {cfg.simulation.dt_minutes:g} min, "
+            f"{days:.2f} days), seed {cfg.simulation.seed}",
+            f"  outcome    {attrs.get('outcome', '-')}",
+            f"  response   {attrs.get('response', '-')}",
+        ]
+        if last is not None:
+            counts = ", ".join(f"{k} {_number(last[k])}" for k in obs.columns if k != "step")
+            lines += textwrap.wrap(counts, 100, initial_indent="  final      ", subsequent_indent=" " * 13)
+        if "clones" in run.file or "checkpoint" in run.file:
+            c = run.clones
+            live = c.iloc[1:][c["population"].iloc[1:] > 0]
+            where = "" if "clones" in run.file else f" (checkpoint at step {run.clones_step})"
+            largest = live["population"].max() if len(live) else 0
+            lines.append(f"  clones     {len(c) - 1} founded, {len(live)} alive{where}; largest {largest} cells; "
+                         f"escape: {int(live['pdl1'].sum())} PD-L1 high, {int(live['hla'].sum())} HLA lost")
+        fields = ", ".join(f"{n} ({len(run.frames(n))} frames)" for n in run.fields) or "none"
+        lines.append(f"  fields     {fields}")
+        runtime = attrs.get("runtime_s")
+        rate = f", {run.steps / runtime:.0f} steps/s" if runtime else ""
+        lines.append(f"  runtime    {'-' if runtime is None else f'{runtime:.1f} s'}{rate} on {run.backend}")
+    return "\n".join(lines)
+
+
+def _number(v) -> str:
+    """Integers as integers, the odd float observable with 4 significant digits."""
+    return str(int(v)) if float(v).is_integer() else f"{float(v):.4g}"

@@ -13,7 +13,7 @@ GPU per rank on cuda, cores / ranks OpenMP threads on cpu.
 >>> _ = (d / "sweep.toml").write_text('seed = 1\\nreplicates = 2\\n[base]\\nconfig = "base.toml"\\n')
 >>> result = run_sweep(d / "sweep.toml", d / "out", backend="numpy", progress=False)
 >>> result.complete, result.failed, sorted(p.suffix for p in (d / "out" / "runs").iterdir())
-(2, [], ['.h5', '.h5'])
+(2, [], ['.h5', '.h5', '.xmf', '.xmf'])
 """
 
 from __future__ import annotations

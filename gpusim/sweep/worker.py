@@ -23,21 +23,26 @@ def run_one(cfg: Config, path: Path, backend: str) -> str:
     """Make ``path`` a complete run file of ``cfg``: 'skipped' if it already
     was, 'complete' once done.  Exceptions propagate (the ``.part`` file
     keeps status ``failed`` and the error)."""
-    from ..simulation import run_to_file
+    from ..errors import InputError
+    from ..simulation import resume_run, run_to_file
 
     if run_status(path) == "complete":
         return "skipped"
     part = part_path(path)
-    # ------------------------------------------------------------------
-    # RESUME HOOK (issue 4, checkpoint/restart).  A ``.part`` left by a
-    # killed or interrupted rank has status running/interrupted; once
-    # ``gpusim.io.checkpoint`` can continue such a file from its
-    # /checkpoint, do it here instead of starting over, e.g.:
-    #
-    #     if run_status(part) in ("running", "interrupted") and has_checkpoint(part):
-    #         resume_file(part, backend=backend)      # continues to the end, status complete
-    #         os.replace(part, path)
-    #         return "complete"
+    # A .part left by a killed or interrupted rank continues from its last
+    # checkpoint; anything else (no file, failed, unreadable) starts over.
+    # Either way the bytes are those of an uninterrupted run.
+    resumed = False
+    if run_status(part) in ("running", "interrupted"):
+        try:
+            resume_run(part, backend=backend)
+            resumed = True
+        except InputError:
+            pass
+    if not resumed:
+        run_to_file(cfg, part, backend=backend)
+    _publish(part, path)
+    return "complete"
     #
     # Starting over gives the same bytes (runs are deterministic), only later.
     # ------------------------------------------------------------------
@@ -101,3 +106,15 @@ def configure_rank(backend: str, local_rank: int, local_size: int) -> tuple[str,
             return name, f"cpu, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} ({local_size} ranks on the node)"
         return name, f"cpu, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} (set by the user)"
     return name, name
+
+
+def _publish(part: Path, path: Path) -> None:
+    """Rename a finished ``.part`` into place (atomic: readers see no file or
+    a complete one) and move its XDMF sidecar along, pointing at the new name."""
+    from ..io.runfile import xdmf_path
+
+    os.replace(part, path)
+    old, new = xdmf_path(part), xdmf_path(path)
+    if old.exists():
+        new.write_text(old.read_text().replace(f">{part.name}:", f">{path.name}:"))
+        old.unlink()

@@ -1,0 +1,39 @@
+"""Growth curves: tumour cells (and T cells when the run has them) over
+time, with the therapy schedule drawn behind them."""
+
+from __future__ import annotations
+
+from .style import TCELL, THERAPY_COLOURS
+
+
+def shade_therapies(ax, therapy: list) -> None:
+    """Windows (start_day..end_day) as shaded spans, pulses (day) as dashed
+    lines; one legend entry per therapy kind."""
+    seen: set[str] = set()
+    fallback = iter(["tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"])
+    colours: dict[str, str] = {}
+    for entry in therapy:
+        kind = entry.kind
+        colour = colours.setdefault(kind, THERAPY_COLOURS.get(kind) or next(fallback, "tab:gray"))
+        label = None if kind in seen else kind.replace("_", " ")
+        seen.add(kind)
+        if hasattr(entry, "start_day"):
+            ax.axvspan(entry.start_day, entry.end_day, color=colour, alpha=0.15, lw=0, label=label)
+        else:
+            ax.axvline(entry.day, color=colour, ls="--", lw=1.2, label=label)
+
+
+def draw_curves(ax, run) -> None:
+    obs = run.observables
+    days = obs.index.to_numpy()
+    ax.plot(days, obs["tumour_cells"].to_numpy(), color="black", lw=1.6, label="tumour cells")
+    if "tcells" in obs:
+        ax.plot(days, obs["tcells"].to_numpy(), color=TCELL, lw=1.4, label="T cells")
+    shade_therapies(ax, run.config.therapy)
+    ax.set_yscale("log", nonpositive="mask")
+    ax.set_xlabel("time (days)")
+    ax.set_ylabel("cells")
+    ax.set_title("Growth")
+    if len(days):
+        ax.set_xlim(days[0], max(days[-1], days[0] + 1e-9))
+    ax.legend(loc="best", fontsize=8, framealpha=0.8)

@@ -1,0 +1,76 @@
+"""Colours shared by the snapshot, Muller plot and movie, so a clone has the
+same colour everywhere.
+
+Ordinary clones get muted greens, yellows and browns from a hash of their
+id; escape clones stand out in saturated families -- PD-L1 high red, HLA
+lost purple, both magenta -- with the same hashed lightness, so subclones of
+an escaped clone stay distinguishable.  T cells are drawn in blue on top.
+
+>>> colours = clone_colours(np.array([0, 1, 1, 2]))
+>>> colours.shape, colours[0].tolist() == list(EMPTY), family(colours[2]), family(colours[3])
+((4, 4), True, 'PD-L1 high', 'HLA lost')
+"""
+
+from __future__ import annotations
+
+import colorsys
+
+import numpy as np
+
+from ..state import CLONE_HLA, CLONE_PDL1
+
+EMPTY = (1.0, 1.0, 1.0, 1.0)
+UNKNOWN = (0.6, 0.6, 0.6, 1.0)  # a clone id missing from the table (run killed after its checkpoint)
+PDL1 = (0.84, 0.15, 0.16, 1.0)
+HLA = (0.42, 0.0, 0.66, 1.0)
+BOTH = (0.85, 0.0, 0.75, 1.0)
+TCELL = "#1f5fd0"
+OTHER = (0.8, 0.8, 0.8, 1.0)
+
+THERAPY_COLOURS = {
+    "checkpoint_blockade": "tab:purple",
+    "vaccine": "tab:green",
+    "adoptive_transfer": "tab:blue",
+    "chemotherapy": "tab:red",
+}
+
+
+# (hue, saturation, lightness range) of each family; ordinary clones spread their hue.
+_FAMILIES = {"ordinary": ((0.08, 0.43), 0.45, (0.55, 0.80)), "PD-L1 high": ((0.995, 0.995), 0.85, (0.38, 0.58)),
+             "HLA lost": ((0.78, 0.78), 0.75, (0.30, 0.50)), "both": ((0.87, 0.87), 0.90, (0.40, 0.60))}
+
+
+def clone_colours(flags: np.ndarray) -> np.ndarray:
+    """RGBA (n, 4) for clone ids 0..n-1 given their flags (row 0 = empty)."""
+    flags = np.asarray(flags)
+    ids = np.arange(len(flags), dtype=np.uint64)
+    h = ((ids * np.uint64(2654435761)) % np.uint64(2**32)).astype(np.float64) / 2**32
+    pdl1, hla = (flags & CLONE_PDL1) != 0, (flags & CLONE_HLA) != 0
+    kind = np.where(pdl1 & hla, "both", np.where(pdl1, "PD-L1 high", np.where(hla, "HLA lost", "ordinary")))
+    out = np.empty((len(flags), 4))
+    for i, (k, u) in enumerate(zip(kind, h)):
+        (h0, h1), sat, (l0, l1) = _FAMILIES[k]
+        out[i, :3] = colorsys.hls_to_rgb(h0 + (h1 - h0) * u, l0 + (l1 - l0) * ((u * 7) % 1.0), sat)
+    out[:, 3] = 1.0
+    if len(out):
+        out[0] = EMPTY
+    return out
+
+
+def family(rgba) -> str:
+    """Which colour family an RGBA colour of :func:`clone_colours` belongs to."""
+    hue, _, sat = colorsys.rgb_to_hls(*rgba[:3])
+    if sat < 0.6:
+        return "ordinary"
+    return min(("PD-L1 high", "HLA lost", "both"),
+               key=lambda k: min(abs(hue - _FAMILIES[k][0][0]), 1 - abs(hue - _FAMILIES[k][0][0])))
+
+
+def colour_image(ids: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """RGBA image of clone ids through a colour table; ids beyond it in grey."""
+    ids = np.asarray(ids, dtype=np.int64)
+    img = np.empty((*ids.shape, 4))
+    known = ids < len(table)
+    img[known] = table[ids[known]]
+    img[~known] = UNKNOWN
+    return img

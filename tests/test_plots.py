@@ -1,0 +1,123 @@
+"""gpusim plot: the figure (growth curves with therapy, snapshot, Muller
+plot) and movies, checked as decoded images."""
+
+from __future__ import annotations
+
+import matplotlib.image
+import numpy as np
+import pytest
+from conftest import make_config
+from PIL import Image
+
+import gpusim
+from gpusim.cli.main import main
+from gpusim.io.runfile import FIELDS, FieldSpec
+from gpusim.plots import FIGURE_DPI, FIGURE_SIZE_IN, run_figure
+from gpusim.plots.movie import MOVIE_DPI, MOVIE_SIZE_IN
+from gpusim.plots.muller import muller_data
+from gpusim.plots.snapshot import Snapshot, mid_slice
+from gpusim.plots.style import family
+from gpusim.state import CLONE_PDL1
+
+FIGURE_PX = (round(FIGURE_SIZE_IN[0] * FIGURE_DPI), round(FIGURE_SIZE_IN[1] * FIGURE_DPI))
+MOVIE_PX = (round(MOVIE_SIZE_IN * MOVIE_DPI),) * 2
+
+
+@pytest.mark.parametrize("which", ["quickstart_run", "therapy_run"])
+def test_plot_png_and_gif(which, request, tmp_path, capsys):
+    run = request.getfixturevalue(which)
+    capsys.readouterr()  # the fixture's own output
+    png, gif = tmp_path / "out.png", tmp_path / "out.gif"
+    assert main(["plot", str(run), "-o", str(png), "--movie", str(gif)]) == 0
+    assert capsys.readouterr().out.split() == [str(png), str(gif)]
+    with Image.open(png) as im:
+        assert im.size == FIGURE_PX == (1500, 460)
+    pixels = matplotlib.image.imread(png)
+    assert pixels.shape[:2] == (460, 1500) and pixels.std() > 0.05  # decodes, and is not blank
+    with Image.open(gif) as im:
+        assert im.size == MOVIE_PX and im.n_frames == 4  # frames at steps 0, 144, 288, 300
+
+
+def test_plot_default_output_and_mp4(quickstart_run, tmp_path):
+    run = tmp_path / "q.h5"
+    run.write_bytes(quickstart_run.read_bytes())
+    assert main(["plot", str(run)]) == 0
+    assert (tmp_path / "q.png").exists()
+    mp4 = tmp_path / "q.mp4"
+    assert main(["plot", str(run), "--movie", str(mp4), "--fps", "4"]) == 0
+    data = mp4.read_bytes()
+    assert len(data) > 1000 and data[4:8] == b"ftyp"
+
+
+def test_therapy_schedule_is_drawn(therapy_run):
+    with gpusim.open_run(therapy_run) as run:
+        fig = run_figure(run)
+        tcells = ["T cells"] if "tcells" in run.observables else []
+    curves = fig.axes[0]
+    labels = [t.get_text() for t in curves.get_legend().get_texts()]
+    assert labels == ["tumour cells", *tcells, "checkpoint blockade", "chemotherapy", "vaccine"]
+    spans = [p for p in curves.patches]  # the two windows
+    assert len(spans) == 2
+    pulses = [line for line in curves.get_lines() if line.get_linestyle() == "--"]
+    assert [line.get_xdata()[0] for line in pulses] == [1.0]
+
+
+def test_snapshot_highlights_escape_clones_and_overlays_tcells_in_3d(tmp_path, monkeypatch):
+    # Until the T-cell layer exists, stand in a u8 per-site layer for it.
+    monkeypatch.setitem(FIELDS, "tcells", FieldSpec("cell", "cells", "stand-in for the T-cell layer"))
+    cfg = make_config(simulation={"steps": 80, "dt_minutes": 60.0}, lattice={"shape": [14, 12, 9]},
+                      tumour={"division_rate_per_day": 4.0, "pdl1_prob_per_division": 0.3,
+                              "initial_radius_cells": 2.5},
+                      output={"frame_every_steps": 20})
+    gpusim.run_to_file(cfg, tmp_path / "run.h5", backend="numpy")
+    from matplotlib.figure import Figure
+
+    with gpusim.open_run(tmp_path / "run.h5") as run:
+        flags = run.clones["flags"].to_numpy()
+        assert (flags & CLONE_PDL1).any(), "the case must have escape clones"
+        snap = Snapshot(Figure().add_subplot(), run, -1)
+        ids = mid_slice(run.frames("tumour_clone")[-1])
+        tc = mid_slice(run.frames("tcells")[-1])
+        assert ids.shape == (12, 14) and "z = 4" in snap.ax.get_title()
+    image = snap.image.get_array()
+    pdl1_only = (flags[ids] & 3) == CLONE_PDL1
+    plain = (ids > 0) & ((flags[ids] & 3) == 0)
+    assert pdl1_only.any() and plain.any()
+    assert {family(c) for c in image[pdl1_only]} == {"PD-L1 high"}  # escape clones in the red family
+    assert {family(c) for c in image[plain]} == {"ordinary"}
+    assert (image[ids == 0] == 1.0).all()  # empty sites white
+    assert len(snap.dots.get_offsets()) == int(np.count_nonzero(tc)) > 0
+
+
+def test_muller_groups_small_clones_into_kept_ancestors(tmp_path):
+    cfg = make_config(simulation={"steps": 200, "dt_minutes": 30.0}, lattice={"shape": [40, 40]},
+                      tumour={"neoantigen_prob_per_division": 0.3, "division_rate_per_day": 3.0},
+                      output={"frame_every_steps": 20})
+    gpusim.run_to_file(cfg, tmp_path / "run.h5", backend="numpy")
+    with gpusim.open_run(tmp_path / "run.h5") as run:
+        assert len(run.clones) > 30
+        times, order, parents, counts = muller_data(run, top=6)
+        frames = run.frames("tumour_clone")
+        totals = [int(np.count_nonzero(frames[k])) for k in range(len(frames))]
+        parent = run.clones["parent"].to_numpy()
+    assert order[0] == 1 and len(order) == 6 and parents[0] == -1
+    assert all(0 <= p < i for i, p in enumerate(parents) if i)  # parents drawn before children
+    for i, c in enumerate(order[1:], 1):  # each kept clone's band parent is an ancestor
+        a = c
+        while a != order[parents[i]]:
+            a = parent[a]
+            assert a != 0
+    np.testing.assert_array_equal(counts.sum(axis=1), totals)  # every cell counted once
+    np.testing.assert_allclose(times, np.arange(11) * 20 * 30 / 1440)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--movie", "x.avi"], "movie must be .gif or .mp4"),
+    (["--frame", "9"], "--frame 9"),
+])
+def test_plot_bad_arguments(quickstart_run, tmp_path, capsys, args, fragment):
+    args = [str(tmp_path / a) if a.endswith(".avi") else a for a in args]
+    assert main(["plot", str(quickstart_run), "-o", str(tmp_path / "x.png"), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0]
+    assert not (tmp_path / "x.png").exists()
