@@ -179,7 +179,9 @@ def test_slurm_requeue_before_the_time_limit_resumes_the_sweep(tmp_path, jobs):
     assert "requeueing job" in log and "(restart 1)" in log, log
     assert re.search(r"8 runs, [2-7] already complete", log), log
     assert "8/8 runs complete" in log, log
-    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(f"{r.id}.h5" for r in load_plan(spec).runs)
+    # Each run once, with its XDMF sidecar; no .part left behind.
+    ids = [r.id for r in load_plan(spec).runs]
+    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted([f"{i}.h5" for i in ids] + [f"{i}.xmf" for i in ids])
     ref = tmp_path / "ref"
     assert gpusim("sweep", spec, "-o", ref, "--backend", "cpu", "-q").returncode == 0
     assert assert_same_runs(ref, out) == 8

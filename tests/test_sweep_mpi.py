@@ -135,7 +135,9 @@ def test_killed_rank_and_killed_job_then_rerun_lose_and_duplicate_nothing(tmp_pa
     stdout, stderr = job.communicate(timeout=300)
     assert job.returncode == 0, stderr
     assert f"12/12 runs complete ({12 - second} this time, {second} before)" in stdout
-    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(f"{r.id}.h5" for r in plan.runs)
+    # Each run once, with its XDMF sidecar; no .part left behind.
+    ids = [r.id for r in plan.runs]
+    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted([f"{i}.h5" for i in ids] + [f"{i}.xmf" for i in ids])
     assert assert_same_runs(ref, out) == 12
 
 
