@@ -48,6 +48,14 @@ def run_files(out_dir: Path) -> list[Path]:
     return sorted((Path(out_dir) / "runs").glob("*.h5"))
 
 
+def assert_each_run_once(out_dir: Path, run_ids) -> None:
+    """runs/ holds exactly one complete file per run (and its XDMF sidecar),
+    nothing partial, nothing else."""
+    names = sorted(p.name for p in (Path(out_dir) / "runs").iterdir())
+    assert [n for n in names if n.endswith(".h5")] == sorted(f"{i}.h5" for i in run_ids)
+    assert set(names) <= {f"{i}{ext}" for i in run_ids for ext in (".h5", ".xmf")}, names
+
+
 def assert_same_runs(a_dir: Path, b_dir: Path) -> int:
     """Both sweeps hold the same complete run files, and every dataset under
     /observables, /fields and /clones is byte-identical; returns how many."""

@@ -15,7 +15,8 @@ import subprocess
 import time
 
 import pytest
-from sweep_util import SLOW_BASE, SLOW_GRID, SMALL, assert_same_runs, gpusim, run_files, wait_for, write_sweep
+from sweep_util import (SLOW_BASE, SLOW_GRID, SMALL, assert_each_run_once, assert_same_runs, gpusim, run_files, wait_for,
+                        write_sweep)
 from test_cli import assert_one_line_error
 
 from gpusim.sweep.runs import load_plan
@@ -179,9 +180,7 @@ def test_slurm_requeue_before_the_time_limit_resumes_the_sweep(tmp_path, jobs):
     assert "requeueing job" in log and "(restart 1)" in log, log
     assert re.search(r"8 runs, [2-7] already complete", log), log
     assert "8/8 runs complete" in log, log
-    # Each run once, with its XDMF sidecar; no .part left behind.
-    ids = [r.id for r in load_plan(spec).runs]
-    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted([f"{i}.h5" for i in ids] + [f"{i}.xmf" for i in ids])
+    assert_each_run_once(out, [r.id for r in load_plan(spec).runs])
     ref = tmp_path / "ref"
     assert gpusim("sweep", spec, "-o", ref, "--backend", "cpu", "-q").returncode == 0
     assert assert_same_runs(ref, out) == 8

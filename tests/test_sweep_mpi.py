@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from sweep_util import (SLOW_BASE, SLOW_GRID, SMALL, assert_same_runs, env, gpusim, mpiexec, popen_ended, run_files,
-                        wait_for, write_sweep)
+from sweep_util import (SLOW_BASE, SLOW_GRID, SMALL, assert_each_run_once, assert_same_runs, env, gpusim, mpiexec,
+                        popen_ended, run_files, wait_for, write_sweep)
 
 from gpusim.sweep.runs import load_plan
 
@@ -135,9 +135,7 @@ def test_killed_rank_and_killed_job_then_rerun_lose_and_duplicate_nothing(tmp_pa
     stdout, stderr = job.communicate(timeout=300)
     assert job.returncode == 0, stderr
     assert f"12/12 runs complete ({12 - second} this time, {second} before)" in stdout
-    # Each run once, with its XDMF sidecar; no .part left behind.
-    ids = [r.id for r in plan.runs]
-    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted([f"{i}.h5" for i in ids] + [f"{i}.xmf" for i in ids])
+    assert_each_run_once(out, [r.id for r in plan.runs])
     assert assert_same_runs(ref, out) == 12
 
 

@@ -43,12 +43,6 @@ def run_one(cfg: Config, path: Path, backend: str) -> str:
         run_to_file(cfg, part, backend=backend)
     _publish(part, path)
     return "complete"
-    #
-    # Starting over gives the same bytes (runs are deterministic), only later.
-    # ------------------------------------------------------------------
-    run_to_file(cfg, part, backend=backend)
-    os.replace(part, path)  # atomic: readers see no file or a complete one
-    return "complete"
 
 
 def timed_run(cfg: Config, path: Path, backend: str) -> dict:
