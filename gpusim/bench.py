@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from .backends import available, make_backend
+from .backends import BACKENDS, available, make_backend
 from .config import Config
 from .state import CELL_STEM, TCELL_PRESENT, initial_state
 
@@ -113,7 +113,7 @@ def run_bench(backends: list[str] | None = None, sizes: list[tuple[int, ...]] | 
     """Every requested (backend, size, model); unavailable backends are skipped
     with their reason reported through ``log``."""
     reasons = available()
-    backends = backends or [b for b in ("cuda", "cpu", "numpy")]
+    backends = backends or list(BACKENDS)
     records = []
     for b in backends:
         if reasons[b] is not None:

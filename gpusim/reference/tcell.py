@@ -12,12 +12,11 @@ from ..rng import draw, mulhi
 from ..state import (CELL_KILLED, CLONE_HLA, CLONE_PDL1, TCELL_EXHAUSTION_MAX, TCELL_EXHAUSTION_SHIFT,
                      TCELL_KILLS_MASK, TCELL_PRESENT)
 from .field import chemokine_level, field_cell
-from .lattice import neighbours, pick_nth
+from .lattice import claim_winners, neighbours, pick_nth
 
 _C = constants()
 PH_RECRUIT, PH_TRANSFER, PH_KILL = _C["PHASE_RECRUIT"], _C["PHASE_TRANSFER"], _C["PHASE_KILL"]
 PH_MIGRATE, PH_DEATH = _C["PHASE_MIGRATE"], _C["PHASE_TCELL_DEATH"]
-NO_BID = np.uint64(0xFFFFFFFFFFFFFFFF)
 U32 = np.uint64(0xFFFFFFFF)
 
 
@@ -28,13 +27,6 @@ def _byte(kills, exhaustion) -> np.ndarray:
 def _can_kill(mp, t: np.ndarray) -> np.ndarray:
     exhaustion = (t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX
     return ((t & TCELL_KILLS_MASK) != 0) & (exhaustion < mp.exhaustion_threshold)
-
-
-def _two_phase(n_sites: int, targets: np.ndarray, bids: np.ndarray) -> np.ndarray:
-    """Mask of the bids that win their target (lowest bid per target)."""
-    best = np.full(n_sites, NO_BID, dtype=np.uint64)
-    np.minimum.at(best, targets, bids)
-    return best[targets] == bids
 
 
 def recruit(st, mp, sp, events: dict) -> None:
@@ -96,7 +88,7 @@ def kill(st, mp, sp, events: dict) -> None:
     mothers = t_sites[expand]
     dest = pick_nth(nb[expand], free[expand], mulhi(w1[expand, 3], n_free[expand]))
     bids = (w0[expand, 3].astype(np.uint64) << np.uint64(32)) | mothers.astype(np.uint64)
-    won = _two_phase(mp.n_sites, dest, bids)
+    won = claim_winners(mp.n_sites, dest, bids)
     mother_exhaustion = (tc[mothers[won]] >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX
     tc[dest[won]] = _byte(mp.kills_per_tcell, mother_exhaustion)
     events["expansions"] = int(won.sum())
@@ -129,7 +121,7 @@ def migrate(st, mp) -> None:
         go = (chosen >= 0) & (tc[np.maximum(chosen, 0)] == 0)
         src, dest = src[go], chosen[go]
         bids = (w[go, 1].astype(np.uint64) << np.uint64(32)) | src.astype(np.uint64)
-        won = _two_phase(mp.n_sites, dest, bids)
+        won = claim_winners(mp.n_sites, dest, bids)
         src, dest = src[won], dest[won]
         tc[dest] = tc[src]
         tc[src] = 0

@@ -13,12 +13,11 @@ from ..engine.abi import constants
 from ..rng import draw, mulhi
 from ..state import CELL_DIVISIONS_MASK, CELL_KILLED, CELL_STEM, CLONE_HLA, CLONE_PDL1, grow_clone_table
 from .field import field_cell
-from .lattice import neighbours, pick_nth
+from .lattice import claim_winners, neighbours, pick_nth
 
 _C = constants()
 PH_DEATH, PH_DIVIDE, PH_MUTATE = (_C["PHASE_TUMOUR_DEATH"], _C["PHASE_TUMOUR_DIVIDE"], _C["PHASE_TUMOUR_MUTATE"])
 IMMUNO_TABLE = _C["IMMUNO_TABLE"]
-NO_BID = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def combine_recognition(parent_t: np.ndarray, a_t: np.ndarray) -> np.ndarray:
@@ -70,11 +69,9 @@ def divide(st, mp, events: dict) -> None:
     mothers, w, nb, free, n_free = mothers[has], w[has], nb[has], free[has], n_free[has]
     targets = pick_nth(nb, free, mulhi(w[:, 1], n_free))
     bids = (w[:, 2].astype(np.uint64) << np.uint64(32)) | mothers.astype(np.uint64)
-    best = np.full(mp.n_sites, NO_BID, dtype=np.uint64)
-    np.minimum.at(best, targets, bids)
 
     # Commit: the lowest bid on each target wins.
-    won = best[targets] == bids
+    won = claim_winners(mp.n_sites, targets, bids)
     mothers, targets, w = mothers[won], targets[won], w[won]
     mcell = cell[mothers]
     stem = (mcell & CELL_STEM) != 0
