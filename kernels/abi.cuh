@@ -16,6 +16,10 @@ typedef float f32;
 
 #define GPUSIM_MAX_NEIGHBOURS 26
 #define GPUSIM_IMMUNO_TABLE 1024
+// New mutations of one daughter are capped at this count (the length of
+// Params.mutation_sf); gpusim/config.py bounds mutations_per_division so the
+// cap is reached with probability < 2e-6.
+#define GPUSIM_MUTATION_TABLE 16
 
 // Per-cell byte of the tumour layer.
 #define GPUSIM_CELL_DIVISIONS_MASK 63
@@ -64,7 +68,10 @@ struct Params {
     u32 p_tumour_death;
     u32 p_stem_symmetric;
     u32 max_divisions;
-    u32 p_mut_neoantigen;
+    // k new mutations per daughter, k ~ Poisson(mu) capped at MUTATION_TABLE:
+    // mutation_sf[m] = threshold of P(k > m); k = #{m : word < mutation_sf[m]}.
+    u32 mutation_sf[GPUSIM_MUTATION_TABLE];
+    u32 p_neoantigen;  // each new mutation is a neoantigen
     u32 p_mut_pdl1;
     u32 p_mut_hla;
     u32 n_clones;
@@ -97,6 +104,10 @@ struct Params {
     u32 p_tcell_death;
     u32 p_tcell_death_exhausted;
     u32 move_substep;
+    // speed dt / dx = full_moves + fraction: substep full_moves (if any) is
+    // taken with probability fraction (threshold p_partial_move).
+    u32 full_moves;
+    u32 p_partial_move;
     f32 chemotaxis;
     u32 transfer_where_tumour;
 };
@@ -110,6 +121,8 @@ struct Fields {
     u64* counters;
     u32* clone_parent;
     u32* clone_birth_step;
+    u32* clone_mutations;
+    u32* clone_mutations_total;
     u32* clone_neoantigens;
     u32* clone_recognition;
     u8* clone_flags;

@@ -170,15 +170,19 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 
 // Migration substep P->move_substep, phase 1: each T cell picks a neighbour
 // with weight 1 + chemotaxis * max(0, c_j - c_i) (float32, neighbour order,
-// sequential sums) and bids for it if its T layer is free.
+// sequential sums) and bids for it if its T layer is free.  speed dt / dx =
+// full_moves + fraction moves per step in expectation: substeps below
+// full_moves always move, substep full_moves moves with the fraction.
 //   in:  tcell, chemokine       out: claim
-//   rng: (site, step, MIGRATE, substep): .x direction (top 24 bits), .y priority
+//   rng: (site, step, MIGRATE, substep): .x direction (top 24 bits), .y priority,
+//        .z fractional substep taken?
 GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 {
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     if (!F->tcell[i]) return;
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_MIGRATE, P->move_substep);
+    if (P->move_substep >= P->full_moves && r.z >= P->p_partial_move) return;
     const site_xyz c = site_coords(P, i);
     const f32 ci = F->chemokine[field_cell_of(P, c)];
     u32 site[GPUSIM_MAX_NEIGHBOURS];

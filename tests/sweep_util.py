@@ -77,8 +77,8 @@ def assert_same_runs(a_dir: Path, b_dir: Path) -> int:
 SLOW_GRID = '''seed = 11
 replicates = 2
 [[grid]]
-key = "tumour.neoantigen_prob_per_division"
-values = [0.02, 0.075, 0.2]
+key = "tumour.mutations_per_division"
+values = [0.08, 0.3, 0.8]
 [[arms]]
 name = "control"
 therapy = "none"

@@ -67,14 +67,15 @@ class KernelBackend:
         k = len(mp.nbr)
         P["nbr_dx"][0, :k], P["nbr_dy"][0, :k], P["nbr_dz"][0, :k] = mp.nbr[:, 0], mp.nbr[:, 1], mp.nbr[:, 2]
         for name in ("p_tumour_divide", "p_tumour_death", "p_stem_symmetric", "max_divisions",
-                     "p_mut_neoantigen", "p_mut_pdl1", "p_mut_hla", "coarsen", "field_dim", "chem_alpha",
+                     "p_neoantigen", "p_mut_pdl1", "p_mut_hla", "coarsen", "field_dim", "chem_alpha",
                      "chem_secretion", "chem_burst", "chem_decay", "chem_level_scale", "p_kill_attempt",
                      "exhaustion_threshold", "kills_per_tcell", "p_expand", "p_tcell_death",
-                     "p_tcell_death_exhausted", "chemotaxis"):
+                     "p_tcell_death_exhausted", "chemotaxis", "full_moves", "p_partial_move"):
             P[name] = getattr(mp, name)
         P["fx"], P["fy"], P["fz"] = mp.field_shape
         P["n_field"] = mp.n_field
         P["immunogenicity"][0] = mp.immunogenicity
+        P["mutation_sf"][0] = mp.mutation_sf
         return P
 
     def refresh_fields(self) -> None:
