@@ -132,10 +132,30 @@ class ImmuneConfig(_Section):
 
 
 class OutcomeConfig(_Section):
-    """The three Es of immunoediting, and RECIST-like response."""
+    """The three Es of immunoediting (plus ``progressing``), and RECIST-like response.
+
+    A run that neither eliminated nor escaped is ``equilibrium`` only when the
+    tumour is held in check over the trailing ``equilibrium_window_days``: its
+    size at the end is at most (1 + ``equilibrium_band``) times its size at
+    the window's start.  Otherwise it is ``progressing`` (growing, below
+    escape size).
+    Equilibrium in immunoediting is a tumour held in check for a long time
+    (Koebel et al. 2007, Nature 450:903: occult masses of stable size), not a
+    tumour still growing at the end.  Defaults: 15 days (half of the shipped
+    30-day scenarios) is fifteen cell cycles (division ~1/day), in which an
+    unchecked tumour grows by orders of magnitude; a band of 1.0 (doubling)
+    lies above the tens of percent by which a tumour of a few hundred cells
+    held by T cells fluctuates from day to day
+    (configs/immunoediting_equilibrium.toml), noise that RECIST 1.1's
+    progression threshold (+20 % in diameter: +44 % cells in 2D, +73 % in 3D)
+    would trip."""
 
     escape_cells: int = Field(20000, ge=1, description="tumour size that counts as escape")
     escape_at_edge: bool = Field(True, description="a tumour cell on a closed boundary counts as escape")
+    equilibrium_window_days: float = Field(
+        15.0, gt=0.0, description="trailing window judged for equilibrium (the whole run if shorter)")
+    equilibrium_band: float = Field(
+        1.0, ge=0.0, description="equilibrium: final size <= (1 + band) x size at the window's start")
     response_evaluation_day: float | None = Field(None, ge=0.0, description="default: end of run")
 
 
