@@ -15,7 +15,9 @@ unknown key is an error (a typo must never silently fall back to a default).
 from __future__ import annotations
 
 import copy
+import json
 import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -24,6 +26,9 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InputError
+
+#: Config times are in days and minutes; kernels count steps of dt minutes.
+MINUTES_PER_DAY = 1440.0
 
 
 class _Section(BaseModel):
@@ -34,7 +39,12 @@ class _Section(BaseModel):
 class SimulationConfig(_Section):
     seed: int = Field(1, ge=0, lt=2**64, description="64-bit Philox key of the run")
     steps: int = Field(1000, ge=0, description="number of time steps to run")
-    dt_minutes: float = Field(10.0, gt=0.0, le=1440.0)
+    dt_minutes: float = Field(10.0, gt=0.0, le=MINUTES_PER_DAY)
+
+    @property
+    def dt_days(self) -> float:
+        """The time step in days (the unit of every rate and schedule)."""
+        return self.dt_minutes / MINUTES_PER_DAY
 
 
 class LatticeConfig(_Section):
@@ -265,6 +275,29 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"{path}: malformed TOML: {err}") from None
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def toml_value(value: Any) -> str:
+    """A value as TOML inline text (what ``--set key=VALUE`` parses back).
+
+    >>> toml_value([{"kind": "vaccine", "start_day": 1.0, "on": True}, 1e-06])
+    '[{kind = "vaccine", start_day = 1.0, on = true}, 1e-06]'
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)  # repr round-trips floats exactly; inf/nan are TOML too
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (f"{k if _BARE_KEY.match(k) else json.dumps(k)} = {toml_value(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
