@@ -15,7 +15,9 @@ unknown key is an error (a typo must never silently fall back to a default).
 from __future__ import annotations
 
 import copy
+import json
 import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -24,6 +26,9 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
 
 from .errors import InputError
+
+#: Config times are in days and minutes; kernels count steps of dt minutes.
+MINUTES_PER_DAY = 1440.0
 
 
 class _Section(BaseModel):
@@ -34,7 +39,12 @@ class _Section(BaseModel):
 class SimulationConfig(_Section):
     seed: int = Field(1, ge=0, lt=2**64, description="64-bit Philox key of the run")
     steps: int = Field(1000, ge=0, description="number of time steps to run")
-    dt_minutes: float = Field(10.0, gt=0.0, le=1440.0)
+    dt_minutes: float = Field(10.0, gt=0.0, le=MINUTES_PER_DAY)
+
+    @property
+    def dt_days(self) -> float:
+        """The time step in days (the unit of every rate and schedule)."""
+        return self.dt_minutes / MINUTES_PER_DAY
 
 
 class LatticeConfig(_Section):
@@ -132,10 +142,30 @@ class ImmuneConfig(_Section):
 
 
 class OutcomeConfig(_Section):
-    """The three Es of immunoediting, and RECIST-like response."""
+    """The three Es of immunoediting (plus ``progressing``), and RECIST-like response.
+
+    A run that neither eliminated nor escaped is ``equilibrium`` only when the
+    tumour is held in check over the trailing ``equilibrium_window_days``: its
+    size at the end is at most (1 + ``equilibrium_band``) times its size at
+    the window's start.  Otherwise it is ``progressing`` (growing, below
+    escape size).
+    Equilibrium in immunoediting is a tumour held in check for a long time
+    (Koebel et al. 2007, Nature 450:903: occult masses of stable size), not a
+    tumour still growing at the end.  Defaults: 15 days (half of the shipped
+    30-day scenarios) is fifteen cell cycles (division ~1/day), in which an
+    unchecked tumour grows by orders of magnitude; a band of 1.0 (doubling)
+    lies above the tens of percent by which a tumour of a few hundred cells
+    held by T cells fluctuates from day to day
+    (configs/immunoediting_equilibrium.toml), noise that RECIST 1.1's
+    progression threshold (+20 % in diameter: +44 % cells in 2D, +73 % in 3D)
+    would trip."""
 
     escape_cells: int = Field(20000, ge=1, description="tumour size that counts as escape")
     escape_at_edge: bool = Field(True, description="a tumour cell on a closed boundary counts as escape")
+    equilibrium_window_days: float = Field(
+        15.0, gt=0.0, description="trailing window judged for equilibrium (the whole run if shorter)")
+    equilibrium_band: float = Field(
+        1.0, ge=0.0, description="equilibrium: final size <= (1 + band) x size at the window's start")
     response_evaluation_day: float | None = Field(None, ge=0.0, description="default: end of run")
 
 
@@ -302,6 +332,29 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"{path}: malformed TOML: {err}") from None
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def toml_value(value: Any) -> str:
+    """A value as TOML inline text (what ``--set key=VALUE`` parses back).
+
+    >>> toml_value([{"kind": "vaccine", "start_day": 1.0, "on": True}, 1e-06])
+    '[{kind = "vaccine", start_day = 1.0, on = true}, 1e-06]'
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)  # repr round-trips floats exactly; inf/nan are TOML too
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (f"{k if _BARE_KEY.match(k) else json.dumps(k)} = {toml_value(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:

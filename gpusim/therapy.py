@@ -31,7 +31,7 @@ class StepTherapy:
 
 def step_interval(cfg: Config, step: int) -> tuple[float, float]:
     """[t0, t1) of ``step`` in days."""
-    dt = cfg.simulation.dt_minutes / 1440.0
+    dt = cfg.simulation.dt_days
     return step * dt, (step + 1) * dt
 
 

@@ -21,7 +21,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gpusim", description="Lattice simulation of cancer immunotherapy.")
-    from .. import __version__
+    from ..version import __version__
 
     parser.add_argument("--version", action="version", version=f"gpusim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import abi
+from .. import abi
 from .sources import BLOCK_SIZE, source_digest, unit_source
 
 

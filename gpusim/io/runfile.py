@@ -35,7 +35,7 @@ from typing import Callable, NamedTuple
 import h5py
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..config import Config
 from ..errors import InputError
 from ..observables import OBSERVABLES
@@ -214,7 +214,7 @@ class RunWriter:
         self.runtime0 = runtime_s
         self.path = Path(path)
         self.cfg = cfg
-        self.dt_days = cfg.simulation.dt_minutes / 1440.0
+        self.dt_days = cfg.simulation.dt_days
         self._pending: dict[str, list] = {name: [] for name in OBSERVABLES}
         self._pending_steps: list[int] = []
         self._field_meta: dict[str, tuple[Grid, np.dtype]] = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
+from ..observables import EVENTS
 from ..params import model_params, step_params
 from ..state import FIELD_ARRAYS, SITE_ARRAYS, State
 from ..therapy import at_step
@@ -35,7 +36,7 @@ class ReferenceBackend:
         """Advance one step in the order of DESIGN §4; return its event counts."""
         st, mp = self.state, self.mp
         sp = step_params(mp, at_step(self.cfg, st.step))
-        events = {"kills": 0, "recruited": 0, "expansions": 0, "transferred": 0, "tcell_deaths": 0}
+        events = dict.fromkeys(EVENTS, 0)  # the immune phases may not run
         if mp.immune_on:
             chemokine.run_step(st, mp, self._stencil)
             tcell.recruit(st, mp, sp, events)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.abi import constants
+from ..abi import constants
 from ..rng import draw, mulhi
 from ..state import (CELL_KILLED, CLONE_HLA, CLONE_PDL1, TCELL_EXHAUSTION_MAX, TCELL_EXHAUSTION_SHIFT,
                      TCELL_KILLS_MASK, TCELL_PRESENT)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.abi import constants
+from ..abi import constants
 from ..rng import draw, mulhi
 from ..state import CELL_DIVISIONS_MASK, CELL_KILLED, CELL_STEM, CLONE_HLA, CLONE_PDL1, grow_clone_table
 from .field import field_cell

@@ -33,11 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from ..config import toml_value
+from ..outcome import OUTCOMES, RESPONSES
 from . import store
 
 MISSING = "-"
-OUTCOMES = ("elimination", "equilibrium", "escape")
-RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 
 
 def _attr(f, name: str) -> str:
@@ -102,8 +102,6 @@ def _value_at(series: tuple[np.ndarray, np.ndarray], day: float) -> float:
 def _param_column(value: Any) -> Any:
     # HDF5 tables hold scalars: a swept list (say lattice.shape) becomes its TOML text.
     if isinstance(value, (list, tuple, dict)):
-        from .runs import toml_value
-
         return toml_value(value)
     return value
 
