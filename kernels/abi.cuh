@@ -39,6 +39,12 @@ typedef float f32;
 // Chemokine concentration -> recruitment level (index into Params.recruit).
 #define GPUSIM_RECRUIT_LEVELS 256
 
+// Chemokine values below 2^GPUSIM_CHEM_FLOOR_EXP are zero (field.cuh chem_floor):
+// the field then never holds or makes a subnormal number, so results do not
+// depend on whether the hardware flushes subnormals (CuPy compiles with
+// -ftz=true; the host and NumPy keep them).
+#define GPUSIM_CHEM_FLOOR_EXP -100
+
 // Per-step event counters (uint64 each, reset by the host every step).
 #define GPUSIM_COUNTER_DIVISIONS 0
 #define GPUSIM_COUNTER_DEATHS 1

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..outcome import OUTCOMES, RESPONSES
 from .store import load_runs
-from .summary import OUTCOMES, RESPONSES, collect
+from .summary import collect
 
 RESPONSE_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#bdbdbd", "PD": "#d73027", "NE": "#f0f0f0"}
 MAX_CELLS = 8  # distinct values per phase-diagram axis before values are binned

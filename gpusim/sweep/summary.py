@@ -34,11 +34,10 @@ from typing import Any
 import numpy as np
 
 from ..config import toml_value
+from ..outcome import OUTCOMES, RESPONSES
 from . import store
 
 MISSING = "-"
-OUTCOMES = ("elimination", "equilibrium", "escape")
-RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 
 
 def _attr(f, name: str) -> str:
