@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import Config
-from ..params import model_params, step_params
-from ..state import State, grow_clone_table
-from ..therapy import at_step
 from .. import abi
 from ..abi import COUNTERS
+from ..claim import NO_BID
+from ..config import Config
+from ..params import StepParams, model_params
+from ..state import State, grow_clone_table
+from ..step import Backend
 from . import chemokine, tcell, tumour
 
-class KernelBackend:
+class KernelBackend(Backend):
     """Runs the kernels of ``kernels/`` on a :mod:`~gpusim.engine.device`."""
 
     def __init__(self, device, cfg: Config, state: State):
@@ -36,7 +37,7 @@ class KernelBackend:
         self.state = state.map(xp.asarray)
         n = self.mp.n_sites
         # Scratch: claim bids for two-phase moves (also marks new clones).
-        self.claim = xp.full(n, np.uint64(0xFFFFFFFFFFFFFFFF), dtype=xp.uint64)
+        self.claim = xp.full(n, NO_BID, dtype=xp.uint64)
         self.chemokine_scratch = xp.zeros(self.mp.n_field, dtype=xp.float32)
         self.new_sites = xp.zeros(16, dtype=xp.uint32)
         self.counters = xp.zeros(abi.constants()["N_COUNTERS"], dtype=xp.uint64)
@@ -90,25 +91,42 @@ class KernelBackend:
         self.new_sites[: len(sites)] = sites
 
     # ------------------------------------------------------------------ step
-    def step(self) -> dict[str, int]:
-        """Advance one step (DESIGN §4 order); return the step's event counts."""
+    # Backend.step runs these in the order of gpusim.step.PHASES.
+    def begin_step(self, sp: StepParams) -> None:
         self.counters.fill(0)
-        sp = step_params(self.mp, at_step(self.cfg, self.state.step))
         self.set_params(step=self.state.step, **abi.params_values(sp))
-        immune = self.mp.immune_on
-        if immune:
-            chemokine.run_step(self)
-            tcell.recruit(self, sp)
-            tcell.kill(self)
+
+    def chemokine(self, sp: StepParams, events: dict) -> None:
+        chemokine.run_step(self)
+
+    def tcell_recruit(self, sp: StepParams, events: dict) -> None:
+        tcell.recruit(self, sp)
+
+    def tcell_kill(self, sp: StepParams, events: dict) -> None:
+        tcell.kill(self)
+
+    def tumour_death(self, sp: StepParams, events: dict) -> None:
         tumour.death(self)
-        events = tumour.divide(self)
-        if immune:
-            tcell.migrate(self)
-            tcell.death(self)
+
+    def tumour_divide(self, sp: StepParams, events: dict) -> None:
+        events["new_clones"] = tumour.divide(self)
+
+    def tcell_migrate(self, sp: StepParams, events: dict) -> None:
+        tcell.migrate(self)
+
+    def tcell_death(self, sp: StepParams, events: dict) -> None:
+        tcell.death(self)
+
+    def end_step(self, events: dict) -> None:
         c = self.device.to_host(self.counters)
         events.update({name: int(c[idx]) for name, idx in COUNTERS.items()})
-        self.state.step += 1
-        return events
+
+    # ------------------------------------------------------------- interface
+    def synchronize(self) -> None:
+        self.device.synchronize()
+
+    def describe(self) -> str:
+        return self.device.describe()
 
     def host_state(self) -> State:
         return self.state.map(self.device.to_host)
