@@ -17,7 +17,7 @@ from .config import Config
 from .errors import InputError, RunInterrupted
 from .observables import EVENTS, OBSERVABLES, Observer
 from .progress import Progress
-from .signals import StopOnSignal
+from .signals import StepAbandoned, StopOnSignal
 from .state import State, initial_state
 
 
@@ -58,14 +58,19 @@ class Simulation:
         streaming to ``writer`` (a :class:`~gpusim.io.runfile.RunWriter`).
 
         ``stop``, if given, is polled after every step; when it returns true
-        the run returns early (a signal asked the run to end)."""
+        the run returns early (a signal asked the run to end).  A guarded
+        step abandoned on a signal (:mod:`gpusim.signals`) ends the run too,
+        at the state of the last complete step."""
         if steps is None:
             steps = max(0, self.cfg.simulation.steps - self.step_count)
         if writer is not None:
             writer.start(self.last_observables, self.state)
         with Progress(steps, "gpusim run", enabled=progress) as bar:
             for _ in range(steps):
-                obs = self.step()
+                try:
+                    obs = self.step()
+                except StepAbandoned:  # the backend put back the last complete step's state
+                    break
                 if writer is not None:
                     writer.on_step(self.step_count, obs, self.state)
                 bar.update(1, tumour_cells=obs["tumour_cells"])
