@@ -14,7 +14,8 @@ Response, where a therapy is scheduled: tumour cells at the last recorded
 step at or before the first therapy's start (baseline) against the last
 recorded step at or before ``outcome.response_evaluation_day`` (default:
 the end): ``CR`` no tumour cells; ``PR`` change <= -30 %; ``PD`` change >=
-+20 %; ``SD`` otherwise; ``NE`` (not evaluable) with no tumour at baseline.
++20 %; ``SD`` otherwise; ``NE`` (not evaluable) with no tumour at baseline
+or when the first therapy starts at or after the run's end.
 The thresholds are :data:`PR_CHANGE` and :data:`PD_CHANGE`.
 
 >>> import numpy as np
@@ -91,8 +92,8 @@ def classify(cfg, times, tumour_cells, edge_cells) -> dict:
     start = therapy_start_day(cfg)
     if start is not None:
         base, final, change = tumour_change(times, cells, start, oc.response_evaluation_day)
-        if base == 0:
-            result.update(response="NE", tumour_change=change)
+        if base == 0 or start >= times[-1]:  # no tumour at baseline, or no therapy within the run
+            result.update(response="NE", tumour_change=float("nan"))
         else:
             result.update(response=response_of(change, final), tumour_change=round(change, 12))
     return result
