@@ -104,7 +104,8 @@ def resume_run(path: str | Path, steps: int | None = None, backend: str = "auto"
     from .config import apply_overrides
     from .io.checkpoint import read_checkpoint
     from .io.reader import open_for_writing, open_run_file, read_config, reading, require
-    from .io.runfile import LIBVER, RunWriter
+    from .io.layout import LIBVER
+    from .io.runfile import RunWriter
 
     path = Path(path)
     with reading(path), open_run_file(path) as f:
@@ -114,10 +115,9 @@ def resume_run(path: str | Path, steps: int | None = None, backend: str = "auto"
         for group in groups:  # what the continued run truncates and appends to
             for part in ("step", "time", "value"):
                 require(f, f"{group}/{part}")
-        try:
-            ckpt = read_checkpoint(f)
-        except KeyError:
-            raise InputError(f"{path}: has no checkpoint (/checkpoint) to resume from") from None
+        ckpt = read_checkpoint(f)
+        if ckpt is None:
+            raise InputError(f"{path}: has no checkpoint (/checkpoint) to resume from")
     start = ckpt.state.step
     if steps is None:
         if status == "complete" and start >= cfg.simulation.steps:
