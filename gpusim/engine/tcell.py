@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..claim import NO_BID, lowest_sources
+from ..signals import poll
 
 
 def recruit(be, sp) -> None:
@@ -34,6 +35,7 @@ def migrate(be) -> None:
         be.set_params(move_substep=s)
         be.launch("tcell_move_propose", be.mp.n_sites)
         be.launch("tcell_move_commit", be.mp.n_sites)
+        poll()
 
 
 def death(be) -> None:
