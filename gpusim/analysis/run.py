@@ -34,7 +34,7 @@ from ..config import Config
 from ..errors import InputError
 from ..io.checkpoint import read_checkpoint
 from ..io.reader import open_run_file, read_config, reading, require
-from ..io.runfile import xdmf_path
+from ..io.frames import xdmf_path
 from ..state import CLONE_HLA, CLONE_PDL1, State
 from . import clonal
 
@@ -212,6 +212,20 @@ class Run:
             raise_missing(self._f, f"fields/{name}/value")
         return Frames(group, self.path)
 
+    # ------------------------------------------------------ spatial analysis
+    @cached_property
+    def analysis(self):
+        """Spatial statistics and immune phenotype of every frame
+        (:mod:`gpusim.analysis.spatial`), a DataFrame indexed by ``time``
+        (days) with a ``step`` column: the file's ``/analysis`` when
+        ``gpusim analyse`` stored it for the current frames, else computed
+        now with the run config's ``[analysis]`` settings (not stored)."""
+        from .table import _frame_pair, analyse_run, read_analysis
+
+        with reading(self.path):
+            stored = read_analysis(self._f, _frame_pair(self)[0].steps)
+            return stored if stored is not None else analyse_run(self)
+
     # ------------------------------------------------------------- clones
     @property
     def clones_step(self) -> int:
@@ -254,10 +268,10 @@ class Run:
     def checkpoint(self) -> State:
         """The state stored for restart (the last checkpoint), on the host."""
         with reading(self.path):
-            try:
-                return read_checkpoint(self._f).state
-            except KeyError:
+            ckpt = read_checkpoint(self._f)
+            if ckpt is None:
                 raise_missing(self._f, "checkpoint")
+            return ckpt.state
 
     # ------------------------------------------------------ clonal analysis
     def vaf(self):

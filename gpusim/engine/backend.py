@@ -15,25 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import abi
+from ..abi import COUNTERS
+from ..claim import NO_BID
 from ..config import Config
-from ..params import model_params, step_params
+from ..params import StepParams, model_params
 from ..state import State, grow_clone_table
-from ..therapy import at_step
-from . import abi, chemokine, tcell, tumour
+from ..step import Backend
+from . import chemokine, tcell, tumour
 
-_C = abi.constants()
-COUNTERS = {
-    "divisions": _C["COUNTER_DIVISIONS"],
-    "deaths": _C["COUNTER_DEATHS"],
-    "kills": _C["COUNTER_KILLS"],
-    "recruited": _C["COUNTER_RECRUITED"],
-    "expansions": _C["COUNTER_EXPANSIONS"],
-    "tcell_deaths": _C["COUNTER_TCELL_DEATHS"],
-    "transferred": _C["COUNTER_TRANSFERRED"],
-}
-
-
-class KernelBackend:
+class KernelBackend(Backend):
     """Runs the kernels of ``kernels/`` on a :mod:`~gpusim.engine.device`."""
 
     def __init__(self, device, cfg: Config, state: State):
@@ -46,38 +37,19 @@ class KernelBackend:
         self.state = state.map(xp.asarray)
         n = self.mp.n_sites
         # Scratch: claim bids for two-phase moves (also marks new clones).
-        self.claim = xp.full(n, np.uint64(0xFFFFFFFFFFFFFFFF), dtype=xp.uint64)
+        self.claim = xp.full(n, NO_BID, dtype=xp.uint64)
         self.chemokine_scratch = xp.zeros(self.mp.n_field, dtype=xp.float32)
         self.new_sites = xp.zeros(16, dtype=xp.uint32)
         self.counters = xp.zeros(abi.constants()["N_COUNTERS"], dtype=xp.uint64)
-        self.params = self._static_params()
+        # Params fields named like a ModelParams attribute are filled from it;
+        # the rest are per step (StepParams, the step number) or per launch.
+        self.params = abi.params_record()
+        self.write_params(**abi.params_values(self.mp))
         self._params_buf = device.params_buffer(self.params)
         self._fields_buf = None
         self.refresh_fields()
 
     # ----------------------------------------------------------------- setup
-    def _static_params(self) -> np.ndarray:
-        mp = self.mp
-        P = abi.params_record()
-        nx, ny, nz = mp.shape
-        P["n_sites"], P["nx"], P["ny"], P["nz"] = mp.n_sites, nx, ny, nz
-        P["n_nbr"] = len(mp.nbr)
-        P["periodic"] = int(mp.periodic)
-        P["key0"], P["key1"] = mp.key
-        k = len(mp.nbr)
-        P["nbr_dx"][0, :k], P["nbr_dy"][0, :k], P["nbr_dz"][0, :k] = mp.nbr[:, 0], mp.nbr[:, 1], mp.nbr[:, 2]
-        for name in ("p_tumour_divide", "p_tumour_death", "p_stem_symmetric", "max_divisions",
-                     "p_neoantigen", "p_mut_pdl1", "p_mut_hla", "coarsen", "field_dim", "chem_alpha",
-                     "chem_secretion", "chem_burst", "chem_decay", "chem_level_scale", "p_kill_attempt",
-                     "exhaustion_threshold", "kills_per_tcell", "p_expand", "p_tcell_death",
-                     "p_tcell_death_exhausted", "chemotaxis", "full_moves", "p_partial_move"):
-            P[name] = getattr(mp, name)
-        P["fx"], P["fy"], P["fz"] = mp.field_shape
-        P["n_field"] = mp.n_field
-        P["immunogenicity"][0] = mp.immunogenicity
-        P["mutation_sf"][0] = mp.mutation_sf
-        return P
-
     def refresh_fields(self) -> None:
         """Rebuild the Fields pointer block (after any array is reallocated)."""
         st = self.state
@@ -88,9 +60,18 @@ class KernelBackend:
                       chemokine_scratch=self.chemokine_scratch)
         self._fields_buf = self.device.fields_buffer(arrays)
 
-    def set_params(self, **values) -> None:
+    def write_params(self, **values) -> None:
+        """Set Params fields on the host copy; an array shorter than its
+        field fills the front (the neighbour offsets), the rest stays 0."""
         for k, v in values.items():
-            self.params[k][0] = v
+            if np.ndim(v):
+                self.params[k][0, : len(v)] = v
+            else:
+                self.params[k] = v
+
+    def set_params(self, **values) -> None:
+        """Set Params fields and upload the block to the device."""
+        self.write_params(**values)
         self.device.upload_params(self._params_buf, self.params)
 
     def launch(self, kernel: str, n_threads: int) -> None:
@@ -110,29 +91,56 @@ class KernelBackend:
         self.new_sites[: len(sites)] = sites
 
     # ------------------------------------------------------------------ step
-    def step(self) -> dict[str, int]:
-        """Advance one step (DESIGN §4 order); return the step's event counts."""
+    # Backend.step runs these in the order of gpusim.step.PHASES.
+    def begin_step(self, sp: StepParams) -> None:
         self.counters.fill(0)
-        sp = step_params(self.mp, at_step(self.cfg, self.state.step))
-        self.set_params(step=self.state.step, p_pdl1_pass=sp.p_pdl1_pass, p_exhaust=sp.p_exhaust,
-                        p_chemo_tumour=sp.p_chemo_tumour, p_chemo_tcell=sp.p_chemo_tcell, recruit=sp.recruit)
-        immune = self.mp.immune_on
-        if immune:
-            chemokine.run_step(self)
-            tcell.recruit(self, sp)
-            tcell.kill(self)
+        self.set_params(step=self.state.step, **abi.params_values(sp))
+
+    def chemokine(self, sp: StepParams, events: dict) -> None:
+        chemokine.run_step(self)
+
+    def tcell_recruit(self, sp: StepParams, events: dict) -> None:
+        tcell.recruit(self, sp)
+
+    def tcell_kill(self, sp: StepParams, events: dict) -> None:
+        tcell.kill(self)
+
+    def tumour_death(self, sp: StepParams, events: dict) -> None:
         tumour.death(self)
-        events = tumour.divide(self)
-        if immune:
-            tcell.migrate(self)
-            tcell.death(self)
+
+    def tumour_divide(self, sp: StepParams, events: dict) -> None:
+        events["new_clones"] = tumour.divide(self)
+
+    def tcell_migrate(self, sp: StepParams, events: dict) -> None:
+        tcell.migrate(self)
+
+    def tcell_death(self, sp: StepParams, events: dict) -> None:
+        tcell.death(self)
+
+    def end_step(self, events: dict) -> None:
         c = self.device.to_host(self.counters)
         events.update({name: int(c[idx]) for name, idx in COUNTERS.items()})
-        self.state.step += 1
-        return events
+
+    # ------------------------------------------------------------- interface
+    def synchronize(self) -> None:
+        self.device.synchronize()
+
+    def describe(self) -> str:
+        return self.device.describe()
 
     def host_state(self) -> State:
         return self.state.map(self.device.to_host)
+
+    def snapshot(self) -> State:
+        # host_state shares memory with the state on the cpu device (a host array is its own host copy).
+        return self.state.map(lambda a: a.copy() if isinstance(a, np.ndarray) else self.device.to_host(a))
+
+    def restore(self, state: State) -> None:
+        """The state of an abandoned step's start, with scratch as a step expects it."""
+        super().restore(state)
+        self.claim.fill(NO_BID)  # a move abandoned between propose and commit leaves bids
+        self.counters.fill(0)
+        self.refresh_fields()
 
     def bytes_per_site(self) -> float:
         """Persistent per-site device memory (state + scratch) per site."""

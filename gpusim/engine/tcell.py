@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-NO_BID = np.uint64(0xFFFFFFFFFFFFFFFF)
+from ..claim import NO_BID, lowest_sources
+from ..signals import poll
 
 
 def recruit(be, sp) -> None:
@@ -15,12 +14,10 @@ def recruit(be, sp) -> None:
 
 
 def _transfer(be, cells: int, where: str) -> None:
-    xp = be.xp
     be.set_params(transfer_where_tumour=int(where == "tumour"))
     be.launch("tcell_transfer_bid", be.mp.n_sites)
     # The `cells` lowest bids win; bids are unique (they end in the site index).
-    bids = xp.sort(be.claim)[:cells]
-    chosen = (bids[bids != NO_BID] & np.uint64(0xFFFFFFFF)).astype(xp.uint32)
+    chosen = lowest_sources(be.claim, cells)
     be.claim.fill(NO_BID)  # restore the all-ones invariant
     if chosen.size:
         be.ensure_new_sites(chosen)
@@ -38,6 +35,7 @@ def migrate(be) -> None:
         be.set_params(move_substep=s)
         be.launch("tcell_move_propose", be.mp.n_sites)
         be.launch("tcell_move_commit", be.mp.n_sites)
+        poll()
 
 
 def death(be) -> None:

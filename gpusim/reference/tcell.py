@@ -7,26 +7,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.abi import constants
+from .. import claim
+from ..abi import constants
 from ..rng import draw, mulhi
+from ..signals import poll
 from ..state import (CELL_KILLED, CLONE_HLA, CLONE_PDL1, TCELL_EXHAUSTION_MAX, TCELL_EXHAUSTION_SHIFT,
                      TCELL_KILLS_MASK, TCELL_PRESENT)
 from .field import chemokine_level, field_cell
-from .lattice import claim_winners, neighbours, pick_nth
+from .lattice import neighbours, pick_nth
 
 _C = constants()
 PH_RECRUIT, PH_TRANSFER, PH_KILL = _C["PHASE_RECRUIT"], _C["PHASE_TRANSFER"], _C["PHASE_KILL"]
-PH_MIGRATE, PH_DEATH = _C["PHASE_MIGRATE"], _C["PHASE_TCELL_DEATH"]
-U32 = np.uint64(0xFFFFFFFF)
+PH_MIGRATE, PH_TCELL_DEATH = _C["PHASE_MIGRATE"], _C["PHASE_TCELL_DEATH"]
 
 
 def _byte(kills, exhaustion) -> np.ndarray:
     return (TCELL_PRESENT | (np.asarray(exhaustion) << TCELL_EXHAUSTION_SHIFT) | kills).astype(np.uint8)
 
 
-def _can_kill(mp, t: np.ndarray) -> np.ndarray:
+def can_kill(t, exhaustion_threshold: int):
+    """T-cell bytes ``t`` (NumPy or CuPy) -> which can still kill: kills left
+    and exhaustion below the threshold (exhausted or spent T cells also die
+    faster; the ``tcells_exhausted`` observable counts the others)."""
     exhaustion = (t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX
-    return ((t & TCELL_KILLS_MASK) != 0) & (exhaustion < mp.exhaustion_threshold)
+    return ((t & TCELL_KILLS_MASK) != 0) & (exhaustion < exhaustion_threshold)
 
 
 def recruit(st, mp, sp, events: dict) -> None:
@@ -44,8 +48,7 @@ def recruit(st, mp, sp, events: dict) -> None:
             free &= st.sites["clone"] != 0
         sites = np.flatnonzero(free)
         w = draw(sites, st.step, PH_TRANSFER, 0, mp.key)[:, 0]
-        keys = (w.astype(np.uint64) << np.uint64(32)) | sites.astype(np.uint64)
-        chosen = (np.sort(keys)[:cells] & U32).astype(np.int64)
+        chosen = claim.lowest_sources(claim.bid(w, sites), cells)
         tc[chosen] = _byte(mp.kills_per_tcell, 0)
         events["transferred"] += len(chosen)
 
@@ -53,7 +56,7 @@ def recruit(st, mp, sp, events: dict) -> None:
 def kill(st, mp, sp, events: dict) -> None:
     tc, clone, cell = st.sites["tcell"], st.sites["clone"], st.sites["cell"]
     t_sites = np.flatnonzero(tc)
-    t_sites = t_sites[_can_kill(mp, tc[t_sites])]
+    t_sites = t_sites[can_kill(tc[t_sites], mp.exhaustion_threshold)]
     w0 = draw(t_sites, st.step, PH_KILL, 0, mp.key)
     keep = w0[:, 0] < mp.p_kill_attempt
     t_sites, w0 = t_sites[keep], w0[keep]
@@ -87,8 +90,7 @@ def kill(st, mp, sp, events: dict) -> None:
     tc[t_sites] = _byte(kills, exhaustion)
     mothers = t_sites[expand]
     dest = pick_nth(nb[expand], free[expand], mulhi(w1[expand, 3], n_free[expand]))
-    bids = (w0[expand, 3].astype(np.uint64) << np.uint64(32)) | mothers.astype(np.uint64)
-    won = claim_winners(mp.n_sites, dest, bids)
+    won = claim.winners(mp.n_sites, dest, claim.bid(w0[expand, 3], mothers))
     mother_exhaustion = (tc[mothers[won]] >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX
     tc[dest[won]] = _byte(mp.kills_per_tcell, mother_exhaustion)
     events["expansions"] = int(won.sum())
@@ -123,18 +125,18 @@ def migrate(st, mp) -> None:
             done |= step_k & (x < cum)
         go = (chosen >= 0) & (tc[np.maximum(chosen, 0)] == 0)
         src, dest = src[go], chosen[go]
-        bids = (w[go, 1].astype(np.uint64) << np.uint64(32)) | src.astype(np.uint64)
-        won = claim_winners(mp.n_sites, dest, bids)
+        won = claim.winners(mp.n_sites, dest, claim.bid(w[go, 1], src))
         src, dest = src[won], dest[won]
         tc[dest] = tc[src]
         tc[src] = 0
+        poll()
 
 
 def death(st, mp, sp, events: dict) -> None:
     tc = st.sites["tcell"]
     sites = np.flatnonzero(tc)
-    p = np.where(_can_kill(mp, tc[sites]), mp.p_tcell_death, mp.p_tcell_death_exhausted)
-    w = draw(sites, st.step, PH_DEATH, 0, mp.key)
+    p = np.where(can_kill(tc[sites], mp.exhaustion_threshold), mp.p_tcell_death, mp.p_tcell_death_exhausted)
+    w = draw(sites, st.step, PH_TCELL_DEATH, 0, mp.key)
     dying = sites[(w[:, 0] < p) | (w[:, 1] < sp.p_chemo_tcell)]
     tc[dying] = 0
     events["tcell_deaths"] = len(dying)

@@ -24,12 +24,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, apply_overrides, load_config
+from ..config import Config, apply_overrides, load_config, toml_value
 from ..errors import InputError
 from .spec import SweepSpec, load_spec, scaled
 
@@ -49,29 +48,6 @@ def run_id(overrides: dict[str, Any], arm: str, replicate: int) -> str:
 def run_seed(sweep_seed: int, rid: str) -> int:
     digest = hashlib.sha256(sweep_seed.to_bytes(8, "little") + rid.encode()).digest()
     return int.from_bytes(digest[:8], "little")
-
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def toml_value(value: Any) -> str:
-    """A value as TOML inline text (what ``--set key=VALUE`` parses back).
-
-    >>> toml_value([{"kind": "vaccine", "start_day": 1.0, "on": True}, 1e-06])
-    '[{kind = "vaccine", start_day = 1.0, on = true}, 1e-06]'
-    """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)  # repr round-trips floats exactly; inf/nan are TOML too
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        items = (f"{k if _BARE_KEY.match(k) else json.dumps(k)} = {toml_value(v)}" for k, v in value.items())
-        return "{" + ", ".join(items) + "}"
-    raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
 @dataclass(frozen=True)
@@ -140,13 +116,26 @@ def parameter_points(spec: SweepSpec) -> list[dict[str, Any]]:
     grid = [dict(zip([a.key for a in spec.grid], combo)) for combo in itertools.product(*(a.points() for a in spec.grid))]
     if spec.random is None:
         return grid
-    from scipy.stats import qmc
-
     params = spec.random.params
-    unit = qmc.LatinHypercube(d=len(params), rng=spec.seed).random(spec.random.samples)
+    unit = unit_sample(spec.random, spec.seed)
     sample = [{p.key: scaled(float(u[j]), p.min, p.max, p.scale, p.integer) for j, p in enumerate(params)}
               for u in unit]
     return [{**g, **s} for g in grid for s in sample]
+
+
+def unit_sample(random, seed: int):
+    """The random design's points in the unit cube, one row per point:
+    a Latin hypercube, or the Saltelli sample of SALib (first-order and
+    total Sobol' indices: N (D + 2) rows, the order SALib's analysis needs)."""
+    if random.design == "sobol":
+        from SALib.sample import sobol
+
+        problem = {"num_vars": len(random.params), "names": [p.key for p in random.params],
+                   "bounds": [[0.0, 1.0]] * len(random.params)}
+        return sobol.sample(problem, random.samples, calc_second_order=False, seed=seed % 2**32)
+    from scipy.stats import qmc
+
+    return qmc.LatinHypercube(d=len(random.params), rng=seed).random(random.samples)
 
 
 def expand(spec: SweepSpec) -> list[Run]:
