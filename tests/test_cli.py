@@ -30,8 +30,8 @@ def cli(capsys, *args):
     return subprocess.CompletedProcess(args, rc, out, err)
 
 
-def assert_one_line_error(proc, *fragments):
-    assert proc.returncode == 2, proc.stderr
+def assert_one_line_error(proc, *fragments, code: int = 2):
+    assert proc.returncode == code, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
