@@ -73,7 +73,7 @@ GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_RECRUIT, 0);
     if (r.x < P->recruit[chemokine_level(P, c)]) {
         F->tcell[i] = tcell_byte(P->kills_per_tcell, 0);
-        atomicAdd(&F->counters[GPUSIM_COUNTER_RECRUITED], 1ull);
+        atomic_add_same(&F->counters[GPUSIM_COUNTER_RECRUITED], 1ull);
     }
 }
 
@@ -97,7 +97,7 @@ GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
     const u32 k = global_thread_index();
     if (k >= P->n_new) return;
     F->tcell[F->new_sites[k]] = tcell_byte(P->kills_per_tcell, 0);
-    atomicAdd(&F->counters[GPUSIM_COUNTER_TRANSFERRED], 1ull);
+    atomic_add_same(&F->counters[GPUSIM_COUNTER_TRANSFERRED], 1ull);
 }
 
 // Killing, per T cell that can kill.  With probability p_kill_attempt it
@@ -165,7 +165,7 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
     const u8 mother = F->tcell[(u32)(bid & 0xFFFFFFFFull)];
     F->tcell[j] = tcell_byte(P->kills_per_tcell, (mother >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX);
     F->claim[j] = ~0ull;
-    atomicAdd(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
+    atomic_add_same(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
 }
 
 // Migration substep P->move_substep, phase 1: each T cell picks a neighbour
@@ -237,6 +237,6 @@ GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
     const u32 p = tcell_can_kill(P, t) ? P->p_tcell_death : P->p_tcell_death_exhausted;
     if (r.x < p || r.y < P->p_chemo_tcell) {
         F->tcell[i] = 0;
-        atomicAdd(&F->counters[GPUSIM_COUNTER_TCELL_DEATHS], 1ull);
+        atomic_add_same(&F->counters[GPUSIM_COUNTER_TCELL_DEATHS], 1ull);
     }
 }

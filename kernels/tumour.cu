@@ -38,11 +38,11 @@ GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
     if (killed || r.x < P->p_tumour_death || r.y < P->p_chemo_tumour) {
         F->clone[i] = 0;
         F->cell[i] = 0;
-        atomicAdd(&F->clone_population[c], 0xFFFFFFFFu);  // -1, wrapping
-        atomicAdd(&F->counters[GPUSIM_COUNTER_DEATHS], 1ull);
+        atomic_add_same(&F->clone_population[c], 0xFFFFFFFFu);  // -1, wrapping
+        atomic_add_same(&F->counters[GPUSIM_COUNTER_DEATHS], 1ull);
         if (killed) {
-            atomicAdd(&F->counters[GPUSIM_COUNTER_KILLS], 1ull);
-            atomicAdd(&F->kill_bursts[field_cell_of(P, site_coords(P, i))], 1u);
+            atomic_add_same(&F->counters[GPUSIM_COUNTER_KILLS], 1ull);
+            atomic_add_same(&F->kill_bursts[field_cell_of(P, site_coords(P, i))], 1u);
         }
     }
 }
@@ -111,13 +111,13 @@ GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
     }
     F->clone[j] = c;
     F->cell[j] = daughter;
-    atomicAdd(&F->counters[GPUSIM_COUNTER_DIVISIONS], 1ull);
+    atomic_add_same(&F->counters[GPUSIM_COUNTER_DIVISIONS], 1ull);
     const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
     if (m.x < P->p_mut_neoantigen || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla) {
         F->claim[j] = 0;  // founds a clone; still counted in its parent's row until then
     } else {
         F->claim[j] = ~0ull;
-        atomicAdd(&F->clone_population[c], 1u);
+        atomic_add_same(&F->clone_population[c], 1u);
     }
 }
 

@@ -6,8 +6,10 @@ model's phases as kernel launches.
 >>> from gpusim.engine.device import CpuDevice
 >>> from gpusim.state import initial_state
 >>> cfg = Config.model_validate({"lattice": {"shape": [32, 32]}})
->>> be = KernelBackend(CpuDevice(), cfg, initial_state(cfg))
+>>> be = KernelBackend(CpuDevice(), cfg)            # the state at step 0, built by kernels
 >>> be.step()["divisions"] >= 0
+True
+>>> be.observe()["tumour_cells"] == int((be.host_state().sites["clone"] != 0).sum())
 True
 """
 
@@ -20,33 +22,50 @@ from ..params import model_params, step_params
 from ..state import State, grow_clone_table
 from ..therapy import at_step
 from .. import abi
-from ..abi import COUNTERS
-from . import chemokine, tcell, tumour
+from ..abi import COUNTERS, OBSERVED
+from ..state import initial_params
+from . import chemokine, initial, tcell, tumour
+
+NO_BID = 0xFF  # claim[] bytes between phases: all ones
 
 class KernelBackend:
     """Runs the kernels of ``kernels/`` on a :mod:`~gpusim.engine.device`."""
 
-    def __init__(self, device, cfg: Config, state: State):
+    def __init__(self, device, cfg: Config, state: State | None = None):
+        """``state`` is copied to the device; without one, kernels build the
+        state at step 0 there (kernels/initial.cu), touching no per-site
+        data on the host."""
         self.device = device
         self.name = device.name
         self.xp = device.xp
         self.cfg = cfg
         self.mp = model_params(cfg)
         xp = self.xp
-        self.state = state.map(xp.asarray)
         n = self.mp.n_sites
-        # Scratch: claim bids for two-phase moves (also marks new clones).
-        self.claim = xp.full(n, np.uint64(0xFFFFFFFFFFFFFFFF), dtype=xp.uint64)
+        # Scratch: claim bids for two-phase moves (also marks new clones),
+        # all ones between phases (initial_sites writes every entry).
+        self.claim = xp.empty(n, dtype=xp.uint64)
+        if state is None:
+            self.state = initial.empty_state(xp, self.mp)
+        else:
+            self.state = state.map(xp.asarray)
+            device.fill_bytes(self.claim, NO_BID)
         self.chemokine_scratch = xp.zeros(self.mp.n_field, dtype=xp.float32)
         self.new_sites = xp.zeros(16, dtype=xp.uint32)
+        self.selected = xp.zeros(16, dtype=xp.uint64)
         self.counters = xp.zeros(abi.constants()["N_COUNTERS"], dtype=xp.uint64)
-        # Params fields named like a ModelParams attribute are filled from it;
-        # the rest are per step (StepParams, the step number) or per launch.
+        # Params fields named like a ModelParams (or InitialParams) attribute
+        # are filled from it; the rest are per step (StepParams, the step
+        # number) or per launch.
         self.params = abi.params_record()
-        self.write_params(**abi.params_values(self.mp))
+        self.write_params(**abi.params_values(self.mp), **abi.params_values(initial_params(cfg)))
         self._params_buf = device.params_buffer(self.params)
         self._fields_buf = None
-        self.refresh_fields()
+        self._observed: dict | None = None
+        if state is None:
+            initial.build(self)
+        else:
+            self.refresh_fields()
 
     # ----------------------------------------------------------------- setup
     def refresh_fields(self) -> None:
@@ -56,7 +75,7 @@ class KernelBackend:
         arrays.update({f"clone_{k}": v for k, v in st.clones.items()})
         arrays.update(st.extra)
         arrays.update(claim=self.claim, new_sites=self.new_sites, counters=self.counters,
-                      chemokine_scratch=self.chemokine_scratch)
+                      chemokine_scratch=self.chemokine_scratch, selected=self.selected)
         self._fields_buf = self.device.fields_buffer(arrays)
 
     def write_params(self, **values) -> None:
@@ -87,12 +106,21 @@ class KernelBackend:
         if len(sites) > len(self.new_sites):
             self.new_sites = self.xp.zeros(max(2 * len(self.new_sites), len(sites)), dtype=self.xp.uint32)
             self.refresh_fields()
-        self.new_sites[: len(sites)] = sites
+        self.device.upload(self.new_sites[: len(sites)], sites)
+
+    def ensure_selected(self, needed: int) -> None:
+        """Room for ``needed`` bids in the selection buffer (select.cu)."""
+        if needed > len(self.selected):
+            self.selected = self.xp.zeros(max(2 * len(self.selected), needed), dtype=self.xp.uint64)
+            self.refresh_fields()
 
     # ------------------------------------------------------------------ step
     def step(self) -> dict[str, int]:
-        """Advance one step (DESIGN §4 order); return the step's event counts."""
-        self.counters.fill(0)
+        """Advance one step (DESIGN §4 order); return the step's event counts.
+
+        The state observables are reduced on the device in the same pass and
+        come back with the counts in one transfer (:meth:`observe`)."""
+        self.device.fill_bytes(self.counters, 0)
         sp = step_params(self.mp, at_step(self.cfg, self.state.step))
         self.set_params(step=self.state.step, **abi.params_values(sp))
         immune = self.mp.immune_on
@@ -105,10 +133,32 @@ class KernelBackend:
         if immune:
             tcell.migrate(self)
             tcell.death(self)
+        self._launch_observers()
         c = self.device.to_host(self.counters)
         events.update({name: int(c[idx]) for name, idx in COUNTERS.items()})
+        self._observed = self._observables(c)
         self.state.step += 1
         return events
+
+    def _launch_observers(self) -> None:
+        self.set_params(n_clones=self.state.n_clones)
+        self.launch("observe_sites", self.mp.n_sites)
+        self.launch("observe_clones", self.state.n_clones)
+
+    def _observables(self, c: np.ndarray) -> dict:
+        obs = {name: int(c[idx]) for name, idx in OBSERVED.items() if name != "recognition_sum"}
+        cells = obs["tumour_cells"]
+        obs["mean_recognition"] = int(c[OBSERVED["recognition_sum"]]) / cells / 2.0**32 if cells else 0.0
+        return obs
+
+    def observe(self) -> dict:
+        """The state observables (gpusim/observables.py STATE) of the current
+        state: from the last step's transfer, or reduced now."""
+        if self._observed is None:
+            self.device.fill_bytes(self.counters, 0)
+            self._launch_observers()
+            self._observed = self._observables(self.device.to_host(self.counters))
+        return self._observed
 
     def host_state(self) -> State:
         return self.state.map(self.device.to_host)

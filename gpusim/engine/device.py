@@ -78,6 +78,14 @@ class CpuDevice:
     def to_host(self, a) -> np.ndarray:
         return np.asarray(a)
 
+    def fill_bytes(self, a, byte: int) -> None:
+        """Every byte of ``a`` (contiguous) set to ``byte``."""
+        a.view(np.uint8).fill(byte)
+
+    def upload(self, dst, src: np.ndarray) -> None:
+        """Copy host ``src`` into the contiguous device view ``dst``."""
+        dst[...] = src
+
     def describe(self) -> str:
         return f"cpu ({self.threads} OpenMP threads, {self.library_path.name})"
 
@@ -134,6 +142,16 @@ class CudaDevice:
 
     def to_host(self, a) -> np.ndarray:
         return self.xp.asnumpy(a)
+
+    # memset and memcpy, not CuPy's elementwise kernels: nothing compiled at start-up.
+    def fill_bytes(self, a, byte: int) -> None:
+        """Every byte of ``a`` (contiguous) set to ``byte``."""
+        if a.nbytes:
+            self.xp.cuda.runtime.memsetAsync(a.data.ptr, byte, a.nbytes, self.xp.cuda.get_current_stream().ptr)
+
+    def upload(self, dst, src: np.ndarray) -> None:
+        """Copy host ``src`` into the contiguous device view ``dst``."""
+        dst.set(np.ascontiguousarray(src, dtype=dst.dtype))
 
     def describe(self) -> str:
         props = self.xp.cuda.runtime.getDeviceProperties(self.device_id)

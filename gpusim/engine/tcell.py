@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-NO_BID = np.uint64(0xFFFFFFFFFFFFFFFF)
+from .select import lowest_bids
 
 
 def recruit(be, sp) -> None:
@@ -15,13 +13,11 @@ def recruit(be, sp) -> None:
 
 
 def _transfer(be, cells: int, where: str) -> None:
-    xp = be.xp
     be.set_params(transfer_where_tumour=int(where == "tumour"))
     be.launch("tcell_transfer_bid", be.mp.n_sites)
     # The `cells` lowest bids win; bids are unique (they end in the site index).
-    bids = xp.sort(be.claim)[:cells]
-    chosen = (bids[bids != NO_BID] & np.uint64(0xFFFFFFFF)).astype(xp.uint32)
-    be.claim.fill(NO_BID)  # restore the all-ones invariant
+    chosen = lowest_bids(be, cells)
+    be.device.fill_bytes(be.claim, 0xFF)  # restore the all-ones invariant
     if chosen.size:
         be.ensure_new_sites(chosen)
         be.set_params(n_new=int(chosen.size))

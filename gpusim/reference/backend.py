@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
-from ..observables import EVENTS
+from ..observables import EVENTS, Observer
 from ..params import model_params, step_params
 from ..state import FIELD_ARRAYS, SITE_ARRAYS, State
 from ..therapy import at_step
@@ -31,6 +31,11 @@ class ReferenceBackend:
         self.mp = model_params(cfg)
         self.state = state.map(np.array)  # own copy
         self._stencil = stencil_neighbours(self.mp)
+        self._observer = Observer(cfg, np)
+
+    def observe(self) -> dict:
+        """The state observables (gpusim/observables.py STATE) of the current state."""
+        return self._observer(self.state)
 
     def step(self) -> dict[str, int]:
         """Advance one step in the order of DESIGN §4; return its event counts."""
