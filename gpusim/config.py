@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
 
 from .errors import InputError
 
@@ -169,6 +169,30 @@ class OutcomeConfig(_Section):
     response_evaluation_day: float | None = Field(None, ge=0.0, description="default: end of run")
 
 
+class AnalysisConfig(_Section):
+    """Spatial statistics and the immune phenotype (``gpusim analyse``;
+    gpusim.analysis.spatial).  Nothing here changes the simulation.
+
+    The invasive margin is a band ``margin_width_um`` wide centred on the
+    tumour boundary (Galon et al. 2006 use 1 mm on human colorectal
+    tumours of centimetres; 60 um, three cells either side of the border,
+    is the same idea at the scale of simulated tumours of 100-500 um
+    radius, which keeps a core from a radius of about 40 um).  T-cell densities are in cells per mm^2 of a section one cell
+    thick (exact in 2D; in 3D the volume density times one lattice spacing),
+    the unit of immunohistochemistry.  Phenotype (Chen & Mellman 2017):
+    ``desert`` when both core and margin are below
+    ``desert_max_tcells_per_mm2``; else ``inflamed`` when the core holds at
+    least ``inflamed_min_core_to_margin_ratio`` times the margin's density;
+    else ``excluded``."""
+
+    margin_width_um: float = Field(60.0, gt=0.0, description="invasive margin band, centred on the tumour boundary")
+    desert_max_tcells_per_mm2: float = Field(
+        50.0, ge=0.0, description="below this in core and margin: immune desert")
+    inflamed_min_core_to_margin_ratio: float = Field(
+        0.5, ge=0.0, description="core / margin T-cell density from which a tumour is inflamed")
+    mixing_window_um: float = Field(100.0, gt=0.0, description="window edge for the clone Shannon diversity")
+
+
 class CheckpointBlockade(_Section):
     kind: Literal["checkpoint_blockade"]
     start_day: float = Field(ge=0.0)
@@ -211,7 +235,8 @@ class OutputConfig(_Section):
 
 class Config(_Section):
     """A whole run: ``[simulation]``, ``[lattice]``, ``[tumour]``, ``[chemokine]``,
-    ``[immune]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``."""
+    ``[immune]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
+    ``[analysis]``."""
 
     simulation: SimulationConfig = SimulationConfig()
     lattice: LatticeConfig = LatticeConfig()
@@ -221,6 +246,18 @@ class Config(_Section):
     therapy: list[TherapyEntry] = Field(default_factory=list, description="[[therapy]] entries")
     outcome: OutcomeConfig = OutcomeConfig()
     output: OutputConfig = OutputConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
+
+    @model_serializer(mode="wrap")
+    def _default_analysis_left_out(self, handler):
+        # [analysis] only changes what is computed from the frames, never the
+        # run: left out of dumps while at its defaults, so run files (their
+        # stored config) and sweep fingerprints stay what they were before
+        # the section existed.
+        data = handler(self)
+        if isinstance(data, dict) and self.analysis == AnalysisConfig():
+            data.pop("analysis", None)
+        return data
 
     def diffusion_ratio(self) -> tuple[float, float]:
         """(D dt / dx_field^2 per step, the explicit scheme's per-substep

@@ -9,9 +9,9 @@ import os
 import sys
 
 from ..errors import InputError, RunInterrupted
-from . import bench, info, plot, resume, run, submit, summarize, sweep
+from . import analyse, bench, info, plot, resume, run, submit, summarize, sweep
 
-SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, info, bench)
+SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, analyse, info, bench)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="gpusim: %(message)s", stream=sys.stderr)
+    logging.getLogger("numexpr").setLevel(logging.WARNING)  # pandas' "NumExpr defaulting to N threads" is noise
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)

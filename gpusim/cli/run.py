@@ -20,6 +20,8 @@ def add_parser(sub) -> None:
                    help="override a config value (repeatable), e.g. --set tumour.death_rate_per_day=0.2")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--analyse", action="store_true",
+                   help="when the run is complete, store its spatial statistics and phenotype (gpusim analyse)")
     p.set_defaults(func=main)
 
 
@@ -51,4 +53,9 @@ def main(args) -> int:
     obs = run_to_file(cfg, out, backend=backend, progress=not args.quiet)
     print(f"{out}: {cfg.simulation.steps} steps on {backend}; tumour cells {obs['tumour_cells']}, "
           f"live clones {obs['live_clones']}", file=sys.stdout)
+    if args.analyse:
+        from ..analysis.analyse import write_analysis
+
+        table = write_analysis(out)
+        print(f"{out}: /analysis written; end-state phenotype {table['phenotype'].iloc[-1]}")
     return 0

@@ -191,8 +191,9 @@ class RunWriter:
                         float(g.attrs["origin_um"]))
             self._field_meta[name] = (grid, g["value"].dtype)
             self._frame_times = [float(t) for t in g["time"][()]]
-        if "clones" in f:
-            del f["clones"]
+        for derived in ("clones", "analysis"):  # rewritten at the end; /analysis by gpusim analyse
+            if derived in f:
+                del f[derived]
         for attr in [a for a in f.attrs if a != "status"]:
             del f.attrs[attr]  # end-of-run attributes (outcome, runtime, ...) are rewritten at the end
         p = f["parameters"]

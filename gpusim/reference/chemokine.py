@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.abi import constants
+from ..abi import constants
 from .field import field_cell, stencil_neighbours
 
 CHEM_FLOOR = np.float32(2.0 ** constants()["CHEM_FLOOR_EXP"])
