@@ -26,6 +26,7 @@ def lowest_bids(be, k: int) -> np.ndarray:
         return np.zeros(0, dtype=np.uint32)
     n = be.mp.n_sites
     top = (2 * k + 64) * 2**32 // n + 1  # priority bound, in units of the top word
+    be.ensure_selected(min(n, 4 * k + 256))  # room for what the first bound admits, almost surely
     while True:
         below = ALL if top >= 2**32 else top << 32
         count = _count_below(be, below, len(be.selected))
