@@ -14,7 +14,7 @@
 // all ones.  Counts the founders in counters[SLOT_FOUNDERS].
 //   out: clone, cell, tcell, vessel, claim (every site written), counters[SLOT_FOUNDERS]
 //   rng: (site, 0, VESSEL, 0).x vessel?; (site, 0, INITIAL_TCELL, 0).x priority
-//   min traffic: 15 B/site written (clone 4, cell 1, tcell 1, vessel 1, claim 8)
+//   min traffic: 15 B/site (clone 4, cell 1, tcell 1, vessel 1, claim 8 written)
 GPUSIM_KERNEL void initial_sites(GPUSIM_ARGS)
 {
     const u32 i = global_thread_index();

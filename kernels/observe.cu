@@ -8,7 +8,7 @@
 // longer kill (no kills left or exhaustion >= threshold).
 //   in:  clone, tcell     out: counters[OBS_EDGE_CELLS, OBS_TCELLS, OBS_TCELLS_EXHAUSTED]
 //   rng: none
-//   min traffic: 5 B/site read (clone 4, tcell 1)
+//   min traffic: 5 B/site (clone 4, tcell 1 read)
 GPUSIM_KERNEL void observe_sites(GPUSIM_ARGS)
 {
     const u32 i = global_thread_index();
@@ -37,7 +37,7 @@ GPUSIM_KERNEL void observe_sites(GPUSIM_ARGS)
 //   in:  clone_population, clone_flags, clone_recognition
 //   out: counters[OBS_TUMOUR_CELLS .. OBS_RECOGNITION_SUM]
 //   rng: none
-//   min traffic: 9 B/clone read
+//   min traffic: 9 B/thread (population 4, recognition 4, flags 1 of one clone row)
 GPUSIM_KERNEL void observe_clones(GPUSIM_ARGS)
 {
     const u32 r = global_thread_index();

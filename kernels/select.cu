@@ -11,7 +11,7 @@
 // (appends beyond P->select_capacity are counted, not stored).
 //   in:  claim     out: selected, counters[SLOT_SELECTED]
 //   rng: none
-//   min traffic: 8 B/site read (claim)
+//   min traffic: 8 B/site (claim read)
 GPUSIM_KERNEL void select_below(GPUSIM_ARGS)
 {
     const u32 i = global_thread_index();

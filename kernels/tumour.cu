@@ -27,6 +27,7 @@ __device__ __forceinline__ u32 combine_recognition(u32 parent, u32 a)
 //   out: clone, cell (cleared), clone_population (-1), kill_bursts (+1 per
 //        kill, in the field cell), counters[DEATHS], counters[KILLS]
 //   rng: (site, step, TUMOUR_DEATH, 0): .x spontaneous?, .y chemotherapy?
+//   min traffic: 5 B/site (clone 4, cell 1; writes only where a cell dies)
 GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 {
     const u32 i = global_thread_index();
@@ -52,6 +53,7 @@ GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 //   in:  clone, cell; claim must be all ones
 //   out: claim[target] = min(priority << 32 | mother site)
 //   rng: (mother, step, TUMOUR_DIVIDE, 0): .x divide?, .y which neighbour, .z priority
+//   min traffic: 5 B/site (clone 4, cell 1; neighbours only for dividing cells)
 GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
 {
     const u32 i = global_thread_index();
@@ -92,6 +94,7 @@ GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
 //        non-mutant daughters), counters[DIVISIONS]
 //   rng: (mother, step, TUMOUR_DIVIDE, 0).w stem daughter?;
 //        (daughter, step, TUMOUR_MUTATE, 0) .x .y .z mutation draws
+//   min traffic: 8 B/site (claim; the rest only where a daughter lands)
 GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 {
     const u32 j = global_thread_index();
@@ -128,6 +131,7 @@ GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 //   out: clone table row n_clones + k, clone[site] = new id, claim[site] reset
 //   rng: (daughter, step, TUMOUR_MUTATE, 0) redrawn: .x .y .z which
 //        mutations, .w immunogenicity quantile of a new neoantigen
+//   min traffic: 50 B/thread (per new clone: new_sites 4, clone 4, parent row 13 read; row 21, clone 4, claim 8 written)
 GPUSIM_KERNEL void tumour_found_clones(GPUSIM_ARGS)
 {
     const u32 k = global_thread_index();

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import time
 from functools import lru_cache
 
 import numpy as np
@@ -86,6 +87,18 @@ class CpuDevice:
         """Copy host ``src`` into the contiguous device view ``dst``."""
         dst[...] = src
 
+    def copy_bytes_per_s(self, nbytes: int, min_seconds: float = 0.2) -> float:
+        """Bytes read + written per second by a memcpy of ``nbytes``
+        (the host's memory roofline for `gpusim bench`)."""
+        src = np.ones(max(nbytes, 1), dtype=np.uint8)
+        dst = np.empty_like(src)
+        np.copyto(dst, src)  # first touch
+        reps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < min_seconds or reps < 3:
+            np.copyto(dst, src)
+            reps += 1
+        return 2.0 * src.nbytes * reps / (time.perf_counter() - t0)
+
     def describe(self) -> str:
         return f"cpu ({self.threads} OpenMP threads, {self.library_path.name})"
 
@@ -152,6 +165,33 @@ class CudaDevice:
     def upload(self, dst, src: np.ndarray) -> None:
         """Copy host ``src`` into the contiguous device view ``dst``."""
         dst.set(np.ascontiguousarray(src, dtype=dst.dtype))
+
+    def copy_bytes_per_s(self, nbytes: int, min_seconds: float = 0.2) -> float:
+        """Bytes read + written per second by a device-to-device copy of
+        ``nbytes`` (cudaMemcpyAsync, timed with CUDA events)."""
+        cp = self.xp
+        nbytes = max(nbytes, 1)
+        src, dst = cp.empty(nbytes, dtype=cp.uint8), cp.empty(nbytes, dtype=cp.uint8)
+        self.fill_bytes(src, 1)
+        stream = cp.cuda.get_current_stream()
+
+        def copy():
+            cp.cuda.runtime.memcpyAsync(dst.data.ptr, src.data.ptr, nbytes,
+                                        cp.cuda.runtime.memcpyDeviceToDevice, stream.ptr)
+
+        copy()
+        stream.synchronize()
+        reps, elapsed = 0, 0.0
+        while elapsed < min_seconds or reps < 3:
+            start, end = cp.cuda.Event(), cp.cuda.Event()
+            start.record()
+            for _ in range(10):
+                copy()
+            end.record()
+            end.synchronize()
+            elapsed += cp.cuda.get_elapsed_time(start, end) / 1e3
+            reps += 10
+        return 2.0 * nbytes * reps / elapsed
 
     def describe(self) -> str:
         props = self.xp.cuda.runtime.getDeviceProperties(self.device_id)
