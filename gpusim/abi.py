@@ -1,6 +1,7 @@
-"""The kernels' shared declarations, read from ``kernels/abi.cuh`` and
-``kernels/philox.cuh``: every ``#define GPUSIM_X n`` constant and NumPy
-mirrors of the ``Params`` and ``Fields`` structs.
+"""The kernels' shared declarations, read from ``kernels/abi.cuh``,
+``kernels/philox.cuh`` and ``kernels/claim.cuh``: every
+``#define GPUSIM_X n`` constant and NumPy mirrors of the ``Params`` and
+``Fields`` structs.
 
 The headers are the single source of the layout, the state bits, the event
 counters and the RNG phase ids; this module parses them, so a field or
@@ -26,13 +27,13 @@ from pathlib import Path
 import numpy as np
 
 _CTYPES = {"u8": np.uint8, "u32": np.uint32, "i32": np.int32, "u64": np.uint64, "f32": np.float32}
-_DEFINE = re.compile(r"^#define\s+(GPUSIM_\w+)\s+(-?\d+)\b", re.M)
+_DEFINE = re.compile(r"^#define\s+(GPUSIM_\w+)\s+(-?(?:0x[0-9A-Fa-f]+|\d+))(?:ull|u)?\b", re.M)
 _STRUCT = re.compile(r"struct\s+(\w+)\s*\{(.*?)\};", re.S)
 _FIELD = re.compile(r"^\s*(\w+)\s*(\*?)\s*(\w+)\s*(?:\[(\w+)\])?\s*;", re.M)
 
 #: Headers whose ``#define GPUSIM_X n`` constants are exported: the data
-#: layout and the RNG counter layout (phase ids).
-_CONSTANT_HEADERS = ("abi.cuh", "philox.cuh")
+#: layout, the RNG counter layout (phase ids) and the claim protocol.
+_CONSTANT_HEADERS = ("abi.cuh", "philox.cuh", "claim.cuh")
 
 
 @lru_cache(maxsize=1)
@@ -58,9 +59,10 @@ def _header() -> str:
 
 @lru_cache(maxsize=1)
 def constants() -> dict[str, int]:
-    """Every ``#define GPUSIM_X n`` of abi.cuh and philox.cuh, without the prefix."""
+    """Every ``#define GPUSIM_X n`` (decimal or hex, optional u/ull suffix)
+    of the constant headers, without the prefix."""
     text = "\n".join((kernel_dir() / h).read_text() for h in _CONSTANT_HEADERS)
-    return {name[len("GPUSIM_"):]: int(v) for name, v in _DEFINE.findall(text)}
+    return {name[len("GPUSIM_"):]: int(v, 0) for name, v in _DEFINE.findall(text)}
 
 
 @lru_cache(maxsize=None)

@@ -74,11 +74,6 @@ def bench_state(cfg: Config):
     return st
 
 
-def _sync(be) -> None:
-    if be.name == "cuda":
-        be.xp.cuda.Device().synchronize()
-
-
 def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps: int | None = None,
               min_seconds: float = 1.0, profile: bool = False) -> dict:
     """Time ``steps`` steps (auto: enough for ``min_seconds``) and return a record.
@@ -94,7 +89,7 @@ def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps
     recorder = Recorder(be) if hasattr(be, "device") else None
     t0 = time.perf_counter()
     be.step()  # warm-up: builds/loads kernels, touches memory
-    _sync(be)
+    be.synchronize()
     first = time.perf_counter() - t0
     if steps is None:
         steps = int(min(50, max(2, math.ceil(min_seconds / max(first, 1e-6)))))
@@ -103,7 +98,7 @@ def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps
     t0 = time.perf_counter()
     for _ in range(steps):
         be.step()
-    _sync(be)
+    be.synchronize()
     elapsed = time.perf_counter() - t0
     n = cfg.lattice.n_sites
     roofline = _roofline(be, recorder, steps, elapsed)
@@ -119,7 +114,7 @@ def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps
         "seconds": elapsed,
         "site_updates_per_s": n * steps / elapsed,
         "bytes_per_site": be.bytes_per_site(),
-        "device": be.device.describe() if hasattr(be, "device") else be.describe(),
+        "device": be.describe(),
         "host": f"{platform.node()} {platform.machine()}",
         **roofline,
     }

@@ -31,9 +31,20 @@ from .errors import InputError
 MINUTES_PER_DAY = 1440.0
 
 
+#: Most inner iterations one step may take: chemokine diffusion substeps, and
+#: T-cell moves (speed x dt / dx).  Ten times what the slowest documented case
+#: needs -- one-day steps with PhysiCell's D = 1000 um^2/min on the default
+#: 40 um field (3,600 substeps in 2D, 5,400 in 3D), T cells at 10 um/min for a
+#: day on 10 um sites (1,440 moves) -- so a config past it is a typo (a rate in
+#: the wrong unit) that would sit in its first step for hours.
+MAX_SUBSTEPS_PER_STEP = 10_000
+
+
 class _Section(BaseModel):
     # validate_assignment: parameters are checked when set from Python too.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: inf and nan are rejected in every float field (an
+    # inf rate would otherwise pass "ge=0" and turn into a silent p = 1).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class SimulationConfig(_Section):
@@ -49,7 +60,7 @@ class SimulationConfig(_Section):
 
 class LatticeConfig(_Section):
     shape: tuple[int, ...] = Field((128, 128), description="(nx, ny) or (nx, ny, nz) sites")
-    dx_um: float = Field(10.0, gt=0.0, description="lattice spacing = one cell diameter")
+    dx_um: float = Field(10.0, ge=1.0, le=1000.0, description="lattice spacing = one cell diameter (1-1000 um)")
     neighbourhood: Literal["von_neumann", "moore"] = "von_neumann"
     boundary: Literal["closed", "periodic"] = "closed"
 
@@ -266,18 +277,47 @@ class Config(_Section):
         ratio = self.chemokine.diffusion_um2_per_min * self.simulation.dt_minutes / dx**2
         return ratio, 1.0 / (2 * self.lattice.dim)
 
+    def chemokine_substeps(self) -> int:
+        """Explicit diffusion substeps per step: ``chemokine.diffusion_substeps``,
+        else the fewest that are stable."""
+        ratio, bound = self.diffusion_ratio()
+        return self.chemokine.diffusion_substeps or max(1, math.ceil(ratio / bound))
+
+    def tcell_moves(self) -> float:
+        """T-cell moves per step, speed x dt / dx (the expected count)."""
+        return self.immune.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
+
     @model_validator(mode="after")
     def _check_diffusion_stability(self):
         ch = self.chemokine
-        if ch.diffusion_substeps is None:
-            return self
         ratio, bound = self.diffusion_ratio()
+        if ch.diffusion_substeps is None:
+            if ratio / bound > MAX_SUBSTEPS_PER_STEP:  # before math.ceil, which overflows on inf
+                raise ValueError(
+                    f"chemokine.diffusion_um2_per_min: {ch.diffusion_um2_per_min:g} needs "
+                    f"{ratio / bound:.3g} stable diffusion substeps per step, above the ceiling of "
+                    f"{MAX_SUBSTEPS_PER_STEP} (lower it or simulation.dt_minutes, or raise "
+                    "chemokine.grid_coarsening)")
+            return self
+        if ch.diffusion_substeps > MAX_SUBSTEPS_PER_STEP:
+            raise ValueError(f"chemokine.diffusion_substeps: {ch.diffusion_substeps} is above the ceiling "
+                             f"of {MAX_SUBSTEPS_PER_STEP} substeps per step")
         if ratio / ch.diffusion_substeps > bound:
             need = math.ceil(ratio / bound)
             raise ValueError(
                 f"chemokine.diffusion_substeps: {ch.diffusion_substeps} substeps give D*dt/dx^2 = "
                 f"{ratio / ch.diffusion_substeps:.3g} per substep, above the explicit scheme's stability "
                 f"bound {bound:.3g}; use at least {need} (or leave it out to choose automatically)")
+        return self
+
+    @model_validator(mode="after")
+    def _check_tcell_moves(self):
+        moves = self.tcell_moves()
+        if self.immune.enabled and moves > MAX_SUBSTEPS_PER_STEP:
+            raise ValueError(
+                f"immune.speed_um_per_min: {self.immune.speed_um_per_min:g} um/min gives {moves:.3g} T-cell "
+                f"moves per step (speed x dt / dx), above the ceiling of {MAX_SUBSTEPS_PER_STEP} "
+                "(lower it or simulation.dt_minutes)")
         return self
 
     @model_validator(mode="after")
@@ -400,6 +440,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     Raises :class:`InputError` with one line naming the file/key on any problem.
     """
     data = read_toml(path)
+    if not data:  # an empty file (or only comments) is a mistake, not "all defaults"
+        raise InputError(f"{path}: empty config (no settings); start from configs/quickstart.toml")
     cfg = validate(data, str(path))  # blame the file before any override
     return validate(_with_overrides(data, list(overrides)), "--set") if overrides else cfg
 

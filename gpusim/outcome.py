@@ -14,7 +14,8 @@ Response, where a therapy is scheduled: tumour cells at the last recorded
 step at or before the first therapy's start (baseline) against the last
 recorded step at or before ``outcome.response_evaluation_day`` (default:
 the end): ``CR`` no tumour cells; ``PR`` change <= -30 %; ``PD`` change >=
-+20 %; ``SD`` otherwise; ``NE`` (not evaluable) with no tumour at baseline.
++20 %; ``SD`` otherwise; ``NE`` (not evaluable) with no tumour at baseline
+or when the first therapy starts at or after the run's end.
 The thresholds are :data:`PR_CHANGE` and :data:`PD_CHANGE`.
 
 >>> import numpy as np
@@ -78,7 +79,7 @@ def classify(cfg, times, tumour_cells, edge_cells) -> dict:
         evaluate = oc.response_evaluation_day if oc.response_evaluation_day is not None else times[-1]
         base = _at_or_before(times, cells, start)
         final = _at_or_before(times, cells, evaluate)
-        if base == 0:
+        if base == 0 or start >= times[-1]:  # no tumour at baseline, or no therapy within the run
             result.update(response="NE", tumour_change=float("nan"))
         else:
             change = (final - base) / base

@@ -142,8 +142,8 @@ def diffusion_substeps(cfg: Config) -> tuple[int, float]:
 
     Stable while alpha <= 1 / (2 dim); the default is the fewest substeps
     that satisfy it, and an explicit count that breaks it is an error."""
-    ratio, bound = cfg.diffusion_ratio()
-    n = cfg.chemokine.diffusion_substeps or max(1, math.ceil(ratio / bound))
+    ratio, _ = cfg.diffusion_ratio()
+    n = cfg.chemokine_substeps()
     return n, ratio / n
 
 
@@ -166,7 +166,7 @@ def model_params(cfg: Config) -> ModelParams:
     field_shape = (-(-shape[0] // k), -(-shape[1] // k), -(-shape[2] // k) if dim == 3 else 1)
     block_sites = float(k**dim)  # concentration = amount per site volume
     substeps, alpha = diffusion_substeps(cfg)
-    moves = round(im.speed_um_per_min * dt_min / cfg.lattice.dx_um)
+    moves = round(cfg.tcell_moves())
     return ModelParams(
         shape=full_shape(cfg.lattice.shape),
         nbr=offsets(cfg.lattice.neighbourhood, cfg.lattice.dim),

@@ -2,10 +2,14 @@
 // block, both passed by pointer to every kernel (uniform signature
 // `kernel(const Params* P, const Fields* F)`).
 //
-// gpusim/engine/abi.py parses THIS FILE to build the matching NumPy
-// structured dtypes, so the layout is written down once.  Keep to the simple
-// forms it understands: `TYPE name;`, `TYPE name[N];`, `TYPE* name;` with
-// TYPE in {u8, u32, i32, u64, f32}, and `#define GPUSIM_NAME integer`.
+// gpusim/abi.py parses THIS FILE to build the matching NumPy structured
+// dtypes and constants, so the layout is written down once.  Keep to the
+// simple forms it understands: `TYPE name;`, `TYPE name[N];`, `TYPE* name;`
+// with TYPE in {u8, u32, i32, u64, f32}, and `#define GPUSIM_NAME integer`.
+// The host fills each Params field from the ModelParams or StepParams
+// attribute of the same name (gpusim/params.py); the few others are set per
+// launch (step, n_clones, n_new, chem_parity, move_substep,
+// transfer_where_tumour).
 #pragma once
 
 typedef unsigned char u8;

@@ -10,7 +10,7 @@
 // Per site: a founder cell (clone 1, byte P->init_cell) where the squared
 // distance to the centre site ((n - 1) / 2 per axis) is <= P->init_radius2;
 // a vessel where its Philox word < P->p_vessel; no T cell yet; claim[i] =
-// initial T-cell bid (priority << 32 | site) when P->init_tcell_bids, else
+// initial T-cell bid claim_bid(priority, site) when P->init_tcell_bids, else
 // all ones.  Counts the founders in counters[SLOT_FOUNDERS].
 //   out: clone, cell, tcell, vessel, claim (every site written), counters[SLOT_FOUNDERS]
 //   rng: (site, 0, VESSEL, 0).x vessel?; (site, 0, INITIAL_TCELL, 0).x priority
@@ -30,9 +30,7 @@ GPUSIM_KERNEL void initial_sites(GPUSIM_ARGS)
         F->cell[i] = founder ? (u8)P->init_cell : (u8)0;
         F->tcell[i] = 0;
         F->vessel[i] = P->p_vessel && draw(P, i, GPUSIM_PHASE_VESSEL, 0).x < P->p_vessel ? 1 : 0;
-        F->claim[i] = P->init_tcell_bids
-            ? ((u64)draw(P, i, GPUSIM_PHASE_INITIAL_TCELL, 0).x << 32) | (u64)i
-            : ~0ull;
+        F->claim[i] = P->init_tcell_bids ? claim_bid(draw(P, i, GPUSIM_PHASE_INITIAL_TCELL, 0).x, i) : GPUSIM_NO_BID;
     }
     atomic_add_warp_sum(&F->counters[GPUSIM_SLOT_FOUNDERS], founder ? 1ull : 0ull);
 }

@@ -1,4 +1,4 @@
-// select.cu -- the k lowest 64-bit bids (priority << 32 | site) in claim[],
+// select.cu -- the k lowest bids (claim.cuh claim_bid(priority, site)) in claim[],
 // without sorting every site: the host picks a bound expected to admit a
 // little more than k bids, this kernel appends the bids below it to
 // selected[], and the host sorts those few.  The set below a bound does not

@@ -219,7 +219,7 @@ class Run:
         (days) with a ``step`` column: the file's ``/analysis`` when
         ``gpusim analyse`` stored it for the current frames, else computed
         now with the run config's ``[analysis]`` settings (not stored)."""
-        from .analyse import _frame_pair, analyse_run, read_analysis
+        from .table import _frame_pair, analyse_run, read_analysis
 
         with reading(self.path):
             stored = read_analysis(self._f, _frame_pair(self)[0].steps)

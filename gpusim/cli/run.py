@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ def main(args) -> int:
     from ..backends import resolve
     from ..config import load_config
     from ..simulation import run_to_file
+    from ..therapy import unreached
 
     overrides = list(args.overrides)
     if args.seed is not None:
@@ -49,6 +51,8 @@ def main(args) -> int:
         overrides.append(f"simulation.steps={args.steps}")
     cfg = load_config(args.config, overrides)
     out = output_path(args.output, args.config, args.overwrite)
+    for line in unreached(cfg):  # valid (a later resume --steps may reach it), but likely a mistake
+        logging.getLogger("gpusim").warning(f"warning: {line}")
     backend = resolve(args.backend)  # fail before any file is written
     obs = run_to_file(cfg, out, backend=backend, progress=not args.quiet)
     print(f"{out}: {cfg.simulation.steps} steps on {backend}; tumour cells {obs['tumour_cells']}, "

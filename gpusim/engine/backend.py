@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import Config
-from ..params import model_params, step_params
-from ..state import State, grow_clone_table
-from ..therapy import at_step
 from .. import abi
 from ..abi import COUNTERS, OBSERVED
-from ..state import initial_params
+from ..config import Config
+from ..params import StepParams, model_params
+from ..state import State, grow_clone_table, initial_params
+from ..step import Backend
 from . import chemokine, initial, tcell, tumour
 
-NO_BID = 0xFF  # claim[] bytes between phases: all ones
+ALL_ONES = 0xFF  # claim[] between phases: every byte of every entry (NO_BID)
 
-class KernelBackend:
+class KernelBackend(Backend):
     """Runs the kernels of ``kernels/`` on a :mod:`~gpusim.engine.device`."""
 
     def __init__(self, device, cfg: Config, state: State | None = None):
@@ -49,7 +48,7 @@ class KernelBackend:
             self.state = initial.empty_state(xp, self.mp)
         else:
             self.state = state.map(xp.asarray)
-            device.fill_bytes(self.claim, NO_BID)
+            device.fill_bytes(self.claim, ALL_ONES)
         self.chemokine_scratch = xp.zeros(self.mp.n_field, dtype=xp.float32)
         self.new_sites = xp.zeros(16, dtype=xp.uint32)
         self.selected = xp.zeros(16, dtype=xp.uint64)
@@ -115,30 +114,46 @@ class KernelBackend:
             self.refresh_fields()
 
     # ------------------------------------------------------------------ step
-    def step(self) -> dict[str, int]:
-        """Advance one step (DESIGN §4 order); return the step's event counts.
-
-        The state observables are reduced on the device in the same pass and
-        come back with the counts in one transfer (:meth:`observe`)."""
+    # Backend.step runs these in the order of gpusim.step.PHASES.
+    def begin_step(self, sp: StepParams) -> None:
         self.device.fill_bytes(self.counters, 0)
-        sp = step_params(self.mp, at_step(self.cfg, self.state.step))
         self.set_params(step=self.state.step, **abi.params_values(sp))
-        immune = self.mp.immune_on
-        if immune:
-            chemokine.run_step(self)
-            tcell.recruit(self, sp)
-            tcell.kill(self)
+
+    def chemokine(self, sp: StepParams, events: dict) -> None:
+        chemokine.run_step(self)
+
+    def tcell_recruit(self, sp: StepParams, events: dict) -> None:
+        tcell.recruit(self, sp)
+
+    def tcell_kill(self, sp: StepParams, events: dict) -> None:
+        tcell.kill(self)
+
+    def tumour_death(self, sp: StepParams, events: dict) -> None:
         tumour.death(self)
-        events = tumour.divide(self)
-        if immune:
-            tcell.migrate(self)
-            tcell.death(self)
+
+    def tumour_divide(self, sp: StepParams, events: dict) -> None:
+        events["new_clones"] = tumour.divide(self)
+
+    def tcell_migrate(self, sp: StepParams, events: dict) -> None:
+        tcell.migrate(self)
+
+    def tcell_death(self, sp: StepParams, events: dict) -> None:
+        tcell.death(self)
+
+    def end_step(self, events: dict) -> None:
+        """The state observables are reduced on the device now and come back
+        with the step's counts in one transfer (:meth:`observe`)."""
         self._launch_observers()
         c = self.device.to_host(self.counters)
         events.update({name: int(c[idx]) for name, idx in COUNTERS.items()})
         self._observed = self._observables(c)
-        self.state.step += 1
-        return events
+
+    # ------------------------------------------------------------- interface
+    def synchronize(self) -> None:
+        self.device.synchronize()
+
+    def describe(self) -> str:
+        return self.device.describe()
 
     def _launch_observers(self) -> None:
         self.set_params(n_clones=self.state.n_clones)

@@ -79,6 +79,9 @@ class CpuDevice:
     def to_host(self, a) -> np.ndarray:
         return np.asarray(a)
 
+    def synchronize(self) -> None:
+        """Nothing to wait for: a host launch returns when its kernel is done."""
+
     def fill_bytes(self, a, byte: int) -> None:
         """Every byte of ``a`` (contiguous) set to ``byte``."""
         a.view(np.uint8).fill(byte)
@@ -155,6 +158,10 @@ class CudaDevice:
 
     def to_host(self, a) -> np.ndarray:
         return self.xp.asnumpy(a)
+
+    def synchronize(self) -> None:
+        """Wait for every kernel queued on this device."""
+        self.xp.cuda.Device(self.device_id).synchronize()
 
     # memset and memcpy, not CuPy's elementwise kernels: nothing compiled at start-up.
     def fill_bytes(self, a, byte: int) -> None:

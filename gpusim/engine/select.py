@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import abi
+from ..claim import NO_BID, SOURCE_BITS, source
 
 SLOT = abi.constants()["SLOT_SELECTED"]
-ALL = 0xFFFFFFFFFFFFFFFF  # no bound: every real bid (never NO_BID itself)
-SITE = np.uint64(0xFFFFFFFF)
+ALL = int(NO_BID)  # no bound: every real bid (never NO_BID itself)
 
 
 def lowest_bids(be, k: int) -> np.ndarray:
@@ -25,10 +25,11 @@ def lowest_bids(be, k: int) -> np.ndarray:
     if k <= 0:
         return np.zeros(0, dtype=np.uint32)
     n = be.mp.n_sites
-    top = (2 * k + 64) * 2**32 // n + 1  # priority bound, in units of the top word
+    span = 2 ** (64 - SOURCE_BITS)  # priorities are the bids' high bits
+    top = (2 * k + 64) * span // n + 1  # priority bound
     be.ensure_selected(min(n, 4 * k + 256))  # room for what the first bound admits, almost surely
     while True:
-        below = ALL if top >= 2**32 else top << 32
+        below = ALL if top >= span else top << SOURCE_BITS
         count = _count_below(be, below, len(be.selected))
         if count > len(be.selected):  # too many for the buffer: make room, same bound
             be.ensure_selected(count)
@@ -36,8 +37,7 @@ def lowest_bids(be, k: int) -> np.ndarray:
         if count >= k or below == ALL:
             break
         top *= 8
-    keys = np.sort(be.device.to_host(be.selected[:count]))[:k]
-    return (keys & SITE).astype(np.uint32)
+    return source(np.sort(be.device.to_host(be.selected[:count]))[:k])
 
 
 def _count_below(be, below: int, capacity: int) -> int:

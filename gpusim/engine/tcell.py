@@ -17,7 +17,7 @@ def _transfer(be, cells: int, where: str) -> None:
     be.launch("tcell_transfer_bid", be.mp.n_sites)
     # The `cells` lowest bids win; bids are unique (they end in the site index).
     chosen = lowest_bids(be, cells)
-    be.device.fill_bytes(be.claim, 0xFF)  # restore the all-ones invariant
+    be.device.fill_bytes(be.claim, 0xFF)  # restore the all-ones invariant (NO_BID)
     if chosen.size:
         be.ensure_new_sites(chosen)
         be.set_params(n_new=int(chosen.size))
