@@ -148,7 +148,7 @@ def _profile(be, recorder, steps: int, copy: float) -> dict:
     t0 = time.perf_counter()
     for _ in range(steps):
         be.step()
-    _sync(be)
+    be.synchronize()
     total = time.perf_counter() - t0
     rows = []
     for name, st in sorted(recorder.collect().items(), key=lambda kv: -kv[1].seconds):

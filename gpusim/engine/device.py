@@ -47,17 +47,19 @@ class CpuDevice:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.library_path = build_library()
         self._lib = ctypes.CDLL(str(self.library_path))
-        self._lib.gpusim_launch.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
-        self._lib.gpusim_launch.restype = None
         self._kernels: dict[str, int] = {}
 
     @property
     def threads(self) -> int:
         return int(self._lib.gpusim_max_threads())
 
-    def _kernel(self, name: str) -> int:
+    def _kernel(self, name: str):
+        """The kernel's launcher, gpusim_launch_<name>(nblocks, P, F) (host_launch.h)."""
         if name not in self._kernels:
-            self._kernels[name] = ctypes.cast(getattr(self._lib, name), ctypes.c_void_p).value
+            fn = getattr(self._lib, f"gpusim_launch_{name}")
+            fn.argtypes = [ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+            fn.restype = None
+            self._kernels[name] = fn
         return self._kernels[name]
 
     def params_buffer(self, record: np.ndarray):
@@ -74,7 +76,7 @@ class CpuDevice:
         if n_threads <= 0:
             return
         nblocks = (n_threads + BLOCK_SIZE - 1) // BLOCK_SIZE
-        self._lib.gpusim_launch(self._kernel(name), nblocks, params.ctypes.data, fields.ctypes.data)
+        self._kernel(name)(nblocks, params.ctypes.data, fields.ctypes.data)
 
     def to_host(self, a) -> np.ndarray:
         return np.asarray(a)
