@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from .lattice import coordinates, full_shape
-from .state import CLONE_HLA, CLONE_PDL1, TCELL_EXHAUSTION_MAX, TCELL_EXHAUSTION_SHIFT, TCELL_KILLS_MASK
+from .reference.tcell import can_kill
+from .state import CLONE_HLA, CLONE_PDL1
 
 #: Counted by the backends during the step (0 at step 0).
 EVENTS: dict[str, tuple[type, str, str]] = {
@@ -73,8 +74,7 @@ class Observer:
         recog = int((pop * t["recognition"][1:n].astype(xp.uint64)).sum())
         tc = state.sites["tcell"]
         present = tc != 0
-        exhaustion = (tc >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX
-        stuck = present & (((tc & TCELL_KILLS_MASK) == 0) | (exhaustion >= self.exhaustion_threshold))
+        stuck = present & ~can_kill(tc, self.exhaustion_threshold)
         return {
             "tumour_cells": cells,
             "live_clones": int(xp.count_nonzero(pop)),

@@ -17,7 +17,7 @@ from .config import Config
 from .errors import InputError, RunInterrupted
 from .observables import EVENTS, OBSERVABLES
 from .progress import Progress
-from .signals import StopOnSignal
+from .signals import StepAbandoned, StopOnSignal
 from .state import State
 
 
@@ -57,14 +57,19 @@ class Simulation:
         streaming to ``writer`` (a :class:`~gpusim.io.runfile.RunWriter`).
 
         ``stop``, if given, is polled after every step; when it returns true
-        the run returns early (a signal asked the run to end)."""
+        the run returns early (a signal asked the run to end).  A guarded
+        step abandoned on a signal (:mod:`gpusim.signals`) ends the run too,
+        at the state of the last complete step."""
         if steps is None:
             steps = max(0, self.cfg.simulation.steps - self.step_count)
         if writer is not None:
             writer.start(self.last_observables, self.state)
         with Progress(steps, "gpusim run", enabled=progress) as bar:
             for _ in range(steps):
-                obs = self.step()
+                try:
+                    obs = self.step()
+                except StepAbandoned:  # the backend put back the last complete step's state
+                    break
                 if writer is not None:
                     writer.on_step(self.step_count, obs, self.state)
                 bar.update(1, tumour_cells=obs["tumour_cells"])
@@ -98,7 +103,8 @@ def resume_run(path: str | Path, steps: int | None = None, backend: str = "auto"
     from .config import apply_overrides
     from .io.checkpoint import read_checkpoint
     from .io.reader import open_for_writing, open_run_file, read_config, reading, require
-    from .io.runfile import LIBVER, RunWriter
+    from .io.layout import LIBVER
+    from .io.runfile import RunWriter
 
     path = Path(path)
     with reading(path), open_run_file(path) as f:
@@ -108,10 +114,9 @@ def resume_run(path: str | Path, steps: int | None = None, backend: str = "auto"
         for group in groups:  # what the continued run truncates and appends to
             for part in ("step", "time", "value"):
                 require(f, f"{group}/{part}")
-        try:
-            ckpt = read_checkpoint(f)
-        except KeyError:
-            raise InputError(f"{path}: has no checkpoint (/checkpoint) to resume from") from None
+        ckpt = read_checkpoint(f)
+        if ckpt is None:
+            raise InputError(f"{path}: has no checkpoint (/checkpoint) to resume from")
     start = ckpt.state.step
     if steps is None:
         if status == "complete" and start >= cfg.simulation.steps:

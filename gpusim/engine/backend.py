@@ -178,6 +178,18 @@ class KernelBackend(Backend):
     def host_state(self) -> State:
         return self.state.map(self.device.to_host)
 
+    def snapshot(self) -> State:
+        # host_state shares memory with the state on the cpu device (a host array is its own host copy).
+        return self.state.map(lambda a: a.copy() if isinstance(a, np.ndarray) else self.device.to_host(a))
+
+    def restore(self, state: State) -> None:
+        """The state of an abandoned step's start, with scratch as a step expects it."""
+        super().restore(state)
+        self.device.fill_bytes(self.claim, ALL_ONES)  # a move abandoned between propose and commit leaves bids
+        self.device.fill_bytes(self.counters, 0)
+        self._observed = None
+        self.refresh_fields()
+
     def bytes_per_site(self) -> float:
         """Persistent per-site device memory (state + scratch) per site."""
         st = self.state

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+<<<<<<< HEAD
 from .select import lowest_bids
+=======
+from ..claim import NO_BID, lowest_sources
+from ..signals import poll
+>>>>>>> main
 
 
 def recruit(be, sp) -> None:
@@ -34,6 +39,7 @@ def migrate(be) -> None:
         be.set_params(move_substep=s)
         be.launch("tcell_move_propose", be.mp.n_sites)
         be.launch("tcell_move_commit", be.mp.n_sites)
+        poll()
 
 
 def death(be) -> None:

@@ -19,22 +19,28 @@ change from therapy start to the response evaluation day, RECIST-like:
 -0.3 is a 30 % shrinkage; the run file's own ``tumour_change`` where it has
 one (runs with therapy), else computed by the same rule; NaN where the
 tumour was gone at the start),
-``tcells_final`` (NaN where the run has no ``tcells`` observable) and
-``runtime_s``.
+``tcells_final`` (NaN where the run has no ``tcells`` observable),
+``phenotype`` (immune phenotype of the last frame: inflamed, excluded,
+desert, n/a; ``-`` without frames) with ``tcell_density_core_per_mm2`` and
+``tcell_density_margin_per_mm2`` (gpusim.analysis.spatial; the run file's
+``/analysis`` where stored) and ``runtime_s``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..config import toml_value
-from ..outcome import OUTCOMES, RESPONSES
+from ..analysis.spatial import PHENOTYPES
+from ..errors import InputError
+from ..io.reader import read_config
+from ..outcome import OUTCOMES, RESPONSES, tumour_change
+from ..therapy import therapy_start_day
 from . import store
 
 MISSING = "-"
@@ -52,16 +58,14 @@ def _series(f, name: str) -> tuple[np.ndarray, np.ndarray] | None:
     return group["time"][()], group["value"][()]
 
 
-def _therapy_window(config_text: str) -> tuple[float | None, float | None]:
+def _therapy_window(f) -> tuple[float | None, float | None]:
     """(first therapy day or None, response evaluation day or None) from a
-    run file's resolved config."""
+    run file's resolved config (both None when it has none or a bad one)."""
     try:
-        cfg = tomllib.loads(config_text)
-    except tomllib.TOMLDecodeError:
+        cfg = read_config(f)
+    except InputError:
         return None, None
-    days = [e.get("start_day", e.get("day")) for e in cfg.get("therapy", [])]
-    days = [d for d in days if d is not None]
-    return (min(days) if days else None), cfg.get("outcome", {}).get("response_evaluation_day")
+    return therapy_start_day(cfg), cfg.outcome.response_evaluation_day
 
 
 def read_run(path: Path) -> dict[str, Any]:
@@ -71,6 +75,8 @@ def read_run(path: Path) -> dict[str, Any]:
     row: dict[str, Any] = {"status": store.run_status(path), "outcome": MISSING, "response": MISSING,
                            "days": math.nan, "tumour_cells_initial": math.nan, "tumour_cells_final": math.nan,
                            "tumour_cells_max": math.nan, "tcells_final": math.nan, "runtime_s": math.nan,
+                           "phenotype": MISSING, "tcell_density_core_per_mm2": math.nan,
+                           "tcell_density_margin_per_mm2": math.nan,
                            "_therapy_start": None, "_evaluation_day": None, "_tumour": None, "_change": None}
     if row["status"] in ("missing", "unreadable"):
         return row
@@ -78,8 +84,7 @@ def read_run(path: Path) -> dict[str, Any]:
         row["outcome"], row["response"] = _attr(f, "outcome"), _attr(f, "response")
         row["runtime_s"] = float(f.attrs.get("runtime_s", math.nan))
         row["_change"] = float(f.attrs["tumour_change"]) if "tumour_change" in f.attrs else None
-        if "parameters" in f:
-            row["_therapy_start"], row["_evaluation_day"] = _therapy_window(f["parameters"].attrs.get("config", ""))
+        row["_therapy_start"], row["_evaluation_day"] = _therapy_window(f)
         tumour = _series(f, "tumour_cells")
         if tumour is not None and len(tumour[1]):
             t, n = tumour
@@ -88,15 +93,18 @@ def read_run(path: Path) -> dict[str, Any]:
         tcells = _series(f, "tcells")
         if tcells is not None and len(tcells[1]):
             row["tcells_final"] = float(tcells[1][-1])
+    row.update(_end_state(path))
     return row
 
 
-def _value_at(series: tuple[np.ndarray, np.ndarray], day: float) -> float:
-    """The recorded value at the last time <= day (the first one if none):
-    the rule gpusim.outcome applies to runs with therapy."""
-    t, n = series
-    i = max(int(np.searchsorted(t, day + 1e-9, side="right")) - 1, 0)
-    return float(n[i])
+def _end_state(path: Path) -> dict[str, Any]:
+    """Immune phenotype and T-cell densities of the run's last frame."""
+    from ..analysis.analyse import end_state
+
+    try:
+        return end_state(path) or {}
+    except InputError:  # a damaged frame: the status column already tells
+        return {}
 
 
 def _param_column(value: Any) -> Any:
@@ -133,16 +141,16 @@ def collect(out_dir: str | Path):
         tumour, own = r.pop("_tumour"), r.pop("_change")
         r["therapy_start_day"] = start
         r["tumour_cells_at_therapy_start"] = r["tumour_change"] = math.nan
-        if tumour is not None:
-            n0 = _value_at(tumour, start)
-            n1 = _value_at(tumour, evaluation) if evaluation is not None else float(tumour[1][-1])
-            r["tumour_cells_at_therapy_start"] = n0
-            r["tumour_change"] = (n1 - n0) / n0 if n0 > 0 else math.nan
+        if tumour is not None:  # by gpusim.outcome's rule, for arms without therapy too
+            base, _, change = tumour_change(*tumour, start, evaluation)
+            r["tumour_cells_at_therapy_start"] = float(base)
+            r["tumour_change"] = change
         if own is not None:  # the run's own figure (runs with therapy) is the reference
             r["tumour_change"] = own
     columns = ["run_id", "index", "arm", "replicate", "seed", *keys, "status", "outcome", "response", "days",
                "tumour_cells_initial", "tumour_cells_final", "tumour_cells_max", "therapy_start_day",
-               "tumour_cells_at_therapy_start", "tumour_change", "tcells_final", "runtime_s"]
+               "tumour_cells_at_therapy_start", "tumour_change", "tcells_final", "phenotype",
+               "tcell_density_core_per_mm2", "tcell_density_margin_per_mm2", "runtime_s"]
     df = pd.DataFrame(rows, columns=columns)
     df["seed"] = df["seed"].astype(np.uint64)
     return df
@@ -171,7 +179,7 @@ def parameter_bins(values, max_distinct: int = 6):
 def _rates_table(df, by, responses, label: str) -> list[str]:
     groups = df.groupby(by, sort=False, observed=True)
     head = [label, "runs", "complete"] + [f"{o}%" for o in OUTCOMES] + ["outcome?"] \
-        + [f"{r}%" for r in RESPONSES] + ["median change"]
+        + [f"{r}%" for r in RESPONSES] + ["median change"] + [f"{p}%" for p in PHENOTYPES]
     rows = [head]
     for name, g in groups:
         done = g[g["status"] == "complete"]
@@ -182,8 +190,11 @@ def _rates_table(df, by, responses, label: str) -> list[str]:
         rn = int(resp.isin(RESPONSES).sum())
         rs = [f"{100 * (resp == r).sum() / rn:.0f}" if rn else "-" for r in RESPONSES]
         change = done["tumour_change"].median()
+        pheno = done["phenotype"]
+        pn = int(pheno.isin(PHENOTYPES).sum())
+        ps = [f"{100 * (pheno == p).sum() / pn:.0f}" if pn else "-" for p in PHENOTYPES]
         rows.append([str(name), str(len(g)), str(len(done)), *outs, unknown, *rs,
-                     "-" if math.isnan(change) else f"{100 * change:+.0f}%"])
+                     "-" if math.isnan(change) else f"{100 * change:+.0f}%", *ps])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
 
@@ -204,7 +215,8 @@ def summarize_dir(path: str | Path) -> str:
     lines = [f"sweep {out_dir}: {len(df)} runs ({state}); sweep seed {header['sweep_seed']}; "
              f"spec {header['spec_file']}",
              "outcome and response: the run files' attributes (response only where an arm has therapy); "
-             "change = tumour cells from therapy start to evaluation", "",
+             "change = tumour cells from therapy start to evaluation; inflamed/excluded/desert: immune phenotype "
+             "of the last frame, % of runs with a tumour core there", "",
              "per arm:", *("  " + line for line in _rates_table(df, "arm", responses, "arm"))]
     for key in [p["key"] for p in header["params"]]:
         bins = parameter_bins(df[key])
