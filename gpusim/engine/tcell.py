@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-<<<<<<< HEAD
-from .select import lowest_bids
-=======
-from ..claim import NO_BID, lowest_sources
 from ..signals import poll
->>>>>>> main
+from .select import lowest_bids
 
 
 def recruit(be, sp) -> None:
