@@ -15,10 +15,10 @@ from pathlib import Path
 from .backends import make_backend
 from .config import Config
 from .errors import InputError, RunInterrupted
-from .observables import EVENTS, OBSERVABLES, Observer
+from .observables import EVENTS, OBSERVABLES
 from .progress import Progress
-from .signals import StopOnSignal
-from .state import State, initial_state
+from .signals import StepAbandoned, StopOnSignal
+from .state import State
 
 
 class Simulation:
@@ -26,8 +26,7 @@ class Simulation:
 
     def __init__(self, cfg: Config, backend: str = "auto", state: State | None = None):
         self.cfg = cfg
-        self.backend = make_backend(backend, cfg, state if state is not None else initial_state(cfg))
-        self._observer = Observer(cfg, self.backend.xp)
+        self.backend = make_backend(backend, cfg, state)
         self.last_observables: dict[str, int] = self._observables({})
 
     @property
@@ -45,7 +44,7 @@ class Simulation:
     def _observables(self, events: dict[str, int]) -> dict[str, int]:
         obs = dict.fromkeys(EVENTS, 0)
         obs.update(events)
-        obs.update(self._observer(self.backend.state))
+        obs.update(self.backend.observe())
         return obs
 
     def step(self) -> dict[str, int]:
@@ -58,14 +57,19 @@ class Simulation:
         streaming to ``writer`` (a :class:`~gpusim.io.runfile.RunWriter`).
 
         ``stop``, if given, is polled after every step; when it returns true
-        the run returns early (a signal asked the run to end)."""
+        the run returns early (a signal asked the run to end).  A guarded
+        step abandoned on a signal (:mod:`gpusim.signals`) ends the run too,
+        at the state of the last complete step."""
         if steps is None:
             steps = max(0, self.cfg.simulation.steps - self.step_count)
         if writer is not None:
             writer.start(self.last_observables, self.state)
         with Progress(steps, "gpusim run", enabled=progress) as bar:
             for _ in range(steps):
-                obs = self.step()
+                try:
+                    obs = self.step()
+                except StepAbandoned:  # the backend put back the last complete step's state
+                    break
                 if writer is not None:
                     writer.on_step(self.step_count, obs, self.state)
                 bar.update(1, tumour_cells=obs["tumour_cells"])

@@ -134,6 +134,24 @@ def test_bench_json_records():
         assert r["site_updates_per_s"] > 0 and r["steps"] == 2
         if r["backend"] == "cpu" and r["model"] == "tumour":
             assert r["bytes_per_site"] <= 16
+        assert r["copy_bytes_per_s"] > 1e8  # a memcpy moves more than 100 MB/s anywhere
+        if r["backend"] == "cpu":  # kernels state their traffic: the step's rate against the copy
+            assert r["model_bytes_per_step"] > 0 and 0 < r["fraction_of_copy"] < 10
+        else:
+            assert r["fraction_of_copy"] is None
+
+
+def test_bench_profile_prints_the_per_kernel_table():
+    proc = gpusim("bench", "--profile", "--backend", "cpu", "--size", "48x48", "--model", "full", "--steps", "2")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[1].split() == ["kernel", "launches", "ms/step", "MB/step", "of", "copy"]
+    rows = {line.split()[0]: line.split() for line in lines[2:] if line.startswith("  ") and line.split()[0].islower()}
+    for kernel in ("tumour_death", "tumour_divide_commit", "chemokine_diffuse", "tcell_move_propose", "observe_sites"):
+        assert kernel in rows, proc.stdout
+    mp_moves = 2  # bench full model: 2 um/min x 10 min / 10 um
+    assert float(rows["tcell_move_propose"][1]) == mp_moves
+    assert "copy" in lines[-1] and "GB/s" in lines[-1]
 
 
 def test_bench_bad_size():

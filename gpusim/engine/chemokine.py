@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..signals import poll
+
 
 def run_step(be) -> None:
     n = be.mp.n_field
@@ -9,5 +11,6 @@ def run_step(be) -> None:
     for s in range(be.mp.chem_substeps):
         be.set_params(chem_parity=s % 2)  # ping-pong: chemokine <-> scratch
         be.launch("chemokine_diffuse", n)
+        poll()
     be.set_params(chem_parity=be.mp.chem_substeps % 2)  # where the last substep wrote
     be.launch("chemokine_decay", n)

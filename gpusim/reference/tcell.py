@@ -10,6 +10,7 @@ import numpy as np
 from .. import claim
 from ..abi import constants
 from ..rng import draw, mulhi
+from ..signals import poll
 from ..state import (CELL_KILLED, CLONE_HLA, CLONE_PDL1, TCELL_EXHAUSTION_MAX, TCELL_EXHAUSTION_SHIFT,
                      TCELL_KILLS_MASK, TCELL_PRESENT)
 from .field import chemokine_level, field_cell
@@ -125,6 +126,7 @@ def migrate(st, mp) -> None:
         src, dest = src[won], dest[won]
         tc[dest] = tc[src]
         tc[src] = 0
+        poll()
 
 
 def death(st, mp, sp, events: dict) -> None:
