@@ -13,8 +13,7 @@ from pathlib import Path
 
 import h5py
 import pytest
-from conftest import make_config
-from test_cli import assert_one_line_error, cli
+from conftest import assert_one_line_error, cli, make_config
 from test_restart import assert_same_run
 
 import gpusim.io.space as space

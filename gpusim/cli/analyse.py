@@ -48,10 +48,11 @@ def main(args) -> int:
     import pandas as pd
 
     from ..analysis.analyse import write_analysis
+    from ..analysis.spatial import NOT_EVALUABLE
 
     path = Path(args.run)
     table = write_analysis(path, settings_from(path, args.overrides))
-    end = table["phenotype"].iloc[-1] if len(table) else "n/a"
+    end = table["phenotype"].iloc[-1] if len(table) else NOT_EVALUABLE
     if not args.quiet:
         shown = [c for c in SHOWN if c in table]
         with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format):

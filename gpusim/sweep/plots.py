@@ -221,7 +221,7 @@ def figure(path: str | Path):
                              f"arm {arm}: immune phenotype, last frame")
         from matplotlib.patches import Patch
 
-        names = {NOT_EVALUABLE: "n/a (no tumour core left)"}
+        names = {NOT_EVALUABLE: "no_core (no tumour, or too small for a core)"}
         fig.legend(handles=[Patch(color=c, label=names.get(p, p)) for p, c in PHENOTYPE_COLOURS.items()],
                    loc="outside lower center", ncols=4, fontsize=8,
                    title="immune phenotype (colour: the most frequent per cell; text: share of runs)", title_fontsize=8)
