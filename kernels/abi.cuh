@@ -53,7 +53,20 @@ typedef float f32;
 #define GPUSIM_COUNTER_EXPANSIONS 4
 #define GPUSIM_COUNTER_TCELL_DEATHS 5
 #define GPUSIM_COUNTER_TRANSFERRED 6
-#define GPUSIM_N_COUNTERS 8
+// Other slots of the same array (not step events): the selection's append
+// count, and the state observables (kernels/observe.cu) that come back with
+// the counters in one transfer at the end of the step.
+#define GPUSIM_SLOT_SELECTED 7
+#define GPUSIM_OBS_TUMOUR_CELLS 8
+#define GPUSIM_OBS_LIVE_CLONES 9
+#define GPUSIM_OBS_PDL1_CELLS 10
+#define GPUSIM_OBS_HLA_LOSS_CELLS 11
+#define GPUSIM_OBS_RECOGNITION_SUM 12
+#define GPUSIM_OBS_EDGE_CELLS 13
+#define GPUSIM_OBS_TCELLS 14
+#define GPUSIM_OBS_TCELLS_EXHAUSTED 15
+#define GPUSIM_SLOT_FOUNDERS 16
+#define GPUSIM_N_COUNTERS 17
 
 // Host-computed, read-only for kernels.  Probabilities are uint32
 // thresholds: an event happens when a Philox word < threshold.
@@ -109,6 +122,14 @@ struct Params {
     u32 move_substep;
     f32 chemotaxis;
     u32 transfer_where_tumour;
+    // initial state (kernels/initial.cu)
+    u64 init_radius2;
+    u32 init_cell;
+    u32 p_vessel;
+    u32 init_tcell_bids;
+    // selection of the lowest bids (kernels/select.cu)
+    u32 select_capacity;
+    u64 select_below;
 };
 
 // Device pointers to the struct-of-arrays state.
@@ -129,4 +150,5 @@ struct Fields {
     f32* chemokine;
     f32* chemokine_scratch;
     u32* kill_bursts;
+    u64* selected;
 };

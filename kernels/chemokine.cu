@@ -13,6 +13,7 @@
 //   c[b] = floor(c[b] + (floor(secretion * cells) + floor(burst * kill_bursts[b]))); kill_bursts[b] = 0
 //   in:  clone, kill_bursts, chemokine     out: chemokine, kill_bursts
 //   rng: none
+//   min traffic: 4 B/site + 16 B/thread (clone of every site; chemokine and kill_bursts of the field cell read and written)
 GPUSIM_KERNEL void chemokine_secrete(GPUSIM_ARGS)
 {
     const u32 b = global_thread_index();
@@ -37,6 +38,7 @@ GPUSIM_KERNEL void chemokine_secrete(GPUSIM_ARGS)
 //   order -x, +x, -y, +y(, -z, +z); a closed boundary has no flux.
 //   P->chem_parity 0: chemokine -> scratch, 1: scratch -> chemokine.
 //   rng: none
+//   min traffic: 8 B/thread (one field cell read, one written; neighbours come from cache)
 GPUSIM_KERNEL void chemokine_diffuse(GPUSIM_ARGS)
 {
     const u32 b = global_thread_index();
@@ -64,6 +66,7 @@ GPUSIM_KERNEL void chemokine_diffuse(GPUSIM_ARGS)
 // Decay, per field cell: chemokine[b] = floor(src[b] * exp(-lambda dt)) (factor from
 // the host), src chosen by P->chem_parity as in chemokine_diffuse.
 //   rng: none
+//   min traffic: 8 B/thread (field cell read and written)
 GPUSIM_KERNEL void chemokine_decay(GPUSIM_ARGS)
 {
     const u32 b = global_thread_index();
