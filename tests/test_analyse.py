@@ -8,7 +8,7 @@ import shutil
 import h5py
 import numpy as np
 import pytest
-from test_runfile import datasets
+from conftest import datasets
 
 import gpusim
 from gpusim.analysis import spatial

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import pytest
+from conftest import assert_one_line_error, gpusim
 
 ROOT = Path(__file__).parents[1]
 QUICKSTART = ROOT / "configs" / "quickstart.toml"
-
-
-def gpusim(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "gpusim", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 
 def cli(capsys, *args):
@@ -28,15 +24,6 @@ def cli(capsys, *args):
     rc = main([str(a) for a in args])
     out, err = capsys.readouterr()
     return subprocess.CompletedProcess(args, rc, out, err)
-
-
-def assert_one_line_error(proc, *fragments):
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    for frag in fragments:
-        assert frag in lines[0], lines[0]
 
 
 SMALL = ["--set", "lattice.shape=[40,40]", "--steps", "30"]

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sweep_util import gpusim, write_sweep
+from conftest import gpusim
+from sweep_util import write_sweep
 
 from gpusim.analysis import spatial
 from gpusim.sweep import store

@@ -23,9 +23,7 @@ EMPTY = (1.0, 1.0, 1.0, 1.0)
 UNKNOWN = (0.6, 0.6, 0.6, 1.0)  # a clone id missing from the table (run killed after its checkpoint)
 PDL1 = (0.84, 0.15, 0.16, 1.0)
 HLA = (0.42, 0.0, 0.66, 1.0)
-BOTH = (0.85, 0.0, 0.75, 1.0)
 TCELL = "#1f5fd0"
-OTHER = (0.8, 0.8, 0.8, 1.0)
 
 THERAPY_COLOURS = {
     "checkpoint_blockade": "tab:purple",
