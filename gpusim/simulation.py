@@ -15,6 +15,7 @@ from pathlib import Path
 from .backends import make_backend
 from .config import Config
 from .errors import InputError, RunInterrupted
+from .io.space import write_failure
 from .observables import EVENTS, OBSERVABLES
 from .progress import Progress
 from .signals import StepAbandoned, StopOnSignal
@@ -146,6 +147,9 @@ def _write_run(sim: Simulation, writer, progress: bool = False) -> dict:
             else:
                 writer.close(final, "complete")
         except BaseException as err:
+            failure = write_failure(writer.path, err)
+            if failure is not None:  # HDF5 failed inside a write: touching the file again may crash
+                raise failure from None
             writer.fail(f"{err.__class__.__name__}: {err}")
             raise
     if final.step < target:

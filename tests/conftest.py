@@ -191,9 +191,20 @@ def gpusim(*args, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
                           env=kw.pop("env", cli_env()), timeout=timeout, **kw)
 
 
-def assert_one_line_error(proc, *fragments) -> None:
-    """Bad input: exit code 2 and one line on stderr holding every fragment, no traceback."""
-    assert proc.returncode == 2, proc.stderr
+def cli(capsys, *args) -> subprocess.CompletedProcess:
+    """``gpusim ARGS`` in this process (no interpreter start-up, no import of
+    numpy & co. again): a CompletedProcess like :func:`gpusim`'s."""
+    from gpusim.cli.main import main
+
+    capsys.readouterr()
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, rc, out, err)
+
+
+def assert_one_line_error(proc, *fragments, code: int = 2) -> None:
+    """Bad input (or ``code``): that exit code and one line on stderr holding every fragment, no traceback."""
+    assert proc.returncode == code, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr

@@ -9,21 +9,10 @@ from pathlib import Path
 
 import h5py
 import pytest
-from conftest import assert_one_line_error, gpusim
+from conftest import assert_one_line_error, cli, gpusim
 
 ROOT = Path(__file__).parents[1]
 QUICKSTART = ROOT / "configs" / "quickstart.toml"
-
-
-def cli(capsys, *args):
-    """``gpusim ARGS`` in this process (no interpreter start-up, no import of
-    numpy & co. again): a CompletedProcess like :func:`gpusim`'s."""
-    from gpusim.cli.main import main
-
-    capsys.readouterr()
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(args, rc, out, err)
 
 
 SMALL = ["--set", "lattice.shape=[40,40]", "--steps", "30"]
