@@ -61,13 +61,19 @@ def resolve(name: str) -> str:
     return name
 
 
-def make_backend(name: str, cfg: Config, state: State):
-    """A backend instance holding ``state`` (copied to the device)."""
+def make_backend(name: str, cfg: Config, state: State | None = None):
+    """A backend instance holding ``state`` (copied to the device), or the
+    state at step 0 (built by kernels on the kernel backends).  A run that
+    does not fit in memory is refused before anything is allocated."""
+    from .memory import check_fits
+
     name = resolve(name)
+    check_fits(cfg, name)
     if name == "numpy":
         from .reference import ReferenceBackend
+        from .state import initial_state
 
-        return ReferenceBackend(cfg, state)
+        return ReferenceBackend(cfg, state if state is not None else initial_state(cfg))
     from .engine.backend import KernelBackend
     from .engine.device import CpuDevice, CudaDevice
 

@@ -57,7 +57,9 @@ def edge_sites(cfg) -> np.ndarray:
 
 
 class Observer:
-    """Computes the STATE observables on a backend's arrays (``xp``)."""
+    """Computes the STATE observables on a backend's arrays (``xp``): the
+    NumPy reference's way; the kernel backends reduce them on the device
+    (kernels/observe.cu, the twin of this class)."""
 
     def __init__(self, cfg, xp):
         self.xp = xp

@@ -15,10 +15,11 @@ from pathlib import Path
 from .backends import make_backend
 from .config import Config
 from .errors import InputError, RunInterrupted
-from .observables import EVENTS, OBSERVABLES, Observer
+from .io.space import write_failure
+from .observables import EVENTS, OBSERVABLES
 from .progress import Progress
 from .signals import StepAbandoned, StopOnSignal
-from .state import State, initial_state
+from .state import State
 
 
 class Simulation:
@@ -26,8 +27,7 @@ class Simulation:
 
     def __init__(self, cfg: Config, backend: str = "auto", state: State | None = None):
         self.cfg = cfg
-        self.backend = make_backend(backend, cfg, state if state is not None else initial_state(cfg))
-        self._observer = Observer(cfg, self.backend.xp)
+        self.backend = make_backend(backend, cfg, state)
         self.last_observables: dict[str, int] = self._observables({})
 
     @property
@@ -45,7 +45,7 @@ class Simulation:
     def _observables(self, events: dict[str, int]) -> dict[str, int]:
         obs = dict.fromkeys(EVENTS, 0)
         obs.update(events)
-        obs.update(self._observer(self.backend.state))
+        obs.update(self.backend.observe())
         return obs
 
     def step(self) -> dict[str, int]:
@@ -147,6 +147,9 @@ def _write_run(sim: Simulation, writer, progress: bool = False) -> dict:
             else:
                 writer.close(final, "complete")
         except BaseException as err:
+            failure = write_failure(writer.path, err)
+            if failure is not None:  # HDF5 failed inside a write: touching the file again may crash
+                raise failure from None
             writer.fail(f"{err.__class__.__name__}: {err}")
             raise
     if final.step < target:

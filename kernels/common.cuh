@@ -22,6 +22,43 @@ __device__ __forceinline__ unsigned char atomic_or_u8(unsigned char* addr, unsig
 #include "lattice.cuh"
 #include "claim.cuh"
 
+// Aggregated atomics (DESIGN §7): on the GPU, the threads of a warp that add
+// to the same address at once (an event counter, the population of a big
+// clone) combine their adds first, so one atomic per warp reaches global
+// memory instead of 32 queued ones.  The host shim adds directly.  Integer
+// sums, so the result is the same whatever the grouping.
+//
+// atomic_add_same: every thread of the call that names the same address adds
+// the same v (a +1 counter, a -1 population).
+#ifdef __CUDACC__
+__device__ __forceinline__ void atomic_add_same(unsigned long long* addr, unsigned long long v)
+{
+    const unsigned int peers = __match_any_sync(__activemask(), (unsigned long long)addr);
+    if ((int)(threadIdx.x & 31u) == __ffs(peers) - 1) atomicAdd(addr, v * (unsigned long long)__popc(peers));
+}
+__device__ __forceinline__ void atomic_add_same(unsigned int* addr, unsigned int v)
+{
+    const unsigned int peers = __match_any_sync(__activemask(), (unsigned long long)addr);
+    if ((int)(threadIdx.x & 31u) == __ffs(peers) - 1) atomicAdd(addr, v * (unsigned int)__popc(peers));
+}
+// atomic_add_warp_sum: every thread of every full warp calls it (no early
+// return before it); a shuffle tree sums the warp's values.
+__device__ __forceinline__ void atomic_add_warp_sum(unsigned long long* addr, unsigned long long v)
+{
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+    if ((threadIdx.x & 31u) == 0 && v) atomicAdd(addr, v);
+}
+#else
+static inline void atomic_add_same(unsigned long long* addr, unsigned long long v) { atomicAdd(addr, v); }
+static inline void atomic_add_same(unsigned int* addr, unsigned int v) { atomicAdd(addr, v); }
+static inline void atomic_add_warp_sum(unsigned long long* addr, unsigned long long v)
+{
+    if (v) atomicAdd(addr, v);
+}
+#endif
+
 // Kernels have C linkage so CuPy's RawModule and ctypes find them by name.
+// `sub` is the launch's substep (0 when unused): passed by value with the
+// launch, so the per-substep parameter costs no host-to-device copy.
 #define GPUSIM_KERNEL extern "C" __global__
-#define GPUSIM_ARGS const Params* __restrict__ P, const Fields* __restrict__ F
+#define GPUSIM_ARGS const Params* __restrict__ P, const Fields* __restrict__ F, const u32 sub

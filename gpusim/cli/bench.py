@@ -1,4 +1,4 @@
-"""gpusim bench [--backend B ...] [--size NXxNY[xNZ] ...] [--steps N] [--json]"""
+"""gpusim bench [--backend B ...] [--size NXxNY[xNZ] ...] [--steps N] [--json] [--profile]"""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ def add_parser(sub) -> None:
     p.add_argument("--model", action="append", choices=["tumour", "full"], help="model (repeatable)")
     p.add_argument("--steps", type=int, help="timed steps (default: enough for ~1 s)")
     p.add_argument("--json", action="store_true", help="print a JSON list of records on stdout")
+    p.add_argument("--profile", action="store_true",
+                   help="per kernel: launches, ms and minimum-traffic bytes per step, against a device copy")
     p.set_defaults(func=main)
 
 
@@ -35,7 +37,7 @@ def main(args) -> int:
             if available()[b] is not None:
                 raise InputError(f"--backend {b}: not available here: {available()[b]}")
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
-    records = run_bench(args.backend, sizes, tuple(args.model or MODELS), args.steps, log=log)
+    records = run_bench(args.backend, sizes, tuple(args.model or MODELS), args.steps, log=log, profile=args.profile)
     if args.json:
         json.dump(records, sys.stdout, indent=1)
         print()

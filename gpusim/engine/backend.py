@@ -6,8 +6,10 @@ model's phases as kernel launches.
 >>> from gpusim.engine.device import CpuDevice
 >>> from gpusim.state import initial_state
 >>> cfg = Config.model_validate({"lattice": {"shape": [32, 32]}})
->>> be = KernelBackend(CpuDevice(), cfg, initial_state(cfg))
+>>> be = KernelBackend(CpuDevice(), cfg)            # the state at step 0, built by kernels
 >>> be.step()["divisions"] >= 0
+True
+>>> be.observe()["tumour_cells"] == int((be.host_state().sites["clone"] != 0).sum())
 True
 """
 
@@ -16,38 +18,58 @@ from __future__ import annotations
 import numpy as np
 
 from .. import abi
-from ..abi import COUNTERS
-from ..claim import NO_BID
+from ..abi import COUNTERS, OBSERVED
 from ..config import Config
 from ..params import StepParams, model_params
-from ..state import State, grow_clone_table
+from ..state import State, grow_clone_table, initial_params
 from ..step import Backend
-from . import chemokine, tcell, tumour
+from . import chemokine, initial, tcell, tumour
+
+#: Device sums over tumour cells -> (the per-cell mean observable, scale):
+#: the mean is sum / cells / scale, taken on the host in float64.
+_PER_CELL_SUMS = {"recognition_sum": ("mean_recognition", 2.0**32), "mutation_sum": ("tmb", 1.0),
+                  "neoantigen_sum": ("neoantigen_load", 1.0)}
+
+ALL_ONES = 0xFF  # claim[] between phases: every byte of every entry (NO_BID)
 
 class KernelBackend(Backend):
     """Runs the kernels of ``kernels/`` on a :mod:`~gpusim.engine.device`."""
 
-    def __init__(self, device, cfg: Config, state: State):
+    def __init__(self, device, cfg: Config, state: State | None = None):
+        """``state`` is copied to the device; without one, kernels build the
+        state at step 0 there (kernels/initial.cu), touching no per-site
+        data on the host."""
         self.device = device
         self.name = device.name
         self.xp = device.xp
         self.cfg = cfg
         self.mp = model_params(cfg)
         xp = self.xp
-        self.state = state.map(xp.asarray)
         n = self.mp.n_sites
-        # Scratch: claim bids for two-phase moves (also marks new clones).
-        self.claim = xp.full(n, NO_BID, dtype=xp.uint64)
+        # Scratch: claim bids for two-phase moves (also marks new clones),
+        # all ones between phases (initial_sites writes every entry).
+        self.claim = xp.empty(n, dtype=xp.uint64)
+        if state is None:
+            self.state = initial.empty_state(xp, self.mp)
+        else:
+            self.state = state.map(xp.asarray)
+            device.fill_bytes(self.claim, ALL_ONES)
         self.chemokine_scratch = xp.zeros(self.mp.n_field, dtype=xp.float32)
         self.new_sites = xp.zeros(16, dtype=xp.uint32)
+        self.selected = xp.zeros(16, dtype=xp.uint64)
         self.counters = xp.zeros(abi.constants()["N_COUNTERS"], dtype=xp.uint64)
-        # Params fields named like a ModelParams attribute are filled from it;
-        # the rest are per step (StepParams, the step number) or per launch.
+        # Params fields named like a ModelParams (or InitialParams) attribute
+        # are filled from it; the rest are per step (StepParams, the step
+        # number) or per launch.
         self.params = abi.params_record()
-        self.write_params(**abi.params_values(self.mp))
+        self.write_params(**abi.params_values(self.mp), **abi.params_values(initial_params(cfg)))
         self._params_buf = device.params_buffer(self.params)
         self._fields_buf = None
-        self.refresh_fields()
+        self._observed: dict | None = None
+        if state is None:
+            initial.build(self)
+        else:
+            self.refresh_fields()
 
     # ----------------------------------------------------------------- setup
     def refresh_fields(self) -> None:
@@ -57,7 +79,7 @@ class KernelBackend(Backend):
         arrays.update({f"clone_{k}": v for k, v in st.clones.items()})
         arrays.update(st.extra)
         arrays.update(claim=self.claim, new_sites=self.new_sites, counters=self.counters,
-                      chemokine_scratch=self.chemokine_scratch)
+                      chemokine_scratch=self.chemokine_scratch, selected=self.selected)
         self._fields_buf = self.device.fields_buffer(arrays)
 
     def write_params(self, **values) -> None:
@@ -74,8 +96,10 @@ class KernelBackend(Backend):
         self.write_params(**values)
         self.device.upload_params(self._params_buf, self.params)
 
-    def launch(self, kernel: str, n_threads: int) -> None:
-        self.device.launch(kernel, n_threads, self._params_buf, self._fields_buf)
+    def launch(self, kernel: str, n_threads: int, sub: int = 0) -> None:
+        """Run ``kernel`` over ``n_threads`` threads; ``sub`` is its substep
+        argument (diffusion substep, T-cell move)."""
+        self.device.launch(kernel, n_threads, self._params_buf, self._fields_buf, sub)
 
     def ensure_clone_capacity(self, needed: int) -> None:
         grown = grow_clone_table(self.state.clones, needed, self.xp)
@@ -88,12 +112,18 @@ class KernelBackend(Backend):
         if len(sites) > len(self.new_sites):
             self.new_sites = self.xp.zeros(max(2 * len(self.new_sites), len(sites)), dtype=self.xp.uint32)
             self.refresh_fields()
-        self.new_sites[: len(sites)] = sites
+        self.device.upload(self.new_sites[: len(sites)], sites)
+
+    def ensure_selected(self, needed: int) -> None:
+        """Room for ``needed`` bids in the selection buffer (select.cu)."""
+        if needed > len(self.selected):
+            self.selected = self.xp.zeros(max(2 * len(self.selected), needed), dtype=self.xp.uint64)
+            self.refresh_fields()
 
     # ------------------------------------------------------------------ step
     # Backend.step runs these in the order of gpusim.step.PHASES.
     def begin_step(self, sp: StepParams) -> None:
-        self.counters.fill(0)
+        self.device.fill_bytes(self.counters, 0)
         self.set_params(step=self.state.step, **abi.params_values(sp))
 
     def chemokine(self, sp: StepParams, events: dict) -> None:
@@ -118,8 +148,12 @@ class KernelBackend(Backend):
         tcell.death(self)
 
     def end_step(self, events: dict) -> None:
+        """The state observables are reduced on the device now and come back
+        with the step's counts in one transfer (:meth:`observe`)."""
+        self._launch_observers()
         c = self.device.to_host(self.counters)
         events.update({name: int(c[idx]) for name, idx in COUNTERS.items()})
+        self._observed = self._observables(c)
 
     # ------------------------------------------------------------- interface
     def synchronize(self) -> None:
@@ -127,6 +161,27 @@ class KernelBackend(Backend):
 
     def describe(self) -> str:
         return self.device.describe()
+
+    def _launch_observers(self) -> None:
+        self.set_params(n_clones=self.state.n_clones)
+        self.launch("observe_sites", self.mp.n_sites)
+        self.launch("observe_clones", self.state.n_clones)
+
+    def _observables(self, c: np.ndarray) -> dict:
+        obs = {name: int(c[idx]) for name, idx in OBSERVED.items() if name not in _PER_CELL_SUMS}
+        cells = obs["tumour_cells"]
+        for sum_name, (name, scale) in _PER_CELL_SUMS.items():
+            obs[name] = int(c[OBSERVED[sum_name]]) / cells / scale if cells else 0.0
+        return obs
+
+    def observe(self) -> dict:
+        """The state observables (gpusim/observables.py STATE) of the current
+        state: from the last step's transfer, or reduced now."""
+        if self._observed is None:
+            self.device.fill_bytes(self.counters, 0)
+            self._launch_observers()
+            self._observed = self._observables(self.device.to_host(self.counters))
+        return self._observed
 
     def host_state(self) -> State:
         return self.state.map(self.device.to_host)
@@ -138,8 +193,9 @@ class KernelBackend(Backend):
     def restore(self, state: State) -> None:
         """The state of an abandoned step's start, with scratch as a step expects it."""
         super().restore(state)
-        self.claim.fill(NO_BID)  # a move abandoned between propose and commit leaves bids
-        self.counters.fill(0)
+        self.device.fill_bytes(self.claim, ALL_ONES)  # a move abandoned between propose and commit leaves bids
+        self.device.fill_bytes(self.counters, 0)
+        self._observed = None
         self.refresh_fields()
 
     def bytes_per_site(self) -> float:

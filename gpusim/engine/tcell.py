@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..claim import NO_BID, lowest_sources
 from ..signals import poll
+from .select import lowest_bids
 
 
 def recruit(be, sp) -> None:
@@ -17,8 +17,8 @@ def _transfer(be, cells: int, where: str) -> None:
     be.set_params(transfer_where_tumour=int(where == "tumour"))
     be.launch("tcell_transfer_bid", be.mp.n_sites)
     # The `cells` lowest bids win; bids are unique (they end in the site index).
-    chosen = lowest_sources(be.claim, cells)
-    be.claim.fill(NO_BID)  # restore the all-ones invariant
+    chosen = lowest_bids(be, cells)
+    be.device.fill_bytes(be.claim, 0xFF)  # restore the all-ones invariant (NO_BID)
     if chosen.size:
         be.ensure_new_sites(chosen)
         be.set_params(n_new=int(chosen.size))
@@ -32,8 +32,7 @@ def kill(be) -> None:
 
 def migrate(be) -> None:
     for s in range(be.mp.n_moves):
-        be.set_params(move_substep=s)
-        be.launch("tcell_move_propose", be.mp.n_sites)
+        be.launch("tcell_move_propose", be.mp.n_sites, sub=s)
         be.launch("tcell_move_commit", be.mp.n_sites)
         poll()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
+from ..observables import Observer
 from ..params import StepParams, model_params
 from ..state import FIELD_ARRAYS, SITE_ARRAYS, State
 from ..step import Backend
@@ -32,6 +33,11 @@ class ReferenceBackend(Backend):
         self.mp = model_params(cfg)
         self.state = state.map(np.array)  # own copy
         self._stencil = stencil_neighbours(self.mp)
+        self._observer = Observer(cfg, np)
+
+    def observe(self) -> dict:
+        """The state observables (gpusim/observables.py STATE) of the current state."""
+        return self._observer(self.state)
 
     # Backend.step runs these in the order of gpusim.step.PHASES.
     def chemokine(self, sp: StepParams, events: dict) -> None:
