@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.paths import check_output, writing
 from ..outcome import PD_CHANGE
 
 
@@ -138,10 +139,9 @@ def plot_curves(path: str | Path, out: str | Path, name: str = "tumour_cells") -
     """Write :func:`figure` to the PNG ``out``."""
     import matplotlib.pyplot as plt
 
-    out = Path(out)
-    if not out.parent.resolve().is_dir():
-        raise InputError(f"{out}: directory {out.parent} does not exist")
+    out = check_output(out)
     fig = figure(path, name)
-    fig.savefig(out, dpi=90)
+    with writing(out):
+        fig.savefig(out, dpi=90)
     plt.close(fig)
     return out

@@ -116,9 +116,6 @@ def _param_column(value: Any) -> Any:
 
 def collect(out_dir: str | Path):
     """The summary table of a sweep directory, rebuilt from its run files."""
-    import logging
-
-    logging.getLogger("numexpr").setLevel(logging.WARNING)  # "NumExpr defaulting to N threads" is noise here
     import pandas as pd
 
     out_dir = Path(out_dir)
