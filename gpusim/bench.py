@@ -62,6 +62,7 @@ def bench_config(shape: tuple[int, ...], model: str = "tumour") -> Config:
 
 
 def bench_state(cfg: Config):
+    """The dense benchmark state on the host (numpy's generator, seed 0)."""
     st = initial_state(cfg)
     rng = np.random.default_rng(0)
     occupied = rng.random(cfg.lattice.n_sites) < 0.5
@@ -72,6 +73,25 @@ def bench_state(cfg: Config):
         tcells = rng.random(cfg.lattice.n_sites) < 0.1
         st.sites["tcell"][:] = np.where(tcells, TCELL_PRESENT | cfg.immune.kills_per_tcell, 0).astype(np.uint8)
     return st
+
+
+def bench_backend(backend: str, cfg: Config):
+    """A backend holding the benchmark state.  On cuda the state is made on
+    the device (CuPy's generator: the same statistics as :func:`bench_state`,
+    not the same sites), so a 10^9-site benchmark needs no host pass."""
+    if backend != "cuda":
+        return make_backend(backend, cfg, bench_state(cfg))
+    be = make_backend(backend, cfg)  # built by kernels: vessels and all
+    xp, sites = be.xp, be.state.sites
+    xp.random.seed(0)
+    occupied = xp.random.random(cfg.lattice.n_sites, dtype=xp.float32) < 0.5
+    sites["clone"][...] = occupied.astype(xp.uint32)
+    sites["cell"][...] = occupied.astype(xp.uint8) * xp.uint8(CELL_STEM)
+    be.state.clones["population"][1] = int(occupied.sum())
+    if cfg.immune.enabled:
+        tcells = xp.random.random(cfg.lattice.n_sites, dtype=xp.float32) < 0.1
+        sites["tcell"][...] = tcells.astype(xp.uint8) * xp.uint8(TCELL_PRESENT | cfg.immune.kills_per_tcell)
+    return be
 
 
 def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps: int | None = None,
@@ -85,7 +105,7 @@ def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps
     per second; ``profile`` adds a per-kernel table (launches, ms and bytes
     per step) timed launch by launch."""
     cfg = bench_config(shape, model)
-    be = make_backend(backend, cfg, bench_state(cfg))
+    be = bench_backend(backend, cfg)
     recorder = Recorder(be) if hasattr(be, "device") else None
     t0 = time.perf_counter()
     be.step()  # warm-up: builds/loads kernels, touches memory

@@ -1,6 +1,7 @@
 // abi.cuh -- the data every kernel sees: one Params block and one Fields
-// block, both passed by pointer to every kernel (uniform signature
-// `kernel(const Params* P, const Fields* F)`).
+// block, both passed by pointer to every kernel, and the launch's substep by
+// value (uniform signature `kernel(const Params* P, const Fields* F, u32 sub)`,
+// common.cuh GPUSIM_ARGS).
 //
 // gpusim/abi.py parses THIS FILE to build the matching NumPy structured
 // dtypes and constants, so the layout is written down once.  Keep to the
@@ -8,8 +9,9 @@
 // with TYPE in {u8, u32, i32, u64, f32}, and `#define GPUSIM_NAME integer`.
 // The host fills each Params field from the ModelParams or StepParams
 // attribute of the same name (gpusim/params.py); the few others are set per
-// launch (step, n_clones, n_new, chem_parity, move_substep,
-// transfer_where_tumour).
+// launch (step, n_clones, n_new, transfer_where_tumour, select_*).  A
+// substep index (diffusion ping-pong, T-cell move) is the kernel argument
+// `sub`, not a field: a substep then costs no upload of this block.
 #pragma once
 
 typedef unsigned char u8;
@@ -103,7 +105,6 @@ struct Params {
     u32 n_field;
     u32 coarsen;
     u32 field_dim;
-    u32 chem_parity;
     f32 chem_alpha;
     f32 chem_secretion;
     f32 chem_burst;
@@ -119,7 +120,6 @@ struct Params {
     u32 p_expand;
     u32 p_tcell_death;
     u32 p_tcell_death_exhausted;
-    u32 move_substep;
     f32 chemotaxis;
     u32 transfer_where_tumour;
     // initial state (kernels/initial.cu)

@@ -36,15 +36,15 @@ GPUSIM_KERNEL void chemokine_secrete(GPUSIM_ARGS)
 // One explicit diffusion substep, per field cell b (von Neumann stencil):
 //   dst[b] = floor(src[b] + floor(alpha * sum_k (src[nbr_k] - src[b]))), neighbours in the
 //   order -x, +x, -y, +y(, -z, +z); a closed boundary has no flux.
-//   P->chem_parity 0: chemokine -> scratch, 1: scratch -> chemokine.
+//   substep parity (sub & 1) 0: chemokine -> scratch, 1: scratch -> chemokine.
 //   rng: none
 //   min traffic: 8 B/thread (one field cell read, one written; neighbours come from cache)
 GPUSIM_KERNEL void chemokine_diffuse(GPUSIM_ARGS)
 {
     const u32 b = global_thread_index();
     if (b >= P->n_field) return;
-    const f32* src = P->chem_parity ? F->chemokine_scratch : F->chemokine;
-    f32* dst = P->chem_parity ? F->chemokine : F->chemokine_scratch;
+    const f32* src = (sub & 1u) ? F->chemokine_scratch : F->chemokine;
+    f32* dst = (sub & 1u) ? F->chemokine : F->chemokine_scratch;
     const u32 fx = P->fx, fy = P->fy, fz = P->fz;
     const u32 x = b % fx, y = (b / fx) % fy, z = b / (fx * fy);
     const u32 sy = fx, sz = fx * fy;  // index strides
@@ -64,13 +64,14 @@ GPUSIM_KERNEL void chemokine_diffuse(GPUSIM_ARGS)
 }
 
 // Decay, per field cell: chemokine[b] = floor(src[b] * exp(-lambda dt)) (factor from
-// the host), src chosen by P->chem_parity as in chemokine_diffuse.
+// the host), src chosen by the parity of sub = the number of diffusion
+// substeps (where the last one wrote), as in chemokine_diffuse.
 //   rng: none
 //   min traffic: 8 B/thread (field cell read and written)
 GPUSIM_KERNEL void chemokine_decay(GPUSIM_ARGS)
 {
     const u32 b = global_thread_index();
     if (b >= P->n_field) return;
-    const f32* src = P->chem_parity ? F->chemokine_scratch : F->chemokine;
+    const f32* src = (sub & 1u) ? F->chemokine_scratch : F->chemokine;
     F->chemokine[b] = chem_floor(src[b] * P->chem_decay);
 }

@@ -58,5 +58,7 @@ static inline void atomic_add_warp_sum(unsigned long long* addr, unsigned long l
 #endif
 
 // Kernels have C linkage so CuPy's RawModule and ctypes find them by name.
+// `sub` is the launch's substep (0 when unused): passed by value with the
+// launch, so the per-substep parameter costs no host-to-device copy.
 #define GPUSIM_KERNEL extern "C" __global__
-#define GPUSIM_ARGS const Params* __restrict__ P, const Fields* __restrict__ F
+#define GPUSIM_ARGS const Params* __restrict__ P, const Fields* __restrict__ F, const u32 sub

@@ -14,30 +14,30 @@
 #ifndef __CUDACC__
 #include <omp.h>
 
-typedef void (*gpusim_kernel_fn)(const Params*, const Fields*);
+typedef void (*gpusim_kernel_fn)(const Params*, const Fields*, u32);
 
 // The kernel is a template argument, so the compiler sees its body inside
 // the thread loop (inlined: no call per site).
 template <gpusim_kernel_fn K>
-static void gpusim_run_blocks(unsigned int nblocks, const Params* P, const Fields* F)
+static void gpusim_run_blocks(unsigned int nblocks, const Params* P, const Fields* F, u32 sub)
 {
 #pragma omp parallel for schedule(static) if (nblocks >= GPUSIM_MIN_PARALLEL_BLOCKS)
     for (long long b = 0; b < (long long)nblocks; ++b) {
         blockIdx.x = (unsigned int)b;
         for (unsigned int t = 0; t < GPUSIM_BLOCK_SIZE; ++t) {
             threadIdx.x = t;
-            K(P, F);
+            K(P, F, sub);
         }
     }
 }
 
-// One exported launcher per kernel, gpusim_launch_<kernel>(nblocks, P, F):
+// One exported launcher per kernel, gpusim_launch_<kernel>(nblocks, P, F, sub):
 // gpusim/engine/host_build.py appends GPUSIM_HOST_LAUNCHER(name) for every
 // kernel of the sources.
 #define GPUSIM_HOST_LAUNCHER(name)                                                                   \
-    extern "C" void gpusim_launch_##name(unsigned int nblocks, const Params* P, const Fields* F)    \
+    extern "C" void gpusim_launch_##name(unsigned int nblocks, const Params* P, const Fields* F, u32 sub) \
     {                                                                                                \
-        gpusim_run_blocks<name>(nblocks, P, F);                                                      \
+        gpusim_run_blocks<name>(nblocks, P, F, sub);                                                 \
     }
 
 extern "C" int gpusim_max_threads(void) { return omp_get_max_threads(); }

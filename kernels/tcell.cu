@@ -173,7 +173,7 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
     atomic_add_same(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
 }
 
-// Migration substep P->move_substep, phase 1: each T cell picks a neighbour
+// Migration move `sub` of the step, phase 1: each T cell picks a neighbour
 // with weight 1 + chemotaxis * max(0, c_j - c_i) (float32, neighbour order,
 // sequential sums) and bids for it if its T layer is free.
 //   in:  tcell, chemokine       out: claim
@@ -184,7 +184,7 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     if (!F->tcell[i]) return;
-    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_MIGRATE, P->move_substep);
+    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_MIGRATE, sub);
     const site_xyz c = site_coords(P, i);
     const f32 ci = F->chemokine[field_cell_of(P, c)];
     u32 site[GPUSIM_MAX_NEIGHBOURS];

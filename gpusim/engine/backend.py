@@ -91,8 +91,10 @@ class KernelBackend(Backend):
         self.write_params(**values)
         self.device.upload_params(self._params_buf, self.params)
 
-    def launch(self, kernel: str, n_threads: int) -> None:
-        self.device.launch(kernel, n_threads, self._params_buf, self._fields_buf)
+    def launch(self, kernel: str, n_threads: int, sub: int = 0) -> None:
+        """Run ``kernel`` over ``n_threads`` threads; ``sub`` is its substep
+        argument (diffusion substep, T-cell move)."""
+        self.device.launch(kernel, n_threads, self._params_buf, self._fields_buf, sub)
 
     def ensure_clone_capacity(self, needed: int) -> None:
         grown = grow_clone_table(self.state.clones, needed, self.xp)

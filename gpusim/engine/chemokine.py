@@ -8,9 +8,7 @@ from ..signals import poll
 def run_step(be) -> None:
     n = be.mp.n_field
     be.launch("chemokine_secrete", n)
-    for s in range(be.mp.chem_substeps):
-        be.set_params(chem_parity=s % 2)  # ping-pong: chemokine <-> scratch
-        be.launch("chemokine_diffuse", n)
+    for s in range(be.mp.chem_substeps):  # ping-pong by the parity of s: chemokine <-> scratch
+        be.launch("chemokine_diffuse", n, sub=s)
         poll()
-    be.set_params(chem_parity=be.mp.chem_substeps % 2)  # where the last substep wrote
-    be.launch("chemokine_decay", n)
+    be.launch("chemokine_decay", n, sub=be.mp.chem_substeps)  # its parity: where the last substep wrote

@@ -57,7 +57,7 @@ class CpuDevice:
         """The kernel's launcher, gpusim_launch_<name>(nblocks, P, F) (host_launch.h)."""
         if name not in self._kernels:
             fn = getattr(self._lib, f"gpusim_launch_{name}")
-            fn.argtypes = [ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+            fn.argtypes = [ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint]
             fn.restype = None
             self._kernels[name] = fn
         return self._kernels[name]
@@ -72,11 +72,11 @@ class CpuDevice:
     def fields_buffer(self, arrays: dict):
         return _fields_record(arrays, lambda a: a.ctypes.data)
 
-    def launch(self, name: str, n_threads: int, params, fields) -> None:
+    def launch(self, name: str, n_threads: int, params, fields, sub: int = 0) -> None:
         if n_threads <= 0:
             return
         nblocks = (n_threads + BLOCK_SIZE - 1) // BLOCK_SIZE
-        self._kernel(name)(nblocks, params.ctypes.data, fields.ctypes.data)
+        self._kernel(name)(nblocks, params.ctypes.data, fields.ctypes.data, sub)
 
     def to_host(self, a) -> np.ndarray:
         return np.asarray(a)
@@ -152,11 +152,11 @@ class CudaDevice:
     def fields_buffer(self, arrays: dict):
         return self.xp.asarray(_fields_record(arrays, lambda a: a.data.ptr).view(np.uint8))
 
-    def launch(self, name: str, n_threads: int, params, fields) -> None:
+    def launch(self, name: str, n_threads: int, params, fields, sub: int = 0) -> None:
         if n_threads <= 0:
             return
         nblocks = (n_threads + BLOCK_SIZE - 1) // BLOCK_SIZE
-        self._kernel(name)((nblocks,), (BLOCK_SIZE,), (params, fields))
+        self._kernel(name)((nblocks,), (BLOCK_SIZE,), (params, fields, np.uint32(sub)))
 
     def to_host(self, a) -> np.ndarray:
         return self.xp.asnumpy(a)

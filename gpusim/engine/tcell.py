@@ -32,8 +32,7 @@ def kill(be) -> None:
 
 def migrate(be) -> None:
     for s in range(be.mp.n_moves):
-        be.set_params(move_substep=s)
-        be.launch("tcell_move_propose", be.mp.n_sites)
+        be.launch("tcell_move_propose", be.mp.n_sites, sub=s)
         be.launch("tcell_move_commit", be.mp.n_sites)
         poll()
 

@@ -73,11 +73,10 @@ def _trajectories(out_dir: Path, df, name: str):
 
 
 def figure(path: str | Path, name: str = "tumour_cells"):
-    """The cohort-curves Figure of the sweep directory ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """The cohort-curves Figure of the sweep directory ``path`` (no pyplot:
+    an interactive matplotlib session is left alone)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     from ..sweep.summary import collect
 
@@ -87,7 +86,8 @@ def figure(path: str | Path, name: str = "tumour_cells"):
         raise InputError(f"{out_dir}: no complete runs to plot yet")
     series = _trajectories(out_dir, df, name)
     arms = list(dict.fromkeys(df["arm"]))
-    fig = plt.figure(figsize=(4.2 * max(len(arms), 2), 7.5), layout="constrained")
+    fig = Figure(figsize=(4.2 * max(len(arms), 2), 7.5), layout="constrained")
+    FigureCanvasAgg(fig)
     grid = fig.add_gridspec(2, max(len(arms), 2))
     log = name.endswith("cells") or name.startswith("tcells")
     top = None
@@ -137,6 +137,7 @@ def figure(path: str | Path, name: str = "tumour_cells"):
 
 def plot_curves(path: str | Path, out: str | Path, name: str = "tumour_cells") -> Path:
     """Write :func:`figure` to the PNG ``out``."""
+<<<<<<< HEAD
     import matplotlib.pyplot as plt
 
     out = check_output(out)
@@ -144,4 +145,10 @@ def plot_curves(path: str | Path, out: str | Path, name: str = "tumour_cells") -
     with writing(out):
         fig.savefig(out, dpi=90)
     plt.close(fig)
+=======
+    out = Path(out)
+    if not out.parent.resolve().is_dir():
+        raise InputError(f"{out}: directory {out.parent} does not exist")
+    figure(path, name).savefig(out, dpi=90)
+>>>>>>> main
     return out

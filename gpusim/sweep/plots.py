@@ -20,11 +20,10 @@ from ..analysis.spatial import NOT_EVALUABLE, PHENOTYPES
 from ..errors import InputError
 from ..io.paths import check_output, writing
 from ..outcome import OUTCOMES, PD_CHANGE, PR_CHANGE, RESPONSES
+from ..plots.style import PHENOTYPE_COLOURS
 from .store import load_runs
 from .summary import collect
 
-#: Hot, altered-excluded, cold (Galon & Bruni 2019); grey where no core was left to classify.
-PHENOTYPE_COLOURS = {"inflamed": "#d73027", "excluded": "#fc8d59", "desert": "#4575b4", NOT_EVALUABLE: "#d9d9d9"}
 RESPONSE_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#bdbdbd", "PD": "#d73027", "NE": "#f0f0f0"}
 MAX_CELLS = 8  # distinct values per phase-diagram axis before values are binned
 
