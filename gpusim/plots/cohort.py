@@ -137,18 +137,7 @@ def figure(path: str | Path, name: str = "tumour_cells"):
 
 def plot_curves(path: str | Path, out: str | Path, name: str = "tumour_cells") -> Path:
     """Write :func:`figure` to the PNG ``out``."""
-<<<<<<< HEAD
-    import matplotlib.pyplot as plt
-
     out = check_output(out)
-    fig = figure(path, name)
     with writing(out):
-        fig.savefig(out, dpi=90)
-    plt.close(fig)
-=======
-    out = Path(out)
-    if not out.parent.resolve().is_dir():
-        raise InputError(f"{out}: directory {out.parent} does not exist")
-    figure(path, name).savefig(out, dpi=90)
->>>>>>> main
+        figure(path, name).savefig(out, dpi=90)
     return out
