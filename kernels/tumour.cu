@@ -84,10 +84,9 @@ GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
     }
 }
 
-// The winning mother of target j places her daughter (tumour_divide_commit).
-__device__ __forceinline__ void place_daughter(const Params* P, const Fields* F, u32 j, u64 bid)
+// The winning mother s of target j places her daughter (tumour_divide_commit).
+__device__ __forceinline__ void place_daughter(const Params* P, const Fields* F, u32 j, u32 s)
 {
-    const u32 s = claim_source(bid);
     const u32 c = F->clone[s];
     const u8 cb = F->cell[s];
     u8 daughter;
@@ -102,12 +101,10 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
     F->cell[j] = daughter;
     atomic_add_same(&F->counters[GPUSIM_COUNTER_DIVISIONS], 1ull);
     const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
-    if (m.x < P->p_mut_neoantigen || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla) {
+    if (m.x < P->p_mut_neoantigen || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla)
         F->claim[j] = GPUSIM_CLAIM_NEW_CLONE;  // still counted in its parent's row until founded
-    } else {
-        F->claim[j] = GPUSIM_NO_BID;
+    else
         atomic_add_same(&F->clone_population[c], 1u);
-    }
 }
 
 // Phase 2 of division, per target site: the winning mother places a
@@ -126,8 +123,8 @@ GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 {
     const u32 j = global_thread_index();
     if (j >= P->n_sites) return;
-    const u64 bid = F->claim[j];
-    if (bid != GPUSIM_NO_BID) place_daughter(P, F, j, bid);
+    const u32 s = claim_take(P, F, j);  // resets claim[j]: a mutant daughter marks it again
+    if (s != GPUSIM_NO_SITE) place_daughter(P, F, j, s);
     // The step's last change to which sites hold tumour cells: the edge
     // observable is counted here, not in another pass (observe.cu).
     if (!P->periodic && on_lattice_edge(P, site_coords(P, j)) && F->clone[j] != 0)

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from test_cli import assert_one_line_error
+from conftest import assert_one_line_error
 
 import gpusim
 from gpusim.cli.main import main

@@ -17,7 +17,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import assert_states_identical, datasets, gpusim, gpusim_popen, make_config, require_backend, rich_state
+from conftest import (assert_same_run, assert_states_identical, gpusim, gpusim_popen, make_config,
+                      require_backend, rich_state)
 
 from gpusim.config import Config
 from gpusim.io.checkpoint import read_checkpoint, write_checkpoint
@@ -83,24 +84,6 @@ def wait_for_frames(path, n: int, proc: subprocess.Popen, timeout: float = 60.0)
         time.sleep(0.01)
     proc.kill()
     pytest.fail(f"no {n} frames after {timeout} s")
-
-
-def assert_same_run(got, ref, ignore_parameters=("backend",)) -> None:
-    """Every observable, field and clone dataset byte-identical; the same
-    parameters (but the backend); the same final state in /checkpoint."""
-    a, b = datasets(ref), datasets(got)
-    assert sorted(a) == sorted(b)
-    for name in a:
-        assert a[name].dtype == b[name].dtype, name
-        assert a[name].tobytes() == b[name].tobytes(), name
-    with h5py.File(ref) as fr, h5py.File(got) as fg:
-        assert fg.attrs["status"] == "complete" and fg.attrs["steps"] == fr.attrs["steps"]
-        pr, pg = dict(fr["parameters"].attrs), dict(fg["parameters"].attrs)
-        for k in ignore_parameters:
-            pr.pop(k), pg.pop(k)
-        assert pr.keys() == pg.keys() and all(np.array_equal(pr[k], pg[k]) for k in pr)
-        assert_states_identical(read_checkpoint(fg).state, read_checkpoint(fr).state)
-    assert xdmf_path(got).read_text().replace(got.name, "X") == xdmf_path(ref).read_text().replace(ref.name, "X")
 
 
 def test_checkpoint_cadence_does_not_change_results(tmp_path):

@@ -11,8 +11,7 @@ import time
 
 import h5py
 import pytest
-from conftest import assert_states_identical, gpusim, gpusim_popen, make_config
-from test_restart import assert_same_run
+from conftest import assert_same_run, assert_states_identical, gpusim, gpusim_popen, make_config
 
 from gpusim.errors import RunInterrupted
 from gpusim.io.checkpoint import read_checkpoint

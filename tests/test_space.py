@@ -13,8 +13,7 @@ from pathlib import Path
 
 import h5py
 import pytest
-from conftest import assert_one_line_error, cli, make_config
-from test_restart import assert_same_run
+from conftest import assert_one_line_error, assert_same_run, cli, make_config
 
 import gpusim.io.space as space
 from gpusim.io.checkpoint import read_checkpoint
