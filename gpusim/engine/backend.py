@@ -162,6 +162,14 @@ class KernelBackend(Backend):
     def synchronize(self) -> None:
         self.device.synchronize()
 
+    def copy_bytes_per_s(self, nbytes: int) -> float:
+        return self.device.copy_bytes_per_s(nbytes)
+
+    def launch_recorder(self):
+        from .profile import Recorder
+
+        return Recorder(self)
+
     def describe(self) -> str:
         return self.device.describe()
 
