@@ -12,7 +12,6 @@ the last step's counters reach the host.
 from __future__ import annotations
 
 import math
-import platform
 import time
 
 import numpy as np
@@ -20,6 +19,7 @@ import numpy as np
 from .backends import BACKENDS, available, make_backend
 from .engine.profile import Recorder
 from .config import Config
+from .hostinfo import describe_host
 from .state import CELL_STEM, TCELL_PRESENT, initial_state
 
 DEFAULT_SIZES = {
@@ -135,7 +135,7 @@ def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps
         "site_updates_per_s": n * steps / elapsed,
         "bytes_per_site": be.bytes_per_site(),
         "device": be.describe(),
-        "host": f"{platform.node()} {platform.machine()}",
+        "host": describe_host(),
         **roofline,
     }
 

@@ -164,12 +164,10 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
 GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 {
     const u32 j = global_thread_index();
-    if (j >= P->n_sites) return;
-    const u64 bid = F->claim[j];
-    if (bid == GPUSIM_NO_BID) return;
-    const u8 mother = F->tcell[claim_source(bid)];
+    const u32 s = claim_take(P, F, j);
+    if (s == GPUSIM_NO_SITE) return;
+    const u8 mother = F->tcell[s];
     F->tcell[j] = tcell_byte(P->kills_per_tcell, (mother >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX);
-    F->claim[j] = GPUSIM_NO_BID;
     atomic_add_same(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
 }
 
@@ -221,13 +219,10 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 {
     const u32 j = global_thread_index();
-    if (j >= P->n_sites) return;
-    const u64 bid = F->claim[j];
-    if (bid == GPUSIM_NO_BID) return;
-    const u32 s = claim_source(bid);
+    const u32 s = claim_take(P, F, j);
+    if (s == GPUSIM_NO_SITE) return;
     F->tcell[j] = F->tcell[s];
     F->tcell[s] = 0;
-    F->claim[j] = GPUSIM_NO_BID;
 }
 
 // Death: lifespan, faster for T cells that can no longer kill; chemotherapy

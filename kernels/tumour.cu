@@ -99,10 +99,8 @@ GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
 GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 {
     const u32 j = global_thread_index();
-    if (j >= P->n_sites) return;
-    const u64 bid = F->claim[j];
-    if (bid == GPUSIM_NO_BID) return;
-    const u32 s = claim_source(bid);
+    const u32 s = claim_take(P, F, j);  // resets claim[j]: a mutant daughter marks it again below
+    if (s == GPUSIM_NO_SITE) return;
     const u32 c = F->clone[s];
     const u8 cb = F->cell[s];
     u8 daughter;
@@ -117,12 +115,10 @@ GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
     F->cell[j] = daughter;
     atomic_add_same(&F->counters[GPUSIM_COUNTER_DIVISIONS], 1ull);
     const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
-    if (m.x < P->p_mut_neoantigen || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla) {
+    if (m.x < P->p_mut_neoantigen || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla)
         F->claim[j] = GPUSIM_CLAIM_NEW_CLONE;  // still counted in its parent's row until founded
-    } else {
-        F->claim[j] = GPUSIM_NO_BID;
+    else
         atomic_add_same(&F->clone_population[c], 1u);
-    }
 }
 
 // Founding: one thread per new clone k, whose daughter sits at new_sites[k]

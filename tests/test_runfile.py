@@ -19,11 +19,17 @@ from gpusim.simulation import run_to_file
 from gpusim.state import initial_state
 
 
-def test_layout(tmp_path):
-    cfg = random_tumour_config(11, 2, "moore", "closed", steps=40).model_copy()
-    cfg.output.frame_every_steps = 15
+def tumour_run(tmp_path, seed: int, dim: int, steps: int, frame_every: int, backend: str):
+    """(config, run file): a random tumour config (Moore, closed) run with a frame every ``frame_every`` steps."""
+    cfg = random_tumour_config(seed, dim, "moore", "closed", steps=steps).model_copy()
+    cfg.output.frame_every_steps = frame_every
     out = tmp_path / "run.h5"
-    run_to_file(cfg, out, backend="cpu")
+    run_to_file(cfg, out, backend=backend)
+    return cfg, out
+
+
+def test_layout(tmp_path):
+    cfg, out = tumour_run(tmp_path, 11, 2, steps=40, frame_every=15, backend="cpu")
     with h5py.File(out) as f:
         assert tuple(f["h5md"].attrs["version"]) == (1, 1)
         assert f["h5md/creator"].attrs["name"] == "gpusim"
@@ -97,10 +103,7 @@ def check_xdmf(h5path) -> int:
 
 
 def test_h5md_layout_units_and_xdmf(tmp_path):
-    cfg = random_tumour_config(12, 3, "moore", "closed", steps=30).model_copy()
-    cfg.output.frame_every_steps = 10
-    out = tmp_path / "run.h5"
-    run_to_file(cfg, out, backend="numpy")
+    cfg, out = tumour_run(tmp_path, 12, 3, steps=30, frame_every=10, backend="numpy")
     with h5py.File(out) as f:
         assert f["h5md/author"].attrs["name"] and f["h5md/creator"].attrs["version"]
         for name, (_, unit, _) in OBSERVABLES.items():
