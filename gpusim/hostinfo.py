@@ -13,6 +13,22 @@ import os
 import platform
 import shutil
 import subprocess
+import time
+
+import numpy as np
+
+
+def copy_bytes_per_s(nbytes: int, min_seconds: float = 0.2) -> float:
+    """Bytes read + written per second by a host memcpy of ``nbytes`` (the
+    host's memory roofline for `gpusim bench`)."""
+    src = np.ones(max(nbytes, 1), dtype=np.uint8)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)  # first touch
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < min_seconds or reps < 3:
+        np.copyto(dst, src)
+        reps += 1
+    return 2.0 * src.nbytes * reps / (time.perf_counter() - t0)
 
 
 def cpu_model() -> str:
