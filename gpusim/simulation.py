@@ -42,6 +42,12 @@ class Simulation:
         """A host (NumPy) copy of the current state."""
         return self.backend.host_state()
 
+    def live_state(self) -> State:
+        """The backend's own state (device arrays on cuda), for writers that
+        read it before the next step: frames and checkpoints then stream to
+        the file in bounded slabs instead of through a host copy of it all."""
+        return self.backend.state
+
     def _observables(self, events: dict[str, int]) -> dict[str, int]:
         obs = dict.fromkeys(EVENTS, 0)
         obs.update(events)
@@ -64,7 +70,7 @@ class Simulation:
         if steps is None:
             steps = max(0, self.cfg.simulation.steps - self.step_count)
         if writer is not None:
-            writer.start(self.last_observables, self.state)
+            writer.start(self.last_observables, self.live_state)
         with Progress(steps, "gpusim run", enabled=progress) as bar:
             for _ in range(steps):
                 try:
@@ -72,7 +78,7 @@ class Simulation:
                 except StepAbandoned:  # the backend put back the last complete step's state
                     break
                 if writer is not None:
-                    writer.on_step(self.step_count, obs, self.state)
+                    writer.on_step(self.step_count, obs, self.live_state)
                 bar.update(1, tumour_cells=obs["tumour_cells"])
                 if stop is not None and stop():
                     break
@@ -141,7 +147,7 @@ def _write_run(sim: Simulation, writer, progress: bool = False) -> dict:
     with StopOnSignal() as stop:
         try:
             obs = sim.run(writer=writer, progress=progress, stop=stop)
-            final = sim.state()
+            final = sim.live_state()
             if final.step < target:  # stopped by a signal
                 writer.close(final, "interrupted", interrupted_by=stop.name)
             else:

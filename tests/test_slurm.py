@@ -15,7 +15,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import assert_one_line_error, gpusim
+from conftest import assert_one_line_error, cli, gpusim
 from sweep_util import (SLOW_BASE, SLOW_GRID, SMALL, assert_each_run_once, assert_same_runs, run_files, wait_for,
                         write_sweep)
 
@@ -31,9 +31,9 @@ def sbatch_lines(script: str) -> list[str]:
     return [line for line in script.splitlines() if line.startswith("#SBATCH")]
 
 
-def test_dry_run_gpu_script(tmp_path):
+def test_dry_run_gpu_script(tmp_path, capsys):
     out = tmp_path / "cohort"
-    proc = gpusim("submit", SMALL, "-o", out, "--nodes", 4, "--gpus-per-node", 4, "--time", "02:00:00",
+    proc = cli(capsys, "submit", SMALL, "-o", out, "--nodes", 4, "--gpus-per-node", 4, "--time", "02:00:00",
                   "--partition", "gpu", "--sbatch-option=--constraint=h100", "--dry-run")
     assert proc.returncode == 0, proc.stderr
     script = proc.stdout
@@ -53,8 +53,8 @@ def test_dry_run_gpu_script(tmp_path):
     assert check.returncode == 0, check.stderr
 
 
-def test_dry_run_cpu_script_asks_for_cpus(tmp_path):
-    proc = gpusim("submit", SMALL, "-o", tmp_path / "c", "--gpus-per-node", 0, "--tasks-per-node", 8,
+def test_dry_run_cpu_script_asks_for_cpus(tmp_path, capsys):
+    proc = cli(capsys, "submit", SMALL, "-o", tmp_path / "c", "--gpus-per-node", 0, "--tasks-per-node", 8,
                   "--cpus-per-task", 2, "--time", "00:10:00", "--dry-run")
     assert proc.returncode == 0, proc.stderr
     lines = sbatch_lines(proc.stdout)
@@ -62,7 +62,7 @@ def test_dry_run_cpu_script_asks_for_cpus(tmp_path):
     assert not any("--gpus" in line or "--gres" in line for line in lines)
     assert "#SBATCH --signal=B:USR1@120" in lines
     assert "--cpus-per-task=$SLURM_CPUS_PER_TASK" in proc.stdout and "--backend cpu &" in proc.stdout
-    short = gpusim("submit", SMALL, "-o", tmp_path / "c", "--gpus-per-node", 0, "--time", "00:02:00", "--dry-run")
+    short = cli(capsys, "submit", SMALL, "-o", tmp_path / "c", "--gpus-per-node", 0, "--time", "00:02:00", "--dry-run")
     assert "#SBATCH --signal=B:USR1@30" in sbatch_lines(short.stdout)  # never at the start of a short job
 
 
@@ -73,14 +73,29 @@ def test_dry_run_cpu_script_asks_for_cpus(tmp_path):
     (["--gpus-per-node", "-1"], "--gpus-per-node -1"),
     (["--backend", "gpu"], "--backend 'gpu'"),
 ])
-def test_bad_submit_arguments(tmp_path, args, fragment):
-    assert_one_line_error(gpusim("submit", SMALL, "-o", tmp_path / "x", *args, "--dry-run"), fragment)
+def test_bad_submit_arguments(tmp_path, args, fragment, capsys):
+    assert_one_line_error(cli(capsys, "submit", SMALL, "-o", tmp_path / "x", *args, "--dry-run"), fragment)
 
 
 def test_submit_without_sbatch_says_so(tmp_path):
     env = dict(os.environ, PATH="/nonexistent")
     proc = gpusim("submit", SMALL, "-o", tmp_path / "x", "--gpus-per-node", 0, env=env)
     assert_one_line_error(proc, "sbatch not found")
+
+
+def test_submit_prints_the_job_id_then_where_it_logs(tmp_path, monkeypatch, capsys, caplog):
+    # A stand-in sbatch (real Slurm runs are below): prints "jobid;cluster" like --parsable.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text("#!/bin/sh\necho '4242;cluster'\n")
+    (bin_dir / "sbatch").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    out = tmp_path / "c"
+    proc = cli(capsys, "submit", SMALL, "-o", out, "--gpus-per-node", 0)
+    assert proc.returncode == 0 and proc.stdout == "4242\n", proc
+    said = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"its log: {out}/slurm-4242.out" in said and "squeue -j 4242" in said
+    assert f"tail -f {out}/slurm-4242.out" in said and f"gpusim summarize {out}" in said
 
 
 # ------------------------------------------------------------ real Slurm

@@ -162,13 +162,21 @@ def _sobol_rows(arm: str, keys: list[str], y: np.ndarray, header: dict) -> list[
     if len(y) % (d + 2):
         raise InputError(f"arm {arm}: {len(y)} points is not a Saltelli sample of {d} parameters")
     problem = {"num_vars": d, "names": keys, "bounds": [[0.0, 1.0]] * d}
+    note = ""
     if np.ptp(y) == 0:
         res = {k: np.full(d, np.nan) for k in ("S1", "S1_conf", "ST", "ST_conf")}
+        note = "the output is the same at every point: no index"
     else:
-        res = sobol.analyze(problem, y, calc_second_order=False, seed=int(header["sweep_seed"]) % 2**32)
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = sobol.analyze(problem, y, calc_second_order=False, seed=int(header["sweep_seed"]) % 2**32)
+        if caught:  # SALib: "Constant values encountered" when A or B alone holds one value
+            note = "the output is constant over part of the Saltelli sample: indices unreliable (more points?)"
     return [{"arm": arm, "parameter": k, "method": "sobol", "S1": float(res["S1"][j]),
              "S1_conf": float(res["S1_conf"][j]), "ST": float(res["ST"][j]), "ST_conf": float(res["ST_conf"][j]),
-             "points": len(y)} for j, k in enumerate(keys)]
+             "points": len(y), "note": note} for j, k in enumerate(keys)]
 
 
 def plot(table, out: str | Path) -> Path:

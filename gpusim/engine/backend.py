@@ -31,6 +31,8 @@ _PER_CELL_SUMS = {"recognition_sum": ("mean_recognition", 2.0**32), "mutation_su
                   "neoantigen_sum": ("neoantigen_load", 1.0)}
 
 ALL_ONES = 0xFF  # claim[] between phases: every byte of every entry (NO_BID)
+#: Counted by tcell_death after a step (so only when the immune phases run).
+TCELL_OBSERVABLES = ("tcells", "tcells_exhausted")
 
 class KernelBackend(Backend):
     """Runs the kernels of ``kernels/`` on a :mod:`~gpusim.engine.device`."""
@@ -148,24 +150,34 @@ class KernelBackend(Backend):
         tcell.death(self)
 
     def end_step(self, events: dict) -> None:
-        """The state observables are reduced on the device now and come back
-        with the step's counts in one transfer (:meth:`observe`)."""
-        self._launch_observers()
+        """The state observables come back with the step's counts in one
+        transfer (:meth:`observe`).  The per-site ones were counted by the
+        kernels that last changed their layer (tumour_divide_commit,
+        tcell_death); the clone table is reduced now."""
+        self.set_params(n_clones=self.state.n_clones)
+        self.launch("observe_clones", self.state.n_clones)
         c = self.device.to_host(self.counters)
         events.update({name: int(c[idx]) for name, idx in COUNTERS.items()})
-        self._observed = self._observables(c)
+        obs = self._observables(c)
+        if not self.mp.immune_on:  # no T-cell phase ran: the T-cell layer is as it was
+            obs.update({k: self.observe()[k] for k in TCELL_OBSERVABLES})
+        self._observed = obs
 
     # ------------------------------------------------------------- interface
     def synchronize(self) -> None:
         self.device.synchronize()
 
+    def copy_bytes_per_s(self, nbytes: int) -> float:
+        return self.device.copy_bytes_per_s(nbytes)
+
+    def launch_recorder(self):
+        from .profile import Recorder
+
+        return Recorder(self)
+
     def describe(self) -> str:
         return self.device.describe()
 
-    def _launch_observers(self) -> None:
-        self.set_params(n_clones=self.state.n_clones)
-        self.launch("observe_sites", self.mp.n_sites)
-        self.launch("observe_clones", self.state.n_clones)
 
     def _observables(self, c: np.ndarray) -> dict:
         obs = {name: int(c[idx]) for name, idx in OBSERVED.items() if name not in _PER_CELL_SUMS}
@@ -179,7 +191,9 @@ class KernelBackend(Backend):
         state: from the last step's transfer, or reduced now."""
         if self._observed is None:
             self.device.fill_bytes(self.counters, 0)
-            self._launch_observers()
+            self.set_params(n_clones=self.state.n_clones)
+            self.launch("observe_sites", self.mp.n_sites)
+            self.launch("observe_clones", self.state.n_clones)
             self._observed = self._observables(self.device.to_host(self.counters))
         return self._observed
 
