@@ -103,3 +103,7 @@ def test_bad_input_one_line_exit_2(sobol_sweep, tmp_path, capsys):
     assert_one_line_error(cli(capsys, "sensitivity", sobol_sweep, "--output", "nonsense"),
                           "--output nonsense: not a summary column or an observable")
     assert_one_line_error(cli(capsys, "sensitivity", sobol_sweep, "-o", tmp_path / "no" / "x.png"), "does not exist")
+    assert_one_line_error(cli(capsys, "sensitivity", sobol_sweep, "--output", "outcome=cured"),
+                          "--output outcome=cured: outcome is one of elimination, equilibrium")
+    assert_one_line_error(cli(capsys, "sensitivity", sobol_sweep, "--output", "phenotype"),
+                          "no complete run has a phenotype")  # the sweep writes no frames

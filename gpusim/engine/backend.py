@@ -59,6 +59,9 @@ class KernelBackend(Backend):
         self.chemokine_scratch = xp.zeros(self.mp.n_field, dtype=xp.float32)
         self.new_sites = xp.zeros(16, dtype=xp.uint32)
         self.selected = xp.zeros(16, dtype=xp.uint64)
+        chunks, groups = tumour.found_chunks(n)
+        self.found_chunks = xp.zeros(chunks, dtype=xp.uint32)
+        self.found_groups = xp.zeros(groups, dtype=xp.uint32)
         self.counters = xp.zeros(abi.constants()["N_COUNTERS"], dtype=xp.uint64)
         # Params fields named like a ModelParams (or InitialParams) attribute
         # are filled from it; the rest are per step (StepParams, the step
@@ -81,7 +84,8 @@ class KernelBackend(Backend):
         arrays.update({f"clone_{k}": v for k, v in st.clones.items()})
         arrays.update(st.extra)
         arrays.update(claim=self.claim, new_sites=self.new_sites, counters=self.counters,
-                      chemokine_scratch=self.chemokine_scratch, selected=self.selected)
+                      chemokine_scratch=self.chemokine_scratch, selected=self.selected,
+                      found_chunks=self.found_chunks, found_groups=self.found_groups)
         self._fields_buf = self.device.fields_buffer(arrays)
 
     def write_params(self, **values) -> None:
