@@ -279,7 +279,7 @@ def run_cpu_in_subprocess(cfg: Config, threads: int) -> dict:
 
 
 QUICKSTART = Path(__file__).parents[1] / "configs" / "quickstart.toml"
-SMALL_QUICKSTART = ["--set", "lattice.shape=[60,60]", "--steps", "300"]
+SMALL_QUICKSTART = ["--set", "lattice.shape=[60,60]", "--steps", "300", "--seed", "2"]  # seed 2: T cells kill within 300 steps
 THERAPY = ('therapy=[{kind = "checkpoint_blockade", start_day = 0.5, end_day = 1.5, level = 0.8}, '
            '{kind = "chemotherapy", day = 1.0, tumour_kill_prob = 0.3}, '
            '{kind = "vaccine", start_day = 1.2, end_day = 2.0, recruitment_multiplier = 2.0}]')
