@@ -13,6 +13,7 @@ from gpusim.errors import InputError
 from gpusim.params import model_params
 from gpusim.simulation import Simulation
 from gpusim.state import initial_state
+from gpusim.validate.rules import discrete_heat_kernel
 
 
 def field_config(shape, boundary="periodic", substeps=50, decay=0.0, secretion=0.0, coarsening=1, diffusion=100.0):
@@ -39,19 +40,6 @@ def point_source(cfg, backend, mass=1000.0):
     centre = np.ravel_multi_index(tuple(s // 2 for s in reversed(cfg.lattice.shape)), tuple(reversed(cfg.lattice.shape)))
     field[centre] = mass
     return Simulation(cfg, backend=backend, state=st), centre
-
-
-def discrete_heat_kernel(shape, alpha, substeps, mass):
-    """The explicit scheme's own solution on a periodic grid, by FFT in
-    float64: each substep multiplies mode k by 1 + alpha sum_a 2(cos(2 pi k_a / n_a) - 1)."""
-    arr_shape = tuple(reversed(shape))
-    delta = np.zeros(arr_shape)
-    delta[tuple(s // 2 for s in arr_shape)] = mass
-    factor = np.ones(arr_shape)
-    grids = np.meshgrid(*[np.arange(n) for n in arr_shape], indexing="ij")
-    symbol = sum(2 * (np.cos(2 * np.pi * g / n) - 1) for g, n in zip(grids, arr_shape))
-    factor = (1 + alpha * symbol) ** substeps
-    return np.real(np.fft.ifftn(np.fft.fftn(delta) * factor))
 
 
 @pytest.mark.parametrize("shape,diffusion,substeps", [((41, 41), 100.0, 50), ((21, 21, 21), 30.0, 30)])

@@ -52,3 +52,27 @@ def test_quickstart_ends_progressing(tmp_path):
     run_to_file(cfg, tmp_path / "q.h5", backend="cpu")
     with h5py.File(tmp_path / "q.h5") as f:
         assert str(f.attrs["outcome"]) == "progressing"
+
+
+#: README's "Scenarios" table, claim by claim: (config, overrides, root attribute, what the README says).
+README_CLAIMS = [
+    ("immunoediting_elimination", (), "outcome", {"elimination"}),
+    ("immunoediting_equilibrium", (), "outcome", {"equilibrium"}),
+    ("immunoediting_escape", (), "outcome", {"escape"}),
+    ("checkpoint_blockade", (), "outcome", {"elimination"}),  # cleared under blockade
+    ("checkpoint_blockade", ("therapy=[]",), "outcome", {"escape"}),
+    ("adoptive_transfer", (), "response", {"CR"}),  # cleared by transferred T cells
+    ("adoptive_transfer", ("therapy=[]",), "outcome", {"escape"}),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,overrides,attr,claim", README_CLAIMS,
+                         ids=[f"{n}{'-untreated' if o else ''}" for n, o, _, _ in README_CLAIMS])
+def test_readme_claim_holds_for_the_shipped_seed(tmp_path, name, overrides, attr, claim):
+    """What `gpusim run configs/NAME.toml` does as shipped (its own seed) is
+    what the README table says it does."""
+    cfg = load_config(CONFIGS / f"{name}.toml", ["output.frame_every_steps=0", *overrides])
+    run_to_file(cfg, tmp_path / "run.h5", backend="cpu")
+    with h5py.File(tmp_path / "run.h5") as f:
+        assert str(f.attrs[attr]) in claim, (name, overrides, str(f.attrs[attr]))

@@ -31,16 +31,9 @@ def test_cpu_identical_with_1_and_2_threads(dim):
 
 def mutation_run(backend: str, mu: float, fraction: float, seed: int):
     """A fast-dividing, dying tumour on a periodic lattice: > 10^4 divisions."""
-    cfg = make_config(
-        simulation={"seed": seed, "steps": 360, "dt_minutes": 60},
-        lattice={"shape": [72, 72], "boundary": "periodic"},
-        tumour={"initial_radius_cells": 4, "division_rate_per_day": 4, "death_rate_per_day": 1,
-                "stem_symmetric_division_prob": 1.0, "mutations_per_division": mu,
-                "neoantigen_fraction": fraction, "pdl1_prob_per_division": 0.02,
-                "hla_loss_prob_per_division": 0.01},
-        immune={"enabled": False},
-    )
-    return run_state(cfg, backend)
+    from gpusim.validate.rules import mutation_config
+
+    return run_state(mutation_config(mu, fraction, seed), backend)
 
 
 @pytest.mark.parametrize("mu,fraction", [(0.3, 0.25), (2.5, 0.6)])

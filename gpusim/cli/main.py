@@ -10,9 +10,9 @@ import sys
 import warnings
 
 from ..errors import InputError, RunInterrupted, WriteError
-from . import analyse, bench, export, info, plot, resume, run, sensitivity, submit, summarize, sweep
+from . import analyse, bench, export, info, plot, resume, run, sensitivity, submit, summarize, sweep, validate
 
-SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, analyse, sensitivity, export, info, bench)
+SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, analyse, sensitivity, export, validate, info, bench)
 
 
 class _Parser(argparse.ArgumentParser):
