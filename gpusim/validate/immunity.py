@@ -86,18 +86,21 @@ def immunoediting_section(out, quick: bool, processes: int, docs_figure=None) ->
     ratio = [on["final"]["mean_recognition"] / off["final"]["mean_recognition"] for on, off in pairs]
     neo = [on["final"]["neoantigen_load"] / off["final"]["neoantigen_load"] for on, off in pairs]
     size = [on["final_cells"] / off["final_cells"] for on, off in pairs]
+    divs = [on["divisions"] / off["divisions"] for on, off in pairs]
     ok = max(ratio) < 0.5
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    axes[0].bar(["r with T cells / without", "neoantigen load with / without"], [np.mean(ratio), np.mean(neo)])
-    axes[0].set(ylim=(0, 1.1), title="immunoediting (end of run)")
-    axes[1].bar(["without T cells", "with T cells"],
-                [np.mean([off["final_cells"] for _, off in pairs]), np.mean([on["final_cells"] for on, _ in pairs])])
-    axes[1].set(ylabel="tumour cells at the end", title="compensatory growth")
+    axes[0].bar(["mean r", "neoantigen load"], [np.mean(ratio), np.mean(neo)])
+    axes[0].set(ylim=(0, 1.1), ylabel="with T cells / without", title="immunoediting (end of run)")
+    for k, (on, off) in enumerate(pairs):
+        axes[1].plot(*off["curve"], color="0.5", label="without T cells" if k == 0 else None)
+        axes[1].plot(*on["curve"], color="C3", label="with T cells" if k == 0 else None)
+    axes[1].set(yscale="log", xlabel="day", ylabel="tumour cells", title="growth with and without immunity")
+    axes[1].legend(fontsize=8)
     name = figure(out / "validation_immunoediting.png", fig)
     numbers = [f"seed {s}: mean recognition {on['final']['mean_recognition']:.4f} with T cells, "
                f"{off['final']['mean_recognition']:.4f} without (ratio {r:.3f}); neoantigen load ratio {n:.3f}; "
-               f"tumour cells {on['final_cells']} with, {off['final_cells']} without (x{z:.2f})"
-               for s, (on, off), r, n, z in zip(seeds, pairs, ratio, neo, size)]
+               f"tumour cells {on['final_cells']} with, {off['final_cells']} without (x{z:.2f}); divisions "
+               f"x{d:.2f} with T cells" for s, (on, off), r, n, z, d in zip(seeds, pairs, ratio, neo, size, divs)]
     return Section(
         "Immunoediting signature",
         "T cells select against immunogenic clones: tumours grown under immune pressure are less immunogenic "

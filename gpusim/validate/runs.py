@@ -42,9 +42,11 @@ def simulate(job: Job) -> dict:
     dt_days = cfg.simulation.dt_minutes / 1440.0
     obs = sim.last_observables
     times, cells, edge, at_day = [0.0], [obs["tumour_cells"]], [obs["edge_cells"]], dict(obs)
+    divisions = 0
     from_day = job.from_day if job.from_day is not None else therapy_start_day(cfg)
     for _ in range(cfg.simulation.steps):
         obs = sim.step()
+        divisions += obs["divisions"]
         times.append(sim.step_count * dt_days)
         cells.append(obs["tumour_cells"])
         edge.append(obs["edge_cells"])
@@ -54,8 +56,9 @@ def simulate(job: Job) -> dict:
         if (cells[-1] == 0 or escaped) and (from_day is None or times[-1] > from_day):
             break
     result = classify(cfg, times, cells, edge)
-    result.update(days=times[-1], final_cells=cells[-1], final=dict(obs), at_day=at_day,
-                  max_cells=int(np.max(cells)))
+    daily = np.searchsorted(times, np.arange(0.0, times[-1] + 1e-9, 1.0))
+    result.update(days=times[-1], final_cells=cells[-1], final=dict(obs), at_day=at_day, divisions=divisions,
+                  max_cells=int(np.max(cells)), curve=(np.asarray(times)[daily], np.asarray(cells)[daily]))
     if from_day is not None and "response" not in result:
         base, final, change = tumour_change(np.array(times), np.array(cells), from_day)
         result.update(response=response_of(change, final) if base else "NE", tumour_change=change)
