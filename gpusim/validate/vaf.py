@@ -91,8 +91,8 @@ def vaf_section(out, quick: bool) -> Section:
     for name, vafs in (("well-mixed", mixed), ("spatial 2D", spatial)):
         m = np.mean([cumulative_mutations(v, f, FMAX) for v in vafs], axis=0)
         ax.plot(1 / f - 1 / FMAX, m, label=f"{name} (gamma {stats[name][1]:.2f})")
-    x = np.array([1 / FMAX - 1 / FMAX + 0.2, 1 / FMIN - 1 / FMAX])
-    ax.plot(x, MU / (1 - DEATH / BIRTH) * x, "k--", lw=1, label="(mu/beta)(1/f - 1/fmax)")
+    x = np.array([0.2, 1 / FMIN - 1 / FMAX])
+    ax.plot(x, 2 * x, "k--", lw=1, label="slope 1 (the 1/f law)")
     ax.set(xscale="log", yscale="log", xlabel="1/f - 1/fmax", ylabel="mutations with VAF >= f, M(f)")
     ax.legend(fontsize=7)
     numbers = [f"{name}: exponent gamma {g:.2f} of the mean spectrum of {n} tumours of {CELLS} cells on "
