@@ -103,7 +103,7 @@ class KernelBackend(Backend):
         self.device.launch(kernel, n_threads, self._params_buf, self._fields_buf, sub)
 
     def ensure_clone_capacity(self, needed: int) -> None:
-        grown = grow_clone_table(self.state.clones, needed, self.xp)
+        grown = grow_clone_table(self.state.clones, needed, self.xp, self.device.copy)
         if grown is not self.state.clones:
             self.state.clones = grown
             self.refresh_fields()
