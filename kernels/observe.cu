@@ -27,7 +27,7 @@ GPUSIM_KERNEL void observe_sites(GPUSIM_ARGS)
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_TCELLS_EXHAUSTED], stuck);
 }
 
-// Per clone row r in [1, n_clones): live cells, live clones, cells of PD-L1
+// Per clone row r in [1, sub) (sub = the clone count, passed with the launch): live cells, live clones, cells of PD-L1
 // high and of HLA-lost clones, and sum(population * recognition) (uint64,
 // wrapping; mean_recognition = that / cells / 2^32 on the host).
 //   in:  clone_population, clone_flags, clone_recognition
@@ -38,7 +38,7 @@ GPUSIM_KERNEL void observe_clones(GPUSIM_ARGS)
 {
     const u32 r = global_thread_index();
     u64 pop = 0, pdl1 = 0, hla = 0, recog = 0;
-    if (r >= 1 && r < P->n_clones) {
+    if (r >= 1 && r < sub) {
         pop = F->clone_population[r];
         const u8 flags = F->clone_flags[r];
         pdl1 = (flags & GPUSIM_CLONE_PDL1) ? pop : 0;

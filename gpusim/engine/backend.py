@@ -153,8 +153,7 @@ class KernelBackend(Backend):
         transfer (:meth:`observe`).  The per-site ones were counted by the
         kernels that last changed their layer (tumour_divide_commit,
         tcell_death); the clone table is reduced now."""
-        self.set_params(n_clones=self.state.n_clones)
-        self.launch("observe_clones", self.state.n_clones)
+        self.launch("observe_clones", self.state.n_clones, sub=self.state.n_clones)
         c = self.device.to_host(self.counters)
         events.update({name: int(c[idx]) for name, idx in COUNTERS.items()})
         obs = self._observables(c)
@@ -189,9 +188,8 @@ class KernelBackend(Backend):
         state: from the last step's transfer, or reduced now."""
         if self._observed is None:
             self.device.fill_bytes(self.counters, 0)
-            self.set_params(n_clones=self.state.n_clones)
             self.launch("observe_sites", self.mp.n_sites)
-            self.launch("observe_clones", self.state.n_clones)
+            self.launch("observe_clones", self.state.n_clones, sub=self.state.n_clones)
             self._observed = self._observables(self.device.to_host(self.counters))
         return self._observed
 
