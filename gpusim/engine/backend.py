@@ -25,6 +25,11 @@ from ..state import State, grow_clone_table, initial_params
 from ..step import Backend
 from . import chemokine, initial, tcell, tumour
 
+#: Device sums over tumour cells -> (the per-cell mean observable, scale):
+#: the mean is sum / cells / scale, taken on the host in float64.
+_PER_CELL_SUMS = {"recognition_sum": ("mean_recognition", 2.0**32), "mutation_sum": ("tmb", 1.0),
+                  "neoantigen_sum": ("neoantigen_load", 1.0)}
+
 ALL_ONES = 0xFF  # claim[] between phases: every byte of every entry (NO_BID)
 #: Counted by tcell_death after a step (so only when the immune phases run).
 TCELL_OBSERVABLES = ("tcells", "tcells_exhausted")
@@ -178,9 +183,10 @@ class KernelBackend(Backend):
 
 
     def _observables(self, c: np.ndarray) -> dict:
-        obs = {name: int(c[idx]) for name, idx in OBSERVED.items() if name != "recognition_sum"}
+        obs = {name: int(c[idx]) for name, idx in OBSERVED.items() if name not in _PER_CELL_SUMS}
         cells = obs["tumour_cells"]
-        obs["mean_recognition"] = int(c[OBSERVED["recognition_sum"]]) / cells / 2.0**32 if cells else 0.0
+        for sum_name, (name, scale) in _PER_CELL_SUMS.items():
+            obs[name] = int(c[OBSERVED[sum_name]]) / cells / scale if cells else 0.0
         return obs
 
     def observe(self) -> dict:
