@@ -1,5 +1,6 @@
 // tumour.cu -- the tumour layer's rules: death, two-phase division, mutation
-// of daughters, founding of new clones.  NumPy twin: gpusim/reference/tumour.py.
+// of daughters (k ~ Poisson(mu) new mutations, a fraction of them
+// neoantigens; PD-L1 and HLA-loss escapes), founding of new clones.  NumPy twin: gpusim/reference/tumour.py.
 //
 // One step of the tumour runs these kernels in this order (host side:
 // gpusim/engine/tumour.py):
@@ -8,8 +9,10 @@
 //   the protocol is claim.cuh)
 //   tumour_divide_propose  per site    a dividing cell claims one empty neighbour
 //   tumour_divide_commit   per site    the lowest claim on each site wins
-//   [host] new_sites = sites with claim == CLAIM_NEW_CLONE, in index order (prefix sum)
-//   tumour_found_clones    per new clone   new rows of the clone table
+//   found_sum_groups, found_scan_groups, found_scan_chunks
+//                          each chunk's first new-clone rank (prefix sum over sites)
+//   [host] reads the step's number of new clones (8 bytes), grows the clone table
+//   tumour_found_clones    per chunk of sites   new rows of the clone table, in site order
 #include "common.cuh"
 #include "field.cuh"
 
@@ -101,9 +104,10 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
     F->cell[j] = daughter;
     atomic_add_same(&F->counters[GPUSIM_COUNTER_DIVISIONS], 1ull);
     const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
-    if (m.x < P->p_mut_neoantigen || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla)
+    if (m.x < P->mutation_sf[0] || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla) {
         F->claim[j] = GPUSIM_CLAIM_NEW_CLONE;  // still counted in its parent's row until founded
-    else
+        atomic_add_same(&F->found_chunks[j >> GPUSIM_FOUND_CHUNK_SHIFT], 1u);
+    } else
         atomic_add_same(&F->clone_population[c], 1u);
 }
 
@@ -111,13 +115,15 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
 // daughter.  A non-stem mother and daughter each keep (divisions left - 1);
 // a stem mother stays stem and its daughter is stem with probability
 // p_stem_symmetric, else a non-stem cell with max_divisions.  The daughter
-// mutates (neoantigen, PD-L1, HLA loss); a mutant site is marked
-// CLAIM_NEW_CLONE for founding, every other claim is reset to NO_BID.
+// gains k ~ Poisson(mu) new mutations and may gain a PD-L1 or HLA-loss
+// escape; k >= 1 or an escape marks the site CLAIM_NEW_CLONE for founding,
+// every other claim is reset to NO_BID.
 //   in:  claim, clone, cell
 //   out: clone, cell (mother and daughter), claim, clone_population (+1 for
-//        non-mutant daughters), counters[DIVISIONS], counters[OBS_EDGE_CELLS]
+//        non-mutant daughters), found_chunks (+1 per mutant daughter),
+//        counters[DIVISIONS], counters[OBS_EDGE_CELLS]
 //   rng: (mother, step, TUMOUR_DIVIDE, 0).w stem daughter?;
-//        (daughter, step, TUMOUR_MUTATE, 0) .x .y .z mutation draws
+//        (daughter, step, TUMOUR_MUTATE, 0) .x k >= 1?, .y PD-L1?, .z HLA loss?
 //   min traffic: 8 B/site (claim; the rest only where a daughter lands)
 GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 {
@@ -132,37 +138,131 @@ GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 }
 
 
-// Founding: one thread per new clone k, whose daughter sits at new_sites[k]
-// (sites in index order, so the id P->n_clones + k is an exclusive prefix
-// sum over sites: independent of thread scheduling).
-//   in:  new_sites, clone (the parent id at that site), clone table rows of parents
-//   out: clone table row n_clones + k, clone[site] = new id, claim[site] reset
-//   rng: (daughter, step, TUMOUR_MUTATE, 0) redrawn: .x .y .z which
-//        mutations, .w immunogenicity quantile of a new neoantigen
-//   min traffic: 50 B/thread (per new clone: new_sites 4, clone 4, parent row 13 read; row 21, clone 4, claim 8 written)
-GPUSIM_KERNEL void tumour_found_clones(GPUSIM_ARGS)
+// Founding new clones, numbered in site order (DESIGN §3 rule 5: an
+// exclusive prefix sum over sites, never an atomic counter) without a
+// library scan or a host pass: tumour_divide_commit counts the mutant
+// daughters of each chunk of sites (found_chunks), three small kernels turn
+// the counts into each chunk's first id, and one thread per chunk numbers
+// its new clones in site order.
+//
+// found_sum_groups, per group g of chunks: found_groups[g] = sum of its chunk counts.
+//   min traffic: 4 B/thread (per chunk count read, amortised: the counts are 1/1024 of the sites)
+GPUSIM_KERNEL void found_sum_groups(GPUSIM_ARGS)
 {
-    const u32 k = global_thread_index();
-    if (k >= P->n_new) return;
-    const u32 j = F->new_sites[k];
-    const u32 id = P->n_clones + k;
+    const u32 g = global_thread_index();
+    const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
+    const u32 c0 = g << GPUSIM_FOUND_GROUP_SHIFT;
+    if (c0 >= n_chunks) return;
+    const u32 c1 = min(c0 + (1u << GPUSIM_FOUND_GROUP_SHIFT), n_chunks);
+    u32 sum = 0;
+    for (u32 c = c0; c < c1; ++c) sum += F->found_chunks[c];
+    F->found_groups[g] = sum;
+}
+
+// found_scan_groups, one thread: found_groups becomes the exclusive prefix
+// sum (each group's first new-clone rank); the total goes to
+// counters[SLOT_NEW_CLONES] for the host.
+//   min traffic: 8 B/thread (per group: read and written)
+GPUSIM_KERNEL void found_scan_groups(GPUSIM_ARGS)
+{
+    if (global_thread_index() != 0) return;
+    const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
+    const u32 n_groups = ((n_chunks - 1) >> GPUSIM_FOUND_GROUP_SHIFT) + 1;
+    u32 run = 0;
+    for (u32 g = 0; g < n_groups; ++g) {
+        const u32 s = F->found_groups[g];
+        F->found_groups[g] = run;
+        run += s;
+    }
+    F->counters[GPUSIM_SLOT_NEW_CLONES] = run;
+}
+
+// found_scan_chunks, per group: its chunk counts become exclusive prefix
+// sums over all chunks (each chunk's first new-clone rank).
+//   min traffic: 8 B/thread (per chunk count read and written, amortised as above)
+GPUSIM_KERNEL void found_scan_chunks(GPUSIM_ARGS)
+{
+    const u32 g = global_thread_index();
+    const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
+    const u32 c0 = g << GPUSIM_FOUND_GROUP_SHIFT;
+    if (c0 >= n_chunks) return;
+    const u32 c1 = min(c0 + (1u << GPUSIM_FOUND_GROUP_SHIFT), n_chunks);
+    u32 run = F->found_groups[g];
+    for (u32 c = c0; c < c1; ++c) {
+        const u32 s = F->found_chunks[c];
+        F->found_chunks[c] = run;
+        run += s;
+    }
+}
+
+// Number of new mutations k of a daughter from its first MUTATE word:
+// k ~ Poisson(mu) by inversion against the host's survival thresholds
+// (mutation_sf[m] = P(k > m), non-increasing), capped at MUTATION_TABLE.
+__device__ __forceinline__ u32 new_mutations(const Params* P, u32 word)
+{
+    u32 k = 0;
+    for (u32 m = 0; m < GPUSIM_MUTATION_TABLE; ++m) k += word < P->mutation_sf[m];
+    return k;
+}
+
+// One new clone: the daughter at site j founds clone `id` (a copy of its
+// parent's row with the mutations it drew in tumour_divide_commit).  Each of
+// its k new mutations is a neoantigen with probability p_neoantigen, whose
+// immunogenicity a is drawn from the host's quantile table and folded into
+// r in mutation order (the fold is not associative in integers).
+//   rng: (daughter, step, TUMOUR_MUTATE, 0) redrawn: .x k, .y PD-L1?, .z HLA loss?;
+//        (daughter, step, TUMOUR_MUTATE, 1 + m/2) per mutation m < k, see philox.cuh
+__device__ __forceinline__ void found_clone(const Params* P, const Fields* F, u32 j, u32 id)
+{
     const u32 parent = F->clone[j];
     const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
+    const u32 k = new_mutations(P, m.x);
     u32 neo = F->clone_neoantigens[parent];
     u32 recog = F->clone_recognition[parent];
-    u8 flags = F->clone_flags[parent];
-    if (m.x < P->p_mut_neoantigen) {
-        neo += 1;
-        recog = combine_recognition(recog, P->immunogenicity[__umulhi(m.w, GPUSIM_IMMUNO_TABLE)]);
+    for (u32 q = 0; q < k; q += 2) {
+        const philox_u32x4 d = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 1 + q / 2);
+        if (d.x < P->p_neoantigen) {
+            neo += 1;
+            recog = combine_recognition(recog, P->immunogenicity[__umulhi(d.y, GPUSIM_IMMUNO_TABLE)]);
+        }
+        if (q + 1 < k && d.z < P->p_neoantigen) {
+            neo += 1;
+            recog = combine_recognition(recog, P->immunogenicity[__umulhi(d.w, GPUSIM_IMMUNO_TABLE)]);
+        }
     }
+    u8 flags = F->clone_flags[parent];
     if (m.y < P->p_mut_pdl1) flags |= GPUSIM_CLONE_PDL1;
     if (m.z < P->p_mut_hla) flags |= GPUSIM_CLONE_HLA;
     F->clone_parent[id] = parent;
     F->clone_birth_step[id] = P->step;
+    F->clone_mutations[id] = k;
+    F->clone_mutations_total[id] = F->clone_mutations_total[parent] + k;
     F->clone_neoantigens[id] = neo;
     F->clone_recognition[id] = recog;
     F->clone_flags[id] = flags;
     F->clone_population[id] = 1u;
     F->clone[j] = id;
     F->claim[j] = GPUSIM_NO_BID;
+}
+
+// Founding, one thread per chunk of sites: the k-th mutant daughter of the
+// chunk in site order founds clone P->n_clones + found_chunks[c] + k (ids in
+// site order whatever the thread schedule); P->n_new is the step's total.
+// (The host then zeroes found_chunks for the next step's counts.)
+//   in:  found_chunks, claim (CLAIM_NEW_CLONE marks), clone (the parent id), parents' rows
+//   out: clone table rows n_clones .., clone[site] = new id, claim[site] reset
+//   rng: see found_clone
+//   min traffic: 4 B/thread (per chunk; the chunk's claims and the rows only where clones are founded)
+GPUSIM_KERNEL void tumour_found_clones(GPUSIM_ARGS)
+{
+    const u32 c = global_thread_index();
+    const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
+    if (c >= n_chunks) return;
+    const u32 first = F->found_chunks[c];
+    const u32 end = c + 1 < n_chunks ? F->found_chunks[c + 1] : P->n_new;
+    if (first == end) return;  // no new clone in this chunk
+    u32 id = P->n_clones + first;
+    const u32 j1 = min((c + 1) << GPUSIM_FOUND_CHUNK_SHIFT, P->n_sites);
+    for (u32 j = c << GPUSIM_FOUND_CHUNK_SHIFT; j < j1 && id < P->n_clones + end; ++j)
+        if (F->claim[j] == GPUSIM_CLAIM_NEW_CLONE) found_clone(P, F, j, id++);
 }

@@ -25,6 +25,11 @@ from ..state import State, grow_clone_table, initial_params
 from ..step import Backend
 from . import chemokine, initial, tcell, tumour
 
+#: Device sums over tumour cells -> (the per-cell mean observable, scale):
+#: the mean is sum / cells / scale, taken on the host in float64.
+_PER_CELL_SUMS = {"recognition_sum": ("mean_recognition", 2.0**32), "mutation_sum": ("tmb", 1.0),
+                  "neoantigen_sum": ("neoantigen_load", 1.0)}
+
 ALL_ONES = 0xFF  # claim[] between phases: every byte of every entry (NO_BID)
 #: Counted by tcell_death after a step (so only when the immune phases run).
 TCELL_OBSERVABLES = ("tcells", "tcells_exhausted")
@@ -54,6 +59,9 @@ class KernelBackend(Backend):
         self.chemokine_scratch = xp.zeros(self.mp.n_field, dtype=xp.float32)
         self.new_sites = xp.zeros(16, dtype=xp.uint32)
         self.selected = xp.zeros(16, dtype=xp.uint64)
+        chunks, groups = tumour.found_chunks(n)
+        self.found_chunks = xp.zeros(chunks, dtype=xp.uint32)
+        self.found_groups = xp.zeros(groups, dtype=xp.uint32)
         self.counters = xp.zeros(abi.constants()["N_COUNTERS"], dtype=xp.uint64)
         # Params fields named like a ModelParams (or InitialParams) attribute
         # are filled from it; the rest are per step (StepParams, the step
@@ -76,7 +84,8 @@ class KernelBackend(Backend):
         arrays.update({f"clone_{k}": v for k, v in st.clones.items()})
         arrays.update(st.extra)
         arrays.update(claim=self.claim, new_sites=self.new_sites, counters=self.counters,
-                      chemokine_scratch=self.chemokine_scratch, selected=self.selected)
+                      chemokine_scratch=self.chemokine_scratch, selected=self.selected,
+                      found_chunks=self.found_chunks, found_groups=self.found_groups)
         self._fields_buf = self.device.fields_buffer(arrays)
 
     def write_params(self, **values) -> None:
@@ -175,9 +184,10 @@ class KernelBackend(Backend):
 
 
     def _observables(self, c: np.ndarray) -> dict:
-        obs = {name: int(c[idx]) for name, idx in OBSERVED.items() if name != "recognition_sum"}
+        obs = {name: int(c[idx]) for name, idx in OBSERVED.items() if name not in _PER_CELL_SUMS}
         cells = obs["tumour_cells"]
-        obs["mean_recognition"] = int(c[OBSERVED["recognition_sum"]]) / cells / 2.0**32 if cells else 0.0
+        for sum_name, (name, scale) in _PER_CELL_SUMS.items():
+            obs[name] = int(c[OBSERVED[sum_name]]) / cells / scale if cells else 0.0
         return obs
 
     def observe(self) -> dict:

@@ -3,7 +3,10 @@ of ``kernels/tumour.cu`` and the compaction that numbers new clones."""
 
 from __future__ import annotations
 
-from ..claim import NEW_CLONE
+from .. import abi
+
+_C = abi.constants()
+NEW_CLONES, CHUNK_SHIFT, GROUP_SHIFT = _C["SLOT_NEW_CLONES"], _C["FOUND_CHUNK_SHIFT"], _C["FOUND_GROUP_SHIFT"]
 
 
 def death(be) -> None:
@@ -15,18 +18,27 @@ def divide(be) -> int:
     on entry: every phase resets the entries it used); returns how many
     clones were founded."""
     n = be.mp.n_sites
-    xp = be.xp
     be.launch("tumour_divide_propose", n)
-    be.launch("tumour_divide_commit", n)
-    # Sites whose daughter mutated, in index order: their new clone ids are
-    # an exclusive prefix sum, independent of how threads were scheduled.
-    new_sites = xp.flatnonzero(be.claim == NEW_CLONE).astype(xp.uint32)
-    k = int(new_sites.size)
+    be.launch("tumour_divide_commit", n)  # also counts the mutant daughters of each chunk of sites
+    # New clone ids are an exclusive prefix sum over sites, in site order,
+    # independent of how threads were scheduled (kernels/tumour.cu).
+    n_chunks, n_groups = found_chunks(n)
+    be.launch("found_sum_groups", n_groups)
+    be.launch("found_scan_groups", 1)
+    be.launch("found_scan_chunks", n_groups)
+    # The step's one read inside it: how many clones to make room for.
+    k = int(be.device.to_host(be.counters[NEW_CLONES : NEW_CLONES + 1])[0])
     if k:
         st = be.state
         be.ensure_clone_capacity(st.n_clones + k)
-        be.ensure_new_sites(new_sites)
         be.set_params(n_clones=st.n_clones, n_new=k)
-        be.launch("tumour_found_clones", k)
+        be.launch("tumour_found_clones", n_chunks)
+        be.device.fill_bytes(be.found_chunks, 0)  # counts of the next step start at 0
         st.n_clones += k
     return k
+
+
+def found_chunks(n_sites: int) -> tuple[int, int]:
+    """(chunks, groups of chunks) of the founding scan (kernels/tumour.cu)."""
+    chunks = -(-n_sites >> CHUNK_SHIFT)
+    return chunks, -(-chunks >> GROUP_SHIFT)
