@@ -61,15 +61,21 @@ def resolve(name: str) -> str:
     return name
 
 
-def make_backend(name: str, cfg: Config, state: State):
-    """A backend instance holding ``state`` (copied to the device)."""
+def make_backend(name: str, cfgs: list[Config], states: list[State]):
+    """A backend holding a batch of runs (``states``, copied to the device;
+    one run is a batch of one)."""
     name = resolve(name)
     if name == "numpy":
-        from .reference import ReferenceBackend
+        from .reference.backend import ReferenceBatch
 
-        return ReferenceBackend(cfg, state)
+        return ReferenceBatch(cfgs, states)
     from .engine.backend import KernelBackend
+
+    return KernelBackend(make_device(name), cfgs, states)
+
+
+def make_device(name: str):
+    """The cpu or cuda device the kernels run on."""
     from .engine.device import CpuDevice, CudaDevice
 
-    device = CudaDevice() if name == "cuda" else CpuDevice()
-    return KernelBackend(device, cfg, state)
+    return CudaDevice() if name == "cuda" else CpuDevice()

@@ -1,6 +1,7 @@
 // abi.cuh -- the data every kernel sees: one Params block and one Fields
-// block, both passed by pointer to every kernel (uniform signature
-// `kernel(const Params* P, const Fields* F)`).
+// block per run, passed as arrays indexed by run (uniform signature
+// `kernel(const Params* P_runs, const Fields* F_runs, u32 substep)`;
+// common.cuh binds P and F to the block's run, blockIdx.y).
 //
 // gpusim/engine/abi.py parses THIS FILE to build the matching NumPy
 // structured dtypes, so the layout is written down once.  Keep to the simple
@@ -80,7 +81,7 @@ struct Params {
     u32 n_field;
     u32 coarsen;
     u32 field_dim;
-    u32 chem_parity;
+    u32 chem_substeps;  // diffusion substeps per step (runs of a batch may differ)
     f32 chem_alpha;
     f32 chem_secretion;
     f32 chem_burst;
@@ -96,7 +97,7 @@ struct Params {
     u32 p_expand;
     u32 p_tcell_death;
     u32 p_tcell_death_exhausted;
-    u32 move_substep;
+    u32 n_moves;  // migration substeps per step
     f32 chemotaxis;
     u32 transfer_where_tumour;
 };

@@ -13,6 +13,7 @@
 //   rng: none
 GPUSIM_KERNEL void chemokine_secrete(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 b = global_thread_index();
     if (b >= P->n_field) return;
     const u32 k = P->coarsen;
@@ -33,14 +34,18 @@ GPUSIM_KERNEL void chemokine_secrete(GPUSIM_ARGS)
 // One explicit diffusion substep, per field cell b (von Neumann stencil):
 //   dst[b] = src[b] + alpha * sum_k (src[nbr_k] - src[b]), neighbours in the
 //   order -x, +x, -y, +y(, -z, +z); a closed boundary has no flux.
-//   P->chem_parity 0: chemokine -> scratch, 1: scratch -> chemokine.
+//   Substep `substep` (a launch argument) of this run's P->chem_substeps:
+//   even: chemokine -> scratch, odd: scratch -> chemokine.  A run of a batch
+//   with fewer substeps than the launch loop skips the rest.
 //   rng: none
 GPUSIM_KERNEL void chemokine_diffuse(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 b = global_thread_index();
-    if (b >= P->n_field) return;
-    const f32* src = P->chem_parity ? F->chemokine_scratch : F->chemokine;
-    f32* dst = P->chem_parity ? F->chemokine : F->chemokine_scratch;
+    if (b >= P->n_field || substep >= P->chem_substeps) return;
+    const u32 parity = substep & 1u;
+    const f32* src = parity ? F->chemokine_scratch : F->chemokine;
+    f32* dst = parity ? F->chemokine : F->chemokine_scratch;
     const u32 fx = P->fx, fy = P->fy, fz = P->fz;
     const u32 x = b % fx, y = (b / fx) % fy, z = b / (fx * fy);
     const u32 sy = fx, sz = fx * fy;  // index strides
@@ -60,12 +65,13 @@ GPUSIM_KERNEL void chemokine_diffuse(GPUSIM_ARGS)
 }
 
 // Decay, per field cell: chemokine[b] = src[b] * exp(-lambda dt) (factor from
-// the host), src chosen by P->chem_parity as in chemokine_diffuse.
+// the host), src = where this run's last diffusion substep wrote.
 //   rng: none
 GPUSIM_KERNEL void chemokine_decay(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 b = global_thread_index();
     if (b >= P->n_field) return;
-    const f32* src = P->chem_parity ? F->chemokine_scratch : F->chemokine;
+    const f32* src = (P->chem_substeps & 1u) ? F->chemokine_scratch : F->chemokine;
     F->chemokine[b] = src[b] * P->chem_decay;
 }

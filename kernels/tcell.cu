@@ -66,6 +66,7 @@ __device__ __forceinline__ u32 nth_free_tcell_neighbour(const Params* P, const F
 //   rng: (site, step, RECRUIT, 0).x
 GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     if (!F->vessel[i] || F->tcell[i]) return;
@@ -84,6 +85,7 @@ GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
 //   rng: (site, step, TRANSFER, 0).x
 GPUSIM_KERNEL void tcell_transfer_bid(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     const bool ok = !F->tcell[i] && (!P->transfer_where_tumour || F->clone[i] != 0);
@@ -94,6 +96,7 @@ GPUSIM_KERNEL void tcell_transfer_bid(GPUSIM_ARGS)
 //   out: tcell, counters[TRANSFERRED]      rng: none
 GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 k = global_thread_index();
     if (k >= P->n_new) return;
     F->tcell[F->new_sites[k]] = tcell_byte(P->kills_per_tcell, 0);
@@ -113,6 +116,7 @@ GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
 //   rng: (site, step, KILL, 0) and (site, step, KILL, 1), see philox.cuh
 GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     const u8 t = F->tcell[i];
@@ -158,6 +162,7 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
 //   rng: none
 GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 j = global_thread_index();
     if (j >= P->n_sites) return;
     const u64 bid = F->claim[j];
@@ -168,17 +173,18 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
     atomicAdd(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
 }
 
-// Migration substep P->move_substep, phase 1: each T cell picks a neighbour
+// Migration substep `substep` (of P->n_moves), phase 1: each T cell picks a neighbour
 // with weight 1 + chemotaxis * max(0, c_j - c_i) (float32, neighbour order,
 // sequential sums) and bids for it if its T layer is free.
 //   in:  tcell, chemokine       out: claim
 //   rng: (site, step, MIGRATE, substep): .x direction (top 24 bits), .y priority
 GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
-    if (i >= P->n_sites) return;
+    if (i >= P->n_sites || substep >= P->n_moves) return;
     if (!F->tcell[i]) return;
-    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_MIGRATE, P->move_substep);
+    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_MIGRATE, substep);
     const site_xyz c = site_coords(P, i);
     const f32 ci = F->chemokine[field_cell_of(P, c)];
     u32 site[GPUSIM_MAX_NEIGHBOURS];
@@ -213,8 +219,9 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 //   rng: none
 GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 j = global_thread_index();
-    if (j >= P->n_sites) return;
+    if (j >= P->n_sites || substep >= P->n_moves) return;
     const u64 bid = F->claim[j];
     if (bid == ~0ull) return;
     const u32 s = (u32)(bid & 0xFFFFFFFFull);
@@ -229,6 +236,7 @@ GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 //   rng: (site, step, TCELL_DEATH, 0): .x death?, .y chemotherapy death?
 GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     const u8 t = F->tcell[i];

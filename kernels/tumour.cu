@@ -29,6 +29,7 @@ __device__ __forceinline__ u32 combine_recognition(u32 parent, u32 a)
 //   rng: (site, step, TUMOUR_DEATH, 0): .x spontaneous?, .y chemotherapy?
 GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     const u32 c = F->clone[i];
@@ -54,6 +55,7 @@ GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 //   rng: (mother, step, TUMOUR_DIVIDE, 0): .x divide?, .y which neighbour, .z priority
 GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     if (F->clone[i] == 0) return;
@@ -94,6 +96,7 @@ GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
 //        (daughter, step, TUMOUR_MUTATE, 0) .x .y .z mutation draws
 GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 j = global_thread_index();
     if (j >= P->n_sites) return;
     const u64 bid = F->claim[j];
@@ -130,6 +133,7 @@ GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 //        mutations, .w immunogenicity quantile of a new neoantigen
 GPUSIM_KERNEL void tumour_found_clones(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 k = global_thread_index();
     if (k >= P->n_new) return;
     const u32 j = F->new_sites[k];

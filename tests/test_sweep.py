@@ -213,16 +213,16 @@ def test_failed_runs_are_reported_and_retried(tmp_path, monkeypatch):
     path = write_sweep(tmp_path, 'seed = 3\nreplicates = 3', "lattice.shape = [16, 16]\nsimulation.steps = 5")
     plan = load_plan(path)
     bad = plan.runs[1]
-    from gpusim.simulation import Simulation
+    from gpusim.reference.backend import ReferenceBatch
 
-    real = Simulation.step
+    real = ReferenceBatch.step
 
-    def flaky(self):  # the bad run dies mid-way, as on a lost device
-        if self.cfg.simulation.seed == bad.seed and self.step_count == 3:
+    def flaky(self):  # the bad run dies mid-way, as on a lost device (numpy batches hold one run)
+        if self.cfgs[0].simulation.seed == bad.seed and self.steps[0] == 3:
             raise RuntimeError("device lost")
         return real(self)
 
-    monkeypatch.setattr(Simulation, "step", flaky)
+    monkeypatch.setattr(ReferenceBatch, "step", flaky)
     result = run_sweep(path, tmp_path / "out", backend="numpy", progress=False)
     assert result.complete == 2 and result.failed == [(bad.id, "RuntimeError: device lost")]
     final = store.run_path(tmp_path / "out", bad.id)
@@ -234,7 +234,7 @@ def test_failed_runs_are_reported_and_retried(tmp_path, monkeypatch):
     table = pandas.read_hdf(tmp_path / "out" / "summary.h5", "runs")
     assert dict(zip(table["run_id"], table["status"]))[bad.id] == "failed"
 
-    monkeypatch.setattr(Simulation, "step", real)
+    monkeypatch.setattr(ReferenceBatch, "step", real)
     again = run_sweep(path, tmp_path / "out", backend="numpy", progress=False)
     assert (again.already, again.complete, again.failed) == (2, 3, [])
     assert not store.part_path(final).exists() and final.exists()

@@ -1,23 +1,35 @@
-"""The kernel backends (cpu, cuda): state on the device, one step = the
-model's phases as kernel launches.
+"""The kernel backends (cpu, cuda): the state of a batch of runs on the
+device, one step = the model's phases as kernel launches over every run.
+
+A batch (cohort) is B runs whose arrays have the same shape (lattice,
+neighbourhood, boundary, chemokine grid; see :func:`gpusim.batch.batch_key`).
+Every per-site array is stored as one ``(B, n)`` array and every clone
+column as one ``(B, capacity)`` array; a launch covers all sites of all
+active runs (grid y = run), and each run reads its own ``Params`` record
+(seed, thresholds, therapy of the step) and ``Fields`` record (pointers to
+its rows).  A run alone is a batch of one.
 
 >>> from gpusim.config import Config
 >>> from gpusim.engine.backend import KernelBackend
 >>> from gpusim.engine.device import CpuDevice
 >>> from gpusim.state import initial_state
->>> cfg = Config.model_validate({"lattice": {"shape": [32, 32]}})
->>> be = KernelBackend(CpuDevice(), cfg, initial_state(cfg))
->>> be.step()["divisions"] >= 0
-True
+>>> cfgs = [Config.model_validate({"lattice": {"shape": [32, 32]}, "simulation": {"seed": s}}) for s in (1, 2)]
+>>> be = KernelBackend(CpuDevice(), cfgs, [initial_state(c) for c in cfgs])
+>>> events = be.step()
+>>> events["divisions"].shape, be.run_state(1).step
+((2,), 1)
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..config import Config
-from ..params import model_params, step_params
-from ..state import State, grow_clone_table
+from ..observables import Observer
+from ..params import ModelParams, model_params, step_params
+from ..state import State
 from ..therapy import at_step
 from . import abi, chemokine, tcell, tumour
 
@@ -31,110 +43,241 @@ COUNTERS = {
     "tcell_deaths": _C["COUNTER_TCELL_DEATHS"],
     "transferred": _C["COUNTER_TRANSFERRED"],
 }
+NO_BID = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+#: ModelParams fields copied verbatim into each run's Params record.
+_STATIC = ("p_tumour_divide", "p_tumour_death", "p_stem_symmetric", "max_divisions", "p_mut_neoantigen",
+           "p_mut_pdl1", "p_mut_hla", "coarsen", "field_dim", "chem_alpha", "chem_secretion", "chem_burst",
+           "chem_decay", "chem_level_scale", "chem_substeps", "p_kill_attempt", "exhaustion_threshold",
+           "kills_per_tcell", "p_expand", "p_tcell_death", "p_tcell_death_exhausted", "n_moves", "chemotaxis")
+
+#: ModelParams fields that shape arrays or launches: equal across a batch.
+SHARED = ("shape", "periodic", "field_shape", "coarsen", "field_dim", "immune_on")
+
+
+def static_params(mp: ModelParams) -> np.ndarray:
+    """One run's ``Params`` record: everything that does not change with the step."""
+    P = abi.params_record()
+    nx, ny, nz = mp.shape
+    P["n_sites"], P["nx"], P["ny"], P["nz"] = mp.n_sites, nx, ny, nz
+    P["n_nbr"] = len(mp.nbr)
+    P["periodic"] = int(mp.periodic)
+    P["key0"], P["key1"] = mp.key
+    k = len(mp.nbr)
+    P["nbr_dx"][0, :k], P["nbr_dy"][0, :k], P["nbr_dz"][0, :k] = mp.nbr[:, 0], mp.nbr[:, 1], mp.nbr[:, 2]
+    for name in _STATIC:
+        P[name] = getattr(mp, name)
+    P["fx"], P["fy"], P["fz"] = mp.field_shape
+    P["n_field"] = mp.n_field
+    P["immunogenicity"][0] = mp.immunogenicity
+    return P
+
+
+def check_batchable(mps: list[ModelParams]) -> None:
+    """Raise ValueError unless every run has the same array shapes."""
+    first = mps[0]
+    for i, mp in enumerate(mps[1:], 1):
+        for name in SHARED:
+            if getattr(mp, name) != getattr(first, name):
+                raise ValueError(f"run {i} of the batch differs from run 0 in {name}: "
+                                 f"{getattr(mp, name)} != {getattr(first, name)}")
+        if not np.array_equal(mp.nbr, first.nbr):
+            raise ValueError(f"run {i} of the batch differs from run 0 in its neighbourhood")
+
+
+class _Schedule:
+    """Runs that follow one therapy schedule from the same step: the
+    schedule is evaluated once per step for all of them, and their Params
+    change only when the therapy does (host work per step is per group,
+    not per run)."""
+
+    def __init__(self, cfg: Config, rows: list[int]):
+        self.cfg = cfg
+        self.rows = rows
+        self.therapy = None
 
 
 class KernelBackend:
-    """Runs the kernels of ``kernels/`` on a :mod:`~gpusim.engine.device`."""
+    """Runs the kernels of ``kernels/`` for a batch of runs on a :mod:`~gpusim.engine.device`."""
 
-    def __init__(self, device, cfg: Config, state: State):
+    def __init__(self, device, cfgs: list[Config], states: list[State]):
+        if not cfgs or len(cfgs) != len(states):
+            raise ValueError("a batch needs one state per config, and at least one run")
         self.device = device
         self.name = device.name
-        self.xp = device.xp
-        self.cfg = cfg
-        self.mp = model_params(cfg)
-        xp = self.xp
-        self.state = state.map(xp.asarray)
+        self.xp = xp = device.xp
+        self.cfgs = list(cfgs)
+        self.mps = [model_params(c) for c in cfgs]
+        check_batchable(self.mps)
+        self.mp = self.mps[0]  # the shared shapes
+        B = len(cfgs)
+        self.steps = np.array([s.step for s in states], dtype=np.int64)
+        self.n_clones = np.array([s.n_clones for s in states], dtype=np.int64)
+        self.sites = {k: xp.asarray(np.stack([s.sites[k] for s in states])) for k in states[0].sites}
+        self.extra = {k: xp.asarray(np.stack([s.extra[k] for s in states])) for k in states[0].extra}
+        capacity = max(len(next(iter(s.clones.values()))) for s in states)
+        self.clones = {}
+        for k in states[0].clones:
+            col = np.zeros((B, capacity), dtype=states[0].clones[k].dtype)
+            for b, s in enumerate(states):
+                col[b, : len(s.clones[k])] = s.clones[k]
+            self.clones[k] = xp.asarray(col)
         n = self.mp.n_sites
         # Scratch: claim bids for two-phase moves (also marks new clones).
-        self.claim = xp.full(n, np.uint64(0xFFFFFFFFFFFFFFFF), dtype=xp.uint64)
-        self.chemokine_scratch = xp.zeros(self.mp.n_field, dtype=xp.float32)
-        self.new_sites = xp.zeros(16, dtype=xp.uint32)
-        self.counters = xp.zeros(abi.constants()["N_COUNTERS"], dtype=xp.uint64)
-        self.params = self._static_params()
-        self._params_buf = device.params_buffer(self.params)
-        self._fields_buf = None
+        self.claim = xp.full((B, n), NO_BID, dtype=xp.uint64)
+        self.chemokine_scratch = xp.zeros((B, self.mp.n_field), dtype=xp.float32)
+        self.new_sites = xp.zeros((B, 16), dtype=xp.uint32)
+        self.counters = xp.zeros((B, _C["N_COUNTERS"]), dtype=xp.uint64)
+        self.params = np.concatenate([static_params(mp) for mp in self.mps])
+        self.active = np.arange(B)
+        self._groups: dict[tuple, _Schedule] = {}
+        for b, cfg in enumerate(self.cfgs):
+            key = (cfg.simulation.dt_minutes, repr(cfg.therapy), int(self.steps[b]))
+            self._groups.setdefault(key, _Schedule(cfg, [])).rows.append(b)
+        self._observer = Observer(self.cfgs, xp, device.to_host)
+        self._fields = np.zeros(B, dtype=abi.struct_dtype("Fields"))
         self.refresh_fields()
+        self._params_buf = None  # uploaded before the next launch
 
-    # ----------------------------------------------------------------- setup
-    def _static_params(self) -> np.ndarray:
-        mp = self.mp
-        P = abi.params_record()
-        nx, ny, nz = mp.shape
-        P["n_sites"], P["nx"], P["ny"], P["nz"] = mp.n_sites, nx, ny, nz
-        P["n_nbr"] = len(mp.nbr)
-        P["periodic"] = int(mp.periodic)
-        P["key0"], P["key1"] = mp.key
-        k = len(mp.nbr)
-        P["nbr_dx"][0, :k], P["nbr_dy"][0, :k], P["nbr_dz"][0, :k] = mp.nbr[:, 0], mp.nbr[:, 1], mp.nbr[:, 2]
-        for name in ("p_tumour_divide", "p_tumour_death", "p_stem_symmetric", "max_divisions",
-                     "p_mut_neoantigen", "p_mut_pdl1", "p_mut_hla", "coarsen", "field_dim", "chem_alpha",
-                     "chem_secretion", "chem_burst", "chem_decay", "chem_level_scale", "p_kill_attempt",
-                     "exhaustion_threshold", "kills_per_tcell", "p_expand", "p_tcell_death",
-                     "p_tcell_death_exhausted", "chemotaxis"):
-            P[name] = getattr(mp, name)
-        P["fx"], P["fy"], P["fz"] = mp.field_shape
-        P["n_field"] = mp.n_field
-        P["immunogenicity"][0] = mp.immunogenicity
-        return P
+    @property
+    def n_runs(self) -> int:
+        return len(self.cfgs)
+
+    # ----------------------------------------------------------- records
+    def _row_arrays(self, b: int) -> dict[str, Any]:
+        arrays = {k: v[b] for k, v in self.sites.items()}
+        arrays.update({f"clone_{k}": v[b] for k, v in self.clones.items()})
+        arrays.update({k: v[b] for k, v in self.extra.items()})
+        arrays.update(claim=self.claim[b], new_sites=self.new_sites[b], counters=self.counters[b],
+                      chemokine_scratch=self.chemokine_scratch[b])
+        return arrays
 
     def refresh_fields(self) -> None:
-        """Rebuild the Fields pointer block (after any array is reallocated)."""
-        st = self.state
-        arrays = dict(st.sites)
-        arrays.update({f"clone_{k}": v for k, v in st.clones.items()})
-        arrays.update(st.extra)
-        arrays.update(claim=self.claim, new_sites=self.new_sites, counters=self.counters,
-                      chemokine_scratch=self.chemokine_scratch)
-        self._fields_buf = self.device.fields_buffer(arrays)
+        """Rebuild every run's Fields pointers (after any array is reallocated)."""
+        for b in range(self.n_runs):
+            self._fields[b] = self.device.fields_record(self._row_arrays(b))[0]
+        self._fields_buf = None
 
-    def set_params(self, **values) -> None:
+    def _buffers(self, rows=None):
+        """Params and Fields of ``rows`` (default: the active runs) where kernels read them."""
+        if rows is not None:
+            return self.device.params_buffer(self.params[rows]), self.device.fields_buffer(self._fields[rows])
+        if self._params_buf is None:
+            all_active = len(self.active) == self.n_runs
+            self._params_buf = self.device.params_buffer(self.params if all_active else self.params[self.active])
+        if self._fields_buf is None:
+            all_active = len(self.active) == self.n_runs
+            self._fields_buf = self.device.fields_buffer(self._fields if all_active else self._fields[self.active])
+        return self._params_buf, self._fields_buf
+
+    def set_params(self, rows, **values) -> None:
+        """Set Params fields of runs ``rows`` (uploaded before the next launch)."""
         for k, v in values.items():
-            self.params[k][0] = v
-        self.device.upload_params(self._params_buf, self.params)
+            self.params[k][rows] = v
+        self._params_buf = None
 
-    def launch(self, kernel: str, n_threads: int) -> None:
-        self.device.launch(kernel, n_threads, self._params_buf, self._fields_buf)
+    def launch(self, kernel: str, n_threads: int, substep: int = 0, rows=None) -> None:
+        """``kernel`` over ``n_threads`` threads of every active run (or of ``rows`` only)."""
+        params, fields = self._buffers(rows)
+        n_runs = len(self.active) if rows is None else len(rows)
+        self.device.launch(kernel, n_threads, params, fields, n_runs, substep)
+
+    def active_view(self, array):
+        """The rows of ``array`` (leading axis = run) of the active runs."""
+        return array if len(self.active) == self.n_runs else array[self.xp.asarray(self.active)]
 
     def ensure_clone_capacity(self, needed: int) -> None:
-        grown = grow_clone_table(self.state.clones, needed, self.xp)
-        if grown is not self.state.clones:
-            self.state.clones = grown
-            self.refresh_fields()
+        cap = self.clones["population"].shape[1]
+        if needed <= cap:
+            return
+        new_cap = max(cap, 16)
+        while new_cap < needed:
+            new_cap *= 2
+        for name, col in self.clones.items():
+            grown = self.xp.zeros((self.n_runs, new_cap), dtype=col.dtype)
+            grown[:, :cap] = col
+            self.clones[name] = grown
+        self.refresh_fields()
 
-    def ensure_new_sites(self, sites) -> None:
-        """Copy compacted site indices into the kernel-visible buffer."""
-        if len(sites) > len(self.new_sites):
-            self.new_sites = self.xp.zeros(max(2 * len(self.new_sites), len(sites)), dtype=self.xp.uint32)
+    def ensure_new_sites(self, width: int) -> None:
+        """Room for ``width`` compacted site indices per run."""
+        if width > self.new_sites.shape[1]:
+            self.new_sites = self.xp.zeros((self.n_runs, max(2 * self.new_sites.shape[1], width)),
+                                           dtype=self.xp.uint32)
             self.refresh_fields()
-        self.new_sites[: len(sites)] = sites
 
     # ------------------------------------------------------------------ step
-    def step(self) -> dict[str, int]:
-        """Advance one step (DESIGN §4 order); return the step's event counts."""
+    def _therapy(self) -> dict[int, tuple]:
+        """Update the Params of runs whose therapy changes this step; return
+        {row: transfers} for runs with adoptive transfers due now."""
+        transfers = {}
+        for g in self._groups.values():
+            if not g.rows:
+                continue
+            th = at_step(g.cfg, int(self.steps[g.rows[0]]))
+            if th != g.therapy:
+                g.therapy = th
+                for b in g.rows:
+                    sp = step_params(self.mps[b], th)
+                    self.set_params(b, p_pdl1_pass=sp.p_pdl1_pass, p_exhaust=sp.p_exhaust,
+                                    p_chemo_tumour=sp.p_chemo_tumour, p_chemo_tcell=sp.p_chemo_tcell,
+                                    recruit=sp.recruit)
+            if th.transfers:
+                transfers.update({b: th.transfers for b in g.rows})
+        return transfers
+
+    def step(self) -> dict[str, np.ndarray]:
+        """Advance every active run one step (DESIGN §4 order); return the
+        step's event counts, one int64 array over the active runs per event."""
         self.counters.fill(0)
-        sp = step_params(self.mp, at_step(self.cfg, self.state.step))
-        self.set_params(step=self.state.step, p_pdl1_pass=sp.p_pdl1_pass, p_exhaust=sp.p_exhaust,
-                        p_chemo_tumour=sp.p_chemo_tumour, p_chemo_tcell=sp.p_chemo_tcell, recruit=sp.recruit)
+        transfers = self._therapy()
+        self.set_params(self.active, step=self.steps[self.active])
         immune = self.mp.immune_on
         if immune:
             chemokine.run_step(self)
-            tcell.recruit(self, sp)
+            tcell.recruit(self, transfers)
             tcell.kill(self)
         tumour.death(self)
-        events = tumour.divide(self)
+        new_clones = tumour.divide(self)
         if immune:
             tcell.migrate(self)
             tcell.death(self)
-        c = self.device.to_host(self.counters)
-        events.update({name: int(c[idx]) for name, idx in COUNTERS.items()})
-        self.state.step += 1
+        c = self.device.to_host(self.active_view(self.counters)).astype(np.int64)
+        events = {name: c[:, idx] for name, idx in COUNTERS.items()}
+        events["new_clones"] = new_clones
+        self.steps[self.active] += 1
         return events
 
-    def host_state(self) -> State:
-        return self.state.map(self.device.to_host)
+    def observe(self) -> dict[str, np.ndarray]:
+        """The STATE observables of the active runs (one array each)."""
+        view = self.active_view
+        return self._observer({k: view(self.sites[k]) for k in ("clone", "tcell")},
+                              {k: view(v) for k, v in self.clones.items()}, rows=self.active)
+
+    def retire(self, rows) -> None:
+        """Runs ``rows`` leave the batch: later launches skip them (their
+        arrays stay readable until the backend is dropped)."""
+        self.active = np.setdiff1d(self.active, rows)
+        keep = set(self.active.tolist())
+        for g in self._groups.values():
+            g.rows = [b for b in g.rows if b in keep]
+        self._params_buf = self._fields_buf = None
+
+    # --------------------------------------------------------------- access
+    def run_state(self, b: int) -> State:
+        """Run ``b``'s state as views of the device arrays."""
+        return State(step=int(self.steps[b]), n_clones=int(self.n_clones[b]),
+                     sites={k: v[b] for k, v in self.sites.items()},
+                     clones={k: v[b] for k, v in self.clones.items()},
+                     extra={k: v[b] for k, v in self.extra.items()})
+
+    def host_state(self, b: int = 0) -> State:
+        return self.run_state(b).map(lambda a: np.array(self.device.to_host(a)))
 
     def bytes_per_site(self) -> float:
-        """Persistent per-site device memory (state + scratch) per site."""
-        st = self.state
-        arrays = [*st.sites.values(), *st.extra.values(), self.claim, self.chemokine_scratch]
-        return sum(a.nbytes for a in arrays) / self.mp.n_sites
+        """Persistent device memory per site of one run (state + scratch)."""
+        arrays = [*self.sites.values(), *self.extra.values(), self.claim, self.chemokine_scratch]
+        return sum(a.nbytes for a in arrays) / self.mp.n_sites / self.n_runs
+
+    def describe(self) -> str:
+        return self.device.describe()

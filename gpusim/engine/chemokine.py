@@ -6,8 +6,8 @@ from __future__ import annotations
 def run_step(be) -> None:
     n = be.mp.n_field
     be.launch("chemokine_secrete", n)
-    for s in range(be.mp.chem_substeps):
-        be.set_params(chem_parity=s % 2)  # ping-pong: chemokine <-> scratch
-        be.launch("chemokine_diffuse", n)
-    be.set_params(chem_parity=be.mp.chem_substeps % 2)  # where the last substep wrote
+    # Runs of a batch may need different substep counts (diffusion
+    # coefficient): the loop covers the most, each run stops at its own.
+    for s in range(max(be.mps[b].chem_substeps for b in be.active)):
+        be.launch("chemokine_diffuse", n, substep=s)  # ping-pong: chemokine <-> scratch
     be.launch("chemokine_decay", n)

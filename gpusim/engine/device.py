@@ -5,9 +5,11 @@ Both expose the same small interface, so everything above them (the phase
 orchestration in ``engine/tumour.py`` and friends) is written once:
 
 * ``xp``: the array module (numpy or cupy)
-* ``launch(name, n_threads, params, fields)``: run a kernel over n threads
-* ``params_buffer(record)`` / ``fields_buffer(arrays)``: the two structs
-  every kernel takes, placed where kernels can read them
+* ``launch(name, n_threads, params, fields, n_runs, substep)``: run a
+  kernel over n threads in each of ``n_runs`` runs (grid y = run)
+* ``params_buffer(records)`` / ``fields_buffer(records)``: the per-run
+  arrays of the two structs every kernel takes, placed where kernels can
+  read them; ``fields_record(arrays)`` builds one run's Fields record
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ def _fields_record(arrays: dict, address) -> np.ndarray:
     return rec
 
 
+def _grid(n_threads: int) -> int:
+    return (n_threads + BLOCK_SIZE - 1) // BLOCK_SIZE
+
+
 class CpuDevice:
     """Kernels compiled by the host C++ compiler, launched over OpenMP."""
 
@@ -46,7 +52,8 @@ class CpuDevice:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.library_path = build_library()
         self._lib = ctypes.CDLL(str(self.library_path))
-        self._lib.gpusim_launch.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        self._lib.gpusim_launch.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p,
+                                            ctypes.c_void_p, ctypes.c_uint]
         self._lib.gpusim_launch.restype = None
         self._kernels: dict[str, int] = {}
 
@@ -59,21 +66,20 @@ class CpuDevice:
             self._kernels[name] = ctypes.cast(getattr(self._lib, name), ctypes.c_void_p).value
         return self._kernels[name]
 
-    def params_buffer(self, record: np.ndarray):
-        return record  # host memory: kernels read the record in place
+    def params_buffer(self, records: np.ndarray):
+        return records  # host memory: kernels read the records in place
 
-    def upload_params(self, buffer, record: np.ndarray) -> None:
-        if buffer is not record:
-            buffer[...] = record
-
-    def fields_buffer(self, arrays: dict):
+    def fields_record(self, arrays: dict) -> np.ndarray:
         return _fields_record(arrays, lambda a: a.ctypes.data)
 
-    def launch(self, name: str, n_threads: int, params, fields) -> None:
-        if n_threads <= 0:
+    def fields_buffer(self, records: np.ndarray):
+        return records
+
+    def launch(self, name: str, n_threads: int, params, fields, n_runs: int = 1, substep: int = 0) -> None:
+        if n_threads <= 0 or n_runs <= 0:
             return
-        nblocks = (n_threads + BLOCK_SIZE - 1) // BLOCK_SIZE
-        self._lib.gpusim_launch(self._kernel(name), nblocks, params.ctypes.data, fields.ctypes.data)
+        self._lib.gpusim_launch(self._kernel(name), _grid(n_threads), n_runs, params.ctypes.data,
+                                fields.ctypes.data, substep)
 
     def to_host(self, a) -> np.ndarray:
         return np.asarray(a)
@@ -117,20 +123,19 @@ class CudaDevice:
             self._kernels[name] = self._module.get_function(name)
         return self._kernels[name]
 
-    def params_buffer(self, record: np.ndarray):
-        return self.xp.asarray(record.view(np.uint8))
+    def params_buffer(self, records: np.ndarray):
+        return self.xp.asarray(records.view(np.uint8))
 
-    def upload_params(self, buffer, record: np.ndarray) -> None:
-        buffer.set(record.view(np.uint8))
+    def fields_record(self, arrays: dict) -> np.ndarray:
+        return _fields_record(arrays, lambda a: a.data.ptr)
 
-    def fields_buffer(self, arrays: dict):
-        return self.xp.asarray(_fields_record(arrays, lambda a: a.data.ptr).view(np.uint8))
+    def fields_buffer(self, records: np.ndarray):
+        return self.xp.asarray(records.view(np.uint8))
 
-    def launch(self, name: str, n_threads: int, params, fields) -> None:
-        if n_threads <= 0:
+    def launch(self, name: str, n_threads: int, params, fields, n_runs: int = 1, substep: int = 0) -> None:
+        if n_threads <= 0 or n_runs <= 0:
             return
-        nblocks = (n_threads + BLOCK_SIZE - 1) // BLOCK_SIZE
-        self._kernel(name)((nblocks,), (BLOCK_SIZE,), (params, fields))
+        self._kernel(name)((_grid(n_threads), n_runs), (BLOCK_SIZE,), (params, fields, np.uint32(substep)))
 
     def to_host(self, a) -> np.ndarray:
         return self.xp.asnumpy(a)

@@ -3,27 +3,36 @@ of ``kernels/tumour.cu`` and the compaction that numbers new clones."""
 
 from __future__ import annotations
 
+import numpy as np
+
 
 def death(be) -> None:
     be.launch("tumour_death", be.mp.n_sites)
 
 
-def divide(be) -> dict[str, int]:
+def divide(be) -> np.ndarray:
     """Two-phase division and founding of new clones (claim[] is all ones
-    on entry: every phase resets the entries it used)."""
+    on entry: every phase resets the entries it used).  Returns the number
+    of new clones of each active run."""
     n = be.mp.n_sites
     xp = be.xp
     be.launch("tumour_divide_propose", n)
     be.launch("tumour_divide_commit", n)
-    # Sites whose daughter mutated, in index order: their new clone ids are
-    # an exclusive prefix sum, independent of how threads were scheduled.
-    new_sites = xp.flatnonzero(be.claim == 0).astype(xp.uint32)
-    k = int(new_sites.size)
-    if k:
-        st = be.state
-        be.ensure_clone_capacity(st.n_clones + k)
-        be.ensure_new_sites(new_sites)
-        be.set_params(n_clones=st.n_clones, n_new=k)
-        be.launch("tumour_found_clones", k)
-        st.n_clones += k
-    return {"new_clones": k}
+    # Sites whose daughter mutated, in index order within each run: their
+    # new clone ids are an exclusive prefix sum over the run's sites,
+    # independent of how threads were scheduled and of the other runs.
+    rows = be.active
+    flat = xp.flatnonzero(be.active_view(be.claim).ravel() == 0)
+    if flat.size == 0:
+        return np.zeros(len(rows), dtype=np.int64)
+    run = flat // n  # position among the active runs
+    counts = xp.bincount(run, minlength=len(rows))
+    rank = xp.arange(flat.size) - (xp.cumsum(counts) - counts)[run]
+    k = be.device.to_host(counts).astype(np.int64)
+    be.ensure_clone_capacity(int((be.n_clones[rows] + k).max()))
+    be.ensure_new_sites(int(k.max()))
+    be.new_sites[xp.asarray(rows)[run], rank] = (flat % n).astype(xp.uint32)
+    be.set_params(rows, n_clones=be.n_clones[rows], n_new=k)
+    be.launch("tumour_found_clones", int(k.max()))
+    be.n_clones[rows] += k
+    return k

@@ -214,8 +214,11 @@ class RunWriter:
         self.path = Path(path)
         self.cfg = cfg
         self.dt_days = cfg.simulation.dt_minutes / 1440.0
-        self._pending: dict[str, list] = {name: [] for name in OBSERVABLES}
-        self._pending_steps: list[int] = []
+        # Rows not yet written, as chunks of arrays (a run of a batch gets
+        # its rows many steps at a time: see gpusim.batch).
+        self._pending: dict[str, list[np.ndarray]] = {name: [] for name in OBSERVABLES}
+        self._pending_steps: list[np.ndarray] = []
+        self._n_pending = 0
         self._field_meta: dict[str, tuple[Grid, np.dtype]] = {}
         self._frame_times: list[float] = []
         self._xdmf = XdmfWriter(xdmf_path(self.path), self.path.name)
@@ -293,6 +296,11 @@ class RunWriter:
 
         ``state_fn`` returns a host copy of the state; it is called only then."""
         self.record(step, observables)
+        self.write_due(step, state_fn)
+
+    def write_due(self, step: int, state_fn) -> None:
+        """Write what is due at ``step`` (the last row recorded): a frame
+        and/or checkpoint, else the rows once enough are buffered."""
         out = self.cfg.output
         frame = out.frame_every_steps and step % out.frame_every_steps == 0
         checkpoint = out.checkpoint_every_steps and step % out.checkpoint_every_steps == 0
@@ -302,27 +310,40 @@ class RunWriter:
                 self.frame(state)
             if checkpoint:
                 self.checkpoint(state)
-        elif len(self._pending_steps) >= MAX_PENDING_ROWS:
+        elif self._n_pending >= MAX_PENDING_ROWS:
             self.flush()
 
     def record(self, step: int, values: dict[str, int]) -> None:
         """Buffer one row of observables (written at the next flush)."""
-        self._pending_steps.append(step)
-        for name in OBSERVABLES:
-            self._pending[name].append(values[name])
-        self.last_step = step
+        self.record_rows(np.array([step], dtype=np.int64), {name: [values[name]] for name in OBSERVABLES})
+
+    def record_rows(self, steps: np.ndarray, values: dict) -> None:
+        """Buffer rows of observables: ``steps`` and, per observable, one
+        value per step (written at the next flush)."""
+        if not len(steps):
+            return
+        self._pending_steps.append(np.asarray(steps, dtype=np.int64))
+        for name, (dtype, _, _) in OBSERVABLES.items():
+            self._pending[name].append(np.asarray(values[name], dtype=dtype))
+        self._n_pending += len(steps)
+        self.last_step = int(steps[-1])
+
+    def _pending_rows(self, name: str) -> np.ndarray:
+        dtype = OBSERVABLES[name][0]
+        return np.concatenate(self._pending[name]) if self._pending[name] else np.zeros(0, dtype=dtype)
 
     def _write_pending(self) -> None:
         if not self._pending_steps:
             return
-        steps = np.array(self._pending_steps, dtype=np.int64)
-        for name, (dtype, _, _) in OBSERVABLES.items():
+        steps = np.concatenate(self._pending_steps)
+        for name in OBSERVABLES:
             g = self.f["observables"][name]
             _append(g["step"], steps)
             _append(g["time"], steps * self.dt_days)
-            _append(g["value"], np.array(self._pending[name], dtype=dtype))
+            _append(g["value"], self._pending_rows(name))
             self._pending[name].clear()
         self._pending_steps.clear()
+        self._n_pending = 0
 
     def flush(self) -> None:
         self._write_pending()
@@ -334,8 +355,8 @@ class RunWriter:
         since the checkpoint; end-of-run metrics (outcome, response) that need
         the whole trajectory read it from here."""
         g = self.f["observables"][name]
-        steps = np.concatenate([g["step"][()], np.array(self._pending_steps, dtype=np.int64)])
-        values = np.concatenate([g["value"][()], np.array(self._pending[name], dtype=g["value"].dtype)])
+        steps = np.concatenate([g["step"][()], *self._pending_steps])
+        values = np.concatenate([g["value"][()], self._pending_rows(name)])
         return steps, values
 
     def classify(self) -> dict:

@@ -1,5 +1,9 @@
 """The numpy backend: one step = the model's phases, each a NumPy function.
 
+The reference stays one run at a time (it is the oracle the batched
+kernels are tested against); :class:`ReferenceBatch` steps a list of them
+behind the batch interface of :class:`~gpusim.engine.backend.KernelBackend`.
+
 >>> from gpusim.config import Config
 >>> from gpusim.state import initial_state
 >>> cfg = Config.model_validate({"lattice": {"shape": [16, 16]}})
@@ -14,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
+from ..observables import Observer
 from ..params import model_params, step_params
 from ..state import FIELD_ARRAYS, SITE_ARRAYS, State
 from ..therapy import at_step
@@ -59,3 +64,62 @@ class ReferenceBackend:
 
     def describe(self) -> str:
         return f"numpy {np.__version__} (reference)"
+
+
+class ReferenceBatch:
+    """B reference runs behind the batch interface (``step``, ``observe``,
+    ``retire``, ``run_state``, ``host_state``, ``steps``, ``active``).
+
+    >>> from gpusim.config import Config
+    >>> from gpusim.state import initial_state
+    >>> cfg = Config.model_validate({"lattice": {"shape": [16, 16]}})
+    >>> be = ReferenceBatch([cfg], [initial_state(cfg)])
+    >>> be.step()["divisions"].shape, int(be.steps[0])
+    ((1,), 1)
+    """
+
+    name = "numpy"
+    xp = np
+
+    def __init__(self, cfgs: list[Config], states: list[State]):
+        self.cfgs = list(cfgs)
+        self.runs = [ReferenceBackend(c, s) for c, s in zip(cfgs, states)]
+        self.mp = self.runs[0].mp
+        self.active = np.arange(len(self.runs))
+        self._observers = [Observer([c], np) for c in cfgs]
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.runs)
+
+    @property
+    def steps(self) -> np.ndarray:
+        return np.array([r.state.step for r in self.runs], dtype=np.int64)
+
+    def step(self) -> dict[str, np.ndarray]:
+        events = [self.runs[b].step() for b in self.active]
+        names = events[0].keys() if events else ()
+        return {k: np.array([e[k] for e in events], dtype=np.int64) for k in names}
+
+    def observe(self) -> dict[str, np.ndarray]:
+        per_run = []
+        for b in self.active:
+            st = self.runs[b].state
+            per_run.append(self._observers[b]({k: v[None] for k, v in st.sites.items()},
+                                              {k: v[None] for k, v in st.clones.items()}))
+        return {k: np.concatenate([o[k] for o in per_run]) for k in per_run[0]} if per_run else {}
+
+    def retire(self, rows) -> None:
+        self.active = np.setdiff1d(self.active, rows)
+
+    def run_state(self, b: int) -> State:
+        return self.runs[b].state
+
+    def host_state(self, b: int = 0) -> State:
+        return self.runs[b].host_state()
+
+    def bytes_per_site(self) -> float:
+        return self.runs[0].bytes_per_site()
+
+    def describe(self) -> str:
+        return self.runs[0].describe()
