@@ -10,8 +10,7 @@ Importing gpusim loads neither CuPy nor a compiler; backends load lazily.
 True
 """
 
-__version__ = "0.1.0"
-
+from .version import __version__
 from .config import Config, load_config  # noqa: E402
 from .batch import run_batch  # noqa: E402
 from .simulation import Simulation, resume_run, run_to_file  # noqa: E402

@@ -82,7 +82,7 @@ def bytes_per_run(cfg: Config) -> int:
     """Device memory one run of ``cfg`` holds in a batch: its state, scratch
     and a clone table of the lattice's size (the most a run can found is
     bounded by its divisions; this is the planning figure)."""
-    from .engine.abi import struct_dtype
+    from .abi import struct_dtype
     from .params import model_params
     from .state import CLONE_COLUMNS, FIELD_ARRAYS, SITE_ARRAYS
 

@@ -73,11 +73,6 @@ def bench_state(cfg: Config):
     return st
 
 
-def _sync(be) -> None:
-    if be.name == "cuda":
-        be.xp.cuda.Device().synchronize()
-
-
 def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps: int | None = None,
               min_seconds: float = 1.0) -> dict:
     """Time ``steps`` steps (auto: enough for ``min_seconds``) and return a record."""
@@ -85,14 +80,14 @@ def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps
     be = make_backend(backend, [cfg], [bench_state(cfg)])
     t0 = time.perf_counter()
     be.step()  # warm-up: builds/loads kernels, touches memory
-    _sync(be)
+    be.synchronize()
     first = time.perf_counter() - t0
     if steps is None:
         steps = int(min(50, max(2, math.ceil(min_seconds / max(first, 1e-6)))))
     t0 = time.perf_counter()
     for _ in range(steps):
         be.step()
-    _sync(be)
+    be.synchronize()
     elapsed = time.perf_counter() - t0
     n = cfg.lattice.n_sites
     return {

@@ -15,31 +15,52 @@ unknown key is an error (a typo must never silently fall back to a default).
 from __future__ import annotations
 
 import copy
+import json
 import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
 
 from .errors import InputError
+
+#: Config times are in days and minutes; kernels count steps of dt minutes.
+MINUTES_PER_DAY = 1440.0
+
+
+#: Most inner iterations one step may take: chemokine diffusion substeps, and
+#: T-cell moves (speed x dt / dx).  Ten times what the slowest documented case
+#: needs -- one-day steps with PhysiCell's D = 1000 um^2/min on the default
+#: 40 um field (3,600 substeps in 2D, 5,400 in 3D), T cells at 10 um/min for a
+#: day on 10 um sites (1,440 moves) -- so a config past it is a typo (a rate in
+#: the wrong unit) that would sit in its first step for hours.
+MAX_SUBSTEPS_PER_STEP = 10_000
 
 
 class _Section(BaseModel):
     # validate_assignment: parameters are checked when set from Python too.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: inf and nan are rejected in every float field (an
+    # inf rate would otherwise pass "ge=0" and turn into a silent p = 1).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class SimulationConfig(_Section):
     seed: int = Field(1, ge=0, lt=2**64, description="64-bit Philox key of the run")
     steps: int = Field(1000, ge=0, description="number of time steps to run")
-    dt_minutes: float = Field(10.0, gt=0.0, le=1440.0)
+    dt_minutes: float = Field(10.0, gt=0.0, le=MINUTES_PER_DAY)
+
+    @property
+    def dt_days(self) -> float:
+        """The time step in days (the unit of every rate and schedule)."""
+        return self.dt_minutes / MINUTES_PER_DAY
 
 
 class LatticeConfig(_Section):
     shape: tuple[int, ...] = Field((128, 128), description="(nx, ny) or (nx, ny, nz) sites")
-    dx_um: float = Field(10.0, gt=0.0, description="lattice spacing = one cell diameter")
+    dx_um: float = Field(10.0, ge=1.0, le=1000.0, description="lattice spacing = one cell diameter (1-1000 um)")
     neighbourhood: Literal["von_neumann", "moore"] = "von_neumann"
     boundary: Literal["closed", "periodic"] = "closed"
 
@@ -132,11 +153,55 @@ class ImmuneConfig(_Section):
 
 
 class OutcomeConfig(_Section):
-    """The three Es of immunoediting, and RECIST-like response."""
+    """The three Es of immunoediting (plus ``progressing``), and RECIST-like response.
+
+    A run that neither eliminated nor escaped is ``equilibrium`` only when the
+    tumour is held in check over the trailing ``equilibrium_window_days``: its
+    size at the end is at most (1 + ``equilibrium_band``) times its size at
+    the window's start.  Otherwise it is ``progressing`` (growing, below
+    escape size).
+    Equilibrium in immunoediting is a tumour held in check for a long time
+    (Koebel et al. 2007, Nature 450:903: occult masses of stable size), not a
+    tumour still growing at the end.  Defaults: 15 days (half of the shipped
+    30-day scenarios) is fifteen cell cycles (division ~1/day), in which an
+    unchecked tumour grows by orders of magnitude; a band of 1.0 (doubling)
+    lies above the tens of percent by which a tumour of a few hundred cells
+    held by T cells fluctuates from day to day
+    (configs/immunoediting_equilibrium.toml), noise that RECIST 1.1's
+    progression threshold (+20 % in diameter: +44 % cells in 2D, +73 % in 3D)
+    would trip."""
 
     escape_cells: int = Field(20000, ge=1, description="tumour size that counts as escape")
     escape_at_edge: bool = Field(True, description="a tumour cell on a closed boundary counts as escape")
+    equilibrium_window_days: float = Field(
+        15.0, gt=0.0, description="trailing window judged for equilibrium (the whole run if shorter)")
+    equilibrium_band: float = Field(
+        1.0, ge=0.0, description="equilibrium: final size <= (1 + band) x size at the window's start")
     response_evaluation_day: float | None = Field(None, ge=0.0, description="default: end of run")
+
+
+class AnalysisConfig(_Section):
+    """Spatial statistics and the immune phenotype (``gpusim analyse``;
+    gpusim.analysis.spatial).  Nothing here changes the simulation.
+
+    The invasive margin is a band ``margin_width_um`` wide centred on the
+    tumour boundary (Galon et al. 2006 use 1 mm on human colorectal
+    tumours of centimetres; 60 um, three cells either side of the border,
+    is the same idea at the scale of simulated tumours of 100-500 um
+    radius, which keeps a core from a radius of about 40 um).  T-cell densities are in cells per mm^2 of a section one cell
+    thick (exact in 2D; in 3D the volume density times one lattice spacing),
+    the unit of immunohistochemistry.  Phenotype (Chen & Mellman 2017):
+    ``desert`` when both core and margin are below
+    ``desert_max_tcells_per_mm2``; else ``inflamed`` when the core holds at
+    least ``inflamed_min_core_to_margin_ratio`` times the margin's density;
+    else ``excluded``."""
+
+    margin_width_um: float = Field(60.0, gt=0.0, description="invasive margin band, centred on the tumour boundary")
+    desert_max_tcells_per_mm2: float = Field(
+        50.0, ge=0.0, description="below this in core and margin: immune desert")
+    inflamed_min_core_to_margin_ratio: float = Field(
+        0.5, ge=0.0, description="core / margin T-cell density from which a tumour is inflamed")
+    mixing_window_um: float = Field(100.0, gt=0.0, description="window edge for the clone Shannon diversity")
 
 
 class CheckpointBlockade(_Section):
@@ -181,7 +246,8 @@ class OutputConfig(_Section):
 
 class Config(_Section):
     """A whole run: ``[simulation]``, ``[lattice]``, ``[tumour]``, ``[chemokine]``,
-    ``[immune]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``."""
+    ``[immune]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
+    ``[analysis]``."""
 
     simulation: SimulationConfig = SimulationConfig()
     lattice: LatticeConfig = LatticeConfig()
@@ -191,6 +257,18 @@ class Config(_Section):
     therapy: list[TherapyEntry] = Field(default_factory=list, description="[[therapy]] entries")
     outcome: OutcomeConfig = OutcomeConfig()
     output: OutputConfig = OutputConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
+
+    @model_serializer(mode="wrap")
+    def _default_analysis_left_out(self, handler):
+        # [analysis] only changes what is computed from the frames, never the
+        # run: left out of dumps while at its defaults, so run files (their
+        # stored config) and sweep fingerprints stay what they were before
+        # the section existed.
+        data = handler(self)
+        if isinstance(data, dict) and self.analysis == AnalysisConfig():
+            data.pop("analysis", None)
+        return data
 
     def diffusion_ratio(self) -> tuple[float, float]:
         """(D dt / dx_field^2 per step, the explicit scheme's per-substep
@@ -199,18 +277,47 @@ class Config(_Section):
         ratio = self.chemokine.diffusion_um2_per_min * self.simulation.dt_minutes / dx**2
         return ratio, 1.0 / (2 * self.lattice.dim)
 
+    def chemokine_substeps(self) -> int:
+        """Explicit diffusion substeps per step: ``chemokine.diffusion_substeps``,
+        else the fewest that are stable."""
+        ratio, bound = self.diffusion_ratio()
+        return self.chemokine.diffusion_substeps or max(1, math.ceil(ratio / bound))
+
+    def tcell_moves(self) -> float:
+        """T-cell moves per step, speed x dt / dx (the expected count)."""
+        return self.immune.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
+
     @model_validator(mode="after")
     def _check_diffusion_stability(self):
         ch = self.chemokine
-        if ch.diffusion_substeps is None:
-            return self
         ratio, bound = self.diffusion_ratio()
+        if ch.diffusion_substeps is None:
+            if ratio / bound > MAX_SUBSTEPS_PER_STEP:  # before math.ceil, which overflows on inf
+                raise ValueError(
+                    f"chemokine.diffusion_um2_per_min: {ch.diffusion_um2_per_min:g} needs "
+                    f"{ratio / bound:.3g} stable diffusion substeps per step, above the ceiling of "
+                    f"{MAX_SUBSTEPS_PER_STEP} (lower it or simulation.dt_minutes, or raise "
+                    "chemokine.grid_coarsening)")
+            return self
+        if ch.diffusion_substeps > MAX_SUBSTEPS_PER_STEP:
+            raise ValueError(f"chemokine.diffusion_substeps: {ch.diffusion_substeps} is above the ceiling "
+                             f"of {MAX_SUBSTEPS_PER_STEP} substeps per step")
         if ratio / ch.diffusion_substeps > bound:
             need = math.ceil(ratio / bound)
             raise ValueError(
                 f"chemokine.diffusion_substeps: {ch.diffusion_substeps} substeps give D*dt/dx^2 = "
                 f"{ratio / ch.diffusion_substeps:.3g} per substep, above the explicit scheme's stability "
                 f"bound {bound:.3g}; use at least {need} (or leave it out to choose automatically)")
+        return self
+
+    @model_validator(mode="after")
+    def _check_tcell_moves(self):
+        moves = self.tcell_moves()
+        if self.immune.enabled and moves > MAX_SUBSTEPS_PER_STEP:
+            raise ValueError(
+                f"immune.speed_um_per_min: {self.immune.speed_um_per_min:g} um/min gives {moves:.3g} T-cell "
+                f"moves per step (speed x dt / dx), above the ceiling of {MAX_SUBSTEPS_PER_STEP} "
+                "(lower it or simulation.dt_minutes)")
         return self
 
     @model_validator(mode="after")
@@ -267,6 +374,29 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise InputError(f"{path}: malformed TOML: {err}") from None
 
 
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def toml_value(value: Any) -> str:
+    """A value as TOML inline text (what ``--set key=VALUE`` parses back).
+
+    >>> toml_value([{"kind": "vaccine", "start_day": 1.0, "on": True}, 1e-06])
+    '[{kind = "vaccine", start_day = 1.0, on = true}, 1e-06]'
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)  # repr round-trips floats exactly; inf/nan are TOML too
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (f"{k if _BARE_KEY.match(k) else json.dumps(k)} = {toml_value(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     """``"a.b.c=value"`` -> (["a", "b", "c"], value); value is read as a TOML
     value (numbers, booleans, arrays, quoted strings), else a bare string."""
@@ -310,6 +440,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     Raises :class:`InputError` with one line naming the file/key on any problem.
     """
     data = read_toml(path)
+    if not data:  # an empty file (or only comments) is a mistake, not "all defaults"
+        raise InputError(f"{path}: empty config (no settings); start from configs/quickstart.toml")
     cfg = validate(data, str(path))  # blame the file before any override
     return validate(_with_overrides(data, list(overrides)), "--set") if overrides else cfg
 

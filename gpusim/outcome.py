@@ -4,21 +4,29 @@
 * ``escape``: the tumour reached ``outcome.escape_cells`` cells at some
   step, or (closed boundary, ``escape_at_edge``) a tumour cell reached the
   lattice edge;
-* ``equilibrium``: neither, by the end of the run.
+* ``equilibrium``: neither, and the tumour is held in check: over the
+  trailing ``outcome.equilibrium_window_days`` its final size is at most
+  (1 + ``outcome.equilibrium_band``) times its size at the window's start;
+* ``progressing``: neither, and still growing beyond that band (growing,
+  below escape size).
 
 Response, where a therapy is scheduled: tumour cells at the last recorded
 step at or before the first therapy's start (baseline) against the last
 recorded step at or before ``outcome.response_evaluation_day`` (default:
 the end): ``CR`` no tumour cells; ``PR`` change <= -30 %; ``PD`` change >=
-+20 %; ``SD`` otherwise; ``NE`` (not evaluable) with no tumour at baseline.
++20 %; ``SD`` otherwise; ``NE`` (not evaluable) with no tumour at baseline
+or when the first therapy starts at or after the run's end.
+The thresholds are :data:`PR_CHANGE` and :data:`PD_CHANGE`.
 
 >>> import numpy as np
 >>> from gpusim.config import Config
 >>> cfg = Config.model_validate({"therapy": [
 ...     {"kind": "adoptive_transfer", "day": 1.0, "cells": 10}]})
->>> t = np.array([0.0, 0.5, 1.0, 1.5, 2.0]); cells = np.array([10, 50, 100, 60, 40])
+>>> t = np.array([0.0, 0.5, 1.0, 1.5, 2.0]); cells = np.array([10, 50, 100, 60, 20])
 >>> classify(cfg, t, cells, np.zeros(5))
-{'outcome': 'equilibrium', 'response': 'PR', 'tumour_change': -0.6}
+{'outcome': 'equilibrium', 'response': 'PR', 'tumour_change': -0.8}
+>>> classify(cfg, t, [10, 20, 40, 80, 160], np.zeros(5))["outcome"]
+'progressing'
 """
 
 from __future__ import annotations
@@ -27,10 +35,30 @@ import numpy as np
 
 from .therapy import therapy_start_day
 
+#: Outcome labels, from best to worst for the patient.
+OUTCOMES = ("elimination", "equilibrium", "progressing", "escape")
+#: RECIST-like response labels.
+RESPONSES = ("CR", "PR", "SD", "PD", "NE")
+#: Relative tumour change at or below which the response is PR (RECIST: -30 %).
+PR_CHANGE = -0.3
+#: Relative tumour change at or above which the response is PD (RECIST: +20 %).
+PD_CHANGE = 0.2
+
 
 def _at_or_before(times: np.ndarray, values: np.ndarray, day: float):
     idx = np.searchsorted(times, day + 1e-9, side="right") - 1
     return int(values[max(idx, 0)])
+
+
+def held_in_check(oc, times: np.ndarray, cells: np.ndarray) -> bool:
+    """True when the final size is within the equilibrium band over the trailing window."""
+    window = cells[times >= times[-1] - oc.equilibrium_window_days - 1e-9]
+    return bool(window[-1] <= (1.0 + oc.equilibrium_band) * window[0])
+
+
+def response_of(change: float, final: int) -> str:
+    """RECIST-like response from the relative change and the final count (baseline > 0)."""
+    return "CR" if final == 0 else "PR" if change <= PR_CHANGE else "PD" if change >= PD_CHANGE else "SD"
 
 
 def classify(cfg, times, tumour_cells, edge_cells) -> dict:
@@ -41,18 +69,19 @@ def classify(cfg, times, tumour_cells, edge_cells) -> dict:
         outcome = "elimination"
     elif cells.max() >= oc.escape_cells or (oc.escape_at_edge and np.asarray(edge_cells).max() > 0):
         outcome = "escape"
-    else:
+    elif held_in_check(oc, times, cells):
         outcome = "equilibrium"
+    else:
+        outcome = "progressing"
     result = {"outcome": outcome}
     start = therapy_start_day(cfg)
     if start is not None:
         evaluate = oc.response_evaluation_day if oc.response_evaluation_day is not None else times[-1]
         base = _at_or_before(times, cells, start)
         final = _at_or_before(times, cells, evaluate)
-        if base == 0:
+        if base == 0 or start >= times[-1]:  # no tumour at baseline, or no therapy within the run
             result.update(response="NE", tumour_change=float("nan"))
         else:
             change = (final - base) / base
-            response = "CR" if final == 0 else "PR" if change <= -0.3 else "PD" if change >= 0.2 else "SD"
-            result.update(response=response, tumour_change=round(change, 12))
+            result.update(response=response_of(change, final), tumour_change=round(change, 12))
     return result

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .abi import constants
 from .config import Config
 from .lattice import full_shape, offsets
 
-MINUTES_PER_DAY = 1440.0
-IMMUNO_TABLE = 1024  # kernels/abi.cuh GPUSIM_IMMUNO_TABLE
-RECRUIT_LEVELS = 256  # kernels/abi.cuh GPUSIM_RECRUIT_LEVELS
+IMMUNO_TABLE = constants()["IMMUNO_TABLE"]
+RECRUIT_LEVELS = constants()["RECRUIT_LEVELS"]
 #: Recruitment levels span chemokine 0 .. RECRUIT_SPAN_K x half-saturation.
 RECRUIT_SPAN_K = 16.0
 
@@ -67,7 +67,12 @@ def immunogenicity_table(distribution: str, mean: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ModelParams:
-    """Everything the rules need, already in kernel units."""
+    """Everything the rules need, already in kernel units.
+
+    An attribute named like a field of ``Params`` (kernels/abi.cuh), field
+    or property, is what the host writes into that field
+    (:func:`gpusim.abi.params_values`); the rest are for the host only.
+    """
 
     shape: tuple[int, int, int]  # nx, ny, nz
     nbr: np.ndarray  # int32[k, 3]
@@ -117,14 +122,28 @@ class ModelParams:
         fx, fy, fz = self.field_shape
         return fx * fy * fz
 
+    # The struct's spelling of the tuples above.
+    nx = property(lambda self: self.shape[0])
+    ny = property(lambda self: self.shape[1])
+    nz = property(lambda self: self.shape[2])
+    fx = property(lambda self: self.field_shape[0])
+    fy = property(lambda self: self.field_shape[1])
+    fz = property(lambda self: self.field_shape[2])
+    key0 = property(lambda self: self.key[0])
+    key1 = property(lambda self: self.key[1])
+    n_nbr = property(lambda self: len(self.nbr))
+    nbr_dx = property(lambda self: self.nbr[:, 0])
+    nbr_dy = property(lambda self: self.nbr[:, 1])
+    nbr_dz = property(lambda self: self.nbr[:, 2])
+
 
 def diffusion_substeps(cfg: Config) -> tuple[int, float]:
     """(substeps, alpha = D dt_sub / dx_field^2) of the explicit scheme.
 
     Stable while alpha <= 1 / (2 dim); the default is the fewest substeps
     that satisfy it, and an explicit count that breaks it is an error."""
-    ratio, bound = cfg.diffusion_ratio()
-    n = cfg.chemokine.diffusion_substeps or max(1, math.ceil(ratio / bound))
+    ratio, _ = cfg.diffusion_ratio()
+    n = cfg.chemokine_substeps()
     return n, ratio / n
 
 
@@ -138,7 +157,7 @@ def recruit_table(mp: ModelParams, multiplier: float) -> np.ndarray:
 
 def model_params(cfg: Config) -> ModelParams:
     dt_min = cfg.simulation.dt_minutes
-    dt_days = dt_min / MINUTES_PER_DAY
+    dt_days = cfg.simulation.dt_days
     t, ch, im = cfg.tumour, cfg.chemokine, cfg.immune
     seed = cfg.simulation.seed
     shape = full_shape(cfg.lattice.shape)
@@ -147,7 +166,7 @@ def model_params(cfg: Config) -> ModelParams:
     field_shape = (-(-shape[0] // k), -(-shape[1] // k), -(-shape[2] // k) if dim == 3 else 1)
     block_sites = float(k**dim)  # concentration = amount per site volume
     substeps, alpha = diffusion_substeps(cfg)
-    moves = round(im.speed_um_per_min * dt_min / cfg.lattice.dx_um)
+    moves = round(cfg.tcell_moves())
     return ModelParams(
         shape=full_shape(cfg.lattice.shape),
         nbr=offsets(cfg.lattice.neighbourhood, cfg.lattice.dim),

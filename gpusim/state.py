@@ -18,13 +18,16 @@ from typing import Any
 
 import numpy as np
 
+from .abi import constants
 from .config import Config
 from .lattice import ball_mask
+from .params import model_params, threshold
+from .rng import draw
 
 #: Per-site arrays that are part of the model state, with their dtypes.
 SITE_ARRAYS: dict[str, np.dtype] = {
     "clone": np.dtype(np.uint32),  # clone id, 0 = no tumour cell
-    "cell": np.dtype(np.uint8),  # divisions left | KILLED | STEM (kernels/abi.cuh)
+    "cell": np.dtype(np.uint8),  # divisions left | KILLED | STEM (CELL_* below)
     "tcell": np.dtype(np.uint8),  # PRESENT | exhaustion << 4 | kills left, 0 = none
     "vessel": np.dtype(np.uint8),  # 1 = vessel site (T cells enter here)
 }
@@ -41,19 +44,23 @@ CLONE_COLUMNS: dict[str, np.dtype] = {
     "birth_step": np.dtype(np.uint32),
     "neoantigens": np.dtype(np.uint32),
     "recognition": np.dtype(np.uint32),  # threshold: r = value / 2**32
-    "flags": np.dtype(np.uint8),  # PDL1 = 1, HLA = 2
+    "flags": np.dtype(np.uint8),  # CLONE_PDL1 | CLONE_HLA
     "population": np.dtype(np.uint32),  # live cells
 }
 
-CELL_STEM = 128
-CELL_KILLED = 64
-CELL_DIVISIONS_MASK = 63
-CLONE_PDL1 = 1
-CLONE_HLA = 2
-TCELL_PRESENT = 128
-TCELL_KILLS_MASK = 15
-TCELL_EXHAUSTION_SHIFT = 4
-TCELL_EXHAUSTION_MAX = 7
+# The bits of the per-site bytes and clone flags, as kernels/abi.cuh declares them.
+_C = constants()
+CELL_STEM = _C["CELL_STEM"]
+CELL_KILLED = _C["CELL_KILLED"]
+CELL_DIVISIONS_MASK = _C["CELL_DIVISIONS_MASK"]
+CLONE_PDL1 = _C["CLONE_PDL1"]
+CLONE_HLA = _C["CLONE_HLA"]
+TCELL_PRESENT = _C["TCELL_PRESENT"]
+TCELL_KILLS_MASK = _C["TCELL_KILLS_MASK"]
+TCELL_EXHAUSTION_SHIFT = _C["TCELL_EXHAUSTION_SHIFT"]
+TCELL_EXHAUSTION_MAX = _C["TCELL_EXHAUSTION_MAX"]
+PHASE_VESSEL = _C["PHASE_VESSEL"]
+PHASE_INITIAL_TCELL = _C["PHASE_INITIAL_TCELL"]
 
 
 @dataclass
@@ -106,8 +113,6 @@ def initial_state(cfg: Config) -> State:
     """The state at step 0, on the host: a ball of founder cells (clone 1) at
     the lattice centre, vessel sites drawn with Philox, optional initial T
     cells at the sites with the lowest Philox priorities, no chemokine."""
-    from .params import model_params, threshold
-
     mp = model_params(cfg)
     n = cfg.lattice.n_sites
     sites = {name: np.zeros(n, dtype=dt) for name, dt in SITE_ARRAYS.items()}
@@ -134,17 +139,6 @@ def initial_state(cfg: Config) -> State:
 def _site_words(n: int, phase: int, key, chunk: int = 1 << 22):
     """First Philox word of (site, 0, phase, 0) for every site, in chunks
     (bounded memory on huge lattices)."""
-    from .rng import draw
-
     for lo in range(0, n, chunk):
         yield lo, draw(np.arange(lo, min(n, lo + chunk)), 0, phase, 0, key)[:, 0]
 
-
-def _phase(name: str) -> int:
-    from .engine.abi import constants
-
-    return constants()[name]
-
-
-PHASE_VESSEL = _phase("PHASE_VESSEL")
-PHASE_INITIAL_TCELL = _phase("PHASE_INITIAL_TCELL")

@@ -15,6 +15,7 @@ multipliers multiply.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .config import Config
@@ -31,7 +32,7 @@ class StepTherapy:
 
 def step_interval(cfg: Config, step: int) -> tuple[float, float]:
     """[t0, t1) of ``step`` in days."""
-    dt = cfg.simulation.dt_minutes / 1440.0
+    dt = cfg.simulation.dt_days
     return step * dt, (step + 1) * dt
 
 
@@ -51,6 +52,46 @@ def at_step(cfg: Config, step: int) -> StepTherapy:
         elif entry.kind == "adoptive_transfer" and t0 <= entry.day < t1:
             transfers.append((entry.cells, entry.where))
     return StepTherapy(blockade, multiplier, chemo_t, chemo_c, tuple(transfers))
+
+
+def first_step(cfg: Config, entry) -> int | None:
+    """The first step in which ``entry`` acts, by the rules of :func:`at_step`
+    (None for an empty window).
+
+    >>> cfg = Config.model_validate({"simulation": {"dt_minutes": 60, "steps": 24}, "therapy": [
+    ...     {"kind": "chemotherapy", "day": 1.5, "tumour_kill_prob": 0.5}]})
+    >>> first_step(cfg, cfg.therapy[0])
+    36
+    >>> print(*unreached(cfg))
+    therapy[0] (chemotherapy) acts at day 1.5 (step 36), after the run's end (day 1, 24 steps): it never applies
+    """
+    dt = cfg.simulation.dt_days
+    if hasattr(entry, "start_day"):  # a window: the first step whose start time t0 >= start_day
+        k = max(0, math.ceil(entry.start_day / dt) - 1)
+        while k * dt < entry.start_day:  # settle rounding exactly as at_step compares
+            k += 1
+        return k if k * dt < entry.end_day else None
+    k = max(0, math.floor(entry.day / dt) + 1)  # an event: the step whose [t0, t1) holds day
+    while k > 0 and k * dt > entry.day:
+        k -= 1
+    return k
+
+
+def unreached(cfg: Config) -> list[str]:
+    """One line per therapy entry that never acts within ``simulation.steps``
+    (the run is still valid: ``gpusim resume --steps`` may reach it)."""
+    steps, end = cfg.simulation.steps, cfg.simulation.steps * cfg.simulation.dt_days
+    lines = []
+    for n, entry in enumerate(cfg.therapy):
+        k = first_step(cfg, entry)
+        day = getattr(entry, "start_day", getattr(entry, "day", None))
+        if k is None:
+            lines.append(f"therapy[{n}] ({entry.kind}): its window [{day:g}, {entry.end_day:g}) holds no "
+                         "step start: it never applies")
+        elif k >= steps:
+            lines.append(f"therapy[{n}] ({entry.kind}) acts at day {day:g} (step {k}), after the run's end "
+                         f"(day {end:.4g}, {steps} steps): it never applies")
+    return lines
 
 
 def therapy_start_day(cfg: Config) -> float | None:

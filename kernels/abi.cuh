@@ -3,10 +3,14 @@
 // `kernel(const Params* P_runs, const Fields* F_runs, u32 substep)`;
 // common.cuh binds P and F to the block's run, blockIdx.y).
 //
-// gpusim/engine/abi.py parses THIS FILE to build the matching NumPy
-// structured dtypes, so the layout is written down once.  Keep to the simple
-// forms it understands: `TYPE name;`, `TYPE name[N];`, `TYPE* name;` with
-// TYPE in {u8, u32, i32, u64, f32}, and `#define GPUSIM_NAME integer`.
+// gpusim/abi.py parses THIS FILE to build the matching NumPy structured
+// dtypes and constants, so the layout is written down once.  Keep to the
+// simple forms it understands: `TYPE name;`, `TYPE name[N];`, `TYPE* name;`
+// with TYPE in {u8, u32, i32, u64, f32}, and `#define GPUSIM_NAME integer`.
+// The host fills each Params field from the ModelParams or StepParams
+// attribute of the same name (gpusim/params.py); the few others are set per
+// step or launch (step, n_clones, n_new,
+// transfer_where_tumour).
 #pragma once
 
 typedef unsigned char u8;
@@ -35,6 +39,12 @@ typedef float f32;
 
 // Chemokine concentration -> recruitment level (index into Params.recruit).
 #define GPUSIM_RECRUIT_LEVELS 256
+
+// Chemokine values below 2^GPUSIM_CHEM_FLOOR_EXP are zero (field.cuh chem_floor):
+// the field then never holds or makes a subnormal number, so results do not
+// depend on whether the hardware flushes subnormals (CuPy compiles with
+// -ftz=true; the host and NumPy keep them).
+#define GPUSIM_CHEM_FLOOR_EXP -100
 
 // Per-step event counters (uint64 each, reset by the host every step).
 #define GPUSIM_COUNTER_DIVISIONS 0

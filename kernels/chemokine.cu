@@ -3,12 +3,14 @@
 // NumPy twin: gpusim/reference/chemokine.py.  Host side: gpusim/engine/chemokine.py.
 //
 // Float32 with a fixed operation order and no FMA contraction (-fmad=false,
-// -ffp-contract=off), so every backend rounds identically.
+// -ffp-contract=off), and every product and stored value passed through
+// chem_floor (field.cuh), so every backend rounds identically whether or not
+// it flushes subnormals.
 #include "common.cuh"
 #include "field.cuh"
 
 // Sources, per field cell b:
-//   c[b] += secretion * (tumour cells in b) + burst * kill_bursts[b]; kill_bursts[b] = 0
+//   c[b] = floor(c[b] + (floor(secretion * cells) + floor(burst * kill_bursts[b]))); kill_bursts[b] = 0
 //   in:  clone, kill_bursts, chemokine     out: chemokine, kill_bursts
 //   rng: none
 GPUSIM_KERNEL void chemokine_secrete(GPUSIM_ARGS)
@@ -26,13 +28,13 @@ GPUSIM_KERNEL void chemokine_secrete(GPUSIM_ARGS)
         for (u32 y = by * k; y < y1; ++y)
             for (u32 x = bx * k; x < x1; ++x)
                 cells += F->clone[x + P->nx * (y + P->ny * z)] != 0;
-    const f32 src = P->chem_secretion * (f32)cells + P->chem_burst * (f32)F->kill_bursts[b];
-    F->chemokine[b] = F->chemokine[b] + src;
+    const f32 src = chem_floor(P->chem_secretion * (f32)cells) + chem_floor(P->chem_burst * (f32)F->kill_bursts[b]);
+    F->chemokine[b] = chem_floor(F->chemokine[b] + src);
     F->kill_bursts[b] = 0;
 }
 
 // One explicit diffusion substep, per field cell b (von Neumann stencil):
-//   dst[b] = src[b] + alpha * sum_k (src[nbr_k] - src[b]), neighbours in the
+//   dst[b] = floor(src[b] + floor(alpha * sum_k (src[nbr_k] - src[b]))), neighbours in the
 //   order -x, +x, -y, +y(, -z, +z); a closed boundary has no flux.
 //   Substep `substep` (a launch argument) of this run's P->chem_substeps:
 //   even: chemokine -> scratch, odd: scratch -> chemokine.  A run of a batch
@@ -61,10 +63,10 @@ GPUSIM_KERNEL void chemokine_diffuse(GPUSIM_ARGS)
         if (z > 0) lap = lap + (src[b - sz] - c); else if (wrap) lap = lap + (src[b + (fz - 1) * sz] - c);
         if (z + 1 < fz) lap = lap + (src[b + sz] - c); else if (wrap) lap = lap + (src[b - (fz - 1) * sz] - c);
     }
-    dst[b] = c + P->chem_alpha * lap;
+    dst[b] = chem_floor(c + chem_floor(P->chem_alpha * lap));
 }
 
-// Decay, per field cell: chemokine[b] = src[b] * exp(-lambda dt) (factor from
+// Decay, per field cell: chemokine[b] = floor(src[b] * exp(-lambda dt)) (factor from
 // the host), src = where this run's last diffusion substep wrote.
 //   rng: none
 GPUSIM_KERNEL void chemokine_decay(GPUSIM_ARGS)
@@ -73,5 +75,5 @@ GPUSIM_KERNEL void chemokine_decay(GPUSIM_ARGS)
     const u32 b = global_thread_index();
     if (b >= P->n_field) return;
     const f32* src = (P->chem_substeps & 1u) ? F->chemokine_scratch : F->chemokine;
-    F->chemokine[b] = src[b] * P->chem_decay;
+    F->chemokine[b] = chem_floor(src[b] * P->chem_decay);
 }

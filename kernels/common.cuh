@@ -20,6 +20,7 @@ __device__ __forceinline__ unsigned char atomic_or_u8(unsigned char* addr, unsig
 
 #include "philox.cuh"
 #include "lattice.cuh"
+#include "claim.cuh"
 
 // Kernels have C linkage so CuPy's RawModule and ctypes find them by name.
 #define GPUSIM_KERNEL extern "C" __global__

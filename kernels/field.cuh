@@ -12,6 +12,19 @@ __device__ __forceinline__ u32 field_cell_of(const Params* P, site_xyz c)
     return (u32)c.x / k + P->fx * ((u32)c.y / k + P->fy * ((u32)c.z / k));
 }
 
+// The chemokine floor: |x| < 2^GPUSIM_CHEM_FLOOR_EXP -> +0.  Applied to every
+// product and every stored value of the field.  Stored values are then 0 or
+// at least 2^-100, i.e. multiples of 2^-123, so their differences and sums are
+// 0 or normal numbers; a product that rounds below the floor is zero whether
+// the hardware flushed it (-ftz=true) or not.  Every backend therefore rounds
+// identically in either mode (the floor is 10^-30 of any concentration that
+// matters).
+__device__ __forceinline__ f32 chem_floor(f32 x)
+{
+    const f32 f = __uint_as_float((u32)(127 + GPUSIM_CHEM_FLOOR_EXP) << 23);
+    return (x < f && x > -f) ? 0.0f : x;
+}
+
 // Recruitment level of a concentration: floor(c * scale), capped.  One
 // float32 multiply and a truncating conversion: the same on every backend.
 __device__ __forceinline__ u32 chemokine_level(const Params* P, f32 c)

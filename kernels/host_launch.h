@@ -35,4 +35,23 @@ extern "C" void gpusim_launch(gpusim_kernel_fn k, unsigned int nblocks, unsigned
 }
 
 extern "C" int gpusim_max_threads(void) { return omp_get_max_threads(); }
+
+// Tests only: switch the calling thread and every OpenMP thread into (on=1)
+// or out of (on=0) the GPU's float mode, flush-to-zero + denormals-are-zero,
+// so the cpu backend can show that results do not depend on it (CuPy builds
+// the GPU kernels with -ftz=true).  Returns 0 where unsupported (not x86-64).
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+extern "C" int gpusim_set_flush_subnormals(int on)
+{
+    const unsigned int bits = 0x8040u;  // MXCSR FTZ (bit 15) | DAZ (bit 6)
+    const unsigned int want = on ? bits : 0u;
+    _mm_setcsr((_mm_getcsr() & ~bits) | want);
+#pragma omp parallel
+    _mm_setcsr((_mm_getcsr() & ~bits) | want);
+    return 1;
+}
+#else
+extern "C" int gpusim_set_flush_subnormals(int) { return 0; }
+#endif
 #endif

@@ -13,6 +13,8 @@
 #pragma once
 #ifndef __CUDACC__
 
+#include <cstring>
+
 #define GPUSIM_HOST 1
 #define __global__
 #define __device__
@@ -31,6 +33,13 @@ static inline unsigned int min(unsigned int a, unsigned int b) { return a < b ? 
 static inline unsigned int __umulhi(unsigned int a, unsigned int b)
 {
     return (unsigned int)(((unsigned long long)a * (unsigned long long)b) >> 32);
+}
+
+static inline float __uint_as_float(unsigned int u)
+{
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
 }
 
 // CUDA has no native 64-bit atomicMin on every arch we target through the

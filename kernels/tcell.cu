@@ -79,7 +79,7 @@ GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
 }
 
 // Adoptive transfer, step 1: every eligible site (no T cell; with a tumour
-// cell when P->transfer_where_tumour) bids priority << 32 | site in claim[];
+// cell when P->transfer_where_tumour) bids claim_bid(priority, site) in claim[];
 // the host keeps the lowest n bids (a sort: deterministic, keys are unique).
 //   in:  tcell, clone      out: claim (every site written)
 //   rng: (site, step, TRANSFER, 0).x
@@ -89,7 +89,7 @@ GPUSIM_KERNEL void tcell_transfer_bid(GPUSIM_ARGS)
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     const bool ok = !F->tcell[i] && (!P->transfer_where_tumour || F->clone[i] != 0);
-    F->claim[i] = ok ? (((u64)draw(P, i, GPUSIM_PHASE_TRANSFER, 0).x << 32) | (u64)i) : ~0ull;
+    F->claim[i] = ok ? claim_bid(draw(P, i, GPUSIM_PHASE_TRANSFER, 0).x, i) : GPUSIM_NO_BID;
 }
 
 // Adoptive transfer, step 2: one thread per chosen site (new_sites[k]).
@@ -149,7 +149,7 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
             const u32 n_free = count_free_tcell_neighbours(P, F, c);
             if (n_free) {
                 const u32 j = nth_free_tcell_neighbour(P, F, c, __umulhi(r2.w, n_free));
-                atomicMin(&F->claim[j], ((u64)r.w << 32) | (u64)i);
+                claim_propose(F, j, r.w, i);
             }
         }
     }
@@ -166,10 +166,10 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
     const u32 j = global_thread_index();
     if (j >= P->n_sites) return;
     const u64 bid = F->claim[j];
-    if (bid == ~0ull) return;
-    const u8 mother = F->tcell[(u32)(bid & 0xFFFFFFFFull)];
+    if (bid == GPUSIM_NO_BID) return;
+    const u8 mother = F->tcell[claim_source(bid)];
     F->tcell[j] = tcell_byte(P->kills_per_tcell, (mother >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX);
-    F->claim[j] = ~0ull;
+    F->claim[j] = GPUSIM_NO_BID;
     atomicAdd(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
 }
 
@@ -211,7 +211,7 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
         if (x < cum) break;
     }
     if (chosen != GPUSIM_NO_SITE && !F->tcell[chosen])
-        atomicMin(&F->claim[chosen], ((u64)r.y << 32) | (u64)i);
+        claim_propose(F, chosen, r.y, i);
 }
 
 // Migration phase 2, per site: the lowest bid moves in.
@@ -223,11 +223,11 @@ GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
     const u32 j = global_thread_index();
     if (j >= P->n_sites || substep >= P->n_moves) return;
     const u64 bid = F->claim[j];
-    if (bid == ~0ull) return;
-    const u32 s = (u32)(bid & 0xFFFFFFFFull);
+    if (bid == GPUSIM_NO_BID) return;
+    const u32 s = claim_source(bid);
     F->tcell[j] = F->tcell[s];
     F->tcell[s] = 0;
-    F->claim[j] = ~0ull;
+    F->claim[j] = GPUSIM_NO_BID;
 }
 
 // Death: lifespan, faster for T cells that can no longer kill; chemotherapy

@@ -4,10 +4,11 @@
 // One step of the tumour runs these kernels in this order (host side:
 // gpusim/engine/tumour.py):
 //   tumour_death           per site    killed, spontaneous and chemotherapy deaths
-//   (claim[] is all ones between phases: every commit resets what it used)
+//   (claim[] is all ones between phases: every commit resets what it used;
+//   the protocol is claim.cuh)
 //   tumour_divide_propose  per site    a dividing cell claims one empty neighbour
 //   tumour_divide_commit   per site    the lowest claim on each site wins
-//   [host] new_sites = sites with claim == 0, in index order (prefix sum)
+//   [host] new_sites = sites with claim == CLAIM_NEW_CLONE, in index order (prefix sum)
 //   tumour_found_clones    per new clone   new rows of the clone table
 #include "common.cuh"
 #include "field.cuh"
@@ -51,7 +52,7 @@ GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 // Phase 1 of division: a cell that may divide and draws "divide" picks one
 // of its empty neighbours uniformly (in neighbour order) and bids for it.
 //   in:  clone, cell; claim must be all ones
-//   out: claim[target] = min(priority << 32 | mother site)
+//   out: claim[target] = min(claim_bid(priority, mother site))
 //   rng: (mother, step, TUMOUR_DIVIDE, 0): .x divide?, .y which neighbour, .z priority
 GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
 {
@@ -75,7 +76,7 @@ GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
         const u32 j = neighbour(P, c, k);
         if (j != GPUSIM_NO_SITE && F->clone[j] == 0) {
             if (pick == 0) {
-                atomicMin(&F->claim[j], ((u64)r.z << 32) | (u64)i);
+                claim_propose(F, j, r.z, i);
                 return;
             }
             --pick;
@@ -87,8 +88,8 @@ GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
 // daughter.  A non-stem mother and daughter each keep (divisions left - 1);
 // a stem mother stays stem and its daughter is stem with probability
 // p_stem_symmetric, else a non-stem cell with max_divisions.  The daughter
-// mutates (neoantigen, PD-L1, HLA loss); a mutant site is marked claim = 0
-// for founding, every other claim is reset to all ones.
+// mutates (neoantigen, PD-L1, HLA loss); a mutant site is marked
+// CLAIM_NEW_CLONE for founding, every other claim is reset to NO_BID.
 //   in:  claim, clone, cell
 //   out: clone, cell (mother and daughter), claim, clone_population (+1 for
 //        non-mutant daughters), counters[DIVISIONS]
@@ -100,8 +101,8 @@ GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
     const u32 j = global_thread_index();
     if (j >= P->n_sites) return;
     const u64 bid = F->claim[j];
-    if (bid == ~0ull) return;
-    const u32 s = (u32)(bid & 0xFFFFFFFFull);
+    if (bid == GPUSIM_NO_BID) return;
+    const u32 s = claim_source(bid);
     const u32 c = F->clone[s];
     const u8 cb = F->cell[s];
     u8 daughter;
@@ -117,9 +118,9 @@ GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
     atomicAdd(&F->counters[GPUSIM_COUNTER_DIVISIONS], 1ull);
     const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
     if (m.x < P->p_mut_neoantigen || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla) {
-        F->claim[j] = 0;  // founds a clone; still counted in its parent's row until then
+        F->claim[j] = GPUSIM_CLAIM_NEW_CLONE;  // still counted in its parent's row until founded
     } else {
-        F->claim[j] = ~0ull;
+        F->claim[j] = GPUSIM_NO_BID;
         atomicAdd(&F->clone_population[c], 1u);
     }
 }
@@ -156,5 +157,5 @@ GPUSIM_KERNEL void tumour_found_clones(GPUSIM_ARGS)
     F->clone_flags[id] = flags;
     F->clone_population[id] = 1u;
     F->clone[j] = id;
-    F->claim[j] = ~0ull;
+    F->claim[j] = GPUSIM_NO_BID;
 }

@@ -113,3 +113,42 @@ def test_unstable_substeps_rejected():
     assert "chemokine.diffusion_substeps" in msg and "stability" in msg and "at least 25" in msg
     # The default picks the fewest stable substeps.
     assert model_params(validate({}, "c.toml")).chem_substeps == 25
+
+
+def test_results_do_not_depend_on_flushing_subnormals():
+    """The GPU flushes subnormal floats (CuPy compiles with -ftz=true); the
+    host and NumPy do not.  A periodic Moore case whose far field decays into
+    the subnormal range gives the same bytes on the cpu backend switched into
+    the GPU's mode (FTZ + DAZ) as on the NumPy reference in IEEE mode."""
+    import ctypes
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_tcell import CASES, random_full_config
+
+    from gpusim.engine.host_build import build_library
+
+    from conftest import assert_states_identical, run_state
+
+    lib = ctypes.CDLL(str(build_library()))
+    case = (2, "moore", "periodic")
+    cfg = random_full_config(2000 + CASES.index(case), *case)
+    sim = Simulation(cfg, backend="numpy")
+    smallest = np.inf
+    for _ in range(cfg.simulation.steps):
+        sim.step()
+        c = sim.backend.state.extra["chemokine"]
+        smallest = min(smallest, c[c > 0].min(initial=np.inf))
+    ref = sim.state()
+    # The field decays to the floor: without it, differences and products
+    # there are subnormal and the two float modes round them apart.
+    assert smallest < 1e-29
+    if not lib.gpusim_set_flush_subnormals(1):
+        pytest.skip("flush-to-zero mode switch needs x86-64")
+    try:
+        got, _ = run_state(cfg, "cpu")
+        flushed_ref, _ = run_state(cfg, "numpy")
+    finally:
+        lib.gpusim_set_flush_subnormals(0)
+    assert_states_identical(ref, got)
+    assert_states_identical(ref, flushed_ref)

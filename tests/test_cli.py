@@ -19,6 +19,17 @@ def gpusim(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "gpusim", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 
+def cli(capsys, *args):
+    """``gpusim ARGS`` in this process (no interpreter start-up, no import of
+    numpy & co. again): a CompletedProcess like :func:`gpusim`'s."""
+    from gpusim.cli.main import main
+
+    capsys.readouterr()
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, rc, out, err)
+
+
 def assert_one_line_error(proc, *fragments):
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -85,6 +96,29 @@ def test_bad_override_exit_2_nothing_written(tmp_path, args, fragments):
     out = tmp_path / "out.h5"
     proc = gpusim("run", QUICKSTART, "-o", out, *args)
     assert_one_line_error(proc, *fragments)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("item,fragments", [
+    # issue 11's table: each accepted silently, hung or crashed before
+    ("chemokine.diffusion_um2_per_min=1e12", ["chemokine.diffusion_um2_per_min", "ceiling of 10000"]),
+    ("immune.speed_um_per_min=1e9", ["immune.speed_um_per_min", "ceiling of 10000"]),
+    ("chemokine.diffusion_um2_per_min=inf", ["chemokine.diffusion_um2_per_min: Input should be a finite number"]),
+    ("immune.speed_um_per_min=inf", ["immune.speed_um_per_min: Input should be a finite number"]),
+    ("tumour.death_rate_per_day=inf", ["tumour.death_rate_per_day: Input should be a finite number"]),
+    ("tumour.division_rate_per_day=inf", ["tumour.division_rate_per_day: Input should be a finite number"]),
+    ("immune.kill_attempt_rate_per_day=inf", ["immune.kill_attempt_rate_per_day: Input should be a finite"]),
+])
+def test_non_finite_and_runaway_values_exit_2(tmp_path, capsys, item, fragments):
+    out = tmp_path / "out.h5"
+    assert_one_line_error(cli(capsys, "run", QUICKSTART, "-o", out, "--set", item), *fragments)
+    assert not out.exists()
+
+
+def test_empty_config_exit_2(tmp_path, capsys):
+    (tmp_path / "empty.toml").write_text("# nothing yet\n")
+    out = tmp_path / "out.h5"
+    assert_one_line_error(cli(capsys, "run", tmp_path / "empty.toml", "-o", out), "empty.toml: empty config")
     assert not out.exists()
 
 

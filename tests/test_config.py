@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
-from gpusim.config import Config, apply_overrides, load_config
+from gpusim.config import MAX_SUBSTEPS_PER_STEP, Config, apply_overrides, load_config, validate
 from gpusim.errors import InputError
 from gpusim.params import immunogenicity_table, rate_probability, threshold
 
@@ -106,3 +107,82 @@ def test_bad_therapy_schedule_names_the_entry(entry, fragment):
     with pytest.raises(InputError) as err:
         validate({"therapy": [entry]}, "s.toml")
     assert str(err.value).startswith("s.toml: ") and fragment in str(err.value)
+
+
+def _float_keys(model, prefix=""):
+    """Dotted keys of every float field of a config model (sections recursed)."""
+    from pydantic import BaseModel
+
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            yield from _float_keys(ann, f"{prefix}{name}.")
+        elif ann is float or ann == (float | None):
+            yield f"{prefix}{name}"
+
+
+FLOAT_KEYS = sorted(_float_keys(Config))
+THERAPY_ENTRIES = [
+    {"kind": "checkpoint_blockade", "start_day": 1.0, "end_day": 2.0, "level": 1.0},
+    {"kind": "vaccine", "start_day": 1.0, "end_day": 2.0, "recruitment_multiplier": 2.0},
+    {"kind": "chemotherapy", "day": 1.0, "tumour_kill_prob": 0.5, "tcell_kill_prob": 0.1},
+    {"kind": "adoptive_transfer", "day": 1.0, "cells": 5},
+]
+THERAPY_FLOATS = [(e, k) for e in THERAPY_ENTRIES for k, v in e.items() if isinstance(v, float)]
+
+
+def test_every_float_key_is_covered():
+    # The walk finds the float fields (a new section's floats join automatically).
+    assert {"tumour.death_rate_per_day", "chemokine.diffusion_um2_per_min", "immune.speed_um_per_min",
+            "outcome.equilibrium_band", "outcome.response_evaluation_day", "lattice.dx_um"} <= set(FLOAT_KEYS)
+    assert len(FLOAT_KEYS) >= 25
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+@pytest.mark.parametrize("key", FLOAT_KEYS)
+def test_non_finite_rejected_in_every_float(key, value):
+    with pytest.raises(InputError) as err:
+        apply_overrides(Config(), [f"{key}={value}"])
+    msg = str(err.value)
+    assert msg.startswith(f"--set: {key}: ") and "\n" not in msg, msg
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan])
+@pytest.mark.parametrize("entry,key", THERAPY_FLOATS, ids=[f"{e['kind']}.{k}" for e, k in THERAPY_FLOATS])
+def test_non_finite_rejected_in_every_therapy_float(entry, key, value):
+    with pytest.raises(InputError) as err:
+        validate({"therapy": [{**entry, key: value}]}, "x.toml")
+    assert f"x.toml: therapy.0.{entry['kind']}.{key}: Input should be a finite number" in str(err.value)
+
+
+@pytest.mark.parametrize("item,fragment", [
+    ("chemokine.diffusion_um2_per_min=1e12", "chemokine.diffusion_um2_per_min: 1e+12 needs 2.5e+10 stable "
+     "diffusion substeps per step, above the ceiling of 10000"),
+    ("chemokine.diffusion_um2_per_min=1e308", "chemokine.diffusion_um2_per_min: 1e+308 needs inf stable "
+     "diffusion substeps per step, above the ceiling of 10000"),
+    ("chemokine.diffusion_substeps=10001", "chemokine.diffusion_substeps: 10001 is above the ceiling of 10000"),
+    ("immune.speed_um_per_min=1e9", "immune.speed_um_per_min: 1e+09 um/min gives 1e+09 T-cell moves per step "
+     "(speed x dt / dx), above the ceiling of 10000"),
+])
+def test_substeps_and_moves_above_the_ceiling_are_refused(item, fragment):
+    assert str(MAX_SUBSTEPS_PER_STEP) in fragment
+    with pytest.raises(InputError) as err:
+        apply_overrides(Config(), [item])
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_ceiling_leaves_one_day_steps_runnable():
+    # The slowest documented case: one-day steps, 3D, T cells at 10 um/min.
+    cfg = apply_overrides(Config(), ["simulation.dt_minutes=1440", "lattice.shape=[8,8,8]",
+                                     "immune.speed_um_per_min=10"])
+    assert cfg.chemokine_substeps() == 5400 and cfg.tcell_moves() == 1440
+    assert 10 * 5400 > MAX_SUBSTEPS_PER_STEP
+    apply_overrides(Config(), ["immune.enabled=false", "immune.speed_um_per_min=1e9"])  # no T cells, no moves
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n\n"])
+def test_empty_config_file_is_an_error(tmp_path, text):
+    path = tmp_path / "empty.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=f"{path}: empty config"):
+        load_config(path)

@@ -42,3 +42,22 @@ def test_every_kernel_compiles(arch):
     assert len(names) >= 4
     for name in names:  # extern "C": each kernel's symbol is in the cubin unmangled
         assert name.encode() in cubin, f"{name} missing from the {arch} cubin"
+
+
+def test_float_mode_is_stated_and_uncontracted():
+    """The PTX of every float operation is what DESIGN §3 promises: no fused
+    multiply-add (-fmad=false), flush-to-zero as CuPy forces it (-ftz=true, so
+    the chemokine floor is what keeps cuda == numpy), IEEE rounding."""
+    src = unit_source().encode()
+    prog = _check(nvrtc.nvrtcCreateProgram(src, b"gpusim_kernels.cu", 0, [], []))
+    opts = [o.encode() for o in (*NVRTC_OPTIONS, *include_options(), "--gpu-architecture=compute_90")]
+    (status,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
+    assert status == nvrtc.nvrtcResult.NVRTC_SUCCESS
+    size = _check(nvrtc.nvrtcGetPTXSize(prog))
+    ptx = b" " * size
+    nvrtc.nvrtcGetPTX(prog, ptx)
+    ops = [line.split()[0] for line in ptx.decode().splitlines()
+           if line.strip().split(" ")[0].split(".")[0] in ("add", "sub", "mul", "fma") and ".f32" in line]
+    assert ops, "no float32 arithmetic found in the PTX"
+    assert not [op for op in ops if op.startswith("fma")], ops
+    assert all(".rn.ftz.f32" in op for op in ops), sorted(set(ops))

@@ -17,7 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import assert_states_identical, make_config
+from conftest import assert_states_identical, make_config, require_backend
 from test_runfile import datasets
 
 from gpusim.config import Config
@@ -126,9 +126,13 @@ def test_checkpoint_cadence_does_not_change_results(tmp_path):
     assert_same_run(tmp_path / "often.h5", tmp_path / "ref.h5", ignore_parameters=("config",))
 
 
+CUDA = pytest.param("cuda", marks=pytest.mark.gpu)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["numpy", "cpu"])
+@pytest.mark.parametrize("backend", ["numpy", "cpu", CUDA])
 def test_sigkill_then_resume_is_byte_identical(tmp_path, backend):
+    require_backend(backend)
     cfg, toml, ref = stoppable_run(tmp_path, backend)
     every, checkpoint_every = cfg.output.frame_every_steps, cfg.output.checkpoint_every_steps
     out = tmp_path / "run.h5"
@@ -159,9 +163,13 @@ def test_sigkill_then_resume_is_byte_identical(tmp_path, backend):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum,backend,resume_backend", [(signal.SIGTERM, "cpu", "numpy"),
-                                                          (signal.SIGUSR1, "numpy", "cpu")])
+@pytest.mark.parametrize("signum,backend,resume_backend", [
+    (signal.SIGTERM, "cpu", "numpy"), (signal.SIGUSR1, "numpy", "cpu"),
+    pytest.param(signal.SIGTERM, "cuda", "numpy", marks=pytest.mark.gpu),
+    pytest.param(signal.SIGUSR1, "numpy", "cuda", marks=pytest.mark.gpu)])
 def test_signal_checkpoints_then_resume_is_byte_identical(tmp_path, signum, backend, resume_backend):
+    require_backend(backend)
+    require_backend(resume_backend)
     cfg, toml, ref = stoppable_run(tmp_path, backend)
     steps, out = cfg.simulation.steps, tmp_path / "run.h5"
     proc = gpusim_proc("run", toml, "-o", out, "--backend", backend, "-q")
@@ -184,8 +192,9 @@ def test_signal_checkpoints_then_resume_is_byte_identical(tmp_path, signum, back
     assert_same_run(out, ref)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "cpu"])
+@pytest.mark.parametrize("backend", ["numpy", "cpu", CUDA])
 def test_extending_a_complete_run_equals_a_longer_run(tmp_path, backend, monkeypatch):
+    require_backend(backend)
     # 70 is off the frame grid (25): the short run's last frame must go.
     run_to_file(churn_config(70, frame_every=25, checkpoint_every=20), tmp_path / "ext.h5", backend=backend)
     run_to_file(churn_config(160, frame_every=25, checkpoint_every=20), tmp_path / "ref.h5", backend=backend)

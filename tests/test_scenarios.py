@@ -42,3 +42,13 @@ def test_therapy_scenarios_escape_untreated_and_respond_treated(tmp_path, name):
     assert untreated.count("escape") >= 4, untreated
     treated = outcomes(tmp_path, name, attr="response")
     assert sum(r in ("CR", "PR") for r in treated) >= 4, treated
+
+
+@pytest.mark.slow
+def test_quickstart_ends_progressing(tmp_path):
+    # README: the quickstart tumour grows 100-fold, still growing at the end
+    # (2.4-fold over the last 15 days): not held in check, below escape size.
+    cfg = load_config(CONFIGS / "quickstart.toml", ["output.frame_every_steps=0"])
+    run_to_file(cfg, tmp_path / "q.h5", backend="cpu")
+    with h5py.File(tmp_path / "q.h5") as f:
+        assert str(f.attrs["outcome"]) == "progressing"

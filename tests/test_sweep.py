@@ -16,6 +16,7 @@ from sweep_util import SMALL, assert_same_runs, gpusim, run_files, write_sweep
 from test_cli import assert_one_line_error
 
 from gpusim.config import parse_override
+from gpusim.outcome import OUTCOMES
 from gpusim.sweep import store
 from gpusim.sweep.driver import run_sweep
 from gpusim.sweep.runs import expand, load_plan, run_id, run_seed, toml_value
@@ -312,11 +313,12 @@ def test_summarize_prints_rates_per_arm_and_parameter(small_serial):
 
     table = pandas.read_hdf(out / "summary.h5", "runs")
     control = table[table["arm"] == "control"]
-    assert control["outcome"].isin(["elimination", "equilibrium", "escape"]).all()
-    rates = [f"{100 * (control['outcome'] == o).mean():.0f}" for o in ("elimination", "equilibrium", "escape")]
+    assert control["outcome"].isin(OUTCOMES).all()
+    rates = [f"{100 * (control['outcome'] == o).mean():.0f}" for o in OUTCOMES]
     row = next(line.split() for line in text.splitlines() if line.strip().startswith("control"))
-    assert row[3:7] == [*rates, "0"], row
-    assert row[7:12] == ["-"] * 5  # no therapy, no response
+    n = len(OUTCOMES)
+    assert row[3:4 + n] == [*rates, "0"], row
+    assert row[4 + n:9 + n] == ["-"] * 5  # no therapy, no response
     assert "per arm:" in text and "per tumour.neoantigen_prob_per_division (all arms):" in text
     arm_rows = [line.split() for line in text.splitlines() if line.strip().startswith(("control", "anti-PD-1"))]
     assert [r[:3] for r in arm_rows[:2]] == [["control", "4", "4"], ["anti-PD-1", "4", "4"]]

@@ -80,7 +80,9 @@ def test_full_model_identical_to_numpy_reference(dim, neighbourhood, boundary, o
         assert t[event] > 0, event
     assert max(o["tcells_exhausted"] for o in ref_obs) > 0
     assert max(o["pdl1_cells"] for o in ref_obs) > 0
-    assert float(np.abs(ref.extra["chemokine"]).max()) > 0
+    # The field is exercised: it holds chemokine, unless the tumour (its
+    # source) died out and the field decayed below the floor (field.cuh).
+    assert float(np.abs(ref.extra["chemokine"]).max()) > 0 or ref_obs[-1]["tumour_cells"] == 0
     assert_states_identical(ref, got)
     assert ref_obs == got_obs
 

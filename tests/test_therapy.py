@@ -13,7 +13,7 @@ from conftest import make_config
 from gpusim.config import load_config
 from gpusim.outcome import classify
 from gpusim.simulation import Simulation
-from gpusim.therapy import at_step, therapy_start_day
+from gpusim.therapy import at_step, first_step, therapy_start_day, unreached
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 
@@ -101,3 +101,32 @@ def test_checkpoint_blockade_raises_elimination_of_pdl1_tumours():
     untreated = [_final(base, s, *small, "therapy=[]")["tumour_cells"] == 0 for s in range(1, 11)]
     treated = [_final(base, s, *small)["tumour_cells"] == 0 for s in range(1, 11)]
     assert sum(treated) >= sum(untreated) + 5, (sum(untreated), sum(treated))
+
+
+@pytest.mark.parametrize("dt", [7.0, 10.0, 60.0])
+def test_first_step_agrees_with_the_schedule(dt):
+    days = [0.0, 0.3, 1.0, 1.25, 2.0 / 3.0, 2.5]
+    therapy = [{"kind": "chemotherapy", "day": d, "tumour_kill_prob": 0.5} for d in days] + \
+        [{"kind": "vaccine", "start_day": d, "end_day": d + 0.01, "recruitment_multiplier": 2.0} for d in days]
+    cfg = make_config(simulation={"dt_minutes": dt, "steps": 1000}, therapy=therapy)
+    for entry in cfg.therapy:
+        only = make_config(simulation={"dt_minutes": dt}, therapy=[entry.model_dump()])
+        acts = [k for k in range(600) if at_step(only, k) != at_step(make_config(), k)]
+        assert first_step(cfg, entry) == (acts[0] if acts else None), entry
+
+
+def test_therapy_after_the_end_warns_and_response_is_ne(tmp_path, caplog):
+    from gpusim.cli.main import main
+
+    out = tmp_path / "late.h5"
+    rc = main(["run", str(CONFIGS / "checkpoint_blockade.toml"), "-o", str(out), "--backend", "numpy", "-q",
+               "--set", "lattice.shape=[30,30]", "--steps", "50"])
+    assert rc == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["warning: therapy[0] (checkpoint_blockade) acts at day 5 (step 480), after the run's "
+                        "end (day 0.5208, 50 steps): it never applies"]
+    import h5py
+
+    with h5py.File(out) as f:
+        assert f.attrs["response"] == "NE" and np.isnan(f.attrs["tumour_change"])
+    assert unreached(load_config(CONFIGS / "checkpoint_blockade.toml")) == []

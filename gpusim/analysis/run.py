@@ -211,6 +211,20 @@ class Run:
             raise_missing(self._f, f"fields/{name}/value")
         return Frames(group, self.path)
 
+    # ------------------------------------------------------ spatial analysis
+    @cached_property
+    def analysis(self):
+        """Spatial statistics and immune phenotype of every frame
+        (:mod:`gpusim.analysis.spatial`), a DataFrame indexed by ``time``
+        (days) with a ``step`` column: the file's ``/analysis`` when
+        ``gpusim analyse`` stored it for the current frames, else computed
+        now with the run config's ``[analysis]`` settings (not stored)."""
+        from .table import _frame_pair, analyse_run, read_analysis
+
+        with reading(self.path):
+            stored = read_analysis(self._f, _frame_pair(self)[0].steps)
+            return stored if stored is not None else analyse_run(self)
+
     # ------------------------------------------------------------- clones
     @property
     def clones_step(self) -> int:

@@ -20,7 +20,7 @@ def _version(module: str) -> str:
 
 
 def main(args) -> int:
-    from .. import __version__
+    from ..version import __version__
     from ..backends import available, resolve
     from ..engine.host_build import cache_dir, compiler_version, find_compiler
 

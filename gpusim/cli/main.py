@@ -9,9 +9,9 @@ import os
 import sys
 
 from ..errors import InputError, RunInterrupted
-from . import bench, info, plot, resume, run, submit, summarize, sweep
+from . import analyse, bench, info, plot, resume, run, submit, summarize, sweep
 
-SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, info, bench)
+SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, analyse, info, bench)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,7 +21,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gpusim", description="Lattice simulation of cancer immunotherapy.")
-    from .. import __version__
+    from ..version import __version__
 
     parser.add_argument("--version", action="version", version=f"gpusim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="gpusim: %(message)s", stream=sys.stderr)
+    logging.getLogger("numexpr").setLevel(logging.WARNING)  # pandas' "NumExpr defaulting to N threads" is noise
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)

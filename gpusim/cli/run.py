@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ def add_parser(sub) -> None:
                    help="override a config value (repeatable), e.g. --set tumour.death_rate_per_day=0.2")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--analyse", action="store_true",
+                   help="when the run is complete, store its spatial statistics and phenotype (gpusim analyse)")
     p.set_defaults(func=main)
 
 
@@ -39,6 +42,7 @@ def main(args) -> int:
     from ..backends import resolve
     from ..config import load_config
     from ..simulation import run_to_file
+    from ..therapy import unreached
 
     overrides = list(args.overrides)
     if args.seed is not None:
@@ -47,8 +51,15 @@ def main(args) -> int:
         overrides.append(f"simulation.steps={args.steps}")
     cfg = load_config(args.config, overrides)
     out = output_path(args.output, args.config, args.overwrite)
+    for line in unreached(cfg):  # valid (a later resume --steps may reach it), but likely a mistake
+        logging.getLogger("gpusim").warning(f"warning: {line}")
     backend = resolve(args.backend)  # fail before any file is written
     obs = run_to_file(cfg, out, backend=backend, progress=not args.quiet)
     print(f"{out}: {cfg.simulation.steps} steps on {backend}; tumour cells {obs['tumour_cells']}, "
           f"live clones {obs['live_clones']}", file=sys.stdout)
+    if args.analyse:
+        from ..analysis.analyse import write_analysis
+
+        table = write_analysis(out)
+        print(f"{out}: /analysis written; end-state phenotype {table['phenotype'].iloc[-1]}")
     return 0

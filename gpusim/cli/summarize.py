@@ -79,12 +79,28 @@ def summarize_file(path: str | Path) -> str:
                          f"escape: {int(live['pdl1'].sum())} PD-L1 high, {int(live['hla'].sum())} HLA lost")
         fields = ", ".join(f"{n} ({len(run.frames(n))} frames)" for n in run.fields) or "none"
         lines.append(f"  fields     {fields}")
+        lines.append(f"  phenotype  {_phenotype_line(path, cfg)}")
         runtime = attrs.get("runtime_s")
         rate = f", {run.steps / runtime:.0f} steps/s" if runtime else ""
         lines.append(f"  runtime    {'-' if runtime is None else f'{runtime:.1f} s'}{rate} on {run.backend}")
     return "\n".join(lines)
 
 
+def _phenotype_line(path: Path, cfg) -> str:
+    """The immune phenotype of the last frame and the densities behind it."""
+    from ..analysis.analyse import end_state
+
+    end = end_state(path)
+    if not end:
+        return "- (no lattice frames)"
+    a = cfg.analysis
+    return (f"{end['phenotype']} at the last frame (T cells per mm^2: core {_number(end['tcell_density_core_per_mm2'])}, "
+            f"margin {_number(end['tcell_density_margin_per_mm2'])}; margin {a.margin_width_um:g} um, desert below "
+            f"{a.desert_max_tcells_per_mm2:g}, inflamed from core/margin {a.inflamed_min_core_to_margin_ratio:g})")
+
+
 def _number(v) -> str:
     """Integers as integers, the odd float observable with 4 significant digits."""
+    if v != v:  # NaN: nothing to measure (no core, no margin)
+        return "-"
     return str(int(v)) if float(v).is_integer() else f"{float(v):.4g}"

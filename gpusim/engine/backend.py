@@ -22,54 +22,41 @@ its rows).  A run alone is a batch of one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .. import abi
+from ..abi import COUNTERS
+from ..claim import NO_BID
 from ..config import Config
 from ..observables import Observer
 from ..params import ModelParams, model_params, step_params
 from ..state import State
+from ..step import Backend, phase_order
 from ..therapy import at_step
-from . import abi, chemokine, tcell, tumour
-
-_C = abi.constants()
-COUNTERS = {
-    "divisions": _C["COUNTER_DIVISIONS"],
-    "deaths": _C["COUNTER_DEATHS"],
-    "kills": _C["COUNTER_KILLS"],
-    "recruited": _C["COUNTER_RECRUITED"],
-    "expansions": _C["COUNTER_EXPANSIONS"],
-    "tcell_deaths": _C["COUNTER_TCELL_DEATHS"],
-    "transferred": _C["COUNTER_TRANSFERRED"],
-}
-NO_BID = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-#: ModelParams fields copied verbatim into each run's Params record.
-_STATIC = ("p_tumour_divide", "p_tumour_death", "p_stem_symmetric", "max_divisions", "p_mut_neoantigen",
-           "p_mut_pdl1", "p_mut_hla", "coarsen", "field_dim", "chem_alpha", "chem_secretion", "chem_burst",
-           "chem_decay", "chem_level_scale", "chem_substeps", "p_kill_attempt", "exhaustion_threshold",
-           "kills_per_tcell", "p_expand", "p_tcell_death", "p_tcell_death_exhausted", "n_moves", "chemotaxis")
+from . import chemokine, tcell, tumour
 
 #: ModelParams fields that shape arrays or launches: equal across a batch.
 SHARED = ("shape", "periodic", "field_shape", "coarsen", "field_dim", "immune_on")
 
 
+def write_params(record: np.ndarray, **values) -> None:
+    """Set fields of a one-run Params record; an array shorter than its
+    field fills the front (the neighbour offsets), the rest stays 0."""
+    for k, v in values.items():
+        if np.ndim(v):
+            record[k][0, : len(v)] = v
+        else:
+            record[k] = v
+
+
 def static_params(mp: ModelParams) -> np.ndarray:
-    """One run's ``Params`` record: everything that does not change with the step."""
+    """One run's ``Params`` record: every field named like a ModelParams
+    attribute (the rest are per step or per launch)."""
     P = abi.params_record()
-    nx, ny, nz = mp.shape
-    P["n_sites"], P["nx"], P["ny"], P["nz"] = mp.n_sites, nx, ny, nz
-    P["n_nbr"] = len(mp.nbr)
-    P["periodic"] = int(mp.periodic)
-    P["key0"], P["key1"] = mp.key
-    k = len(mp.nbr)
-    P["nbr_dx"][0, :k], P["nbr_dy"][0, :k], P["nbr_dz"][0, :k] = mp.nbr[:, 0], mp.nbr[:, 1], mp.nbr[:, 2]
-    for name in _STATIC:
-        P[name] = getattr(mp, name)
-    P["fx"], P["fy"], P["fz"] = mp.field_shape
-    P["n_field"] = mp.n_field
-    P["immunogenicity"][0] = mp.immunogenicity
+    write_params(P, **abi.params_values(mp))
     return P
 
 
@@ -85,6 +72,14 @@ def check_batchable(mps: list[ModelParams]) -> None:
             raise ValueError(f"run {i} of the batch differs from run 0 in its neighbourhood")
 
 
+@dataclass
+class BatchStep:
+    """What the phases of one batched step need beyond the Params records:
+    the adoptive transfers due, run -> ((cells, where), ...)."""
+
+    transfers: dict[int, tuple]
+
+
 class _Schedule:
     """Runs that follow one therapy schedule from the same step: the
     schedule is evaluated once per step for all of them, and their Params
@@ -97,8 +92,12 @@ class _Schedule:
         self.therapy = None
 
 
-class KernelBackend:
-    """Runs the kernels of ``kernels/`` for a batch of runs on a :mod:`~gpusim.engine.device`."""
+class KernelBackend(Backend):
+    """Runs the kernels of ``kernels/`` for a batch of runs on a :mod:`~gpusim.engine.device`.
+
+    The phases are the :class:`~gpusim.step.Backend` phases, each one launch
+    sequence over every active run; :meth:`step` runs them in
+    :func:`~gpusim.step.phase_order` like every backend."""
 
     def __init__(self, device, cfgs: list[Config], states: list[State]):
         if not cfgs or len(cfgs) != len(states):
@@ -110,6 +109,7 @@ class KernelBackend:
         self.mps = [model_params(c) for c in cfgs]
         check_batchable(self.mps)
         self.mp = self.mps[0]  # the shared shapes
+        self.cfg = self.cfgs[0]
         B = len(cfgs)
         self.steps = np.array([s.step for s in states], dtype=np.int64)
         self.n_clones = np.array([s.n_clones for s in states], dtype=np.int64)
@@ -127,7 +127,7 @@ class KernelBackend:
         self.claim = xp.full((B, n), NO_BID, dtype=xp.uint64)
         self.chemokine_scratch = xp.zeros((B, self.mp.n_field), dtype=xp.float32)
         self.new_sites = xp.zeros((B, 16), dtype=xp.uint32)
-        self.counters = xp.zeros((B, _C["N_COUNTERS"]), dtype=xp.uint64)
+        self.counters = xp.zeros((B, abi.constants()["N_COUNTERS"]), dtype=xp.uint64)
         self.params = np.concatenate([static_params(mp) for mp in self.mps])
         self.active = np.arange(B)
         self._groups: dict[tuple, _Schedule] = {}
@@ -207,7 +207,7 @@ class KernelBackend:
             self.refresh_fields()
 
     # ------------------------------------------------------------------ step
-    def _therapy(self) -> dict[int, tuple]:
+    def _therapy(self) -> BatchStep:
         """Update the Params of runs whose therapy changes this step; return
         {row: transfers} for runs with adoptive transfers due now."""
         transfers = {}
@@ -224,29 +224,44 @@ class KernelBackend:
                                     recruit=sp.recruit)
             if th.transfers:
                 transfers.update({b: th.transfers for b in g.rows})
-        return transfers
+        return BatchStep(transfers)
 
     def step(self) -> dict[str, np.ndarray]:
         """Advance every active run one step (DESIGN §4 order); return the
         step's event counts, one int64 array over the active runs per event."""
         self.counters.fill(0)
-        transfers = self._therapy()
+        bs = self._therapy()
         self.set_params(self.active, step=self.steps[self.active])
-        immune = self.mp.immune_on
-        if immune:
-            chemokine.run_step(self)
-            tcell.recruit(self, transfers)
-            tcell.kill(self)
-        tumour.death(self)
-        new_clones = tumour.divide(self)
-        if immune:
-            tcell.migrate(self)
-            tcell.death(self)
+        events: dict[str, Any] = {}
+        for name in phase_order(self.mp.immune_on):
+            getattr(self, name)(bs, events)
         c = self.device.to_host(self.active_view(self.counters)).astype(np.int64)
-        events = {name: c[:, idx] for name, idx in COUNTERS.items()}
-        events["new_clones"] = new_clones
+        events.update({name: c[:, idx] for name, idx in COUNTERS.items()})
+        events.setdefault("new_clones", np.zeros(len(self.active), dtype=np.int64))
         self.steps[self.active] += 1
         return events
+
+    # The phases (gpusim.step.PHASES), each over every active run.
+    def chemokine(self, bs: BatchStep, events: dict) -> None:
+        chemokine.run_step(self)
+
+    def tcell_recruit(self, bs: BatchStep, events: dict) -> None:
+        tcell.recruit(self, bs.transfers)
+
+    def tcell_kill(self, bs: BatchStep, events: dict) -> None:
+        tcell.kill(self)
+
+    def tumour_death(self, bs: BatchStep, events: dict) -> None:
+        tumour.death(self)
+
+    def tumour_divide(self, bs: BatchStep, events: dict) -> None:
+        events["new_clones"] = tumour.divide(self)
+
+    def tcell_migrate(self, bs: BatchStep, events: dict) -> None:
+        tcell.migrate(self)
+
+    def tcell_death(self, bs: BatchStep, events: dict) -> None:
+        tcell.death(self)
 
     def observe(self) -> dict[str, np.ndarray]:
         """The STATE observables of the active runs (one array each)."""
@@ -278,6 +293,14 @@ class KernelBackend:
         """Persistent device memory per site of one run (state + scratch)."""
         arrays = [*self.sites.values(), *self.extra.values(), self.claim, self.chemokine_scratch]
         return sum(a.nbytes for a in arrays) / self.mp.n_sites / self.n_runs
+
+    @property
+    def state(self) -> State:
+        """Run 0's state (device views): the single-run view of a batch of one."""
+        return self.run_state(0)
+
+    def synchronize(self) -> None:
+        self.device.synchronize()
 
     def describe(self) -> str:
         return self.device.describe()

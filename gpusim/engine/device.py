@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import abi
+from .. import abi
 from .sources import BLOCK_SIZE, source_digest, unit_source
 
 
@@ -84,6 +84,9 @@ class CpuDevice:
     def to_host(self, a) -> np.ndarray:
         return np.asarray(a)
 
+    def synchronize(self) -> None:
+        """Nothing to wait for: a host launch returns when its kernel is done."""
+
     def describe(self) -> str:
         return f"cpu ({self.threads} OpenMP threads, {self.library_path.name})"
 
@@ -139,6 +142,10 @@ class CudaDevice:
 
     def to_host(self, a) -> np.ndarray:
         return self.xp.asnumpy(a)
+
+    def synchronize(self) -> None:
+        """Wait for every kernel queued on this device."""
+        self.xp.cuda.Device(self.device_id).synchronize()
 
     def describe(self) -> str:
         props = self.xp.cuda.runtime.getDeviceProperties(self.device_id)

@@ -6,9 +6,16 @@ from __future__ import annotations
 
 from .sources import kernel_dir
 
+#: Every option that changes float results, stated:
 #: -fmad=false: no fused multiply-add, so float results equal the host build
 #: (-ffp-contract=off) and NumPy (DESIGN §3).
-NVRTC_OPTIONS = ("--std=c++17", "-fmad=false")
+#: -ftz=true: CuPy appends -ftz=true to every NVRTC compile (the last -ftz
+#: wins), so the kernels always flush subnormals on the GPU; we state it so the
+#: NVRTC compile test builds exactly what runs.  The host and NumPy keep
+#: subnormals: the chemokine floor (field.cuh chem_floor) makes the results
+#: the same either way.
+#: -prec-div/-prec-sqrt=true: IEEE division and square root (none is used today).
+NVRTC_OPTIONS = ("--std=c++17", "-fmad=false", "-ftz=true", "-prec-div=true", "-prec-sqrt=true")
 
 
 def include_options() -> tuple[str, ...]:

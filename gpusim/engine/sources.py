@@ -1,16 +1,11 @@
-"""Where the kernel sources live and what a build of them is keyed by.
-
-The kernels ship inside the wheel as ``gpusim/kernels`` (pyproject
-force-include); in a source checkout (editable install, ``PYTHONPATH`` on a
-GPU node) they are the top-level ``kernels/`` folder beside the package.
-"""
+"""What a build of the kernel sources is made of and keyed by (where the
+sources live: :func:`gpusim.abi.kernel_dir`)."""
 
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
+
+from ..abi import kernel_dir
 
 #: Every kernel translation unit, in the order they are compiled together.
 KERNEL_SOURCES = ("chemokine.cu", "tumour.cu", "tcell.cu")
@@ -18,18 +13,6 @@ KERNEL_SOURCES = ("chemokine.cu", "tumour.cu", "tcell.cu")
 #: Threads per block on the GPU; the host launcher uses the same block size so
 #: a block is the unit of OpenMP work there.
 BLOCK_SIZE = 256
-
-
-@lru_cache(maxsize=1)
-def kernel_dir() -> Path:
-    """The folder holding ``*.cu`` and ``*.cuh`` files."""
-    packaged = resources.files("gpusim") / "kernels"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    checkout = Path(__file__).resolve().parents[2] / "kernels"
-    if checkout.is_dir():
-        return checkout
-    raise FileNotFoundError("gpusim kernels not found (neither gpusim/kernels nor ./kernels)")
 
 
 def unit_source(extra_includes: tuple[str, ...] = ()) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-NO_BID = np.uint64(0xFFFFFFFFFFFFFFFF)
+from ..claim import NO_BID, lowest_sources
 
 
 def recruit(be, transfers: dict[int, tuple]) -> None:
@@ -18,15 +18,13 @@ def recruit(be, transfers: dict[int, tuple]) -> None:
 def _transfer(be, due: dict[int, tuple[int, str]]) -> None:
     """One transfer in each run of ``due`` (run -> (cells, where)); only
     those runs take part in the launches."""
-    xp = be.xp
     rows = np.array(sorted(due))
     be.set_params(rows, transfer_where_tumour=[int(due[b][1] == "tumour") for b in rows])
     be.launch("tcell_transfer_bid", be.mp.n_sites, rows=rows)
     counts = []
     for b in rows:
         # The `cells` lowest bids win; bids are unique (they end in the site index).
-        bids = xp.sort(be.claim[b])[: due[b][0]]
-        chosen = (bids[bids != NO_BID] & np.uint64(0xFFFFFFFF)).astype(xp.uint32)
+        chosen = lowest_sources(be.claim[b], due[b][0])
         be.claim[b].fill(NO_BID)  # restore the all-ones invariant
         be.ensure_new_sites(int(chosen.size))
         be.new_sites[b, : chosen.size] = chosen

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..claim import NEW_CLONE
+
 
 def death(be) -> None:
     be.launch("tumour_death", be.mp.n_sites)
@@ -22,7 +24,7 @@ def divide(be) -> np.ndarray:
     # new clone ids are an exclusive prefix sum over the run's sites,
     # independent of how threads were scheduled and of the other runs.
     rows = be.active
-    flat = xp.flatnonzero(be.active_view(be.claim).ravel() == 0)
+    flat = xp.flatnonzero(be.active_view(be.claim).ravel() == NEW_CLONE)
     if flat.size == 0:
         return np.zeros(len(rows), dtype=np.int64)
     run = flat // n  # position among the active runs

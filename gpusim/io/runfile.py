@@ -35,7 +35,7 @@ from typing import Callable, NamedTuple
 import h5py
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..config import Config
 from ..errors import InputError
 from ..observables import OBSERVABLES
@@ -191,8 +191,9 @@ class RunWriter:
                         float(g.attrs["origin_um"]))
             self._field_meta[name] = (grid, g["value"].dtype)
             self._frame_times = [float(t) for t in g["time"][()]]
-        if "clones" in f:
-            del f["clones"]
+        for derived in ("clones", "analysis"):  # rewritten at the end; /analysis by gpusim analyse
+            if derived in f:
+                del f[derived]
         for attr in [a for a in f.attrs if a != "status"]:
             del f.attrs[attr]  # end-of-run attributes (outcome, runtime, ...) are rewritten at the end
         p = f["parameters"]
@@ -213,7 +214,7 @@ class RunWriter:
         self.runtime0 = runtime_s
         self.path = Path(path)
         self.cfg = cfg
-        self.dt_days = cfg.simulation.dt_minutes / 1440.0
+        self.dt_days = cfg.simulation.dt_days
         # Rows not yet written, as chunks of arrays (a run of a batch gets
         # its rows many steps at a time: see gpusim.batch).
         self._pending: dict[str, list[np.ndarray]] = {name: [] for name in OBSERVABLES}

@@ -19,14 +19,16 @@ import numpy as np
 
 from ..config import Config
 from ..observables import Observer
-from ..params import model_params, step_params
+from ..params import StepParams, model_params
 from ..state import FIELD_ARRAYS, SITE_ARRAYS, State
-from ..therapy import at_step
+from ..step import Backend
 from . import chemokine, tcell, tumour
 from .field import stencil_neighbours
 
 
-class ReferenceBackend:
+class ReferenceBackend(Backend):
+    """The rules as NumPy functions on host arrays (:mod:`gpusim.reference`)."""
+
     name = "numpy"
     xp = np
 
@@ -36,22 +38,27 @@ class ReferenceBackend:
         self.state = state.map(np.array)  # own copy
         self._stencil = stencil_neighbours(self.mp)
 
-    def step(self) -> dict[str, int]:
-        """Advance one step in the order of DESIGN §4; return its event counts."""
-        st, mp = self.state, self.mp
-        sp = step_params(mp, at_step(self.cfg, st.step))
-        events = {"kills": 0, "recruited": 0, "expansions": 0, "transferred": 0, "tcell_deaths": 0}
-        if mp.immune_on:
-            chemokine.run_step(st, mp, self._stencil)
-            tcell.recruit(st, mp, sp, events)
-            tcell.kill(st, mp, sp, events)
-        tumour.death(st, mp, sp, events)
-        tumour.divide(st, mp, events)
-        if mp.immune_on:
-            tcell.migrate(st, mp)
-            tcell.death(st, mp, sp, events)
-        st.step += 1
-        return events
+    # Backend.step runs these in the order of gpusim.step.PHASES.
+    def chemokine(self, sp: StepParams, events: dict) -> None:
+        chemokine.run_step(self.state, self.mp, self._stencil)
+
+    def tcell_recruit(self, sp: StepParams, events: dict) -> None:
+        tcell.recruit(self.state, self.mp, sp, events)
+
+    def tcell_kill(self, sp: StepParams, events: dict) -> None:
+        tcell.kill(self.state, self.mp, sp, events)
+
+    def tumour_death(self, sp: StepParams, events: dict) -> None:
+        tumour.death(self.state, self.mp, sp, events)
+
+    def tumour_divide(self, sp: StepParams, events: dict) -> None:
+        tumour.divide(self.state, self.mp, events)
+
+    def tcell_migrate(self, sp: StepParams, events: dict) -> None:
+        tcell.migrate(self.state, self.mp)
+
+    def tcell_death(self, sp: StepParams, events: dict) -> None:
+        tcell.death(self.state, self.mp, sp, events)
 
     def host_state(self) -> State:
         return self.state.map(np.array)
@@ -115,11 +122,19 @@ class ReferenceBatch:
     def run_state(self, b: int) -> State:
         return self.runs[b].state
 
+    @property
+    def state(self) -> State:
+        """Run 0's state: the single-run view of a batch of one."""
+        return self.run_state(0)
+
     def host_state(self, b: int = 0) -> State:
         return self.runs[b].host_state()
 
     def bytes_per_site(self) -> float:
         return self.runs[0].bytes_per_site()
+
+    def synchronize(self) -> None:
+        """Nothing queued: NumPy returns when the work is done."""
 
     def describe(self) -> str:
         return self.runs[0].describe()

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..params import RECRUIT_LEVELS
+
+#: The highest recruitment level (index into the step's recruit table).
+TOP_LEVEL = np.float32(RECRUIT_LEVELS - 1)
+
 
 def field_cell(mp, sites: np.ndarray) -> np.ndarray:
     """Field-cell index of lattice sites (coarsen x coarsen (x coarsen) blocks)."""
@@ -16,9 +21,9 @@ def field_cell(mp, sites: np.ndarray) -> np.ndarray:
 
 
 def chemokine_level(mp, c: np.ndarray) -> np.ndarray:
-    """Recruitment level floor(c * scale), capped at 255 (float32 product)."""
+    """Recruitment level floor(c * scale), capped at the top level (float32 product)."""
     x = np.asarray(c, dtype=np.float32) * mp.chem_level_scale
-    return np.minimum(x, np.float32(255)).astype(np.uint32)
+    return np.minimum(x, TOP_LEVEL).astype(np.uint32)
 
 
 def stencil_neighbours(mp):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 NO_SITE = -1
-NO_BID = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def neighbours(mp, sites: np.ndarray) -> np.ndarray:
@@ -29,10 +28,3 @@ def pick_nth(candidates: np.ndarray, ok: np.ndarray, nth: np.ndarray) -> np.ndar
     col = np.argmax(ok & (rank == nth[:, None]), axis=1)
     return candidates[np.arange(len(candidates)), col]
 
-
-def claim_winners(n_sites: int, targets: np.ndarray, bids: np.ndarray) -> np.ndarray:
-    """Two-phase conflict resolution: mask of the bids that are the lowest
-    on their target site (the kernels' 64-bit atomicMin, as np.minimum.at)."""
-    best = np.full(n_sites, NO_BID, dtype=np.uint64)
-    np.minimum.at(best, targets, bids)
-    return best[targets] == bids

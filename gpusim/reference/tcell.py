@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.abi import constants
+from .. import claim
+from ..abi import constants
 from ..rng import draw, mulhi
 from ..state import (CELL_KILLED, CLONE_HLA, CLONE_PDL1, TCELL_EXHAUSTION_MAX, TCELL_EXHAUSTION_SHIFT,
                      TCELL_KILLS_MASK, TCELL_PRESENT)
 from .field import chemokine_level, field_cell
-from .lattice import claim_winners, neighbours, pick_nth
+from .lattice import neighbours, pick_nth
 
 _C = constants()
 PH_RECRUIT, PH_TRANSFER, PH_KILL = _C["PHASE_RECRUIT"], _C["PHASE_TRANSFER"], _C["PHASE_KILL"]
-PH_MIGRATE, PH_DEATH = _C["PHASE_MIGRATE"], _C["PHASE_TCELL_DEATH"]
-U32 = np.uint64(0xFFFFFFFF)
+PH_MIGRATE, PH_TCELL_DEATH = _C["PHASE_MIGRATE"], _C["PHASE_TCELL_DEATH"]
 
 
 def _byte(kills, exhaustion) -> np.ndarray:
@@ -44,8 +44,7 @@ def recruit(st, mp, sp, events: dict) -> None:
             free &= st.sites["clone"] != 0
         sites = np.flatnonzero(free)
         w = draw(sites, st.step, PH_TRANSFER, 0, mp.key)[:, 0]
-        keys = (w.astype(np.uint64) << np.uint64(32)) | sites.astype(np.uint64)
-        chosen = (np.sort(keys)[:cells] & U32).astype(np.int64)
+        chosen = claim.lowest_sources(claim.bid(w, sites), cells)
         tc[chosen] = _byte(mp.kills_per_tcell, 0)
         events["transferred"] += len(chosen)
 
@@ -87,8 +86,7 @@ def kill(st, mp, sp, events: dict) -> None:
     tc[t_sites] = _byte(kills, exhaustion)
     mothers = t_sites[expand]
     dest = pick_nth(nb[expand], free[expand], mulhi(w1[expand, 3], n_free[expand]))
-    bids = (w0[expand, 3].astype(np.uint64) << np.uint64(32)) | mothers.astype(np.uint64)
-    won = claim_winners(mp.n_sites, dest, bids)
+    won = claim.winners(mp.n_sites, dest, claim.bid(w0[expand, 3], mothers))
     mother_exhaustion = (tc[mothers[won]] >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX
     tc[dest[won]] = _byte(mp.kills_per_tcell, mother_exhaustion)
     events["expansions"] = int(won.sum())
@@ -120,8 +118,7 @@ def migrate(st, mp) -> None:
             done |= step_k & (x < cum)
         go = (chosen >= 0) & (tc[np.maximum(chosen, 0)] == 0)
         src, dest = src[go], chosen[go]
-        bids = (w[go, 1].astype(np.uint64) << np.uint64(32)) | src.astype(np.uint64)
-        won = claim_winners(mp.n_sites, dest, bids)
+        won = claim.winners(mp.n_sites, dest, claim.bid(w[go, 1], src))
         src, dest = src[won], dest[won]
         tc[dest] = tc[src]
         tc[src] = 0
@@ -131,7 +128,7 @@ def death(st, mp, sp, events: dict) -> None:
     tc = st.sites["tcell"]
     sites = np.flatnonzero(tc)
     p = np.where(_can_kill(mp, tc[sites]), mp.p_tcell_death, mp.p_tcell_death_exhausted)
-    w = draw(sites, st.step, PH_DEATH, 0, mp.key)
+    w = draw(sites, st.step, PH_TCELL_DEATH, 0, mp.key)
     dying = sites[(w[:, 0] < p) | (w[:, 1] < sp.p_chemo_tcell)]
     tc[dying] = 0
     events["tcell_deaths"] = len(dying)

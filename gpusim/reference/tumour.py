@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.abi import constants
+from .. import claim
+from ..abi import constants
 from ..rng import draw, mulhi
 from ..state import CELL_DIVISIONS_MASK, CELL_KILLED, CELL_STEM, CLONE_HLA, CLONE_PDL1, grow_clone_table
 from .field import field_cell
-from .lattice import claim_winners, neighbours, pick_nth
+from .lattice import neighbours, pick_nth
 
 _C = constants()
-PH_DEATH, PH_DIVIDE, PH_MUTATE = (_C["PHASE_TUMOUR_DEATH"], _C["PHASE_TUMOUR_DIVIDE"], _C["PHASE_TUMOUR_MUTATE"])
+PH_TUMOUR_DEATH, PH_DIVIDE, PH_MUTATE = (_C["PHASE_TUMOUR_DEATH"], _C["PHASE_TUMOUR_DIVIDE"], _C["PHASE_TUMOUR_MUTATE"])
 IMMUNO_TABLE = _C["IMMUNO_TABLE"]
 
 
@@ -40,7 +41,7 @@ def death(st, mp, sp, events: dict) -> None:
     clone, cell = st.sites["clone"], st.sites["cell"]
     occupied = np.flatnonzero(clone)
     killed = (cell[occupied] & CELL_KILLED) != 0
-    w = draw(occupied, st.step, PH_DEATH, 0, mp.key)
+    w = draw(occupied, st.step, PH_TUMOUR_DEATH, 0, mp.key)
     dies = killed | (w[:, 0] < mp.p_tumour_death) | (w[:, 1] < sp.p_chemo_tumour)
     dying = occupied[dies]
     _add_population(st.clones["population"], clone[dying], -1)
@@ -68,10 +69,9 @@ def divide(st, mp, events: dict) -> None:
     has = n_free > 0
     mothers, w, nb, free, n_free = mothers[has], w[has], nb[has], free[has], n_free[has]
     targets = pick_nth(nb, free, mulhi(w[:, 1], n_free))
-    bids = (w[:, 2].astype(np.uint64) << np.uint64(32)) | mothers.astype(np.uint64)
 
     # Commit: the lowest bid on each target wins.
-    won = claim_winners(mp.n_sites, targets, bids)
+    won = claim.winners(mp.n_sites, targets, claim.bid(w[:, 2], mothers))
     mothers, targets, w = mothers[won], targets[won], w[won]
     mcell = cell[mothers]
     stem = (mcell & CELL_STEM) != 0

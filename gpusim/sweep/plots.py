@@ -1,6 +1,7 @@
 """Sweep pictures: one PNG with the outcome phase diagram over the first two
 swept parameters (one panel per arm), the response rates per arm and a
-waterfall of tumour change per run.
+waterfall of tumour change per run, and (where the runs have frames) the
+map of the end-state immune phenotype per arm.
 
 Colour in the phase diagram is the elimination fraction of each grid cell
 (from the run files' ``outcome``); for run files without an outcome (made
@@ -15,10 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis.spatial import NOT_EVALUABLE, PHENOTYPES
 from ..errors import InputError
+from ..outcome import OUTCOMES, RESPONSES
 from .store import load_runs
-from .summary import OUTCOMES, RESPONSES, collect
+from .summary import collect
 
+#: Hot, altered-excluded, cold (Galon & Bruni 2019); grey where no core was left to classify.
+PHENOTYPE_COLOURS = {"inflamed": "#d73027", "excluded": "#fc8d59", "desert": "#4575b4", NOT_EVALUABLE: "#d9d9d9"}
 RESPONSE_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#bdbdbd", "PD": "#d73027", "NE": "#f0f0f0"}
 MAX_CELLS = 8  # distinct values per phase-diagram axis before values are binned
 
@@ -81,6 +86,37 @@ def _phase_panel(ax, df, params: list[dict], use_outcome: bool, title: str, chan
     ax.set_ylabel(axes[1]["key"] if len(axes) > 1 else "", fontsize=8)
     ax.set_title(title, fontsize=9)
     return image
+
+
+def _phenotype_panel(ax, df, params: list[dict], title: str):
+    """The most frequent end-state phenotype per grid cell (colour) and each
+    phenotype's share (text), over the first two swept parameters."""
+    done = df[(df["status"] == "complete") & df["phenotype"].isin([*PHENOTYPES, NOT_EVALUABLE])]
+    axes = params[:2]
+    xs, xc = axis_bins(done[axes[0]["key"]], axes[0]["scale"]) if axes else (["all"], np.zeros(len(done), int))
+    ys, yc = (axis_bins(done[axes[1]["key"]], axes[1]["scale"]) if len(axes) > 1
+              else (["all"], np.zeros(len(done), int)))
+    labels = [*PHENOTYPES, NOT_EVALUABLE]
+    rgb = np.ones((len(ys), len(xs), 3))
+    from matplotlib.colors import to_rgb
+
+    for j in range(len(ys)):
+        for i in range(len(xs)):
+            cell = done[(xc == i) & (yc == j)]["phenotype"]
+            if not len(cell):
+                continue
+            shares = {p: (cell == p).mean() for p in labels}
+            top = max(labels, key=lambda p: (shares[p], -labels.index(p)))
+            rgb[j, i] = to_rgb(PHENOTYPE_COLOURS[top])
+            text = "\n".join(f"{p} {shares[p]:.2f}" for p in labels if shares[p] > 0)
+            ax.text(i, j, text, ha="center", va="center", fontsize=6,
+                    color="white" if top in ("inflamed", "desert") else "black")
+    ax.imshow(rgb, origin="lower", aspect="auto")
+    ax.set_xticks(range(len(xs)), xs, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(ys)), ys, fontsize=7)
+    ax.set_xlabel(axes[0]["key"] if axes else "", fontsize=8)
+    ax.set_ylabel(axes[1]["key"] if len(axes) > 1 else "", fontsize=8)
+    ax.set_title(title, fontsize=9)
 
 
 def _response_panel(ax, df, arms: list[str]):
@@ -164,8 +200,9 @@ def figure(path: str | Path):
 
     cap = growth_cap(df)
     ncols = max(len(arms), 2)
-    fig = plt.figure(figsize=(4.6 * ncols, 9), layout="constrained")
-    grid = fig.add_gridspec(2, ncols)
+    phenotypes = df["phenotype"].isin([*PHENOTYPES, NOT_EVALUABLE]).any()
+    fig = plt.figure(figsize=(4.6 * ncols, 13.5 if phenotypes else 9), layout="constrained")
+    grid = fig.add_gridspec(3 if phenotypes else 2, ncols)
     top, image = [], None
     for i, arm in enumerate(arms):
         top.append(ax := fig.add_subplot(grid[0, i]))
@@ -177,6 +214,16 @@ def figure(path: str | Path):
     split = max(1, ncols // 3)
     _response_panel(fig.add_subplot(grid[1, :split]), df, arms)
     _waterfall_panel(fig.add_subplot(grid[1, split:]), df, arms, cap)
+    if phenotypes:
+        for i, arm in enumerate(arms):
+            _phenotype_panel(fig.add_subplot(grid[2, i]), df[df["arm"] == arm], params,
+                             f"arm {arm}: immune phenotype, last frame")
+        from matplotlib.patches import Patch
+
+        names = {NOT_EVALUABLE: "n/a (no tumour core left)"}
+        fig.legend(handles=[Patch(color=c, label=names.get(p, p)) for p, c in PHENOTYPE_COLOURS.items()],
+                   loc="outside lower center", ncols=4, fontsize=8,
+                   title="immune phenotype (colour: the most frequent per cell; text: share of runs)", title_fontsize=8)
     fig.suptitle(f"{out_dir.name}: {len(df)} runs, {int((df['status'] == 'complete').sum())} complete",
                  fontsize=11)
     return fig

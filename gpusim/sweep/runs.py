@@ -24,12 +24,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, apply_overrides, load_config
+from ..config import Config, apply_overrides, load_config, toml_value
 from ..errors import InputError
 from .spec import SweepSpec, load_spec, scaled
 
@@ -49,29 +48,6 @@ def run_id(overrides: dict[str, Any], arm: str, replicate: int) -> str:
 def run_seed(sweep_seed: int, rid: str) -> int:
     digest = hashlib.sha256(sweep_seed.to_bytes(8, "little") + rid.encode()).digest()
     return int.from_bytes(digest[:8], "little")
-
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def toml_value(value: Any) -> str:
-    """A value as TOML inline text (what ``--set key=VALUE`` parses back).
-
-    >>> toml_value([{"kind": "vaccine", "start_day": 1.0, "on": True}, 1e-06])
-    '[{kind = "vaccine", start_day = 1.0, on = true}, 1e-06]'
-    """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)  # repr round-trips floats exactly; inf/nan are TOML too
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        items = (f"{k if _BARE_KEY.match(k) else json.dumps(k)} = {toml_value(v)}" for k, v in value.items())
-        return "{" + ", ".join(items) + "}"
-    raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..config import TherapyEntry, format_validation_error, read_toml
+from ..config import TherapyEntry, format_validation_error, read_toml, toml_value
 from ..errors import InputError
 
 
@@ -178,8 +178,6 @@ class BaseSpec(_Strict):
 
     def overrides(self) -> list[str]:
         """``[base.set]`` as ``key.path=value`` strings, the form ``--set`` takes."""
-        from .runs import toml_value
-
         return [f"{key}={toml_value(value)}" for key, value in flatten(self.set)]
 
 

@@ -19,8 +19,11 @@ change from therapy start to the response evaluation day, RECIST-like:
 -0.3 is a 30 % shrinkage; the run file's own ``tumour_change`` where it has
 one (runs with therapy), else computed by the same rule; NaN where the
 tumour was gone at the start),
-``tcells_final`` (NaN where the run has no ``tcells`` observable) and
-``runtime_s``.
+``tcells_final`` (NaN where the run has no ``tcells`` observable),
+``phenotype`` (immune phenotype of the last frame: inflamed, excluded,
+desert, n/a; ``-`` without frames) with ``tcell_density_core_per_mm2`` and
+``tcell_density_margin_per_mm2`` (gpusim.analysis.spatial; the run file's
+``/analysis`` where stored) and ``runtime_s``.
 """
 
 from __future__ import annotations
@@ -33,11 +36,12 @@ from typing import Any
 
 import numpy as np
 
+from ..config import toml_value
+from ..analysis.spatial import PHENOTYPES
+from ..outcome import OUTCOMES, RESPONSES
 from . import store
 
 MISSING = "-"
-OUTCOMES = ("elimination", "equilibrium", "escape")
-RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 
 
 def _attr(f, name: str) -> str:
@@ -71,6 +75,8 @@ def read_run(path: Path) -> dict[str, Any]:
     row: dict[str, Any] = {"status": store.run_status(path), "outcome": MISSING, "response": MISSING,
                            "days": math.nan, "tumour_cells_initial": math.nan, "tumour_cells_final": math.nan,
                            "tumour_cells_max": math.nan, "tcells_final": math.nan, "runtime_s": math.nan,
+                           "phenotype": MISSING, "tcell_density_core_per_mm2": math.nan,
+                           "tcell_density_margin_per_mm2": math.nan,
                            "_therapy_start": None, "_evaluation_day": None, "_tumour": None, "_change": None}
     if row["status"] in ("missing", "unreadable"):
         return row
@@ -88,7 +94,19 @@ def read_run(path: Path) -> dict[str, Any]:
         tcells = _series(f, "tcells")
         if tcells is not None and len(tcells[1]):
             row["tcells_final"] = float(tcells[1][-1])
+    row.update(_end_state(path))
     return row
+
+
+def _end_state(path: Path) -> dict[str, Any]:
+    """Immune phenotype and T-cell densities of the run's last frame."""
+    from ..analysis.analyse import end_state
+    from ..errors import InputError
+
+    try:
+        return end_state(path) or {}
+    except InputError:  # a damaged frame: the status column already tells
+        return {}
 
 
 def _value_at(series: tuple[np.ndarray, np.ndarray], day: float) -> float:
@@ -102,8 +120,6 @@ def _value_at(series: tuple[np.ndarray, np.ndarray], day: float) -> float:
 def _param_column(value: Any) -> Any:
     # HDF5 tables hold scalars: a swept list (say lattice.shape) becomes its TOML text.
     if isinstance(value, (list, tuple, dict)):
-        from .runs import toml_value
-
         return toml_value(value)
     return value
 
@@ -144,7 +160,8 @@ def collect(out_dir: str | Path):
             r["tumour_change"] = own
     columns = ["run_id", "index", "arm", "replicate", "seed", *keys, "status", "outcome", "response", "days",
                "tumour_cells_initial", "tumour_cells_final", "tumour_cells_max", "therapy_start_day",
-               "tumour_cells_at_therapy_start", "tumour_change", "tcells_final", "runtime_s"]
+               "tumour_cells_at_therapy_start", "tumour_change", "tcells_final", "phenotype",
+               "tcell_density_core_per_mm2", "tcell_density_margin_per_mm2", "runtime_s"]
     df = pd.DataFrame(rows, columns=columns)
     df["seed"] = df["seed"].astype(np.uint64)
     return df
@@ -173,7 +190,7 @@ def parameter_bins(values, max_distinct: int = 6):
 def _rates_table(df, by, responses, label: str) -> list[str]:
     groups = df.groupby(by, sort=False, observed=True)
     head = [label, "runs", "complete"] + [f"{o}%" for o in OUTCOMES] + ["outcome?"] \
-        + [f"{r}%" for r in RESPONSES] + ["median change"]
+        + [f"{r}%" for r in RESPONSES] + ["median change"] + [f"{p}%" for p in PHENOTYPES]
     rows = [head]
     for name, g in groups:
         done = g[g["status"] == "complete"]
@@ -184,8 +201,11 @@ def _rates_table(df, by, responses, label: str) -> list[str]:
         rn = int(resp.isin(RESPONSES).sum())
         rs = [f"{100 * (resp == r).sum() / rn:.0f}" if rn else "-" for r in RESPONSES]
         change = done["tumour_change"].median()
+        pheno = done["phenotype"]
+        pn = int(pheno.isin(PHENOTYPES).sum())
+        ps = [f"{100 * (pheno == p).sum() / pn:.0f}" if pn else "-" for p in PHENOTYPES]
         rows.append([str(name), str(len(g)), str(len(done)), *outs, unknown, *rs,
-                     "-" if math.isnan(change) else f"{100 * change:+.0f}%"])
+                     "-" if math.isnan(change) else f"{100 * change:+.0f}%", *ps])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
 
@@ -206,7 +226,8 @@ def summarize_dir(path: str | Path) -> str:
     lines = [f"sweep {out_dir}: {len(df)} runs ({state}); sweep seed {header['sweep_seed']}; "
              f"spec {header['spec_file']}",
              "outcome and response: the run files' attributes (response only where an arm has therapy); "
-             "change = tumour cells from therapy start to evaluation", "",
+             "change = tumour cells from therapy start to evaluation; inflamed/excluded/desert: immune phenotype "
+             "of the last frame, % of runs with a tumour core there", "",
              "per arm:", *("  " + line for line in _rates_table(df, "arm", responses, "arm"))]
     for key in [p["key"] for p in header["params"]]:
         bins = parameter_bins(df[key])

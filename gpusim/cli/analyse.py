@@ -1,0 +1,60 @@
+"""gpusim analyse RUN.h5 [--set analysis.KEY=VALUE ...]"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+
+HELP = """\
+Spatial statistics and immune phenotype of every lattice frame of a run:
+tumour core / invasive margin / outside regions, T-cell density in each
+(cells per mm^2), distance of T cells to the tumour, clone mixing, tumour
+radius, surface and shape; phenotype inflamed / excluded / desert.  Stored
+under /analysis in the run file (nothing else in it changes) and read back
+by gpusim.open_run(...).analysis.  Settings: the run config's [analysis]
+table, or --set analysis.KEY=VALUE."""
+
+SHOWN = ("tumour_cells", "tcells", "tumour_radius_um", "tcell_density_core_per_mm2",
+         "tcell_density_margin_per_mm2", "same_clone_neighbour_fraction", "phenotype")
+
+
+def add_parser(sub) -> None:
+    import argparse
+
+    p = sub.add_parser("analyse", help="spatial statistics and immune phenotype per frame (stored under /analysis)",
+                       description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="run file (.h5) with lattice frames")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="analysis.KEY=VALUE",
+                   help="override an [analysis] setting, e.g. --set analysis.margin_width_um=100")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the end-state phenotype")
+    p.set_defaults(func=main)
+
+
+def settings_from(path: Path, overrides: list[str]):
+    """The run config's [analysis] settings with ``--set analysis.*`` applied."""
+    from ..analysis import open_run
+    from ..config import apply_overrides
+
+    for item in overrides:
+        if not item.split("=", 1)[0].strip().startswith("analysis."):
+            raise InputError(f"--set {item}: gpusim analyse takes only analysis.* settings")
+    with open_run(path) as run:
+        cfg = run.config
+    return apply_overrides(cfg, overrides).analysis if overrides else cfg.analysis
+
+
+def main(args) -> int:
+    import pandas as pd
+
+    from ..analysis.analyse import write_analysis
+
+    path = Path(args.run)
+    table = write_analysis(path, settings_from(path, args.overrides))
+    end = table["phenotype"].iloc[-1] if len(table) else "n/a"
+    if not args.quiet:
+        shown = [c for c in SHOWN if c in table]
+        with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
+            print(table[["step", *shown]].to_string())
+    print(f"{path}: {len(table)} frames analysed into /analysis; end-state phenotype {end}")
+    return 0

@@ -1,0 +1,106 @@
+"""One step of the model: the phase order (DESIGN §4), written once, and
+the interface every backend implements.
+
+A backend (the NumPy reference, the kernel engine on cpu or cuda) supplies
+one method per phase; :meth:`Backend.step` calls them in :data:`PHASES`
+order, skipping the immune phases when the config switches the immune
+system off.  The T-cell migration phase makes ``n_moves`` moves.
+
+>>> phase_order(immune_on=False)
+('tumour_death', 'tumour_divide')
+>>> phase_order(immune_on=True)[:3]
+('chemokine', 'tcell_recruit', 'tcell_kill')
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod, update_abstractmethods
+from typing import Any
+
+from .config import Config
+from .observables import EVENTS
+from .params import ModelParams, StepParams, step_params
+from .state import State
+from .therapy import at_step
+
+#: (phase, runs only with the immune system on), in step order.  Phase 1 of
+#: DESIGN §4 (therapy) is the StepParams every phase receives.
+PHASES: tuple[tuple[str, bool], ...] = (
+    ("chemokine", True),  # 2. secretion, diffusion substeps, decay
+    ("tcell_recruit", True),  # 3. recruitment at vessels, adoptive transfer
+    ("tcell_kill", True),  # 4. killing, exhaustion, expansion
+    ("tumour_death", False),  # 5. killed, spontaneous, chemotherapy
+    ("tumour_divide", False),  # 6. two-phase division, mutation, new clones
+    ("tcell_migrate", True),  # 7. n_moves moves
+    ("tcell_death", True),  # 8. lifespan, exhaustion, chemotherapy
+)
+
+
+def phase_order(immune_on: bool) -> tuple[str, ...]:
+    """The phases one step runs, in order."""
+    return tuple(name for name, immune in PHASES if immune_on or not immune)
+
+
+class Backend(ABC):
+    """A backend: the state on some device and the rules that advance it.
+
+    Subclasses set ``name`` (``numpy``, ``cpu``, ``cuda``), ``xp`` (the array
+    module of ``state``), ``cfg``, ``mp`` (:func:`gpusim.params.model_params`)
+    and ``state``, and implement one method per phase of :data:`PHASES` (the
+    abstract methods below are made from it), each taking the step's
+    :class:`~gpusim.params.StepParams` and the step's event counts (a dict to
+    fill)."""
+
+    name: str
+    xp: Any
+    cfg: Config
+    mp: ModelParams
+    state: State
+
+    def step(self) -> dict[str, int]:
+        """Advance one step; return its event counts (:data:`gpusim.observables.EVENTS`)."""
+        sp = step_params(self.mp, at_step(self.cfg, self.state.step))
+        events = dict.fromkeys(EVENTS, 0)
+        self.begin_step(sp)
+        for name in phase_order(self.mp.immune_on):
+            getattr(self, name)(sp, events)
+        self.end_step(events)
+        self.state.step += 1
+        return events
+
+    def begin_step(self, sp: StepParams) -> None:
+        """Before the first phase (the kernel engine uploads the step's parameters)."""
+
+    def end_step(self, events: dict[str, int]) -> None:
+        """After the last phase (the kernel engine reads its event counters)."""
+
+    def synchronize(self) -> None:
+        """Wait until every queued phase has finished (for timing)."""
+
+    @abstractmethod
+    def host_state(self) -> State:
+        """A host (NumPy) copy of the state."""
+
+    @abstractmethod
+    def bytes_per_site(self) -> float:
+        """Persistent memory per lattice site (state and scratch)."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the backend runs, in words (for benchmark records)."""
+
+
+def _phase_method(name: str):
+    def phase(self, sp: StepParams, events: dict) -> None:
+        raise NotImplementedError(name)
+
+    phase.__name__ = phase.__qualname__ = name
+    phase.__doc__ = f"Phase {name!r} of the step (see PHASES)."
+    return abstractmethod(phase)
+
+
+# One abstract method per phase, named by PHASES: a backend that lacks one
+# cannot be made.
+for _name, _ in PHASES:
+    setattr(Backend, _name, _phase_method(_name))
+update_abstractmethods(Backend)

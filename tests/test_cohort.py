@@ -1,0 +1,76 @@
+"""Cohort analysis of a sweep directory: the end-state immune phenotype in
+summary.h5, summarize and the sweep plot; cohort curves (spaghetti and
+Kaplan-Meier per arm)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sweep_util import gpusim, write_sweep
+
+from gpusim.analysis import spatial
+from gpusim.sweep import store
+
+# Two arms that differ: the treated arm gets a strong chemotherapy pulse on day 0.5.
+COHORT = """
+seed = 11
+replicates = 3
+[[grid]]
+key = "immune.recruitment_rate_per_day"
+values = [0.05, 5.0]
+[[arms]]
+name = "control"
+therapy = "none"
+[[arms]]
+name = "chemo"
+[[arms.therapy]]
+kind = "chemotherapy"
+day = 0.5
+tumour_kill_prob = 0.8
+"""
+COHORT_SET = """lattice.shape = [40, 40]
+simulation.steps = 216
+tumour.initial_radius_cells = 6.0
+output.frame_every_steps = 36
+"""
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    """12 runs: 2 recruitment rates x 2 arms x 3 replicates, 1.5 days on 40 x 40."""
+    tmp = tmp_path_factory.mktemp("cohort")
+    out = tmp / "cohort"
+    proc = gpusim("sweep", write_sweep(tmp, COHORT, COHORT_SET), "-o", out, "--backend", "numpy", "-q")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_summary_has_the_end_state_phenotype_of_each_run(cohort):
+    import gpusim as g
+
+    table = pd.read_hdf(cohort / "summary.h5", "runs")
+    assert {"phenotype", "tcell_density_core_per_mm2", "tcell_density_margin_per_mm2"} <= set(table.columns)
+    for row in table.itertuples():
+        with g.open_run(store.run_path(cohort, row.run_id)) as run:
+            clone, tcells = run.frames("tumour_clone")[-1], run.frames("tcells")[-1]
+            expected = spatial.frame_statistics(clone, tcells, 10.0, run.config.analysis)
+        assert row.phenotype == expected["phenotype"]
+        assert row.tcell_density_core_per_mm2 == pytest.approx(expected["tcell_density_core_per_mm2"], nan_ok=True)
+    assert set(table["phenotype"]) <= {*spatial.PHENOTYPES, spatial.NOT_EVALUABLE}
+    assert (table["phenotype"] != spatial.NOT_EVALUABLE).any()
+
+
+def test_summarize_and_plot_show_phenotypes(cohort, tmp_path):
+    proc = gpusim("summarize", cohort)
+    assert proc.returncode == 0, proc.stderr
+    head = next(line.split() for line in proc.stdout.splitlines() if line.strip().startswith("arm "))
+    assert head[-3:] == ["inflamed%", "excluded%", "desert%"]
+    table = pd.read_hdf(cohort / "summary.h5", "runs")
+    control = table[(table["arm"] == "control") & table["phenotype"].isin(spatial.PHENOTYPES)]
+    row = next(line.split() for line in proc.stdout.splitlines() if line.strip().startswith("control"))
+    assert row[-3:] == [f"{100 * (control['phenotype'] == p).mean():.0f}" for p in spatial.PHENOTYPES]
+    from gpusim.sweep.plots import figure
+
+    titles = [ax.get_title() for ax in figure(cohort).axes]
+    assert "arm control: immune phenotype, last frame" in titles and "arm chemo: immune phenotype, last frame" in titles
