@@ -37,6 +37,7 @@ import numpy as np
 
 from .config import Config
 from .errors import InputError, RunInterrupted
+from .signals import StepAbandoned
 from .observables import EVENTS, OBSERVABLES
 from .state import State, initial_state
 
@@ -207,19 +208,24 @@ class Cohort:
             self._close(be.active[be.steps[be.active] >= self.targets[be.active]], "complete")
             while len(be.active):
                 rows = be.active
-                events = be.step()
+                try:
+                    events = be.step()
+                except StepAbandoned:  # a stop inside a guarded step: every run is back at its last step
+                    events = None
                 steps = be.steps[rows]
-                self._rows.append((steps, {**be.observe(), **events}))
-                if progress is not None:
-                    progress.update(1, tumour_cells=int(self._rows[-1][1]["tumour_cells"][0]))
-                due = self._due(rows, steps)
-                done = steps >= self.targets[rows]
+                if events is not None:
+                    self._rows.append((steps, {**be.observe(), **events}))
+                    if progress is not None:
+                        progress.update(1, tumour_cells=int(self._rows[-1][1]["tumour_cells"][0]))
+                due = self._due(rows, steps) & (events is not None)
+                done = (steps >= self.targets[rows]) & (events is not None)
                 why = stop.name if stop is not None and stop() else None
                 if not (due.any() or done.any() or why or len(self._rows) >= _max_rows()):
                     continue
                 self._deliver()
+                states = dict(zip(rows[due], be.host_states(rows[due])))  # fetched only if some are due
                 for b, step in zip(rows[due], steps[due]):
-                    self.members[b].writer.write_due(int(step), self._state_fn(b))
+                    self.members[b].writer.write_due(int(step), lambda b=b: states[b])
                 self._close(rows[done], "complete")
                 if why and len(be.active):
                     stopped = be.active
@@ -242,7 +248,7 @@ class Cohort:
 
 
 def _max_rows() -> int:
-    from .io.runfile import MAX_PENDING_ROWS
+    from .io.rows import MAX_PENDING_ROWS
 
     return MAX_PENDING_ROWS
 

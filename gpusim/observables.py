@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from .lattice import coordinates, full_shape
-from .state import CLONE_HLA, CLONE_PDL1, TCELL_EXHAUSTION_MAX, TCELL_EXHAUSTION_SHIFT, TCELL_KILLS_MASK
+from .reference.tcell import can_kill
+from .state import CLONE_HLA, CLONE_PDL1
 
 #: Counted by the backends during the step (0 at step 0).
 EVENTS: dict[str, tuple[type, str, str]] = {
@@ -84,9 +85,8 @@ class Observer:
         flags = clones["flags"][:, 1:]
         tc = sites["tcell"]
         present = tc != 0
-        exhaustion = (tc >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX
         threshold = self.exhaustion_threshold if rows is None else self.exhaustion_threshold[rows]
-        stuck = present & (((tc & TCELL_KILLS_MASK) == 0) | (exhaustion >= xp.asarray(threshold)[:, None]))
+        stuck = present & ~can_kill(tc, xp.asarray(threshold)[:, None])
         clone = sites["clone"]
         edge = (clone[:, self.edge] != 0).sum(axis=1, dtype=u64) if len(self.edge) else xp.zeros(len(clone), u64)
         sums = xp.stack([

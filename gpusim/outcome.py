@@ -45,9 +45,24 @@ PR_CHANGE = -0.3
 PD_CHANGE = 0.2
 
 
-def _at_or_before(times: np.ndarray, values: np.ndarray, day: float):
+def value_at(times: np.ndarray, values: np.ndarray, day: float) -> int:
+    """The value recorded at the last time at or before ``day`` (the first one if none)."""
     idx = np.searchsorted(times, day + 1e-9, side="right") - 1
     return int(values[max(idx, 0)])
+
+
+def tumour_change(times, cells, start_day: float, evaluation_day: float | None = None) -> tuple[int, int, float]:
+    """(baseline, final, relative change) of the tumour cell count from
+    ``start_day`` to ``evaluation_day`` (default: the last record); the
+    change is NaN when there was no tumour at baseline.
+
+    >>> tumour_change([0.0, 1.0, 2.0], [10, 40, 20], 1.0)
+    (40, 20, -0.5)
+    """
+    times, cells = np.asarray(times, float), np.asarray(cells)
+    base = value_at(times, cells, start_day)
+    final = value_at(times, cells, times[-1] if evaluation_day is None else evaluation_day)
+    return base, final, (final - base) / base if base else float("nan")
 
 
 def held_in_check(oc, times: np.ndarray, cells: np.ndarray) -> bool:
@@ -76,12 +91,9 @@ def classify(cfg, times, tumour_cells, edge_cells) -> dict:
     result = {"outcome": outcome}
     start = therapy_start_day(cfg)
     if start is not None:
-        evaluate = oc.response_evaluation_day if oc.response_evaluation_day is not None else times[-1]
-        base = _at_or_before(times, cells, start)
-        final = _at_or_before(times, cells, evaluate)
+        base, final, change = tumour_change(times, cells, start, oc.response_evaluation_day)
         if base == 0 or start >= times[-1]:  # no tumour at baseline, or no therapy within the run
             result.update(response="NE", tumour_change=float("nan"))
         else:
-            change = (final - base) / base
             result.update(response=response_of(change, final), tumour_change=round(change, 12))
     return result

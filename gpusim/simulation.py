@@ -19,7 +19,7 @@ from .config import Config
 from .errors import InputError
 from .observables import EVENTS, OBSERVABLES
 from .progress import Progress
-from .signals import StopOnSignal
+from .signals import StepAbandoned, StopOnSignal
 from .state import State, initial_state
 
 
@@ -59,14 +59,19 @@ class Simulation:
         given (a whole run file, closed and classified: :func:`run_to_file`).
 
         ``stop``, if given, is polled after every step; when it returns true
-        the run returns early (a signal asked the run to end)."""
+        the run returns early (a signal asked the run to end).  A guarded
+        step abandoned on a signal (:mod:`gpusim.signals`) ends the run too,
+        at the state of the last complete step."""
         if steps is None:
             steps = max(0, self.cfg.simulation.steps - self.step_count)
         if writer is not None:
             writer.start(self.last_observables, self.state)
         with Progress(steps, "gpusim run", enabled=progress) as bar:
             for _ in range(steps):
-                obs = self.step()
+                try:
+                    obs = self.step()
+                except StepAbandoned:  # the backend put back the last complete step's state
+                    break
                 if writer is not None:
                     writer.on_step(self.step_count, obs, self.state)
                 bar.update(1, tumour_cells=obs["tumour_cells"])
@@ -103,10 +108,9 @@ def resume_member(path: str | Path, steps: int | None = None):
         for group in groups:  # what the continued run truncates and appends to
             for part in ("step", "time", "value"):
                 require(f, f"{group}/{part}")
-        try:
-            ckpt = read_checkpoint(f)
-        except KeyError:
-            raise InputError(f"{path}: has no checkpoint (/checkpoint) to resume from") from None
+        ckpt = read_checkpoint(f)
+        if ckpt is None:
+            raise InputError(f"{path}: has no checkpoint (/checkpoint) to resume from")
     start = ckpt.state.step
     if steps is None:
         if status == "complete" and start >= cfg.simulation.steps:
@@ -140,7 +144,7 @@ def resume_run(path: str | Path, steps: int | None = None, backend: str = "auto"
     from .backends import resolve
     from .batch import Cohort
     from .io.reader import open_for_writing
-    from .io.runfile import LIBVER
+    from .io.layout import LIBVER
 
     member, start = resume_member(path, steps)
     backend = resolve(backend)

@@ -14,12 +14,15 @@ system off.  The T-cell migration phase makes ``n_moves`` moves.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod, update_abstractmethods
+from contextlib import nullcontext
 from typing import Any
 
 from .config import Config
 from .observables import EVENTS
 from .params import ModelParams, StepParams, step_params
+from .signals import GUARD_AFTER_S, StepAbandoned, guarded, handler_active, poll
 from .state import State
 from .therapy import at_step
 
@@ -57,16 +60,49 @@ class Backend(ABC):
     mp: ModelParams
     state: State
 
+    #: Wall time of the last step (None before the first): decides whether
+    #: the next step is guarded (gpusim.signals).
+    last_step_s: float | None = None
+
     def step(self) -> dict[str, int]:
-        """Advance one step; return its event counts (:data:`gpusim.observables.EVENTS`)."""
+        """Advance one step; return its event counts (:data:`gpusim.observables.EVENTS`).
+
+        While a run listens for signals (:mod:`gpusim.signals`), a step that
+        is likely slow is guarded: it starts from a host copy of the state,
+        and a stop request inside it raises
+        :class:`~gpusim.signals.StepAbandoned` after putting that copy back."""
         sp = step_params(self.mp, at_step(self.cfg, self.state.step))
         events = dict.fromkeys(EVENTS, 0)
-        self.begin_step(sp)
-        for name in phase_order(self.mp.immune_on):
-            getattr(self, name)(sp, events)
-        self.end_step(events)
+        self.run_phases(sp, events)
         self.state.step += 1
         return events
+
+    def run_phases(self, sp, events: dict) -> None:
+        """``begin_step``, every phase in :func:`phase_order` (polling for a
+        stop between them), ``end_step``: the body of every backend's step
+        (a batch of runs passes its own ``sp``).  Guarded when likely slow."""
+        slow = self.last_step_s is None or self.last_step_s > GUARD_AFTER_S
+        undo = self.snapshot() if slow and handler_active() else None
+        started = time.perf_counter()
+        try:
+            with guarded(self.synchronize) if undo is not None else nullcontext():
+                self.begin_step(sp)
+                for name in phase_order(self.mp.immune_on):
+                    getattr(self, name)(sp, events)
+                    poll()
+                self.end_step(events)
+        except StepAbandoned:
+            self.restore(undo)
+            raise
+        self.last_step_s = time.perf_counter() - started
+
+    def snapshot(self) -> State:
+        """A host copy of the state that later steps do not change."""
+        return self.host_state()
+
+    def restore(self, state: State) -> None:
+        """Make a :meth:`snapshot` the current state."""
+        self.state = state.map(self.xp.asarray)
 
     def begin_step(self, sp: StepParams) -> None:
         """Before the first phase (the kernel engine uploads the step's parameters)."""

@@ -13,7 +13,8 @@ from test_runfile import datasets
 
 import gpusim
 from gpusim.analysis import clonal
-from gpusim.io.runfile import FIELDS, RunWriter
+from gpusim.io.frames import FIELDS
+from gpusim.io.runfile import RunWriter
 from gpusim.observables import OBSERVABLES
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 import gpusim
 from gpusim.cli.main import main
-from gpusim.io.runfile import FIELDS, FieldSpec
+from gpusim.io.frames import FIELDS, FieldSpec
 from gpusim.plots import FIGURE_DPI, FIGURE_SIZE_IN, run_figure
 from gpusim.plots.movie import MOVIE_DPI, MOVIE_SIZE_IN
 from gpusim.plots.muller import muller_data

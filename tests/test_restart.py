@@ -22,7 +22,8 @@ from test_runfile import datasets
 
 from gpusim.config import Config
 from gpusim.io.checkpoint import read_checkpoint, write_checkpoint
-from gpusim.io.runfile import RunWriter, xdmf_path
+from gpusim.io.frames import xdmf_path
+from gpusim.io.runfile import RunWriter
 from gpusim.simulation import resume_run, run_to_file
 from gpusim.state import initial_state
 
@@ -202,7 +203,7 @@ def test_extending_a_complete_run_equals_a_longer_run(tmp_path, backend, monkeyp
     real_close = RunWriter.close
 
     def close(self, state, status="complete", **attrs):  # what end-of-run metrics can see
-        seen["history"] = self.observable_history("tumour_cells")
+        seen["history"] = self.rows.history("tumour_cells")
         real_close(self, state, status, **attrs)
 
     monkeypatch.setattr(RunWriter, "close", close)
@@ -306,7 +307,7 @@ import os, signal, sys, h5py, numpy as np
 sys.path.insert(0, {str(os.path.dirname(__file__))!r})
 from test_restart import rich_state
 import gpusim.io.checkpoint as ck
-from gpusim.io.runfile import LIBVER
+from gpusim.io.layout import LIBVER
 f = h5py.File({str(path)!r}, "w", libver=LIBVER)
 st = rich_state(); st.step = 5
 ck.write_checkpoint(f, st)

@@ -8,7 +8,7 @@ import pytest
 from conftest import require_backend
 from test_tumour import random_tumour_config
 
-from gpusim.io.runfile import FIELDS
+from gpusim.io.frames import FIELDS
 from gpusim.observables import OBSERVABLES
 from gpusim.simulation import run_to_file
 
@@ -76,7 +76,8 @@ import xml.etree.ElementTree as ET  # noqa: E402
 
 from conftest import make_config  # noqa: E402
 
-from gpusim.io.runfile import FieldSpec, RunWriter, coarse_grid, xdmf_path  # noqa: E402
+from gpusim.io.frames import FieldSpec, coarse_grid, xdmf_path  # noqa: E402
+from gpusim.io.runfile import RunWriter  # noqa: E402
 from gpusim.state import initial_state  # noqa: E402
 
 

@@ -53,7 +53,7 @@ def write_analysis(path: str | Path, settings: AnalysisConfig | None = None):
     """Analyse every frame of the run file ``path`` and store the table
     under ``/analysis`` (replacing an earlier one); returns the table."""
     from ..io.reader import open_for_writing, reading
-    from ..io.runfile import LIBVER
+    from ..io.layout import LIBVER
     from .run import open_run
 
     path = Path(path)

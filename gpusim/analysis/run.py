@@ -33,7 +33,7 @@ import numpy as np
 from ..config import Config
 from ..io.checkpoint import read_checkpoint
 from ..io.reader import open_run_file, read_config, reading, require
-from ..io.runfile import xdmf_path
+from ..io.frames import xdmf_path
 from ..state import CLONE_HLA, CLONE_PDL1, State
 from . import clonal
 
@@ -266,10 +266,10 @@ class Run:
     def checkpoint(self) -> State:
         """The state stored for restart (the last checkpoint), on the host."""
         with reading(self.path):
-            try:
-                return read_checkpoint(self._f).state
-            except KeyError:
+            ckpt = read_checkpoint(self._f)
+            if ckpt is None:
                 raise_missing(self._f, "checkpoint")
+            return ckpt.state
 
     # ------------------------------------------------------ clonal analysis
     def vaf(self):

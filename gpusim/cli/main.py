@@ -9,9 +9,9 @@ import os
 import sys
 
 from ..errors import InputError, RunInterrupted
-from . import analyse, bench, info, plot, resume, run, submit, summarize, sweep
+from . import analyse, bench, info, plot, resume, run, sensitivity, submit, summarize, sweep
 
-SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, analyse, info, bench)
+SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, analyse, sensitivity, info, bench)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -34,7 +34,7 @@ from ..config import Config
 from ..observables import Observer
 from ..params import ModelParams, model_params, step_params
 from ..state import State
-from ..step import Backend, phase_order
+from ..step import Backend
 from ..therapy import at_step
 from . import chemokine, tcell, tumour
 
@@ -228,18 +228,37 @@ class KernelBackend(Backend):
 
     def step(self) -> dict[str, np.ndarray]:
         """Advance every active run one step (DESIGN §4 order); return the
-        step's event counts, one int64 array over the active runs per event."""
-        self.counters.fill(0)
-        bs = self._therapy()
-        self.set_params(self.active, step=self.steps[self.active])
+        step's event counts, one int64 array over the active runs per event.
+        A stop inside a guarded step (gpusim.signals) puts every run back at
+        the step's start and raises StepAbandoned."""
         events: dict[str, Any] = {}
-        for name in phase_order(self.mp.immune_on):
-            getattr(self, name)(bs, events)
+        self.run_phases(self._therapy(), events)
+        self.steps[self.active] += 1
+        return events
+
+    def begin_step(self, bs: BatchStep) -> None:
+        self.counters.fill(0)
+        self.set_params(self.active, step=self.steps[self.active])
+
+    def end_step(self, events: dict) -> None:
         c = self.device.to_host(self.active_view(self.counters)).astype(np.int64)
         events.update({name: c[:, idx] for name, idx in COUNTERS.items()})
         events.setdefault("new_clones", np.zeros(len(self.active), dtype=np.int64))
-        self.steps[self.active] += 1
-        return events
+
+    def snapshot(self) -> dict:
+        """Copies (on the device) of every run's state arrays and counts."""
+        copy = {part: {k: v.copy() for k, v in getattr(self, part).items()} for part in ("sites", "clones", "extra")}
+        copy["n_clones"] = self.n_clones.copy()
+        return copy
+
+    def restore(self, snap: dict) -> None:
+        """Every run back at the abandoned step's start, scratch as a step expects it."""
+        for part in ("sites", "clones", "extra"):
+            setattr(self, part, snap[part])
+        self.n_clones = snap["n_clones"]
+        self.claim.fill(NO_BID)  # a move abandoned between propose and commit leaves bids
+        self.counters.fill(0)
+        self.refresh_fields()
 
     # The phases (gpusim.step.PHASES), each over every active run.
     def chemokine(self, bs: BatchStep, events: dict) -> None:
@@ -288,6 +307,16 @@ class KernelBackend(Backend):
 
     def host_state(self, b: int = 0) -> State:
         return self.run_state(b).map(lambda a: np.array(self.device.to_host(a)))
+
+    def host_states(self, rows) -> list[State]:
+        """Host copies of the states of runs ``rows``: one transfer per
+        array for all of them (frames of a whole batch fall due together)."""
+        idx = self.xp.asarray(np.asarray(rows))
+        parts = {part: {k: self.device.to_host(v[idx]) for k, v in getattr(self, part).items()}
+                 for part in ("sites", "clones", "extra")}
+        return [State(step=int(self.steps[b]), n_clones=int(self.n_clones[b]),
+                      **{part: {k: v[j] for k, v in arrays.items()} for part, arrays in parts.items()})
+                for j, b in enumerate(rows)]
 
     def bytes_per_site(self) -> float:
         """Persistent device memory per site of one run (state + scratch)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..signals import poll
+
 
 def run_step(be) -> None:
     n = be.mp.n_field
@@ -10,4 +12,5 @@ def run_step(be) -> None:
     # coefficient): the loop covers the most, each run stops at its own.
     for s in range(max(be.mps[b].chem_substeps for b in be.active)):
         be.launch("chemokine_diffuse", n, substep=s)  # ping-pong: chemokine <-> scratch
+        poll()
     be.launch("chemokine_decay", n)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..claim import NO_BID, lowest_sources
+from ..signals import poll
 
 
 def recruit(be, transfers: dict[int, tuple]) -> None:
@@ -43,6 +44,7 @@ def migrate(be) -> None:
     for s in range(max(be.mps[b].n_moves for b in be.active)):
         be.launch("tcell_move_propose", be.mp.n_sites, substep=s)
         be.launch("tcell_move_commit", be.mp.n_sites, substep=s)
+        poll()
 
 
 def death(be) -> None:

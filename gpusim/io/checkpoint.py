@@ -44,6 +44,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ..errors import InputError
 from ..state import State
 
 SLOTS = ("a", "b")
@@ -101,11 +102,19 @@ def write_checkpoint(f: h5py.File, state: State, runtime_s: float = 0.0) -> None
     f.flush()
 
 
-def read_checkpoint(f: h5py.File) -> Checkpoint:
-    """The current checkpoint as a host :class:`State` (KeyError if none)."""
+def read_checkpoint(f: h5py.File) -> Checkpoint | None:
+    """The current checkpoint as a host :class:`State`, or None when the file
+    has none (like :func:`current_slot` and :func:`checkpoint_step`)."""
     slot = current_slot(f)
     if slot is None:
-        raise KeyError("no complete checkpoint (/checkpoint)")
+        return None
+    try:
+        return _read_slot(slot)
+    except KeyError as err:  # a member of the slot is missing
+        raise InputError(f"{f.filename}: damaged checkpoint {slot.name} ({err})") from None
+
+
+def _read_slot(slot: h5py.Group) -> Checkpoint:
     n_clones = int(slot.attrs["n_clones"])
     clones = _load(slot["clones"])
     capacity = max(16, 1 << max(n_clones - 1, 0).bit_length())  # capacity does not affect results

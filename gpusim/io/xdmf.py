@@ -17,7 +17,7 @@ time frames are appended, so it matches the HDF5 file even after a crash.
 >>> import tempfile, os, xml.etree.ElementTree as ET
 >>> grid = NS(extents=(4, 3), spacing_um=10.0, origin_um=0.0)
 >>> xmf = os.path.join(tempfile.mkdtemp(), "run.xmf")
->>> write_xdmf(xmf, "run.h5", {"tumour_clone": (grid, np.dtype(np.uint32))}, [0.0, 0.5])
+>>> XdmfWriter(xmf, "run.h5").write({"tumour_clone": (grid, np.dtype(np.uint32))}, [0.0, 0.5])
 >>> ET.parse(xmf).getroot().find(".//DataItem[@Format='HDF']").text
 'run.h5:/fields/tumour_clone/value'
 """
@@ -132,7 +132,3 @@ class XdmfWriter:
             tmp.unlink(missing_ok=True)
             raise
 
-
-def write_xdmf(xmf_path: str | Path, h5_name: str, fields: dict, times: list[float]) -> None:
-    """One-off :class:`XdmfWriter` write."""
-    XdmfWriter(xmf_path, h5_name).write(fields, times)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..config import Config
 from ..observables import Observer
+from ..signals import GUARD_AFTER_S, StepAbandoned, handler_active
 from ..params import StepParams, model_params
 from ..state import FIELD_ARRAYS, SITE_ARRAYS, State
 from ..step import Backend
@@ -104,7 +105,17 @@ class ReferenceBatch:
         return np.array([r.state.step for r in self.runs], dtype=np.int64)
 
     def step(self) -> dict[str, np.ndarray]:
-        events = [self.runs[b].step() for b in self.active]
+        # All runs or none: if a stop abandons one run's guarded step, the
+        # runs stepped before it are put back too (gpusim.signals).
+        runs = [self.runs[b] for b in self.active]
+        slow = any(r.last_step_s is None or r.last_step_s > GUARD_AFTER_S for r in runs)
+        undo = [r.snapshot() for r in runs] if len(runs) > 1 and slow and handler_active() else None
+        try:
+            events = [r.step() for r in runs]
+        except StepAbandoned:
+            for r, snap in zip(runs, undo or []):
+                r.restore(snap)
+            raise
         names = events[0].keys() if events else ()
         return {k: np.array([e[k] for e in events], dtype=np.int64) for k in names}
 
@@ -129,6 +140,9 @@ class ReferenceBatch:
 
     def host_state(self, b: int = 0) -> State:
         return self.runs[b].host_state()
+
+    def host_states(self, rows) -> list[State]:
+        return [self.host_state(b) for b in rows]
 
     def bytes_per_site(self) -> float:
         return self.runs[0].bytes_per_site()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..abi import constants
+from ..signals import poll
 from .field import field_cell, stencil_neighbours
 
 CHEM_FLOOR = np.float32(2.0 ** constants()["CHEM_FLOOR_EXP"])
@@ -34,6 +35,7 @@ def run_step(st, mp, stencil=None) -> None:
     bursts[:] = 0
     for _ in range(mp.chem_substeps):
         c = diffuse(c, mp.chem_alpha, stencil or stencil_neighbours(mp))
+        poll()
     chem[:] = chem_floor(c * mp.chem_decay)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from .. import claim
 from ..abi import constants
 from ..rng import draw, mulhi
+from ..signals import poll
 from ..state import (CELL_KILLED, CLONE_HLA, CLONE_PDL1, TCELL_EXHAUSTION_MAX, TCELL_EXHAUSTION_SHIFT,
                      TCELL_KILLS_MASK, TCELL_PRESENT)
 from .field import chemokine_level, field_cell
@@ -24,9 +25,12 @@ def _byte(kills, exhaustion) -> np.ndarray:
     return (TCELL_PRESENT | (np.asarray(exhaustion) << TCELL_EXHAUSTION_SHIFT) | kills).astype(np.uint8)
 
 
-def _can_kill(mp, t: np.ndarray) -> np.ndarray:
+def can_kill(t, exhaustion_threshold: int):
+    """T-cell bytes ``t`` (NumPy or CuPy) -> which can still kill: kills left
+    and exhaustion below the threshold (exhausted or spent T cells also die
+    faster; the ``tcells_exhausted`` observable counts the others)."""
     exhaustion = (t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX
-    return ((t & TCELL_KILLS_MASK) != 0) & (exhaustion < mp.exhaustion_threshold)
+    return ((t & TCELL_KILLS_MASK) != 0) & (exhaustion < exhaustion_threshold)
 
 
 def recruit(st, mp, sp, events: dict) -> None:
@@ -52,7 +56,7 @@ def recruit(st, mp, sp, events: dict) -> None:
 def kill(st, mp, sp, events: dict) -> None:
     tc, clone, cell = st.sites["tcell"], st.sites["clone"], st.sites["cell"]
     t_sites = np.flatnonzero(tc)
-    t_sites = t_sites[_can_kill(mp, tc[t_sites])]
+    t_sites = t_sites[can_kill(tc[t_sites], mp.exhaustion_threshold)]
     w0 = draw(t_sites, st.step, PH_KILL, 0, mp.key)
     keep = w0[:, 0] < mp.p_kill_attempt
     t_sites, w0 = t_sites[keep], w0[keep]
@@ -122,12 +126,13 @@ def migrate(st, mp) -> None:
         src, dest = src[won], dest[won]
         tc[dest] = tc[src]
         tc[src] = 0
+        poll()
 
 
 def death(st, mp, sp, events: dict) -> None:
     tc = st.sites["tcell"]
     sites = np.flatnonzero(tc)
-    p = np.where(_can_kill(mp, tc[sites]), mp.p_tcell_death, mp.p_tcell_death_exhausted)
+    p = np.where(can_kill(tc[sites], mp.exhaustion_threshold), mp.p_tcell_death, mp.p_tcell_death_exhausted)
     w = draw(sites, st.step, PH_TCELL_DEATH, 0, mp.key)
     dying = sites[(w[:, 0] < p) | (w[:, 1] < sp.p_chemo_tcell)]
     tc[dying] = 0

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..analysis.spatial import NOT_EVALUABLE, PHENOTYPES
 from ..errors import InputError
-from ..outcome import OUTCOMES, RESPONSES
+from ..outcome import OUTCOMES, PD_CHANGE, PR_CHANGE, RESPONSES
 from .store import load_runs
 from .summary import collect
 
@@ -150,14 +150,15 @@ def _waterfall_panel(ax, df, arms: list[str], cap: float):
     change = np.clip(100 * order["tumour_change"].to_numpy(), -100, cap)
     colours = {arm: f"C{i}" for i, arm in enumerate(arms)}
     ax.bar(np.arange(len(order)), change, width=1.0, color=[colours[a] for a in order["arm"]])
-    ax.axhline(20, ls="--", lw=0.8, color="k")
-    ax.axhline(-30, ls="--", lw=0.8, color="k")
+    for threshold in (PD_CHANGE, PR_CHANGE):
+        ax.axhline(100 * threshold, ls="--", lw=0.8, color="k")
     ax.set_xlim(-0.5, max(len(order), 1) - 0.5)
     ax.set_ylim(-105, cap * 1.05)
     ax.set_xticks([])
     ax.set_xlabel(f"{len(order)} runs, sorted")
     ax.set_ylabel("tumour change from therapy start (%)")
-    ax.set_title(f"waterfall, clipped at +{cap:.0f} % (dashed: +20 % PD, -30 % PR)", fontsize=9)
+    ax.set_title(f"waterfall, clipped at +{cap:.0f} % (dashed: {100 * PD_CHANGE:+.0f} % PD, "
+                 f"{100 * PR_CHANGE:+.0f} % PR)", fontsize=9)
     from matplotlib.patches import Patch
 
     ax.legend(handles=[Patch(color=c, label=a) for a, c in colours.items()], fontsize=7, loc="upper right")

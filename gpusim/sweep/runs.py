@@ -116,13 +116,26 @@ def parameter_points(spec: SweepSpec) -> list[dict[str, Any]]:
     grid = [dict(zip([a.key for a in spec.grid], combo)) for combo in itertools.product(*(a.points() for a in spec.grid))]
     if spec.random is None:
         return grid
-    from scipy.stats import qmc
-
     params = spec.random.params
-    unit = qmc.LatinHypercube(d=len(params), rng=spec.seed).random(spec.random.samples)
+    unit = unit_sample(spec.random, spec.seed)
     sample = [{p.key: scaled(float(u[j]), p.min, p.max, p.scale, p.integer) for j, p in enumerate(params)}
               for u in unit]
     return [{**g, **s} for g in grid for s in sample]
+
+
+def unit_sample(random, seed: int):
+    """The random design's points in the unit cube, one row per point:
+    a Latin hypercube, or the Saltelli sample of SALib (first-order and
+    total Sobol' indices: N (D + 2) rows, the order SALib's analysis needs)."""
+    if random.design == "sobol":
+        from SALib.sample import sobol
+
+        problem = {"num_vars": len(random.params), "names": [p.key for p in random.params],
+                   "bounds": [[0.0, 1.0]] * len(random.params)}
+        return sobol.sample(problem, random.samples, calc_second_order=False, seed=seed % 2**32)
+    from scipy.stats import qmc
+
+    return qmc.LatinHypercube(d=len(random.params), rng=seed).random(random.samples)
 
 
 def expand(spec: SweepSpec) -> list[Run]:

@@ -24,6 +24,7 @@ sample, or both, crossed), therapy arms and replicates::
     scale = "log"
 
     [random]                        # Latin hypercube (scipy.stats.qmc), sweep seed
+    design = "latin_hypercube"      # or "sobol": Saltelli's scheme (SALib), N (D + 2) points
     samples = 8
     [[random.params]]
     key = "immune.pdl1_suppression"
@@ -140,8 +141,20 @@ class RandomParam(_Range):
 
 
 class RandomSample(_Strict):
-    samples: int = Field(ge=1, description="Latin hypercube points (seeded by the sweep seed)")
+    """Randomly placed parameter points: a Latin hypercube (default; partial
+    rank correlation in ``gpusim sensitivity``) or Saltelli's extension of
+    the Sobol' sequence (SALib; Sobol' indices), ``samples`` = N base points
+    giving N (D + 2) runs per arm and replicate for D parameters."""
+
+    design: Literal["latin_hypercube", "sobol"] = "latin_hypercube"
+    samples: int = Field(ge=1, description="Latin hypercube points, or Sobol' base points N (a power of 2)")
     params: list[RandomParam] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _sobol_power_of_two(self):
+        if self.design == "sobol" and self.samples & (self.samples - 1):
+            raise ValueError(f"samples: a Sobol' design needs a power of 2 (got {self.samples})")
+        return self
 
 
 class Arm(_Strict):
@@ -202,6 +215,9 @@ class SweepSpec(_Strict):
             if key == "simulation.seed":
                 raise ValueError("simulation.seed cannot be swept: run seeds derive from the sweep seed "
                                  "(use replicates)")
+        if self.random is not None and self.random.design == "sobol" and self.grid:
+            raise ValueError("random.design = sobol: Sobol' indices need the Saltelli sample alone, without [[grid]] "
+                             "axes (make them random params)")
         names = [arm.name for arm in self.arms]
         for name in names:
             if names.count(name) > 1:

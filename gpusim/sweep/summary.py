@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,10 @@ import numpy as np
 
 from ..config import toml_value
 from ..analysis.spatial import PHENOTYPES
-from ..outcome import OUTCOMES, RESPONSES
+from ..errors import InputError
+from ..io.reader import read_config
+from ..outcome import OUTCOMES, RESPONSES, tumour_change
+from ..therapy import therapy_start_day
 from . import store
 
 MISSING = "-"
@@ -56,16 +58,14 @@ def _series(f, name: str) -> tuple[np.ndarray, np.ndarray] | None:
     return group["time"][()], group["value"][()]
 
 
-def _therapy_window(config_text: str) -> tuple[float | None, float | None]:
+def _therapy_window(f) -> tuple[float | None, float | None]:
     """(first therapy day or None, response evaluation day or None) from a
-    run file's resolved config."""
+    run file's resolved config (both None when it has none or a bad one)."""
     try:
-        cfg = tomllib.loads(config_text)
-    except tomllib.TOMLDecodeError:
+        cfg = read_config(f)
+    except InputError:
         return None, None
-    days = [e.get("start_day", e.get("day")) for e in cfg.get("therapy", [])]
-    days = [d for d in days if d is not None]
-    return (min(days) if days else None), cfg.get("outcome", {}).get("response_evaluation_day")
+    return therapy_start_day(cfg), cfg.outcome.response_evaluation_day
 
 
 def read_run(path: Path) -> dict[str, Any]:
@@ -84,8 +84,7 @@ def read_run(path: Path) -> dict[str, Any]:
         row["outcome"], row["response"] = _attr(f, "outcome"), _attr(f, "response")
         row["runtime_s"] = float(f.attrs.get("runtime_s", math.nan))
         row["_change"] = float(f.attrs["tumour_change"]) if "tumour_change" in f.attrs else None
-        if "parameters" in f:
-            row["_therapy_start"], row["_evaluation_day"] = _therapy_window(f["parameters"].attrs.get("config", ""))
+        row["_therapy_start"], row["_evaluation_day"] = _therapy_window(f)
         tumour = _series(f, "tumour_cells")
         if tumour is not None and len(tumour[1]):
             t, n = tumour
@@ -101,20 +100,11 @@ def read_run(path: Path) -> dict[str, Any]:
 def _end_state(path: Path) -> dict[str, Any]:
     """Immune phenotype and T-cell densities of the run's last frame."""
     from ..analysis.analyse import end_state
-    from ..errors import InputError
 
     try:
         return end_state(path) or {}
     except InputError:  # a damaged frame: the status column already tells
         return {}
-
-
-def _value_at(series: tuple[np.ndarray, np.ndarray], day: float) -> float:
-    """The recorded value at the last time <= day (the first one if none):
-    the rule gpusim.outcome applies to runs with therapy."""
-    t, n = series
-    i = max(int(np.searchsorted(t, day + 1e-9, side="right")) - 1, 0)
-    return float(n[i])
 
 
 def _param_column(value: Any) -> Any:
@@ -151,11 +141,10 @@ def collect(out_dir: str | Path):
         tumour, own = r.pop("_tumour"), r.pop("_change")
         r["therapy_start_day"] = start
         r["tumour_cells_at_therapy_start"] = r["tumour_change"] = math.nan
-        if tumour is not None:
-            n0 = _value_at(tumour, start)
-            n1 = _value_at(tumour, evaluation) if evaluation is not None else float(tumour[1][-1])
-            r["tumour_cells_at_therapy_start"] = n0
-            r["tumour_change"] = (n1 - n0) / n0 if n0 > 0 else math.nan
+        if tumour is not None:  # by gpusim.outcome's rule, for arms without therapy too
+            base, _, change = tumour_change(*tumour, start, evaluation)
+            r["tumour_cells_at_therapy_start"] = float(base)
+            r["tumour_change"] = change
         if own is not None:  # the run's own figure (runs with therapy) is the reference
             r["tumour_change"] = own
     columns = ["run_id", "index", "arm", "replicate", "seed", *keys, "status", "outcome", "response", "days",

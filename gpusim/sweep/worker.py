@@ -157,7 +157,7 @@ def configure_rank(backend: str, local_rank: int, local_size: int) -> tuple[str,
 def _publish(part: Path, path: Path) -> None:
     """Rename a finished ``.part`` into place (atomic: readers see no file or
     a complete one) and move its XDMF sidecar along, pointing at the new name."""
-    from ..io.runfile import xdmf_path
+    from ..io.frames import xdmf_path
 
     os.replace(part, path)
     old, new = xdmf_path(part), xdmf_path(path)
