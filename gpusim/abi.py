@@ -101,11 +101,15 @@ def params_values(source) -> dict:
     return {name: getattr(source, name) for name in struct_dtype("Params").names if hasattr(source, name)}
 
 
-def _counters() -> dict[str, int]:
-    prefix = "COUNTER_"
+def _slots(prefix: str) -> dict[str, int]:
     return {k[len(prefix):].lower(): v for k, v in constants().items() if k.startswith(prefix)}
 
 
 #: Per-step event counters the kernels count (``GPUSIM_COUNTER_X``), by
 #: observable name: ``divisions`` ... ``transferred``.
-COUNTERS: dict[str, int] = _counters()
+COUNTERS: dict[str, int] = _slots("COUNTER_")
+
+#: State observables the kernels reduce into the same array
+#: (``GPUSIM_OBS_X``, kernels/observe.cu): ``tumour_cells`` ... plus
+#: ``recognition_sum`` (mean_recognition's numerator).
+OBSERVED: dict[str, int] = _slots("OBS_")

@@ -61,10 +61,19 @@ def resolve(name: str) -> str:
     return name
 
 
-def make_backend(name: str, cfgs: list[Config], states: list[State]):
-    """A backend holding a batch of runs (``states``, copied to the device;
-    one run is a batch of one)."""
+def make_backend(name: str, cfgs: list[Config] | Config, states: list[State | None] | State | None = None):
+    """A backend holding a batch of runs (one run is a batch of one): each
+    from its state in ``states`` (copied to the device), or from the state
+    at step 0 (built by kernels on the kernel backends) where that is None.
+    A batch that does not fit in memory is refused before anything is
+    allocated."""
+    from .memory import check_fits
+
+    if isinstance(cfgs, Config):
+        cfgs, states = [cfgs], [states]
+    states = list(states) if states is not None else [None] * len(cfgs)
     name = resolve(name)
+    check_fits(cfgs[0], name, runs=len(cfgs))
     if name == "numpy":
         from .reference.backend import ReferenceBatch
 

@@ -39,7 +39,7 @@ from .config import Config
 from .errors import InputError, RunInterrupted
 from .signals import StepAbandoned
 from .observables import EVENTS, OBSERVABLES
-from .state import State, initial_state
+from .state import State
 
 #: Default share of a device's free memory that ``--batch auto`` fills
 #: (environment: GPUSIM_BATCH_MEMORY_SHARE), and the most runs in one batch
@@ -79,35 +79,23 @@ def group_by_shape(cfgs: list[Config], size: int) -> list[list[int]]:
     return [g[i : i + size] for g in groups.values() for i in range(0, len(g), max(1, size))]
 
 
-def bytes_per_run(cfg: Config) -> int:
-    """Device memory one run of ``cfg`` holds in a batch: its state, scratch
-    and a clone table of the lattice's size (the most a run can found is
-    bounded by its divisions; this is the planning figure)."""
+def bytes_per_run(cfg: Config, backend: str) -> int:
+    """Memory one run of ``cfg`` holds in a batch, where it is tightest (the
+    device on cuda): :func:`gpusim.memory.required_bytes` of its state and
+    scratch, plus its Params and Fields records.  The clone table is left
+    out: its capacity is the batch's largest run's (it doubles as needed)."""
     from .abi import struct_dtype
-    from .params import model_params
-    from .state import CLONE_COLUMNS, FIELD_ARRAYS, SITE_ARRAYS
+    from .memory import required_bytes
 
-    mp = model_params(cfg)
-    per_site = sum(dt.itemsize for dt in SITE_ARRAYS.values()) + 8  # + the uint64 claim scratch
-    per_field = sum(dt.itemsize for dt in FIELD_ARRAYS.values()) + 4  # + the diffusion scratch
-    clones = sum(dt.itemsize for dt in CLONE_COLUMNS.values()) * max(1024, mp.n_sites // 8)
-    records = struct_dtype("Params").itemsize + struct_dtype("Fields").itemsize
-    return per_site * mp.n_sites + per_field * mp.n_field + clones + records
+    need = required_bytes(cfg, backend)
+    return need.get("device", need["host"]) + struct_dtype("Params").itemsize + struct_dtype("Fields").itemsize
 
 
 def free_memory(backend: str) -> int:
-    """Free bytes where the runs live: the current GPU, or the host's
-    available memory."""
-    if backend == "cuda":
-        import cupy
+    """Free bytes where the runs live: the current GPU, or the host."""
+    from .memory import device_available_bytes, host_available_bytes
 
-        return int(cupy.cuda.runtime.memGetInfo()[0])
-    try:
-        with open("/proc/meminfo") as f:
-            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f}
-        return info.get("MemAvailable", info["MemFree"])
-    except (OSError, KeyError, ValueError):
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    return device_available_bytes() if backend == "cuda" else host_available_bytes()
 
 
 def auto_batch(cfg: Config, backend: str, runs: int | None = None) -> int:
@@ -118,7 +106,7 @@ def auto_batch(cfg: Config, backend: str, runs: int | None = None) -> int:
         return 1
     share = float(os.environ.get("GPUSIM_BATCH_MEMORY_SHARE", MEMORY_SHARE))
     cap = int(os.environ.get("GPUSIM_BATCH_MAX", MAX_BATCH))
-    fit = int(share * free_memory(backend) // bytes_per_run(cfg))
+    fit = int(share * free_memory(backend) // bytes_per_run(cfg, backend))
     return max(1, min(fit, cap, runs if runs else cap))
 
 
@@ -133,13 +121,14 @@ def parse_batch(text: str) -> int | str:
 
 @dataclass
 class Member:
-    """One run of a cohort: where it starts and where it is written.
+    """One run of a cohort: where it starts (``state``; None: step 0, built
+    by the backend) and where it is written.
 
     ``on_close(status)`` is called right after its file is closed (a sweep
     renames the finished file into place there)."""
 
     cfg: Config
-    state: State
+    state: State | None
     writer: object  # gpusim.io.runfile.RunWriter
     on_close: Callable[[str], None] | None = None
 
@@ -234,6 +223,12 @@ class Cohort:
         except RunInterrupted:
             raise
         except BaseException as err:
+            from .io.space import write_failure
+
+            first = self.members[be.active[0]].writer.path if len(be.active) else None
+            failure = write_failure(first, err) if first is not None else None
+            if failure is not None:  # HDF5 failed inside a write: touching the files again may crash
+                raise failure from None  # (each keeps its last checkpoint: resumable)
             for b in be.active:
                 self.members[b].writer.fail(f"{err.__class__.__name__}: {err}")
             raise
@@ -288,7 +283,7 @@ def run_batch(configs: list[Config], outputs: list[str | Path], backend: str = "
     results: list[dict] = [{}] * len(configs)
     with StopOnSignal() as stop:
         for idx in group_by_shape(configs, _size(batch, configs[0], name, len(configs))):
-            members = [Member(configs[i], initial_state(configs[i]), None) for i in idx]
+            members = [Member(configs[i], None, None) for i in idx]  # step 0, built on the device
             cohort = Cohort(members, name)
             for i, m in zip(idx, members):
                 m.writer = RunWriter(outputs[i], configs[i], backend=cohort.backend_name)

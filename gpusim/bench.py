@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from .backends import BACKENDS, available, make_backend
+from .engine.profile import Recorder
 from .config import Config
 from .state import CELL_STEM, TCELL_PRESENT, initial_state
 
@@ -61,6 +62,7 @@ def bench_config(shape: tuple[int, ...], model: str = "tumour") -> Config:
 
 
 def bench_state(cfg: Config):
+    """The dense benchmark state on the host (numpy's generator, seed 0)."""
     st = initial_state(cfg)
     rng = np.random.default_rng(0)
     occupied = rng.random(cfg.lattice.n_sites) < 0.5
@@ -73,23 +75,57 @@ def bench_state(cfg: Config):
     return st
 
 
+def bench_backend(backend: str, cfg: Config):
+    """A backend holding the benchmark state.  On cuda the state is made on
+    the device (CuPy's generator: the same statistics as :func:`bench_state`,
+    not the same sites), so a 10^9-site benchmark needs no host pass."""
+    if backend != "cuda":
+        return make_backend(backend, cfg, bench_state(cfg))
+    be = make_backend(backend, cfg)  # built by kernels: vessels and all
+    xp, sites = be.xp, be.state.sites
+    xp.random.seed(0)
+    occupied = xp.random.random(cfg.lattice.n_sites, dtype=xp.float32) < 0.5
+    sites["clone"][...] = occupied.astype(xp.uint32)
+    sites["cell"][...] = occupied.astype(xp.uint8) * xp.uint8(CELL_STEM)
+    be.state.clones["population"][1] = int(occupied.sum())
+    if cfg.immune.enabled:
+        tcells = xp.random.random(cfg.lattice.n_sites, dtype=xp.float32) < 0.1
+        sites["tcell"][...] = tcells.astype(xp.uint8) * xp.uint8(TCELL_PRESENT | cfg.immune.kills_per_tcell)
+    return be
+
+
 def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps: int | None = None,
-              min_seconds: float = 1.0) -> dict:
-    """Time ``steps`` steps (auto: enough for ``min_seconds``) and return a record."""
+              min_seconds: float = 1.0, profile: bool = False) -> dict:
+    """Time ``steps`` steps (auto: enough for ``min_seconds``) and return a record.
+
+    On the kernel backends the record carries the step's minimum traffic
+    (each kernel's stated ``min traffic``), the bandwidth of a device copy of
+    that many bytes timed in the same run (``copy_bytes_per_s``, bytes read +
+    written) and ``fraction_of_copy`` = model bytes per second / copy bytes
+    per second; ``profile`` adds a per-kernel table (launches, ms and bytes
+    per step) timed launch by launch."""
     cfg = bench_config(shape, model)
-    be = make_backend(backend, [cfg], [bench_state(cfg)])
+    be = bench_backend(backend, cfg)
+    recorder = Recorder(be) if hasattr(be, "device") else None
     t0 = time.perf_counter()
     be.step()  # warm-up: builds/loads kernels, touches memory
     be.synchronize()
     first = time.perf_counter() - t0
     if steps is None:
         steps = int(min(50, max(2, math.ceil(min_seconds / max(first, 1e-6)))))
+    if recorder:
+        recorder.reset()
     t0 = time.perf_counter()
     for _ in range(steps):
         be.step()
     be.synchronize()
     elapsed = time.perf_counter() - t0
     n = cfg.lattice.n_sites
+    roofline = _roofline(be, recorder, steps, elapsed)
+    if profile and recorder:
+        roofline["profile"] = _profile(be, recorder, steps, roofline["copy_bytes_per_s"])
+    if recorder:
+        recorder.close()
     return {
         "backend": be.name,
         "model": model,
@@ -100,11 +136,66 @@ def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps
         "bytes_per_site": be.bytes_per_site(),
         "device": be.describe(),
         "host": f"{platform.node()} {platform.machine()}",
+        **roofline,
     }
 
 
+def _copy_rate(be, nbytes: float) -> float:
+    if hasattr(be, "device"):
+        return be.device.copy_bytes_per_s(int(nbytes))
+    from .engine.device import CpuDevice
+
+    return CpuDevice.copy_bytes_per_s(None, int(nbytes))
+
+
+def _roofline(be, recorder, steps: int, elapsed: float) -> dict:
+    """Model bytes per step, copy bandwidth of the same bytes, and the ratio."""
+    if recorder is None:  # the NumPy reference has no kernels: only the copy
+        nbytes = be.bytes_per_site() * be.mp.n_sites
+        return {"model_bytes_per_step": None, "copy_bytes_per_s": _copy_rate(be, nbytes / 2),
+                "fraction_of_copy": None}
+    model = recorder.bytes / steps
+    copy = _copy_rate(be, model / 2)  # a copy reads and writes: the same bytes as the model
+    return {"model_bytes_per_step": model, "copy_bytes_per_s": copy,
+            "fraction_of_copy": model * steps / elapsed / copy}
+
+
+def _profile(be, recorder, steps: int, copy: float) -> dict:
+    """Per kernel: launches, ms, model bytes per step, and their rate as a
+    fraction of the copy; each launch timed (host timer or CUDA events)."""
+    recorder.reset()
+    recorder.timed = True
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        be.step()
+    be.synchronize()
+    total = time.perf_counter() - t0
+    rows = []
+    for name, st in sorted(recorder.collect().items(), key=lambda kv: -kv[1].seconds):
+        rows.append({"kernel": name, "launches_per_step": st.launches / steps,
+                     "ms_per_step": 1e3 * st.seconds / steps, "model_bytes_per_step": st.bytes / steps,
+                     "fraction_of_copy": (st.bytes / st.seconds / copy) if st.seconds else None})
+    kernel_s = sum(st.seconds for st in recorder.kernels.values())
+    return {"kernels": rows, "step_ms": 1e3 * total / steps, "other_ms_per_step": 1e3 * (total - kernel_s) / steps}
+
+
+def profile_table(rec: dict) -> str:
+    """The per-kernel table of a profiled record, for the terminal."""
+    p = rec["profile"]
+    lines = [f"  {'kernel':24s} {'launches':>8s} {'ms/step':>9s} {'MB/step':>9s} {'of copy':>8s}"]
+    for r in p["kernels"]:
+        frac = f"{r['fraction_of_copy']:.2f}" if r["fraction_of_copy"] is not None else "-"
+        lines.append(f"  {r['kernel']:24s} {r['launches_per_step']:8.1f} {r['ms_per_step']:9.3f} "
+                     f"{r['model_bytes_per_step'] / 1e6:9.2f} {frac:>8s}")
+    lines.append(f"  {'(host, between launches)':24s} {'':8s} {p['other_ms_per_step']:9.3f}")
+    lines.append(f"  step {p['step_ms']:.3f} ms; copy {rec['copy_bytes_per_s'] / 1e9:.2f} GB/s "
+                 f"(read + written); whole step at {rec['fraction_of_copy']:.2f} of copy")
+    return "\n".join(lines)
+
+
 def run_bench(backends: list[str] | None = None, sizes: list[tuple[int, ...]] | None = None,
-              models: tuple[str, ...] = MODELS, steps: int | None = None, log=None) -> list[dict]:
+              models: tuple[str, ...] = MODELS, steps: int | None = None, log=None,
+              profile: bool = False) -> list[dict]:
     """Every requested (backend, size, model); unavailable backends are skipped
     with their reason reported through ``log``."""
     reasons = available()
@@ -117,11 +208,15 @@ def run_bench(backends: list[str] | None = None, sizes: list[tuple[int, ...]] | 
             continue
         for shape in sizes or DEFAULT_SIZES[b]:
             for model in models:
-                rec = bench_one(b, shape, model, steps)
+                rec = bench_one(b, shape, model, steps, profile=profile)
                 if log:
+                    frac = rec["fraction_of_copy"]
                     log(f"{b:6s} {model:7s} {'x'.join(map(str, shape)):>13s}  "
                         f"{rec['site_updates_per_s']:.3e} site updates/s  ({rec['steps']} steps, "
-                        f"{rec['seconds']:.2f} s, {rec['bytes_per_site']:.1f} B/site)")
+                        f"{rec['seconds']:.2f} s, {rec['bytes_per_site']:.1f} B/site"
+                        + (f", {frac:.2f} of copy)" if frac is not None else ")"))
+                    if "profile" in rec:
+                        log(profile_table(rec))
                 records.append(rec)
     return records
 

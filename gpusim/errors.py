@@ -16,3 +16,16 @@ class RunInterrupted(Exception):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class WriteError(Exception):
+    """The run file could not be written (disk full, quota, I/O error): the
+    CLI prints one line naming the file and the cause and exits with
+    ``exit_code`` (74, EX_IOERR of sysexits.h).  ``fatal``: HDF5 failed
+    inside a write and must not be touched again, so the CLI exits at once."""
+
+    exit_code = 74
+
+    def __init__(self, message: str, fatal: bool = False):
+        super().__init__(message)
+        self.fatal = fatal

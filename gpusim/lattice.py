@@ -45,11 +45,6 @@ def full_shape(shape: tuple[int, ...]) -> tuple[int, int, int]:
     return (shape[0], shape[1], shape[2] if len(shape) == 3 else 1)
 
 
-def array_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """C-order array shape of a field: (ny, nx) or (nz, ny, nx)."""
-    return tuple(reversed(shape))
-
-
 def coordinates(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """x, y, z (int64) of every site, in site-index order."""
     nx, ny, nz = full_shape(shape)

@@ -55,70 +55,33 @@ def edge_sites(cfg) -> np.ndarray:
 
 
 class Observer:
-    """Computes the STATE observables of a batch of runs on a backend's
-    arrays (``xp``): site arrays ``(B, n)`` and clone columns ``(B, capacity)``
-    (rows past a run's clone count hold zero population).  One reduction per
-    observable covers every run; the results reach the host in one transfer.
+    """Computes the STATE observables on a backend's arrays (``xp``): the
+    NumPy reference's way; the kernel backends reduce them on the device
+    (kernels/observe.cu, the twin of this class)."""
 
-    >>> import numpy as np
-    >>> from gpusim.config import Config
-    >>> from gpusim.state import initial_state
-    >>> cfg = Config.model_validate({"lattice": {"shape": [9, 9]}, "tumour": {"initial_radius_cells": 1}})
-    >>> st = initial_state(cfg)
-    >>> obs = Observer([cfg], np)({k: v[None] for k, v in st.sites.items()}, {k: v[None] for k, v in st.clones.items()})
-    >>> int(obs["tumour_cells"][0]), obs["tumour_cells"].dtype
-    (5, dtype('int64'))
-    """
-
-    def __init__(self, cfgs, xp, to_host=np.asarray):
+    def __init__(self, cfg, xp):
         self.xp = xp
-        self.to_host = to_host
-        self.edge = xp.asarray(edge_sites(cfgs[0]))  # same lattice for every run of a batch
-        self.exhaustion_threshold = np.array([c.immune.exhaustion_threshold for c in cfgs], dtype=np.uint8)
+        self.edge = xp.asarray(edge_sites(cfg))
+        self.exhaustion_threshold = cfg.immune.exhaustion_threshold
 
-    def __call__(self, sites: dict, clones: dict, rows=None) -> dict[str, np.ndarray]:
-        """One array per STATE observable, over the runs (``rows`` of
-        ``exhaustion_threshold``: the runs these arrays hold, default all)."""
+    def __call__(self, state) -> dict:
         xp = self.xp
-        u64 = xp.uint64
-        pop = clones["population"][:, 1:].astype(u64)
-        flags = clones["flags"][:, 1:]
-        tc = sites["tcell"]
+        t = state.clones
+        n = state.n_clones
+        pop = t["population"][1:n].astype(xp.uint64)
+        flags = t["flags"][1:n]
+        cells = int(pop.sum())
+        recog = int((pop * t["recognition"][1:n].astype(xp.uint64)).sum())
+        tc = state.sites["tcell"]
         present = tc != 0
-        threshold = self.exhaustion_threshold if rows is None else self.exhaustion_threshold[rows]
-        stuck = present & ~can_kill(tc, xp.asarray(threshold)[:, None])
-        clone = sites["clone"]
-        edge = (clone[:, self.edge] != 0).sum(axis=1, dtype=u64) if len(self.edge) else xp.zeros(len(clone), u64)
-        sums = xp.stack([
-            pop.sum(axis=1, dtype=u64),
-            (pop != 0).sum(axis=1, dtype=u64),
-            (pop * ((flags & CLONE_PDL1) != 0)).sum(axis=1, dtype=u64),
-            (pop * ((flags & CLONE_HLA) != 0)).sum(axis=1, dtype=u64),
-            (pop * clones["recognition"][:, 1:].astype(u64)).sum(axis=1, dtype=u64),
-            edge,
-            present.sum(axis=1, dtype=u64),
-            stuck.sum(axis=1, dtype=u64),
-        ])
-        cells, live, pdl1, hla, recog, edge, tcells, exhausted = self.to_host(sums)  # one transfer
+        stuck = present & ~can_kill(tc, self.exhaustion_threshold)
         return {
-            "tumour_cells": cells.astype(np.int64),
-            "live_clones": live.astype(np.int64),
-            "pdl1_cells": pdl1.astype(np.int64),
-            "hla_loss_cells": hla.astype(np.int64),
-            "mean_recognition": mean_recognition(recog, cells),
-            "edge_cells": edge.astype(np.int64),
-            "tcells": tcells.astype(np.int64),
-            "tcells_exhausted": exhausted.astype(np.int64),
+            "tumour_cells": cells,
+            "live_clones": int(xp.count_nonzero(pop)),
+            "pdl1_cells": int(pop[(flags & CLONE_PDL1) != 0].sum()),
+            "hla_loss_cells": int(pop[(flags & CLONE_HLA) != 0].sum()),
+            "mean_recognition": recog / cells / 2.0**32 if cells else 0.0,
+            "edge_cells": int(xp.count_nonzero(state.sites["clone"][self.edge])) if len(self.edge) else 0,
+            "tcells": int(xp.count_nonzero(present)),
+            "tcells_exhausted": int(xp.count_nonzero(stuck)),
         }
-
-
-def mean_recognition(recog: np.ndarray, cells: np.ndarray) -> np.ndarray:
-    """recog / cells / 2**32 per run (0 without cells), rounded as Python's
-    exact integer division rounds: float64 division where both sums are
-    below 2**53 (exact operands, one rounding), Python ints elsewhere."""
-    out = np.zeros(len(cells), dtype=np.float64)
-    small = (recog < 2**53) & (cells > 0)
-    out[small] = recog[small].astype(np.float64) / cells[small].astype(np.float64) / 2.0**32
-    for b in np.flatnonzero((recog >= 2**53) & (cells > 0)):
-        out[b] = int(recog[b]) / int(cells[b]) / 2.0**32
-    return out

@@ -20,7 +20,7 @@ from .errors import InputError
 from .observables import EVENTS, OBSERVABLES
 from .progress import Progress
 from .signals import StepAbandoned, StopOnSignal
-from .state import State, initial_state
+from .state import State
 
 
 class Simulation:
@@ -29,7 +29,7 @@ class Simulation:
 
     def __init__(self, cfg: Config, backend: str = "auto", state: State | None = None):
         self.cfg = cfg
-        self.backend = make_backend(backend, [cfg], [state if state is not None else initial_state(cfg)])
+        self.backend = make_backend(backend, cfg, state)
         self.last_observables: dict[str, int] = self._row({k: np.zeros(1, np.int64) for k in EVENTS})
 
     @property

@@ -13,6 +13,7 @@ like.  Per-site arrays are flat, in site-index order (i = x + nx*(y + ny*z)).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,29 +110,67 @@ def grow_clone_table(clones: dict[str, Any], needed: int, xp) -> dict[str, Any]:
     return grown
 
 
+@dataclass(frozen=True)
+class InitialParams:
+    """What the state at step 0 is made of, in kernel units.  The NumPy twin
+    :func:`initial_state` and the device build (kernels/initial.cu, whose
+    Params fields of the same names the host fills from this) read the same
+    values."""
+
+    init_radius2: int  # founders: squared distance to the centre site <= this
+    init_cell: int  # the founders' cell byte
+    p_vessel: int  # vessel threshold (0 without immunity)
+    init_tcells: int  # T cells at the lowest placement priorities (0 without immunity)
+    founder_recognition: int
+    founder_flags: int
+
+    @property
+    def init_tcell_bids(self) -> int:
+        return int(self.init_tcells > 0)
+
+
+def initial_params(cfg: Config) -> InitialParams:
+    t, im = cfg.tumour, cfg.immune
+    r = t.initial_radius_cells
+    return InitialParams(
+        init_radius2=math.floor(r * r),  # integer d2 <= r*r exactly when d2 <= floor(r*r)
+        init_cell=CELL_STEM if t.initial_cells_stem else t.max_divisions,
+        p_vessel=threshold(im.vessel_density) if im.enabled else 0,
+        init_tcells=im.initial_tcells if im.enabled else 0,
+        founder_recognition=threshold(t.initial_recognition),
+        founder_flags=(CLONE_PDL1 if t.initial_pdl1 else 0) | (CLONE_HLA if t.initial_hla_loss else 0),
+    )
+
+
+def initial_clone_table(ip: InitialParams, founders: int) -> dict[str, np.ndarray]:
+    """The clone table at step 0: row 0 "no clone", row 1 the founders."""
+    clones = {name: np.zeros(16, dtype=dt) for name, dt in CLONE_COLUMNS.items()}
+    clones["recognition"][1] = ip.founder_recognition
+    clones["population"][1] = founders
+    clones["flags"][1] = ip.founder_flags
+    return clones
+
+
 def initial_state(cfg: Config) -> State:
-    """The state at step 0, on the host: a ball of founder cells (clone 1) at
-    the lattice centre, vessel sites drawn with Philox, optional initial T
-    cells at the sites with the lowest Philox priorities, no chemokine."""
+    """The state at step 0, on the host (the NumPy twin of kernels/initial.cu):
+    a ball of founder cells (clone 1) at the lattice centre, vessel sites
+    drawn with Philox, optional initial T cells at the sites with the lowest
+    Philox priorities (ties by site index), no chemokine."""
     mp = model_params(cfg)
+    ip = initial_params(cfg)
     n = cfg.lattice.n_sites
     sites = {name: np.zeros(n, dtype=dt) for name, dt in SITE_ARRAYS.items()}
     founders = ball_mask(cfg.lattice.shape, cfg.tumour.initial_radius_cells)
     sites["clone"][founders] = 1
-    sites["cell"][founders] = CELL_STEM if cfg.tumour.initial_cells_stem else cfg.tumour.max_divisions
-    clones = {name: np.zeros(16, dtype=dt) for name, dt in CLONE_COLUMNS.items()}
-    clones["recognition"][1] = threshold(cfg.tumour.initial_recognition)
-    clones["population"][1] = int(founders.sum())
-    clones["flags"][1] = (CLONE_PDL1 if cfg.tumour.initial_pdl1 else 0) | (CLONE_HLA if cfg.tumour.initial_hla_loss else 0)
-    im = cfg.immune
-    if im.enabled:
-        p_vessel = threshold(im.vessel_density)
+    sites["cell"][founders] = ip.init_cell
+    clones = initial_clone_table(ip, int(founders.sum()))
+    if ip.p_vessel:
         for lo, words in _site_words(n, PHASE_VESSEL, mp.key):
-            sites["vessel"][lo : lo + len(words)] = words < p_vessel
-        if im.initial_tcells:
-            priority = np.concatenate([w for _, w in _site_words(n, PHASE_INITIAL_TCELL, mp.key)])
-            chosen = np.argsort(priority, kind="stable")[: im.initial_tcells]
-            sites["tcell"][chosen] = TCELL_PRESENT | im.kills_per_tcell
+            sites["vessel"][lo : lo + len(words)] = words < ip.p_vessel
+    if ip.init_tcells:
+        priority = np.concatenate([w for _, w in _site_words(n, PHASE_INITIAL_TCELL, mp.key)])
+        chosen = np.argsort(priority, kind="stable")[: ip.init_tcells]
+        sites["tcell"][chosen] = TCELL_PRESENT | cfg.immune.kills_per_tcell
     extra = {name: np.zeros(mp.n_field, dtype=dt) for name, dt in FIELD_ARRAYS.items()}
     return State(step=0, n_clones=2, sites=sites, clones=clones, extra=extra)
 

@@ -114,6 +114,11 @@ class Backend(ABC):
         """Wait until every queued phase has finished (for timing)."""
 
     @abstractmethod
+    def observe(self) -> dict:
+        """The state observables (:data:`gpusim.observables.STATE`) of the
+        current state (the kernel engine reduces them on the device)."""
+
+    @abstractmethod
     def host_state(self) -> State:
         """A host (NumPy) copy of the state."""
 

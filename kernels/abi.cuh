@@ -1,7 +1,8 @@
 // abi.cuh -- the data every kernel sees: one Params block and one Fields
-// block per run, passed as arrays indexed by run (uniform signature
-// `kernel(const Params* P_runs, const Fields* F_runs, u32 substep)`;
-// common.cuh binds P and F to the block's run, blockIdx.y).
+// block per run of the batch, passed as arrays indexed by run, and the
+// launch's substep by value (uniform signature `kernel(const Params* P_runs,
+// const Fields* F_runs, u32 sub)`, common.cuh GPUSIM_ARGS; GPUSIM_BIND_RUN
+// picks the block's run, blockIdx.y).
 //
 // gpusim/abi.py parses THIS FILE to build the matching NumPy structured
 // dtypes and constants, so the layout is written down once.  Keep to the
@@ -9,8 +10,9 @@
 // with TYPE in {u8, u32, i32, u64, f32}, and `#define GPUSIM_NAME integer`.
 // The host fills each Params field from the ModelParams or StepParams
 // attribute of the same name (gpusim/params.py); the few others are set per
-// step or launch (step, n_clones, n_new,
-// transfer_where_tumour).
+// launch (step, n_clones, n_new, transfer_where_tumour, select_*).  A
+// substep index (diffusion ping-pong, T-cell move) is the kernel argument
+// `sub`, not a field: a substep then costs no upload of this block.
 #pragma once
 
 typedef unsigned char u8;
@@ -54,7 +56,20 @@ typedef float f32;
 #define GPUSIM_COUNTER_EXPANSIONS 4
 #define GPUSIM_COUNTER_TCELL_DEATHS 5
 #define GPUSIM_COUNTER_TRANSFERRED 6
-#define GPUSIM_N_COUNTERS 8
+// Other slots of the same array (not step events): the selection's append
+// count, and the state observables (kernels/observe.cu) that come back with
+// the counters in one transfer at the end of the step.
+#define GPUSIM_SLOT_SELECTED 7
+#define GPUSIM_OBS_TUMOUR_CELLS 8
+#define GPUSIM_OBS_LIVE_CLONES 9
+#define GPUSIM_OBS_PDL1_CELLS 10
+#define GPUSIM_OBS_HLA_LOSS_CELLS 11
+#define GPUSIM_OBS_RECOGNITION_SUM 12
+#define GPUSIM_OBS_EDGE_CELLS 13
+#define GPUSIM_OBS_TCELLS 14
+#define GPUSIM_OBS_TCELLS_EXHAUSTED 15
+#define GPUSIM_SLOT_FOUNDERS 16
+#define GPUSIM_N_COUNTERS 17
 
 // Host-computed, read-only for kernels.  Probabilities are uint32
 // thresholds: an event happens when a Philox word < threshold.
@@ -107,9 +122,17 @@ struct Params {
     u32 p_expand;
     u32 p_tcell_death;
     u32 p_tcell_death_exhausted;
-    u32 n_moves;  // migration substeps per step
+    u32 n_moves;  // T-cell moves per step (runs of a batch may differ)
     f32 chemotaxis;
     u32 transfer_where_tumour;
+    // initial state (kernels/initial.cu)
+    u64 init_radius2;
+    u32 init_cell;
+    u32 p_vessel;
+    u32 init_tcell_bids;
+    // selection of the lowest bids (kernels/select.cu)
+    u32 select_capacity;
+    u64 select_below;
 };
 
 // Device pointers to the struct-of-arrays state.
@@ -130,4 +153,5 @@ struct Fields {
     f32* chemokine;
     f32* chemokine_scratch;
     u32* kill_bursts;
+    u64* selected;
 };

@@ -13,6 +13,7 @@
 //   c[b] = floor(c[b] + (floor(secretion * cells) + floor(burst * kill_bursts[b]))); kill_bursts[b] = 0
 //   in:  clone, kill_bursts, chemokine     out: chemokine, kill_bursts
 //   rng: none
+//   min traffic: 4 B/site + 16 B/thread (clone of every site; chemokine and kill_bursts of the field cell read and written)
 GPUSIM_KERNEL void chemokine_secrete(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -36,18 +37,18 @@ GPUSIM_KERNEL void chemokine_secrete(GPUSIM_ARGS)
 // One explicit diffusion substep, per field cell b (von Neumann stencil):
 //   dst[b] = floor(src[b] + floor(alpha * sum_k (src[nbr_k] - src[b]))), neighbours in the
 //   order -x, +x, -y, +y(, -z, +z); a closed boundary has no flux.
-//   Substep `substep` (a launch argument) of this run's P->chem_substeps:
-//   even: chemokine -> scratch, odd: scratch -> chemokine.  A run of a batch
-//   with fewer substeps than the launch loop skips the rest.
+//   substep parity (sub & 1) 0: chemokine -> scratch, 1: scratch -> chemokine.
+//   A run of a batch with fewer substeps (P->chem_substeps) than the launch
+//   loop skips the rest.
 //   rng: none
+//   min traffic: 8 B/thread (one field cell read, one written; neighbours come from cache)
 GPUSIM_KERNEL void chemokine_diffuse(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     const u32 b = global_thread_index();
-    if (b >= P->n_field || substep >= P->chem_substeps) return;
-    const u32 parity = substep & 1u;
-    const f32* src = parity ? F->chemokine_scratch : F->chemokine;
-    f32* dst = parity ? F->chemokine : F->chemokine_scratch;
+    if (b >= P->n_field || sub >= P->chem_substeps) return;
+    const f32* src = (sub & 1u) ? F->chemokine_scratch : F->chemokine;
+    f32* dst = (sub & 1u) ? F->chemokine : F->chemokine_scratch;
     const u32 fx = P->fx, fy = P->fy, fz = P->fz;
     const u32 x = b % fx, y = (b / fx) % fy, z = b / (fx * fy);
     const u32 sy = fx, sz = fx * fy;  // index strides
@@ -67,8 +68,10 @@ GPUSIM_KERNEL void chemokine_diffuse(GPUSIM_ARGS)
 }
 
 // Decay, per field cell: chemokine[b] = floor(src[b] * exp(-lambda dt)) (factor from
-// the host), src = where this run's last diffusion substep wrote.
+// the host), src chosen by the parity of this run's number of diffusion
+// substeps (where the last one wrote), as in chemokine_diffuse.
 //   rng: none
+//   min traffic: 8 B/thread (field cell read and written)
 GPUSIM_KERNEL void chemokine_decay(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;

@@ -22,18 +22,54 @@ __device__ __forceinline__ unsigned char atomic_or_u8(unsigned char* addr, unsig
 #include "lattice.cuh"
 #include "claim.cuh"
 
+// Aggregated atomics (DESIGN §7): on the GPU, the threads of a warp that add
+// to the same address at once (an event counter, the population of a big
+// clone) combine their adds first, so one atomic per warp reaches global
+// memory instead of 32 queued ones.  The host shim adds directly.  Integer
+// sums, so the result is the same whatever the grouping.
+//
+// atomic_add_same: every thread of the call that names the same address adds
+// the same v (a +1 counter, a -1 population).
+#ifdef __CUDACC__
+__device__ __forceinline__ void atomic_add_same(unsigned long long* addr, unsigned long long v)
+{
+    const unsigned int peers = __match_any_sync(__activemask(), (unsigned long long)addr);
+    if ((int)(threadIdx.x & 31u) == __ffs(peers) - 1) atomicAdd(addr, v * (unsigned long long)__popc(peers));
+}
+__device__ __forceinline__ void atomic_add_same(unsigned int* addr, unsigned int v)
+{
+    const unsigned int peers = __match_any_sync(__activemask(), (unsigned long long)addr);
+    if ((int)(threadIdx.x & 31u) == __ffs(peers) - 1) atomicAdd(addr, v * (unsigned int)__popc(peers));
+}
+// atomic_add_warp_sum: every thread of every full warp calls it (no early
+// return before it); a shuffle tree sums the warp's values.
+__device__ __forceinline__ void atomic_add_warp_sum(unsigned long long* addr, unsigned long long v)
+{
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+    if ((threadIdx.x & 31u) == 0 && v) atomicAdd(addr, v);
+}
+#else
+static inline void atomic_add_same(unsigned long long* addr, unsigned long long v) { atomicAdd(addr, v); }
+static inline void atomic_add_same(unsigned int* addr, unsigned int v) { atomicAdd(addr, v); }
+static inline void atomic_add_warp_sum(unsigned long long* addr, unsigned long long v)
+{
+    if (v) atomicAdd(addr, v);
+}
+#endif
+
 // Kernels have C linkage so CuPy's RawModule and ctypes find them by name.
+// `sub` is the launch's substep (0 when unused): passed by value with the
+// launch, so the per-substep parameter costs no host-to-device copy.
+//
+// A launch covers every run of a batch (a cohort, gpusim/batch.py):
+// blockIdx.y is the run, and the kernel gets one Params and one Fields
+// record per run.  `sub` is the same for every run of the launch.
 #define GPUSIM_KERNEL extern "C" __global__
+#define GPUSIM_ARGS const Params* __restrict__ P_runs, const Fields* __restrict__ F_runs, const u32 sub
 
-// A launch covers every run of a batch (cohort): blockIdx.y is the run, and
-// the kernel gets one Params and one Fields record per run.  `substep` is
-// the same for every run of the launch (diffusion or migration substep), so
-// it is an argument rather than a Params field: no upload per substep.
-#define GPUSIM_ARGS const Params* __restrict__ P_runs, const Fields* __restrict__ F_runs, const u32 substep
-
-// First statement of every kernel: bind P and F to this block's run, so
-// kernel bodies read one run's parameters and arrays as if it were alone.
+// First statement of every kernel: bind P and F to this block's run, so a
+// kernel body reads one run's parameters and arrays as if it were alone.
 #define GPUSIM_BIND_RUN                                          \
     const Params* __restrict__ P = P_runs + blockIdx.y;         \
     const Fields* __restrict__ F = F_runs + blockIdx.y;         \
-    (void)P; (void)F; (void)substep
+    (void)P; (void)F; (void)sub

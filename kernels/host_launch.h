@@ -1,11 +1,11 @@
 // host_launch.h -- the cpu backend's grid launcher (host build only).
 //
 // Runs a grid of `nblocks` x `nruns` blocks of GPUSIM_BLOCK_SIZE threads of
-// kernel `k` over one OpenMP loop: blockIdx.x = block within a run,
-// blockIdx.y = run of the batch (as on the GPU).  Exported with C linkage so
-// Python (ctypes) can call it with the kernel's function pointer, the same
-// way CuPy launches the kernel on a GPU.  Static scheduling is fine: the
-// answer never depends on it.
+// a kernel over one OpenMP loop: blockIdx.x = block within a run, blockIdx.y
+// = run of the batch (as on the GPU).  Exported with C linkage, one launcher
+// per kernel, so Python (ctypes) launches a kernel by name, the same way
+// CuPy does on a GPU.  Static scheduling is fine: the answer never depends
+// on it.
 //
 // Small grids (the chemokine field, small lattices) run on the calling
 // thread: a parallel region costs microseconds, far more than a few thousand
@@ -19,8 +19,10 @@
 
 typedef void (*gpusim_kernel_fn)(const Params*, const Fields*, u32);
 
-extern "C" void gpusim_launch(gpusim_kernel_fn k, unsigned int nblocks, unsigned int nruns, const Params* P,
-                              const Fields* F, unsigned int substep)
+// The kernel is a template argument, so the compiler sees its body inside
+// the thread loop (inlined: no call per site).
+template <gpusim_kernel_fn K>
+static void gpusim_run_blocks(unsigned int nblocks, unsigned int nruns, const Params* P, const Fields* F, u32 sub)
 {
     const long long total = (long long)nblocks * (long long)nruns;
 #pragma omp parallel for schedule(static) if (total >= GPUSIM_MIN_PARALLEL_BLOCKS)
@@ -29,10 +31,20 @@ extern "C" void gpusim_launch(gpusim_kernel_fn k, unsigned int nblocks, unsigned
         blockIdx.x = (unsigned int)(g % nblocks);
         for (unsigned int t = 0; t < GPUSIM_BLOCK_SIZE; ++t) {
             threadIdx.x = t;
-            k(P, F, substep);
+            K(P, F, sub);
         }
     }
 }
+
+// One exported launcher per kernel, gpusim_launch_<kernel>(nblocks, nruns, P, F, sub):
+// gpusim/engine/host_build.py appends GPUSIM_HOST_LAUNCHER(name) for every
+// kernel of the sources.
+#define GPUSIM_HOST_LAUNCHER(name)                                                                   \
+    extern "C" void gpusim_launch_##name(unsigned int nblocks, unsigned int nruns, const Params* P,  \
+                                         const Fields* F, u32 sub)                                   \
+    {                                                                                                \
+        gpusim_run_blocks<name>(nblocks, nruns, P, F, sub);                                          \
+    }
 
 extern "C" int gpusim_max_threads(void) { return omp_get_max_threads(); }
 

@@ -24,8 +24,8 @@
 struct gpusim_dim3 { unsigned int x, y, z; };
 
 // One OpenMP thread runs one block at a time, so the indices are per thread.
-static thread_local gpusim_dim3 blockIdx = {0, 0, 0};
-static thread_local gpusim_dim3 threadIdx = {0, 0, 0};
+static thread_local gpusim_dim3 blockIdx __attribute__((tls_model("initial-exec"))) = {0, 0, 0};
+static thread_local gpusim_dim3 threadIdx __attribute__((tls_model("initial-exec"))) = {0, 0, 0};
 static const gpusim_dim3 blockDim = {GPUSIM_BLOCK_SIZE, 1, 1};
 
 static inline unsigned int min(unsigned int a, unsigned int b) { return a < b ? a : b; }

@@ -64,6 +64,7 @@ __device__ __forceinline__ u32 nth_free_tcell_neighbour(const Params* P, const F
 // multiplier included).
 //   in:  vessel, tcell, chemokine     out: tcell, counters[RECRUITED]
 //   rng: (site, step, RECRUIT, 0).x
+//   min traffic: 1 B/site (vessel byte; the rest only at vessels)
 GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -74,7 +75,7 @@ GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_RECRUIT, 0);
     if (r.x < P->recruit[chemokine_level(P, c)]) {
         F->tcell[i] = tcell_byte(P->kills_per_tcell, 0);
-        atomicAdd(&F->counters[GPUSIM_COUNTER_RECRUITED], 1ull);
+        atomic_add_same(&F->counters[GPUSIM_COUNTER_RECRUITED], 1ull);
     }
 }
 
@@ -83,6 +84,7 @@ GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
 // the host keeps the lowest n bids (a sort: deterministic, keys are unique).
 //   in:  tcell, clone      out: claim (every site written)
 //   rng: (site, step, TRANSFER, 0).x
+//   min traffic: 13 B/site (tcell 1, clone 4 read; claim 8 written)
 GPUSIM_KERNEL void tcell_transfer_bid(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -94,13 +96,14 @@ GPUSIM_KERNEL void tcell_transfer_bid(GPUSIM_ARGS)
 
 // Adoptive transfer, step 2: one thread per chosen site (new_sites[k]).
 //   out: tcell, counters[TRANSFERRED]      rng: none
+//   min traffic: 5 B/thread (new_sites 4 read, tcell 1 written)
 GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     const u32 k = global_thread_index();
     if (k >= P->n_new) return;
     F->tcell[F->new_sites[k]] = tcell_byte(P->kills_per_tcell, 0);
-    atomicAdd(&F->counters[GPUSIM_COUNTER_TRANSFERRED], 1ull);
+    atomic_add_same(&F->counters[GPUSIM_COUNTER_TRANSFERRED], 1ull);
 }
 
 // Killing, per T cell that can kill.  With probability p_kill_attempt it
@@ -114,6 +117,7 @@ GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
 //   in:  tcell, clone, clone_flags, clone_recognition
 //   out: tcell (own site), cell[target] |= KILLED, claim (expansion bids)
 //   rng: (site, step, KILL, 0) and (site, step, KILL, 1), see philox.cuh
+//   min traffic: 1 B/site (tcell byte; the rest only near T cells)
 GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -160,6 +164,7 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
 // kills, the mother's exhaustion).
 //   in:  claim, tcell (mother)   out: tcell, claim reset, counters[EXPANSIONS]
 //   rng: none
+//   min traffic: 8 B/site (claim)
 GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -170,21 +175,22 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
     const u8 mother = F->tcell[claim_source(bid)];
     F->tcell[j] = tcell_byte(P->kills_per_tcell, (mother >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX);
     F->claim[j] = GPUSIM_NO_BID;
-    atomicAdd(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
+    atomic_add_same(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
 }
 
-// Migration substep `substep` (of P->n_moves), phase 1: each T cell picks a neighbour
+// Migration move `sub` of the step (of this run's P->n_moves), phase 1: each T cell picks a neighbour
 // with weight 1 + chemotaxis * max(0, c_j - c_i) (float32, neighbour order,
 // sequential sums) and bids for it if its T layer is free.
 //   in:  tcell, chemokine       out: claim
 //   rng: (site, step, MIGRATE, substep): .x direction (top 24 bits), .y priority
+//   min traffic: 1 B/site (tcell byte; the rest only at T cells)
 GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
-    if (i >= P->n_sites || substep >= P->n_moves) return;
+    if (i >= P->n_sites || sub >= P->n_moves) return;  // this run's moves are done
     if (!F->tcell[i]) return;
-    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_MIGRATE, substep);
+    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_MIGRATE, sub);
     const site_xyz c = site_coords(P, i);
     const f32 ci = F->chemokine[field_cell_of(P, c)];
     u32 site[GPUSIM_MAX_NEIGHBOURS];
@@ -217,11 +223,12 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 // Migration phase 2, per site: the lowest bid moves in.
 //   in:  claim, tcell     out: tcell (target set, source cleared), claim reset
 //   rng: none
+//   min traffic: 8 B/site (claim)
 GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     const u32 j = global_thread_index();
-    if (j >= P->n_sites || substep >= P->n_moves) return;
+    if (j >= P->n_sites) return;
     const u64 bid = F->claim[j];
     if (bid == GPUSIM_NO_BID) return;
     const u32 s = claim_source(bid);
@@ -234,6 +241,7 @@ GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 // pulses kill with p_chemo_tcell.
 //   in:  tcell     out: tcell, counters[TCELL_DEATHS]
 //   rng: (site, step, TCELL_DEATH, 0): .x death?, .y chemotherapy death?
+//   min traffic: 1 B/site (tcell byte)
 GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -245,6 +253,6 @@ GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
     const u32 p = tcell_can_kill(P, t) ? P->p_tcell_death : P->p_tcell_death_exhausted;
     if (r.x < p || r.y < P->p_chemo_tcell) {
         F->tcell[i] = 0;
-        atomicAdd(&F->counters[GPUSIM_COUNTER_TCELL_DEATHS], 1ull);
+        atomic_add_same(&F->counters[GPUSIM_COUNTER_TCELL_DEATHS], 1ull);
     }
 }

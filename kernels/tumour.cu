@@ -28,6 +28,7 @@ __device__ __forceinline__ u32 combine_recognition(u32 parent, u32 a)
 //   out: clone, cell (cleared), clone_population (-1), kill_bursts (+1 per
 //        kill, in the field cell), counters[DEATHS], counters[KILLS]
 //   rng: (site, step, TUMOUR_DEATH, 0): .x spontaneous?, .y chemotherapy?
+//   min traffic: 5 B/site (clone 4, cell 1; writes only where a cell dies)
 GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -40,11 +41,11 @@ GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
     if (killed || r.x < P->p_tumour_death || r.y < P->p_chemo_tumour) {
         F->clone[i] = 0;
         F->cell[i] = 0;
-        atomicAdd(&F->clone_population[c], 0xFFFFFFFFu);  // -1, wrapping
-        atomicAdd(&F->counters[GPUSIM_COUNTER_DEATHS], 1ull);
+        atomic_add_same(&F->clone_population[c], 0xFFFFFFFFu);  // -1, wrapping
+        atomic_add_same(&F->counters[GPUSIM_COUNTER_DEATHS], 1ull);
         if (killed) {
-            atomicAdd(&F->counters[GPUSIM_COUNTER_KILLS], 1ull);
-            atomicAdd(&F->kill_bursts[field_cell_of(P, site_coords(P, i))], 1u);
+            atomic_add_same(&F->counters[GPUSIM_COUNTER_KILLS], 1ull);
+            atomic_add_same(&F->kill_bursts[field_cell_of(P, site_coords(P, i))], 1u);
         }
     }
 }
@@ -54,6 +55,7 @@ GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 //   in:  clone, cell; claim must be all ones
 //   out: claim[target] = min(claim_bid(priority, mother site))
 //   rng: (mother, step, TUMOUR_DIVIDE, 0): .x divide?, .y which neighbour, .z priority
+//   min traffic: 5 B/site (clone 4, cell 1; neighbours only for dividing cells)
 GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -95,6 +97,7 @@ GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
 //        non-mutant daughters), counters[DIVISIONS]
 //   rng: (mother, step, TUMOUR_DIVIDE, 0).w stem daughter?;
 //        (daughter, step, TUMOUR_MUTATE, 0) .x .y .z mutation draws
+//   min traffic: 8 B/site (claim; the rest only where a daughter lands)
 GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -115,13 +118,13 @@ GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
     }
     F->clone[j] = c;
     F->cell[j] = daughter;
-    atomicAdd(&F->counters[GPUSIM_COUNTER_DIVISIONS], 1ull);
+    atomic_add_same(&F->counters[GPUSIM_COUNTER_DIVISIONS], 1ull);
     const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
     if (m.x < P->p_mut_neoantigen || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla) {
         F->claim[j] = GPUSIM_CLAIM_NEW_CLONE;  // still counted in its parent's row until founded
     } else {
         F->claim[j] = GPUSIM_NO_BID;
-        atomicAdd(&F->clone_population[c], 1u);
+        atomic_add_same(&F->clone_population[c], 1u);
     }
 }
 
@@ -132,6 +135,7 @@ GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 //   out: clone table row n_clones + k, clone[site] = new id, claim[site] reset
 //   rng: (daughter, step, TUMOUR_MUTATE, 0) redrawn: .x .y .z which
 //        mutations, .w immunogenicity quantile of a new neoantigen
+//   min traffic: 50 B/thread (per new clone: new_sites 4, clone 4, parent row 13 read; row 21, clone 4, claim 8 written)
 GPUSIM_KERNEL void tumour_found_clones(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;

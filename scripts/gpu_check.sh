@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # GPU check, for a machine with a CUDA GPU, run from the source tree without
-# `pip install` (the device machine has CuPy, h5py, numpy, pytest; pydantic and
-# friends may come as wheels in .whl/).  Writes under $OUT (default ./gpu_check_out):
-#   gpu_tests.log      pytest of every test that can run on the cuda backend
-#   bench.json         gpusim bench --json on every available backend
-#   cohort.json        gpusim bench --cohort 1024 --backend cuda (batched vs one at a time)
-#   summary.txt        device, test tally, cuda site updates per second
+# `pip install` (the device machine has CuPy, h5py, numpy, pandas, pytest;
+# pydantic, tomli-w and PyTables come as wheels in .whl/: scripts/gpu_wheels.sh
+# fetches them).  About 6 minutes on an H100.  Writes under $OUT (default
+# ./gpu_check_out) and prints summary.txt last:
+#   gpu_tests.log    pytest -m gpu with GPUSIM_REQUIRE_GPU=1 (a skip is a failure)
+#   bench.json       gpusim bench --json --profile on cuda (8192^2, 256^3, 1024^3; tumour and full)
+#   bench.log        the same, as tables: per-kernel launches, ms, MB per step, fraction of copy
+#   measure.jsonl    copy bandwidth (2 GiB), quickstart steps/s, tumour_1e9 start-up and steps
+#   cohort.json      gpusim bench --cohort 1024 --backend cuda (batched vs one at a time, runs/hour)
+#   summary.txt      device, test tally, site updates/s, fraction_of_copy, the figures above
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu_check_out}
@@ -18,26 +22,54 @@ fi
 export PYTHONPATH=$PWD:${PYTHONPATH:-}
 export GPUSIM_REQUIRE_GPU=1
 export GPUSIM_CACHE_DIR=${GPUSIM_CACHE_DIR:-/tmp/gpusim-cache}
+S="$OUT/summary.txt"
+log() { echo "$*" | tee -a "$S"; }
 
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$OUT/summary.txt" 2>&1
-python3 -m gpusim info >> "$OUT/summary.txt" 2>&1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$S" 2>&1
+python3 -m gpusim info >> "$S" 2>&1
 
-# Every backend-parametrised test (numpy, cpu and cuda) plus the gpu-marked ones.
-python3 -m pytest -p no:cacheprovider -q -ra -m "not slow" tests 2>&1 | tee "$OUT/gpu_tests.log"
+# 1. Every GPU test (identity with numpy, restart on cuda, ...): a skip fails.
+timeout 240 python3 -m pytest -p no:cacheprovider -q -ra -m gpu tests 2>&1 | tee "$OUT/gpu_tests.log"
 tests_rc=${PIPESTATUS[0]}
-echo "pytest exit code: $tests_rc" >> "$OUT/summary.txt"
-tail -n 1 "$OUT/gpu_tests.log" >> "$OUT/summary.txt"
+log "pytest -m gpu exit code: $tests_rc; $(tail -n 1 "$OUT/gpu_tests.log")"
 
-python3 -m gpusim bench --json --backend cuda --backend cpu > "$OUT/bench.json" 2> "$OUT/bench.log"
-echo "bench exit code: $?" >> "$OUT/summary.txt"
-cat "$OUT/bench.log" >> "$OUT/summary.txt"
+# 2. Roofline: a 2 GiB device-to-device copy; quickstart stepping rate; 10^9-cell start-up.
+M="$OUT/measure.jsonl"
+: > "$M"
+timeout 60 python3 scripts/gpu_measure.py copy --backend cuda --gib 2 >> "$M" 2>> "$OUT/measure.log"
+timeout 90 python3 scripts/gpu_measure.py quickstart --backend cuda --steps 4000 >> "$M" 2>> "$OUT/measure.log"
+timeout 150 python3 scripts/gpu_measure.py startup configs/tumour_1e9.toml --backend cuda --steps 3 >> "$M" 2>> "$OUT/measure.log"
+cat "$OUT/measure.log" >> "$S"
 
-# Cohorts (issue 9): 1,024 runs of checkpoint_blockade (100^2, 2,880 steps)
-# batched; goal <= 2 min on one H100/H200 and >= 50x one at a time.  One at
-# a time is timed on COHORT_ALONE runs (default 8) and given as a rate.
-timeout "${COHORT_TIMEOUT:-900}" python3 -m gpusim bench --cohort "${COHORT:-1024}" --backend cuda \
+# 3. Benchmark with the per-kernel profile.
+timeout 200 python3 -m gpusim bench --json --profile --backend cuda --size 8192x8192 --size 256x256x256 \
+  --size 1024x1024x1024 > "$OUT/bench.json" 2> "$OUT/bench.log"
+log "bench exit code: $?"
+grep -E "^cuda " "$OUT/bench.log" >> "$S"
+python3 - "$OUT/bench.json" >> "$S" 2>&1 <<'PY'
+import json, sys
+goals = {("tumour", "8192x8192"): 5e10, ("full", "8192x8192"): 2.5e10, ("full", "1024x1024x1024"): 2e10}
+for r in json.load(open(sys.argv[1])):
+    size = "x".join(map(str, r["shape"]))
+    goal = goals.get((r["model"], size))
+    print(f"{r['model']:6s} {size:>15s} {r['site_updates_per_s']:.3e} site updates/s"
+          + (f" (goal {goal:.1e}: {'met' if r['site_updates_per_s'] >= goal else 'NOT met'})" if goal else "")
+          + f"; fraction_of_copy {r['fraction_of_copy']:.3f}; copy {r['copy_bytes_per_s'] / 1e12:.2f} TB/s")
+PY
+# 4. Cohorts (issue 9): 1,024 runs of checkpoint_blockade (100^2, 2,880 steps)
+# batched, run files written; goals <= 2 min on one H100/H200 and >= 50x the
+# one-at-a-time rate (timed on COHORT_ALONE runs, default 8, given per hour).
+timeout "${COHORT_TIMEOUT:-420}" python3 -m gpusim bench --cohort "${COHORT:-1024}" --backend cuda \
   --alone "${COHORT_ALONE:-8}" --json > "$OUT/cohort.json" 2> "$OUT/cohort.log"
-echo "cohort bench exit code: $?" >> "$OUT/summary.txt"
-cat "$OUT/cohort.log" >> "$OUT/summary.txt"
-cat "$OUT/summary.txt"
+log "cohort bench exit code: $?"
+tail -n 3 "$OUT/cohort.log" >> "$S"
+python3 - "$OUT/cohort.json" >> "$S" 2>&1 <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))[0]
+print(f"cohort {r['cohort']} x {r['steps']} steps: batched {r['batched_s']:.1f} s (goal 120 s: "
+      f"{'met' if r['batched_s'] <= 120 else 'NOT met'}); {r['speedup']:.1f}x one at a time (goal 50x: "
+      f"{'met' if r['speedup'] >= 50 else 'NOT met'})")
+PY
+echo "=== summary ($S)"
+cat "$S"
 exit "$tests_rc"

@@ -8,15 +8,22 @@ turns that skip into a failure on GPU machines.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
 from gpusim.backends import available
-from gpusim.config import Config
+from gpusim.config import MINUTES_PER_DAY, Config
+from gpusim.io.checkpoint import read_checkpoint
+from gpusim.io.frames import xdmf_path
 from gpusim.simulation import Simulation
+from gpusim.state import initial_state
 
 ALL_BACKENDS = ("numpy", "cpu", "cuda")
 
@@ -38,6 +45,97 @@ def backend(request) -> str:
 
 def make_config(**sections) -> Config:
     return Config.model_validate(sections)
+
+
+def random_tumour_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 200):
+    """A small lattice with every tumour rule switched on at high rates, and
+    the immune system off (tests/test_tcell.py covers the full model)."""
+    rng = np.random.default_rng(seed)
+    shape = [int(rng.integers(20, 40)) for _ in range(2)] if dim == 2 else [int(rng.integers(8, 14)) for _ in range(3)]
+    return make_config(
+        simulation={"seed": int(rng.integers(0, 2**63)), "steps": steps, "dt_minutes": float(rng.uniform(30, 90))},
+        lattice={"shape": shape, "neighbourhood": neighbourhood, "boundary": boundary},
+        tumour={
+            "initial_radius_cells": float(rng.uniform(1, 3)),
+            "initial_recognition": float(rng.uniform(0, 0.3)),
+            "division_rate_per_day": float(rng.uniform(2, 8)),
+            "death_rate_per_day": float(rng.uniform(0.1, 1.0)),
+            "max_divisions": int(rng.integers(1, 8)),
+            "stem_symmetric_division_prob": float(rng.uniform(0.2, 0.8)),
+            "neoantigen_prob_per_division": float(rng.uniform(0.05, 0.4)),
+            "pdl1_prob_per_division": float(rng.uniform(0.01, 0.1)),
+            "hla_loss_prob_per_division": float(rng.uniform(0.01, 0.1)),
+            "immunogenicity": {"distribution": "exponential", "mean": float(rng.uniform(0.05, 0.4))},
+        },
+        immune={"enabled": False},
+    )
+
+
+#: Every lattice kind: (dim, neighbourhood, boundary).
+CASES = [(dim, nb, bc) for dim in (2, 3) for nb in ("von_neumann", "moore") for bc in ("closed", "periodic")]
+
+
+def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 200):
+    """Every tumour and immune rule on, every therapy in the schedule."""
+    rng = np.random.default_rng(seed)
+    shape = [int(rng.integers(24, 40)) for _ in range(2)] if dim == 2 else [int(rng.integers(10, 16)) for _ in range(3)]
+    dt = float(rng.uniform(10, 30))
+    days = steps * dt / MINUTES_PER_DAY
+    return make_config(
+        simulation={"seed": int(rng.integers(0, 2**63)), "steps": steps, "dt_minutes": dt},
+        lattice={"shape": shape, "neighbourhood": neighbourhood, "boundary": boundary},
+        tumour={
+            "initial_radius_cells": float(rng.uniform(2, 4)),
+            "initial_recognition": float(rng.uniform(0.2, 0.6)),
+            "division_rate_per_day": float(rng.uniform(3, 8)),
+            "death_rate_per_day": float(rng.uniform(0.1, 0.5)),
+            "max_divisions": int(rng.integers(2, 10)),
+            "stem_symmetric_division_prob": float(rng.uniform(0.3, 0.9)),
+            "neoantigen_prob_per_division": float(rng.uniform(0.05, 0.3)),
+            "pdl1_prob_per_division": float(rng.uniform(0.05, 0.2)),
+            "hla_loss_prob_per_division": float(rng.uniform(0.01, 0.05)),
+        },
+        chemokine={"grid_coarsening": int(rng.integers(1, 5)), "diffusion_um2_per_min": float(rng.uniform(50, 300)),
+                   "kill_burst": float(rng.uniform(10, 100))},
+        immune={
+            "vessel_density": float(rng.uniform(0.03, 0.1)),
+            "recruitment_rate_per_day": float(rng.uniform(5, 20)),
+            "recruitment_half_saturation": float(rng.uniform(5, 50)),
+            "speed_um_per_min": float(rng.uniform(0.5, 2)),
+            "chemotaxis": float(rng.uniform(0.01, 0.5)),
+            "kill_attempt_rate_per_day": float(rng.uniform(50, 150)),
+            "kills_per_tcell": int(rng.integers(2, 8)),
+            "expansion_prob_per_kill": float(rng.uniform(0.2, 0.6)),
+            "exhaustion_prob_per_pdl1_contact": float(rng.uniform(0.2, 0.8)),
+            "exhaustion_threshold": int(rng.integers(1, 5)),
+            "lifespan_days": float(rng.uniform(1, 5)),
+            "initial_tcells": int(rng.integers(20, 60)),
+        },
+        therapy=[
+            {"kind": "checkpoint_blockade", "start_day": days * 0.2, "end_day": days * 0.6,
+             "level": float(rng.uniform(0.3, 1))},
+            {"kind": "adoptive_transfer", "day": days * 0.3, "cells": int(rng.integers(20, 80)),
+             "where": str(rng.choice(["tumour", "anywhere"]))},
+            {"kind": "vaccine", "start_day": days * 0.1, "end_day": days * 0.5,
+             "recruitment_multiplier": float(rng.uniform(1.5, 4))},
+            {"kind": "chemotherapy", "day": days * 0.7, "tumour_kill_prob": float(rng.uniform(0.1, 0.4)),
+             "tcell_kill_prob": float(rng.uniform(0.05, 0.3))},
+        ],
+    )
+
+
+def rich_state():
+    """A state with more per-site layers, a coarse float32 field, and extras
+    of every kind a checkpoint must carry (scalars, strings, lists, None, nested dicts)."""
+    cfg = make_config(lattice={"shape": [12, 10]})
+    st = initial_state(cfg)
+    rng = np.random.default_rng(3)
+    st.sites["tcell"] = rng.integers(0, 2, cfg.lattice.n_sites).astype(np.uint8)
+    st.sites["vessel"] = (rng.random(cfg.lattice.n_sites) < 0.1).astype(np.uint8)
+    st.extra.update(chemokine=rng.random((3, 3), dtype=np.float32), dose=0.25, pending=3, active=True,
+                    label="arm A", window=(1.5, 4.0), ids=[1, 2, 3], nothing=None,
+                    therapy={"blockade": np.float64(0.5), "next_pulse_step": np.int64(144)})
+    return st
 
 
 def run_state(cfg: Config, backend: str, steps: int | None = None):
@@ -62,13 +160,83 @@ def assert_states_identical(a, b) -> None:
         np.testing.assert_array_equal(ta[name], tb[name], err_msg=f"clone column {name}")
 
 
+def datasets(path) -> dict[str, np.ndarray]:
+    """Every dataset of a run file's /observables, /fields and /clones, by path."""
+    out = {}
+    with h5py.File(path) as f:
+        for group in ("observables", "fields", "clones"):
+            f[group].visititems(lambda name, obj: out.__setitem__(f"{group}/{name}", obj[()])
+                                if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def assert_same_run(got, ref, ignore_parameters=("backend",)) -> None:
+    """Every observable, field and clone dataset byte-identical; the same
+    parameters (but the backend); the same final state in /checkpoint."""
+    a, b = datasets(ref), datasets(got)
+    assert sorted(a) == sorted(b)
+    for name in a:
+        assert a[name].dtype == b[name].dtype, name
+        assert a[name].tobytes() == b[name].tobytes(), name
+    with h5py.File(ref) as fr, h5py.File(got) as fg:
+        assert fg.attrs["status"] == "complete" and fg.attrs["steps"] == fr.attrs["steps"]
+        pr, pg = dict(fr["parameters"].attrs), dict(fg["parameters"].attrs)
+        for k in ignore_parameters:
+            pr.pop(k), pg.pop(k)
+        assert pr.keys() == pg.keys() and all(np.array_equal(pr[k], pg[k]) for k in pr)
+        assert_states_identical(read_checkpoint(fg).state, read_checkpoint(fr).state)
+    assert xdmf_path(got).exists() == xdmf_path(ref).exists()  # none without frames
+    if xdmf_path(ref).exists():
+        assert xdmf_path(got).read_text().replace(got.name, "X") == xdmf_path(ref).read_text().replace(ref.name, "X")
+
+
+# ------------------------------------------------------------ the command line
+def cli_env(**extra) -> dict[str, str]:
+    """The test process's environment, one OpenMP thread (tiny lattices run
+    far faster on one thread than on two busy cores, and thread-count
+    independence has tests of its own), no MPI launcher variables."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "PMIX_", "OMPI_", "MPI_LOCAL", "HYDI"))}
+    e.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", **extra)
+    return e
+
+
+def gpusim_popen(*args, **kw) -> subprocess.Popen:
+    """``python -m gpusim ARGS`` started in a subprocess (environment :func:`cli_env`
+    unless ``env=`` is given); stdout and stderr are pipes."""
+    return subprocess.Popen([sys.executable, "-m", "gpusim", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=kw.pop("env", cli_env()), **kw)
+
+
+def gpusim(*args, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    """``python -m gpusim ARGS`` run to the end in a subprocess (see :func:`gpusim_popen`)."""
+    return subprocess.run([sys.executable, "-m", "gpusim", *map(str, args)], capture_output=True, text=True,
+                          env=kw.pop("env", cli_env()), timeout=timeout, **kw)
+
+
+def cli(capsys, *args) -> subprocess.CompletedProcess:
+    """``gpusim ARGS`` in this process (no interpreter start-up, no import of
+    numpy & co. again): a CompletedProcess like :func:`gpusim`'s."""
+    from gpusim.cli.main import main
+
+    capsys.readouterr()
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, rc, out, err)
+
+
+def assert_one_line_error(proc, *fragments, code: int = 2) -> None:
+    """Bad input (or ``code``): that exit code and one line on stderr holding every fragment, no traceback."""
+    assert proc.returncode == code, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for frag in fragments:
+        assert frag in lines[0], lines[0]
+
+
 def run_cpu_in_subprocess(cfg: Config, threads: int) -> dict:
     """Run ``cfg`` on the cpu backend in a fresh process with
     OMP_NUM_THREADS=threads; return every state array as bytes (hex)."""
-    import json
-    import subprocess
-    import sys
-
     code = (
         "import json, sys\n"
         "from gpusim.config import Config\nfrom gpusim.simulation import Simulation\n"

@@ -1,35 +1,21 @@
-"""Helpers shared by the sweep tests: sweep files in a temp dir, running
-``gpusim`` in a subprocess, comparing the run files of two sweeps."""
+"""Helpers shared by the sweep tests: sweep files in a temp dir, MPI
+launchers, comparing the run files of two sweeps (running ``gpusim`` in a
+subprocess: ``conftest.gpusim``)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import h5py
 import pytest
-from test_runfile import datasets
+from conftest import datasets
 
 ROOT = Path(__file__).parents[1]
 CONFIGS = ROOT / "configs"
 SMALL = CONFIGS / "sweep_small.toml"
-
-
-def env(**extra) -> dict[str, str]:
-    """The test process's environment, one OpenMP thread (tiny lattices run
-    far faster on one thread than on two busy cores), no MPI launcher vars."""
-    e = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "PMIX_", "OMPI_", "MPI_LOCAL", "HYDI"))}
-    e.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", **extra)
-    return e
-
-
-def gpusim(*args, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gpusim", *map(str, args)], capture_output=True, text=True,
-                          env=kw.pop("env", env()), timeout=timeout, **kw)
 
 
 def mpiexec() -> Path:

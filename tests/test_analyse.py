@@ -8,7 +8,7 @@ import shutil
 import h5py
 import numpy as np
 import pytest
-from test_runfile import datasets
+from conftest import datasets
 
 import gpusim
 from gpusim.analysis import spatial
@@ -110,3 +110,20 @@ def test_run_with_analyse_stores_the_table(tmp_path, capsys):
     assert "/analysis written; end-state phenotype" in capsys.readouterr().out
     with h5py.File(path) as f:
         assert f["analysis/step"][()].tolist() == f["fields/tumour_clone/step"][()].tolist() == [0, 20]
+
+
+def test_analyse_plot(quickstart_run, tmp_path, capsys):
+    path = shutil.copy(quickstart_run, tmp_path / "run.h5")
+    png = tmp_path / "spatial.png"
+    assert main(["analyse", str(path), "-q", "--plot", str(png), "--frame", "2"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from gpusim.plots.spatial import spatial_figure
+
+    with gpusim.open_run(path) as run:
+        titles = [ax.get_title() for ax in spatial_figure(run, frame=2).axes]
+    assert titles[0].startswith("Regions, day 2.0") and "phenotype per frame" in titles[1]
+    fresh = shutil.copy(quickstart_run, tmp_path / "fresh.h5")
+    assert main(["analyse", str(fresh), "--plot", str(png), "--frame", "7"]) == 2
+    assert "--frame 7: " in capsys.readouterr().err
+    with h5py.File(fresh) as f:
+        assert "analysis" not in f  # refused before anything was written

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from conftest import make_config
-from test_runfile import datasets
+from conftest import datasets, make_config
 
 import gpusim
 from gpusim.analysis import clonal

@@ -121,14 +121,10 @@ def test_results_do_not_depend_on_flushing_subnormals():
     the subnormal range gives the same bytes on the cpu backend switched into
     the GPU's mode (FTZ + DAZ) as on the NumPy reference in IEEE mode."""
     import ctypes
-    import sys
 
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-    from test_tcell import CASES, random_full_config
+    from conftest import CASES, assert_states_identical, random_full_config, run_state
 
     from gpusim.engine.host_build import build_library
-
-    from conftest import assert_states_identical, run_state
 
     lib = ctypes.CDLL(str(build_library()))
     case = (2, "moore", "periodic")

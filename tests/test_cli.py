@@ -5,38 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import pytest
+from conftest import assert_one_line_error, cli, gpusim
 
 ROOT = Path(__file__).parents[1]
 QUICKSTART = ROOT / "configs" / "quickstart.toml"
-
-
-def gpusim(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "gpusim", *map(str, args)], capture_output=True, text=True, cwd=cwd)
-
-
-def cli(capsys, *args):
-    """``gpusim ARGS`` in this process (no interpreter start-up, no import of
-    numpy & co. again): a CompletedProcess like :func:`gpusim`'s."""
-    from gpusim.cli.main import main
-
-    capsys.readouterr()
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(args, rc, out, err)
-
-
-def assert_one_line_error(proc, *fragments):
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    for frag in fragments:
-        assert frag in lines[0], lines[0]
 
 
 SMALL = ["--set", "lattice.shape=[40,40]", "--steps", "30"]
@@ -147,6 +123,24 @@ def test_bench_json_records():
         assert r["site_updates_per_s"] > 0 and r["steps"] == 2
         if r["backend"] == "cpu" and r["model"] == "tumour":
             assert r["bytes_per_site"] <= 16
+        assert r["copy_bytes_per_s"] > 1e8  # a memcpy moves more than 100 MB/s anywhere
+        if r["backend"] == "cpu":  # kernels state their traffic: the step's rate against the copy
+            assert r["model_bytes_per_step"] > 0 and 0 < r["fraction_of_copy"] < 10
+        else:
+            assert r["fraction_of_copy"] is None
+
+
+def test_bench_profile_prints_the_per_kernel_table():
+    proc = gpusim("bench", "--profile", "--backend", "cpu", "--size", "48x48", "--model", "full", "--steps", "2")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[1].split() == ["kernel", "launches", "ms/step", "MB/step", "of", "copy"]
+    rows = {line.split()[0]: line.split() for line in lines[2:] if line.startswith("  ") and line.split()[0].islower()}
+    for kernel in ("tumour_death", "tumour_divide_commit", "chemokine_diffuse", "tcell_move_propose", "observe_sites"):
+        assert kernel in rows, proc.stdout
+    mp_moves = 2  # bench full model: 2 um/min x 10 min / 10 um
+    assert float(rows["tcell_move_propose"][1]) == mp_moves
+    assert "copy" in lines[-1] and "GB/s" in lines[-1]
 
 
 def test_bench_bad_size():

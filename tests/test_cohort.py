@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sweep_util import gpusim, write_sweep
+from conftest import gpusim
+from sweep_util import write_sweep
 
 from gpusim.analysis import spatial
 from gpusim.sweep import store
@@ -74,3 +75,49 @@ def test_summarize_and_plot_show_phenotypes(cohort, tmp_path):
 
     titles = [ax.get_title() for ax in figure(cohort).axes]
     assert "arm control: immune phenotype, last frame" in titles and "arm chemo: immune phenotype, last frame" in titles
+
+
+def test_curves_spaghetti_median_and_kaplan_meier_per_arm(cohort, tmp_path, quickstart_run):
+    import h5py
+
+    from gpusim.plots.cohort import figure, kaplan_meier, time_to_progression
+
+    png = tmp_path / "curves.png"
+    proc = gpusim("plot", cohort, "--curves", "tumour_cells", "-o", png)
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fig = figure(cohort, "tumour_cells")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "arm control: 6 runs" in titles and "arm chemo: 6 runs" in titles
+    control = fig.axes[titles.index("arm control: 6 runs")]
+    table = pd.read_hdf(cohort / "summary.h5", "runs")
+    runs = table[table["arm"] == "control"]
+    curves = []
+    for row in runs.itertuples():
+        with h5py.File(store.run_path(cohort, row.run_id)) as f:
+            curves.append(f["observables/tumour_cells/value"][()])
+    median = next(line for line in control.get_lines() if line.get_label() == "median")
+    np.testing.assert_array_equal(median.get_ydata(), np.median(np.array(curves, float), axis=0))
+    # Kaplan-Meier of the chemo arm, from the times to progression computed here.
+    km = fig.axes[-1]
+    chemo = table[table["arm"] == "chemo"]
+    ttp = []
+    for row in chemo.itertuples():
+        with h5py.File(store.run_path(cohort, row.run_id)) as f:
+            g = f["observables/tumour_cells"]
+            ttp.append(time_to_progression(g["time"][()], g["value"][()], row.therapy_start_day))
+    d, e = np.array([t for t, _ in ttp]), np.array([ev for _, ev in ttp])
+    label = f"chemo ({int(e.sum())}/6 progressed)"
+    step = next(line for line in km.get_lines() if line.get_label() == label)
+    np.testing.assert_allclose(step.get_ydata()[:-1], kaplan_meier(d, e)[1])
+    assert gpusim("plot", cohort, "--curves", "nonsense").returncode == 2
+    bad = gpusim("plot", quickstart_run, "--curves", "tumour_cells")
+    assert bad.returncode == 2 and "needs a sweep directory" in bad.stderr
+
+
+def test_kaplan_meier_known_answer():
+    from gpusim.plots.cohort import kaplan_meier
+
+    # 5 patients: events at 2, 2, 4; censored at 3 and 5 -> S = 3/5 after 2, then 3/5 * 1/2 after 4.
+    t, s = kaplan_meier(np.array([2, 2, 3, 4, 5.0]), np.array([True, True, False, True, False]))
+    assert t.tolist() == [0.0, 2.0, 4.0] and np.allclose(s, [1.0, 0.6, 0.3])

@@ -11,13 +11,12 @@ from PIL import Image
 
 import gpusim
 from gpusim.cli.main import main
-from gpusim.io.frames import FIELDS, FieldSpec
 from gpusim.plots import FIGURE_DPI, FIGURE_SIZE_IN, run_figure
 from gpusim.plots.movie import MOVIE_DPI, MOVIE_SIZE_IN
 from gpusim.plots.muller import muller_data
 from gpusim.plots.snapshot import Snapshot, mid_slice
 from gpusim.plots.style import family
-from gpusim.state import CLONE_PDL1
+from gpusim.state import CLONE_HLA, CLONE_PDL1
 
 FIGURE_PX = (round(FIGURE_SIZE_IN[0] * FIGURE_DPI), round(FIGURE_SIZE_IN[1] * FIGURE_DPI))
 MOVIE_PX = (round(MOVIE_SIZE_IN * MOVIE_DPI),) * 2
@@ -62,12 +61,11 @@ def test_therapy_schedule_is_drawn(therapy_run):
     assert [line.get_xdata()[0] for line in pulses] == [1.0]
 
 
-def test_snapshot_highlights_escape_clones_and_overlays_tcells_in_3d(tmp_path, monkeypatch):
-    # Until the T-cell layer exists, stand in a u8 per-site layer for it.
-    monkeypatch.setitem(FIELDS, "tcells", FieldSpec("cell", "cells", "stand-in for the T-cell layer"))
+def test_snapshot_highlights_escape_clones_and_overlays_tcells_in_3d(tmp_path):
     cfg = make_config(simulation={"steps": 80, "dt_minutes": 60.0}, lattice={"shape": [14, 12, 9]},
                       tumour={"division_rate_per_day": 4.0, "pdl1_prob_per_division": 0.3,
                               "initial_radius_cells": 2.5},
+                      immune={"initial_tcells": 150, "kill_attempt_rate_per_day": 0.0},
                       output={"frame_every_steps": 20})
     gpusim.run_to_file(cfg, tmp_path / "run.h5", backend="numpy")
     from matplotlib.figure import Figure
@@ -80,8 +78,9 @@ def test_snapshot_highlights_escape_clones_and_overlays_tcells_in_3d(tmp_path, m
         tc = mid_slice(run.frames("tcells")[-1])
         assert ids.shape == (12, 14) and "z = 4" in snap.ax.get_title()
     image = snap.image.get_array()
-    pdl1_only = (flags[ids] & 3) == CLONE_PDL1
-    plain = (ids > 0) & ((flags[ids] & 3) == 0)
+    escape = flags[ids] & (CLONE_PDL1 | CLONE_HLA)
+    pdl1_only = escape == CLONE_PDL1
+    plain = (ids > 0) & (escape == 0)
     assert pdl1_only.any() and plain.any()
     assert {family(c) for c in image[pdl1_only]} == {"PD-L1 high"}  # escape clones in the red family
     assert {family(c) for c in image[plain]} == {"ordinary"}

@@ -17,15 +17,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import assert_states_identical, make_config, require_backend
-from test_runfile import datasets
+from conftest import (assert_same_run, assert_states_identical, gpusim, gpusim_popen, make_config,
+                      require_backend, rich_state)
 
 from gpusim.config import Config
 from gpusim.io.checkpoint import read_checkpoint, write_checkpoint
 from gpusim.io.frames import xdmf_path
 from gpusim.io.runfile import RunWriter
 from gpusim.simulation import resume_run, run_to_file
-from gpusim.state import initial_state
 
 FRAMES = 60  # frames of a run that a test stops part-way
 
@@ -41,20 +40,6 @@ def churn_config(steps: int, frame_every: int = 20, checkpoint_every: int = 150)
                 "pdl1_prob_per_division": 0.02, "hla_loss_prob_per_division": 0.02},
         output={"frame_every_steps": frame_every, "checkpoint_every_steps": checkpoint_every},
     )
-
-
-def gpusim_proc(*args, **kw) -> subprocess.Popen:
-    # One OpenMP thread: the machine is small and shared; thread-count
-    # independence is tested in test_tumour.py.
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.Popen([sys.executable, "-m", "gpusim", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, **kw)
-
-
-def gpusim(*args) -> subprocess.CompletedProcess:
-    proc = gpusim_proc(*args)
-    out, err = proc.communicate(timeout=120)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def stoppable_run(tmp_path, backend: str) -> tuple[Config, Path, Path]:
@@ -101,24 +86,6 @@ def wait_for_frames(path, n: int, proc: subprocess.Popen, timeout: float = 60.0)
     pytest.fail(f"no {n} frames after {timeout} s")
 
 
-def assert_same_run(got, ref, ignore_parameters=("backend",)) -> None:
-    """Every observable, field and clone dataset byte-identical; the same
-    parameters (but the backend); the same final state in /checkpoint."""
-    a, b = datasets(ref), datasets(got)
-    assert sorted(a) == sorted(b)
-    for name in a:
-        assert a[name].dtype == b[name].dtype, name
-        assert a[name].tobytes() == b[name].tobytes(), name
-    with h5py.File(ref) as fr, h5py.File(got) as fg:
-        assert fg.attrs["status"] == "complete" and fg.attrs["steps"] == fr.attrs["steps"]
-        pr, pg = dict(fr["parameters"].attrs), dict(fg["parameters"].attrs)
-        for k in ignore_parameters:
-            pr.pop(k), pg.pop(k)
-        assert pr.keys() == pg.keys() and all(np.array_equal(pr[k], pg[k]) for k in pr)
-        assert_states_identical(read_checkpoint(fg).state, read_checkpoint(fr).state)
-    assert xdmf_path(got).read_text().replace(got.name, "X") == xdmf_path(ref).read_text().replace(ref.name, "X")
-
-
 def test_checkpoint_cadence_does_not_change_results(tmp_path):
     cfg = churn_config(150, frame_every=40, checkpoint_every=0)
     run_to_file(cfg, tmp_path / "ref.h5", backend="numpy")
@@ -137,7 +104,7 @@ def test_sigkill_then_resume_is_byte_identical(tmp_path, backend):
     cfg, toml, ref = stoppable_run(tmp_path, backend)
     every, checkpoint_every = cfg.output.frame_every_steps, cfg.output.checkpoint_every_steps
     out = tmp_path / "run.h5"
-    proc = gpusim_proc("run", toml, "-o", out, "--backend", backend, "-q")
+    proc = gpusim_popen("run", toml, "-o", out, "--backend", backend, "-q")
     wait_for_frames(out, FRAMES // 4, proc)  # past the first periodic checkpoint
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
@@ -173,7 +140,7 @@ def test_signal_checkpoints_then_resume_is_byte_identical(tmp_path, signum, back
     require_backend(resume_backend)
     cfg, toml, ref = stoppable_run(tmp_path, backend)
     steps, out = cfg.simulation.steps, tmp_path / "run.h5"
-    proc = gpusim_proc("run", toml, "-o", out, "--backend", backend, "-q")
+    proc = gpusim_popen("run", toml, "-o", out, "--backend", backend, "-q")
     wait_for_frames(out, 5, proc)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
@@ -239,20 +206,6 @@ def test_resume_help_documents_steps():
 # The checkpoint store itself
 
 
-def rich_state():
-    """A state with more per-site layers, a coarse float32 field, and extras
-    of every kind a checkpoint must carry (scalars, strings, lists, None, nested dicts)."""
-    cfg = make_config(lattice={"shape": [12, 10]})
-    st = initial_state(cfg)
-    rng = np.random.default_rng(3)
-    st.sites["tcell"] = rng.integers(0, 2, cfg.lattice.n_sites).astype(np.uint8)
-    st.sites["vessel"] = (rng.random(cfg.lattice.n_sites) < 0.1).astype(np.uint8)
-    st.extra.update(chemokine=rng.random((3, 3), dtype=np.float32), dose=0.25, pending=3, active=True,
-                    label="arm A", window=(1.5, 4.0), ids=[1, 2, 3], nothing=None,
-                    therapy={"blockade": np.float64(0.5), "next_pulse_step": np.int64(144)})
-    return st
-
-
 def assert_extra_equal(a, b):
     assert a.keys() == b.keys()
     for k in a:
@@ -305,7 +258,7 @@ def test_killed_while_checkpointing_leaves_a_loadable_checkpoint(tmp_path, die_a
     code = f"""
 import os, signal, sys, h5py, numpy as np
 sys.path.insert(0, {str(os.path.dirname(__file__))!r})
-from test_restart import rich_state
+from conftest import rich_state
 import gpusim.io.checkpoint as ck
 from gpusim.io.layout import LIBVER
 f = h5py.File({str(path)!r}, "w", libver=LIBVER)

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+
 import h5py
 import numpy as np
 import pytest
-from conftest import require_backend
-from test_tumour import random_tumour_config
+from conftest import datasets, make_config, random_tumour_config, require_backend
 
-from gpusim.io.frames import FIELDS
+from gpusim.io.frames import FIELDS, FieldSpec, coarse_grid, xdmf_path
+from gpusim.io.runfile import RunWriter
 from gpusim.observables import OBSERVABLES
 from gpusim.simulation import run_to_file
-
-
-def datasets(path) -> dict[str, np.ndarray]:
-    out = {}
-    with h5py.File(path) as f:
-        for group in ("observables", "fields", "clones"):
-            f[group].visititems(lambda name, obj: out.__setitem__(f"{group}/{name}", obj[()])
-                                if isinstance(obj, h5py.Dataset) else None)
-    return out
+from gpusim.state import initial_state
 
 
 def test_layout(tmp_path):
@@ -68,17 +65,6 @@ def test_run_files_identical_across_backends(tmp_path, dim, other):
 
 # ----------------------------------------------------------------------------
 # H5MD conventions, fields of any dtype and grid, the XDMF sidecar
-
-import os  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import xml.etree.ElementTree as ET  # noqa: E402
-
-from conftest import make_config  # noqa: E402
-
-from gpusim.io.frames import FieldSpec, coarse_grid, xdmf_path  # noqa: E402
-from gpusim.io.runfile import RunWriter  # noqa: E402
-from gpusim.state import initial_state  # noqa: E402
 
 
 def check_xdmf(h5path) -> int:
@@ -132,10 +118,10 @@ def test_h5md_layout_units_and_xdmf(tmp_path):
 
 
 def test_fields_take_dtype_from_state_and_shape_from_grid(tmp_path, monkeypatch):
-    """Fields the lead adds later: a u8 per-site layer, a coarse float32 field
-    from ``state.extra``, a plain-tuple entry; a source the state lacks is skipped."""
-    monkeypatch.setitem(FIELDS, "tcells", FieldSpec("tcell", "cells", "T cell present"))
-    monkeypatch.setitem(FIELDS, "chemokine", ("chemokine", "a.u.", "chemokine"))  # extra: the coarse grid
+    """Any field FIELDS names: u8 per-site layers (the shipped tcells, and
+    vessels as a plain-tuple entry), a coarse float32 field from
+    ``state.extra`` (the shipped chemokine), an explicit grid; a source the
+    state lacks is skipped."""
     monkeypatch.setitem(FIELDS, "vessels", ("vessel", "flag", "vessel sites"))
     monkeypatch.setitem(FIELDS, "absent", FieldSpec("no_such_array", "-", "not in the state"))
     monkeypatch.setitem(FIELDS, "clone_again", FieldSpec("clone", "clone id", "explicit grid",

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sweep_util import gpusim, write_sweep
-from test_cli import assert_one_line_error
+from conftest import assert_one_line_error, gpusim
+from sweep_util import write_sweep
 
 from gpusim.analysis.sensitivity import indices, prcc
 

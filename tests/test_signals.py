@@ -11,8 +11,7 @@ import time
 
 import h5py
 import pytest
-from conftest import assert_states_identical, make_config
-from test_restart import assert_same_run, gpusim, gpusim_proc
+from conftest import assert_same_run, assert_states_identical, gpusim, gpusim_popen, make_config
 
 from gpusim.errors import RunInterrupted
 from gpusim.io.checkpoint import read_checkpoint
@@ -92,7 +91,7 @@ def test_sigterm_inside_a_long_step_then_resume_is_byte_identical(tmp_path):
     step_s = step_seconds(cfg, "cpu")
     toml, out = tmp_path / "long.toml", tmp_path / "run.h5"
     toml.write_text(cfg.to_toml())
-    proc = gpusim_proc("run", toml, "-o", out, "--backend", "cpu", "-q")
+    proc = gpusim_popen("run", toml, "-o", out, "--backend", "cpu", "-q")
     deadline = time.monotonic() + 60
     while not (tmp_path / "run.xmf").exists():  # the first frame is written: the run is stepping
         assert time.monotonic() < deadline and proc.poll() is None

@@ -15,9 +15,9 @@ import subprocess
 import time
 
 import pytest
-from sweep_util import (SLOW_BASE, SLOW_GRID, SMALL, assert_each_run_once, assert_same_runs, gpusim, run_files, wait_for,
+from conftest import assert_one_line_error, gpusim
+from sweep_util import (SLOW_BASE, SLOW_GRID, SMALL, assert_each_run_once, assert_same_runs, run_files, wait_for,
                         write_sweep)
-from test_cli import assert_one_line_error
 
 from gpusim.sweep.runs import load_plan
 

@@ -64,10 +64,10 @@ def test_a_few_tcells_are_a_desert_and_the_thresholds_come_from_the_settings():
 
 def test_no_tumour_or_no_core_is_not_evaluable():
     empty = np.zeros((30, 30), np.uint32)
-    assert spatial.frame_statistics(empty, tcells(np.ones((30, 30), bool)), DX, SETTINGS)["phenotype"] == "n/a"
+    assert spatial.frame_statistics(empty, tcells(np.ones((30, 30), bool)), DX, SETTINGS)["phenotype"] == spatial.NOT_EVALUABLE
     small, _ = disc(30, 2)  # radius 25 um: every tumour site is within 30 um of the boundary
     stats = spatial.frame_statistics(small, tcells(np.ones((30, 30), bool)), DX, SETTINGS)
-    assert stats["phenotype"] == "n/a" and math.isnan(stats["tcell_density_core_per_mm2"])
+    assert stats["phenotype"] == spatial.NOT_EVALUABLE and math.isnan(stats["tcell_density_core_per_mm2"])
 
 
 @pytest.mark.parametrize("dim", [2, 3])

@@ -12,8 +12,8 @@ import tomllib
 import h5py
 import numpy as np
 import pytest
-from sweep_util import SMALL, assert_same_runs, gpusim, run_files, write_sweep
-from test_cli import assert_one_line_error
+from conftest import assert_one_line_error, gpusim
+from sweep_util import SMALL, assert_same_runs, run_files, write_sweep
 
 from gpusim.config import parse_override
 from gpusim.outcome import OUTCOMES
@@ -448,7 +448,7 @@ def test_mpi_is_used_when_a_launcher_started_us(monkeypatch, variables, launched
 
 def test_srun_without_pmi_is_refused(tmp_path):
     pytest.importorskip("mpi4py", reason="mpi4py not installed (pip install '.[test]')")
-    from sweep_util import env
+    from conftest import cli_env as env
 
     proc = gpusim("sweep", SMALL, "-o", tmp_path / "out", env=env(SLURM_STEP_ID="0", SLURM_STEP_NUM_TASKS="2"))
     assert_one_line_error(proc, "srun started 2 tasks but MPI sees one: launch with srun --mpi=pmi2")

@@ -12,8 +12,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sweep_util import (SLOW_BASE, SLOW_GRID, SMALL, assert_each_run_once, assert_same_runs, env, gpusim, mpiexec,
-                        popen_ended, run_files, wait_for, write_sweep)
+from conftest import cli_env, gpusim
+from sweep_util import (SLOW_BASE, SLOW_GRID, SMALL, assert_each_run_once, assert_same_runs, mpiexec, popen_ended,
+                        run_files, wait_for, write_sweep)
 
 from gpusim.sweep.runs import load_plan
 
@@ -50,7 +51,7 @@ def no_leaked_shm():
 def mpi_sweep(spec, out, n=3, backend="cpu", batch="1", **popen):
     cmd = [str(mpiexec()), "-n", str(n), sys.executable, "-m", "gpusim", "sweep", str(spec), "-o", str(out),
            "--backend", backend, "--batch", batch]
-    e = env()
+    e = cli_env()
     del e["OMP_NUM_THREADS"]  # the sweep sets it: cores per node / ranks per node
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
                             start_new_session=True, **popen)

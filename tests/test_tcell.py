@@ -6,62 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_states_identical, make_config, require_backend, run_cpu_in_subprocess, run_state
+from conftest import (CASES, assert_states_identical, make_config, random_full_config, require_backend,
+                      run_cpu_in_subprocess, run_state)
 
 from gpusim.simulation import Simulation
 from gpusim.state import TCELL_PRESENT, initial_state
-
-CASES = [(dim, nb, bc) for dim in (2, 3) for nb in ("von_neumann", "moore") for bc in ("closed", "periodic")]
-
-
-def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 200):
-    """Every tumour and immune rule on, every therapy in the schedule."""
-    rng = np.random.default_rng(seed)
-    shape = [int(rng.integers(24, 40)) for _ in range(2)] if dim == 2 else [int(rng.integers(10, 16)) for _ in range(3)]
-    dt = float(rng.uniform(10, 30))
-    days = steps * dt / 1440
-    return make_config(
-        simulation={"seed": int(rng.integers(0, 2**63)), "steps": steps, "dt_minutes": dt},
-        lattice={"shape": shape, "neighbourhood": neighbourhood, "boundary": boundary},
-        tumour={
-            "initial_radius_cells": float(rng.uniform(2, 4)),
-            "initial_recognition": float(rng.uniform(0.2, 0.6)),
-            "division_rate_per_day": float(rng.uniform(3, 8)),
-            "death_rate_per_day": float(rng.uniform(0.1, 0.5)),
-            "max_divisions": int(rng.integers(2, 10)),
-            "stem_symmetric_division_prob": float(rng.uniform(0.3, 0.9)),
-            "neoantigen_prob_per_division": float(rng.uniform(0.05, 0.3)),
-            "pdl1_prob_per_division": float(rng.uniform(0.05, 0.2)),
-            "hla_loss_prob_per_division": float(rng.uniform(0.01, 0.05)),
-        },
-        chemokine={"grid_coarsening": int(rng.integers(1, 5)), "diffusion_um2_per_min": float(rng.uniform(50, 300)),
-                   "kill_burst": float(rng.uniform(10, 100))},
-        immune={
-            "vessel_density": float(rng.uniform(0.03, 0.1)),
-            "recruitment_rate_per_day": float(rng.uniform(5, 20)),
-            "recruitment_half_saturation": float(rng.uniform(5, 50)),
-            "speed_um_per_min": float(rng.uniform(0.5, 2)),
-            "chemotaxis": float(rng.uniform(0.01, 0.5)),
-            "kill_attempt_rate_per_day": float(rng.uniform(50, 150)),
-            "kills_per_tcell": int(rng.integers(2, 8)),
-            "expansion_prob_per_kill": float(rng.uniform(0.2, 0.6)),
-            "exhaustion_prob_per_pdl1_contact": float(rng.uniform(0.2, 0.8)),
-            "exhaustion_threshold": int(rng.integers(1, 5)),
-            "lifespan_days": float(rng.uniform(1, 5)),
-            "initial_tcells": int(rng.integers(20, 60)),
-        },
-        therapy=[
-            {"kind": "checkpoint_blockade", "start_day": days * 0.2, "end_day": days * 0.6,
-             "level": float(rng.uniform(0.3, 1))},
-            {"kind": "adoptive_transfer", "day": days * 0.3, "cells": int(rng.integers(20, 80)),
-             "where": str(rng.choice(["tumour", "anywhere"]))},
-            {"kind": "vaccine", "start_day": days * 0.1, "end_day": days * 0.5,
-             "recruitment_multiplier": float(rng.uniform(1.5, 4))},
-            {"kind": "chemotherapy", "day": days * 0.7, "tumour_kill_prob": float(rng.uniform(0.1, 0.4)),
-             "tcell_kill_prob": float(rng.uniform(0.05, 0.3))},
-        ],
-    )
-
 
 def totals(history: list[dict]) -> dict:
     return {k: sum(h[k] for h in history) for k in history[0]}
@@ -119,16 +68,13 @@ def test_tcells_spread_like_a_lattice_walk(backend):
     st.clones["population"][:] = 0
     labels = np.array([TCELL_PRESENT | (e << 4) | k for k in range(1, 16) for e in range(8)], dtype=np.uint8)
     rng = np.random.default_rng(1)
-    starts = {}  # label -> list of start (x, y)
-    for gx in range(n_side):
-        for gy in range(n_side):
-            cx, cy = gx * spacing + spacing // 2, gy * spacing + spacing // 2
-            cells = rng.choice(box * box, len(labels), replace=False)
-            x, y = cx - box // 2 + cells % box, cy - box // 2 + cells // box
-            st.sites["tcell"][x + size * y] = labels
-            for lab, xi, yi in zip(labels, x, y):
-                starts.setdefault(int(lab), []).append((xi, yi))
-    starts = {k: np.array(v) for k, v in starts.items()}
+    starts = np.zeros((256, n_side * n_side, 2), dtype=np.int64)  # [label byte, group] -> start (x, y)
+    for g in range(n_side * n_side):
+        cx, cy = (g // n_side) * spacing + spacing // 2, (g % n_side) * spacing + spacing // 2
+        cells = rng.choice(box * box, len(labels), replace=False)
+        x, y = cx - box // 2 + cells % box, cy - box // 2 + cells // box
+        st.sites["tcell"][x + size * y] = labels
+        starts[labels, g] = np.stack([x, y], axis=1)
     sim = Simulation(cfg, backend=backend, state=st)
     msd = []
     for _ in range(steps):
@@ -136,12 +82,9 @@ def test_tcells_spread_like_a_lattice_walk(backend):
         tc = sim.state().sites["tcell"]
         i = np.flatnonzero(tc)
         assert len(i) == 9 * len(labels)
-        sq = []
-        for site, lab in zip(i, tc[i]):
-            d = starts[int(lab)] - (site % size, site // size)
-            d = (d + size // 2) % size - size // 2  # minimum image
-            sq.append((d**2).sum(axis=1).min())
-        msd.append(np.mean(sq))
+        d = starts[tc[i]] - np.stack([i % size, i // size], axis=1)[:, None, :]  # to each start with the label
+        d = (d + size // 2) % size - size // 2  # minimum image
+        msd.append((d**2).sum(axis=2).min(axis=1).mean())
     moves = moves_per_step * np.arange(1, steps + 1)
     slope, intercept = np.polyfit(moves, msd, 1)
     residual = np.array(msd) - (slope * moves + intercept)

@@ -5,37 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_states_identical, make_config, require_backend, run_cpu_in_subprocess, run_state
+from conftest import (CASES, assert_states_identical, make_config, random_tumour_config, require_backend,
+                      run_cpu_in_subprocess, run_state)
 from scipy import ndimage
 
 from gpusim.state import CLONE_HLA, CLONE_PDL1
-
-
-def random_tumour_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 200):
-    """A small lattice with every tumour rule switched on at high rates, and
-    the immune system off (tests/test_tcell.py covers the full model)."""
-    rng = np.random.default_rng(seed)
-    shape = [int(rng.integers(20, 40)) for _ in range(2)] if dim == 2 else [int(rng.integers(8, 14)) for _ in range(3)]
-    return make_config(
-        simulation={"seed": int(rng.integers(0, 2**63)), "steps": steps, "dt_minutes": float(rng.uniform(30, 90))},
-        lattice={"shape": shape, "neighbourhood": neighbourhood, "boundary": boundary},
-        tumour={
-            "initial_radius_cells": float(rng.uniform(1, 3)),
-            "initial_recognition": float(rng.uniform(0, 0.3)),
-            "division_rate_per_day": float(rng.uniform(2, 8)),
-            "death_rate_per_day": float(rng.uniform(0.1, 1.0)),
-            "max_divisions": int(rng.integers(1, 8)),
-            "stem_symmetric_division_prob": float(rng.uniform(0.2, 0.8)),
-            "neoantigen_prob_per_division": float(rng.uniform(0.05, 0.4)),
-            "pdl1_prob_per_division": float(rng.uniform(0.01, 0.1)),
-            "hla_loss_prob_per_division": float(rng.uniform(0.01, 0.1)),
-            "immunogenicity": {"distribution": "exponential", "mean": float(rng.uniform(0.05, 0.4))},
-        },
-        immune={"enabled": False},
-    )
-
-
-CASES = [(dim, nb, bc) for dim in (2, 3) for nb in ("von_neumann", "moore") for bc in ("closed", "periodic")]
 
 
 @pytest.mark.parametrize("dim,neighbourhood,boundary", CASES)

@@ -173,13 +173,21 @@ def _sobol_rows(arm: str, keys: list[str], y: np.ndarray, header: dict) -> list[
 
 def plot(table, out: str | Path) -> Path:
     """Bar chart of the indices per parameter, one panel per arm."""
-    import matplotlib
+    fig = figure(table)
+    out = Path(out)
+    fig.savefig(out, dpi=90)
+    return out
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def figure(table):
+    """The indices of :func:`indices` as a matplotlib Figure (no pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     arms = list(dict.fromkeys(table["arm"]))
-    fig, axes = plt.subplots(1, len(arms), figsize=(1.2 + 4.2 * len(arms), 3.8), squeeze=False, layout="constrained")
+    fig = Figure(figsize=(1.2 + 4.2 * len(arms), 3.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(arms), squeeze=False)
     output = table["output"].iloc[0]
     for ax, arm in zip(axes[0], arms):
         t = table[table["arm"] == arm]
@@ -201,7 +209,4 @@ def plot(table, out: str | Path) -> Path:
         ax.invert_yaxis()
         ax.set_title(f"arm {arm} ({int(t['points'].iloc[0])} points)", fontsize=9)
     fig.suptitle(f"sensitivity of {output}", fontsize=10)
-    out = Path(out)
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
+    return fig

@@ -33,7 +33,7 @@ a T cell).
   measures close to 2 pi r (circularity 0.95-0.98 for radii of 20-40 sites).
 * **Phenotype** (Chen & Mellman 2017): ``desert`` (few T cells in core and
   margin), ``inflamed`` (T cells reach the core), ``excluded`` (T cells held
-  at the margin), ``n/a`` (no tumour, or one too small to have a core).
+  at the margin), ``no_core`` (no tumour, or one too small to have a core).
 
 A disc tumour with T cells in a ring around it is excluded:
 
@@ -61,7 +61,7 @@ from ..state import TCELL_PRESENT
 OUTSIDE, MARGIN, CORE = 0, 1, 2
 REGIONS = {"outside": OUTSIDE, "margin": MARGIN, "core": CORE}
 PHENOTYPES = ("inflamed", "excluded", "desert")
-NOT_EVALUABLE = "n/a"
+NOT_EVALUABLE = "no_core"  # not "n/a": CSV readers take that for a missing value
 
 #: What :func:`frame_statistics` returns: column -> (unit, description).
 #: Columns ending in ``_2d``/``_3d`` exist only for frames of that dimension
@@ -89,7 +89,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "same_clone_neighbour_fraction": ("1", "adjacent tumour-cell pairs of the same clone / all adjacent pairs"),
     "clone_shannon_window": ("nats", "Shannon diversity of clones per window, cell-weighted mean"),
     "clone_shannon": ("nats", "Shannon diversity of clones over the whole tumour"),
-    "phenotype": ("", "immune phenotype: inflamed, excluded, desert, or n/a"),
+    "phenotype": ("", "immune phenotype: inflamed, excluded, desert, or no_core"),
 }
 
 
@@ -260,12 +260,12 @@ def shape_statistics(region, dx_um: float) -> dict:
 
 def phenotype(core_per_mm2: float, margin_per_mm2: float, settings) -> str:
     """Immune phenotype from core and margin T-cell densities (cells/mm^2);
-    NaN core density (no core) gives ``n/a``.
+    NaN core density (no core) gives ``no_core``.
 
     >>> from gpusim.config import AnalysisConfig
     >>> s = AnalysisConfig()   # desert below 50 /mm^2, inflamed from core/margin 0.5
     >>> [phenotype(c, m, s) for c, m in [(10, 20), (400, 500), (100, 800), (float("nan"), 900)]]
-    ['desert', 'inflamed', 'excluded', 'n/a']
+    ['desert', 'inflamed', 'excluded', 'no_core']
     """
     if math.isnan(core_per_mm2):
         return NOT_EVALUABLE

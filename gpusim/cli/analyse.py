@@ -27,6 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument("run", help="run file (.h5) with lattice frames")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="analysis.KEY=VALUE",
                    help="override an [analysis] setting, e.g. --set analysis.margin_width_um=100")
+    p.add_argument("--plot", metavar="OUT.png", help="also draw regions, densities and phenotype per frame, mixing")
+    p.add_argument("--frame", type=int, default=-1, help="frame shown with --plot (default -1: the last)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the end-state phenotype")
     p.set_defaults(func=main)
 
@@ -48,13 +50,30 @@ def main(args) -> int:
     import pandas as pd
 
     from ..analysis.analyse import write_analysis
+    from ..analysis.spatial import NOT_EVALUABLE
 
     path = Path(args.run)
-    table = write_analysis(path, settings_from(path, args.overrides))
-    end = table["phenotype"].iloc[-1] if len(table) else "n/a"
+    if args.plot and not Path(args.plot).parent.resolve().is_dir():
+        raise InputError(f"{args.plot}: directory {Path(args.plot).parent} does not exist")
+    settings = settings_from(path, args.overrides)
+    if args.plot:
+        from ..analysis import open_run
+
+        with open_run(path) as run:
+            n = len(run.frames("tumour_clone")) if "tumour_clone" in run.fields else 0
+        if n and not -n <= args.frame < n:
+            raise InputError(f"--frame {args.frame}: {path} has {n} frames")
+    table = write_analysis(path, settings)
+    end = table["phenotype"].iloc[-1] if len(table) else NOT_EVALUABLE
     if not args.quiet:
         shown = [c for c in SHOWN if c in table]
         with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
             print(table[["step", *shown]].to_string())
     print(f"{path}: {len(table)} frames analysed into /analysis; end-state phenotype {end}")
+    if args.plot:
+        from ..analysis import open_run
+        from ..plots.spatial import save_spatial_figure
+
+        with open_run(path) as run:
+            print(save_spatial_figure(run, args.plot, table, args.frame))
     return 0

@@ -1,4 +1,4 @@
-"""gpusim bench [--backend B ...] [--size NXxNY[xNZ] ...] [--steps N] [--json]
+"""gpusim bench [--backend B ...] [--size NXxNY[xNZ] ...] [--steps N] [--json] [--profile]
 gpusim bench --cohort N [--batch N|auto] [--alone K] [--backend B] [--steps N] [--json]"""
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ def add_parser(sub) -> None:
     p.add_argument("--model", action="append", choices=["tumour", "full"], help="model (repeatable)")
     p.add_argument("--steps", type=int, help="timed steps (default: enough for ~1 s)")
     p.add_argument("--json", action="store_true", help="print a JSON list of records on stdout")
+    p.add_argument("--profile", action="store_true",
+                   help="per kernel: launches, ms and minimum-traffic bytes per step, against a device copy")
     p.add_argument("--cohort", type=int, metavar="N",
                    help="time N runs of configs/checkpoint_blockade.toml (seeds 1..N, half treated) batched "
                         "against one at a time; prints runs per hour of both (--steps shortens the runs)")
@@ -44,7 +46,7 @@ def main(args) -> int:
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     if args.cohort is not None:
         return _cohort(args, log)
-    records = run_bench(args.backend, sizes, tuple(args.model or MODELS), args.steps, log=log)
+    records = run_bench(args.backend, sizes, tuple(args.model or MODELS), args.steps, log=log, profile=args.profile)
     if args.json:
         json.dump(records, sys.stdout, indent=1)
         print()

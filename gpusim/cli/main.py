@@ -8,10 +8,10 @@ import logging
 import os
 import sys
 
-from ..errors import InputError, RunInterrupted
-from . import analyse, bench, info, plot, resume, run, sensitivity, submit, summarize, sweep
+from ..errors import InputError, RunInterrupted, WriteError
+from . import analyse, bench, export, info, plot, resume, run, sensitivity, submit, summarize, sweep
 
-SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, analyse, sensitivity, info, bench)
+SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, analyse, sensitivity, export, info, bench)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,8 +30,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _h5py_dealloc_noise(exc, tb) -> bool:
+    """After a failed HDF5 write (a full disk) every h5py object freed repeats
+    the failure from ``ObjectID._dealloc`` (Cython prints it through
+    sys.excepthook, then sys.unraisablehook); the command's one-line error
+    already says what happened."""
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return isinstance(exc, RuntimeError) and tb is not None and tb.tb_frame.f_code.co_name.endswith("_dealloc") \
+        and tb.tb_frame.f_code.co_filename.endswith("_objects.pyx")
+
+
+def _excepthook(kind, exc, tb) -> None:
+    if not _h5py_dealloc_noise(exc, tb):
+        sys.__excepthook__(kind, exc, tb)
+
+
+def _unraisablehook(info) -> None:
+    if not _h5py_dealloc_noise(info.exc_value, info.exc_traceback):
+        sys.__unraisablehook__(info)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="gpusim: %(message)s", stream=sys.stderr)
+    sys.excepthook, sys.unraisablehook = _excepthook, _unraisablehook
     logging.getLogger("numexpr").setLevel(logging.WARNING)  # pandas' "NumExpr defaulting to N threads" is noise
     try:
         args = build_parser().parse_args(argv)
@@ -39,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         print(f"gpusim: error: {err}", file=sys.stderr)
         return 2
+    except WriteError as err:  # disk full & co.: one line, exit 74 (gpusim.io.space)
+        print(f"gpusim: error: {err}", file=sys.stderr)
+        if err.fatal:  # HDF5 is in a failed state: leave without closing the file (that could crash)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(err.exit_code)
+        return err.exit_code
     except RunInterrupted as err:  # checkpoint written, status "interrupted"
         print(f"gpusim: {err}", file=sys.stderr)
         return err.exit_code

@@ -20,6 +20,9 @@ def add_parser(sub) -> None:
     p.add_argument("--fps", type=int, default=8, help="movie frames per second (default 8)")
     p.add_argument("--frame", type=int, default=-1, help="frame index of the snapshot (default -1: the last)")
     p.add_argument("--top", type=int, default=10, help="clones shown in the Muller plot (default 10)")
+    p.add_argument("--curves", metavar="OBSERVABLE",
+                   help="sweep directory: every run's OBSERVABLE per arm (median, interquartile band) and "
+                        "Kaplan-Meier time to progression (default DIR/curves_<OBSERVABLE>.png)")
     p.set_defaults(func=main)
 
 
@@ -30,6 +33,11 @@ def plot_dir(path: Path, args) -> list[Path]:
 
     if args.movie:
         raise InputError(f"{path}: --movie needs a run file, not a sweep directory")
+    if args.curves:
+        from ..plots.cohort import plot_curves
+
+        return [plot_curves(path, Path(args.output) if args.output else path / f"curves_{args.curves}.png",
+                            args.curves)]
     return [sweep_plot(path, Path(args.output) if args.output else path / "sweep.png")]
 
 
@@ -56,6 +64,8 @@ def plot_file(path: Path, args) -> list[Path]:
         raise InputError(f"--fps {args.fps}: must be >= 1")
     if args.top < 1:
         raise InputError(f"--top {args.top}: must be >= 1")
+    if args.curves:
+        raise InputError(f"{path}: --curves needs a sweep directory, not a run file")
     with reading(path), open_run(path) as run:
         if args.movie and not ("tumour_clone" in run.fields and len(run.frames("tumour_clone"))):
             raise InputError(f"{path}: has no lattice frames to animate (output.frame_every_steps = 0?)")

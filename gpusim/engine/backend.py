@@ -3,21 +3,23 @@ device, one step = the model's phases as kernel launches over every run.
 
 A batch (cohort) is B runs whose arrays have the same shape (lattice,
 neighbourhood, boundary, chemokine grid; see :func:`gpusim.batch.batch_key`).
-Every per-site array is stored as one ``(B, n)`` array and every clone
-column as one ``(B, capacity)`` array; a launch covers all sites of all
-active runs (grid y = run), and each run reads its own ``Params`` record
-(seed, thresholds, therapy of the step) and ``Fields`` record (pointers to
-its rows).  A run alone is a batch of one.
+Every per-site array is one ``(B, n)`` array and every clone column one
+``(B, capacity)`` array; a launch covers all sites of all active runs (grid
+y = run), and each run reads its own ``Params`` record (seed, thresholds,
+therapy of the step) and ``Fields`` record (pointers to its rows): kernel
+bodies see one run as if it were alone (``GPUSIM_BIND_RUN``,
+kernels/common.cuh).  A run alone is a batch of one.
 
 >>> from gpusim.config import Config
 >>> from gpusim.engine.backend import KernelBackend
 >>> from gpusim.engine.device import CpuDevice
->>> from gpusim.state import initial_state
 >>> cfgs = [Config.model_validate({"lattice": {"shape": [32, 32]}, "simulation": {"seed": s}}) for s in (1, 2)]
->>> be = KernelBackend(CpuDevice(), cfgs, [initial_state(c) for c in cfgs])
+>>> be = KernelBackend(CpuDevice(), cfgs)          # the states at step 0, built by kernels
 >>> events = be.step()
 >>> events["divisions"].shape, be.run_state(1).step
 ((2,), 1)
+>>> int(be.observe()["tumour_cells"][1]) == int((be.host_state(1).sites["clone"] != 0).sum())
+True
 """
 
 from __future__ import annotations
@@ -28,15 +30,15 @@ from typing import Any
 import numpy as np
 
 from .. import abi
-from ..abi import COUNTERS
-from ..claim import NO_BID
+from ..abi import COUNTERS, OBSERVED
 from ..config import Config
-from ..observables import Observer
 from ..params import ModelParams, model_params, step_params
-from ..state import State
+from ..state import State, initial_params
 from ..step import Backend
 from ..therapy import at_step
-from . import chemokine, tcell, tumour
+from . import chemokine, initial, tcell, tumour
+
+ALL_ONES = 0xFF  # claim[] between phases: every byte of every entry (NO_BID)
 
 #: ModelParams fields that shape arrays or launches: equal across a batch.
 SHARED = ("shape", "periodic", "field_shape", "coarsen", "field_dim", "immune_on")
@@ -52,11 +54,11 @@ def write_params(record: np.ndarray, **values) -> None:
             record[k] = v
 
 
-def static_params(mp: ModelParams) -> np.ndarray:
-    """One run's ``Params`` record: every field named like a ModelParams
-    attribute (the rest are per step or per launch)."""
+def run_params(cfg: Config, mp: ModelParams) -> np.ndarray:
+    """One run's ``Params`` record: every field named like a ModelParams or
+    InitialParams attribute (the rest are per step or per launch)."""
     P = abi.params_record()
-    write_params(P, **abi.params_values(mp))
+    write_params(P, **abi.params_values(mp), **abi.params_values(initial_params(cfg)))
     return P
 
 
@@ -96,12 +98,19 @@ class KernelBackend(Backend):
     """Runs the kernels of ``kernels/`` for a batch of runs on a :mod:`~gpusim.engine.device`.
 
     The phases are the :class:`~gpusim.step.Backend` phases, each one launch
-    sequence over every active run; :meth:`step` runs them in
-    :func:`~gpusim.step.phase_order` like every backend."""
+    sequence over every active run; :meth:`step` runs them through
+    :meth:`~gpusim.step.Backend.run_phases` like every backend."""
 
-    def __init__(self, device, cfgs: list[Config], states: list[State]):
+    def __init__(self, device, cfgs: list[Config] | Config, states: list[State | None] | State | None = None):
+        """``states[b]`` is copied to the device; runs without one (or every
+        run, ``states=None``) start from the state at step 0 built by
+        kernels there (kernels/initial.cu), touching no per-site data on the
+        host.  A single config (and state) is a batch of one."""
+        if isinstance(cfgs, Config):
+            cfgs, states = [cfgs], [states]
+        states = list(states) if states is not None else [None] * len(cfgs)
         if not cfgs or len(cfgs) != len(states):
-            raise ValueError("a batch needs one state per config, and at least one run")
+            raise ValueError("a batch needs one state (or None) per config, and at least one run")
         self.device = device
         self.name = device.name
         self.xp = xp = device.xp
@@ -110,34 +119,46 @@ class KernelBackend(Backend):
         check_batchable(self.mps)
         self.mp = self.mps[0]  # the shared shapes
         self.cfg = self.cfgs[0]
-        B = len(cfgs)
-        self.steps = np.array([s.step for s in states], dtype=np.int64)
-        self.n_clones = np.array([s.n_clones for s in states], dtype=np.int64)
-        self.sites = {k: xp.asarray(np.stack([s.sites[k] for s in states])) for k in states[0].sites}
-        self.extra = {k: xp.asarray(np.stack([s.extra[k] for s in states])) for k in states[0].extra}
-        capacity = max(len(next(iter(s.clones.values()))) for s in states)
-        self.clones = {}
-        for k in states[0].clones:
-            col = np.zeros((B, capacity), dtype=states[0].clones[k].dtype)
-            for b, s in enumerate(states):
-                col[b, : len(s.clones[k])] = s.clones[k]
-            self.clones[k] = xp.asarray(col)
-        n = self.mp.n_sites
-        # Scratch: claim bids for two-phase moves (also marks new clones).
-        self.claim = xp.full((B, n), NO_BID, dtype=xp.uint64)
+        B, n = len(cfgs), self.mp.n_sites
+        self.steps = np.zeros(B, dtype=np.int64)
+        self.n_clones = np.full(B, 2, dtype=np.int64)
+        # Scratch: claim bids for two-phase moves (also marks new clones),
+        # all ones between phases (initial_sites writes every entry).
+        self.claim = xp.empty((B, n), dtype=xp.uint64)
         self.chemokine_scratch = xp.zeros((B, self.mp.n_field), dtype=xp.float32)
         self.new_sites = xp.zeros((B, 16), dtype=xp.uint32)
+        self.selected = xp.zeros((B, 16), dtype=xp.uint64)
         self.counters = xp.zeros((B, abi.constants()["N_COUNTERS"]), dtype=xp.uint64)
-        self.params = np.concatenate([static_params(mp) for mp in self.mps])
+        self.params = np.concatenate([run_params(c, mp) for c, mp in zip(self.cfgs, self.mps)])
         self.active = np.arange(B)
+        self._fields = np.zeros(B, dtype=abi.struct_dtype("Fields"))
+        self._params_buf = self._fields_buf = None
+        self._observed: dict | None = None
+        initial.allocate(self)
+        if any(s is None for s in states):
+            initial.build(self)
+        else:
+            device.fill_bytes(self.claim, ALL_ONES)
+        for b, s in enumerate(states):
+            if s is not None:
+                self._load(b, s)
+        self.refresh_fields()
         self._groups: dict[tuple, _Schedule] = {}
         for b, cfg in enumerate(self.cfgs):
             key = (cfg.simulation.dt_minutes, repr(cfg.therapy), int(self.steps[b]))
             self._groups.setdefault(key, _Schedule(cfg, [])).rows.append(b)
-        self._observer = Observer(self.cfgs, xp, device.to_host)
-        self._fields = np.zeros(B, dtype=abi.struct_dtype("Fields"))
-        self.refresh_fields()
-        self._params_buf = None  # uploaded before the next launch
+
+    def _load(self, b: int, state: State) -> None:
+        """Copy a host state into run ``b``'s rows."""
+        self.ensure_clone_capacity(len(next(iter(state.clones.values()))))
+        for part in ("sites", "extra"):
+            for k, v in getattr(state, part).items():
+                self.device.upload(getattr(self, part)[k][b], np.asarray(v))
+        for k, v in state.clones.items():
+            row = np.zeros(self.clones[k].shape[1], dtype=self.clones[k].dtype)
+            row[: len(v)] = v
+            self.device.upload(self.clones[k][b], row)
+        self.steps[b], self.n_clones[b] = state.step, state.n_clones
 
     @property
     def n_runs(self) -> int:
@@ -149,7 +170,7 @@ class KernelBackend(Backend):
         arrays.update({f"clone_{k}": v[b] for k, v in self.clones.items()})
         arrays.update({k: v[b] for k, v in self.extra.items()})
         arrays.update(claim=self.claim[b], new_sites=self.new_sites[b], counters=self.counters[b],
-                      chemokine_scratch=self.chemokine_scratch[b])
+                      chemokine_scratch=self.chemokine_scratch[b], selected=self.selected[b])
         return arrays
 
     def refresh_fields(self) -> None:
@@ -162,11 +183,10 @@ class KernelBackend(Backend):
         """Params and Fields of ``rows`` (default: the active runs) where kernels read them."""
         if rows is not None:
             return self.device.params_buffer(self.params[rows]), self.device.fields_buffer(self._fields[rows])
+        all_active = len(self.active) == self.n_runs
         if self._params_buf is None:
-            all_active = len(self.active) == self.n_runs
             self._params_buf = self.device.params_buffer(self.params if all_active else self.params[self.active])
         if self._fields_buf is None:
-            all_active = len(self.active) == self.n_runs
             self._fields_buf = self.device.fields_buffer(self._fields if all_active else self._fields[self.active])
         return self._params_buf, self._fields_buf
 
@@ -176,17 +196,20 @@ class KernelBackend(Backend):
             self.params[k][rows] = v
         self._params_buf = None
 
-    def launch(self, kernel: str, n_threads: int, substep: int = 0, rows=None) -> None:
-        """``kernel`` over ``n_threads`` threads of every active run (or of ``rows`` only)."""
+    def launch(self, kernel: str, n_threads: int, sub: int = 0, rows=None) -> None:
+        """``kernel`` over ``n_threads`` threads of every active run (or of
+        ``rows`` only); ``sub`` is its substep argument (diffusion substep,
+        T-cell move), the same for every run."""
         params, fields = self._buffers(rows)
         n_runs = len(self.active) if rows is None else len(rows)
-        self.device.launch(kernel, n_threads, params, fields, n_runs, substep)
+        self.device.launch(kernel, n_threads, params, fields, sub, n_runs)
 
     def active_view(self, array):
         """The rows of ``array`` (leading axis = run) of the active runs."""
         return array if len(self.active) == self.n_runs else array[self.xp.asarray(self.active)]
 
     def ensure_clone_capacity(self, needed: int) -> None:
+        """Clone columns with room for ``needed`` rows in every run (doubling)."""
         cap = self.clones["population"].shape[1]
         if needed <= cap:
             return
@@ -199,17 +222,24 @@ class KernelBackend(Backend):
             self.clones[name] = grown
         self.refresh_fields()
 
+    def _ensure_width(self, name: str, width: int) -> None:
+        buf = getattr(self, name)
+        if width > buf.shape[1]:
+            setattr(self, name, self.xp.zeros((self.n_runs, max(2 * buf.shape[1], width)), dtype=buf.dtype))
+            self.refresh_fields()
+
     def ensure_new_sites(self, width: int) -> None:
         """Room for ``width`` compacted site indices per run."""
-        if width > self.new_sites.shape[1]:
-            self.new_sites = self.xp.zeros((self.n_runs, max(2 * self.new_sites.shape[1], width)),
-                                           dtype=self.xp.uint32)
-            self.refresh_fields()
+        self._ensure_width("new_sites", width)
+
+    def ensure_selected(self, needed: int) -> None:
+        """Room for ``needed`` bids per run in the selection buffer (select.cu)."""
+        self._ensure_width("selected", needed)
 
     # ------------------------------------------------------------------ step
     def _therapy(self) -> BatchStep:
-        """Update the Params of runs whose therapy changes this step; return
-        {row: transfers} for runs with adoptive transfers due now."""
+        """Update the Params of runs whose therapy changes this step; the
+        adoptive transfers due now."""
         transfers = {}
         for g in self._groups.values():
             if not g.rows:
@@ -218,10 +248,7 @@ class KernelBackend(Backend):
             if th != g.therapy:
                 g.therapy = th
                 for b in g.rows:
-                    sp = step_params(self.mps[b], th)
-                    self.set_params(b, p_pdl1_pass=sp.p_pdl1_pass, p_exhaust=sp.p_exhaust,
-                                    p_chemo_tumour=sp.p_chemo_tumour, p_chemo_tcell=sp.p_chemo_tcell,
-                                    recruit=sp.recruit)
+                    self.set_params(b, **abi.params_values(step_params(self.mps[b], th)))
             if th.transfers:
                 transfers.update({b: th.transfers for b in g.rows})
         return BatchStep(transfers)
@@ -237,28 +264,8 @@ class KernelBackend(Backend):
         return events
 
     def begin_step(self, bs: BatchStep) -> None:
-        self.counters.fill(0)
+        self.device.fill_bytes(self.counters, 0)
         self.set_params(self.active, step=self.steps[self.active])
-
-    def end_step(self, events: dict) -> None:
-        c = self.device.to_host(self.active_view(self.counters)).astype(np.int64)
-        events.update({name: c[:, idx] for name, idx in COUNTERS.items()})
-        events.setdefault("new_clones", np.zeros(len(self.active), dtype=np.int64))
-
-    def snapshot(self) -> dict:
-        """Copies (on the device) of every run's state arrays and counts."""
-        copy = {part: {k: v.copy() for k, v in getattr(self, part).items()} for part in ("sites", "clones", "extra")}
-        copy["n_clones"] = self.n_clones.copy()
-        return copy
-
-    def restore(self, snap: dict) -> None:
-        """Every run back at the abandoned step's start, scratch as a step expects it."""
-        for part in ("sites", "clones", "extra"):
-            setattr(self, part, snap[part])
-        self.n_clones = snap["n_clones"]
-        self.claim.fill(NO_BID)  # a move abandoned between propose and commit leaves bids
-        self.counters.fill(0)
-        self.refresh_fields()
 
     # The phases (gpusim.step.PHASES), each over every active run.
     def chemokine(self, bs: BatchStep, events: dict) -> None:
@@ -282,11 +289,35 @@ class KernelBackend(Backend):
     def tcell_death(self, bs: BatchStep, events: dict) -> None:
         tcell.death(self)
 
+    def end_step(self, events: dict) -> None:
+        """The state observables are reduced on the device now and come back
+        with the step's counts in one transfer (:meth:`observe`)."""
+        self._launch_observers()
+        c = self.device.to_host(self.active_view(self.counters)).astype(np.int64)
+        events.update({name: c[:, idx] for name, idx in COUNTERS.items()})
+        events.setdefault("new_clones", np.zeros(len(self.active), dtype=np.int64))
+        self._observed = self._observables(c)
+
+    def _launch_observers(self) -> None:
+        self.set_params(self.active, n_clones=self.n_clones[self.active])
+        self.launch("observe_sites", self.mp.n_sites)
+        self.launch("observe_clones", int(self.n_clones[self.active].max()))
+
+    @staticmethod
+    def _observables(c: np.ndarray) -> dict[str, np.ndarray]:
+        obs = {name: c[:, idx] for name, idx in OBSERVED.items() if name != "recognition_sum"}
+        obs["mean_recognition"] = mean_recognition(c[:, OBSERVED["recognition_sum"]].astype(np.uint64),
+                                                   obs["tumour_cells"])
+        return obs
+
     def observe(self) -> dict[str, np.ndarray]:
-        """The STATE observables of the active runs (one array each)."""
-        view = self.active_view
-        return self._observer({k: view(self.sites[k]) for k in ("clone", "tcell")},
-                              {k: view(v) for k, v in self.clones.items()}, rows=self.active)
+        """The state observables (gpusim/observables.py STATE) of the active
+        runs, one array each: from the last step's transfer, or reduced now."""
+        if self._observed is None:
+            self.device.fill_bytes(self.counters, 0)
+            self._launch_observers()
+            self._observed = self._observables(self.device.to_host(self.active_view(self.counters)).astype(np.int64))
+        return self._observed
 
     def retire(self, rows) -> None:
         """Runs ``rows`` leave the batch: later launches skip them (their
@@ -296,6 +327,7 @@ class KernelBackend(Backend):
         for g in self._groups.values():
             g.rows = [b for b in g.rows if b in keep]
         self._params_buf = self._fields_buf = None
+        self._observed = None
 
     # --------------------------------------------------------------- access
     def run_state(self, b: int) -> State:
@@ -304,6 +336,11 @@ class KernelBackend(Backend):
                      sites={k: v[b] for k, v in self.sites.items()},
                      clones={k: v[b] for k, v in self.clones.items()},
                      extra={k: v[b] for k, v in self.extra.items()})
+
+    @property
+    def state(self) -> State:
+        """Run 0's state (device views): the single-run view of a batch of one."""
+        return self.run_state(0)
 
     def host_state(self, b: int = 0) -> State:
         return self.run_state(b).map(lambda a: np.array(self.device.to_host(a)))
@@ -318,18 +355,42 @@ class KernelBackend(Backend):
                       **{part: {k: v[j] for k, v in arrays.items()} for part, arrays in parts.items()})
                 for j, b in enumerate(rows)]
 
-    def bytes_per_site(self) -> float:
-        """Persistent device memory per site of one run (state + scratch)."""
-        arrays = [*self.sites.values(), *self.extra.values(), self.claim, self.chemokine_scratch]
-        return sum(a.nbytes for a in arrays) / self.mp.n_sites / self.n_runs
+    def snapshot(self) -> dict:
+        """Copies (on the device) of every run's state arrays and counts."""
+        copy = {part: {k: v.copy() for k, v in getattr(self, part).items()} for part in ("sites", "clones", "extra")}
+        copy["n_clones"] = self.n_clones.copy()
+        return copy
 
-    @property
-    def state(self) -> State:
-        """Run 0's state (device views): the single-run view of a batch of one."""
-        return self.run_state(0)
+    def restore(self, snap: dict) -> None:
+        """Every run back at the abandoned step's start, scratch as a step expects it."""
+        for part in ("sites", "clones", "extra"):
+            setattr(self, part, snap[part])
+        self.n_clones = snap["n_clones"]
+        self.device.fill_bytes(self.claim, ALL_ONES)  # a move abandoned between propose and commit leaves bids
+        self.device.fill_bytes(self.counters, 0)
+        self._observed = None
+        self.refresh_fields()
 
     def synchronize(self) -> None:
         self.device.synchronize()
 
     def describe(self) -> str:
         return self.device.describe()
+
+    def bytes_per_site(self) -> float:
+        """Persistent device memory per site of one run (state + scratch)."""
+        arrays = [*self.sites.values(), *self.extra.values(), self.claim, self.chemokine_scratch]
+        return sum(a.nbytes for a in arrays) / self.mp.n_sites / self.n_runs
+
+
+def mean_recognition(recog: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """recog / cells / 2**32 per run (0 without cells), rounded as Python's
+    exact integer division rounds (the reference's Observer): float64
+    division where both sums are below 2**53 (exact operands, one
+    rounding), Python ints elsewhere."""
+    out = np.zeros(len(cells), dtype=np.float64)
+    small = (recog < 2**53) & (cells > 0)
+    out[small] = recog[small].astype(np.float64) / cells[small].astype(np.float64) / 2.0**32
+    for b in np.flatnonzero((recog >= 2**53) & (cells > 0)):
+        out[b] = int(recog[b]) / int(cells[b]) / 2.0**32
+    return out

@@ -8,9 +8,11 @@ from ..signals import poll
 def run_step(be) -> None:
     n = be.mp.n_field
     be.launch("chemokine_secrete", n)
-    # Runs of a batch may need different substep counts (diffusion
-    # coefficient): the loop covers the most, each run stops at its own.
+    # Ping-pong by the parity of s: chemokine <-> scratch.  Runs of a batch
+    # may need different substep counts (diffusion coefficient): the loop
+    # covers the most, each run stops at its own (and decays from where its
+    # last substep wrote).
     for s in range(max(be.mps[b].chem_substeps for b in be.active)):
-        be.launch("chemokine_diffuse", n, substep=s)  # ping-pong: chemokine <-> scratch
+        be.launch("chemokine_diffuse", n, sub=s)
         poll()
     be.launch("chemokine_decay", n)

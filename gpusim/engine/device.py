@@ -5,17 +5,18 @@ Both expose the same small interface, so everything above them (the phase
 orchestration in ``engine/tumour.py`` and friends) is written once:
 
 * ``xp``: the array module (numpy or cupy)
-* ``launch(name, n_threads, params, fields, n_runs, substep)``: run a
-  kernel over n threads in each of ``n_runs`` runs (grid y = run)
+* ``launch(name, n_threads, params, fields, sub, n_runs)``: run a kernel
+  over n threads in each of ``n_runs`` runs of a batch (grid y = run)
 * ``params_buffer(records)`` / ``fields_buffer(records)``: the per-run
   arrays of the two structs every kernel takes, placed where kernels can
-  read them; ``fields_record(arrays)`` builds one run's Fields record
+  read them; ``fields_record(arrays)`` is one run's Fields record
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import time
 from functools import lru_cache
 
 import numpy as np
@@ -32,7 +33,7 @@ def _fields_record(arrays: dict, address) -> np.ndarray:
     return rec
 
 
-def _grid(n_threads: int) -> int:
+def _blocks(n_threads: int) -> int:
     return (n_threads + BLOCK_SIZE - 1) // BLOCK_SIZE
 
 
@@ -52,18 +53,19 @@ class CpuDevice:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.library_path = build_library()
         self._lib = ctypes.CDLL(str(self.library_path))
-        self._lib.gpusim_launch.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p,
-                                            ctypes.c_void_p, ctypes.c_uint]
-        self._lib.gpusim_launch.restype = None
         self._kernels: dict[str, int] = {}
 
     @property
     def threads(self) -> int:
         return int(self._lib.gpusim_max_threads())
 
-    def _kernel(self, name: str) -> int:
+    def _kernel(self, name: str):
+        """The kernel's launcher, gpusim_launch_<name>(nblocks, nruns, P, F, sub) (host_launch.h)."""
         if name not in self._kernels:
-            self._kernels[name] = ctypes.cast(getattr(self._lib, name), ctypes.c_void_p).value
+            fn = getattr(self._lib, f"gpusim_launch_{name}")
+            fn.argtypes = [ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint]
+            fn.restype = None
+            self._kernels[name] = fn
         return self._kernels[name]
 
     def params_buffer(self, records: np.ndarray):
@@ -75,17 +77,36 @@ class CpuDevice:
     def fields_buffer(self, records: np.ndarray):
         return records
 
-    def launch(self, name: str, n_threads: int, params, fields, n_runs: int = 1, substep: int = 0) -> None:
+    def launch(self, name: str, n_threads: int, params, fields, sub: int = 0, n_runs: int = 1) -> None:
         if n_threads <= 0 or n_runs <= 0:
             return
-        self._lib.gpusim_launch(self._kernel(name), _grid(n_threads), n_runs, params.ctypes.data,
-                                fields.ctypes.data, substep)
+        self._kernel(name)(_blocks(n_threads), n_runs, params.ctypes.data, fields.ctypes.data, sub)
 
     def to_host(self, a) -> np.ndarray:
         return np.asarray(a)
 
     def synchronize(self) -> None:
         """Nothing to wait for: a host launch returns when its kernel is done."""
+
+    def fill_bytes(self, a, byte: int) -> None:
+        """Every byte of ``a`` (contiguous) set to ``byte``."""
+        a.view(np.uint8).fill(byte)
+
+    def upload(self, dst, src: np.ndarray) -> None:
+        """Copy host ``src`` into the contiguous device view ``dst``."""
+        dst[...] = src
+
+    def copy_bytes_per_s(self, nbytes: int, min_seconds: float = 0.2) -> float:
+        """Bytes read + written per second by a memcpy of ``nbytes``
+        (the host's memory roofline for `gpusim bench`)."""
+        src = np.ones(max(nbytes, 1), dtype=np.uint8)
+        dst = np.empty_like(src)
+        np.copyto(dst, src)  # first touch
+        reps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < min_seconds or reps < 3:
+            np.copyto(dst, src)
+            reps += 1
+        return 2.0 * src.nbytes * reps / (time.perf_counter() - t0)
 
     def describe(self) -> str:
         return f"cpu ({self.threads} OpenMP threads, {self.library_path.name})"
@@ -135,10 +156,10 @@ class CudaDevice:
     def fields_buffer(self, records: np.ndarray):
         return self.xp.asarray(records.view(np.uint8))
 
-    def launch(self, name: str, n_threads: int, params, fields, n_runs: int = 1, substep: int = 0) -> None:
+    def launch(self, name: str, n_threads: int, params, fields, sub: int = 0, n_runs: int = 1) -> None:
         if n_threads <= 0 or n_runs <= 0:
             return
-        self._kernel(name)((_grid(n_threads), n_runs), (BLOCK_SIZE,), (params, fields, np.uint32(substep)))
+        self._kernel(name)((_blocks(n_threads), n_runs), (BLOCK_SIZE,), (params, fields, np.uint32(sub)))
 
     def to_host(self, a) -> np.ndarray:
         return self.xp.asnumpy(a)
@@ -146,6 +167,43 @@ class CudaDevice:
     def synchronize(self) -> None:
         """Wait for every kernel queued on this device."""
         self.xp.cuda.Device(self.device_id).synchronize()
+
+    # memset and memcpy, not CuPy's elementwise kernels: nothing compiled at start-up.
+    def fill_bytes(self, a, byte: int) -> None:
+        """Every byte of ``a`` (contiguous) set to ``byte``."""
+        if a.nbytes:
+            self.xp.cuda.runtime.memsetAsync(a.data.ptr, byte, a.nbytes, self.xp.cuda.get_current_stream().ptr)
+
+    def upload(self, dst, src: np.ndarray) -> None:
+        """Copy host ``src`` into the contiguous device view ``dst``."""
+        dst.set(np.ascontiguousarray(src, dtype=dst.dtype))
+
+    def copy_bytes_per_s(self, nbytes: int, min_seconds: float = 0.2) -> float:
+        """Bytes read + written per second by a device-to-device copy of
+        ``nbytes`` (cudaMemcpyAsync, timed with CUDA events)."""
+        cp = self.xp
+        nbytes = max(nbytes, 1)
+        src, dst = cp.empty(nbytes, dtype=cp.uint8), cp.empty(nbytes, dtype=cp.uint8)
+        self.fill_bytes(src, 1)
+        stream = cp.cuda.get_current_stream()
+
+        def copy():
+            cp.cuda.runtime.memcpyAsync(dst.data.ptr, src.data.ptr, nbytes,
+                                        cp.cuda.runtime.memcpyDeviceToDevice, stream.ptr)
+
+        copy()
+        stream.synchronize()
+        reps, elapsed = 0, 0.0
+        while elapsed < min_seconds or reps < 3:
+            start, end = cp.cuda.Event(), cp.cuda.Event()
+            start.record()
+            for _ in range(10):
+                copy()
+            end.record()
+            end.synchronize()
+            elapsed += cp.cuda.get_elapsed_time(start, end) / 1e3
+            reps += 10
+        return 2.0 * nbytes * reps / elapsed
 
     def describe(self) -> str:
         props = self.xp.cuda.runtime.getDeviceProperties(self.device_id)

@@ -17,7 +17,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from .sources import kernel_dir, source_digest, unit_source
+from .sources import kernel_dir, kernel_names, source_digest, unit_source
 
 # -ffp-contract=off: no FMA contraction, so float arithmetic matches NumPy and
 # the GPU build (-fmad=false) bit for bit (DESIGN §3).
@@ -52,6 +52,7 @@ def build_library(cxx: str | None = None) -> Path:
     if cxx is None:
         raise RuntimeError("no C++ compiler found (set CXX)")
     unit = unit_source(extra_includes=("host_launch.h",))
+    unit += "".join(f"GPUSIM_HOST_LAUNCHER({name})\n" for name in kernel_names())
     digest = source_digest(unit, " ".join(HOST_OPTIONS), compiler_version(cxx))
     target = cache_dir() / f"kernels-{digest[:24]}.so"
     if target.exists():

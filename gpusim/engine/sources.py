@@ -8,7 +8,7 @@ import hashlib
 from ..abi import kernel_dir
 
 #: Every kernel translation unit, in the order they are compiled together.
-KERNEL_SOURCES = ("chemokine.cu", "tumour.cu", "tcell.cu")
+KERNEL_SOURCES = ("chemokine.cu", "tumour.cu", "tcell.cu", "initial.cu", "select.cu", "observe.cu")
 
 #: Threads per block on the GPU; the host launcher uses the same block size so
 #: a block is the unit of OpenMP work there.

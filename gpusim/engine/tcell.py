@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..claim import NO_BID, lowest_sources
 from ..signals import poll
+from .select import lowest_bids
 
 
 def recruit(be, transfers: dict[int, tuple]) -> None:
@@ -25,11 +25,11 @@ def _transfer(be, due: dict[int, tuple[int, str]]) -> None:
     counts = []
     for b in rows:
         # The `cells` lowest bids win; bids are unique (they end in the site index).
-        chosen = lowest_sources(be.claim[b], due[b][0])
-        be.claim[b].fill(NO_BID)  # restore the all-ones invariant
-        be.ensure_new_sites(int(chosen.size))
-        be.new_sites[b, : chosen.size] = chosen
-        counts.append(int(chosen.size))
+        chosen = lowest_bids(be, due[b][0], b)
+        be.device.fill_bytes(be.claim[b], 0xFF)  # restore the all-ones invariant (NO_BID)
+        be.ensure_new_sites(len(chosen))
+        be.device.upload(be.new_sites[b, : len(chosen)], chosen)
+        counts.append(len(chosen))
     be.set_params(rows, n_new=counts)
     be.launch("tcell_transfer_place", max(counts), rows=rows)
 
@@ -42,8 +42,8 @@ def kill(be) -> None:
 def migrate(be) -> None:
     # Each run makes its own number of moves; the loop covers the most.
     for s in range(max(be.mps[b].n_moves for b in be.active)):
-        be.launch("tcell_move_propose", be.mp.n_sites, substep=s)
-        be.launch("tcell_move_commit", be.mp.n_sites, substep=s)
+        be.launch("tcell_move_propose", be.mp.n_sites, sub=s)
+        be.launch("tcell_move_commit", be.mp.n_sites)
         poll()
 
 

@@ -76,6 +76,14 @@ def checkpoint_step(f: h5py.File) -> int | None:
     return None if slot is None else int(slot.attrs["step"])
 
 
+def checkpoint_nbytes(state: State) -> int:
+    """Bytes of array data :func:`write_checkpoint` stores for ``state``."""
+    def size(tree) -> int:
+        return sum(size(v) if isinstance(v, dict) else getattr(v, "nbytes", 0) for v in tree.values())
+
+    return size(state.sites) + size(state.clone_table()) + size(state.extra)
+
+
 def write_checkpoint(f: h5py.File, state: State, runtime_s: float = 0.0) -> None:
     """Write ``state`` (host arrays) into the free slot, then make it current.
 

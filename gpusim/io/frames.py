@@ -152,6 +152,12 @@ class FrameWriter:
             append(v, np.asarray(array).reshape(1, *v.shape[1:]))
         self._times.append(state.step * self.dt_days)
 
+    @staticmethod
+    def frame_nbytes(state) -> int:
+        """Uncompressed bytes of one frame of ``state`` (what :meth:`append` writes at most)."""
+        arrays = (field_array(state, spec.source) for spec in field_specs().values())
+        return sum(np.asarray(a).nbytes for a in arrays if a is not None)
+
     def ensure_datasets(self, state) -> None:
         """Every field's (possibly empty) datasets, also when no frame was written."""
         for name, spec in field_specs().items():

@@ -87,6 +87,15 @@ class ObservableRows:
         chunks = self._pending[name]
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=OBSERVABLES[name][0])
 
+    def write_nbytes(self) -> int:
+        """Bytes the next :meth:`write` may allocate: whole chunks of ROW_CHUNK rows."""
+        if not self._steps:
+            return 0
+        written = len(next(iter(self.group.values()))["step"])
+        chunks = -(-(written + len(self._steps)) // ROW_CHUNK) - -(-written // ROW_CHUNK)
+        row = sum(8 + 8 + np.dtype(dtype).itemsize for dtype, _, _ in OBSERVABLES.values())  # step, time, value
+        return chunks * ROW_CHUNK * row
+
     def write(self) -> None:
         """Append the buffered rows to the file (not flushed)."""
         if not self._steps:

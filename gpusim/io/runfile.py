@@ -34,11 +34,12 @@ from pathlib import Path
 import h5py
 
 from ..config import Config
-from ..errors import InputError
+from ..errors import InputError, WriteError
 from ..observables import OBSERVABLES
 from ..outcome import classify
-from .checkpoint import checkpoint_step, current_slot, write_checkpoint
+from .checkpoint import checkpoint_nbytes, checkpoint_step, current_slot, write_checkpoint
 from .frames import FIELDS, FieldSpec, FrameWriter, coarse_grid, xdmf_path  # noqa: F401 (imported from here too)
+from . import space
 from .layout import LIBVER, write_clones, write_header
 from .reader import open_for_writing
 from .rows import ObservableRows
@@ -173,14 +174,25 @@ class RunWriter:
         self.rows.write()
         self.f.flush()
 
+    def _require(self, nbytes: int, what: str) -> None:
+        """Room for ``nbytes`` more, or mark the file failed, close it cleanly
+        and raise :class:`~gpusim.errors.WriteError` (:mod:`gpusim.io.space`)."""
+        try:
+            space.require(self.path, nbytes + self.rows.write_nbytes(), what, self._checkpoint_step)
+        except WriteError as err:
+            self.fail(str(err))
+            raise
+
     def frame(self, state) -> None:
         """Append one frame of every field (host state), flush, update the XDMF file."""
+        self._require(self.frames.frame_nbytes(state), f"the frame of step {state.step}")
         self.frames.append(state)
         self.flush()
         self.frames.write_xdmf()
 
     def checkpoint(self, state) -> None:
         """Write the rows so far and the full state for exact restart."""
+        self._require(checkpoint_nbytes(state), f"the checkpoint of step {state.step}")
         self.rows.write()
         write_checkpoint(self.f, state, runtime_s=self.runtime_s)
         self._checkpoint_step = state.step

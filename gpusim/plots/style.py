@@ -17,15 +17,20 @@ import colorsys
 
 import numpy as np
 
+from ..analysis.spatial import NOT_EVALUABLE
 from ..state import CLONE_HLA, CLONE_PDL1
 
 EMPTY = (1.0, 1.0, 1.0, 1.0)
 UNKNOWN = (0.6, 0.6, 0.6, 1.0)  # a clone id missing from the table (run killed after its checkpoint)
 PDL1 = (0.84, 0.15, 0.16, 1.0)
 HLA = (0.42, 0.0, 0.66, 1.0)
-BOTH = (0.85, 0.0, 0.75, 1.0)
 TCELL = "#1f5fd0"
-OTHER = (0.8, 0.8, 0.8, 1.0)
+
+#: Immune phenotypes: hot, altered-excluded, cold (Galon & Bruni 2019, Nat Rev Drug Discov 18:197);
+#: grey where there was no tumour core to classify.
+PHENOTYPE_COLOURS = {"inflamed": "#d73027", "excluded": "#fc8d59", "desert": "#4575b4", NOT_EVALUABLE: "#d9d9d9"}
+#: Tumour regions of gpusim.analysis.spatial (outside, margin, core), drawn under the cells.
+REGION_COLOURS = ((1.0, 1.0, 1.0, 1.0), (0.99, 0.85, 0.62, 1.0), (0.82, 0.78, 0.90, 1.0))
 
 THERAPY_COLOURS = {
     "checkpoint_blockade": "tab:purple",

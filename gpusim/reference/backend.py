@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
-from ..observables import Observer
-from ..signals import GUARD_AFTER_S, StepAbandoned, handler_active
+from ..observables import STATE, Observer
 from ..params import StepParams, model_params
+from ..signals import GUARD_AFTER_S, StepAbandoned, handler_active
 from ..state import FIELD_ARRAYS, SITE_ARRAYS, State
 from ..step import Backend
 from . import chemokine, tcell, tumour
@@ -38,6 +38,11 @@ class ReferenceBackend(Backend):
         self.mp = model_params(cfg)
         self.state = state.map(np.array)  # own copy
         self._stencil = stencil_neighbours(self.mp)
+        self._observer = Observer(cfg, np)
+
+    def observe(self) -> dict:
+        """The state observables (gpusim/observables.py STATE) of the current state."""
+        return self._observer(self.state)
 
     # Backend.step runs these in the order of gpusim.step.PHASES.
     def chemokine(self, sp: StepParams, events: dict) -> None:
@@ -89,12 +94,13 @@ class ReferenceBatch:
     name = "numpy"
     xp = np
 
-    def __init__(self, cfgs: list[Config], states: list[State]):
+    def __init__(self, cfgs: list[Config], states: list[State | None]):
+        from ..state import initial_state
+
         self.cfgs = list(cfgs)
-        self.runs = [ReferenceBackend(c, s) for c, s in zip(cfgs, states)]
+        self.runs = [ReferenceBackend(c, s if s is not None else initial_state(c)) for c, s in zip(cfgs, states)]
         self.mp = self.runs[0].mp
         self.active = np.arange(len(self.runs))
-        self._observers = [Observer([c], np) for c in cfgs]
 
     @property
     def n_runs(self) -> int:
@@ -120,12 +126,8 @@ class ReferenceBatch:
         return {k: np.array([e[k] for e in events], dtype=np.int64) for k in names}
 
     def observe(self) -> dict[str, np.ndarray]:
-        per_run = []
-        for b in self.active:
-            st = self.runs[b].state
-            per_run.append(self._observers[b]({k: v[None] for k, v in st.sites.items()},
-                                              {k: v[None] for k, v in st.clones.items()}))
-        return {k: np.concatenate([o[k] for o in per_run]) for k in per_run[0]} if per_run else {}
+        per_run = [self.runs[b].observe() for b in self.active]
+        return {k: np.array([o[k] for o in per_run]) for k in STATE}
 
     def retire(self, rows) -> None:
         self.active = np.setdiff1d(self.active, rows)

@@ -18,12 +18,11 @@ import numpy as np
 
 from ..analysis.spatial import NOT_EVALUABLE, PHENOTYPES
 from ..errors import InputError
+from ..plots.style import PHENOTYPE_COLOURS
 from ..outcome import OUTCOMES, PD_CHANGE, PR_CHANGE, RESPONSES
 from .store import load_runs
 from .summary import collect
 
-#: Hot, altered-excluded, cold (Galon & Bruni 2019); grey where no core was left to classify.
-PHENOTYPE_COLOURS = {"inflamed": "#d73027", "excluded": "#fc8d59", "desert": "#4575b4", NOT_EVALUABLE: "#d9d9d9"}
 RESPONSE_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#bdbdbd", "PD": "#d73027", "NE": "#f0f0f0"}
 MAX_CELLS = 8  # distinct values per phase-diagram axis before values are binned
 
@@ -221,7 +220,7 @@ def figure(path: str | Path):
                              f"arm {arm}: immune phenotype, last frame")
         from matplotlib.patches import Patch
 
-        names = {NOT_EVALUABLE: "n/a (no tumour core left)"}
+        names = {NOT_EVALUABLE: "no_core (no tumour, or too small for a core)"}
         fig.legend(handles=[Patch(color=c, label=names.get(p, p)) for p, c in PHENOTYPE_COLOURS.items()],
                    loc="outside lower center", ncols=4, fontsize=8,
                    title="immune phenotype (colour: the most frequent per cell; text: share of runs)", title_fontsize=8)

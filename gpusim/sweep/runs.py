@@ -82,10 +82,6 @@ class SweepPlan:
     runs: list[Run]
     _configs: dict[int, Config] = field(default_factory=dict, repr=False)
 
-    @property
-    def param_keys(self) -> list[str]:
-        return [axis.key for axis in self.spec.axes]
-
     def config(self, run: Run) -> Config:
         """The run's full config (base + overrides + seed), as ``gpusim run`` builds it."""
         if run.index not in self._configs:

@@ -21,7 +21,7 @@ one (runs with therapy), else computed by the same rule; NaN where the
 tumour was gone at the start),
 ``tcells_final`` (NaN where the run has no ``tcells`` observable),
 ``phenotype`` (immune phenotype of the last frame: inflamed, excluded,
-desert, n/a; ``-`` without frames) with ``tcell_density_core_per_mm2`` and
+desert, no_core; ``-`` without frames) with ``tcell_density_core_per_mm2`` and
 ``tcell_density_margin_per_mm2`` (gpusim.analysis.spatial; the run file's
 ``/analysis`` where stored) and ``runtime_s``.
 """

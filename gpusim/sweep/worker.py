@@ -31,7 +31,6 @@ def _start(cfg: Config, path: Path):
     from ..batch import Member
     from ..errors import InputError
     from ..simulation import resume_member
-    from ..state import initial_state
 
     if run_status(path) == "complete":
         return None, False
@@ -43,7 +42,7 @@ def _start(cfg: Config, path: Path):
             return resume_member(part)[0], True
         except InputError:
             pass
-    return Member(cfg, initial_state(cfg), None), False
+    return Member(cfg, None, None), False  # step 0, built by the backend
 
 
 def run_batch_of(cfgs: list[Config], paths: list[Path], backend: str) -> list[str]:

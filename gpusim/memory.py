@@ -1,0 +1,83 @@
+"""What a run needs in memory, checked before anything is allocated
+(DESIGN §7): a run that does not fit is refused with one line naming both
+figures, instead of dying part-way through allocation (or thrashing).
+
+>>> from gpusim.config import Config
+>>> cfg = Config.model_validate({"lattice": {"shape": [100, 100]}})
+>>> need = required_bytes(cfg, "cpu")
+>>> need["host"] == 100 * 100 * kernel_bytes_per_site() + 12 * 25**2
+True
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .errors import InputError
+from .params import model_params
+from .state import FIELD_ARRAYS, SITE_ARRAYS
+
+#: The kernel engine's per-site scratch beside the state: claim[] (uint64).
+CLAIM_BYTES = np.dtype(np.uint64).itemsize
+#: Peak working arrays of one NumPy reference step (index arrays, Philox
+#: words, claim winners), per site: measured with tracemalloc on the dense
+#: `gpusim bench` states (86-90 B/site), rounded up.
+NUMPY_WORKING_BYTES_PER_SITE = 96
+GIB = 2.0**30
+
+
+def state_bytes_per_site() -> int:
+    return sum(dt.itemsize for dt in SITE_ARRAYS.values())
+
+
+def kernel_bytes_per_site() -> int:
+    """State + claim scratch per site on the kernel backends."""
+    return state_bytes_per_site() + CLAIM_BYTES
+
+
+def required_bytes(cfg, backend: str) -> dict[str, int]:
+    """Bytes the run needs, by where: ``host`` (RAM) and, on cuda, ``device``."""
+    mp = model_params(cfg)
+    n, nf = mp.n_sites, mp.n_field
+    field = sum(dt.itemsize for dt in FIELD_ARRAYS.values()) * nf
+    if backend == "numpy":
+        return {"host": n * (state_bytes_per_site() + NUMPY_WORKING_BYTES_PER_SITE) + 2 * field}
+    kernel = n * kernel_bytes_per_site() + field + np.dtype(np.float32).itemsize * nf  # + chemokine scratch
+    if backend == "cuda":  # frames and checkpoints go through a host copy of the state
+        return {"device": kernel, "host": n * state_bytes_per_site() + field}
+    return {"host": kernel}
+
+
+def host_available_bytes() -> int:
+    """MemAvailable of /proc/meminfo (else physical pages): what a run may take."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def device_available_bytes() -> int:
+    import cupy
+
+    return int(cupy.cuda.runtime.memGetInfo()[0])
+
+
+def check_fits(cfg, backend: str, runs: int = 1) -> None:
+    """Raise InputError (one line, both figures) when ``runs`` runs of
+    ``cfg`` (a batch, gpusim.batch) do not fit."""
+    need = required_bytes(cfg, backend)
+    shape = "x".join(map(str, cfg.lattice.shape))
+    batch = f" x {runs} runs" if runs > 1 else ""
+    for where, nbytes in need.items():
+        free = device_available_bytes() if where == "device" else host_available_bytes()
+        if nbytes * runs > free:
+            what = "GPU memory" if where == "device" else "host RAM"
+            raise InputError(f"lattice {shape} ({cfg.lattice.n_sites:.3g} sites){batch} needs "
+                             f"{nbytes * runs / GIB:.1f} GiB of {what} on the {backend} backend; "
+                             f"{free / GIB:.1f} GiB free")

@@ -1,0 +1,59 @@
+// observe.cu -- the state observables of gpusim/observables.py as integer
+// reductions on the device (DESIGN §3 rule 6, §7): they land in the counters
+// array beside the step's event counts and come back with them in one small
+// transfer.  NumPy twin: gpusim/observables.py Observer.
+#include "common.cuh"
+
+// Per site: tumour cells on a closed boundary, T cells, T cells that can no
+// longer kill (no kills left or exhaustion >= threshold).
+//   in:  clone, tcell     out: counters[OBS_EDGE_CELLS, OBS_TCELLS, OBS_TCELLS_EXHAUSTED]
+//   rng: none
+//   min traffic: 5 B/site (clone 4, tcell 1 read)
+GPUSIM_KERNEL void observe_sites(GPUSIM_ARGS)
+{
+    GPUSIM_BIND_RUN;
+    const u32 i = global_thread_index();
+    u64 edge = 0, present = 0, stuck = 0;
+    if (i < P->n_sites) {
+        const u8 t = F->tcell[i];
+        present = t != 0;
+        if (present) {
+            const u32 exhaustion = (t >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX;
+            stuck = (t & GPUSIM_TCELL_KILLS_MASK) == 0 || exhaustion >= P->exhaustion_threshold;
+        }
+        if (!P->periodic && F->clone[i] != 0) {
+            const site_xyz c = site_coords(P, i);
+            edge = c.x == 0 || c.x == (i32)P->nx - 1 || c.y == 0 || c.y == (i32)P->ny - 1 ||
+                   (P->field_dim == 3 && (c.z == 0 || c.z == (i32)P->nz - 1));
+        }
+    }
+    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_EDGE_CELLS], edge);
+    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_TCELLS], present);
+    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_TCELLS_EXHAUSTED], stuck);
+}
+
+// Per clone row r in [1, n_clones): live cells, live clones, cells of PD-L1
+// high and of HLA-lost clones, and sum(population * recognition) (uint64,
+// wrapping; mean_recognition = that / cells / 2^32 on the host).
+//   in:  clone_population, clone_flags, clone_recognition
+//   out: counters[OBS_TUMOUR_CELLS .. OBS_RECOGNITION_SUM]
+//   rng: none
+//   min traffic: 9 B/thread (population 4, recognition 4, flags 1 of one clone row)
+GPUSIM_KERNEL void observe_clones(GPUSIM_ARGS)
+{
+    GPUSIM_BIND_RUN;
+    const u32 r = global_thread_index();
+    u64 pop = 0, pdl1 = 0, hla = 0, recog = 0;
+    if (r >= 1 && r < P->n_clones) {
+        pop = F->clone_population[r];
+        const u8 flags = F->clone_flags[r];
+        pdl1 = (flags & GPUSIM_CLONE_PDL1) ? pop : 0;
+        hla = (flags & GPUSIM_CLONE_HLA) ? pop : 0;
+        recog = pop * (u64)F->clone_recognition[r];
+    }
+    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_TUMOUR_CELLS], pop);
+    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_LIVE_CLONES], pop != 0);
+    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_PDL1_CELLS], pdl1);
+    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_HLA_LOSS_CELLS], hla);
+    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_RECOGNITION_SUM], recog);
+}
