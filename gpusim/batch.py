@@ -152,7 +152,9 @@ class Cohort:
         self._rows: list[tuple[np.ndarray, dict]] = []  # buffered (steps, observables) of the active runs
 
     def _state_fn(self, b: int):
-        return lambda: self.backend.host_state(b)
+        """Run ``b``'s live state (device arrays on cuda): writers stream
+        frames and checkpoints from it in bounded slabs."""
+        return lambda: self.backend.run_state(b)
 
     def _due(self, rows: np.ndarray, steps: np.ndarray) -> np.ndarray:
         def every(n):
@@ -177,7 +179,7 @@ class Cohort:
     def _close(self, rows, status: str, **attrs) -> None:
         for b in rows:
             m = self.members[b]
-            m.writer.close(self.backend.host_state(b), status, **attrs)
+            m.writer.close(self.backend.run_state(b), status, **attrs)
             if m.on_close is not None:
                 m.on_close(status)
         self.backend.retire(rows)
@@ -212,9 +214,8 @@ class Cohort:
                 if not (due.any() or done.any() or why or len(self._rows) >= _max_rows()):
                     continue
                 self._deliver()
-                states = dict(zip(rows[due], be.host_states(rows[due])))  # fetched only if some are due
                 for b, step in zip(rows[due], steps[due]):
-                    self.members[b].writer.write_due(int(step), lambda b=b: states[b])
+                    self.members[b].writer.write_due(int(step), self._state_fn(b))
                 self._close(rows[done], "complete")
                 if why and len(be.active):
                     stopped = be.active

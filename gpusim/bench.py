@@ -12,14 +12,13 @@ the last step's counters reach the host.
 from __future__ import annotations
 
 import math
-import platform
 import time
 
 import numpy as np
 
 from .backends import BACKENDS, available, make_backend
-from .engine.profile import Recorder
 from .config import Config
+from .hostinfo import describe_host
 from .state import CELL_STEM, TCELL_PRESENT, initial_state
 
 DEFAULT_SIZES = {
@@ -106,7 +105,7 @@ def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps
     per step) timed launch by launch."""
     cfg = bench_config(shape, model)
     be = bench_backend(backend, cfg)
-    recorder = Recorder(be) if hasattr(be, "device") else None
+    recorder = be.launch_recorder()
     t0 = time.perf_counter()
     be.step()  # warm-up: builds/loads kernels, touches memory
     be.synchronize()
@@ -135,27 +134,19 @@ def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps
         "site_updates_per_s": n * steps / elapsed,
         "bytes_per_site": be.bytes_per_site(),
         "device": be.describe(),
-        "host": f"{platform.node()} {platform.machine()}",
+        "host": describe_host(),
         **roofline,
     }
-
-
-def _copy_rate(be, nbytes: float) -> float:
-    if hasattr(be, "device"):
-        return be.device.copy_bytes_per_s(int(nbytes))
-    from .engine.device import CpuDevice
-
-    return CpuDevice.copy_bytes_per_s(None, int(nbytes))
 
 
 def _roofline(be, recorder, steps: int, elapsed: float) -> dict:
     """Model bytes per step, copy bandwidth of the same bytes, and the ratio."""
     if recorder is None:  # the NumPy reference has no kernels: only the copy
         nbytes = be.bytes_per_site() * be.mp.n_sites
-        return {"model_bytes_per_step": None, "copy_bytes_per_s": _copy_rate(be, nbytes / 2),
+        return {"model_bytes_per_step": None, "copy_bytes_per_s": be.copy_bytes_per_s(int(nbytes / 2)),
                 "fraction_of_copy": None}
     model = recorder.bytes / steps
-    copy = _copy_rate(be, model / 2)  # a copy reads and writes: the same bytes as the model
+    copy = be.copy_bytes_per_s(int(model / 2))  # a copy reads and writes: the same bytes as the model
     return {"model_bytes_per_step": model, "copy_bytes_per_s": copy,
             "fraction_of_copy": model * steps / elapsed / copy}
 

@@ -353,11 +353,17 @@ def format_validation_error(err: ValidationError, where: str) -> str:
     return f"{where}: {key + ': ' if key else ''}{msg}{more}"
 
 
-def validate(data: dict[str, Any], where: str) -> Config:
+def validated(model: type[BaseModel], data: dict[str, Any], where: str):
+    """``model`` (a config or sweep-spec model) from ``data``; a bad value is
+    an :class:`InputError` naming ``where`` and the first bad key."""
     try:
-        return Config.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as err:
         raise InputError(format_validation_error(err, where)) from None
+
+
+def validate(data: dict[str, Any], where: str) -> Config:
+    return validated(Config, data, where)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

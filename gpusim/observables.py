@@ -15,28 +15,33 @@ from .lattice import coordinates, full_shape
 from .reference.tcell import can_kill
 from .state import CLONE_HLA, CLONE_PDL1
 
+def _counts(**entries: tuple[str, str]) -> dict[str, tuple[type, str, str]]:
+    """int64 observables from name=(unit, description)."""
+    return {name: (np.int64, unit, description) for name, (unit, description) in entries.items()}
+
+
 #: Counted by the backends during the step (0 at step 0).
-EVENTS: dict[str, tuple[type, str, str]] = {
-    "divisions": (np.int64, "events", "tumour divisions in the step"),
-    "deaths": (np.int64, "events", "tumour deaths in the step (all causes)"),
-    "new_clones": (np.int64, "clones", "clones founded in the step"),
-    "kills": (np.int64, "events", "tumour cells killed by T cells in the step"),
-    "recruited": (np.int64, "cells", "T cells recruited at vessels in the step"),
-    "expansions": (np.int64, "cells", "T cells born by expansion after a kill in the step"),
-    "transferred": (np.int64, "cells", "T cells injected by adoptive transfer in the step"),
-    "tcell_deaths": (np.int64, "events", "T-cell deaths in the step"),
-}
+EVENTS: dict[str, tuple[type, str, str]] = _counts(
+    divisions=("events", "tumour divisions in the step"),
+    deaths=("events", "tumour deaths in the step (all causes)"),
+    new_clones=("clones", "clones founded in the step"),
+    kills=("events", "tumour cells killed by T cells in the step"),
+    recruited=("cells", "T cells recruited at vessels in the step"),
+    expansions=("cells", "T cells born by expansion after a kill in the step"),
+    transferred=("cells", "T cells injected by adoptive transfer in the step"),
+    tcell_deaths=("events", "T-cell deaths in the step"),
+)
 
 #: Functions of the state after the step.
 STATE: dict[str, tuple[type, str, str]] = {
-    "tumour_cells": (np.int64, "cells", "live tumour cells"),
-    "live_clones": (np.int64, "clones", "clones with at least one live cell"),
-    "pdl1_cells": (np.int64, "cells", "tumour cells of PD-L1-high clones"),
-    "hla_loss_cells": (np.int64, "cells", "tumour cells of clones that lost antigen presentation"),
+    **_counts(tumour_cells=("cells", "live tumour cells"),
+              live_clones=("clones", "clones with at least one live cell"),
+              pdl1_cells=("cells", "tumour cells of PD-L1-high clones"),
+              hla_loss_cells=("cells", "tumour cells of clones that lost antigen presentation")),
     "mean_recognition": (np.float64, "probability", "mean recognition probability r over tumour cells"),
-    "edge_cells": (np.int64, "cells", "tumour cells on the lattice boundary (closed boundary; 0 if periodic)"),
-    "tcells": (np.int64, "cells", "T cells"),
-    "tcells_exhausted": (np.int64, "cells", "T cells that can no longer kill (exhausted or out of kills)"),
+    **_counts(edge_cells=("cells", "tumour cells on the lattice boundary (closed boundary; 0 if periodic)"),
+              tcells=("cells", "T cells"),
+              tcells_exhausted=("cells", "T cells that can no longer kill (exhausted or out of kills)")),
 }
 
 OBSERVABLES: dict[str, tuple[type, str, str]] = {**STATE, **EVENTS}

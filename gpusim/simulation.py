@@ -44,6 +44,12 @@ class Simulation:
         """A host (NumPy) copy of the current state."""
         return self.backend.host_state(0)
 
+    def live_state(self) -> State:
+        """The backend's own state (device arrays on cuda), for writers that
+        read it before the next step: frames and checkpoints then stream to
+        the file in bounded slabs instead of through a host copy of it all."""
+        return self.backend.run_state(0)
+
     def _row(self, events: dict) -> dict[str, int]:
         values = {**self.backend.observe(), **events}
         return {name: (float if OBSERVABLES[name][0] is np.float64 else int)(values[name][0]) for name in OBSERVABLES}
@@ -65,7 +71,7 @@ class Simulation:
         if steps is None:
             steps = max(0, self.cfg.simulation.steps - self.step_count)
         if writer is not None:
-            writer.start(self.last_observables, self.state)
+            writer.start(self.last_observables, self.live_state)
         with Progress(steps, "gpusim run", enabled=progress) as bar:
             for _ in range(steps):
                 try:
@@ -73,7 +79,7 @@ class Simulation:
                 except StepAbandoned:  # the backend put back the last complete step's state
                     break
                 if writer is not None:
-                    writer.on_step(self.step_count, obs, self.state)
+                    writer.on_step(self.step_count, obs, self.live_state)
                 bar.update(1, tumour_cells=obs["tumour_cells"])
                 if stop is not None and stop():
                     break

@@ -113,6 +113,18 @@ class Backend(ABC):
     def synchronize(self) -> None:
         """Wait until every queued phase has finished (for timing)."""
 
+    def copy_bytes_per_s(self, nbytes: int) -> float:
+        """Bytes read + written per second by a copy of ``nbytes`` where the
+        state lives (the memory roofline of `gpusim bench`): host memory here."""
+        from .hostinfo import copy_bytes_per_s
+
+        return copy_bytes_per_s(nbytes)
+
+    def launch_recorder(self):
+        """A :class:`gpusim.engine.profile.Recorder` counting this backend's
+        kernel launches, or None where there are none (the NumPy reference)."""
+        return None
+
     @abstractmethod
     def observe(self) -> dict:
         """The state observables (:data:`gpusim.observables.STATE`) of the

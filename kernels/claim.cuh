@@ -7,12 +7,13 @@
 //   propose: each contender bids claim_bid(priority, source) on its target
 //            with a 64-bit atomicMin (claim_propose): the lowest priority wins,
 //            ties go to the lower source index, and bids are unique.
-//   commit:  one thread per target reads the entry; unless it is
-//            GPUSIM_NO_BID, claim_source(bid) is the winner; the thread then
-//            resets the entry to GPUSIM_NO_BID (or leaves a mark a later
-//            launch of the same phase resets, e.g. GPUSIM_CLAIM_NEW_CLONE).
+//   commit:  one thread per target takes the winner with claim_take, which
+//            resets the entry to GPUSIM_NO_BID (the thread may then leave a
+//            mark a later launch of the same phase resets, e.g.
+//            GPUSIM_CLAIM_NEW_CLONE).
 #pragma once
 #include "abi.cuh"
+#include "lattice.cuh"
 
 #define GPUSIM_CLAIM_SOURCE_BITS 32
 #define GPUSIM_NO_BID 0xFFFFFFFFFFFFFFFFull
@@ -33,4 +34,15 @@ __device__ __forceinline__ void claim_propose(const Fields* F, u32 target, u32 p
 __device__ __forceinline__ u32 claim_source(u64 bid)
 {
     return (u32)(bid & ((1ull << GPUSIM_CLAIM_SOURCE_BITS) - 1ull));
+}
+
+// The source that won site j, its entry reset to GPUSIM_NO_BID; or
+// GPUSIM_NO_SITE where nobody bid (or j is past the lattice: one thread per site).
+__device__ __forceinline__ u32 claim_take(const Params* P, const Fields* F, u32 j)
+{
+    if (j >= P->n_sites) return GPUSIM_NO_SITE;
+    const u64 bid = F->claim[j];
+    if (bid == GPUSIM_NO_BID) return GPUSIM_NO_SITE;
+    F->claim[j] = GPUSIM_NO_BID;
+    return claim_source(bid);
 }

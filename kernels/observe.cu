@@ -3,9 +3,12 @@
 // array beside the step's event counts and come back with them in one small
 // transfer.  NumPy twin: gpusim/observables.py Observer.
 #include "common.cuh"
+#include "tcell.cuh"
 
 // Per site: tumour cells on a closed boundary, T cells, T cells that can no
-// longer kill (no kills left or exhaustion >= threshold).
+// longer kill (no kills left or exhaustion >= threshold).  For the state a
+// run starts from; after a step the same counts come from the kernels that
+// last change those layers (tumour_divide_commit, tcell_death).
 //   in:  clone, tcell     out: counters[OBS_EDGE_CELLS, OBS_TCELLS, OBS_TCELLS_EXHAUSTED]
 //   rng: none
 //   min traffic: 5 B/site (clone 4, tcell 1 read)
@@ -17,15 +20,8 @@ GPUSIM_KERNEL void observe_sites(GPUSIM_ARGS)
     if (i < P->n_sites) {
         const u8 t = F->tcell[i];
         present = t != 0;
-        if (present) {
-            const u32 exhaustion = (t >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX;
-            stuck = (t & GPUSIM_TCELL_KILLS_MASK) == 0 || exhaustion >= P->exhaustion_threshold;
-        }
-        if (!P->periodic && F->clone[i] != 0) {
-            const site_xyz c = site_coords(P, i);
-            edge = c.x == 0 || c.x == (i32)P->nx - 1 || c.y == 0 || c.y == (i32)P->ny - 1 ||
-                   (P->field_dim == 3 && (c.z == 0 || c.z == (i32)P->nz - 1));
-        }
+        stuck = present && !tcell_can_kill(P, t);
+        edge = !P->periodic && F->clone[i] != 0 && on_lattice_edge(P, site_coords(P, i));
     }
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_EDGE_CELLS], edge);
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_TCELLS], present);

@@ -7,17 +7,7 @@
 // "can kill" while it has kills left and exhaustion < threshold.
 #include "common.cuh"
 #include "field.cuh"
-
-__device__ __forceinline__ u8 tcell_byte(u32 kills, u32 exhaustion)
-{
-    return (u8)(GPUSIM_TCELL_PRESENT | (exhaustion << GPUSIM_TCELL_EXHAUSTION_SHIFT) | kills);
-}
-
-__device__ __forceinline__ bool tcell_can_kill(const Params* P, u8 t)
-{
-    return (t & GPUSIM_TCELL_KILLS_MASK) != 0 &&
-           (u32)(t >> GPUSIM_TCELL_EXHAUSTION_SHIFT & GPUSIM_TCELL_EXHAUSTION_MAX) < P->exhaustion_threshold;
-}
+#include "tcell.cuh"
 
 // Candidates for a kill: the T cell's own site first (if it holds a tumour
 // cell), then the neighbours with tumour cells, in neighbour order.
@@ -169,12 +159,10 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     const u32 j = global_thread_index();
-    if (j >= P->n_sites) return;
-    const u64 bid = F->claim[j];
-    if (bid == GPUSIM_NO_BID) return;
-    const u8 mother = F->tcell[claim_source(bid)];
+    const u32 s = claim_take(P, F, j);
+    if (s == GPUSIM_NO_SITE) return;
+    const u8 mother = F->tcell[s];
     F->tcell[j] = tcell_byte(P->kills_per_tcell, (mother >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX);
-    F->claim[j] = GPUSIM_NO_BID;
     atomic_add_same(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
 }
 
@@ -228,18 +216,16 @@ GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     const u32 j = global_thread_index();
-    if (j >= P->n_sites) return;
-    const u64 bid = F->claim[j];
-    if (bid == GPUSIM_NO_BID) return;
-    const u32 s = claim_source(bid);
+    const u32 s = claim_take(P, F, j);
+    if (s == GPUSIM_NO_SITE) return;
     F->tcell[j] = F->tcell[s];
     F->tcell[s] = 0;
-    F->claim[j] = GPUSIM_NO_BID;
 }
 
 // Death: lifespan, faster for T cells that can no longer kill; chemotherapy
 // pulses kill with p_chemo_tcell.
-//   in:  tcell     out: tcell, counters[TCELL_DEATHS]
+//   in:  tcell     out: tcell, counters[TCELL_DEATHS], counters[OBS_TCELLS,
+//        OBS_TCELLS_EXHAUSTED] (the survivors: the step's T-cell observables)
 //   rng: (site, step, TCELL_DEATH, 0): .x death?, .y chemotherapy death?
 //   min traffic: 1 B/site (tcell byte)
 GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
@@ -254,5 +240,10 @@ GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
     if (r.x < p || r.y < P->p_chemo_tcell) {
         F->tcell[i] = 0;
         atomic_add_same(&F->counters[GPUSIM_COUNTER_TCELL_DEATHS], 1ull);
+    } else {
+        // The step's last change to the T-cell layer: its observables are
+        // counted here, not in another pass over the lattice (observe.cu).
+        atomic_add_same(&F->counters[GPUSIM_OBS_TCELLS], 1ull);
+        if (!tcell_can_kill(P, t)) atomic_add_same(&F->counters[GPUSIM_OBS_TCELLS_EXHAUSTED], 1ull);
     }
 }

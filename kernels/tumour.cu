@@ -86,26 +86,9 @@ GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
     }
 }
 
-// Phase 2 of division, per target site: the winning mother places a
-// daughter.  A non-stem mother and daughter each keep (divisions left - 1);
-// a stem mother stays stem and its daughter is stem with probability
-// p_stem_symmetric, else a non-stem cell with max_divisions.  The daughter
-// mutates (neoantigen, PD-L1, HLA loss); a mutant site is marked
-// CLAIM_NEW_CLONE for founding, every other claim is reset to NO_BID.
-//   in:  claim, clone, cell
-//   out: clone, cell (mother and daughter), claim, clone_population (+1 for
-//        non-mutant daughters), counters[DIVISIONS]
-//   rng: (mother, step, TUMOUR_DIVIDE, 0).w stem daughter?;
-//        (daughter, step, TUMOUR_MUTATE, 0) .x .y .z mutation draws
-//   min traffic: 8 B/site (claim; the rest only where a daughter lands)
-GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
+// The winning mother s of target j places her daughter (tumour_divide_commit).
+__device__ __forceinline__ void place_daughter(const Params* P, const Fields* F, u32 j, u32 s)
 {
-    GPUSIM_BIND_RUN;
-    const u32 j = global_thread_index();
-    if (j >= P->n_sites) return;
-    const u64 bid = F->claim[j];
-    if (bid == GPUSIM_NO_BID) return;
-    const u32 s = claim_source(bid);
     const u32 c = F->clone[s];
     const u8 cb = F->cell[s];
     u8 daughter;
@@ -120,13 +103,37 @@ GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
     F->cell[j] = daughter;
     atomic_add_same(&F->counters[GPUSIM_COUNTER_DIVISIONS], 1ull);
     const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
-    if (m.x < P->p_mut_neoantigen || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla) {
+    if (m.x < P->p_mut_neoantigen || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla)
         F->claim[j] = GPUSIM_CLAIM_NEW_CLONE;  // still counted in its parent's row until founded
-    } else {
-        F->claim[j] = GPUSIM_NO_BID;
+    else
         atomic_add_same(&F->clone_population[c], 1u);
-    }
 }
+
+// Phase 2 of division, per target site: the winning mother places a
+// daughter.  A non-stem mother and daughter each keep (divisions left - 1);
+// a stem mother stays stem and its daughter is stem with probability
+// p_stem_symmetric, else a non-stem cell with max_divisions.  The daughter
+// mutates (neoantigen, PD-L1, HLA loss); a mutant site is marked
+// CLAIM_NEW_CLONE for founding, every other claim is reset to NO_BID.
+//   in:  claim, clone, cell
+//   out: clone, cell (mother and daughter), claim, clone_population (+1 for
+//        non-mutant daughters), counters[DIVISIONS], counters[OBS_EDGE_CELLS]
+//   rng: (mother, step, TUMOUR_DIVIDE, 0).w stem daughter?;
+//        (daughter, step, TUMOUR_MUTATE, 0) .x .y .z mutation draws
+//   min traffic: 8 B/site (claim; the rest only where a daughter lands)
+GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
+{
+    GPUSIM_BIND_RUN;
+    const u32 j = global_thread_index();
+    if (j >= P->n_sites) return;
+    const u32 s = claim_take(P, F, j);  // resets claim[j]: a mutant daughter marks it again
+    if (s != GPUSIM_NO_SITE) place_daughter(P, F, j, s);
+    // The step's last change to which sites hold tumour cells: the edge
+    // observable is counted here, not in another pass (observe.cu).
+    if (!P->periodic && on_lattice_edge(P, site_coords(P, j)) && F->clone[j] != 0)
+        atomic_add_same(&F->counters[GPUSIM_OBS_EDGE_CELLS], 1ull);
+}
+
 
 // Founding: one thread per new clone k, whose daughter sits at new_sites[k]
 // (sites in index order, so the id P->n_clones + k is an exclusive prefix

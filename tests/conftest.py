@@ -47,6 +47,33 @@ def make_config(**sections) -> Config:
     return Config.model_validate(sections)
 
 
+def _uniform(lo: float, hi: float):
+    return lambda rng: float(rng.uniform(lo, hi))
+
+
+def _integer(lo: int, hi: int):
+    return lambda rng: int(rng.integers(lo, hi))
+
+
+#: The tumour parameters the random configs draw, in draw order: key ->
+#: (draw of random_tumour_config, draw of random_full_config).
+_TUMOUR_DRAWS = {
+    "initial_radius_cells": (_uniform(1, 3), _uniform(2, 4)),
+    "initial_recognition": (_uniform(0, 0.3), _uniform(0.2, 0.6)),
+    "division_rate_per_day": (_uniform(2, 8), _uniform(3, 8)),
+    "death_rate_per_day": (_uniform(0.1, 1.0), _uniform(0.1, 0.5)),
+    "max_divisions": (_integer(1, 8), _integer(2, 10)),
+    "stem_symmetric_division_prob": (_uniform(0.2, 0.8), _uniform(0.3, 0.9)),
+    "neoantigen_prob_per_division": (_uniform(0.05, 0.4), _uniform(0.05, 0.3)),
+    "pdl1_prob_per_division": (_uniform(0.01, 0.1), _uniform(0.05, 0.2)),
+    "hla_loss_prob_per_division": (_uniform(0.01, 0.1), _uniform(0.01, 0.05)),
+}
+
+
+def _random_tumour(rng, full: bool) -> dict:
+    return {key: draws[full](rng) for key, draws in _TUMOUR_DRAWS.items()}
+
+
 def random_tumour_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 200):
     """A small lattice with every tumour rule switched on at high rates, and
     the immune system off (tests/test_tcell.py covers the full model)."""
@@ -55,24 +82,32 @@ def random_tumour_config(seed: int, dim: int, neighbourhood: str, boundary: str,
     return make_config(
         simulation={"seed": int(rng.integers(0, 2**63)), "steps": steps, "dt_minutes": float(rng.uniform(30, 90))},
         lattice={"shape": shape, "neighbourhood": neighbourhood, "boundary": boundary},
-        tumour={
-            "initial_radius_cells": float(rng.uniform(1, 3)),
-            "initial_recognition": float(rng.uniform(0, 0.3)),
-            "division_rate_per_day": float(rng.uniform(2, 8)),
-            "death_rate_per_day": float(rng.uniform(0.1, 1.0)),
-            "max_divisions": int(rng.integers(1, 8)),
-            "stem_symmetric_division_prob": float(rng.uniform(0.2, 0.8)),
-            "neoantigen_prob_per_division": float(rng.uniform(0.05, 0.4)),
-            "pdl1_prob_per_division": float(rng.uniform(0.01, 0.1)),
-            "hla_loss_prob_per_division": float(rng.uniform(0.01, 0.1)),
-            "immunogenicity": {"distribution": "exponential", "mean": float(rng.uniform(0.05, 0.4))},
-        },
+        tumour={**_random_tumour(rng, full=False),
+                "immunogenicity": {"distribution": "exponential", "mean": float(rng.uniform(0.05, 0.4))}},
         immune={"enabled": False},
     )
 
 
 #: Every lattice kind: (dim, neighbourhood, boundary).
 CASES = [(dim, nb, bc) for dim in (2, 3) for nb in ("von_neumann", "moore") for bc in ("closed", "periodic")]
+
+
+def every_case_against_reference(test):
+    """Parametrize ``test(dim, neighbourhood, boundary, other)`` over CASES and
+    the kernel backends (cpu; cuda, marked gpu) to compare with numpy."""
+    test = pytest.mark.parametrize("other", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])(test)
+    return pytest.mark.parametrize("dim,neighbourhood,boundary", CASES)(test)
+
+
+def run_against_reference(cfg: Config, other: str):
+    """Run ``cfg`` on numpy and on ``other``; assert identical states and
+    observables; return the reference's (state, observables per step)."""
+    require_backend(other)
+    ref, ref_obs = run_state(cfg, "numpy")
+    got, got_obs = run_state(cfg, other)
+    assert_states_identical(ref, got)
+    assert ref_obs == got_obs
+    return ref, ref_obs
 
 
 def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 200):
@@ -84,32 +119,18 @@ def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, s
     return make_config(
         simulation={"seed": int(rng.integers(0, 2**63)), "steps": steps, "dt_minutes": dt},
         lattice={"shape": shape, "neighbourhood": neighbourhood, "boundary": boundary},
-        tumour={
-            "initial_radius_cells": float(rng.uniform(2, 4)),
-            "initial_recognition": float(rng.uniform(0.2, 0.6)),
-            "division_rate_per_day": float(rng.uniform(3, 8)),
-            "death_rate_per_day": float(rng.uniform(0.1, 0.5)),
-            "max_divisions": int(rng.integers(2, 10)),
-            "stem_symmetric_division_prob": float(rng.uniform(0.3, 0.9)),
-            "neoantigen_prob_per_division": float(rng.uniform(0.05, 0.3)),
-            "pdl1_prob_per_division": float(rng.uniform(0.05, 0.2)),
-            "hla_loss_prob_per_division": float(rng.uniform(0.01, 0.05)),
-        },
+        tumour=_random_tumour(rng, full=True),
         chemokine={"grid_coarsening": int(rng.integers(1, 5)), "diffusion_um2_per_min": float(rng.uniform(50, 300)),
                    "kill_burst": float(rng.uniform(10, 100))},
-        immune={
-            "vessel_density": float(rng.uniform(0.03, 0.1)),
-            "recruitment_rate_per_day": float(rng.uniform(5, 20)),
+        immune={  # grouped by rule: recruitment, movement, killing, expansion, exhaustion, life
+            "vessel_density": float(rng.uniform(0.03, 0.1)), "recruitment_rate_per_day": float(rng.uniform(5, 20)),
             "recruitment_half_saturation": float(rng.uniform(5, 50)),
-            "speed_um_per_min": float(rng.uniform(0.5, 2)),
-            "chemotaxis": float(rng.uniform(0.01, 0.5)),
-            "kill_attempt_rate_per_day": float(rng.uniform(50, 150)),
-            "kills_per_tcell": int(rng.integers(2, 8)),
+            "speed_um_per_min": float(rng.uniform(0.5, 2)), "chemotaxis": float(rng.uniform(0.01, 0.5)),
+            "kill_attempt_rate_per_day": float(rng.uniform(50, 150)), "kills_per_tcell": int(rng.integers(2, 8)),
             "expansion_prob_per_kill": float(rng.uniform(0.2, 0.6)),
             "exhaustion_prob_per_pdl1_contact": float(rng.uniform(0.2, 0.8)),
             "exhaustion_threshold": int(rng.integers(1, 5)),
-            "lifespan_days": float(rng.uniform(1, 5)),
-            "initial_tcells": int(rng.integers(20, 60)),
+            "lifespan_days": float(rng.uniform(1, 5)), "initial_tcells": int(rng.integers(20, 60)),
         },
         therapy=[
             {"kind": "checkpoint_blockade", "start_day": days * 0.2, "end_day": days * 0.6,

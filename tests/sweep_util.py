@@ -11,6 +11,7 @@ from pathlib import Path
 
 import h5py
 import pytest
+import tomli_w
 from conftest import datasets
 
 ROOT = Path(__file__).parents[1]
@@ -60,22 +61,16 @@ def assert_same_runs(a_dir: Path, b_dir: Path) -> int:
     return len(a_files)
 
 
-SLOW_GRID = '''seed = 11
-replicates = 2
-[[grid]]
-key = "tumour.neoantigen_prob_per_division"
-values = [0.02, 0.075, 0.2]
-[[arms]]
-name = "control"
-therapy = "none"
-[[arms]]
-name = "blockade"
-[[arms.therapy]]
-kind = "checkpoint_blockade"
-start_day = 1.0
-end_day = 10.0
-level = 0.9
-'''
+#: A grid of 3 x 2 arms x 2 replicates (written with tomli_w, so that the
+#: tests hold Python values, not copies of TOML text).
+SLOW_GRID = tomli_w.dumps({
+    "seed": 11,
+    "replicates": 2,
+    "grid": [{"key": "tumour.neoantigen_prob_per_division", "values": [0.02, 0.075, 0.2]}],
+    "arms": [{"name": "control", "therapy": "none"},
+             {"name": "blockade",
+              "therapy": [{"kind": "checkpoint_blockade", "start_day": 1.0, "end_day": 10.0, "level": 0.9}]}],
+})
 # About a second per run on one core: long enough to kill runs in flight,
 # short enough for CI (the immune model is off: these tests are about the
 # sweep machinery, and T cells would make each run several times longer).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import h5py
 import pytest
+from conftest import assert_one_line_error, cli
 
 from gpusim.cli.main import main
 
@@ -22,16 +23,22 @@ def make_bad(kind: str, tmp_path, quickstart_run):
         with h5py.File(path, "w") as f:
             f["data"] = [1, 2, 3]
         return path, "not a gpusim run file"
-    data = quickstart_run.read_bytes()
     if kind == "truncated":
+        data = quickstart_run.read_bytes()
         path.write_bytes(data[: len(data) // 2])
         return path, "damaged or truncated HDF5 file (truncated file"
     if kind == "missing_dataset":
-        path.write_bytes(data)
-        with h5py.File(path, "r+") as f:
-            del f["observables/tumour_cells/value"]
-        return path, "missing dataset /observables/tumour_cells/value"
+        return copy_without(quickstart_run, path, "observables/tumour_cells/value"), \
+            "missing dataset /observables/tumour_cells/value"
     raise ValueError(kind)
+
+
+def copy_without(run, path, dataset: str):
+    """A copy of the run file ``run`` at ``path`` with ``dataset`` (or group) deleted."""
+    path.write_bytes(run.read_bytes())
+    with h5py.File(path, "r+") as f:
+        del f[dataset]
+    return path
 
 
 @pytest.mark.parametrize("kind", ["missing", "not_hdf5", "foreign_hdf5", "truncated", "missing_dataset"])
@@ -51,25 +58,15 @@ def test_bad_file_one_line_exit_2(command, kind, tmp_path, quickstart_run, capsy
 
 
 def test_resume_without_checkpoint(tmp_path, quickstart_run, capsys):
-    path = tmp_path / "run.h5"
-    path.write_bytes(quickstart_run.read_bytes())
-    with h5py.File(path, "r+") as f:
-        del f["checkpoint"]
-    capsys.readouterr()
-    assert main(["resume", str(path), "--steps", "10"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"gpusim: error: {path}: has no checkpoint (/checkpoint) to resume from"]
+    path = copy_without(quickstart_run, tmp_path / "run.h5", "checkpoint")
+    proc = cli(capsys, "resume", path, "--steps", "10")
+    assert_one_line_error(proc)
+    assert proc.stderr.strip() == f"gpusim: error: {path}: has no checkpoint (/checkpoint) to resume from"
 
 
 def test_plot_missing_field(tmp_path, quickstart_run, capsys):
-    path = tmp_path / "run.h5"
-    path.write_bytes(quickstart_run.read_bytes())
-    with h5py.File(path, "r+") as f:
-        del f["fields/tumour_clone/value"]
-    capsys.readouterr()
-    assert main(["plot", str(path)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and f"{path}: missing dataset /fields/tumour_clone/value" in err[0]
+    path = copy_without(quickstart_run, tmp_path / "run.h5", "fields/tumour_clone/value")
+    assert_one_line_error(cli(capsys, "plot", path), f"{path}: missing dataset /fields/tumour_clone/value")
 
 
 @pytest.mark.parametrize("command", ["summarize", "plot"])

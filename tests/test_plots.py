@@ -120,3 +120,39 @@ def test_plot_bad_arguments(quickstart_run, tmp_path, capsys, args, fragment):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment in err[0]
     assert not (tmp_path / "x.png").exists()
+
+
+def test_snapshot_legend_names_every_clone_family_and_tcells_leave_the_tumour_visible(quickstart_run):
+    from matplotlib.figure import Figure
+
+    from gpusim.plots.snapshot import TCELL_DOT
+    from gpusim.plots.style import FAMILY_LABELS, family_colour
+
+    with gpusim.open_run(quickstart_run) as run:
+        snap = Snapshot(Figure().add_subplot(), run, -1)
+    legend = snap.ax.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == [*FAMILY_LABELS.values(), "T cells"]
+    assert "PD-L1 high + HLA lost" in labels  # magenta has its entry
+    colours = [tuple(h.get_facecolor()) for h in legend.legend_handles[:len(FAMILY_LABELS)]]
+    assert [family(c) for c in colours] == list(FAMILY_LABELS)
+    assert colours[-1] == pytest.approx(family_colour("both"))
+    assert snap.dots.get_alpha() == TCELL_DOT["alpha"] < 1 and snap.dots.get_sizes()[0] <= 2  # dots, not blots
+    assert legend.get_bbox_to_anchor().x0 >= snap.ax.get_window_extent().x1 - 1  # beside the lattice, not on it
+
+
+def test_muller_key_labels_kept_clones_with_id_r_and_flags(tmp_path):
+    cfg = make_config(simulation={"steps": 120, "dt_minutes": 30.0}, lattice={"shape": [30, 30]},
+                      tumour={"neoantigen_prob_per_division": 0.3, "pdl1_prob_per_division": 0.2,
+                              "division_rate_per_day": 3.0}, output={"frame_every_steps": 20})
+    gpusim.run_to_file(cfg, tmp_path / "run.h5", backend="numpy")
+    with gpusim.open_run(tmp_path / "run.h5") as run:
+        fig = run_figure(run, top=5)
+        _, order, _, _ = muller_data(run, top=5)
+        clones = run.clones
+    labels = [t.get_text() for t in fig.axes[2].get_legend().get_texts()]
+    assert len(labels) == len(order) == 5
+    for label, c in zip(labels, order):
+        expected = f"{c}: r {clones.loc[c, 'r']:.2f}"
+        assert label.startswith(expected), (label, expected)
+        assert ("PD-L1 high" in label) == bool(clones.loc[c, "pdl1"])

@@ -19,11 +19,17 @@ from gpusim.simulation import run_to_file
 from gpusim.state import initial_state
 
 
-def test_layout(tmp_path):
-    cfg = random_tumour_config(11, 2, "moore", "closed", steps=40).model_copy()
-    cfg.output.frame_every_steps = 15
+def tumour_run(tmp_path, seed: int, dim: int, steps: int, frame_every: int, backend: str):
+    """(config, run file): a random tumour config (Moore, closed) run with a frame every ``frame_every`` steps."""
+    cfg = random_tumour_config(seed, dim, "moore", "closed", steps=steps).model_copy()
+    cfg.output.frame_every_steps = frame_every
     out = tmp_path / "run.h5"
-    run_to_file(cfg, out, backend="cpu")
+    run_to_file(cfg, out, backend=backend)
+    return cfg, out
+
+
+def test_layout(tmp_path):
+    cfg, out = tumour_run(tmp_path, 11, 2, steps=40, frame_every=15, backend="cpu")
     with h5py.File(out) as f:
         assert tuple(f["h5md"].attrs["version"]) == (1, 1)
         assert f["h5md/creator"].attrs["name"] == "gpusim"
@@ -97,10 +103,7 @@ def check_xdmf(h5path) -> int:
 
 
 def test_h5md_layout_units_and_xdmf(tmp_path):
-    cfg = random_tumour_config(12, 3, "moore", "closed", steps=30).model_copy()
-    cfg.output.frame_every_steps = 10
-    out = tmp_path / "run.h5"
-    run_to_file(cfg, out, backend="numpy")
+    cfg, out = tumour_run(tmp_path, 12, 3, steps=30, frame_every=10, backend="numpy")
     with h5py.File(out) as f:
         assert f["h5md/author"].attrs["name"] and f["h5md/creator"].attrs["version"]
         for name, (_, unit, _) in OBSERVABLES.items():
@@ -173,3 +176,63 @@ def test_h5dump_reads_the_quickstart_file(quickstart_run):
                           capture_output=True, text=True)
     assert proc.returncode == 0 and "SIMPLE { ( 301 ) / ( H5S_UNLIMITED ) }" in proc.stdout
     assert check_xdmf(quickstart_run) > 0
+
+
+class FakeDeviceArray:
+    """A NumPy array that looks like a device (CuPy) array to gpusim.io:
+    it has __cuda_array_interface__ and comes to the host only by .get()."""
+
+    __cuda_array_interface__ = {}
+
+    def __init__(self, a):
+        self.a = np.asarray(a)
+        self.dtype, self.shape, self.ndim, self.nbytes, self.size = (self.a.dtype, self.a.shape, self.a.ndim,
+                                                                     self.a.nbytes, self.a.size)
+        self.copies = []  # sizes of the host copies made
+
+    def __len__(self):
+        return len(self.a)
+
+    def __getitem__(self, key):
+        part = FakeDeviceArray(self.a[key])
+        part.copies = self.copies
+        return part
+
+    def get(self):
+        self.copies.append(self.a.nbytes)
+        return self.a.copy()
+
+
+def test_big_frames_and_checkpoints_stream_in_slabs(tmp_path, monkeypatch):
+    """Frames and checkpoints over SLAB_BYTES go to the file slab by slab
+    (chunks of whole rows, host copies no bigger than a slab) and hold the
+    same values as when written whole."""
+    import gpusim.io.checkpoint as checkpoint
+    import gpusim.io.frames as frames
+    from gpusim.io.checkpoint import read_checkpoint, write_checkpoint
+
+    cfg = make_config(simulation={"steps": 6, "seed": 3}, lattice={"shape": [24, 20, 16]},
+                      tumour={"initial_radius_cells": 5}, immune={"initial_tcells": 30},
+                      output={"frame_every_steps": 3})
+    run_to_file(cfg, tmp_path / "whole.h5", backend="numpy")
+    monkeypatch.setattr(checkpoint, "SLAB_BYTES", 4096)
+    monkeypatch.setattr(frames, "SLAB_BYTES", 4096)
+    run_to_file(cfg, tmp_path / "slabs.h5", backend="numpy")
+    with h5py.File(tmp_path / "whole.h5") as a, h5py.File(tmp_path / "slabs.h5") as b:
+        v = b["fields/tumour_clone/value"]
+        assert v.chunks == (1, 2, 20, 24)  # 2 rows of 20 x 24 uint32 = 3840 bytes <= 4096
+        assert a["fields/tumour_clone/value"].chunks == (1, 16, 20, 24)
+    whole, slabbed = datasets(tmp_path / "whole.h5"), datasets(tmp_path / "slabs.h5")
+    assert whole.keys() == slabbed.keys()
+    for name, value in whole.items():
+        assert value.tobytes() == slabbed[name].tobytes(), name
+
+    state = initial_state(cfg)
+    device = {k: FakeDeviceArray(v) for k, v in state.sites.items()}
+    state.sites = device
+    with h5py.File(tmp_path / "ckpt.h5", "w") as f:
+        write_checkpoint(f, state)
+        back = read_checkpoint(f).state
+    for name, arr in device.items():
+        np.testing.assert_array_equal(back.sites[name], arr.a)
+        assert max(arr.copies) <= 4096 and sum(arr.copies) == arr.nbytes, name

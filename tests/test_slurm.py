@@ -15,7 +15,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import assert_one_line_error, gpusim
+from conftest import assert_one_line_error, cli, gpusim
 from sweep_util import (SLOW_BASE, SLOW_GRID, SMALL, assert_each_run_once, assert_same_runs, run_files, wait_for,
                         write_sweep)
 
@@ -84,6 +84,21 @@ def test_submit_without_sbatch_says_so(tmp_path):
     env = dict(os.environ, PATH="/nonexistent")
     proc = gpusim("submit", SMALL, "-o", tmp_path / "x", "--gpus-per-node", 0, env=env)
     assert_one_line_error(proc, "sbatch not found")
+
+
+def test_submit_prints_the_job_id_then_where_it_logs(tmp_path, monkeypatch, capsys, caplog):
+    # A stand-in sbatch (real Slurm runs are below): prints "jobid;cluster" like --parsable.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text("#!/bin/sh\necho '4242;cluster'\n")
+    (bin_dir / "sbatch").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    out = tmp_path / "c"
+    proc = cli(capsys, "submit", SMALL, "-o", out, "--gpus-per-node", 0)
+    assert proc.returncode == 0 and proc.stdout == "4242\n", proc
+    said = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"its log: {out}/slurm-4242.out" in said and "squeue -j 4242" in said
+    assert f"tail -f {out}/slurm-4242.out" in said and f"gpusim summarize {out}" in said
 
 
 # ------------------------------------------------------------ real Slurm

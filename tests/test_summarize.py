@@ -37,6 +37,20 @@ def test_summarize_complete_run(quickstart_run, capsys):
         assert fragment in " ".join(text.split()), fragment
 
 
+def test_summarize_prints_run_totals_apart_from_the_final_state(quickstart_run, capsys):
+    from gpusim.observables import EVENTS
+
+    lines = [x.strip() for x in summary(quickstart_run, capsys)]
+    first, start = (next(i for i, x in enumerate(lines) if x.startswith(w)) for w in ("final", "totals"))
+    final = " ".join(lines[first:start])
+    totals = " ".join(lines[start:start + 3]).removeprefix("totals").strip()
+    with h5py.File(quickstart_run) as f:
+        sums = {k: int(f[f"observables/{k}/value"][()].sum()) for k in EVENTS}
+    assert totals.startswith(", ".join(f"{k} {v}" for k, v in sums.items()) + " (over 300 steps)"), totals
+    assert sums["kills"] > 0 and sums["divisions"] > 0 and sums["recruited"] > 0
+    assert "kills" not in final and "tumour_cells" in final  # state at the end, not the last step's events
+
+
 def test_summarize_prints_outcome_and_response_when_present(quickstart_run, tmp_path, capsys):
     path = tmp_path / "run.h5"
     path.write_bytes(quickstart_run.read_bytes())

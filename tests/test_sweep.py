@@ -372,6 +372,17 @@ def test_summarize_prints_rates_per_arm_and_parameter(small_serial):
     assert "per arm:" in text and "per tumour.neoantigen_prob_per_division (all arms):" in text
     arm_rows = [line.split() for line in text.splitlines() if line.strip().startswith(("control", "anti-PD-1"))]
     assert [r[:3] for r in arm_rows[:2]] == [["control", "4", "4"], ["anti-PD-1", "4", "4"]]
+    assert "outcome?: complete runs whose file has no outcome attribute" in text
+    assert "('" not in text  # no Python tuples
+    lines = text.splitlines()
+    for key in ("tumour.neoantigen_prob_per_division", "immune.recruitment_rate_per_day"):
+        start = lines.index(f"per {key} (all arms):") + 2
+        values = [float(line.split()[0]) for line in lines[start:start + 2]]
+        assert values == sorted(values), values  # ascending parameter order
+        start = lines.index(f"per {key} and arm:") + 2
+        labels = [line.split("  ")[1].strip() if line.startswith("  ") else line for line in lines[start:start + 4]]
+        assert [x.split(", ")[1] for x in labels] == ["control", "anti-PD-1"] * 2, labels
+        assert [float(x.split(", ")[0]) for x in labels] == sorted(float(x.split(", ")[0]) for x in labels)
     assert_one_line_error(gpusim("summarize", out / "nope"), "nope: no such file")
 
 

@@ -5,24 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import (CASES, assert_states_identical, make_config, random_tumour_config, require_backend,
+from conftest import (CASES, every_case_against_reference, make_config, random_tumour_config, run_against_reference,
                       run_cpu_in_subprocess, run_state)
 from scipy import ndimage
 
 from gpusim.state import CLONE_HLA, CLONE_PDL1
 
 
-@pytest.mark.parametrize("dim,neighbourhood,boundary", CASES)
-@pytest.mark.parametrize("other", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+@every_case_against_reference
 def test_backend_identical_to_numpy_reference(dim, neighbourhood, boundary, other):
-    require_backend(other)
     cfg = random_tumour_config(1000 + CASES.index((dim, neighbourhood, boundary)), dim, neighbourhood, boundary)
-    ref, ref_obs = run_state(cfg, "numpy")
-    got, got_obs = run_state(cfg, other)
+    ref, ref_obs = run_against_reference(cfg, other)
     assert ref_obs[-1]["tumour_cells"] > 0 and ref.n_clones > 10, "the case must exercise the rules"
     assert sum(o["divisions"] for o in ref_obs) > 100 and sum(o["deaths"] for o in ref_obs) > 20
-    assert_states_identical(ref, got)
-    assert ref_obs == got_obs
 
 
 @pytest.mark.parametrize("dim", [2, 3])

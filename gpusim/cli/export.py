@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.paths import check_output_dir
 
 
 def add_parser(sub) -> None:
@@ -28,10 +29,7 @@ def main(args) -> int:
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
     out = Path(args.output) if args.output else path.parent / f"{path.stem if path.is_file() else path.name}_export"
-    if not out.parent.resolve().is_dir():
-        raise InputError(f"{out}: directory {out.parent} does not exist")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory")
+    check_output_dir(out)
     if path.is_dir():
         from ..sweep import store
 

@@ -23,8 +23,10 @@ def main(args) -> int:
     from ..version import __version__
     from ..backends import available, resolve
     from ..engine.host_build import cache_dir, compiler_version, find_compiler
+    from ..hostinfo import describe_host
 
     print(f"gpusim {__version__} (Python {sys.version.split()[0]}, {platform.platform()})")
+    print(f"host: {describe_host()}")
     for mod in ("numpy", "h5py", "pydantic", "cupy", "mpi4py"):
         print(f"  {mod:10s} {_version(mod)}")
     cxx = find_compiler()

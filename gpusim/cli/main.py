@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 
 from ..errors import InputError, RunInterrupted, WriteError
 from . import analyse, bench, export, info, plot, resume, run, sensitivity, submit, summarize, sweep
@@ -52,9 +53,25 @@ def _unraisablehook(info) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="gpusim: %(message)s", stream=sys.stderr)
+    """Run one command; an error is exactly one line on stderr.
+
+    gpusim's own messages (logger ``gpusim``) print from INFO up, other
+    libraries' only from WARNING up (NumExpr's thread count, matplotlib's
+    "Animation.save using ..." are INFO).  Python warnings raised by the
+    command are held back and printed, one line each, only if it succeeds."""
+    logging.basicConfig(level=logging.WARNING, format="gpusim: %(message)s", stream=sys.stderr)
+    logging.getLogger("gpusim").setLevel(logging.INFO)
     sys.excepthook, sys.unraisablehook = _excepthook, _unraisablehook
-    logging.getLogger("numexpr").setLevel(logging.WARNING)  # pandas' "NumExpr defaulting to N threads" is noise
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        rc = _dispatch(argv)
+    if rc == 0:
+        for w in caught:
+            print(f"gpusim: warning: {w.category.__name__}: {w.message}", file=sys.stderr)
+    return rc
+
+
+def _dispatch(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)

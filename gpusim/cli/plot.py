@@ -51,13 +51,13 @@ def main(args) -> int:
 
 def plot_file(path: Path, args) -> list[Path]:
     from ..analysis import open_run
+    from ..io.paths import check_output, writing
     from ..io.reader import reading
 
     outputs = []
     png = Path(args.output) if args.output else (None if args.movie else path.with_suffix(".png"))
     for out in filter(None, (png, args.movie and Path(args.movie))):
-        if not out.parent.resolve().is_dir():
-            raise InputError(f"{out}: directory {out.parent} does not exist")
+        check_output(out)
     if args.movie and Path(args.movie).suffix.lower() not in (".gif", ".mp4"):
         raise InputError(f"{args.movie}: movie must be .gif or .mp4")
     if args.fps < 1:
@@ -76,9 +76,11 @@ def plot_file(path: Path, args) -> list[Path]:
         if png is not None:
             from ..plots import save_run_figure
 
-            outputs.append(save_run_figure(run, png, frame=args.frame, top=args.top))
+            with writing(png):
+                outputs.append(save_run_figure(run, png, frame=args.frame, top=args.top))
         if args.movie:
             from ..plots.movie import write_movie
 
-            outputs.append(write_movie(run, args.movie, fps=args.fps))
+            with writing(args.movie):
+                outputs.append(write_movie(run, args.movie, fps=args.fps))
     return outputs

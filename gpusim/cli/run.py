@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 
-from ..errors import InputError
 
 
 def add_parser(sub) -> None:
@@ -27,15 +25,10 @@ def add_parser(sub) -> None:
 
 
 def output_path(arg: str | None, config: str, overwrite: bool) -> Path:
-    """Where the run file goes; refuses to clobber or to write into nowhere."""
-    out = Path(arg) if arg else Path(Path(config).stem + ".h5")
-    if out.exists() and not overwrite:
-        raise InputError(f"{out}: already exists (use --overwrite to replace it)")
-    if not out.parent.resolve().is_dir():
-        raise InputError(f"{out}: directory {out.parent} does not exist")
-    if not os.access(out.parent.resolve(), os.W_OK):
-        raise InputError(f"{out}: directory {out.parent} is not writable")
-    return out
+    """Where the run file goes; refuses to clobber or to write into nowhere (:mod:`gpusim.io.paths`)."""
+    from ..io.paths import check_output
+
+    return check_output(Path(arg) if arg else Path(Path(config).stem + ".h5"), overwrite)
 
 
 def main(args) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.paths import check_output
 
 HELP = """\
 Sensitivity indices of a sweep's output to each swept parameter, per arm:
@@ -38,8 +39,7 @@ def main(args) -> int:
     if not path.is_dir():
         raise InputError(f"{path}: not a sweep output directory" + ("" if path.exists() else " (no such directory)"))
     png = Path(args.plot) if args.plot else path / f"sensitivity_{args.output.replace('=', '_')}.png"
-    if not png.parent.resolve().is_dir():
-        raise InputError(f"{png}: directory {png.parent} does not exist")
+    check_output(png)
     table = indices(path, args.output)
     shown = table.drop(columns=["output"])
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.3f}".format):

@@ -9,6 +9,7 @@ limit that requeues the job, and the requeued job resumes the sweep.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from ..errors import InputError
@@ -40,7 +41,7 @@ def main(args) -> int:
     from ..backends import BACKENDS
     from ..sweep import store
     from ..sweep.runs import load_plan
-    from ..sweep.slurm import SbatchRequest, render, submit
+    from ..sweep.slurm import SbatchRequest, log_path, render, submit
 
     plan = load_plan(args.spec)  # a bad spec fails here, not hours later in the queue
     if args.backend and args.backend not in (*BACKENDS, "auto"):
@@ -58,5 +59,10 @@ def main(args) -> int:
     path = out_dir / "sweep.sbatch"
     store.atomic_write(path, script)
     job = submit(path)
-    print(job)
+    print(job)  # alone on stdout, for scripts: job=$(gpusim submit ...)
+    log = log_path(out_dir, job)
+    for line in (f"submitted job {job}; its log: {log} (the job appends to it after a requeue)",
+                 f"watch it: squeue -j {job}   or   tail -f {log}",
+                 f"progress of the runs: gpusim summarize {out_dir}"):
+        logging.getLogger("gpusim").info(line)
     return 0

@@ -14,7 +14,8 @@ from ..errors import InputError
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("summarize", help="one screen about a run file (shape, steps, outcome, counts, clones)")
+    p = sub.add_parser("summarize", help="one screen about a run file (shape, steps, outcome, final state, "
+                                         "event totals, clones)")
     p.add_argument("path", help="run file (.h5), or a sweep output directory")
     p.set_defaults(func=main)
 
@@ -48,6 +49,7 @@ def summarize_file(path: str | Path) -> str:
     """
     from ..analysis import open_run
     from ..io.reader import reading
+    from ..observables import EVENTS, STATE
 
     path = Path(path)
     with reading(path), open_run(path) as run:
@@ -67,9 +69,12 @@ def summarize_file(path: str | Path) -> str:
             f"  outcome    {attrs.get('outcome', '-')}",
             f"  response   {attrs.get('response', '-')}",
         ]
-        if last is not None:
-            counts = ", ".join(f"{k} {_number(last[k])}" for k in obs.columns if k != "step")
-            lines += textwrap.wrap(counts, 100, initial_indent="  final      ", subsequent_indent=" " * 13)
+        if last is not None:  # the state at the end; events summed over every step of the run
+            state = ", ".join(f"{k} {_number(last[k])}" for k in obs.columns if k in STATE)
+            totals = ", ".join(f"{k} {_number(obs[k].sum())}" for k in obs.columns if k in EVENTS)
+            lines += textwrap.wrap(state, 100, initial_indent="  final      ", subsequent_indent=" " * 13)
+            lines += textwrap.wrap(f"{totals} (over {run.steps} steps)", 100, initial_indent="  totals     ",
+                                   subsequent_indent=" " * 13)
         if "clones" in run.file or "checkpoint" in run.file:
             c = run.clones
             live = c.iloc[1:][c["population"].iloc[1:] > 0]

@@ -39,6 +39,9 @@ from ..therapy import at_step
 from . import chemokine, initial, tcell, tumour
 
 ALL_ONES = 0xFF  # claim[] between phases: every byte of every entry (NO_BID)
+TCELL_OBSERVABLES = ("tcells", "tcells_exhausted")
+#: Counted by tcell_death after a step (so only when the immune phases run).
+TCELL_OBSERVABLES = ("tcells", "tcells_exhausted")
 
 #: ModelParams fields that shape arrays or launches: equal across a batch.
 SHARED = ("shape", "periodic", "field_shape", "coarsen", "field_dim", "immune_on")
@@ -290,13 +293,19 @@ class KernelBackend(Backend):
         tcell.death(self)
 
     def end_step(self, events: dict) -> None:
-        """The state observables are reduced on the device now and come back
-        with the step's counts in one transfer (:meth:`observe`)."""
-        self._launch_observers()
+        """The state observables come back with the step's counts in one
+        transfer (:meth:`observe`).  The per-site ones were counted by the
+        kernels that last changed their layer (tumour_divide_commit,
+        tcell_death); the clone tables are reduced now."""
+        self.set_params(self.active, n_clones=self.n_clones[self.active])
+        self.launch("observe_clones", int(self.n_clones[self.active].max()))
         c = self.device.to_host(self.active_view(self.counters)).astype(np.int64)
         events.update({name: c[:, idx] for name, idx in COUNTERS.items()})
         events.setdefault("new_clones", np.zeros(len(self.active), dtype=np.int64))
-        self._observed = self._observables(c)
+        obs = self._observables(c)
+        if not self.mp.immune_on:  # no T-cell phase ran: the T-cell layer is as it was
+            obs.update({k: self.observe()[k] for k in TCELL_OBSERVABLES})
+        self._observed = obs
 
     def _launch_observers(self) -> None:
         self.set_params(self.active, n_clones=self.n_clones[self.active])
@@ -345,16 +354,6 @@ class KernelBackend(Backend):
     def host_state(self, b: int = 0) -> State:
         return self.run_state(b).map(lambda a: np.array(self.device.to_host(a)))
 
-    def host_states(self, rows) -> list[State]:
-        """Host copies of the states of runs ``rows``: one transfer per
-        array for all of them (frames of a whole batch fall due together)."""
-        idx = self.xp.asarray(np.asarray(rows))
-        parts = {part: {k: self.device.to_host(v[idx]) for k, v in getattr(self, part).items()}
-                 for part in ("sites", "clones", "extra")}
-        return [State(step=int(self.steps[b]), n_clones=int(self.n_clones[b]),
-                      **{part: {k: v[j] for k, v in arrays.items()} for part, arrays in parts.items()})
-                for j, b in enumerate(rows)]
-
     def snapshot(self) -> dict:
         """Copies (on the device) of every run's state arrays and counts."""
         copy = {part: {k: v.copy() for k, v in getattr(self, part).items()} for part in ("sites", "clones", "extra")}
@@ -373,6 +372,22 @@ class KernelBackend(Backend):
 
     def synchronize(self) -> None:
         self.device.synchronize()
+
+    def copy_bytes_per_s(self, nbytes: int) -> float:
+        return self.device.copy_bytes_per_s(nbytes)
+
+    def launch_recorder(self):
+        from .profile import Recorder
+
+        return Recorder(self)
+
+    def copy_bytes_per_s(self, nbytes: int) -> float:
+        return self.device.copy_bytes_per_s(nbytes)
+
+    def launch_recorder(self):
+        from .profile import Recorder
+
+        return Recorder(self)
 
     def describe(self) -> str:
         return self.device.describe()

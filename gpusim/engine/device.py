@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import ctypes
 import os
-import time
 from functools import lru_cache
 
 import numpy as np
 
 from .. import abi
+from ..hostinfo import copy_bytes_per_s as host_copy_bytes_per_s
 from .sources import BLOCK_SIZE, source_digest, unit_source
 
 
@@ -97,16 +97,8 @@ class CpuDevice:
         dst[...] = src
 
     def copy_bytes_per_s(self, nbytes: int, min_seconds: float = 0.2) -> float:
-        """Bytes read + written per second by a memcpy of ``nbytes``
-        (the host's memory roofline for `gpusim bench`)."""
-        src = np.ones(max(nbytes, 1), dtype=np.uint8)
-        dst = np.empty_like(src)
-        np.copyto(dst, src)  # first touch
-        reps, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < min_seconds or reps < 3:
-            np.copyto(dst, src)
-            reps += 1
-        return 2.0 * src.nbytes * reps / (time.perf_counter() - t0)
+        """Bytes read + written per second by a host memcpy of ``nbytes``."""
+        return host_copy_bytes_per_s(nbytes, min_seconds)
 
     def describe(self) -> str:
         return f"cpu ({self.threads} OpenMP threads, {self.library_path.name})"

@@ -156,7 +156,33 @@ def to_host(value: Any) -> Any:
     return value.get() if hasattr(value, "__cuda_array_interface__") else value
 
 
+#: At most this many bytes of an array travel to the host (and into HDF5) at
+#: once: frames and checkpoints of a 10^9-site state stream through a bounded
+#: buffer instead of a second copy of the state (DESIGN §7).
+SLAB_BYTES = 64 * 2**20
+
+
+def slabs(n: int, itemsize: int, row_items: int = 1):
+    """(lo, hi) item ranges covering ``n`` items in whole rows of ``row_items``,
+    each at most SLAB_BYTES (at least one row).
+
+    >>> list(slabs(10, 2**25, 1))
+    [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]
+    """
+    rows = max(1, SLAB_BYTES // max(1, itemsize * row_items))
+    step = rows * row_items
+    for lo in range(0, n, step):
+        yield lo, min(n, lo + step)
+
+
+def is_device_array(value: Any) -> bool:
+    return hasattr(value, "__cuda_array_interface__")
+
+
 def _put(g: h5py.Group, key: str, value: Any) -> None:
+    if is_device_array(value) and value.ndim == 1 and value.nbytes > SLAB_BYTES:
+        _put_slabs(g, key, value)
+        return
     value = to_host(value)
     if isinstance(value, dict):
         _store(g, key, value)
@@ -192,6 +218,25 @@ def _put(g: h5py.Group, key: str, value: Any) -> None:
         packed = {} if data.dtype.kind == "O" else {"compression": "gzip", "compression_opts": 1, "shuffle": True}
         ds = g.create_dataset(key, data=data, maxshape=(None,) * data.ndim, chunks=True, **packed)
     ds.attrs[_KIND] = kind
+
+
+def _put_slabs(g: h5py.Group, key: str, value: Any) -> None:
+    """A large 1-D device array, copied to the host and written one slab at
+    a time (the same dataset layout as :func:`_put` gives, without a host
+    copy of the whole array)."""
+    old = g.get(key)
+    if isinstance(old, h5py.Dataset) and old.attrs.get(_KIND) == "numpy" and old.dtype == value.dtype \
+            and old.ndim == 1 and old.chunks is not None:
+        old.resize(value.shape)
+        ds = old
+    else:
+        if old is not None:
+            del g[key]
+        ds = g.create_dataset(key, shape=value.shape, dtype=value.dtype, maxshape=(None,), chunks=True,
+                              compression="gzip", compression_opts=1, shuffle=True)
+        ds.attrs[_KIND] = "numpy"
+    for lo, hi in slabs(len(value), value.dtype.itemsize):
+        ds[lo:hi] = to_host(value[lo:hi])
 
 
 def _load(g: h5py.Group) -> dict[str, Any]:

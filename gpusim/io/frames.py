@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from ..config import Config
-from .checkpoint import to_host
+from .checkpoint import SLAB_BYTES, slabs, to_host
 from .layout import append, time_datasets, truncate
 from .xdmf import XdmfWriter
 
@@ -94,10 +94,26 @@ def field_specs() -> dict[str, FieldSpec]:
 
 
 def field_array(state, source: str):
-    """The state array a field is read from, or None."""
+    """The state array a field is read from (on the host or the device), or None."""
     if source in state.sites:
-        return to_host(state.sites[source])
-    return to_host(state.extra.get(source))
+        return state.sites[source]
+    return state.extra.get(source)
+
+
+def frame_chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    """HDF5 chunk of a field's ``value``: one frame, or for frames over
+    SLAB_BYTES (a 3D lattice of 10^9 sites) slabs of whole rows of the
+    slowest axis, so no chunk nears HDF5's 4 GiB limit and a frame streams
+    from the device slab by slab.
+
+    >>> frame_chunks((200, 200), 4)
+    (1, 200, 200)
+    >>> frame_chunks((1280, 1280, 1280), 4)
+    (1, 10, 1280, 1280)
+    """
+    row = math.prod(shape[1:]) * itemsize
+    rows = shape[0] if row * shape[0] <= SLAB_BYTES else max(1, SLAB_BYTES // row)
+    return (1, rows, *shape[1:])
 
 
 def xdmf_path(path: str | Path) -> Path:
@@ -149,14 +165,18 @@ class FrameWriter:
             g = v.parent
             append(g["step"], np.array([state.step], dtype=np.int64))
             append(g["time"], np.array([state.step], dtype=np.int64) * self.dt_days)
-            append(v, np.asarray(array).reshape(1, *v.shape[1:]))
+            k = v.shape[0]
+            v.resize(k + 1, axis=0)
+            row = math.prod(v.shape[2:])  # one row of the slowest axis, in values
+            for lo, hi in slabs(array.size, array.dtype.itemsize, row):  # through a bounded host buffer
+                v[k, lo // row : hi // row] = to_host(array[lo:hi]).reshape(hi // row - lo // row, *v.shape[2:])
         self._times.append(state.step * self.dt_days)
 
     @staticmethod
     def frame_nbytes(state) -> int:
         """Uncompressed bytes of one frame of ``state`` (what :meth:`append` writes at most)."""
         arrays = (field_array(state, spec.source) for spec in field_specs().values())
-        return sum(np.asarray(a).nbytes for a in arrays if a is not None)
+        return sum(a.nbytes for a in arrays if a is not None)
 
     def ensure_datasets(self, state) -> None:
         """Every field's (possibly empty) datasets, also when no frame was written."""
@@ -182,7 +202,8 @@ class FrameWriter:
         g.attrs["grid_coarsening"] = round(grid.spacing_um / self.cfg.lattice.dx_um)
         time_datasets(g, FRAME_CHUNK)
         v = g.create_dataset("value", (0, *shape), maxshape=(None, *shape), dtype=array.dtype,
-                             chunks=(1, *shape), compression="gzip", compression_opts=4, shuffle=True)
+                             chunks=frame_chunks(shape, array.dtype.itemsize), compression="gzip", compression_opts=4,
+                             shuffle=True)
         v.attrs["unit"] = spec.unit
         self._meta[name] = (grid, v.dtype)
         return v

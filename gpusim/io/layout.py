@@ -20,6 +20,7 @@ import numpy as np
 
 from ..config import Config
 from ..version import __version__
+from .checkpoint import to_host
 
 # HDF5 file format bounds.  Not "latest": from HDF5 1.10 on, the v3 superblock
 # records "open for writing", and a writer killed by SIGKILL leaves the flag
@@ -66,13 +67,13 @@ def truncate(g: h5py.Group, n: int) -> None:
 
 
 def write_clones(f: h5py.File, state) -> None:
-    """``/clones``: the clone table of ``state`` (host arrays), one row per clone id."""
+    """``/clones``: the clone table of ``state`` (host or device arrays), one row per clone id."""
     if "clones" in f:
         del f["clones"]
     g = f.create_group("clones")
     g.create_dataset("id", data=np.arange(state.n_clones, dtype=np.uint32))
     for name, col in state.clone_table().items():
-        g.create_dataset(name, data=np.asarray(col))
+        g.create_dataset(name, data=to_host(col))
     g["recognition"].attrs["unit"] = "threshold: probability = value / 2**32"
     g.attrs["description"] = "row 0 = no clone; row 1 = founder; flags: 1 = PD-L1 high, 2 = HLA lost"
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.paths import check_output, writing
 from ..outcome import PD_CHANGE
 
 
@@ -136,8 +137,7 @@ def figure(path: str | Path, name: str = "tumour_cells"):
 
 def plot_curves(path: str | Path, out: str | Path, name: str = "tumour_cells") -> Path:
     """Write :func:`figure` to the PNG ``out``."""
-    out = Path(out)
-    if not out.parent.resolve().is_dir():
-        raise InputError(f"{out}: directory {out.parent} does not exist")
-    figure(path, name).savefig(out, dpi=90)
+    out = check_output(out)
+    with writing(out):
+        figure(path, name).savefig(out, dpi=90)
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .style import clone_colours
+from .style import clone_colours, flag_names
 
 
 def muller_data(run, top: int = 10) -> tuple[np.ndarray, list[int], np.ndarray, np.ndarray]:
@@ -79,9 +79,22 @@ def draw_muller(ax, run, top: int = 10) -> None:
             cursor[p] = start + sub[:, i]
     flags = run.clones["flags"].to_numpy() if "flags" in run.clones else np.zeros(len(run.clones), np.uint8)
     colours = clone_colours(flags)
+    r = run.clones["r"].to_numpy() if "r" in run.clones else np.zeros(len(run.clones))
     for i, c in enumerate(order):  # parents first, children painted over them
         ax.fill_between(times, lo[:, i] / total, (lo[:, i] + sub[:, i]) / total, facecolor=colours[c],
-                        edgecolor="white", lw=0.4,
-                        label=f"clone {c}" if i < 6 else None)
+                        edgecolor="white", lw=0.4, label=clone_label(c, r[c], int(flags[c])))
     ax.set_xlim(times[0], times[-1])
     ax.set_ylim(0, 1)
+    # The key: every kept clone, in drawing order (a child follows its parent).
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False, handlelength=1.2,
+              title="clone: r, escape", title_fontsize=7)
+
+
+def clone_label(clone: int, r: float, flags: int) -> str:
+    """``"12: r 0.31, PD-L1 high"`` -- a Muller band's key entry.
+
+    >>> clone_label(12, 0.3141, 1), clone_label(1, 0.0, 0)
+    ('12: r 0.31, PD-L1 high', '1: r 0.00')
+    """
+    escape = flag_names(flags)
+    return f"{clone}: r {r:.2f}" + (f", {escape}" if escape else "")

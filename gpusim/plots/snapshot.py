@@ -7,7 +7,11 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from .style import HLA, PDL1, TCELL, clone_colours, colour_image
+from .style import FAMILY_LABELS, TCELL, clone_colours, colour_image, family_colour
+
+#: T cells as small translucent dots: in an inflamed core nearly every site
+#: holds one, and opaque dots would hide which clones they sit on.
+TCELL_DOT = {"s": 1.2, "alpha": 0.55}
 
 
 def mid_slice(frame: np.ndarray) -> np.ndarray:
@@ -52,7 +56,7 @@ class Snapshot:
         self.dx = dx
         self.image = ax.imshow(np.zeros((ny, nx, 4)), origin="lower", interpolation="nearest",
                                extent=(-dx / 2, (nx - 0.5) * dx, -dx / 2, (ny - 0.5) * dx))
-        self.dots = ax.scatter([], [], s=4, c=TCELL, marker="o", linewidths=0, label="T cells")
+        self.dots = ax.scatter([], [], c=TCELL, marker="o", linewidths=0, label="T cells", **TCELL_DOT)
         ax.set_xlabel("x (µm)")
         ax.set_ylabel("y (µm)")
         ax.set_aspect("equal")
@@ -61,10 +65,12 @@ class Snapshot:
             ys, xs = view
             ax.set_xlim((xs.start - 0.5) * dx, (xs.stop - 0.5) * dx)
             ax.set_ylim((ys.start - 0.5) * dx, (ys.stop - 0.5) * dx)
-        handles = [Patch(color=PDL1, label="PD-L1 high"), Patch(color=HLA, label="HLA lost")]
+        handles = [Patch(color=family_colour(kind), label=label) for kind, label in FAMILY_LABELS.items()]
         if self.tcells is not None:
-            handles.append(Line2D([], [], ls="", marker="o", ms=3, color=TCELL, label="T cells"))
-        ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.8)
+            handles.append(Line2D([], [], ls="", marker="o", ms=2.5, color=TCELL, alpha=TCELL_DOT["alpha"],
+                                  label="T cells"))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False,
+                  handlelength=1.2)  # beside the lattice: it never hides a cell
         self.update(k)
 
     def update(self, k: int):

@@ -22,8 +22,6 @@ from ..state import CLONE_HLA, CLONE_PDL1
 
 EMPTY = (1.0, 1.0, 1.0, 1.0)
 UNKNOWN = (0.6, 0.6, 0.6, 1.0)  # a clone id missing from the table (run killed after its checkpoint)
-PDL1 = (0.84, 0.15, 0.16, 1.0)
-HLA = (0.42, 0.0, 0.66, 1.0)
 TCELL = "#1f5fd0"
 
 #: Immune phenotypes: hot, altered-excluded, cold (Galon & Bruni 2019, Nat Rev Drug Discov 18:197);
@@ -43,6 +41,27 @@ THERAPY_COLOURS = {
 # (hue, saturation, lightness range) of each family; ordinary clones spread their hue.
 _FAMILIES = {"ordinary": ((0.08, 0.43), 0.45, (0.55, 0.80)), "PD-L1 high": ((0.995, 0.995), 0.85, (0.38, 0.58)),
              "HLA lost": ((0.78, 0.78), 0.75, (0.30, 0.50)), "both": ((0.87, 0.87), 0.90, (0.40, 0.60))}
+
+
+#: Legend entries of the clone families, in the order a legend lists them.
+FAMILY_LABELS = {"ordinary": "clones (no escape)", "PD-L1 high": "PD-L1 high", "HLA lost": "HLA lost",
+                 "both": "PD-L1 high + HLA lost"}
+
+
+def family_colour(kind: str) -> tuple[float, float, float, float]:
+    """The colour a legend shows for a clone family: its hue at mid lightness.
+
+    >>> family(family_colour("both")), family(family_colour("HLA lost"))
+    ('both', 'HLA lost')
+    """
+    (h0, h1), sat, (l0, l1) = _FAMILIES[kind]
+    return (*colorsys.hls_to_rgb((h0 + h1) / 2, (l0 + l1) / 2, sat), 1.0)
+
+
+def flag_names(flags: int) -> str:
+    """``"PD-L1 high"``, ``"HLA lost"``, both joined by ``+``, or ``""``."""
+    names = [name for bit, name in ((CLONE_PDL1, "PD-L1 high"), (CLONE_HLA, "HLA lost")) if flags & bit]
+    return " + ".join(names)
 
 
 def clone_colours(flags: np.ndarray) -> np.ndarray:

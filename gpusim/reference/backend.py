@@ -143,14 +143,17 @@ class ReferenceBatch:
     def host_state(self, b: int = 0) -> State:
         return self.runs[b].host_state()
 
-    def host_states(self, rows) -> list[State]:
-        return [self.host_state(b) for b in rows]
-
     def bytes_per_site(self) -> float:
         return self.runs[0].bytes_per_site()
 
     def synchronize(self) -> None:
         """Nothing queued: NumPy returns when the work is done."""
+
+    def copy_bytes_per_s(self, nbytes: int) -> float:
+        return self.runs[0].copy_bytes_per_s(nbytes)
+
+    def launch_recorder(self):
+        return self.runs[0].launch_recorder()
 
     def describe(self) -> str:
         return self.runs[0].describe()

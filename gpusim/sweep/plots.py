@@ -18,8 +18,9 @@ import numpy as np
 
 from ..analysis.spatial import NOT_EVALUABLE, PHENOTYPES
 from ..errors import InputError
-from ..plots.style import PHENOTYPE_COLOURS
+from ..io.paths import check_output, writing
 from ..outcome import OUTCOMES, PD_CHANGE, PR_CHANGE, RESPONSES
+from ..plots.style import PHENOTYPE_COLOURS
 from .store import load_runs
 from .summary import collect
 
@@ -165,11 +166,10 @@ def _waterfall_panel(ax, df, arms: list[str], cap: float):
 
 def plot_dir(path: str | Path, out: str | Path) -> Path:
     """Draw the sweep in ``path`` into the PNG ``out``; returns ``out``."""
-    out = Path(out)
-    if not out.parent.resolve().is_dir():
-        raise InputError(f"{out}: directory {out.parent} does not exist")
+    out = check_output(out)
     fig = figure(path)
-    fig.savefig(out, dpi=90)
+    with writing(out):
+        fig.savefig(out, dpi=90)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -179,11 +179,8 @@ def plot_dir(path: str | Path, out: str | Path) -> Path:
 def figure(path: str | Path):
     """The sweep's matplotlib Figure (Agg): phase diagrams on top, response
     rates and waterfall below."""
-    import logging
-
     import matplotlib
 
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # font cache notices are not ours to print
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

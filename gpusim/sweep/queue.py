@@ -124,22 +124,32 @@ def work_locally(queue: WorkQueue, run: RunFn, rank: int = 0) -> None:
         queue.finish(rank, batch, run(batch))
 
 
-def work_serially(queue: WorkQueue, run: RunFn) -> None:
-    """No MPI: work through the queue, with a heartbeat thread for the
-    periodic progress line during long runs."""
-    stop = threading.Event()
+def _beat_until(queue: WorkQueue, done: threading.Event) -> None:
+    """The periodic progress line while this rank's own run goes on."""
+    while not done.wait(1.0):
+        queue.heartbeat()
 
-    def beat():
-        while not stop.wait(1.0):
-            queue.heartbeat()
 
-    thread = threading.Thread(target=beat, name="gpusim-heartbeat", daemon=True)
+def _work_beside(queue: WorkQueue, run: RunFn, background: Callable[[threading.Event], None], name: str) -> None:
+    """Work through the queue in this thread while ``background(done)`` runs in
+    a daemon thread; ``done`` is set when the local work ends.  The thread is
+    awaited only when the local work succeeded (after a failure it may be
+    waiting on other ranks)."""
+    done = threading.Event()
+    thread = threading.Thread(target=background, args=(done,), name=name, daemon=True)
     thread.start()
     try:
         work_locally(queue, run)
     finally:
-        stop.set()
-        thread.join()
+        done.set()
+    while thread.is_alive():
+        thread.join(timeout=1.0)
+
+
+def work_serially(queue: WorkQueue, run: RunFn) -> None:
+    """No MPI: work through the queue, with a heartbeat thread for the
+    periodic progress line during long runs."""
+    _work_beside(queue, run, lambda done: _beat_until(queue, done), "gpusim-heartbeat")
 
 
 def dispatch(comm, queue: WorkQueue) -> None:
@@ -189,23 +199,14 @@ def serve_and_work(comm, queue: WorkQueue, run: RunFn) -> None:
         dispatch(comm, queue)
         return
     errors: list[BaseException] = []
-    local_done = threading.Event()
 
-    def dispatcher():
+    def dispatcher(done: threading.Event) -> None:
         try:
             dispatch(comm, queue)
-            while not local_done.wait(1.0):  # rank 0's own last run: keep the progress lines coming
-                queue.heartbeat()
+            _beat_until(queue, done)  # rank 0's own last run: keep the progress lines coming
         except BaseException as err:  # surfaced below: a dead dispatcher would hang every rank
             errors.append(err)
 
-    thread = threading.Thread(target=dispatcher, name="gpusim-dispatcher", daemon=True)
-    thread.start()
-    try:
-        work_locally(queue, run)
-    finally:
-        local_done.set()
-    while thread.is_alive():
-        thread.join(timeout=1.0)
+    _work_beside(queue, run, dispatcher, "gpusim-dispatcher")
     if errors:
         raise errors[0]

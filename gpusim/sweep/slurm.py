@@ -125,7 +125,7 @@ def render(req: SbatchRequest) -> str:
         "nodes": req.nodes,
         "tasks_per_node": tasks,
         "time": req.time,
-        "log": shlex.quote(f"{out_dir}/slurm-%j.out"),
+        "log": shlex.quote(f"{out_dir}/{LOG_NAME}"),
         "signal_lead_s": _signal_lead(time_limit_s(req.time)),
         "options": "\n".join(f"#SBATCH {o}" for o in options),
         "workdir": shlex.quote(req.workdir or str(Path.cwd())),
@@ -137,6 +137,15 @@ def render(req: SbatchRequest) -> str:
         "batch": req.batch,
     }
     return Template((template_dir() / TEMPLATE).read_text()).substitute(values)
+
+
+#: Slurm's log of each job in the sweep directory (%j: the job id).
+LOG_NAME = "slurm-%j.out"
+
+
+def log_path(out_dir: str | Path, job: str) -> Path:
+    """Where job ``job`` of the sweep in ``out_dir`` logs."""
+    return Path(out_dir) / LOG_NAME.replace("%j", job)
 
 
 def submit(script_path: Path) -> str:

@@ -61,10 +61,9 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..config import TherapyEntry, format_validation_error, read_toml, toml_value
-from ..errors import InputError
+from ..config import TherapyEntry, read_toml, toml_value, validated
 
 
 class _Strict(BaseModel):
@@ -248,10 +247,7 @@ def flatten(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 
 def parse_spec(data: dict[str, Any], where: str = "sweep") -> SweepSpec:
     """Validate a parsed sweep TOML; :class:`InputError` names the first bad key."""
-    try:
-        return SweepSpec.model_validate(data)
-    except ValidationError as err:
-        raise InputError(format_validation_error(err, where)) from None
+    return validated(SweepSpec, data, where)
 
 
 def load_spec(path: str | Path) -> tuple[SweepSpec, str]:

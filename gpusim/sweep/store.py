@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..io.paths import check_output_dir
 from .runs import Run, SweepPlan
 from .spec import GridAxis
 
@@ -114,6 +115,7 @@ def prepare(plan: SweepPlan, out_dir: Path) -> None:
     out_dir = Path(out_dir)
     fingerprint = plan.fingerprint()
     check_dir(plan, out_dir)
+    check_output_dir(out_dir)  # the one rule for outputs: DIR's parent must exist
     try:
         (out_dir / "runs").mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -116,9 +116,6 @@ def _param_column(value: Any) -> Any:
 
 def collect(out_dir: str | Path):
     """The summary table of a sweep directory, rebuilt from its run files."""
-    import logging
-
-    logging.getLogger("numexpr").setLevel(logging.WARNING)  # "NumExpr defaulting to N threads" is noise here
     import pandas as pd
 
     out_dir = Path(out_dir)
@@ -193,7 +190,8 @@ def _rates_table(df, by, responses, label: str) -> list[str]:
         pheno = done["phenotype"]
         pn = int(pheno.isin(PHENOTYPES).sum())
         ps = [f"{100 * (pheno == p).sum() / pn:.0f}" if pn else "-" for p in PHENOTYPES]
-        rows.append([str(name), str(len(g)), str(len(done)), *outs, unknown, *rs,
+        name = ", ".join(map(str, name)) if isinstance(name, tuple) else str(name)
+        rows.append([name, str(len(g)), str(len(done)), *outs, unknown, *rs,
                      "-" if math.isnan(change) else f"{100 * change:+.0f}%", *ps])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
@@ -204,7 +202,8 @@ def summarize_dir(path: str | Path) -> str:
 
     Rates are percentages of the complete runs whose outcome (response) is
     known; ``outcome?`` counts complete runs whose file has no outcome
-    attribute, and ``-`` stands for a rate over no run.
+    attribute, and ``-`` stands for a rate over no run.  Parameter rows are
+    in ascending order of the parameter, labelled ``value`` or ``value, arm``.
     """
     out_dir = Path(path)
     header, _ = store.load_runs(out_dir)
@@ -216,15 +215,20 @@ def summarize_dir(path: str | Path) -> str:
              f"spec {header['spec_file']}",
              "outcome and response: the run files' attributes (response only where an arm has therapy); "
              "change = tumour cells from therapy start to evaluation; inflamed/excluded/desert: immune phenotype "
-             "of the last frame, % of runs with a tumour core there", "",
+             "of the last frame, % of runs with a tumour core there",
+             "rates: % of the complete runs with a known outcome (response, phenotype); outcome?: complete runs "
+             "whose file has no outcome attribute (written by an older gpusim); -: a rate over no run", "",
              "per arm:", *("  " + line for line in _rates_table(df, "arm", responses, "arm"))]
+    arm_order = {arm: i for i, arm in enumerate(dict.fromkeys(df["arm"]))}  # the spec's order
     for key in [p["key"] for p in header["params"]]:
-        bins = parameter_bins(df[key])
+        # Rows in ascending parameter order (then arms in spec order): sort the runs, group in that order.
+        ordered = df.assign(_bin=parameter_bins(df[key]), _arm=df["arm"].map(arm_order)) \
+            .sort_values([key, "_arm"], kind="stable")
         lines += ["", f"per {key} (all arms):",
-                  *("  " + line for line in _rates_table(df.assign(_bin=bins), "_bin", responses, "value"))]
+                  *("  " + line for line in _rates_table(ordered, "_bin", responses, "value"))]
         if df["arm"].nunique() > 1:
             lines += [f"per {key} and arm:", *("  " + line for line in
-                                              _rates_table(df.assign(_bin=bins), ["arm", "_bin"], responses, "arm, value"))]
+                                              _rates_table(ordered, ["_bin", "arm"], responses, "value, arm"))]
     failed = df[df["status"] != "complete"]
     if len(failed):
         lines += ["", f"not complete ({len(failed)}): " + ", ".join(f"{r.run_id} ({r.status})" for r in failed.itertuples())
