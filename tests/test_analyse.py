@@ -127,3 +127,11 @@ def test_analyse_plot(quickstart_run, tmp_path, capsys):
     assert "--frame 7: " in capsys.readouterr().err
     with h5py.File(fresh) as f:
         assert "analysis" not in f  # refused before anything was written
+
+
+def test_summarize_prints_the_end_state_phenotype(quickstart_run, capsys):
+    assert main(["summarize", str(quickstart_run)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("phenotype"))
+    with gpusim.open_run(quickstart_run) as run:
+        last = run.analysis.iloc[-1]
+    assert line.split()[1] == last["phenotype"] and "at the last frame (T cells per mm^2: core" in line

@@ -3,6 +3,8 @@ analysis (variant allele frequencies, the 1/f neutrality fit)."""
 
 from __future__ import annotations
 
+import warnings
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -108,3 +110,18 @@ def test_run_vaf_and_fit_from_a_run(tmp_path):
         fit = run.neutral_fit(0.02, 0.2)
         assert fit.slope > 0 and 0 <= fit.r_squared <= 1 and fit.n_mutations > 0
         assert len(run.frames("tumour_clone")) == 0  # frames switched off: an empty dataset
+
+
+def test_neutral_fit_warns_when_the_band_holds_too_few_mutations():
+    from gpusim.analysis.clonal import MIN_FIT_MUTATIONS, neutral_fit
+
+    vaf = np.array([0.012, 0.005, 0.004])  # the quickstart's shape: one dominant founder, tiny subclones
+    with pytest.warns(RuntimeWarning, match=r"0 mutation\(s\) with VAF in \[0.12, 0.24\] \(largest VAF 0.012\)"):
+        fit = neutral_fit(vaf, 0.12, 0.24)
+    assert np.isnan(fit.r_squared) and fit.n_mutations == 0
+    rng = np.random.default_rng(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # enough mutations: no warning
+        assert neutral_fit(1 / rng.uniform(1 / 0.5, 1 / 0.01, 20000)).n_mutations >= MIN_FIT_MUTATIONS
+    with pytest.raises(ValueError, match="grid step"):
+        neutral_fit(vaf, 0.0001, 0.01)

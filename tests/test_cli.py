@@ -1,5 +1,8 @@
 """The command line: runs, and bad input gives one line and exit code 2
-with nothing written."""
+with nothing written.  One run goes through ``python -m gpusim`` in a
+subprocess (the entry point itself); the rest call ``main()`` in process
+(``conftest.cli``): the same parser and error handling, without paying an
+interpreter start-up and the numpy/h5py imports per case."""
 
 from __future__ import annotations
 
@@ -29,17 +32,18 @@ def test_run_writes_complete_file(tmp_path):
         assert len(f["observables/tumour_cells/value"]) == 31
 
 
-def test_default_output_name_and_no_clobber(tmp_path):
+def test_default_output_name_and_no_clobber(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     cfg = tmp_path / "scen.toml"
     cfg.write_text(QUICKSTART.read_text())
-    assert gpusim("run", cfg, *SMALL, "-q", cwd=tmp_path).returncode == 0
+    assert cli(capsys, "run", cfg, *SMALL, "-q", "--backend", "cpu").returncode == 0
     out = tmp_path / "scen.h5"
     assert out.exists()
     before = out.read_bytes()
-    proc = gpusim("run", cfg, *SMALL, cwd=tmp_path)
+    proc = cli(capsys, "run", cfg, *SMALL, "--backend", "cpu")
     assert_one_line_error(proc, "scen.h5", "already exists")
     assert out.read_bytes() == before
-    assert gpusim("run", cfg, *SMALL, "--overwrite", "-q", cwd=tmp_path).returncode == 0
+    assert cli(capsys, "run", cfg, *SMALL, "--overwrite", "-q", "--backend", "cpu").returncode == 0
 
 
 BAD_CONFIGS = {
@@ -51,12 +55,12 @@ BAD_CONFIGS = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_CONFIGS))
-def test_bad_config_exit_2_nothing_written(tmp_path, name):
+def test_bad_config_exit_2_nothing_written(tmp_path, capsys, name):
     text, fragment = BAD_CONFIGS[name]
     cfg = tmp_path / name
     cfg.write_text(text)
     out = tmp_path / "out.h5"
-    proc = gpusim("run", cfg, "-o", out)
+    proc = cli(capsys, "run", cfg, "-o", out)
     assert_one_line_error(proc, name, fragment)
     assert not out.exists()
 
@@ -68,9 +72,9 @@ def test_bad_config_exit_2_nothing_written(tmp_path, name):
     (["--steps", "-3"], ["simulation.steps"]),
     (["--backend", "quantum"], ["quantum"]),
 ])
-def test_bad_override_exit_2_nothing_written(tmp_path, args, fragments):
+def test_bad_override_exit_2_nothing_written(tmp_path, capsys, args, fragments):
     out = tmp_path / "out.h5"
-    proc = gpusim("run", QUICKSTART, "-o", out, *args)
+    proc = cli(capsys, "run", QUICKSTART, "-o", out, *args)
     assert_one_line_error(proc, *fragments)
     assert not out.exists()
 
@@ -98,21 +102,21 @@ def test_empty_config_exit_2(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_missing_config_and_bad_output_dir(tmp_path):
-    assert_one_line_error(gpusim("run", tmp_path / "nope.toml"), "nope.toml: no such file")
-    assert_one_line_error(gpusim("run", QUICKSTART, "-o", tmp_path / "no" / "dir" / "x.h5"), "does not exist")
-    assert_one_line_error(gpusim("frobnicate"), "invalid choice")
+def test_missing_config_and_bad_output_dir(tmp_path, capsys):
+    assert_one_line_error(cli(capsys, "run", tmp_path / "nope.toml"), "nope.toml: no such file")
+    assert_one_line_error(cli(capsys, "run", QUICKSTART, "-o", tmp_path / "no" / "dir" / "x.h5"), "does not exist")
+    assert_one_line_error(cli(capsys, "frobnicate"), "invalid choice")
 
 
-def test_info_lists_backends():
-    proc = gpusim("info")
+def test_info_lists_backends(capsys):
+    proc = cli(capsys, "info")
     assert proc.returncode == 0, proc.stderr
     for word in ("numpy", "cpu", "cuda", "C++ compiler", "auto ->"):
         assert word in proc.stdout
 
 
-def test_bench_json_records():
-    proc = gpusim("bench", "--json", "--backend", "cpu", "--backend", "numpy", "--size", "32x32", "--size",
+def test_bench_json_records(capsys):
+    proc = cli(capsys, "bench", "--json", "--backend", "cpu", "--backend", "numpy", "--size", "32x32", "--size",
                   "8x8x8", "--steps", "2")
     assert proc.returncode == 0, proc.stderr
     records = json.loads(proc.stdout)
@@ -130,8 +134,8 @@ def test_bench_json_records():
             assert r["fraction_of_copy"] is None
 
 
-def test_bench_profile_prints_the_per_kernel_table():
-    proc = gpusim("bench", "--profile", "--backend", "cpu", "--size", "48x48", "--model", "full", "--steps", "2")
+def test_bench_profile_prints_the_per_kernel_table(capsys):
+    proc = cli(capsys, "bench", "--profile", "--backend", "cpu", "--size", "48x48", "--model", "full", "--steps", "2")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[1].split() == ["kernel", "launches", "ms/step", "MB/step", "of", "copy"]
@@ -143,5 +147,5 @@ def test_bench_profile_prints_the_per_kernel_table():
     assert "copy" in lines[-1] and "GB/s" in lines[-1]
 
 
-def test_bench_bad_size():
-    assert_one_line_error(gpusim("bench", "--size", "12"), "bad --size")
+def test_bench_bad_size(capsys):
+    assert_one_line_error(cli(capsys, "bench", "--size", "12"), "bad --size")

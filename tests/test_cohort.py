@@ -121,3 +121,11 @@ def test_kaplan_meier_known_answer():
     # 5 patients: events at 2, 2, 4; censored at 3 and 5 -> S = 3/5 after 2, then 3/5 * 1/2 after 4.
     t, s = kaplan_meier(np.array([2, 2, 3, 4, 5.0]), np.array([True, True, False, True, False]))
     assert t.tolist() == [0.0, 2.0, 4.0] and np.allclose(s, [1.0, 0.6, 0.3])
+
+
+def test_sensitivity_of_the_phenotype(cohort):
+    from gpusim.analysis.sensitivity import indices
+
+    t = indices(cohort, "phenotype=desert").set_index("arm")
+    # Untreated: scarce recruitment (0.05/day) leaves every tumour a desert, 5/day none.
+    assert t.loc["control", "method"] == "prcc" and t.loc["control", "PRCC"] == pytest.approx(-1.0)

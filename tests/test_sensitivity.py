@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_one_line_error, gpusim
+from conftest import assert_one_line_error, cli, gpusim
 from sweep_util import write_sweep
 
 from gpusim.analysis.sensitivity import indices, prcc
@@ -98,8 +98,12 @@ def test_prcc_known_answers():
     assert p[0] < 1e-10 and p[2] > 0.01
 
 
-def test_bad_input_one_line_exit_2(sobol_sweep, tmp_path):
-    assert_one_line_error(gpusim("sensitivity", tmp_path / "nope"), "nope: not a sweep output directory")
-    assert_one_line_error(gpusim("sensitivity", sobol_sweep, "--output", "nonsense"),
+def test_bad_input_one_line_exit_2(sobol_sweep, tmp_path, capsys):
+    assert_one_line_error(cli(capsys, "sensitivity", tmp_path / "nope"), "nope: not a sweep output directory")
+    assert_one_line_error(cli(capsys, "sensitivity", sobol_sweep, "--output", "nonsense"),
                           "--output nonsense: not a summary column or an observable")
-    assert_one_line_error(gpusim("sensitivity", sobol_sweep, "-o", tmp_path / "no" / "x.png"), "does not exist")
+    assert_one_line_error(cli(capsys, "sensitivity", sobol_sweep, "-o", tmp_path / "no" / "x.png"), "does not exist")
+    assert_one_line_error(cli(capsys, "sensitivity", sobol_sweep, "--output", "outcome=cured"),
+                          "--output outcome=cured: outcome is one of elimination, equilibrium")
+    assert_one_line_error(cli(capsys, "sensitivity", sobol_sweep, "--output", "phenotype"),
+                          "no complete run has a phenotype")  # the sweep writes no frames

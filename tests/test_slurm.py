@@ -31,9 +31,9 @@ def sbatch_lines(script: str) -> list[str]:
     return [line for line in script.splitlines() if line.startswith("#SBATCH")]
 
 
-def test_dry_run_gpu_script(tmp_path):
+def test_dry_run_gpu_script(tmp_path, capsys):
     out = tmp_path / "cohort"
-    proc = gpusim("submit", SMALL, "-o", out, "--nodes", 4, "--gpus-per-node", 4, "--time", "02:00:00",
+    proc = cli(capsys, "submit", SMALL, "-o", out, "--nodes", 4, "--gpus-per-node", 4, "--time", "02:00:00",
                   "--partition", "gpu", "--sbatch-option=--constraint=h100", "--dry-run")
     assert proc.returncode == 0, proc.stderr
     script = proc.stdout
@@ -53,8 +53,8 @@ def test_dry_run_gpu_script(tmp_path):
     assert check.returncode == 0, check.stderr
 
 
-def test_dry_run_cpu_script_asks_for_cpus(tmp_path):
-    proc = gpusim("submit", SMALL, "-o", tmp_path / "c", "--gpus-per-node", 0, "--tasks-per-node", 8,
+def test_dry_run_cpu_script_asks_for_cpus(tmp_path, capsys):
+    proc = cli(capsys, "submit", SMALL, "-o", tmp_path / "c", "--gpus-per-node", 0, "--tasks-per-node", 8,
                   "--cpus-per-task", 2, "--time", "00:10:00", "--dry-run")
     assert proc.returncode == 0, proc.stderr
     lines = sbatch_lines(proc.stdout)
@@ -62,9 +62,9 @@ def test_dry_run_cpu_script_asks_for_cpus(tmp_path):
     assert not any("--gpus" in line or "--gres" in line for line in lines)
     assert "#SBATCH --signal=B:USR1@120" in lines
     assert "--cpus-per-task=$SLURM_CPUS_PER_TASK" in proc.stdout and "--backend cpu --batch auto &" in proc.stdout
-    batched = gpusim("submit", SMALL, "-o", tmp_path / "c", "--gpus-per-node", 0, "--batch", "16", "--dry-run")
+    batched = cli(capsys, "submit", SMALL, "-o", tmp_path / "c", "--gpus-per-node", 0, "--batch", "16", "--dry-run")
     assert "--backend cpu --batch 16 &" in batched.stdout
-    short = gpusim("submit", SMALL, "-o", tmp_path / "c", "--gpus-per-node", 0, "--time", "00:02:00", "--dry-run")
+    short = cli(capsys, "submit", SMALL, "-o", tmp_path / "c", "--gpus-per-node", 0, "--time", "00:02:00", "--dry-run")
     assert "#SBATCH --signal=B:USR1@30" in sbatch_lines(short.stdout)  # never at the start of a short job
 
 
@@ -76,8 +76,8 @@ def test_dry_run_cpu_script_asks_for_cpus(tmp_path):
     (["--backend", "gpu"], "--backend 'gpu'"),
     (["--batch", "many"], "--batch 'many'"),
 ])
-def test_bad_submit_arguments(tmp_path, args, fragment):
-    assert_one_line_error(gpusim("submit", SMALL, "-o", tmp_path / "x", *args, "--dry-run"), fragment)
+def test_bad_submit_arguments(tmp_path, args, fragment, capsys):
+    assert_one_line_error(cli(capsys, "submit", SMALL, "-o", tmp_path / "x", *args, "--dry-run"), fragment)
 
 
 def test_submit_without_sbatch_says_so(tmp_path):

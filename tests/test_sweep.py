@@ -12,7 +12,7 @@ import tomllib
 import h5py
 import numpy as np
 import pytest
-from conftest import assert_one_line_error, gpusim
+from conftest import assert_one_line_error, cli, gpusim
 from sweep_util import SMALL, assert_same_runs, run_files, write_sweep
 
 from gpusim.config import parse_override
@@ -120,8 +120,8 @@ def test_shipped_specs_include_the_documented_ones():
 # ------------------------------------------------------------ CLI, dir
 
 
-def test_dry_run_lists_runs_and_writes_nothing(tmp_path):
-    proc = gpusim("sweep", SMALL, "-o", tmp_path / "out", "--dry-run")
+def test_dry_run_lists_runs_and_writes_nothing(tmp_path, capsys):
+    proc = cli(capsys, "sweep", SMALL, "-o", tmp_path / "out", "--dry-run")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines[0].startswith("8 runs = 4 parameter points x 2 arms x 1 replicates; sweep seed 7")
@@ -303,17 +303,17 @@ def test_cli_exit_code_1_when_runs_fail(tmp_path):
     assert "1 runs failed; rerun the same command to retry them" in proc.stderr
 
 
-def test_a_dir_is_only_resumed_by_its_own_sweep(small_serial, tmp_path):
+def test_a_dir_is_only_resumed_by_its_own_sweep(small_serial, tmp_path, capsys):
     out, _ = small_serial
     other = write_sweep(tmp_path, "seed = 8", "lattice.shape = [24, 24]\nsimulation.steps = 5")
     before = sorted(p.name for p in (out / "runs").iterdir())
-    assert_one_line_error(gpusim("sweep", other, "-o", out), str(out), "made by a different sweep spec")
-    assert_one_line_error(gpusim("sweep", other, "-o", out, "--dry-run"), "made by a different sweep spec")
+    assert_one_line_error(cli(capsys, "sweep", other, "-o", out), str(out), "made by a different sweep spec")
+    assert_one_line_error(cli(capsys, "sweep", other, "-o", out, "--dry-run"), "made by a different sweep spec")
     assert sorted(p.name for p in (out / "runs").iterdir()) == before
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("x")
-    assert_one_line_error(gpusim("sweep", SMALL, "-o", foreign), "not a sweep directory", "thesis.tex")
+    assert_one_line_error(cli(capsys, "sweep", SMALL, "-o", foreign), "not a sweep directory", "thesis.tex")
 
 
 def test_a_second_sweep_in_the_same_dir_is_refused(tmp_path):

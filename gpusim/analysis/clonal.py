@@ -22,9 +22,14 @@ its parent (parent[c] < c).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+#: Fewer mutations than this in the fitted band: neutral_fit warns (R^2 is nan
+#: with none, and noise with a handful).
+MIN_FIT_MUTATIONS = 10
 
 
 def clone_depths(parent: np.ndarray) -> np.ndarray:
@@ -95,6 +100,8 @@ def neutral_fit(vaf: np.ndarray, fmin: float = 0.12, fmax: float = 0.24, step: f
     """
     if not 0 < fmin < fmax:
         raise ValueError(f"need 0 < fmin < fmax (got {fmin}, {fmax})")
+    if fmin < step / 2:  # the grid would reach f <= 0
+        raise ValueError(f"fmin {fmin} must exceed half the grid step {step} (pass a smaller step)")
     f = np.arange(fmax, fmin - step / 2, -step)
     m = cumulative_mutations(vaf, f, fmax).astype(float)
     x = 1.0 / f - 1.0 / fmax
@@ -103,4 +110,10 @@ def neutral_fit(vaf: np.ndarray, fmin: float = 0.12, fmax: float = 0.24, step: f
     ss_tot = float(m @ m)
     r2 = 1.0 - float(((m - slope * x) ** 2).sum()) / ss_tot if ss_tot else float("nan")
     v = np.asarray(vaf, dtype=float)
-    return NeutralFit(slope, r2, fmin, fmax, int(((v >= fmin) & (v <= fmax)).sum()))
+    n = int(((v >= fmin) & (v <= fmax)).sum())
+    if n < MIN_FIT_MUTATIONS:  # say why R^2 is nan (or noise) instead of returning it silently
+        largest = f"{v.max():.3g}" if len(v) else "none"
+        warnings.warn(f"neutral_fit: {n} mutation(s) with VAF in [{fmin:g}, {fmax:g}] (largest VAF {largest}); "
+                      f"R^2 is {'undefined (nan)' if n == 0 else 'not meaningful'} below {MIN_FIT_MUTATIONS}: "
+                      "choose a band where the tumour's subclonal VAFs lie", RuntimeWarning, stacklevel=2)
+    return NeutralFit(slope, r2, fmin, fmax, n)

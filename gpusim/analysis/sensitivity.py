@@ -32,9 +32,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..outcome import OUTCOMES
+from .spatial import NOT_EVALUABLE, PHENOTYPES
 
 #: Outputs read from a categorical column: name -> (column, label counted as 1 by default).
 INDICATORS = {"outcome": ("outcome", "elimination"), "phenotype": ("phenotype", "inflamed")}
+#: The labels each of those columns can hold.
+LABELS = {"outcome": OUTCOMES, "phenotype": (*PHENOTYPES, NOT_EVALUABLE)}
 OBJECTIVE_RESPONSES = ("CR", "PR")
 
 
@@ -71,8 +75,13 @@ def output_values(out_dir: Path, df, output: str):
 
     name, _, label = output.partition("=")
     done = df["status"] == "complete"
+    if label and name in LABELS and label not in LABELS[name]:
+        raise InputError(f"--output {output}: {name} is one of {', '.join(LABELS[name])}")
     if name in INDICATORS:
         column, default = INDICATORS[name]
+        if not df.loc[done, column].isin(LABELS[name]).any():
+            raise InputError(f"--output {output}: no complete run has a {column} (phenotype needs lattice frames: "
+                             f"output.frame_every_steps > 0)")
         return (df[column] == (label or default)).astype(float).where(done)
     if name == "response":
         return df["response"].isin(OBJECTIVE_RESPONSES).astype(float).where(done)
@@ -162,13 +171,21 @@ def _sobol_rows(arm: str, keys: list[str], y: np.ndarray, header: dict) -> list[
     if len(y) % (d + 2):
         raise InputError(f"arm {arm}: {len(y)} points is not a Saltelli sample of {d} parameters")
     problem = {"num_vars": d, "names": keys, "bounds": [[0.0, 1.0]] * d}
+    note = ""
     if np.ptp(y) == 0:
         res = {k: np.full(d, np.nan) for k in ("S1", "S1_conf", "ST", "ST_conf")}
+        note = "the output is the same at every point: no index"
     else:
-        res = sobol.analyze(problem, y, calc_second_order=False, seed=int(header["sweep_seed"]) % 2**32)
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = sobol.analyze(problem, y, calc_second_order=False, seed=int(header["sweep_seed"]) % 2**32)
+        if caught:  # SALib: "Constant values encountered" when A or B alone holds one value
+            note = "the output is constant over part of the Saltelli sample: indices unreliable (more points?)"
     return [{"arm": arm, "parameter": k, "method": "sobol", "S1": float(res["S1"][j]),
              "S1_conf": float(res["S1_conf"][j]), "ST": float(res["ST"][j]), "ST_conf": float(res["ST_conf"][j]),
-             "points": len(y)} for j, k in enumerate(keys)]
+             "points": len(y), "note": note} for j, k in enumerate(keys)]
 
 
 def plot(table, out: str | Path) -> Path:
@@ -196,8 +213,9 @@ def figure(table):
             ax.barh(pos - 0.2, t["S1"], 0.4, xerr=t["S1_conf"], label="S1 (first order)", color="#4575b4")
             ax.barh(pos + 0.2, t["ST"], 0.4, xerr=t["ST_conf"], label="ST (total)", color="#d73027")
             ax.set_xlabel("Sobol' index (bars: 95 % CI)")
-            ax.set_xlim(min(-0.05, float(np.nanmin(t["S1"] - t["S1_conf"])) - 0.05),
-                        max(1.1, float(np.nanmax(t["ST"] + t["ST_conf"])) + 0.05))
+            low = np.nan_to_num((t["S1"] - t["S1_conf"]).to_numpy(float), nan=0.0)  # NaN: a constant output
+            high = np.nan_to_num((t["ST"] + t["ST_conf"]).to_numpy(float), nan=0.0)
+            ax.set_xlim(min(-0.05, float(low.min()) - 0.05), max(1.1, float(high.max()) + 0.05))
             ax.legend(fontsize=7, loc="lower right")
         else:
             colours = ["#d73027" if p < 0.05 else "#bdbdbd" for p in t["p_value"].fillna(1.0)]

@@ -166,8 +166,8 @@ def _adjacent_pairs(clone):
     """(same-clone pairs, pairs) of face-adjacent tumour cells."""
     same = pairs = 0
     for axis in range(clone.ndim):
-        a = clone.take(range(clone.shape[axis] - 1), axis)
-        b = clone.take(range(1, clone.shape[axis]), axis)
+        before = (slice(None),) * axis
+        a, b = clone[before + (slice(None, -1),)], clone[before + (slice(1, None),)]
         both = (a > 0) & (b > 0)
         pairs += int(both.sum())
         same += int((both & (a == b)).sum())
@@ -289,7 +289,7 @@ def frame_statistics(clone, tcells, dx_um: float, settings) -> dict:
     per_mm2 = 1.0 / (dx_um / 1000.0) ** 2  # one T cell per site, in cells per mm^2
     out: dict = {"tumour_cells": int(tumour.sum()), "tcells": int(present.sum())}
     out.update(shape_statistics(tumour_region(tumour), dx_um))
-    counts = xp.bincount(code.ravel().astype(xp.int64), weights=present.ravel(), minlength=3)
+    counts = xp.bincount(code.ravel().astype(xp.int64), weights=present.ravel().astype(xp.float64), minlength=3)
     sites = xp.bincount(code.ravel().astype(xp.int64), minlength=3)
     density = {}
     for name, k in REGIONS.items():

@@ -41,9 +41,13 @@ def main(args) -> int:
     png = Path(args.plot) if args.plot else path / f"sensitivity_{args.output.replace('=', '_')}.png"
     check_output(png)
     table = indices(path, args.output)
-    shown = table.drop(columns=["output"])
+    shown = table.drop(columns=["output", "note"], errors="ignore")
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.3f}".format):
         print(f"sensitivity of {args.output} ({shown['method'].iloc[0]}):")
         print(shown.to_string(index=False))
+    if "note" in table:
+        for arm, note in table.groupby("arm", sort=False)["note"].first().items():
+            if note:
+                print(f"note: arm {arm}: {note}")
     print(plot(table, png))
     return 0

@@ -57,7 +57,10 @@ def run_status(path: Path) -> str:
         with h5py.File(path, "r") as f:
             status = f.attrs.get("status", "unreadable")
             return status.decode() if isinstance(status, bytes) else str(status)
-    except OSError:
+    except (OSError, KeyError, RuntimeError):
+        # A SIGKILL mid-write can leave HDF5 metadata that opens but whose
+        # root attributes do not ("addr overflow"): h5py raises KeyError or
+        # RuntimeError there, not OSError.  Such a file is started over.
         return "unreadable"
 
 
