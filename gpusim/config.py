@@ -239,6 +239,11 @@ TherapyEntry = Annotated[
 
 class OutputConfig(_Section):
     frame_every_steps: int = Field(50, ge=0, description="lattice frames every N steps (0: none)")
+    slices: bool = Field(False, description="3D lattices: frames are the mid-plane xy, xz and yz slices of every "
+                         "field (/fields/<name>_xy ...); full 3D frames only at the start, at the end and every "
+                         "full_frame_every_steps")
+    full_frame_every_steps: int = Field(0, ge=0, description="with slices: full 3D frames also every N steps "
+                                        "(0: only at the start and at the end)")
     checkpoint_every_steps: int = Field(
         500, ge=0, description="full state for exact restart every N steps (0: only at the end or on a signal)"
     )

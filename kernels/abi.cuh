@@ -69,7 +69,13 @@ typedef float f32;
 #define GPUSIM_OBS_TCELLS 14
 #define GPUSIM_OBS_TCELLS_EXHAUSTED 15
 #define GPUSIM_SLOT_FOUNDERS 16
-#define GPUSIM_N_COUNTERS 17
+#define GPUSIM_SLOT_NEW_CLONES 17
+#define GPUSIM_N_COUNTERS 18
+
+// Numbering new clones in site order on the device (tumour.cu): sites in
+// chunks of 2^FOUND_CHUNK_SHIFT, chunks in groups of 2^FOUND_GROUP_SHIFT.
+#define GPUSIM_FOUND_CHUNK_SHIFT 10
+#define GPUSIM_FOUND_GROUP_SHIFT 10
 
 // Host-computed, read-only for kernels.  Probabilities are uint32
 // thresholds: an event happens when a Philox word < threshold.
@@ -154,4 +160,6 @@ struct Fields {
     f32* chemokine_scratch;
     u32* kill_bursts;
     u64* selected;
+    u32* found_chunks;
+    u32* found_groups;
 };

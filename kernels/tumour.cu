@@ -8,8 +8,10 @@
 //   the protocol is claim.cuh)
 //   tumour_divide_propose  per site    a dividing cell claims one empty neighbour
 //   tumour_divide_commit   per site    the lowest claim on each site wins
-//   [host] new_sites = sites with claim == CLAIM_NEW_CLONE, in index order (prefix sum)
-//   tumour_found_clones    per new clone   new rows of the clone table
+//   found_sum_groups, found_scan_groups, found_scan_chunks
+//                          each chunk's first new-clone rank (prefix sum over sites)
+//   [host] reads the step's number of new clones (8 bytes), grows the clone table
+//   tumour_found_clones    per chunk of sites   new rows of the clone table, in site order
 #include "common.cuh"
 #include "field.cuh"
 
@@ -103,9 +105,10 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
     F->cell[j] = daughter;
     atomic_add_same(&F->counters[GPUSIM_COUNTER_DIVISIONS], 1ull);
     const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
-    if (m.x < P->p_mut_neoantigen || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla)
+    if (m.x < P->p_mut_neoantigen || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla) {
         F->claim[j] = GPUSIM_CLAIM_NEW_CLONE;  // still counted in its parent's row until founded
-    else
+        atomic_add_same(&F->found_chunks[j >> GPUSIM_FOUND_CHUNK_SHIFT], 1u);
+    } else
         atomic_add_same(&F->clone_population[c], 1u);
 }
 
@@ -117,7 +120,8 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
 // CLAIM_NEW_CLONE for founding, every other claim is reset to NO_BID.
 //   in:  claim, clone, cell
 //   out: clone, cell (mother and daughter), claim, clone_population (+1 for
-//        non-mutant daughters), counters[DIVISIONS], counters[OBS_EDGE_CELLS]
+//        non-mutant daughters), found_chunks (+1 per mutant daughter),
+//        counters[DIVISIONS], counters[OBS_EDGE_CELLS]
 //   rng: (mother, step, TUMOUR_DIVIDE, 0).w stem daughter?;
 //        (daughter, step, TUMOUR_MUTATE, 0) .x .y .z mutation draws
 //   min traffic: 8 B/site (claim; the rest only where a daughter lands)
@@ -135,21 +139,70 @@ GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 }
 
 
-// Founding: one thread per new clone k, whose daughter sits at new_sites[k]
-// (sites in index order, so the id P->n_clones + k is an exclusive prefix
-// sum over sites: independent of thread scheduling).
-//   in:  new_sites, clone (the parent id at that site), clone table rows of parents
-//   out: clone table row n_clones + k, clone[site] = new id, claim[site] reset
-//   rng: (daughter, step, TUMOUR_MUTATE, 0) redrawn: .x .y .z which
-//        mutations, .w immunogenicity quantile of a new neoantigen
-//   min traffic: 50 B/thread (per new clone: new_sites 4, clone 4, parent row 13 read; row 21, clone 4, claim 8 written)
-GPUSIM_KERNEL void tumour_found_clones(GPUSIM_ARGS)
+// Founding new clones, numbered in site order (DESIGN §3 rule 5: an
+// exclusive prefix sum over sites, never an atomic counter) without a
+// library scan or a host pass: tumour_divide_commit counts the mutant
+// daughters of each chunk of sites (found_chunks), three small kernels turn
+// the counts into each chunk's first id, and one thread per chunk numbers
+// its new clones in site order.
+//
+// found_sum_groups, per group g of chunks: found_groups[g] = sum of its chunk counts.
+//   min traffic: 4 B/thread (per chunk count read, amortised: the counts are 1/1024 of the sites)
+GPUSIM_KERNEL void found_sum_groups(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 k = global_thread_index();
-    if (k >= P->n_new) return;
-    const u32 j = F->new_sites[k];
-    const u32 id = P->n_clones + k;
+    const u32 g = global_thread_index();
+    const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
+    const u32 c0 = g << GPUSIM_FOUND_GROUP_SHIFT;
+    if (c0 >= n_chunks) return;
+    const u32 c1 = min(c0 + (1u << GPUSIM_FOUND_GROUP_SHIFT), n_chunks);
+    u32 sum = 0;
+    for (u32 c = c0; c < c1; ++c) sum += F->found_chunks[c];
+    F->found_groups[g] = sum;
+}
+
+// found_scan_groups, one thread: found_groups becomes the exclusive prefix
+// sum (each group's first new-clone rank); the total goes to
+// counters[SLOT_NEW_CLONES] for the host.
+//   min traffic: 8 B/thread (per group: read and written)
+GPUSIM_KERNEL void found_scan_groups(GPUSIM_ARGS)
+{
+    GPUSIM_BIND_RUN;
+    if (global_thread_index() != 0) return;
+    const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
+    const u32 n_groups = ((n_chunks - 1) >> GPUSIM_FOUND_GROUP_SHIFT) + 1;
+    u32 run = 0;
+    for (u32 g = 0; g < n_groups; ++g) {
+        const u32 s = F->found_groups[g];
+        F->found_groups[g] = run;
+        run += s;
+    }
+    F->counters[GPUSIM_SLOT_NEW_CLONES] = run;
+}
+
+// found_scan_chunks, per group: its chunk counts become exclusive prefix
+// sums over all chunks (each chunk's first new-clone rank).
+//   min traffic: 8 B/thread (per chunk count read and written, amortised as above)
+GPUSIM_KERNEL void found_scan_chunks(GPUSIM_ARGS)
+{
+    GPUSIM_BIND_RUN;
+    const u32 g = global_thread_index();
+    const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
+    const u32 c0 = g << GPUSIM_FOUND_GROUP_SHIFT;
+    if (c0 >= n_chunks) return;
+    const u32 c1 = min(c0 + (1u << GPUSIM_FOUND_GROUP_SHIFT), n_chunks);
+    u32 run = F->found_groups[g];
+    for (u32 c = c0; c < c1; ++c) {
+        const u32 s = F->found_chunks[c];
+        F->found_chunks[c] = run;
+        run += s;
+    }
+}
+
+// One new clone: the daughter at site j founds clone `id` (a copy of its
+// parent's row with the mutations it drew in tumour_divide_commit).
+__device__ __forceinline__ void found_clone(const Params* P, const Fields* F, u32 j, u32 id)
+{
     const u32 parent = F->clone[j];
     const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
     u32 neo = F->clone_neoantigens[parent];
@@ -169,4 +222,28 @@ GPUSIM_KERNEL void tumour_found_clones(GPUSIM_ARGS)
     F->clone_population[id] = 1u;
     F->clone[j] = id;
     F->claim[j] = GPUSIM_NO_BID;
+}
+
+// Founding, one thread per chunk of sites: the k-th mutant daughter of the
+// chunk in site order founds clone P->n_clones + found_chunks[c] + k (ids in
+// site order whatever the thread schedule); P->n_new is the step's total.
+// (The host then zeroes found_chunks for the next step's counts.)
+//   in:  found_chunks, claim (CLAIM_NEW_CLONE marks), clone (the parent id), parents' rows
+//   out: clone table rows n_clones .., clone[site] = new id, claim[site] reset
+//   rng: (daughter, step, TUMOUR_MUTATE, 0) redrawn: .x .y .z which
+//        mutations, .w immunogenicity quantile of a new neoantigen
+//   min traffic: 4 B/thread (per chunk; the chunk's claims and the rows only where clones are founded)
+GPUSIM_KERNEL void tumour_found_clones(GPUSIM_ARGS)
+{
+    GPUSIM_BIND_RUN;
+    const u32 c = global_thread_index();
+    const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
+    if (c >= n_chunks) return;
+    const u32 first = F->found_chunks[c];
+    const u32 end = c + 1 < n_chunks ? F->found_chunks[c + 1] : P->n_new;
+    if (first == end) return;  // no new clone in this chunk
+    u32 id = P->n_clones + first;
+    const u32 j1 = min((c + 1) << GPUSIM_FOUND_CHUNK_SHIFT, P->n_sites);
+    for (u32 j = c << GPUSIM_FOUND_CHUNK_SHIFT; j < j1 && id < P->n_clones + end; ++j)
+        if (F->claim[j] == GPUSIM_CLAIM_NEW_CLONE) found_clone(P, F, j, id++);
 }

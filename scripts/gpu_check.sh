@@ -29,20 +29,20 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > 
 python3 -m gpusim info >> "$S" 2>&1
 
 # 1. Every GPU test (identity with numpy, restart on cuda, ...): a skip fails.
-timeout 240 python3 -m pytest -p no:cacheprovider -q -ra -m gpu tests 2>&1 | tee "$OUT/gpu_tests.log"
+timeout 180 python3 -m pytest -p no:cacheprovider -q -ra -m gpu tests 2>&1 | tee "$OUT/gpu_tests.log"
 tests_rc=${PIPESTATUS[0]}
 log "pytest -m gpu exit code: $tests_rc; $(tail -n 1 "$OUT/gpu_tests.log")"
 
 # 2. Roofline: a 2 GiB device-to-device copy; quickstart stepping rate; 10^9-cell start-up.
 M="$OUT/measure.jsonl"
 : > "$M"
-timeout 60 python3 scripts/gpu_measure.py copy --backend cuda --gib 2 >> "$M" 2>> "$OUT/measure.log"
-timeout 90 python3 scripts/gpu_measure.py quickstart --backend cuda --steps 4000 >> "$M" 2>> "$OUT/measure.log"
-timeout 150 python3 scripts/gpu_measure.py startup configs/tumour_1e9.toml --backend cuda --steps 3 >> "$M" 2>> "$OUT/measure.log"
+timeout 30 python3 scripts/gpu_measure.py copy --backend cuda --gib 2 >> "$M" 2>> "$OUT/measure.log"
+timeout 60 python3 scripts/gpu_measure.py quickstart --backend cuda --steps 4000 >> "$M" 2>> "$OUT/measure.log"
+timeout 120 python3 scripts/gpu_measure.py startup configs/tumour_1e9.toml --backend cuda --steps 3 >> "$M" 2>> "$OUT/measure.log"
 cat "$OUT/measure.log" >> "$S"
 
 # 3. Benchmark with the per-kernel profile.
-timeout 200 python3 -m gpusim bench --json --profile --backend cuda --size 8192x8192 --size 256x256x256 \
+timeout 150 python3 -m gpusim bench --json --profile --backend cuda --size 8192x8192 --size 256x256x256 \
   --size 1024x1024x1024 > "$OUT/bench.json" 2> "$OUT/bench.log"
 log "bench exit code: $?"
 grep -E "^cuda " "$OUT/bench.log" >> "$S"

@@ -236,3 +236,67 @@ def test_big_frames_and_checkpoints_stream_in_slabs(tmp_path, monkeypatch):
     for name, arr in device.items():
         np.testing.assert_array_equal(back.sites[name], arr.a)
         assert max(arr.copies) <= 4096 and sum(arr.copies) == arr.nbytes, name
+
+
+def slice_config(steps: int, slices: bool = True, full_every: int = 0):
+    return make_config(simulation={"steps": steps, "seed": 5}, lattice={"shape": [14, 12, 10]},
+                       tumour={"initial_radius_cells": 3, "division_rate_per_day": 20.0},
+                       immune={"initial_tcells": 40, "vessel_density": 0.05},
+                       output={"frame_every_steps": 3, "slices": slices, "full_frame_every_steps": full_every,
+                               "checkpoint_every_steps": 0})
+
+
+@pytest.mark.parametrize("full_every", [0, 4])
+def test_slices_are_mid_planes_and_full_frames_sparse(tmp_path, full_every):
+    """output.slices on a 3D lattice: xy/xz/yz mid-plane slices of every field
+    at the frame cadence, full frames only at start, end and full_every; the
+    slices hold exactly the mid-planes of the same run's full frames."""
+    run_to_file(slice_config(7, False), tmp_path / "full.h5", backend="numpy")
+    run_to_file(slice_config(7, True, full_every), tmp_path / "sliced.h5", backend="numpy")
+    full_steps = [0, 4, 7] if full_every else [0, 7]
+    with h5py.File(tmp_path / "full.h5") as a, h5py.File(tmp_path / "sliced.h5") as b:
+        assert a["fields/tumour_clone/step"][()].tolist() == [0, 3, 6, 7]
+        for name in ("tumour_clone", "tcells", "chemokine"):
+            assert b[f"fields/{name}/step"][()].tolist() == full_steps
+            nz, ny, nx = a[f"fields/{name}/value"].shape[1:]
+            for plane, shape in (("xy", (ny, nx)), ("xz", (nz, nx)), ("yz", (nz, ny))):
+                g = b[f"fields/{name}_{plane}"]
+                assert g["step"][()].tolist() == [0, 3, 6, 7] and g["value"].shape[1:] == shape
+                assert g.attrs["series"] == "slices"
+            for k, step in enumerate([0, 3, 6, 7]):
+                cube = a[f"fields/{name}/value"][k]
+                np.testing.assert_array_equal(b[f"fields/{name}_xy/value"][k], cube[nz // 2])
+                np.testing.assert_array_equal(b[f"fields/{name}_xz/value"][k], cube[:, ny // 2, :])
+                np.testing.assert_array_equal(b[f"fields/{name}_yz/value"][k], cube[:, :, nx // 2])
+            for k, step in enumerate(full_steps):
+                frame = [0, 3, 6, 7].index(step) if step in (0, 3, 6, 7) else None
+                if frame is not None:
+                    np.testing.assert_array_equal(b[f"fields/{name}/value"][k], a[f"fields/{name}/value"][frame])
+    xdmf = ET.parse(xdmf_path(tmp_path / "sliced.h5")).getroot()
+    assert "tumour_clone_xy" in {a.get("Name") for a in xdmf.iter("Attribute")}
+    assert "tumour_clone" not in {a.get("Name") for a in xdmf.iter("Attribute")}
+
+
+def test_sliced_run_extended_equals_a_longer_run(tmp_path):
+    """Resume cuts each series at its own grid (the end frames go) and the
+    extended run's datasets equal those of a run made in one go."""
+    from gpusim.simulation import resume_run
+
+    run_to_file(slice_config(7, True, 4), tmp_path / "ext.h5", backend="numpy")
+    run_to_file(slice_config(13, True, 4), tmp_path / "ref.h5", backend="numpy")
+    resume_run(tmp_path / "ext.h5", steps=6, backend="cpu")
+    got, want = datasets(tmp_path / "ext.h5"), datasets(tmp_path / "ref.h5")
+    assert got.keys() == want.keys()
+    for name in want:
+        assert got[name].tobytes() == want[name].tobytes(), name
+    assert want["fields/tumour_clone/step"].tolist() == [0, 4, 8, 12, 13]
+
+
+def test_slices_ignored_on_a_2d_lattice(tmp_path):
+    cfg = make_config(simulation={"steps": 4}, lattice={"shape": [16, 12]}, output={"frame_every_steps": 2,
+                                                                                       "slices": True})
+    run_to_file(cfg, tmp_path / "flat.h5", backend="numpy")
+    with h5py.File(tmp_path / "flat.h5") as f:
+        assert sorted(f["fields"]) == ["chemokine", "tcells", "tumour_clone"]
+        assert f["fields/tumour_clone/step"][()].tolist() == [0, 2, 4]
+        assert "series" not in f["fields/tumour_clone"].attrs

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import (CASES, every_case_against_reference, make_config, random_tumour_config, run_against_reference,
-                      run_cpu_in_subprocess, run_state)
+from conftest import (CASES, assert_states_identical, every_case_against_reference, make_config,
+                      random_tumour_config, run_against_reference, run_cpu_in_subprocess, run_state)
 from scipy import ndimage
 
 from gpusim.state import CLONE_HLA, CLONE_PDL1
@@ -132,3 +132,20 @@ def test_non_stem_cells_stop_after_max_divisions():
     # every cell ends with no divisions left (no death, plenty of room).
     assert int(np.count_nonzero(st.sites["clone"])) == 8
     assert np.all(st.sites["cell"][st.sites["clone"] > 0] == 0)
+
+
+def test_new_clone_ids_in_site_order_across_chunk_groups():
+    """The device numbering of new clones (chunks of 1024 sites, groups of
+    1024 chunks: kernels/tumour.cu) on a lattice of several groups, with new
+    clones in most chunks: the same ids as the reference's site-order scan."""
+    from gpusim.backends import make_backend
+    from gpusim.bench import bench_config, bench_state
+
+    cfg = bench_config((1100, 1000), "tumour")  # 1.1e6 sites: 1075 chunks, 2 groups
+    states = {}
+    for backend in ("numpy", "cpu"):
+        be = make_backend(backend, cfg, bench_state(cfg))
+        founded = [be.step()["new_clones"] for _ in range(2)]
+        states[backend] = be.host_state()
+    assert min(founded) > 5000
+    assert_states_identical(states["numpy"], states["cpu"])

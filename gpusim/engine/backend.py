@@ -131,6 +131,9 @@ class KernelBackend(Backend):
         self.chemokine_scratch = xp.zeros((B, self.mp.n_field), dtype=xp.float32)
         self.new_sites = xp.zeros((B, 16), dtype=xp.uint32)
         self.selected = xp.zeros((B, 16), dtype=xp.uint64)
+        chunks, groups = tumour.found_chunks(n)
+        self.found_chunks = xp.zeros((B, chunks), dtype=xp.uint32)
+        self.found_groups = xp.zeros((B, groups), dtype=xp.uint32)
         self.counters = xp.zeros((B, abi.constants()["N_COUNTERS"]), dtype=xp.uint64)
         self.params = np.concatenate([run_params(c, mp) for c, mp in zip(self.cfgs, self.mps)])
         self.active = np.arange(B)
@@ -173,7 +176,8 @@ class KernelBackend(Backend):
         arrays.update({f"clone_{k}": v[b] for k, v in self.clones.items()})
         arrays.update({k: v[b] for k, v in self.extra.items()})
         arrays.update(claim=self.claim[b], new_sites=self.new_sites[b], counters=self.counters[b],
-                      chemokine_scratch=self.chemokine_scratch[b], selected=self.selected[b])
+                      chemokine_scratch=self.chemokine_scratch[b], selected=self.selected[b],
+                      found_chunks=self.found_chunks[b], found_groups=self.found_groups[b])
         return arrays
 
     def refresh_fields(self) -> None:

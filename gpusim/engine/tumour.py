@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..claim import NEW_CLONE
+from .. import abi
+
+_C = abi.constants()
+NEW_CLONES, CHUNK_SHIFT, GROUP_SHIFT = _C["SLOT_NEW_CLONES"], _C["FOUND_CHUNK_SHIFT"], _C["FOUND_GROUP_SHIFT"]
 
 
 def death(be) -> None:
@@ -17,24 +20,28 @@ def divide(be) -> np.ndarray:
     on entry: every phase resets the entries it used).  Returns the number
     of new clones of each active run."""
     n = be.mp.n_sites
-    xp = be.xp
     be.launch("tumour_divide_propose", n)
-    be.launch("tumour_divide_commit", n)
-    # Sites whose daughter mutated, in index order within each run: their
-    # new clone ids are an exclusive prefix sum over the run's sites,
-    # independent of how threads were scheduled and of the other runs.
+    be.launch("tumour_divide_commit", n)  # also counts the mutant daughters of each chunk of sites
+    # New clone ids are an exclusive prefix sum over each run's sites, in
+    # site order, independent of how threads were scheduled and of the
+    # other runs (kernels/tumour.cu).
+    n_chunks, n_groups = found_chunks(n)
+    be.launch("found_sum_groups", n_groups)
+    be.launch("found_scan_groups", 1)
+    be.launch("found_scan_chunks", n_groups)
+    # The step's one read inside it: how many clones each run makes room for.
     rows = be.active
-    flat = xp.flatnonzero(be.active_view(be.claim).ravel() == NEW_CLONE)
-    if flat.size == 0:
-        return np.zeros(len(rows), dtype=np.int64)
-    run = flat // n  # position among the active runs
-    counts = xp.bincount(run, minlength=len(rows))
-    rank = xp.arange(flat.size) - (xp.cumsum(counts) - counts)[run]
-    k = be.device.to_host(counts).astype(np.int64)
-    be.ensure_clone_capacity(int((be.n_clones[rows] + k).max()))
-    be.ensure_new_sites(int(k.max()))
-    be.new_sites[xp.asarray(rows)[run], rank] = (flat % n).astype(xp.uint32)
-    be.set_params(rows, n_clones=be.n_clones[rows], n_new=k)
-    be.launch("tumour_found_clones", int(k.max()))
-    be.n_clones[rows] += k
+    k = be.device.to_host(be.active_view(be.counters)[:, NEW_CLONES]).astype(np.int64)
+    if k.any():
+        be.ensure_clone_capacity(int((be.n_clones[rows] + k).max()))
+        be.set_params(rows, n_clones=be.n_clones[rows], n_new=k)
+        be.launch("tumour_found_clones", n_chunks)
+        be.device.fill_bytes(be.found_chunks, 0)  # counts of the next step start at 0
+        be.n_clones[rows] += k
     return k
+
+
+def found_chunks(n_sites: int) -> tuple[int, int]:
+    """(chunks, groups of chunks) of the founding scan (kernels/tumour.cu)."""
+    chunks = -(-n_sites >> CHUNK_SHIFT)
+    return chunks, -(-chunks >> GROUP_SHIFT)

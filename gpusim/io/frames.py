@@ -1,9 +1,18 @@
 """Lattice frames of a run file: ``/fields/<name>/{step,time,value}``, one
-frame per chunk (gzip + shuffle), and the ``RUN.xmf`` sidecar that
-describes them (:mod:`gpusim.io.xdmf`, rewritten after every frame).
+frame per chunk (gzip + shuffle; slabs of rows for frames over SLAB_BYTES),
+and the ``RUN.xmf`` sidecar that describes them (:mod:`gpusim.io.xdmf`,
+rewritten after every frame).
 
 What is written follows :data:`FIELDS`.  A field's dtype is its state
 array's; its shape comes from its :class:`Grid` (the lattice by default).
+
+Two series of frames (:func:`series`): ``full`` frames of every field and,
+for a 3D lattice with ``output.slices``, ``slices``: the mid-planes
+``/fields/<name>_xy`` (z = nz // 2), ``_xz`` (y = ny // 2) and ``_yz``
+(x = nx // 2) of every field at ``frame_every_steps``, while full frames come
+only at the start, at the end and every ``full_frame_every_steps``.  A 10^9-site
+run then writes a few megabytes a day instead of gigabytes.  The XDMF
+sidecar describes the slices when there are any, else the full frames.
 """
 
 from __future__ import annotations
@@ -116,6 +125,48 @@ def frame_chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
     return (1, rows, *shape[1:])
 
 
+#: The mid-plane slices of a 3D field: name suffix -> (the two axes it keeps,
+#: x = 0, y = 1, z = 2, fastest first; the axis it cuts at its middle).
+PLANES = {"xy": ((0, 1), 2), "xz": ((0, 2), 1), "yz": ((1, 2), 0)}
+
+
+def slicing(cfg: Config) -> bool:
+    """True when the run's frames are mid-plane slices (``output.slices``, 3D)."""
+    return cfg.output.slices and cfg.lattice.dim == 3
+
+
+def series(cfg: Config) -> dict[str, int]:
+    """Steps between frames of each series written (0: only the start and
+    end frames); a series absent is not written.
+
+    >>> from gpusim.config import Config
+    >>> series(Config.model_validate({"lattice": {"shape": [8, 8, 8]},
+    ...                               "output": {"frame_every_steps": 96, "slices": True}}))
+    {'full': 0, 'slices': 96}
+    """
+    out = cfg.output
+    if slicing(cfg):
+        sliced = {"slices": out.frame_every_steps} if out.frame_every_steps else {}
+        return {"full": out.full_frame_every_steps, **sliced}
+    return {"full": out.frame_every_steps} if out.frame_every_steps else {}
+
+
+def plane_grid(grid: Grid, plane: str) -> Grid:
+    """The 2D grid of one mid-plane slice of a 3D grid."""
+    axes, _ = PLANES[plane]
+    return Grid(tuple(grid.extents[a] for a in axes), grid.spacing_um, grid.origin_um)
+
+
+def plane_values(array, grid: Grid, plane: str):
+    """The mid-plane ``plane`` of a flat field ``array`` on the 3D ``grid``
+    (a view: host or device), C order of :func:`plane_grid`'s array shape."""
+    _, cut = PLANES[plane]
+    cube = array.reshape(grid.array_shape)  # (z, y, x)
+    index = [slice(None)] * 3
+    index[2 - cut] = grid.extents[cut] // 2
+    return cube[tuple(index)]
+
+
 def xdmf_path(path: str | Path) -> Path:
     """The XDMF sidecar of a run file: ``RUN.xmf`` beside ``RUN.h5``."""
     return Path(path).with_suffix(".xmf")
@@ -139,73 +190,120 @@ class FrameWriter:
         xdmf_path(path).unlink(missing_ok=True)  # an earlier run's, if overwriting
         return cls(f, cfg, path)
 
+    @property
+    def xdmf_series(self) -> str:
+        return "slices" if slicing(self.cfg) else "full"
+
     @classmethod
     def resume(cls, f: h5py.File, cfg: Config, path: Path, step: int) -> "FrameWriter":
         """The frames of an existing file, cut after ``step`` and at the
-        first frame off the ``frame_every_steps`` grid (an end-of-run frame)."""
+        first frame off its series' grid (an end-of-run frame)."""
         frames = cls(f, cfg, path)
-        every = cfg.output.frame_every_steps
+        every_of = series(cfg)
         for name, g in f.get("fields", {}).items():
+            kind = str(g.attrs.get("series", "full"))
             steps = g["step"][()]
-            keep = (steps <= step) & (steps % every == 0) if every else np.zeros(len(steps), bool)
+            if kind not in every_of:
+                keep = np.zeros(len(steps), bool)
+            else:
+                every = every_of[kind]
+                keep = (steps <= step) & ((steps % every == 0) if every else (steps == 0))
             truncate(g, len(keep) if keep.all() else int(np.argmin(keep)))
+            if kind != frames.xdmf_series:
+                continue
             grid = Grid(tuple(reversed(g["value"].shape[1:])), float(g.attrs["spacing_um"]),
                         float(g.attrs["origin_um"]))
             frames._meta[name] = (grid, g["value"].dtype)
             frames._times = [float(t) for t in g["time"][()]]
         return frames
 
-    def append(self, state) -> None:
-        """Append one frame of every field of ``state`` (host arrays); not flushed."""
+    def due(self, step: int, end: bool = False) -> list[str]:
+        """The series with a frame at ``step``: on their grid, the start
+        frame, or (``end``) the last frame of a run that ends off the grid."""
+        out = []
+        for kind, every in series(self.cfg).items():
+            on_grid = (step % every == 0) if every else step == 0
+            if on_grid or (end and (every or kind == "full")):
+                out.append(kind)
+        return out
+
+    def append(self, state, kinds=("full",)) -> None:
+        """Append one frame of each series in ``kinds`` of every field of
+        ``state`` (host or device arrays, read through a bounded host
+        buffer); not flushed."""
         for name, spec in field_specs().items():
             array = field_array(state, spec.source)
             if array is None:
                 continue
-            v = self.dataset(name, spec, state)
-            g = v.parent
-            append(g["step"], np.array([state.step], dtype=np.int64))
-            append(g["time"], np.array([state.step], dtype=np.int64) * self.dt_days)
-            k = v.shape[0]
-            v.resize(k + 1, axis=0)
-            row = math.prod(v.shape[2:])  # one row of the slowest axis, in values
-            for lo, hi in slabs(array.size, array.dtype.itemsize, row):  # through a bounded host buffer
-                v[k, lo // row : hi // row] = to_host(array[lo:hi]).reshape(hi // row - lo // row, *v.shape[2:])
-        self._times.append(state.step * self.dt_days)
+            grid = spec.grid_of(self.cfg, state)
+            if "full" in kinds:
+                self._append(self.dataset(name, spec, state), state.step, array)
+            if "slices" in kinds:
+                for plane in PLANES:
+                    v = self.dataset(f"{name}_{plane}", spec, state, plane_grid(grid, plane), "slices")
+                    self._append(v, state.step, plane_values(array, grid, plane).reshape(-1))
+        if self.xdmf_series in kinds:
+            self._times.append(state.step * self.dt_days)
+
+    def _append(self, v: h5py.Dataset, step: int, array) -> None:
+        g = v.parent
+        append(g["step"], np.array([step], dtype=np.int64))
+        append(g["time"], np.array([step], dtype=np.int64) * self.dt_days)
+        k = v.shape[0]
+        v.resize(k + 1, axis=0)
+        row = math.prod(v.shape[2:])  # one row of the slowest axis, in values
+        for lo, hi in slabs(array.size, array.dtype.itemsize, row):
+            v[k, lo // row : hi // row] = to_host(array[lo:hi]).reshape(hi // row - lo // row, *v.shape[2:])
 
     @staticmethod
     def frame_nbytes(state) -> int:
-        """Uncompressed bytes of one frame of ``state`` (what :meth:`append` writes at most)."""
+        """Uncompressed bytes of one full frame of ``state`` (more than :meth:`append` writes of slices)."""
         arrays = (field_array(state, spec.source) for spec in field_specs().values())
         return sum(a.nbytes for a in arrays if a is not None)
 
     def ensure_datasets(self, state) -> None:
         """Every field's (possibly empty) datasets, also when no frame was written."""
         for name, spec in field_specs().items():
-            if field_array(state, spec.source) is not None:
-                self.dataset(name, spec, state)
+            array = field_array(state, spec.source)
+            if array is None:
+                continue
+            self.dataset(name, spec, state)
+            if slicing(self.cfg):
+                grid = spec.grid_of(self.cfg, state)
+                for plane in PLANES:
+                    self.dataset(f"{name}_{plane}", spec, state, plane_grid(grid, plane), "slices")
 
-    def dataset(self, name: str, spec: FieldSpec, state) -> h5py.Dataset:
-        """The ``value`` dataset of field ``name``, created on first use."""
+    def dataset(self, name: str, spec: FieldSpec, state, grid: Grid | None = None,
+                kind: str = "full") -> h5py.Dataset:
+        """The ``value`` dataset of field ``name`` (on ``grid``: default the
+        field's own; ``kind`` is its series), created on first use."""
         g = self.f["fields"].get(name)
         if g is not None:
             return g["value"]
         array = field_array(state, spec.source)
-        grid = spec.grid_of(self.cfg, state)
-        shape = grid.array_shape
+        shape = spec.grid_of(self.cfg, state).array_shape
         if array.size != math.prod(shape):
             raise ValueError(f"field {name}: state array {spec.source!r} has {array.size} values, "
-                             f"its grid {grid.extents} has {math.prod(shape)}")
+                             f"its grid {tuple(reversed(shape))} has {math.prod(shape)}")
+        grid = grid or spec.grid_of(self.cfg, state)
+        shape = grid.array_shape
         g = self.f["fields"].create_group(name)
-        g.attrs["description"] = spec.description
+        if slicing(self.cfg):  # which series (absent: full frames, the only series without slices)
+            g.attrs["series"] = kind
+        g.attrs["description"] = spec.description if kind == "full" else \
+            f"mid-plane {name.rsplit('_', 1)[1]} slice of: {spec.description}"
         g.attrs["spacing_um"] = grid.spacing_um
         g.attrs["origin_um"] = grid.origin_um
         g.attrs["grid_coarsening"] = round(grid.spacing_um / self.cfg.lattice.dx_um)
         time_datasets(g, FRAME_CHUNK)
-        v = g.create_dataset("value", (0, *shape), maxshape=(None, *shape), dtype=array.dtype,
-                             chunks=frame_chunks(shape, array.dtype.itemsize), compression="gzip", compression_opts=4,
-                             shuffle=True)
+        chunks = frame_chunks(shape, array.dtype.itemsize)
+        # gzip 4, or 1 (about twice as fast) for frames of a 10^9-site lattice
+        level = 4 if chunks[1:] == shape else 1
+        v = g.create_dataset("value", (0, *shape), maxshape=(None, *shape), dtype=array.dtype, chunks=chunks,
+                             compression="gzip", compression_opts=level, shuffle=True)
         v.attrs["unit"] = spec.unit
-        self._meta[name] = (grid, v.dtype)
+        if kind == self.xdmf_series:
+            self._meta[name] = (grid, v.dtype)
         return v
 
     def write_xdmf(self) -> None:

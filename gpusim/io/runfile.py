@@ -138,14 +138,15 @@ class RunWriter:
             return
         state = state_fn()
         self.rows.record(state.step, observables)
-        if self.cfg.output.frame_every_steps:
-            self.frame(state)
+        kinds = self.frames.due(state.step)
+        if kinds:
+            self.frame(state, kinds)
         self.checkpoint(state)
 
     def on_step(self, step: int, observables: dict[str, int], state_fn) -> None:
         """After each step: buffer the row; write a frame and/or checkpoint when due.
 
-        ``state_fn`` returns a host copy of the state; it is called only then."""
+        ``state_fn`` returns the state (host or device arrays); it is called only then."""
         self.rows.record(step, observables)
         self.write_due(step, state_fn)
 
@@ -153,12 +154,12 @@ class RunWriter:
         """Write what is due at ``step`` (the last row recorded): a frame
         and/or checkpoint, else the rows once enough are buffered."""
         out = self.cfg.output
-        frame = out.frame_every_steps and step % out.frame_every_steps == 0
+        kinds = self.frames.due(step)
         checkpoint = out.checkpoint_every_steps and step % out.checkpoint_every_steps == 0
-        if frame or checkpoint:
+        if kinds or checkpoint:
             state = state_fn()
-            if frame:
-                self.frame(state)
+            if kinds:
+                self.frame(state, kinds)
             if checkpoint:
                 self.checkpoint(state)
         elif self.rows.full:
@@ -183,10 +184,11 @@ class RunWriter:
             self.fail(str(err))
             raise
 
-    def frame(self, state) -> None:
-        """Append one frame of every field (host state), flush, update the XDMF file."""
+    def frame(self, state, kinds=("full",)) -> None:
+        """Append one frame of every field (series ``kinds``: full, slices),
+        flush, update the XDMF file."""
         self._require(self.frames.frame_nbytes(state), f"the frame of step {state.step}")
-        self.frames.append(state)
+        self.frames.append(state, kinds)
         self.flush()
         self.frames.write_xdmf()
 
@@ -207,9 +209,10 @@ class RunWriter:
         """End the run at ``state``: a last frame if the run is complete and
         its last step is off the frame grid, a final checkpoint (so a complete
         run can be extended), the clone table, root attributes, close."""
-        every = self.cfg.output.frame_every_steps
-        if status == "complete" and every and state.step % every:
-            self.frame(state)
+        if status == "complete":  # the last frame of each series that ends off its grid
+            kinds = [k for k in self.frames.due(state.step, end=True) if k not in self.frames.due(state.step)]
+            if kinds:
+                self.frame(state, kinds)
         self.frames.ensure_datasets(state)
         if self._checkpoint_step != state.step:
             self.checkpoint(state)
