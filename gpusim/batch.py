@@ -144,10 +144,13 @@ class Cohort:
         self.backend_name = self.backend.name
         for m in members:
             m.state = None  # the backend holds the state now
-        out = [m.cfg.output for m in members]
         self.targets = np.array([m.cfg.simulation.steps for m in members], dtype=np.int64)
-        self.frame_every = np.array([o.frame_every_steps for o in out], dtype=np.int64)
-        self.checkpoint_every = np.array([o.checkpoint_every_steps for o in out], dtype=np.int64)
+        # Every run's output cadences (frame series, checkpoints; 0 = none):
+        # a step where none is due costs no call into any writer.
+        cadences = [_cadences(m.cfg) for m in members]
+        self.every = np.zeros((len(members), max(map(len, cadences))), dtype=np.int64)
+        for b, c in enumerate(cadences):
+            self.every[b, : len(c)] = c
         self.final: list[dict | None] = [None] * len(members)
         self._rows: list[tuple[np.ndarray, dict]] = []  # buffered (steps, observables) of the active runs
 
@@ -157,10 +160,8 @@ class Cohort:
         return lambda: self.backend.run_state(b)
 
     def _due(self, rows: np.ndarray, steps: np.ndarray) -> np.ndarray:
-        def every(n):
-            return (n[rows] > 0) & (steps % np.maximum(n[rows], 1) == 0)
-
-        return every(self.frame_every) | every(self.checkpoint_every)
+        every = self.every[rows]
+        return ((every > 0) & (steps[:, None] % np.maximum(every, 1) == 0)).any(axis=1)
 
     def _deliver(self) -> None:
         """Hand every buffered row to its run's writer (the active set is the
@@ -241,6 +242,14 @@ class Cohort:
         more = f" (and {len(rows) - 1} more runs of the batch)" if len(rows) > 1 else ""
         return (f"{first}{more}: interrupted by {why} at step {int(self.backend.steps[rows[0]])} of "
                 f"{int(self.targets[rows[0]])}; checkpoint written; continue with: gpusim resume {first}")
+
+
+def _cadences(cfg: Config) -> list[int]:
+    """Steps between the writes a run file makes (each frame series,
+    checkpoints), as :meth:`gpusim.io.runfile.RunWriter.write_due` decides them."""
+    from .io.frames import series
+
+    return [*series(cfg).values(), cfg.output.checkpoint_every_steps]
 
 
 def _max_rows() -> int:
