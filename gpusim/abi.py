@@ -111,5 +111,6 @@ COUNTERS: dict[str, int] = _slots("COUNTER_")
 
 #: State observables the kernels reduce into the same array
 #: (``GPUSIM_OBS_X``, kernels/observe.cu): ``tumour_cells`` ... plus
-#: ``recognition_sum`` (mean_recognition's numerator).
+#: ``recognition_sum``, ``mutation_sum`` and ``neoantigen_sum`` (numerators of
+#: mean_recognition, tmb and neoantigen_load).
 OBSERVED: dict[str, int] = _slots("OBS_")

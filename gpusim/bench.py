@@ -51,7 +51,10 @@ def bench_config(shape: tuple[int, ...], model: str = "tumour") -> Config:
             "division_rate_per_day": 96.0,
             "death_rate_per_day": 6.0,
             "stem_symmetric_division_prob": 1.0,
-            "neoantigen_prob_per_division": 0.075,
+            # P(a neoantigen per division) = 0.075 as before mutations v2
+            # (mu = -ln(1 - 0.075)), so figures stay comparable.
+            "mutations_per_division": 0.078,
+            "neoantigen_fraction": 1.0,
             "pdl1_prob_per_division": 1e-3,
             "hla_loss_prob_per_division": 1e-3,
         },

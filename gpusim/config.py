@@ -98,6 +98,11 @@ class ImmunogenicityConfig(_Section):
     mean: float = Field(0.2, ge=0.0, le=1.0)
 
 
+#: Bound on mutations_per_division: the kernels cap a daughter's new
+#: mutations at 16 (GPUSIM_MUTATION_TABLE), exceeded with P(k > 16) < 2e-6.
+MAX_MUTATIONS_PER_DIVISION = 4.0
+
+
 class TumourConfig(_Section):
     initial_radius_cells: float = Field(2.0, ge=0.0, description="founder ball radius, in sites")
     initial_recognition: float = Field(0.0, ge=0.0, le=1.0, description="founder clone's r")
@@ -110,10 +115,27 @@ class TumourConfig(_Section):
     initial_cells_stem: bool = True
     initial_pdl1: bool = Field(False, description="founder clone is PD-L1 high")
     initial_hla_loss: bool = Field(False, description="founder clone has lost antigen presentation")
-    neoantigen_prob_per_division: float = Field(0.075, ge=0.0, le=1.0)
+    mutations_per_division: float = Field(
+        0.3, ge=0.0, le=MAX_MUTATIONS_PER_DIVISION,
+        description="mean new mutations of a daughter, k ~ Poisson(mu) (capped at 16; see kernels/abi.cuh)")
+    neoantigen_fraction: float = Field(
+        0.25, ge=0.0, le=1.0, description="chance that a new mutation is a neoantigen (mu x fraction = 0.075 "
+                                          "neoantigens per division: Lakatos 2020; Kather 2017)")
     pdl1_prob_per_division: float = Field(1e-6, ge=0.0, le=1.0)
     hla_loss_prob_per_division: float = Field(1e-6, ge=0.0, le=1.0)
     immunogenicity: ImmunogenicityConfig = ImmunogenicityConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_keys(cls, data):
+        if isinstance(data, dict) and "neoantigen_prob_per_division" in data:
+            p = data["neoantigen_prob_per_division"]
+            hint = (f"mutations_per_division = {-math.log1p(-p):.6g} with neoantigen_fraction = 1"
+                    if isinstance(p, (int, float)) and 0 <= p < 1 else
+                    "mutations_per_division = -ln(1 - p) with neoantigen_fraction = 1")
+            raise ValueError(f"neoantigen_prob_per_division was replaced by mutations_per_division and "
+                             f"neoantigen_fraction; the same chance of a neoantigen per division is {hint}")
+        return data
 
 
 class ChemokineConfig(_Section):

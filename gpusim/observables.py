@@ -1,7 +1,7 @@
 """Observables recorded every step: the step's event counts and integer
 reductions of the state (DESIGN §3 rule 6: integer sums, never float
-atomics; the one float, mean_recognition, is a ratio of two integer sums
-taken on the host in float64).
+atomics; the floats -- mean_recognition, tmb, neoantigen_load -- are
+ratios of two integer sums taken on the host in float64).
 
 Each name maps to (dtype, unit, description); the run file stores them as
 ``/observables/<name>/{step,time,value}``.
@@ -39,6 +39,8 @@ STATE: dict[str, tuple[type, str, str]] = {
               pdl1_cells=("cells", "tumour cells of PD-L1-high clones"),
               hla_loss_cells=("cells", "tumour cells of clones that lost antigen presentation")),
     "mean_recognition": (np.float64, "probability", "mean recognition probability r over tumour cells"),
+    "tmb": (np.float64, "mutations", "tumour mutational burden: mean acquired mutations per tumour cell"),
+    "neoantigen_load": (np.float64, "neoantigens", "mean acquired neoantigens per tumour cell"),
     **_counts(edge_cells=("cells", "tumour cells on the lattice boundary (closed boundary; 0 if periodic)"),
               tcells=("cells", "T cells"),
               tcells_exhausted=("cells", "T cells that can no longer kill (exhausted or out of kills)")),
@@ -76,7 +78,8 @@ class Observer:
         pop = t["population"][1:n].astype(xp.uint64)
         flags = t["flags"][1:n]
         cells = int(pop.sum())
-        recog = int((pop * t["recognition"][1:n].astype(xp.uint64)).sum())
+        recog, muts, neo = (int((pop * t[name][1:n].astype(xp.uint64)).sum())
+                            for name in ("recognition", "mutations_total", "neoantigens"))
         tc = state.sites["tcell"]
         present = tc != 0
         stuck = present & ~can_kill(tc, self.exhaustion_threshold)
@@ -86,6 +89,8 @@ class Observer:
             "pdl1_cells": int(pop[(flags & CLONE_PDL1) != 0].sum()),
             "hla_loss_cells": int(pop[(flags & CLONE_HLA) != 0].sum()),
             "mean_recognition": recog / cells / 2.0**32 if cells else 0.0,
+            "tmb": muts / cells if cells else 0.0,
+            "neoantigen_load": neo / cells if cells else 0.0,
             "edge_cells": int(xp.count_nonzero(state.sites["clone"][self.edge])) if len(self.edge) else 0,
             "tcells": int(xp.count_nonzero(present)),
             "tcells_exhausted": int(xp.count_nonzero(stuck)),

@@ -24,6 +24,7 @@ from .lattice import full_shape, offsets
 
 IMMUNO_TABLE = constants()["IMMUNO_TABLE"]
 RECRUIT_LEVELS = constants()["RECRUIT_LEVELS"]
+MUTATION_TABLE = constants()["MUTATION_TABLE"]
 #: Recruitment levels span chemokine 0 .. RECRUIT_SPAN_K x half-saturation.
 RECRUIT_SPAN_K = 16.0
 
@@ -65,6 +66,40 @@ def immunogenicity_table(distribution: str, mean: float) -> np.ndarray:
     return thresholds(a)
 
 
+def mutation_table(mean: float) -> np.ndarray:
+    """uint32[MUTATION_TABLE]: thresholds of P(k > m), m = 0 .. 15, for
+    k ~ Poisson(mean).  A daughter's first mutation word w gives
+    k = #{m : w < table[m]}: the Poisson law by inversion, capped at 16,
+    with no transcendental function in a kernel.  Old configs'
+    per-division neoantigen probability p is mean = -ln(1 - p) with
+    every mutation a neoantigen (P(k >= 1) = p).
+
+    >>> t = mutation_table(0.0); int(t.max())
+    0
+    >>> t = mutation_table(1.0); round(int(t[0]) / 2**32, 6)   # P(k > 0) = 1 - e^-1
+    0.632121
+    """
+    from scipy.stats import poisson
+
+    return thresholds(poisson.sf(np.arange(MUTATION_TABLE), mean))
+
+
+def migration_moves(moves: float) -> tuple[int, int, int]:
+    """(substeps, full moves, threshold of the fractional move) for
+    ``moves`` = speed dt / dx moves per step in expectation: the substep
+    after the full moves is taken with probability equal to the fraction, so
+    the walk's mean squared displacement per step is ``moves`` lattice moves.
+
+    >>> migration_moves(1.5)
+    (2, 1, 2147483648)
+    >>> migration_moves(2.0)
+    (2, 2, 0)
+    """
+    full = math.floor(moves)
+    fraction = moves - full
+    return full + (fraction > 0), full, threshold(fraction)
+
+
 @dataclass(frozen=True)
 class ModelParams:
     """Everything the rules need, already in kernel units.
@@ -82,7 +117,8 @@ class ModelParams:
     p_tumour_death: int
     p_stem_symmetric: int
     max_divisions: int
-    p_mut_neoantigen: int
+    mutation_sf: np.ndarray  # uint32[MUTATION_TABLE]: thresholds of P(k > m)
+    p_neoantigen: int
     p_mut_pdl1: int
     p_mut_hla: int
     immunogenicity: np.ndarray  # uint32[IMMUNO_TABLE]
@@ -109,7 +145,9 @@ class ModelParams:
     p_expand: int
     p_tcell_death: int
     p_tcell_death_exhausted: int
-    n_moves: int
+    n_moves: int  # migration substeps per step (the last one may be fractional)
+    full_moves: int
+    p_partial_move: int
     chemotaxis: np.float32
 
     @property
@@ -166,7 +204,7 @@ def model_params(cfg: Config) -> ModelParams:
     field_shape = (-(-shape[0] // k), -(-shape[1] // k), -(-shape[2] // k) if dim == 3 else 1)
     block_sites = float(k**dim)  # concentration = amount per site volume
     substeps, alpha = diffusion_substeps(cfg)
-    moves = round(cfg.tcell_moves())
+    n_moves, full_moves, p_partial_move = migration_moves(cfg.tcell_moves())
     return ModelParams(
         shape=full_shape(cfg.lattice.shape),
         nbr=offsets(cfg.lattice.neighbourhood, cfg.lattice.dim),
@@ -176,7 +214,8 @@ def model_params(cfg: Config) -> ModelParams:
         p_tumour_death=threshold(rate_probability(t.death_rate_per_day, dt_days)),
         p_stem_symmetric=threshold(t.stem_symmetric_division_prob),
         max_divisions=t.max_divisions,
-        p_mut_neoantigen=threshold(t.neoantigen_prob_per_division),
+        mutation_sf=mutation_table(t.mutations_per_division),
+        p_neoantigen=threshold(t.neoantigen_fraction),
         p_mut_pdl1=threshold(t.pdl1_prob_per_division),
         p_mut_hla=threshold(t.hla_loss_prob_per_division),
         immunogenicity=immunogenicity_table(t.immunogenicity.distribution, t.immunogenicity.mean),
@@ -201,8 +240,9 @@ def model_params(cfg: Config) -> ModelParams:
         p_expand=threshold(im.expansion_prob_per_kill),
         p_tcell_death=threshold(rate_probability(1.0 / im.lifespan_days, dt_days)),
         p_tcell_death_exhausted=threshold(rate_probability(im.exhausted_death_rate_per_day, dt_days)),
-        # A speed > 0 moves at least once per step.
-        n_moves=max(moves, 1) if im.speed_um_per_min > 0 else 0,
+        n_moves=n_moves,
+        full_moves=full_moves,
+        p_partial_move=p_partial_move,
         chemotaxis=np.float32(im.chemotaxis),
     )
 

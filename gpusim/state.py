@@ -43,7 +43,9 @@ FIELD_ARRAYS: dict[str, np.dtype] = {
 CLONE_COLUMNS: dict[str, np.dtype] = {
     "parent": np.dtype(np.uint32),
     "birth_step": np.dtype(np.uint32),
-    "neoantigens": np.dtype(np.uint32),
+    "mutations": np.dtype(np.uint32),  # new at founding (k of the founding daughter)
+    "mutations_total": np.dtype(np.uint32),  # acquired since the founder (cumulative)
+    "neoantigens": np.dtype(np.uint32),  # acquired neoantigens (cumulative)
     "recognition": np.dtype(np.uint32),  # threshold: r = value / 2**32
     "flags": np.dtype(np.uint8),  # CLONE_PDL1 | CLONE_HLA
     "population": np.dtype(np.uint32),  # live cells

@@ -23,6 +23,10 @@ typedef float f32;
 
 #define GPUSIM_MAX_NEIGHBOURS 26
 #define GPUSIM_IMMUNO_TABLE 1024
+// New mutations of one daughter are capped at this count (the length of
+// Params.mutation_sf); gpusim/config.py bounds mutations_per_division so the
+// cap is reached with probability < 2e-6.
+#define GPUSIM_MUTATION_TABLE 16
 
 // Per-cell byte of the tumour layer.
 #define GPUSIM_CELL_DIVISIONS_MASK 63
@@ -70,7 +74,9 @@ typedef float f32;
 #define GPUSIM_OBS_TCELLS_EXHAUSTED 15
 #define GPUSIM_SLOT_FOUNDERS 16
 #define GPUSIM_SLOT_NEW_CLONES 17
-#define GPUSIM_N_COUNTERS 18
+#define GPUSIM_OBS_MUTATION_SUM 18
+#define GPUSIM_OBS_NEOANTIGEN_SUM 19
+#define GPUSIM_N_COUNTERS 20
 
 // Numbering new clones in site order on the device (tumour.cu): sites in
 // chunks of 2^FOUND_CHUNK_SHIFT, chunks in groups of 2^FOUND_GROUP_SHIFT.
@@ -96,7 +102,10 @@ struct Params {
     u32 p_tumour_death;
     u32 p_stem_symmetric;
     u32 max_divisions;
-    u32 p_mut_neoantigen;
+    // k new mutations per daughter, k ~ Poisson(mu) capped at MUTATION_TABLE:
+    // mutation_sf[m] = threshold of P(k > m); k = #{m : word < mutation_sf[m]}.
+    u32 mutation_sf[GPUSIM_MUTATION_TABLE];
+    u32 p_neoantigen;  // each new mutation is a neoantigen
     u32 p_mut_pdl1;
     u32 p_mut_hla;
     u32 n_clones;
@@ -128,7 +137,11 @@ struct Params {
     u32 p_expand;
     u32 p_tcell_death;
     u32 p_tcell_death_exhausted;
-    u32 n_moves;  // T-cell moves per step (runs of a batch may differ)
+    u32 n_moves;  // T-cell move substeps per step (runs of a batch may differ)
+    // speed dt / dx = full_moves + fraction: move `sub` = full_moves (if any)
+    // is taken with probability fraction (threshold p_partial_move).
+    u32 full_moves;
+    u32 p_partial_move;
     f32 chemotaxis;
     u32 transfer_where_tumour;
     // initial state (kernels/initial.cu)
@@ -150,6 +163,8 @@ struct Fields {
     u64* counters;
     u32* clone_parent;
     u32* clone_birth_step;
+    u32* clone_mutations;
+    u32* clone_mutations_total;
     u32* clone_neoantigens;
     u32* clone_recognition;
     u8* clone_flags;

@@ -29,27 +29,33 @@ GPUSIM_KERNEL void observe_sites(GPUSIM_ARGS)
 }
 
 // Per clone row r in [1, n_clones): live cells, live clones, cells of PD-L1
-// high and of HLA-lost clones, and sum(population * recognition) (uint64,
-// wrapping; mean_recognition = that / cells / 2^32 on the host).
-//   in:  clone_population, clone_flags, clone_recognition
-//   out: counters[OBS_TUMOUR_CELLS .. OBS_RECOGNITION_SUM]
+// high and of HLA-lost clones, and the sums of population * recognition
+// (uint64, wrapping; mean_recognition = that / cells / 2^32 on the host),
+// population * mutations_total (tmb = that / cells) and population *
+// neoantigens (neoantigen_load = that / cells).
+//   in:  clone_population, clone_flags, clone_recognition, clone_mutations_total, clone_neoantigens
+//   out: counters[OBS_TUMOUR_CELLS .. OBS_RECOGNITION_SUM, OBS_MUTATION_SUM, OBS_NEOANTIGEN_SUM]
 //   rng: none
-//   min traffic: 9 B/thread (population 4, recognition 4, flags 1 of one clone row)
+//   min traffic: 17 B/thread (population 4, recognition 4, mutations_total 4, neoantigens 4, flags 1 of one clone row)
 GPUSIM_KERNEL void observe_clones(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     const u32 r = global_thread_index();
-    u64 pop = 0, pdl1 = 0, hla = 0, recog = 0;
+    u64 pop = 0, pdl1 = 0, hla = 0, recog = 0, muts = 0, neo = 0;
     if (r >= 1 && r < P->n_clones) {
         pop = F->clone_population[r];
         const u8 flags = F->clone_flags[r];
         pdl1 = (flags & GPUSIM_CLONE_PDL1) ? pop : 0;
         hla = (flags & GPUSIM_CLONE_HLA) ? pop : 0;
         recog = pop * (u64)F->clone_recognition[r];
+        muts = pop * (u64)F->clone_mutations_total[r];
+        neo = pop * (u64)F->clone_neoantigens[r];
     }
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_TUMOUR_CELLS], pop);
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_LIVE_CLONES], pop != 0);
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_PDL1_CELLS], pdl1);
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_HLA_LOSS_CELLS], hla);
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_RECOGNITION_SUM], recog);
+    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_MUTATION_SUM], muts);
+    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_NEOANTIGEN_SUM], neo);
 }

@@ -18,14 +18,17 @@
 // Phase ids (ctr.z).  Never renumber: that changes every trajectory.
 #define GPUSIM_PHASE_TUMOUR_DEATH 10   // x: site; .x spontaneous death?, .y chemotherapy death?
 #define GPUSIM_PHASE_TUMOUR_DIVIDE 11  // x: mother site; .x divide?, .y which empty neighbour, .z claim priority, .w daughter stem?
-#define GPUSIM_PHASE_TUMOUR_MUTATE 12  // x: daughter site; .x neoantigen?, .y PD-L1?, .z HLA loss?, .w immunogenicity quantile
+#define GPUSIM_PHASE_TUMOUR_MUTATE 12  // x: daughter site; draw 0: .x number of new mutations k (vs mutation_sf), .y PD-L1?, .z HLA loss?
+                                       //   draw 1 + m/2 for new mutation m < k: .x/.z (m even/odd) neoantigen?, .y/.w its immunogenicity quantile
+                                       //   (at most 1 + GPUSIM_MUTATION_TABLE/2 draws per daughter)
 #define GPUSIM_PHASE_VESSEL 1          // x: site, step 0; .x vessel? (initial state, host)
 #define GPUSIM_PHASE_INITIAL_TCELL 2   // x: site, step 0; .x placement priority (initial state, host)
 #define GPUSIM_PHASE_RECRUIT 20        // x: vessel site; .x recruit?
 #define GPUSIM_PHASE_TRANSFER 21       // x: site; .x placement priority of adoptive transfer
 #define GPUSIM_PHASE_KILL 22           // x: T-cell site; draw 0: .x attempt?, .y which target, .z recognised?, .w expansion bid
                                        //                 draw 1: .x exhausted by PD-L1?, .y passes PD-L1?, .z expand?, .w which free site
-#define GPUSIM_PHASE_MIGRATE 23        // x: T-cell site, w: move substep; .x direction, .y claim priority
+#define GPUSIM_PHASE_MIGRATE 23        // x: T-cell site, w: move substep; .x direction, .y claim priority,
+                                       //   .z takes the fractional last substep? (substep == full_moves only)
 #define GPUSIM_PHASE_TCELL_DEATH 24    // x: T-cell site; .x death?, .y chemotherapy death?
 
 struct philox_u32x4 { u32 x, y, z, w; };

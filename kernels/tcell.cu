@@ -168,9 +168,12 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 
 // Migration move `sub` of the step (of this run's P->n_moves), phase 1: each T cell picks a neighbour
 // with weight 1 + chemotaxis * max(0, c_j - c_i) (float32, neighbour order,
-// sequential sums) and bids for it if its T layer is free.
+// sequential sums) and bids for it if its T layer is free.  speed dt / dx =
+// full_moves + fraction moves per step in expectation: substeps below
+// full_moves always move, substep full_moves moves with the fraction.
 //   in:  tcell, chemokine       out: claim
-//   rng: (site, step, MIGRATE, substep): .x direction (top 24 bits), .y priority
+//   rng: (site, step, MIGRATE, sub): .x direction (top 24 bits), .y priority,
+//        .z fractional move taken?
 //   min traffic: 1 B/site (tcell byte; the rest only at T cells)
 GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 {
@@ -179,6 +182,7 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
     if (i >= P->n_sites || sub >= P->n_moves) return;  // this run's moves are done
     if (!F->tcell[i]) return;
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_MIGRATE, sub);
+    if (sub >= P->full_moves && r.z >= P->p_partial_move) return;
     const site_xyz c = site_coords(P, i);
     const f32 ci = F->chemokine[field_cell_of(P, c)];
     u32 site[GPUSIM_MAX_NEIGHBOURS];

@@ -1,5 +1,6 @@
 // tumour.cu -- the tumour layer's rules: death, two-phase division, mutation
-// of daughters, founding of new clones.  NumPy twin: gpusim/reference/tumour.py.
+// of daughters (k ~ Poisson(mu) new mutations, a fraction of them
+// neoantigens; PD-L1 and HLA-loss escapes), founding of new clones.  NumPy twin: gpusim/reference/tumour.py.
 //
 // One step of the tumour runs these kernels in this order (host side:
 // gpusim/engine/tumour.py):
@@ -105,7 +106,7 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
     F->cell[j] = daughter;
     atomic_add_same(&F->counters[GPUSIM_COUNTER_DIVISIONS], 1ull);
     const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
-    if (m.x < P->p_mut_neoantigen || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla) {
+    if (m.x < P->mutation_sf[0] || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla) {
         F->claim[j] = GPUSIM_CLAIM_NEW_CLONE;  // still counted in its parent's row until founded
         atomic_add_same(&F->found_chunks[j >> GPUSIM_FOUND_CHUNK_SHIFT], 1u);
     } else
@@ -116,14 +117,15 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
 // daughter.  A non-stem mother and daughter each keep (divisions left - 1);
 // a stem mother stays stem and its daughter is stem with probability
 // p_stem_symmetric, else a non-stem cell with max_divisions.  The daughter
-// mutates (neoantigen, PD-L1, HLA loss); a mutant site is marked
-// CLAIM_NEW_CLONE for founding, every other claim is reset to NO_BID.
+// gains k ~ Poisson(mu) new mutations and may gain a PD-L1 or HLA-loss
+// escape; k >= 1 or an escape marks the site CLAIM_NEW_CLONE for founding,
+// every other claim is reset to NO_BID.
 //   in:  claim, clone, cell
 //   out: clone, cell (mother and daughter), claim, clone_population (+1 for
 //        non-mutant daughters), found_chunks (+1 per mutant daughter),
 //        counters[DIVISIONS], counters[OBS_EDGE_CELLS]
 //   rng: (mother, step, TUMOUR_DIVIDE, 0).w stem daughter?;
-//        (daughter, step, TUMOUR_MUTATE, 0) .x .y .z mutation draws
+//        (daughter, step, TUMOUR_MUTATE, 0) .x k >= 1?, .y PD-L1?, .z HLA loss?
 //   min traffic: 8 B/site (claim; the rest only where a daughter lands)
 GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 {
@@ -199,23 +201,48 @@ GPUSIM_KERNEL void found_scan_chunks(GPUSIM_ARGS)
     }
 }
 
+// Number of new mutations k of a daughter from its first MUTATE word:
+// k ~ Poisson(mu) by inversion against the host's survival thresholds
+// (mutation_sf[m] = P(k > m), non-increasing), capped at MUTATION_TABLE.
+__device__ __forceinline__ u32 new_mutations(const Params* P, u32 word)
+{
+    u32 k = 0;
+    for (u32 m = 0; m < GPUSIM_MUTATION_TABLE; ++m) k += word < P->mutation_sf[m];
+    return k;
+}
+
 // One new clone: the daughter at site j founds clone `id` (a copy of its
-// parent's row with the mutations it drew in tumour_divide_commit).
+// parent's row with the mutations it drew in tumour_divide_commit).  Each of
+// its k new mutations is a neoantigen with probability p_neoantigen, whose
+// immunogenicity a is drawn from the host's quantile table and folded into
+// r in mutation order (the fold is not associative in integers).
+//   rng: (daughter, step, TUMOUR_MUTATE, 0) redrawn: .x k, .y PD-L1?, .z HLA loss?;
+//        (daughter, step, TUMOUR_MUTATE, 1 + m/2) per mutation m < k, see philox.cuh
 __device__ __forceinline__ void found_clone(const Params* P, const Fields* F, u32 j, u32 id)
 {
     const u32 parent = F->clone[j];
     const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
+    const u32 k = new_mutations(P, m.x);
     u32 neo = F->clone_neoantigens[parent];
     u32 recog = F->clone_recognition[parent];
-    u8 flags = F->clone_flags[parent];
-    if (m.x < P->p_mut_neoantigen) {
-        neo += 1;
-        recog = combine_recognition(recog, P->immunogenicity[__umulhi(m.w, GPUSIM_IMMUNO_TABLE)]);
+    for (u32 q = 0; q < k; q += 2) {
+        const philox_u32x4 d = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 1 + q / 2);
+        if (d.x < P->p_neoantigen) {
+            neo += 1;
+            recog = combine_recognition(recog, P->immunogenicity[__umulhi(d.y, GPUSIM_IMMUNO_TABLE)]);
+        }
+        if (q + 1 < k && d.z < P->p_neoantigen) {
+            neo += 1;
+            recog = combine_recognition(recog, P->immunogenicity[__umulhi(d.w, GPUSIM_IMMUNO_TABLE)]);
+        }
     }
+    u8 flags = F->clone_flags[parent];
     if (m.y < P->p_mut_pdl1) flags |= GPUSIM_CLONE_PDL1;
     if (m.z < P->p_mut_hla) flags |= GPUSIM_CLONE_HLA;
     F->clone_parent[id] = parent;
     F->clone_birth_step[id] = P->step;
+    F->clone_mutations[id] = k;
+    F->clone_mutations_total[id] = F->clone_mutations_total[parent] + k;
     F->clone_neoantigens[id] = neo;
     F->clone_recognition[id] = recog;
     F->clone_flags[id] = flags;
@@ -230,8 +257,7 @@ __device__ __forceinline__ void found_clone(const Params* P, const Fields* F, u3
 // (The host then zeroes found_chunks for the next step's counts.)
 //   in:  found_chunks, claim (CLAIM_NEW_CLONE marks), clone (the parent id), parents' rows
 //   out: clone table rows n_clones .., clone[site] = new id, claim[site] reset
-//   rng: (daughter, step, TUMOUR_MUTATE, 0) redrawn: .x .y .z which
-//        mutations, .w immunogenicity quantile of a new neoantigen
+//   rng: see found_clone
 //   min traffic: 4 B/thread (per chunk; the chunk's claims and the rows only where clones are founded)
 GPUSIM_KERNEL void tumour_found_clones(GPUSIM_ARGS)
 {

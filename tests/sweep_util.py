@@ -66,7 +66,7 @@ def assert_same_runs(a_dir: Path, b_dir: Path) -> int:
 SLOW_GRID = tomli_w.dumps({
     "seed": 11,
     "replicates": 2,
-    "grid": [{"key": "tumour.neoantigen_prob_per_division", "values": [0.02, 0.075, 0.2]}],
+    "grid": [{"key": "tumour.mutations_per_division", "values": [0.08, 0.3, 0.8]}],
     "arms": [{"name": "control", "therapy": "none"},
              {"name": "blockade",
               "therapy": [{"kind": "checkpoint_blockade", "start_day": 1.0, "end_day": 10.0, "level": 0.9}]}],

@@ -18,7 +18,7 @@ def _busy_config() -> Config:
     return Config.model_validate({
         "simulation": {"seed": 3, "steps": 3},
         "lattice": {"shape": [24, 24]},
-        "tumour": {"initial_radius_cells": 5, "division_rate_per_day": 50.0, "neoantigen_prob_per_division": 0.5},
+        "tumour": {"initial_radius_cells": 5, "division_rate_per_day": 50.0, "mutations_per_division": 0.7},
         "immune": {"vessel_density": 0.1, "initial_tcells": 40, "speed_um_per_min": 2.0},
         "therapy": [{"kind": "adoptive_transfer", "day": 0.0, "cells": 20},
                     {"kind": "chemotherapy", "day": 0.0, "tumour_kill_prob": 0.1, "tcell_kill_prob": 0.1}],

@@ -29,7 +29,7 @@ def cohort_configs():
     """8 runs of one array shape: different seeds, step counts, rates,
     diffusion (substep counts), T-cell speeds (move counts), exhaustion
     thresholds, output cadences and therapy arms."""
-    base = ["lattice.shape=[30,30]", "tumour.initial_radius_cells=3.0", "tumour.neoantigen_prob_per_division=0.3",
+    base = ["lattice.shape=[30,30]", "tumour.initial_radius_cells=3.0", "tumour.mutations_per_division=0.4",
             "tumour.pdl1_prob_per_division=0.05", "tumour.hla_loss_prob_per_division=0.02",
             "immune.initial_tcells=20", "immune.recruitment_rate_per_day=20.0", "output.frame_every_steps=20"]
     varied = [

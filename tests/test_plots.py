@@ -90,7 +90,7 @@ def test_snapshot_highlights_escape_clones_and_overlays_tcells_in_3d(tmp_path):
 
 def test_muller_groups_small_clones_into_kept_ancestors(tmp_path):
     cfg = make_config(simulation={"steps": 200, "dt_minutes": 30.0}, lattice={"shape": [40, 40]},
-                      tumour={"neoantigen_prob_per_division": 0.3, "division_rate_per_day": 3.0},
+                      tumour={"mutations_per_division": 0.4, "neoantigen_fraction": 1.0, "division_rate_per_day": 3.0},
                       output={"frame_every_steps": 20})
     gpusim.run_to_file(cfg, tmp_path / "run.h5", backend="numpy")
     with gpusim.open_run(tmp_path / "run.h5") as run:
@@ -143,7 +143,7 @@ def test_snapshot_legend_names_every_clone_family_and_tcells_leave_the_tumour_vi
 
 def test_muller_key_labels_kept_clones_with_id_r_and_flags(tmp_path):
     cfg = make_config(simulation={"steps": 120, "dt_minutes": 30.0}, lattice={"shape": [30, 30]},
-                      tumour={"neoantigen_prob_per_division": 0.3, "pdl1_prob_per_division": 0.2,
+                      tumour={"mutations_per_division": 0.4, "neoantigen_fraction": 1.0, "pdl1_prob_per_division": 0.2,
                               "division_rate_per_day": 3.0}, output={"frame_every_steps": 20})
     gpusim.run_to_file(cfg, tmp_path / "run.h5", backend="numpy")
     with gpusim.open_run(tmp_path / "run.h5") as run:

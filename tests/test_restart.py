@@ -36,7 +36,7 @@ def churn_config(steps: int, frame_every: int = 20, checkpoint_every: int = 150)
         simulation={"seed": 42, "steps": steps, "dt_minutes": 30.0},
         lattice={"shape": [48, 48], "neighbourhood": "moore", "boundary": "periodic"},
         tumour={"initial_radius_cells": 3.0, "division_rate_per_day": 3.0, "death_rate_per_day": 0.6,
-                "max_divisions": 6, "stem_symmetric_division_prob": 0.5, "neoantigen_prob_per_division": 0.2,
+                "max_divisions": 6, "stem_symmetric_division_prob": 0.5, "mutations_per_division": 0.5,
                 "pdl1_prob_per_division": 0.02, "hla_loss_prob_per_division": 0.02},
         output={"frame_every_steps": frame_every, "checkpoint_every_steps": checkpoint_every},
     )

@@ -14,7 +14,7 @@ from sweep_util import write_sweep
 from gpusim.analysis.sensitivity import indices, prcc
 
 DECIDES = "tumour.death_rate_per_day"
-INERT = ("immune.speed_um_per_min", "tumour.neoantigen_prob_per_division")
+INERT = ("immune.speed_um_per_min", "tumour.mutations_per_division")
 PARAMS = f"""
 [[random.params]]
 key = "{DECIDES}"          # 0.1/day: every cell survives 10 hours; 100/day: none does

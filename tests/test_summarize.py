@@ -30,7 +30,7 @@ def test_summarize_complete_run(quickstart_run, capsys):
         founded = len(f["clones/id"]) - 1
         outcome = f.attrs.get("outcome", "-")
         runtime = f.attrs["runtime_s"]
-    for fragment in ("60 x 60 (2D, moore, closed), dx 10 um", "300 of 300 (dt 10 min, 2.08 days), seed 20261127",
+    for fragment in ("60 x 60 (2D, moore, closed), dx 10 um", "300 of 300 (dt 10 min, 2.08 days), seed 2",
                      f"outcome {outcome}", "response -", f"tumour_cells {cells},", f"live_clones {live}",
                      f"{founded} founded, {live} alive", "tumour_clone (4 frames)", "on numpy",
                      f"{runtime:.1f} s"):

@@ -130,7 +130,7 @@ def test_dry_run_lists_runs_and_writes_nothing(tmp_path, capsys):
     for run, line in zip(plan.runs, lines[2:]):
         cols = line.split()
         assert cols[:5] == [str(run.index), run.id, run.arm, str(run.replicate), str(run.seed)]
-        assert "tumour.neoantigen_prob_per_division=" in line and "immune.recruitment_rate_per_day=" in line
+        assert "tumour.mutations_per_division=" in line and "immune.recruitment_rate_per_day=" in line
     assert len(lines) == 2 + 8
     assert not (tmp_path / "out").exists()
 
@@ -336,8 +336,8 @@ def test_summary_h5_reads_with_pandas(small_serial):
     assert list(table["run_id"]) == [r.id for r in plan.runs]
     assert list(table["seed"]) == [r.seed for r in plan.runs] and table["seed"].dtype == np.uint64
     assert set(table["arm"]) == {"control", "anti-PD-1"}
-    assert list(table["tumour.neoantigen_prob_per_division"]) == \
-        [r.params["tumour.neoantigen_prob_per_division"] for r in plan.runs]
+    assert list(table["tumour.mutations_per_division"]) == \
+        [r.params["tumour.mutations_per_division"] for r in plan.runs]
     assert (table["status"] == "complete").all()
     for row in table.itertuples():
         with h5py.File(store.run_path(out, row.run_id)) as f:
@@ -369,13 +369,13 @@ def test_summarize_prints_rates_per_arm_and_parameter(small_serial):
     n = len(OUTCOMES)
     assert row[3:4 + n] == [*rates, "0"], row
     assert row[4 + n:9 + n] == ["-"] * 5  # no therapy, no response
-    assert "per arm:" in text and "per tumour.neoantigen_prob_per_division (all arms):" in text
+    assert "per arm:" in text and "per tumour.mutations_per_division (all arms):" in text
     arm_rows = [line.split() for line in text.splitlines() if line.strip().startswith(("control", "anti-PD-1"))]
     assert [r[:3] for r in arm_rows[:2]] == [["control", "4", "4"], ["anti-PD-1", "4", "4"]]
     assert "outcome?: complete runs whose file has no outcome attribute" in text
     assert "('" not in text  # no Python tuples
     lines = text.splitlines()
-    for key in ("tumour.neoantigen_prob_per_division", "immune.recruitment_rate_per_day"):
+    for key in ("tumour.mutations_per_division", "immune.recruitment_rate_per_day"):
         start = lines.index(f"per {key} (all arms):") + 2
         values = [float(line.split()[0]) for line in lines[start:start + 2]]
         assert values == sorted(values), values  # ascending parameter order

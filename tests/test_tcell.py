@@ -88,6 +88,47 @@ def test_tcells_spread_like_a_lattice_walk(backend):
     assert abs(intercept) < 5
 
 
+@pytest.mark.parametrize("neighbourhood,moves", [("von_neumann", 1.0), ("von_neumann", 1.5),
+                                                  ("von_neumann", 2.5), ("moore", 1.5)])
+def test_tcell_msd_per_step_matches_configured_speed(backend, neighbourhood, moves):
+    """speed dt / dx = m moves per step in expectation (the fractional last
+    substep taken with probability = the fraction), so the mean squared
+    displacement per step is m <l^2> dx^2: <l^2> = 1 (von Neumann) or 1.5
+    (2D Moore).  Tolerance 3 % (at least 5 standard errors here).
+
+    2500 T cells on a 400 x 400 periodic lattice, 8 sites apart, walk one
+    step (at most 3 moves: no two meet, each is matched to its start), twelve
+    times at different step numbers (independent draws): 30000 samples."""
+    size, spacing = 400, 8
+    cfg = make_config(
+        simulation={"seed": 17, "steps": 1, "dt_minutes": 10},
+        lattice={"shape": [size, size], "neighbourhood": neighbourhood, "boundary": "periodic"},
+        chemokine={"secretion_per_cell_per_min": 0.0, "kill_burst": 0.0},
+        immune={"vessel_density": 0.0, "speed_um_per_min": moves, "lifespan_days": 1e9,
+                "exhausted_death_rate_per_day": 0.0},
+    )
+    grid = np.arange(spacing // 2, size, spacing)
+    gx, gy = np.meshgrid(grid, grid)
+    sq = []
+    for step in range(12):
+        st = initial_state(cfg)
+        st.sites["clone"][:] = 0
+        st.sites["cell"][:] = 0
+        st.clones["population"][:] = 0
+        st.sites["tcell"][(gx + size * gy).ravel()] = TCELL_PRESENT | 5
+        st.step = 1000 * step
+        sim = Simulation(cfg, backend=backend, state=st)
+        sim.step()
+        i = np.flatnonzero(sim.state().sites["tcell"])
+        assert len(i) == gx.size
+        x, y = i % size, i // size
+        d = [c % spacing - spacing // 2 for c in (x, y)]  # offset from the start
+        sq.append(d[0] ** 2 + d[1] ** 2)
+    msd = np.concatenate(sq).mean()
+    expected = moves * (1.5 if neighbourhood == "moore" else 1.0)
+    assert abs(msd / expected - 1) < 0.03, (msd, expected)
+
+
 def test_no_immunity_no_kills_and_tumour_unchanged(backend):
     """With immunity switched off there are no T cells and no kills; and
     because every random draw is keyed by (site, step, phase), T cells that
@@ -95,7 +136,7 @@ def test_no_immunity_no_kills_and_tumour_unchanged(backend):
     base = dict(
         simulation={"seed": 31, "steps": 150, "dt_minutes": 30},
         lattice={"shape": [40, 40]},
-        tumour={"initial_radius_cells": 3, "division_rate_per_day": 3, "neoantigen_prob_per_division": 0.0,
+        tumour={"initial_radius_cells": 3, "division_rate_per_day": 3, "neoantigen_fraction": 0.0,
                 "initial_recognition": 0.0, "stem_symmetric_division_prob": 0.7},
     )
     off, off_obs = run_state(make_config(**base, immune={"enabled": False}), backend)

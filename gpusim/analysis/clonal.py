@@ -1,12 +1,14 @@
 """Clonal structure from the clone table: subtree populations, variant
 allele frequencies and the neutral-evolution test of Williams et al. (2016).
 
-Each clone is founded by one mutation (a neoantigen or an escape event),
-inherited by all its descendants.  In a diploid tumour of N cells with every
-mutation heterozygous, the mutation that founded clone c has variant allele
-frequency f_c = (cells in c and its descendants) / (2 N).  Under neutral
-growth the cumulative number of mutations with frequency >= f follows
-M(f) = (mu / beta) (1/f - 1/f_max)  (Williams et al. 2016, Nat Genet 48:238).
+Each clone is founded by a daughter that gained k >= 1 new mutations (or
+only an escape event, k = 0); its k mutations are inherited by all its
+descendants.  In a diploid tumour of N cells with every mutation
+heterozygous, each of the mutations that founded clone c has variant allele
+frequency f_c = (cells in c and its descendants) / (2 N): a sequencing VAF
+spectrum holds f_c k_c times.  Under neutral growth the cumulative number of
+mutations with frequency >= f follows M(f) = (mu / beta) (1/f - 1/f_max)
+(Williams et al. 2016, Nat Genet 48:238).
 
 The clone table has row 0 = "no clone", row 1 = the founder (present before
 the simulation, so not counted as a mutation), and every clone numbered after
@@ -16,8 +18,11 @@ its parent (parent[c] < c).
 >>> population = np.array([0, 4, 2, 1, 1])
 >>> subtree_populations(parent, population).tolist()
 [0, 8, 3, 1, 1]
->>> variant_allele_frequencies(parent, population).tolist()   # clones 2, 3, 4
+>>> variant_allele_frequencies(parent, population).tolist()   # one per clone 2, 3, 4
 [0.1875, 0.0625, 0.0625]
+>>> mutations = np.array([0, 0, 2, 0, 1])                    # clone 3: an escape event only
+>>> variant_allele_frequencies(parent, population, mutations).tolist()
+[0.1875, 0.1875, 0.0625]
 """
 
 from __future__ import annotations
@@ -59,13 +64,18 @@ def subtree_populations(parent: np.ndarray, population: np.ndarray) -> np.ndarra
     return sub
 
 
-def variant_allele_frequencies(parent: np.ndarray, population: np.ndarray) -> np.ndarray:
-    """Frequency of the founding mutation of clones 2, 3, ... (zeros for extinct lineages)."""
+def variant_allele_frequencies(parent: np.ndarray, population: np.ndarray,
+                               mutations: np.ndarray | None = None) -> np.ndarray:
+    """Frequency of every mutation acquired after the founder: clone c's
+    frequency repeated ``mutations[c]`` times (the clone table's new
+    mutations at founding), clones in id order; zeros for extinct lineages.
+    Without ``mutations``, one value per clone 2, 3, ... (its founding event)."""
     sub = subtree_populations(parent, population)
     n_cells = int(np.asarray(population, dtype=np.int64)[1:].sum())
-    if n_cells == 0:
-        return np.zeros(max(len(sub) - 2, 0))
-    return sub[2:] / (2.0 * n_cells)
+    f = sub[2:] / (2.0 * n_cells) if n_cells else np.zeros(max(len(sub) - 2, 0))
+    if mutations is None:
+        return f
+    return np.repeat(f, np.asarray(mutations, dtype=np.int64)[2:])
 
 
 def cumulative_mutations(vaf: np.ndarray, f: np.ndarray, fmax: float = 0.5) -> np.ndarray:

@@ -31,6 +31,7 @@ import h5py
 import numpy as np
 
 from ..config import Config
+from ..errors import InputError
 from ..io.checkpoint import read_checkpoint
 from ..io.reader import open_run_file, read_config, reading, require
 from ..io.frames import xdmf_path
@@ -237,7 +238,8 @@ class Run:
     @cached_property
     def clones(self):
         """The clone table as a pandas DataFrame indexed by clone ``id`` (row
-        0 = no clone, 1 = founder): parent, birth_step, neoantigens,
+        0 = no clone, 1 = founder): parent, birth_step, mutations (new at
+        founding), mutations_total and neoantigens (acquired, cumulative),
         recognition (uint32 threshold) and ``r`` (probability), flags, ``pdl1``
         and ``hla`` (escape flags as booleans), population (live cells).
         A run that did not finish has no /clones; its last checkpoint's
@@ -273,14 +275,18 @@ class Run:
 
     # ------------------------------------------------------ clonal analysis
     def vaf(self):
-        """Variant allele frequency of each clone's founding mutation (pandas
-        Series indexed by clone id, clones 2, 3, ...): cells of the clone and
-        its descendants / (2 x tumour cells)."""
+        """Variant allele frequency of every acquired mutation (pandas Series
+        indexed by the clone id it founded, repeated once per mutation):
+        cells of the clone and its descendants / (2 x tumour cells)."""
         import pandas as pd
 
         c = self.clones
-        v = clonal.variant_allele_frequencies(c["parent"].to_numpy(), c["population"].to_numpy())
-        return pd.Series(v, index=c.index[2:], name="vaf")
+        if "mutations" not in c:
+            raise InputError(f"{self.path}: the clone table has no 'mutations' column (a run file from "
+                             f"before mutations v2); VAF spectra count mutations")
+        v = clonal.variant_allele_frequencies(c["parent"].to_numpy(), c["population"].to_numpy(),
+                                              c["mutations"].to_numpy())
+        return pd.Series(v, index=np.repeat(c.index[2:], c["mutations"].to_numpy()[2:]), name="vaf")
 
     def neutral_fit(self, fmin: float = 0.12, fmax: float = 0.24) -> clonal.NeutralFit:
         """Williams et al. (2016) 1/f fit of the cumulative mutation count

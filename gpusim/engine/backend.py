@@ -38,8 +38,12 @@ from ..step import Backend
 from ..therapy import at_step
 from . import chemokine, initial, tcell, tumour
 
+#: Device sums over tumour cells -> (the per-cell mean observable, scale):
+#: the mean is sum / cells / scale, taken on the host in float64.
+_PER_CELL_SUMS = {"recognition_sum": ("mean_recognition", 2.0**32), "mutation_sum": ("tmb", 1.0),
+                  "neoantigen_sum": ("neoantigen_load", 1.0)}
+
 ALL_ONES = 0xFF  # claim[] between phases: every byte of every entry (NO_BID)
-TCELL_OBSERVABLES = ("tcells", "tcells_exhausted")
 #: Counted by tcell_death after a step (so only when the immune phases run).
 TCELL_OBSERVABLES = ("tcells", "tcells_exhausted")
 
@@ -318,9 +322,9 @@ class KernelBackend(Backend):
 
     @staticmethod
     def _observables(c: np.ndarray) -> dict[str, np.ndarray]:
-        obs = {name: c[:, idx] for name, idx in OBSERVED.items() if name != "recognition_sum"}
-        obs["mean_recognition"] = mean_recognition(c[:, OBSERVED["recognition_sum"]].astype(np.uint64),
-                                                   obs["tumour_cells"])
+        obs = {name: c[:, idx] for name, idx in OBSERVED.items() if name not in _PER_CELL_SUMS}
+        for sum_name, (name, scale) in _PER_CELL_SUMS.items():
+            obs[name] = per_cell(c[:, OBSERVED[sum_name]].astype(np.uint64), obs["tumour_cells"], scale)
         return obs
 
     def observe(self) -> dict[str, np.ndarray]:
@@ -402,14 +406,14 @@ class KernelBackend(Backend):
         return sum(a.nbytes for a in arrays) / self.mp.n_sites / self.n_runs
 
 
-def mean_recognition(recog: np.ndarray, cells: np.ndarray) -> np.ndarray:
-    """recog / cells / 2**32 per run (0 without cells), rounded as Python's
+def per_cell(total: np.ndarray, cells: np.ndarray, scale: float) -> np.ndarray:
+    """total / cells / scale per run (0 without cells), rounded as Python's
     exact integer division rounds (the reference's Observer): float64
-    division where both sums are below 2**53 (exact operands, one
+    division where both integers are below 2**53 (exact operands, one
     rounding), Python ints elsewhere."""
     out = np.zeros(len(cells), dtype=np.float64)
-    small = (recog < 2**53) & (cells > 0)
-    out[small] = recog[small].astype(np.float64) / cells[small].astype(np.float64) / 2.0**32
-    for b in np.flatnonzero((recog >= 2**53) & (cells > 0)):
-        out[b] = int(recog[b]) / int(cells[b]) / 2.0**32
+    small = (total < 2**53) & (cells > 0)
+    out[small] = total[small].astype(np.float64) / cells[small].astype(np.float64) / scale
+    for b in np.flatnonzero((total >= 2**53) & (cells > 0)):
+        out[b] = int(total[b]) / int(cells[b]) / scale
     return out

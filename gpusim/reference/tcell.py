@@ -103,6 +103,9 @@ def migrate(st, mp) -> None:
     for s in range(mp.n_moves):
         src = np.flatnonzero(tc)
         w = draw(src, st.step, PH_MIGRATE, s, mp.key)
+        if s >= mp.full_moves:  # the fractional substep: taken with probability = the fraction
+            take = w[:, 2] < mp.p_partial_move
+            src, w = src[take], w[take]
         nb = neighbours(mp, src)
         valid = nb >= 0
         ci = chem[field_cell(mp, src)]

@@ -1,8 +1,9 @@
 """Tumour rules in NumPy (twin of kernels/tumour.cu, written from DESIGN §4).
 
 Deaths (killed, spontaneous, chemotherapy), then two-phase division into
-empty neighbours, then mutation of daughters and founding of new clones
-numbered in site order.
+empty neighbours, then mutation of daughters (k ~ Poisson(mu) new
+mutations, each a neoantigen with probability neoantigen_fraction; PD-L1
+and HLA-loss escapes) and founding of new clones numbered in site order.
 """
 
 from __future__ import annotations
@@ -82,36 +83,56 @@ def divide(st, mp, events: dict) -> None:
     cell[targets] = daughter
     events["divisions"] = len(targets)
 
-    # Mutation of daughters.
+    # Mutation of daughters: k ~ Poisson(mu) new mutations and escape events.
     m = draw(targets, st.step, PH_MUTATE, 0, mp.key)
-    neo = m[:, 0] < mp.p_mut_neoantigen
+    k = new_mutations(mp, m[:, 0])
     pdl1 = m[:, 1] < mp.p_mut_pdl1
     hla = m[:, 2] < mp.p_mut_hla
-    mutant = neo | pdl1 | hla
+    mutant = (k > 0) | pdl1 | hla
     _add_population(st.clones["population"], clone[targets[~mutant]], +1)
-    _found_clones(st, mp, targets[mutant], m[mutant], neo[mutant], pdl1[mutant], hla[mutant])
+    _found_clones(st, mp, targets[mutant], k[mutant], pdl1[mutant], hla[mutant])
     events["new_clones"] = int(mutant.sum())
 
 
-def _found_clones(st, mp, sites, m, neo, pdl1, hla) -> None:
-    """New clones get consecutive ids in increasing site order."""
+def new_mutations(mp, word: np.ndarray) -> np.ndarray:
+    """k ~ Poisson(mu), capped at MUTATION_TABLE: how many survival
+    thresholds P(k > m) the daughter's first mutation word falls below."""
+    return (word[:, None] < mp.mutation_sf[None, :]).sum(axis=1).astype(np.uint32)
+
+
+def _found_clones(st, mp, sites, k, pdl1, hla) -> None:
+    """New clones get consecutive ids in increasing site order.  Each of a
+    daughter's k mutations is a neoantigen with probability
+    neoantigen_fraction; their immunogenicities fold into r in mutation
+    order (two mutations per Philox draw, philox.cuh)."""
     order = np.argsort(sites, kind="stable")
-    sites, m, neo, pdl1, hla = sites[order], m[order], neo[order], pdl1[order], hla[order]
-    k = len(sites)
-    if k == 0:
+    sites, k, pdl1, hla = sites[order], k[order], pdl1[order], hla[order]
+    n = len(sites)
+    if n == 0:
         return
     first = st.n_clones
-    st.clones = grow_clone_table(st.clones, first + k, np)
+    st.clones = grow_clone_table(st.clones, first + n, np)
     t = st.clones
-    ids = np.arange(first, first + k)
+    ids = np.arange(first, first + n)
     parents = st.sites["clone"][sites]
-    a = mp.immunogenicity[mulhi(m[:, 3], IMMUNO_TABLE)]
+    neo = t["neoantigens"][parents].copy()
+    recog = t["recognition"][parents].copy()
+    for q in range(0, int(k.max()), 2):
+        for half in (0, 1):  # mutation q + half uses words (2 half, 2 half + 1) of draw 1 + q / 2
+            rows = np.flatnonzero(k > q + half)
+            d = draw(sites[rows], st.step, PH_MUTATE, 1 + q // 2, mp.key)
+            is_neo = d[:, 2 * half] < mp.p_neoantigen
+            hit = rows[is_neo]
+            a = mp.immunogenicity[mulhi(d[is_neo, 2 * half + 1], IMMUNO_TABLE)]
+            neo[hit] += 1
+            recog[hit] = combine_recognition(recog[hit], a)
     t["parent"][ids] = parents
     t["birth_step"][ids] = st.step
-    t["neoantigens"][ids] = t["neoantigens"][parents] + neo
-    t["recognition"][ids] = np.where(neo, combine_recognition(t["recognition"][parents], a),
-                                     t["recognition"][parents])
+    t["mutations"][ids] = k
+    t["mutations_total"][ids] = t["mutations_total"][parents] + k
+    t["neoantigens"][ids] = neo
+    t["recognition"][ids] = recog
     t["flags"][ids] = t["flags"][parents] | np.where(pdl1, CLONE_PDL1, 0) | np.where(hla, CLONE_HLA, 0)
     t["population"][ids] = 1
     st.sites["clone"][sites] = ids
-    st.n_clones = first + k
+    st.n_clones = first + n

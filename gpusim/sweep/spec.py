@@ -13,8 +13,8 @@ sample, or both, crossed), therapy arms and replicates::
     simulation.steps = 300
 
     [[grid]]                        # explicit values ...
-    key = "tumour.neoantigen_prob_per_division"
-    values = [0.02, 0.075, 0.2]
+    key = "tumour.mutations_per_division"
+    values = [0.1, 0.3, 1.0]
 
     [[grid]]                        # ... or a range: num points, linear or log
     key = "immune.recruitment_rate_per_day"
