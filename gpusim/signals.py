@@ -18,7 +18,8 @@ over the state, so only steps worth it are guarded
 step after one that took more than :data:`GUARD_AFTER_S`.  Every other step
 is short by that measure and runs to its end before the stop, so all steps
 honour a signal within about that time, and runs whose steps are quick (the
-shipped scenarios; a GPU run of 10^9 sites at ~0.1 s per step) copy nothing.
+shipped scenarios; a GPU run of 10^9 sites at ~0.1 s per step) copy the
+state once, for their first step, and never again.
 
 >>> import os, signal
 >>> with StopOnSignal() as stop:

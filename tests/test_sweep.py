@@ -353,9 +353,9 @@ def test_summary_h5_reads_with_pandas(small_serial):
         assert row.runtime_s > 0 and np.isclose(row.days, 50 * 10 / 1440)
 
 
-def test_summarize_prints_rates_per_arm_and_parameter(small_serial):
+def test_summarize_prints_rates_per_arm_and_parameter(small_serial, capsys):
     out, _ = small_serial
-    proc = gpusim("summarize", out)
+    proc = cli(capsys, "summarize", out)
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
     assert f"sweep {out}: 8 runs (8 complete)" in text
@@ -383,13 +383,13 @@ def test_summarize_prints_rates_per_arm_and_parameter(small_serial):
         labels = [line.split("  ")[1].strip() if line.startswith("  ") else line for line in lines[start:start + 4]]
         assert [x.split(", ")[1] for x in labels] == ["control", "anti-PD-1"] * 2, labels
         assert [float(x.split(", ")[0]) for x in labels] == sorted(float(x.split(", ")[0]) for x in labels)
-    assert_one_line_error(gpusim("summarize", out / "nope"), "nope: no such file")
+    assert_one_line_error(cli(capsys, "summarize", out / "nope"), "nope: no such file")
 
 
-def test_plot_writes_a_png_with_three_kinds_of_panel(small_serial, tmp_path):
+def test_plot_writes_a_png_with_three_kinds_of_panel(small_serial, tmp_path, capsys):
     out, _ = small_serial
     png = tmp_path / "sweep.png"
-    proc = gpusim("plot", out, "-o", png)
+    proc = cli(capsys, "plot", out, "-o", png)
     assert proc.returncode == 0, proc.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     from gpusim.sweep.plots import figure
@@ -398,7 +398,7 @@ def test_plot_writes_a_png_with_three_kinds_of_panel(small_serial, tmp_path):
     assert "arm control" in titles and "arm anti-PD-1" in titles
     assert any(t.startswith("response per arm") for t in titles)
     assert any(t.startswith("waterfall") for t in titles)
-    assert_one_line_error(gpusim("plot", out, "-o", tmp_path / "no" / "x.png"), "does not exist")
+    assert_one_line_error(cli(capsys, "plot", out, "-o", tmp_path / "no" / "x.png"), "does not exist")
 
 
 def test_import_gpusim_does_not_load_mpi4py():

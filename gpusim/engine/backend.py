@@ -33,7 +33,7 @@ from .. import abi
 from ..abi import COUNTERS, OBSERVED
 from ..config import Config
 from ..params import ModelParams, model_params, step_params
-from ..state import State, initial_params
+from ..state import State, clone_capacity, initial_params
 from ..step import Backend
 from ..therapy import at_step
 from . import chemokine, initial, tcell, tumour
@@ -220,16 +220,16 @@ class KernelBackend(Backend):
         return array if len(self.active) == self.n_runs else array[self.xp.asarray(self.active)]
 
     def ensure_clone_capacity(self, needed: int) -> None:
-        """Clone columns with room for ``needed`` rows in every run (doubling)."""
+        """Clone columns with room for ``needed`` rows in every run (the
+        state's doubling rule; contents kept by device copies, row by row)."""
         cap = self.clones["population"].shape[1]
-        if needed <= cap:
+        new_cap = clone_capacity(cap, needed)
+        if new_cap == cap:
             return
-        new_cap = max(cap, 16)
-        while new_cap < needed:
-            new_cap *= 2
         for name, col in self.clones.items():
             grown = self.xp.zeros((self.n_runs, new_cap), dtype=col.dtype)
-            grown[:, :cap] = col
+            for b in range(self.n_runs):
+                self.device.copy(grown[b, :cap], col[b])
             self.clones[name] = grown
         self.refresh_fields()
 
@@ -304,9 +304,10 @@ class KernelBackend(Backend):
         """The state observables come back with the step's counts in one
         transfer (:meth:`observe`).  The per-site ones were counted by the
         kernels that last changed their layer (tumour_divide_commit,
-        tcell_death); the clone tables are reduced now."""
-        self.set_params(self.active, n_clones=self.n_clones[self.active])
-        self.launch("observe_clones", int(self.n_clones[self.active].max()))
+        tcell_death); the clone tables are reduced now, over the rows of the
+        run with the most clones (rows past a run's own count hold zeros)."""
+        rows = int(self.n_clones[self.active].max())
+        self.launch("observe_clones", rows, sub=rows)
         c = self.device.to_host(self.active_view(self.counters)).astype(np.int64)
         events.update({name: c[:, idx] for name, idx in COUNTERS.items()})
         events.setdefault("new_clones", np.zeros(len(self.active), dtype=np.int64))
@@ -316,9 +317,9 @@ class KernelBackend(Backend):
         self._observed = obs
 
     def _launch_observers(self) -> None:
-        self.set_params(self.active, n_clones=self.n_clones[self.active])
+        rows = int(self.n_clones[self.active].max())
         self.launch("observe_sites", self.mp.n_sites)
-        self.launch("observe_clones", int(self.n_clones[self.active].max()))
+        self.launch("observe_clones", rows, sub=rows)
 
     @staticmethod
     def _observables(c: np.ndarray) -> dict[str, np.ndarray]:
