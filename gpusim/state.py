@@ -96,8 +96,9 @@ class State:
         )
 
 
-def grow_clone_table(clones: dict[str, Any], needed: int, xp) -> dict[str, Any]:
-    """Columns with capacity >= ``needed`` (doubling), contents kept."""
+def grow_clone_table(clones: dict[str, Any], needed: int, xp, copy=None) -> dict[str, Any]:
+    """Columns with capacity >= ``needed`` (doubling), contents kept
+    (``copy(dst, src)``, default slice assignment)."""
     cap = len(next(iter(clones.values())))
     if needed <= cap:
         return clones
@@ -107,7 +108,10 @@ def grow_clone_table(clones: dict[str, Any], needed: int, xp) -> dict[str, Any]:
     grown = {}
     for name, col in clones.items():
         g = xp.zeros(new_cap, dtype=col.dtype)
-        g[:cap] = col
+        if copy is None:
+            g[:cap] = col
+        else:
+            copy(g[:cap], col)
         grown[name] = g
     return grown
 

@@ -58,7 +58,8 @@ static inline void atomic_add_warp_sum(unsigned long long* addr, unsigned long l
 #endif
 
 // Kernels have C linkage so CuPy's RawModule and ctypes find them by name.
-// `sub` is the launch's substep (0 when unused): passed by value with the
-// launch, so the per-substep parameter costs no host-to-device copy.
+// `sub` is a per-launch number passed by value with the launch (the substep
+// of a diffusion or T-cell move; the rows of observe_clones; 0 when unused),
+// so it costs no host-to-device copy of Params.
 #define GPUSIM_KERNEL extern "C" __global__
 #define GPUSIM_ARGS const Params* __restrict__ P, const Fields* __restrict__ F, const u32 sub

@@ -27,11 +27,12 @@ GPUSIM_KERNEL void observe_sites(GPUSIM_ARGS)
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_TCELLS_EXHAUSTED], stuck);
 }
 
-// Per clone row r in [1, n_clones): live cells, live clones, cells of PD-L1
-// high and of HLA-lost clones, and the sums of population * recognition
-// (uint64, wrapping; mean_recognition = that / cells / 2^32 on the host),
-// population * mutations_total (tmb = that / cells) and population *
-// neoantigens (neoantigen_load = that / cells).
+// Per clone row r in [1, sub) (sub = the clone count, passed with the
+// launch): live cells, live clones, cells of PD-L1 high and of HLA-lost
+// clones, and the sums of population * recognition (uint64, wrapping;
+// mean_recognition = that / cells / 2^32 on the host), population *
+// mutations_total (tmb = that / cells) and population * neoantigens
+// (neoantigen_load = that / cells).
 //   in:  clone_population, clone_flags, clone_recognition, clone_mutations_total, clone_neoantigens
 //   out: counters[OBS_TUMOUR_CELLS .. OBS_RECOGNITION_SUM, OBS_MUTATION_SUM, OBS_NEOANTIGEN_SUM]
 //   rng: none
@@ -40,7 +41,7 @@ GPUSIM_KERNEL void observe_clones(GPUSIM_ARGS)
 {
     const u32 r = global_thread_index();
     u64 pop = 0, pdl1 = 0, hla = 0, recog = 0, muts = 0, neo = 0;
-    if (r >= 1 && r < P->n_clones) {
+    if (r >= 1 && r < sub) {
         pop = F->clone_population[r];
         const u8 flags = F->clone_flags[r];
         pdl1 = (flags & GPUSIM_CLONE_PDL1) ? pop : 0;

@@ -108,7 +108,7 @@ class KernelBackend(Backend):
         self.device.launch(kernel, n_threads, self._params_buf, self._fields_buf, sub)
 
     def ensure_clone_capacity(self, needed: int) -> None:
-        grown = grow_clone_table(self.state.clones, needed, self.xp)
+        grown = grow_clone_table(self.state.clones, needed, self.xp, self.device.copy)
         if grown is not self.state.clones:
             self.state.clones = grown
             self.refresh_fields()
@@ -158,8 +158,7 @@ class KernelBackend(Backend):
         transfer (:meth:`observe`).  The per-site ones were counted by the
         kernels that last changed their layer (tumour_divide_commit,
         tcell_death); the clone table is reduced now."""
-        self.set_params(n_clones=self.state.n_clones)
-        self.launch("observe_clones", self.state.n_clones)
+        self.launch("observe_clones", self.state.n_clones, sub=self.state.n_clones)
         c = self.device.to_host(self.counters)
         events.update({name: int(c[idx]) for name, idx in COUNTERS.items()})
         obs = self._observables(c)
@@ -195,9 +194,8 @@ class KernelBackend(Backend):
         state: from the last step's transfer, or reduced now."""
         if self._observed is None:
             self.device.fill_bytes(self.counters, 0)
-            self.set_params(n_clones=self.state.n_clones)
             self.launch("observe_sites", self.mp.n_sites)
-            self.launch("observe_clones", self.state.n_clones)
+            self.launch("observe_clones", self.state.n_clones, sub=self.state.n_clones)
             self._observed = self._observables(self.device.to_host(self.counters))
         return self._observed
 

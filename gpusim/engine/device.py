@@ -92,6 +92,10 @@ class CpuDevice:
         """Copy host ``src`` into the contiguous device view ``dst``."""
         dst[...] = src
 
+    def copy(self, dst, src) -> None:
+        """Copy the contiguous array ``src`` into ``dst`` (same size and dtype)."""
+        np.copyto(dst, src)
+
     def copy_bytes_per_s(self, nbytes: int, min_seconds: float = 0.2) -> float:
         """Bytes read + written per second by a host memcpy of ``nbytes``."""
         return host_copy_bytes_per_s(nbytes, min_seconds)
@@ -166,6 +170,13 @@ class CudaDevice:
     def upload(self, dst, src: np.ndarray) -> None:
         """Copy host ``src`` into the contiguous device view ``dst``."""
         dst.set(np.ascontiguousarray(src, dtype=dst.dtype))
+
+    def copy(self, dst, src) -> None:
+        """Copy the contiguous device array ``src`` into ``dst`` (same size and dtype): a memcpy."""
+        if src.nbytes:
+            cp = self.xp
+            cp.cuda.runtime.memcpyAsync(dst.data.ptr, src.data.ptr, src.nbytes, cp.cuda.runtime.memcpyDeviceToDevice,
+                                        cp.cuda.get_current_stream().ptr)
 
     def copy_bytes_per_s(self, nbytes: int, min_seconds: float = 0.2) -> float:
         """Bytes read + written per second by a device-to-device copy of
