@@ -22,7 +22,7 @@ from typing import Any
 from .config import Config
 from .observables import EVENTS
 from .params import ModelParams, StepParams, step_params
-from .signals import GUARD_AFTER_S, StepAbandoned, guarded, handler_active, poll
+from .signals import GUARD_AFTER_S, GUARD_MAX_BYTES, StepAbandoned, guarded, handler_active, poll
 from .state import State
 from .therapy import at_step
 
@@ -82,6 +82,7 @@ class Backend(ABC):
         stop between them), ``end_step``: the body of every backend's step
         (a batch of runs passes its own ``sp``).  Guarded when likely slow."""
         slow = self.last_step_s is None or self.last_step_s > GUARD_AFTER_S
+        slow = slow and self.mp.n_sites * self.bytes_per_site() <= GUARD_MAX_BYTES
         undo = self.snapshot() if slow and handler_active() else None
         started = time.perf_counter()
         try:
