@@ -284,7 +284,7 @@ def bench_cohort(backend: str, n: int, steps: int | None = None, batch: int | st
         "alone_s": alone_s,
         "batched_runs_per_hour": 3600.0 * n / batched_s,
         "alone_runs_per_hour": 3600.0 * alone / alone_s,
-        "host": f"{platform.node()} {platform.machine()}",
+        "host": describe_host(),
     }
     record["speedup"] = record["batched_runs_per_hour"] / record["alone_runs_per_hour"]
     return record

@@ -147,3 +147,19 @@ def test_a_bad_batch_is_refused(tmp_path):
     other = load_config(QUICKSTART, ["lattice.shape=[20,20]"])
     with pytest.raises(ValueError, match="differs from run 0 in shape"):
         KernelBackend(CpuDevice(), [cfgs[0], other], [initial_state(cfgs[0]), initial_state(other)])
+
+
+def test_bench_cohort_times_batched_and_alone(capsys):
+    from conftest import cli
+
+    proc = cli(capsys, "bench", "--cohort", 4, "--backend", "cpu", "--steps", 6, "--batch", 2, "--alone", 2, "--json")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    (rec,) = json.loads(proc.stdout)
+    assert (rec["cohort"], rec["steps"], rec["batch"], rec["alone_runs"], rec["shape"]) == (4, 6, 2, 2, [100, 100])
+    assert rec["batched_runs_per_hour"] > 0 and rec["alone_runs_per_hour"] > 0
+    assert rec["speedup"] == pytest.approx(rec["batched_runs_per_hour"] / rec["alone_runs_per_hour"])
+    assert "runs/hour" in proc.stderr
+    bad = cli(capsys, "bench", "--cohort", 0)
+    assert bad.returncode == 2 and "--cohort must be >= 1" in bad.stderr
