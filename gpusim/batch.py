@@ -37,8 +37,8 @@ import numpy as np
 
 from .config import Config
 from .errors import InputError, RunInterrupted
-from .signals import StepAbandoned
 from .observables import EVENTS, OBSERVABLES
+from .signals import StepAbandoned
 from .state import State
 
 #: Default share of a device's free memory that ``--batch auto`` fills
@@ -235,7 +235,6 @@ class Cohort:
                 self.members[b].writer.fail(f"{err.__class__.__name__}: {err}")
             raise
         return self.final
-
 
     def _interrupted(self, rows, why: str) -> str:
         first = self.members[rows[0]].writer.path

@@ -215,9 +215,11 @@ class KernelBackend(Backend):
         n_runs = len(self.active) if rows is None else len(rows)
         self.device.launch(kernel, n_threads, params, fields, sub, n_runs)
 
-    def active_view(self, array):
-        """The rows of ``array`` (leading axis = run) of the active runs."""
-        return array if len(self.active) == self.n_runs else array[self.xp.asarray(self.active)]
+    def counts(self) -> np.ndarray:
+        """The counters of the active runs on the host, int64 (B, N_COUNTERS):
+        one contiguous transfer of every run's, rows picked on the host (no
+        device gather: nothing for CuPy to compile mid-run)."""
+        return self.device.to_host(self.counters)[self.active].astype(np.int64)
 
     def ensure_clone_capacity(self, needed: int) -> None:
         """Clone columns with room for ``needed`` rows in every run (the
@@ -308,7 +310,7 @@ class KernelBackend(Backend):
         run with the most clones (rows past a run's own count hold zeros)."""
         rows = int(self.n_clones[self.active].max())
         self.launch("observe_clones", rows, sub=rows)
-        c = self.device.to_host(self.active_view(self.counters)).astype(np.int64)
+        c = self.counts()
         events.update({name: c[:, idx] for name, idx in COUNTERS.items()})
         events.setdefault("new_clones", np.zeros(len(self.active), dtype=np.int64))
         obs = self._observables(c)
@@ -334,7 +336,7 @@ class KernelBackend(Backend):
         if self._observed is None:
             self.device.fill_bytes(self.counters, 0)
             self._launch_observers()
-            self._observed = self._observables(self.device.to_host(self.active_view(self.counters)).astype(np.int64))
+            self._observed = self._observables(self.counts())
         return self._observed
 
     def retire(self, rows) -> None:
@@ -365,9 +367,14 @@ class KernelBackend(Backend):
 
     def snapshot(self) -> dict:
         """Copies (on the device) of every run's state arrays and counts."""
-        copy = {part: {k: v.copy() for k, v in getattr(self, part).items()} for part in ("sites", "clones", "extra")}
+        copy = {part: {k: self._copy(v) for k, v in getattr(self, part).items()} for part in ("sites", "clones", "extra")}
         copy["n_clones"] = self.n_clones.copy()
         return copy
+
+    def _copy(self, a):
+        dst = self.xp.empty_like(a)
+        self.device.copy(dst, a)  # a memcpy on the GPU (no CuPy kernel to compile)
+        return dst
 
     def restore(self, snap: dict) -> None:
         """Every run back at the abandoned step's start, scratch as a step expects it."""

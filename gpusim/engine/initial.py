@@ -34,7 +34,7 @@ def build(be) -> None:
     be.device.fill_bytes(be.counters, 0)
     be.set_params(be.active, step=0)
     be.launch("initial_sites", be.mp.n_sites)
-    founders = be.device.to_host(be.counters[:, FOUNDERS])
+    founders = be.device.to_host(be.counters)[:, FOUNDERS]  # one contiguous transfer
     tables = [initial_clone_table(initial_params(cfg), int(f)) for cfg, f in zip(be.cfgs, founders)]
     for name, col in be.clones.items():
         be.device.upload(col, np.stack([t[name] for t in tables]))

@@ -31,7 +31,7 @@ def divide(be) -> np.ndarray:
     be.launch("found_scan_chunks", n_groups)
     # The step's one read inside it: how many clones each run makes room for.
     rows = be.active
-    k = be.device.to_host(be.active_view(be.counters)[:, NEW_CLONES]).astype(np.int64)
+    k = be.counts()[:, NEW_CLONES]
     if k.any():
         be.ensure_clone_capacity(int((be.n_clones[rows] + k).max()))
         be.set_params(rows, n_clones=be.n_clones[rows], n_new=k)
