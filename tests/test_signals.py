@@ -42,7 +42,7 @@ def long_step(backend: str):
     while True:
         cfg = long_step_config(n)
         step_s = step_seconds(cfg, backend)
-        if step_s > max(1.0, 2 * GUARD_AFTER_S) or n >= 768:
+        if step_s > max(1.0, 2 * GUARD_AFTER_S) or n >= 3072:
             return cfg, step_s
         n *= 2
 

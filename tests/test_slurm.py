@@ -45,7 +45,7 @@ def test_dry_run_gpu_script(tmp_path, capsys):
         "#SBATCH --partition=gpu", "#SBATCH --constraint=h100"]
     assert "trap requeue USR1" in script and 'scontrol requeue "$SLURM_JOB_ID"' in script
     launch = next(line for line in script.splitlines() if line.startswith("srun --mpi=pmi2"))
-    assert f"-m gpusim sweep {SMALL} -o {out} --backend cuda &" in launch
+    assert f"-m gpusim sweep {SMALL} -o {out} --backend cuda --batch auto &" in launch
     assert "$$" not in script and "${" not in script.replace("${SLURM_RESTART_COUNT:-0}", "")
     assert not out.exists()  # a dry run writes nothing
     bash = shutil.which("bash")
@@ -61,7 +61,9 @@ def test_dry_run_cpu_script_asks_for_cpus(tmp_path, capsys):
     assert "#SBATCH --ntasks-per-node=8" in lines and "#SBATCH --cpus-per-task=2" in lines
     assert not any("--gpus" in line or "--gres" in line for line in lines)
     assert "#SBATCH --signal=B:USR1@120" in lines
-    assert "--cpus-per-task=$SLURM_CPUS_PER_TASK" in proc.stdout and "--backend cpu &" in proc.stdout
+    assert "--cpus-per-task=$SLURM_CPUS_PER_TASK" in proc.stdout and "--backend cpu --batch auto &" in proc.stdout
+    batched = cli(capsys, "submit", SMALL, "-o", tmp_path / "c", "--gpus-per-node", 0, "--batch", "16", "--dry-run")
+    assert "--backend cpu --batch 16 &" in batched.stdout
     short = cli(capsys, "submit", SMALL, "-o", tmp_path / "c", "--gpus-per-node", 0, "--time", "00:02:00", "--dry-run")
     assert "#SBATCH --signal=B:USR1@30" in sbatch_lines(short.stdout)  # never at the start of a short job
 
@@ -72,6 +74,7 @@ def test_dry_run_cpu_script_asks_for_cpus(tmp_path, capsys):
     (["--nodes", "0"], "--nodes 0: must be at least 1"),
     (["--gpus-per-node", "-1"], "--gpus-per-node -1"),
     (["--backend", "gpu"], "--backend 'gpu'"),
+    (["--batch", "many"], "--batch 'many'"),
 ])
 def test_bad_submit_arguments(tmp_path, args, fragment, capsys):
     assert_one_line_error(cli(capsys, "submit", SMALL, "-o", tmp_path / "x", *args, "--dry-run"), fragment)
