@@ -397,14 +397,6 @@ class KernelBackend(Backend):
 
         return Recorder(self)
 
-    def copy_bytes_per_s(self, nbytes: int) -> float:
-        return self.device.copy_bytes_per_s(nbytes)
-
-    def launch_recorder(self):
-        from .profile import Recorder
-
-        return Recorder(self)
-
     def describe(self) -> str:
         return self.device.describe()
 
