@@ -255,11 +255,19 @@ class FrameWriter:
         for lo, hi in slabs(array.size, array.dtype.itemsize, row):
             v[k, lo // row : hi // row] = to_host(array[lo:hi]).reshape(hi // row - lo // row, *v.shape[2:])
 
-    @staticmethod
-    def frame_nbytes(state) -> int:
-        """Uncompressed bytes of one full frame of ``state`` (more than :meth:`append` writes of slices)."""
-        arrays = (field_array(state, spec.source) for spec in field_specs().values())
-        return sum(a.nbytes for a in arrays if a is not None)
+    def frame_nbytes(self, state, kinds=("full",)) -> int:
+        """Uncompressed bytes :meth:`append` writes for ``kinds`` (full frames, slices)."""
+        total = 0
+        for spec in field_specs().values():
+            array = field_array(state, spec.source)
+            if array is None:
+                continue
+            if "full" in kinds:
+                total += array.nbytes
+            if "slices" in kinds:
+                grid = spec.grid_of(self.cfg, state)
+                total += sum(math.prod(plane_grid(grid, p).extents) for p in PLANES) * array.dtype.itemsize
+        return total
 
     def ensure_datasets(self, state) -> None:
         """Every field's (possibly empty) datasets, also when no frame was written."""

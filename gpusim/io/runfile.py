@@ -187,7 +187,7 @@ class RunWriter:
     def frame(self, state, kinds=("full",)) -> None:
         """Append one frame of every field (series ``kinds``: full, slices),
         flush, update the XDMF file."""
-        self._require(self.frames.frame_nbytes(state), f"the frame of step {state.step}")
+        self._require(self.frames.frame_nbytes(state, kinds), f"the frame of step {state.step}")
         self.frames.append(state, kinds)
         self.flush()
         self.frames.write_xdmf()
