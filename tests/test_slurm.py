@@ -12,9 +12,11 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 import time
 
 import pytest
+import tomli_w
 from conftest import assert_one_line_error, cli, gpusim
 from sweep_util import (SLOW_BASE, SLOW_GRID, SMALL, assert_each_run_once, assert_same_runs, run_files, wait_for,
                         write_sweep)
@@ -181,7 +183,10 @@ def test_slurm_runs_a_submitted_sweep(tmp_path, jobs):
 @pytest.mark.slow
 def test_slurm_requeue_before_the_time_limit_resumes_the_sweep(tmp_path, jobs):
     need_slurm()
-    spec = write_sweep(tmp_path, SLOW_GRID.replace("[0.02, 0.075, 0.2]", "[0.02, 0.2]"), SLOW_BASE)
+    grid = tomllib.loads(SLOW_GRID)  # the slow grid's first and last values only: 8 runs
+    grid["grid"][0]["values"] = grid["grid"][0]["values"][::len(grid["grid"][0]["values"]) - 1]
+    spec = write_sweep(tmp_path, tomli_w.dumps(grid), SLOW_BASE)
+    assert len(load_plan(spec).runs) == 8
     out = tmp_path / "slow"
     jobs.append(job := submit(spec, out))
 
