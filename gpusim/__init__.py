@@ -12,9 +12,11 @@ True
 
 from .version import __version__
 from .config import Config, load_config  # noqa: E402
+from .batch import run_batch  # noqa: E402
 from .simulation import Simulation, resume_run, run_to_file  # noqa: E402
 
-__all__ = ["Config", "Simulation", "load_config", "open_run", "resume_run", "run_to_file", "__version__"]
+__all__ = ["Config", "Simulation", "load_config", "open_run", "resume_run", "run_batch", "run_to_file",
+           "__version__"]
 
 
 def __getattr__(name: str):

@@ -61,21 +61,30 @@ def resolve(name: str) -> str:
     return name
 
 
-def make_backend(name: str, cfg: Config, state: State | None = None):
-    """A backend instance holding ``state`` (copied to the device), or the
-    state at step 0 (built by kernels on the kernel backends).  A run that
-    does not fit in memory is refused before anything is allocated."""
+def make_backend(name: str, cfgs: list[Config] | Config, states: list[State | None] | State | None = None):
+    """A backend holding a batch of runs (one run is a batch of one): each
+    from its state in ``states`` (copied to the device), or from the state
+    at step 0 (built by kernels on the kernel backends) where that is None.
+    A batch that does not fit in memory is refused before anything is
+    allocated."""
     from .memory import check_fits
 
+    if isinstance(cfgs, Config):
+        cfgs, states = [cfgs], [states]
+    states = list(states) if states is not None else [None] * len(cfgs)
     name = resolve(name)
-    check_fits(cfg, name)
+    check_fits(cfgs[0], name, runs=len(cfgs))
     if name == "numpy":
-        from .reference import ReferenceBackend
-        from .state import initial_state
+        from .reference.backend import ReferenceBatch
 
-        return ReferenceBackend(cfg, state if state is not None else initial_state(cfg))
+        return ReferenceBatch(cfgs, states)
     from .engine.backend import KernelBackend
+
+    return KernelBackend(make_device(name), cfgs, states)
+
+
+def make_device(name: str):
+    """The cpu or cuda device the kernels run on."""
     from .engine.device import CpuDevice, CudaDevice
 
-    device = CudaDevice() if name == "cuda" else CpuDevice()
-    return KernelBackend(device, cfg, state)
+    return CudaDevice() if name == "cuda" else CpuDevice()

@@ -213,3 +213,78 @@ def run_bench(backends: list[str] | None = None, sizes: list[tuple[int, ...]] | 
                         log(profile_table(rec))
                 records.append(rec)
     return records
+
+
+# --------------------------------------------------------------------------
+# Cohorts: many small runs batched (gpusim.batch) against one at a time
+
+#: The cohort benchmark's scenario (a 100 x 100 lattice for 30 days).
+COHORT_CONFIG = "checkpoint_blockade.toml"
+
+
+def cohort_config_path():
+    """configs/checkpoint_blockade.toml: shipped in the wheel as
+    gpusim/configs, or the source checkout's configs/ folder."""
+    from importlib import resources
+    from pathlib import Path
+
+    packaged = resources.files("gpusim") / "configs" / COHORT_CONFIG
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[1] / "configs" / COHORT_CONFIG
+
+
+def cohort_configs(n: int, steps: int | None = None, config=None) -> list[Config]:
+    """``n`` runs of the scenario with seeds 1..n; odd-numbered runs untreated
+    (``therapy = []``), so half the cohort is treated."""
+    from .config import apply_overrides, load_config
+
+    base = load_config(config or cohort_config_path(), [f"simulation.steps={steps}"] if steps else [])
+    return [apply_overrides(base, [f"simulation.seed={i + 1}", *(["therapy=[]"] if i % 2 else [])])
+            for i in range(n)]
+
+
+def bench_cohort(backend: str, n: int, steps: int | None = None, batch: int | str = "auto",
+                 alone: int | None = None, config=None, log=None) -> dict:
+    """Time ``n`` runs (run files written to a temporary folder) batched,
+    then ``alone`` of them (default all) one at a time on the same backend;
+    runs per hour of each.  Kernel compilation is warmed up first."""
+    import tempfile
+    from pathlib import Path
+
+    from .backends import resolve
+    from .batch import auto_batch, run_batch
+
+    backend = resolve(backend)
+    cfgs = cohort_configs(n, steps, config)
+    alone = n if alone is None else max(1, min(alone, n))
+    size = auto_batch(cfgs[0], backend, n) if batch == "auto" else int(batch)
+    with tempfile.TemporaryDirectory(prefix="gpusim-cohort-") as tmp:
+        d = Path(tmp)
+        run_batch(cohort_configs(1, 1, config), [d / "warmup.h5"], backend=backend)
+        t0 = time.perf_counter()
+        run_batch(cfgs, [d / f"batched{i}.h5" for i in range(n)], backend=backend, batch=size)
+        batched_s = time.perf_counter() - t0
+        if log:
+            log(f"{backend}: {n} runs batched {size} at a time: {batched_s:.1f} s")
+        t0 = time.perf_counter()
+        for i in range(alone):
+            run_batch([cfgs[i]], [d / f"alone{i}.h5"], backend=backend, batch=1)
+        alone_s = time.perf_counter() - t0
+        if log:
+            log(f"{backend}: {alone} runs one at a time: {alone_s:.1f} s")
+    record = {
+        "backend": backend,
+        "cohort": n,
+        "steps": cfgs[0].simulation.steps,
+        "shape": list(cfgs[0].lattice.shape),
+        "batch": size,
+        "batched_s": batched_s,
+        "alone_runs": alone,
+        "alone_s": alone_s,
+        "batched_runs_per_hour": 3600.0 * n / batched_s,
+        "alone_runs_per_hour": 3600.0 * alone / alone_s,
+        "host": describe_host(),
+    }
+    record["speedup"] = record["batched_runs_per_hour"] / record["alone_runs_per_hour"]
+    return record

@@ -68,13 +68,16 @@ def device_available_bytes() -> int:
     return int(cupy.cuda.runtime.memGetInfo()[0])
 
 
-def check_fits(cfg, backend: str) -> None:
-    """Raise InputError (one line, both figures) when the run does not fit."""
+def check_fits(cfg, backend: str, runs: int = 1) -> None:
+    """Raise InputError (one line, both figures) when ``runs`` runs of
+    ``cfg`` (a batch, gpusim.batch) do not fit."""
     need = required_bytes(cfg, backend)
     shape = "x".join(map(str, cfg.lattice.shape))
+    batch = f" x {runs} runs" if runs > 1 else ""
     for where, nbytes in need.items():
         free = device_available_bytes() if where == "device" else host_available_bytes()
-        if nbytes > free:
+        if nbytes * runs > free:
             what = "GPU memory" if where == "device" else "host RAM"
-            raise InputError(f"lattice {shape} ({cfg.lattice.n_sites:.3g} sites) needs {nbytes / GIB:.1f} GiB of "
-                             f"{what} on the {backend} backend; {free / GIB:.1f} GiB free")
+            raise InputError(f"lattice {shape} ({cfg.lattice.n_sites:.3g} sites){batch} needs "
+                             f"{nbytes * runs / GIB:.1f} GiB of {what} on the {backend} backend; "
+                             f"{free / GIB:.1f} GiB free")

@@ -18,7 +18,9 @@ over the state, so only steps worth it are guarded
 step after one that took more than :data:`GUARD_AFTER_S`.  Every other step
 is short by that measure and runs to its end before the stop, so all steps
 honour a signal within about that time, and runs whose steps are quick (the
-shipped scenarios; a GPU run of 10^9 sites at ~0.1 s per step) copy nothing.
+shipped scenarios) copy the state once, for their first step, and never
+again.  A state bigger than :data:`GUARD_MAX_BYTES` is never copied (a GPU
+run of 10^9 sites at ~0.1 s per step): it stops at the end of its step.
 
 >>> import os, signal
 >>> with StopOnSignal() as stop:
@@ -39,6 +41,12 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
 #: A step that follows one slower than this (seconds) is guarded: it copies
 #: the state first and is abandoned at the next poll after a stop request.
 GUARD_AFTER_S = 0.5
+
+#: A step is guarded only while the state (site arrays) is at most this
+#: big: the guard's host copy must not double the memory of a run that was
+#: sized to fill its device (a 10^9-cell tumour).  Bigger runs finish the
+#: step they are in before they stop (about 0.1-0.2 s per step on a GPU).
+GUARD_MAX_BYTES = 1 << 30
 
 
 class StepAbandoned(Exception):

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from .backends import make_backend
 from .config import Config
-from .errors import InputError, RunInterrupted
-from .io.space import write_failure
+from .errors import InputError
 from .observables import EVENTS, OBSERVABLES
 from .progress import Progress
 from .signals import StepAbandoned, StopOnSignal
@@ -23,12 +24,13 @@ from .state import State
 
 
 class Simulation:
-    """One run of the model on one backend (``auto``, ``cuda``, ``cpu``, ``numpy``)."""
+    """One run of the model on one backend (``auto``, ``cuda``, ``cpu``,
+    ``numpy``): a batch of one, stepped by hand."""
 
     def __init__(self, cfg: Config, backend: str = "auto", state: State | None = None):
         self.cfg = cfg
         self.backend = make_backend(backend, cfg, state)
-        self.last_observables: dict[str, int] = self._observables({})
+        self.last_observables: dict[str, int] = self._row({k: np.zeros(1, np.int64) for k in EVENTS})
 
     @property
     def backend_name(self) -> str:
@@ -36,32 +38,31 @@ class Simulation:
 
     @property
     def step_count(self) -> int:
-        return self.backend.state.step
+        return int(self.backend.steps[0])
 
     def state(self) -> State:
         """A host (NumPy) copy of the current state."""
-        return self.backend.host_state()
+        return self.backend.host_state(0)
 
     def live_state(self) -> State:
         """The backend's own state (device arrays on cuda), for writers that
         read it before the next step: frames and checkpoints then stream to
         the file in bounded slabs instead of through a host copy of it all."""
-        return self.backend.state
+        return self.backend.run_state(0)
 
-    def _observables(self, events: dict[str, int]) -> dict[str, int]:
-        obs = dict.fromkeys(EVENTS, 0)
-        obs.update(events)
-        obs.update(self.backend.observe())
-        return obs
+    def _row(self, events: dict) -> dict[str, int]:
+        values = {**self.backend.observe(), **events}
+        return {name: (float if OBSERVABLES[name][0] is np.float64 else int)(values[name][0]) for name in OBSERVABLES}
 
     def step(self) -> dict[str, int]:
         """Advance one step and return its observables."""
-        self.last_observables = self._observables(self.backend.step())
+        self.last_observables = self._row(self.backend.step())
         return self.last_observables
 
     def run(self, steps: int | None = None, writer=None, progress: bool = False, stop=None) -> dict[str, int]:
         """Advance ``steps`` steps (default: up to the config's ``simulation.steps``),
-        streaming to ``writer`` (a :class:`~gpusim.io.runfile.RunWriter`).
+        streaming to ``writer`` (a :class:`~gpusim.io.runfile.RunWriter`) if
+        given (a whole run file, closed and classified: :func:`run_to_file`).
 
         ``stop``, if given, is polled after every step; when it returns true
         the run returns early (a signal asked the run to end).  A guarded
@@ -86,32 +87,24 @@ class Simulation:
 
 
 def run_to_file(cfg: Config, out: str | Path, backend: str = "auto", progress: bool = False) -> dict:
-    """Run ``cfg`` from the start and write the run file ``out``.
+    """Run ``cfg`` from the start and write the run file ``out`` (a batch of
+    one: :func:`gpusim.batch.run_batch`).
 
     SIGTERM, SIGUSR1 and SIGINT end the run after the current step with a
     checkpoint and status ``interrupted`` (:class:`~gpusim.errors.RunInterrupted`)."""
-    from .io.runfile import RunWriter
+    from .batch import run_batch
 
-    sim = Simulation(cfg, backend=backend)
-    return _write_run(sim, RunWriter(out, cfg, backend=sim.backend_name), progress)
+    return run_batch([cfg], [out], backend=backend, batch=1, progress=progress)[0]
 
 
-def resume_run(path: str | Path, steps: int | None = None, backend: str = "auto",
-               progress: bool = False) -> tuple[dict, int]:
-    """Continue the run file ``path`` from its checkpoint; returns (final
-    observables, the step it resumed from).
-
-    ``steps=None`` finishes the configured steps of an unfinished run;
-    ``steps=N`` runs N steps beyond the checkpoint (for a complete run: N more
-    steps), and the stored config's ``simulation.steps`` becomes the new total.
-    Every row and frame past the checkpoint is recomputed, so the result is
-    byte-identical to a run made in one go."""
-    from .backends import resolve
+def resume_member(path: str | Path, steps: int | None = None):
+    """Check the run file ``path`` and prepare its continuation: returns a
+    :class:`gpusim.batch.Member` (its writer is opened by :func:`open_member`
+    once the backend is up) and the step it resumes from."""
+    from .batch import Member
     from .config import apply_overrides
     from .io.checkpoint import read_checkpoint
-    from .io.reader import open_for_writing, open_run_file, read_config, reading, require
-    from .io.layout import LIBVER
-    from .io.runfile import RunWriter
+    from .io.reader import open_run_file, read_config, reading, require
 
     path = Path(path)
     with reading(path), open_run_file(path) as f:
@@ -134,31 +127,36 @@ def resume_run(path: str | Path, steps: int | None = None, backend: str = "auto"
     else:
         total = start + steps
     cfg = apply_overrides(cfg, [f"simulation.steps={total}"])
+    return Member(cfg, ckpt.state, None), start
+
+
+def open_member(member, path: str | Path, backend: str) -> None:
+    """Reopen a resumed member's run file ``path`` for writing."""
+    from .io.runfile import RunWriter
+
+    member.writer = RunWriter.reopen(path, member.cfg, backend=backend)
+
+
+def resume_run(path: str | Path, steps: int | None = None, backend: str = "auto",
+               progress: bool = False) -> tuple[dict, int]:
+    """Continue the run file ``path`` from its checkpoint; returns (final
+    observables, the step it resumed from).
+
+    ``steps=None`` finishes the configured steps of an unfinished run;
+    ``steps=N`` runs N steps beyond the checkpoint (for a complete run: N more
+    steps), and the stored config's ``simulation.steps`` becomes the new total.
+    Every row and frame past the checkpoint is recomputed, so the result is
+    byte-identical to a run made in one go."""
+    from .backends import resolve
+    from .batch import Cohort
+    from .io.reader import open_for_writing
+    from .io.layout import LIBVER
+
+    member, start = resume_member(path, steps)
     backend = resolve(backend)
-    open_for_writing(path, LIBVER).close()  # fail now, not after compiling kernels, if a run holds the file
-    sim = Simulation(cfg, backend=backend, state=ckpt.state)
-    writer = RunWriter.reopen(path, cfg, backend=sim.backend_name)
-    return _write_run(sim, writer, progress), start
-
-
-def _write_run(sim: Simulation, writer, progress: bool = False) -> dict:
-    """Drive ``sim`` to the end of its config into ``writer``; stop cleanly on a signal."""
-    target = sim.cfg.simulation.steps
-    with StopOnSignal() as stop:
-        try:
-            obs = sim.run(writer=writer, progress=progress, stop=stop)
-            final = sim.live_state()
-            if final.step < target:  # stopped by a signal
-                writer.close(final, "interrupted", interrupted_by=stop.name)
-            else:
-                writer.close(final, "complete")
-        except BaseException as err:
-            failure = write_failure(writer.path, err)
-            if failure is not None:  # HDF5 failed inside a write: touching the file again may crash
-                raise failure from None
-            writer.fail(f"{err.__class__.__name__}: {err}")
-            raise
-    if final.step < target:
-        raise RunInterrupted(f"{writer.path}: interrupted by {stop.name} at step {final.step} of {target}; "
-                             f"checkpoint written; continue with: gpusim resume {writer.path}", stop.exit_code)
-    return obs
+    open_for_writing(Path(path), LIBVER).close()  # fail now, not after compiling kernels, if a run holds the file
+    cohort = Cohort([member], backend)
+    open_member(member, path, cohort.backend_name)
+    with StopOnSignal() as stop, Progress(member.cfg.simulation.steps - start, "gpusim run",
+                                          enabled=progress) as bar:
+        return cohort.run(stop=stop, progress=bar)[0], start

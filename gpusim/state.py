@@ -96,18 +96,35 @@ class State:
         )
 
 
-def grow_clone_table(clones: dict[str, Any], needed: int, xp) -> dict[str, Any]:
-    """Columns with capacity >= ``needed`` (doubling), contents kept."""
-    cap = len(next(iter(clones.values())))
+def clone_capacity(cap: int, needed: int) -> int:
+    """The clone table's capacity for ``needed`` rows: ``cap`` if enough,
+    else doubled (from at least 16) until it is.
+
+    >>> clone_capacity(16, 10), clone_capacity(16, 17), clone_capacity(16, 100)
+    (16, 32, 128)
+    """
     if needed <= cap:
-        return clones
+        return cap
     new_cap = max(cap, 16)
     while new_cap < needed:
         new_cap *= 2
+    return new_cap
+
+
+def grow_clone_table(clones: dict[str, Any], needed: int, xp, copy=None) -> dict[str, Any]:
+    """Columns with capacity >= ``needed`` (doubling), contents kept
+    (``copy(dst, src)``, default slice assignment)."""
+    cap = len(next(iter(clones.values())))
+    new_cap = clone_capacity(cap, needed)
+    if new_cap == cap:
+        return clones
     grown = {}
     for name, col in clones.items():
         g = xp.zeros(new_cap, dtype=col.dtype)
-        g[:cap] = col
+        if copy is None:
+            g[:cap] = col
+        else:
+            copy(g[:cap], col)
         grown[name] = g
     return grown
 

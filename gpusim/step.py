@@ -22,7 +22,7 @@ from typing import Any
 from .config import Config
 from .observables import EVENTS
 from .params import ModelParams, StepParams, step_params
-from .signals import GUARD_AFTER_S, StepAbandoned, guarded, handler_active, poll
+from .signals import GUARD_AFTER_S, GUARD_MAX_BYTES, StepAbandoned, guarded, handler_active, poll
 from .state import State
 from .therapy import at_step
 
@@ -73,7 +73,16 @@ class Backend(ABC):
         :class:`~gpusim.signals.StepAbandoned` after putting that copy back."""
         sp = step_params(self.mp, at_step(self.cfg, self.state.step))
         events = dict.fromkeys(EVENTS, 0)
+        self.run_phases(sp, events)
+        self.state.step += 1
+        return events
+
+    def run_phases(self, sp, events: dict) -> None:
+        """``begin_step``, every phase in :func:`phase_order` (polling for a
+        stop between them), ``end_step``: the body of every backend's step
+        (a batch of runs passes its own ``sp``).  Guarded when likely slow."""
         slow = self.last_step_s is None or self.last_step_s > GUARD_AFTER_S
+        slow = slow and self.mp.n_sites * self.bytes_per_site() <= GUARD_MAX_BYTES
         undo = self.snapshot() if slow and handler_active() else None
         started = time.perf_counter()
         try:
@@ -86,9 +95,7 @@ class Backend(ABC):
         except StepAbandoned:
             self.restore(undo)
             raise
-        self.state.step += 1
         self.last_step_s = time.perf_counter() - started
-        return events
 
     def snapshot(self) -> State:
         """A host copy of the state that later steps do not change."""

@@ -1,7 +1,8 @@
 // abi.cuh -- the data every kernel sees: one Params block and one Fields
-// block, both passed by pointer to every kernel, and the launch's substep by
-// value (uniform signature `kernel(const Params* P, const Fields* F, u32 sub)`,
-// common.cuh GPUSIM_ARGS).
+// block per run of the batch, passed as arrays indexed by run, and the
+// launch's substep by value (uniform signature `kernel(const Params* P_runs,
+// const Fields* F_runs, u32 sub)`, common.cuh GPUSIM_ARGS; GPUSIM_BIND_RUN
+// picks the block's run, blockIdx.y).
 //
 // gpusim/abi.py parses THIS FILE to build the matching NumPy structured
 // dtypes and constants, so the layout is written down once.  Keep to the
@@ -120,6 +121,7 @@ struct Params {
     u32 n_field;
     u32 coarsen;
     u32 field_dim;
+    u32 chem_substeps;  // diffusion substeps per step (runs of a batch may differ)
     f32 chem_alpha;
     f32 chem_secretion;
     f32 chem_burst;
@@ -135,6 +137,7 @@ struct Params {
     u32 p_expand;
     u32 p_tcell_death;
     u32 p_tcell_death_exhausted;
+    u32 n_moves;  // T-cell move substeps per step (runs of a batch may differ)
     // speed dt / dx = full_moves + fraction: move `sub` = full_moves (if any)
     // is taken with probability fraction (threshold p_partial_move).
     u32 full_moves;

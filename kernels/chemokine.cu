@@ -16,6 +16,7 @@
 //   min traffic: 4 B/site + 16 B/thread (clone of every site; chemokine and kill_bursts of the field cell read and written)
 GPUSIM_KERNEL void chemokine_secrete(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 b = global_thread_index();
     if (b >= P->n_field) return;
     const u32 k = P->coarsen;
@@ -37,12 +38,15 @@ GPUSIM_KERNEL void chemokine_secrete(GPUSIM_ARGS)
 //   dst[b] = floor(src[b] + floor(alpha * sum_k (src[nbr_k] - src[b]))), neighbours in the
 //   order -x, +x, -y, +y(, -z, +z); a closed boundary has no flux.
 //   substep parity (sub & 1) 0: chemokine -> scratch, 1: scratch -> chemokine.
+//   A run of a batch with fewer substeps (P->chem_substeps) than the launch
+//   loop skips the rest.
 //   rng: none
 //   min traffic: 8 B/thread (one field cell read, one written; neighbours come from cache)
 GPUSIM_KERNEL void chemokine_diffuse(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 b = global_thread_index();
-    if (b >= P->n_field) return;
+    if (b >= P->n_field || sub >= P->chem_substeps) return;
     const f32* src = (sub & 1u) ? F->chemokine_scratch : F->chemokine;
     f32* dst = (sub & 1u) ? F->chemokine : F->chemokine_scratch;
     const u32 fx = P->fx, fy = P->fy, fz = P->fz;
@@ -64,14 +68,15 @@ GPUSIM_KERNEL void chemokine_diffuse(GPUSIM_ARGS)
 }
 
 // Decay, per field cell: chemokine[b] = floor(src[b] * exp(-lambda dt)) (factor from
-// the host), src chosen by the parity of sub = the number of diffusion
+// the host), src chosen by the parity of this run's number of diffusion
 // substeps (where the last one wrote), as in chemokine_diffuse.
 //   rng: none
 //   min traffic: 8 B/thread (field cell read and written)
 GPUSIM_KERNEL void chemokine_decay(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 b = global_thread_index();
     if (b >= P->n_field) return;
-    const f32* src = (sub & 1u) ? F->chemokine_scratch : F->chemokine;
+    const f32* src = (P->chem_substeps & 1u) ? F->chemokine_scratch : F->chemokine;
     F->chemokine[b] = chem_floor(src[b] * P->chem_decay);
 }

@@ -58,7 +58,21 @@ static inline void atomic_add_warp_sum(unsigned long long* addr, unsigned long l
 #endif
 
 // Kernels have C linkage so CuPy's RawModule and ctypes find them by name.
-// `sub` is the launch's substep (0 when unused): passed by value with the
-// launch, so the per-substep parameter costs no host-to-device copy.
+// `sub` is a per-launch number passed by value with the launch (the substep
+// of a diffusion or T-cell move; the rows of observe_clones; 0 when unused),
+// so it costs no host-to-device copy of Params.
+//
+// A launch covers every run of a batch (a cohort, gpusim/batch.py):
+// blockIdx.y is the run, and the kernel gets one Params and one Fields
+// record per run.  `sub` is the same for every run of the launch.
 #define GPUSIM_KERNEL extern "C" __global__
-#define GPUSIM_ARGS const Params* __restrict__ P, const Fields* __restrict__ F, const u32 sub
+#define GPUSIM_ARGS const Params* __restrict__ P_runs, const Fields* __restrict__ F_runs, const u32 sub
+
+// First statement of every kernel: bind P and F to this block's run, so a
+// kernel body reads one run's parameters and arrays as if it were alone.
+// (The void reads keep NVRTC quiet in a kernel that needs only one of them;
+// the compiler drops them.)
+#define GPUSIM_BIND_RUN                                          \
+    const Params* __restrict__ P = P_runs + blockIdx.y;         \
+    const Fields* __restrict__ F = F_runs + blockIdx.y;         \
+    (void)P->n_sites; (void)F->counters; (void)sub

@@ -1,14 +1,17 @@
 // host_launch.h -- the cpu backend's grid launcher (host build only).
 //
-// Runs `nblocks` blocks of GPUSIM_BLOCK_SIZE threads of a kernel over an
-// OpenMP loop.  Exported with C linkage, one launcher per kernel, so Python
-// (ctypes) launches a kernel by name, the same way CuPy does on a GPU.
-// Static scheduling is fine: the answer never depends on it.
+// Runs a grid of `nblocks` x `nruns` blocks of GPUSIM_BLOCK_SIZE threads of
+// a kernel over one OpenMP loop: blockIdx.x = block within a run, blockIdx.y
+// = run of the batch (as on the GPU).  Exported with C linkage, one launcher
+// per kernel, so Python (ctypes) launches a kernel by name, the same way
+// CuPy does on a GPU.  Static scheduling is fine: the answer never depends
+// on it.
 //
 // Small grids (the chemokine field, small lattices) run on the calling
 // thread: a parallel region costs microseconds, far more than a few thousand
 // sites of work, and much more when cores are oversubscribed (MPI ranks x
-// OpenMP threads).  The answer is the same either way.
+// OpenMP threads).  The answer is the same either way.  A batch of small
+// runs is one big grid: that is what lets small runs use every core.
 #define GPUSIM_MIN_PARALLEL_BLOCKS 256  // 65536 sites
 #pragma once
 #ifndef __CUDACC__
@@ -19,11 +22,13 @@ typedef void (*gpusim_kernel_fn)(const Params*, const Fields*, u32);
 // The kernel is a template argument, so the compiler sees its body inside
 // the thread loop (inlined: no call per site).
 template <gpusim_kernel_fn K>
-static void gpusim_run_blocks(unsigned int nblocks, const Params* P, const Fields* F, u32 sub)
+static void gpusim_run_blocks(unsigned int nblocks, unsigned int nruns, const Params* P, const Fields* F, u32 sub)
 {
-#pragma omp parallel for schedule(static) if (nblocks >= GPUSIM_MIN_PARALLEL_BLOCKS)
-    for (long long b = 0; b < (long long)nblocks; ++b) {
-        blockIdx.x = (unsigned int)b;
+    const long long total = (long long)nblocks * (long long)nruns;
+#pragma omp parallel for schedule(static) if (total >= GPUSIM_MIN_PARALLEL_BLOCKS)
+    for (long long g = 0; g < total; ++g) {
+        blockIdx.y = (unsigned int)(g / nblocks);
+        blockIdx.x = (unsigned int)(g % nblocks);
         for (unsigned int t = 0; t < GPUSIM_BLOCK_SIZE; ++t) {
             threadIdx.x = t;
             K(P, F, sub);
@@ -31,13 +36,14 @@ static void gpusim_run_blocks(unsigned int nblocks, const Params* P, const Field
     }
 }
 
-// One exported launcher per kernel, gpusim_launch_<kernel>(nblocks, P, F, sub):
+// One exported launcher per kernel, gpusim_launch_<kernel>(nblocks, nruns, P, F, sub):
 // gpusim/engine/host_build.py appends GPUSIM_HOST_LAUNCHER(name) for every
 // kernel of the sources.
 #define GPUSIM_HOST_LAUNCHER(name)                                                                   \
-    extern "C" void gpusim_launch_##name(unsigned int nblocks, const Params* P, const Fields* F, u32 sub) \
+    extern "C" void gpusim_launch_##name(unsigned int nblocks, unsigned int nruns, const Params* P,  \
+                                         const Fields* F, u32 sub)                                   \
     {                                                                                                \
-        gpusim_run_blocks<name>(nblocks, P, F, sub);                                                 \
+        gpusim_run_blocks<name>(nblocks, nruns, P, F, sub);                                          \
     }
 
 extern "C" int gpusim_max_threads(void) { return omp_get_max_threads(); }

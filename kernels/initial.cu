@@ -17,6 +17,7 @@
 //   min traffic: 15 B/site (clone 4, cell 1, tcell 1, vessel 1, claim 8 written)
 GPUSIM_KERNEL void initial_sites(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     const bool in = i < P->n_sites;
     bool founder = false;

@@ -14,6 +14,7 @@
 //   min traffic: 5 B/site (clone 4, tcell 1 read)
 GPUSIM_KERNEL void observe_sites(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     u64 edge = 0, present = 0, stuck = 0;
     if (i < P->n_sites) {
@@ -27,20 +28,23 @@ GPUSIM_KERNEL void observe_sites(GPUSIM_ARGS)
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_TCELLS_EXHAUSTED], stuck);
 }
 
-// Per clone row r in [1, n_clones): live cells, live clones, cells of PD-L1
-// high and of HLA-lost clones, and the sums of population * recognition
-// (uint64, wrapping; mean_recognition = that / cells / 2^32 on the host),
-// population * mutations_total (tmb = that / cells) and population *
-// neoantigens (neoantigen_load = that / cells).
+// Per clone row r in [1, sub) (sub = the clone count, passed with the
+// launch; in a batch the largest run's: rows past a run's own count hold
+// zeros and add nothing): live cells, live clones, cells of PD-L1 high and of HLA-lost
+// clones, and the sums of population * recognition (uint64, wrapping;
+// mean_recognition = that / cells / 2^32 on the host), population *
+// mutations_total (tmb = that / cells) and population * neoantigens
+// (neoantigen_load = that / cells).
 //   in:  clone_population, clone_flags, clone_recognition, clone_mutations_total, clone_neoantigens
 //   out: counters[OBS_TUMOUR_CELLS .. OBS_RECOGNITION_SUM, OBS_MUTATION_SUM, OBS_NEOANTIGEN_SUM]
 //   rng: none
 //   min traffic: 17 B/thread (population 4, recognition 4, mutations_total 4, neoantigens 4, flags 1 of one clone row)
 GPUSIM_KERNEL void observe_clones(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 r = global_thread_index();
     u64 pop = 0, pdl1 = 0, hla = 0, recog = 0, muts = 0, neo = 0;
-    if (r >= 1 && r < P->n_clones) {
+    if (r >= 1 && r < sub) {
         pop = F->clone_population[r];
         const u8 flags = F->clone_flags[r];
         pdl1 = (flags & GPUSIM_CLONE_PDL1) ? pop : 0;

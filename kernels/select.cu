@@ -14,6 +14,7 @@
 //   min traffic: 8 B/site (claim read)
 GPUSIM_KERNEL void select_below(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     const u64 bid = F->claim[i];

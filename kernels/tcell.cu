@@ -57,6 +57,7 @@ __device__ __forceinline__ u32 nth_free_tcell_neighbour(const Params* P, const F
 //   min traffic: 1 B/site (vessel byte; the rest only at vessels)
 GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     if (!F->vessel[i] || F->tcell[i]) return;
@@ -76,6 +77,7 @@ GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
 //   min traffic: 13 B/site (tcell 1, clone 4 read; claim 8 written)
 GPUSIM_KERNEL void tcell_transfer_bid(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     const bool ok = !F->tcell[i] && (!P->transfer_where_tumour || F->clone[i] != 0);
@@ -87,6 +89,7 @@ GPUSIM_KERNEL void tcell_transfer_bid(GPUSIM_ARGS)
 //   min traffic: 5 B/thread (new_sites 4 read, tcell 1 written)
 GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 k = global_thread_index();
     if (k >= P->n_new) return;
     F->tcell[F->new_sites[k]] = tcell_byte(P->kills_per_tcell, 0);
@@ -107,6 +110,7 @@ GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
 //   min traffic: 1 B/site (tcell byte; the rest only near T cells)
 GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     const u8 t = F->tcell[i];
@@ -153,6 +157,7 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
 //   min traffic: 8 B/site (claim)
 GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 j = global_thread_index();
     const u32 s = claim_take(P, F, j);
     if (s == GPUSIM_NO_SITE) return;
@@ -161,7 +166,7 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
     atomic_add_same(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
 }
 
-// Migration move `sub` of the step, phase 1: each T cell picks a neighbour
+// Migration move `sub` of the step (of this run's P->n_moves), phase 1: each T cell picks a neighbour
 // with weight 1 + chemotaxis * max(0, c_j - c_i) (float32, neighbour order,
 // sequential sums) and bids for it if its T layer is free.  speed dt / dx =
 // full_moves + fraction moves per step in expectation: substeps below
@@ -172,8 +177,9 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 //   min traffic: 1 B/site (tcell byte; the rest only at T cells)
 GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
-    if (i >= P->n_sites) return;
+    if (i >= P->n_sites || sub >= P->n_moves) return;  // this run's moves are done
     if (!F->tcell[i]) return;
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_MIGRATE, sub);
     if (sub >= P->full_moves && r.z >= P->p_partial_move) return;
@@ -212,6 +218,7 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 //   min traffic: 8 B/site (claim)
 GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 j = global_thread_index();
     const u32 s = claim_take(P, F, j);
     if (s == GPUSIM_NO_SITE) return;
@@ -227,6 +234,7 @@ GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 //   min traffic: 1 B/site (tcell byte)
 GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     const u8 t = F->tcell[i];

@@ -34,6 +34,7 @@ __device__ __forceinline__ u32 combine_recognition(u32 parent, u32 a)
 //   min traffic: 5 B/site (clone 4, cell 1; writes only where a cell dies)
 GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     const u32 c = F->clone[i];
@@ -60,6 +61,7 @@ GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 //   min traffic: 5 B/site (clone 4, cell 1; neighbours only for dividing cells)
 GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites) return;
     if (F->clone[i] == 0) return;
@@ -127,6 +129,7 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
 //   min traffic: 8 B/site (claim; the rest only where a daughter lands)
 GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 j = global_thread_index();
     if (j >= P->n_sites) return;
     const u32 s = claim_take(P, F, j);  // resets claim[j]: a mutant daughter marks it again
@@ -149,6 +152,7 @@ GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 //   min traffic: 4 B/thread (per chunk count read, amortised: the counts are 1/1024 of the sites)
 GPUSIM_KERNEL void found_sum_groups(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 g = global_thread_index();
     const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
     const u32 c0 = g << GPUSIM_FOUND_GROUP_SHIFT;
@@ -165,6 +169,7 @@ GPUSIM_KERNEL void found_sum_groups(GPUSIM_ARGS)
 //   min traffic: 8 B/thread (per group: read and written)
 GPUSIM_KERNEL void found_scan_groups(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     if (global_thread_index() != 0) return;
     const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
     const u32 n_groups = ((n_chunks - 1) >> GPUSIM_FOUND_GROUP_SHIFT) + 1;
@@ -182,6 +187,7 @@ GPUSIM_KERNEL void found_scan_groups(GPUSIM_ARGS)
 //   min traffic: 8 B/thread (per chunk count read and written, amortised as above)
 GPUSIM_KERNEL void found_scan_chunks(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 g = global_thread_index();
     const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
     const u32 c0 = g << GPUSIM_FOUND_GROUP_SHIFT;
@@ -255,6 +261,7 @@ __device__ __forceinline__ void found_clone(const Params* P, const Fields* F, u3
 //   min traffic: 4 B/thread (per chunk; the chunk's claims and the rows only where clones are founded)
 GPUSIM_KERNEL void tumour_found_clones(GPUSIM_ARGS)
 {
+    GPUSIM_BIND_RUN;
     const u32 c = global_thread_index();
     const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
     if (c >= n_chunks) return;

@@ -8,6 +8,7 @@
 #   bench.json       gpusim bench --json --profile on cuda (8192^2, 256^3, 1024^3; tumour and full)
 #   bench.log        the same, as tables: per-kernel launches, ms, MB per step, fraction of copy
 #   measure.jsonl    copy bandwidth (2 GiB), quickstart steps/s, tumour_1e9 start-up and steps
+#   cohort.json      gpusim bench --cohort 1024 --backend cuda (batched vs one at a time, runs/hour)
 #   summary.txt      device, test tally, site updates/s, fraction_of_copy, the figures above
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,20 @@ for r in json.load(open(sys.argv[1])):
     print(f"{r['model']:6s} {size:>15s} {r['site_updates_per_s']:.3e} site updates/s"
           + (f" (goal {goal:.1e}: {'met' if r['site_updates_per_s'] >= goal else 'NOT met'})" if goal else "")
           + f"; fraction_of_copy {r['fraction_of_copy']:.3f}; copy {r['copy_bytes_per_s'] / 1e12:.2f} TB/s")
+PY
+# 4. Cohorts (issue 9): 1,024 runs of checkpoint_blockade (100^2, 2,880 steps)
+# batched, run files written; goals <= 2 min on one H100/H200 and >= 50x the
+# one-at-a-time rate (timed on COHORT_ALONE runs, default 8, given per hour).
+timeout "${COHORT_TIMEOUT:-420}" python3 -m gpusim bench --cohort "${COHORT:-1024}" --backend cuda \
+  --alone "${COHORT_ALONE:-8}" --json > "$OUT/cohort.json" 2> "$OUT/cohort.log"
+log "cohort bench exit code: $?"
+tail -n 3 "$OUT/cohort.log" >> "$S"
+python3 - "$OUT/cohort.json" >> "$S" 2>&1 <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))[0]
+print(f"cohort {r['cohort']} x {r['steps']} steps: batched {r['batched_s']:.1f} s (goal 120 s: "
+      f"{'met' if r['batched_s'] <= 120 else 'NOT met'}); {r['speedup']:.1f}x one at a time (goal 50x: "
+      f"{'met' if r['speedup'] >= 50 else 'NOT met'})")
 PY
 echo "=== summary ($S)"
 cat "$S"

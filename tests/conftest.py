@@ -212,7 +212,9 @@ def assert_same_run(got, ref, ignore_parameters=("backend",)) -> None:
             pr.pop(k), pg.pop(k)
         assert pr.keys() == pg.keys() and all(np.array_equal(pr[k], pg[k]) for k in pr)
         assert_states_identical(read_checkpoint(fg).state, read_checkpoint(fr).state)
-    assert xdmf_path(got).read_text().replace(got.name, "X") == xdmf_path(ref).read_text().replace(ref.name, "X")
+    assert xdmf_path(got).exists() == xdmf_path(ref).exists()  # none without frames
+    if xdmf_path(ref).exists():
+        assert xdmf_path(got).read_text().replace(got.name, "X") == xdmf_path(ref).read_text().replace(ref.name, "X")
 
 
 # ------------------------------------------------------------ the command line

@@ -26,20 +26,26 @@ def _busy_config() -> Config:
 
 
 def test_every_params_field_is_written_by_the_host(monkeypatch):
+    from gpusim.engine import backend
     from gpusim.engine.backend import KernelBackend
     from gpusim.engine.device import CpuDevice
     from gpusim.state import initial_state
 
     written: set[str] = set()
-    original = KernelBackend.write_params
+    static, per_step = backend.write_params, KernelBackend.set_params
 
-    def spy(self, **values):
+    def spy_static(record, **values):
         written.update(values)
-        original(self, **values)
+        static(record, **values)
 
-    monkeypatch.setattr(KernelBackend, "write_params", spy)
+    def spy_step(self, rows, **values):
+        written.update(values)
+        per_step(self, rows, **values)
+
+    monkeypatch.setattr(backend, "write_params", spy_static)
+    monkeypatch.setattr(KernelBackend, "set_params", spy_step)
     cfg = _busy_config()
-    be = KernelBackend(CpuDevice(), cfg, initial_state(cfg))
+    be = KernelBackend(CpuDevice(), [cfg], [initial_state(cfg)])
     for _ in range(cfg.simulation.steps):
         be.step()
     missing = set(abi.struct_dtype("Params").names) - written

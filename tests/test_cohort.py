@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import gpusim
+from conftest import cli, gpusim
 from sweep_util import write_sweep
 
 from gpusim.analysis import spatial
@@ -62,8 +62,8 @@ def test_summary_has_the_end_state_phenotype_of_each_run(cohort):
     assert (table["phenotype"] != spatial.NOT_EVALUABLE).any()
 
 
-def test_summarize_and_plot_show_phenotypes(cohort, tmp_path):
-    proc = gpusim("summarize", cohort)
+def test_summarize_and_plot_show_phenotypes(cohort, tmp_path, capsys):
+    proc = cli(capsys, "summarize", cohort)
     assert proc.returncode == 0, proc.stderr
     head = next(line.split() for line in proc.stdout.splitlines() if line.strip().startswith("arm "))
     assert head[-3:] == ["inflamed%", "excluded%", "desert%"]
@@ -77,13 +77,13 @@ def test_summarize_and_plot_show_phenotypes(cohort, tmp_path):
     assert "arm control: immune phenotype, last frame" in titles and "arm chemo: immune phenotype, last frame" in titles
 
 
-def test_curves_spaghetti_median_and_kaplan_meier_per_arm(cohort, tmp_path, quickstart_run):
+def test_curves_spaghetti_median_and_kaplan_meier_per_arm(cohort, tmp_path, quickstart_run, capsys):
     import h5py
 
     from gpusim.plots.cohort import figure, kaplan_meier, time_to_progression
 
     png = tmp_path / "curves.png"
-    proc = gpusim("plot", cohort, "--curves", "tumour_cells", "-o", png)
+    proc = cli(capsys, "plot", cohort, "--curves", "tumour_cells", "-o", png)
     assert proc.returncode == 0, proc.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     fig = figure(cohort, "tumour_cells")
@@ -110,8 +110,8 @@ def test_curves_spaghetti_median_and_kaplan_meier_per_arm(cohort, tmp_path, quic
     label = f"chemo ({int(e.sum())}/6 progressed)"
     step = next(line for line in km.get_lines() if line.get_label() == label)
     np.testing.assert_allclose(step.get_ydata()[:-1], kaplan_meier(d, e)[1])
-    assert gpusim("plot", cohort, "--curves", "nonsense").returncode == 2
-    bad = gpusim("plot", quickstart_run, "--curves", "tumour_cells")
+    assert cli(capsys, "plot", cohort, "--curves", "nonsense").returncode == 2
+    bad = cli(capsys, "plot", quickstart_run, "--curves", "tumour_cells")
     assert bad.returncode == 2 and "needs a sweep directory" in bad.stderr
 
 

@@ -12,9 +12,11 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 import time
 
 import pytest
+import tomli_w
 from conftest import assert_one_line_error, cli, gpusim
 from sweep_util import (SLOW_BASE, SLOW_GRID, SMALL, assert_each_run_once, assert_same_runs, run_files, wait_for,
                         write_sweep)
@@ -45,7 +47,7 @@ def test_dry_run_gpu_script(tmp_path, capsys):
         "#SBATCH --partition=gpu", "#SBATCH --constraint=h100"]
     assert "trap requeue USR1" in script and 'scontrol requeue "$SLURM_JOB_ID"' in script
     launch = next(line for line in script.splitlines() if line.startswith("srun --mpi=pmi2"))
-    assert f"-m gpusim sweep {SMALL} -o {out} --backend cuda &" in launch
+    assert f"-m gpusim sweep {SMALL} -o {out} --backend cuda --batch auto &" in launch
     assert "$$" not in script and "${" not in script.replace("${SLURM_RESTART_COUNT:-0}", "")
     assert not out.exists()  # a dry run writes nothing
     bash = shutil.which("bash")
@@ -61,7 +63,9 @@ def test_dry_run_cpu_script_asks_for_cpus(tmp_path, capsys):
     assert "#SBATCH --ntasks-per-node=8" in lines and "#SBATCH --cpus-per-task=2" in lines
     assert not any("--gpus" in line or "--gres" in line for line in lines)
     assert "#SBATCH --signal=B:USR1@120" in lines
-    assert "--cpus-per-task=$SLURM_CPUS_PER_TASK" in proc.stdout and "--backend cpu &" in proc.stdout
+    assert "--cpus-per-task=$SLURM_CPUS_PER_TASK" in proc.stdout and "--backend cpu --batch auto &" in proc.stdout
+    batched = cli(capsys, "submit", SMALL, "-o", tmp_path / "c", "--gpus-per-node", 0, "--batch", "16", "--dry-run")
+    assert "--backend cpu --batch 16 &" in batched.stdout
     short = cli(capsys, "submit", SMALL, "-o", tmp_path / "c", "--gpus-per-node", 0, "--time", "00:02:00", "--dry-run")
     assert "#SBATCH --signal=B:USR1@30" in sbatch_lines(short.stdout)  # never at the start of a short job
 
@@ -72,6 +76,7 @@ def test_dry_run_cpu_script_asks_for_cpus(tmp_path, capsys):
     (["--nodes", "0"], "--nodes 0: must be at least 1"),
     (["--gpus-per-node", "-1"], "--gpus-per-node -1"),
     (["--backend", "gpu"], "--backend 'gpu'"),
+    (["--batch", "many"], "--batch 'many'"),
 ])
 def test_bad_submit_arguments(tmp_path, args, fragment, capsys):
     assert_one_line_error(cli(capsys, "submit", SMALL, "-o", tmp_path / "x", *args, "--dry-run"), fragment)
@@ -178,7 +183,10 @@ def test_slurm_runs_a_submitted_sweep(tmp_path, jobs):
 @pytest.mark.slow
 def test_slurm_requeue_before_the_time_limit_resumes_the_sweep(tmp_path, jobs):
     need_slurm()
-    spec = write_sweep(tmp_path, SLOW_GRID.replace("[0.02, 0.075, 0.2]", "[0.02, 0.2]"), SLOW_BASE)
+    grid = tomllib.loads(SLOW_GRID)  # the slow grid's first and last values only: 8 runs
+    grid["grid"][0]["values"] = grid["grid"][0]["values"][::len(grid["grid"][0]["values"]) - 1]
+    spec = write_sweep(tmp_path, tomli_w.dumps(grid), SLOW_BASE)
+    assert len(load_plan(spec).runs) == 8
     out = tmp_path / "slow"
     jobs.append(job := submit(spec, out))
 

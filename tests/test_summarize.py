@@ -9,6 +9,7 @@ import h5py
 from conftest import QUICKSTART
 
 from gpusim.cli.main import main
+from gpusim.reference.backend import ReferenceBatch
 from gpusim.simulation import Simulation
 
 
@@ -63,14 +64,14 @@ def test_summarize_prints_outcome_and_response_when_present(quickstart_run, tmp_
 def test_interrupted_run_exits_138_and_summarizes(tmp_path, monkeypatch, capsys):
     """SIGUSR1 in the middle of a step: the step finishes, a checkpoint is
     written, status interrupted, exit code 128 + 10."""
-    real_step = Simulation.step
+    real_step = ReferenceBatch.step
 
     def step(self):
-        if self.step_count == 50:
+        if self.steps[0] == 50:
             os.kill(os.getpid(), signal.SIGUSR1)
         return real_step(self)
 
-    monkeypatch.setattr(Simulation, "step", step)
+    monkeypatch.setattr(ReferenceBatch, "step", step)
     out = tmp_path / "run.h5"
     rc = main(["run", str(QUICKSTART), "-o", str(out), "--backend", "numpy", "-q", "--set", "lattice.shape=[40,40]",
                "--steps", "200"])

@@ -210,20 +210,70 @@ def test_rerun_skips_complete_runs_and_reruns_the_rest(small_serial, tmp_path):
     assert assert_same_runs(src, out) == 8
 
 
+def test_batched_sweep_writes_the_serial_unbatched_bytes(small_serial, tmp_path):
+    out = tmp_path / "batched"
+    proc = gpusim("sweep", SMALL, "-o", out, "--backend", "cpu", "--batch", "3", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "8/8 runs complete (8 this time, 0 before)" in proc.stdout
+    assert assert_same_runs(small_serial[0], out) == 8
+
+
+def test_a_batch_continues_partial_runs_from_their_checkpoints(small_serial, tmp_path):
+    """A batch mixing a run to continue (a .part with a checkpoint, as a
+    killed rank leaves it), runs to start and a complete run to skip."""
+    from gpusim.sweep.worker import run_batch_of
+
+    src, _ = small_serial
+    plan = load_plan(SMALL)
+    out = tmp_path / "small"
+    (out / "runs").mkdir(parents=True)
+    runs = plan.runs[:4]
+    paths = [store.run_path(out, r.id) for r in runs]
+    cfgs = [plan.config(r) for r in runs]
+    import shutil
+
+    shutil.copy(store.run_path(src, runs[0].id), paths[0])  # complete: skipped
+    cut = [c.model_copy(update={"simulation": c.simulation.model_copy(update={"steps": 30})}) for c in cfgs]
+    assert run_batch_of([cut[1]], [paths[1]], "cpu") == ["complete"]
+    paths[1].rename(store.part_path(paths[1]))  # killed at step 30 of 50: its last checkpoint
+    with h5py.File(store.part_path(paths[1]), "r+") as f:
+        f.attrs["status"] = "running"
+        f["parameters"].attrs["config"] = cfgs[1].to_toml()  # the run's own config (50 steps)
+    assert run_batch_of(cfgs, paths, "cpu") == ["skipped", "complete", "complete", "complete"]
+    (tmp_path / "ref" / "runs").mkdir(parents=True)
+    for r in runs:
+        (tmp_path / "ref" / "runs" / f"{r.id}.h5").symlink_to(store.run_path(src, r.id))
+    assert assert_same_runs(tmp_path / "ref", out) == 4
+
+
+def test_batches_hold_runs_of_one_shape():
+    from gpusim.sweep.driver import batches
+
+    plan = load_plan(SMALL)
+    todo = [r.index for r in plan.runs]
+    assert batches(plan, todo, 3, "cpu") == [(0, 1, 2), (3, 4, 5), (6, 7)]
+    assert batches(plan, todo, "auto", "numpy") == [(i,) for i in todo]
+    assert batches(plan, todo, "auto", "cpu", ranks=2) == [(0, 1, 2, 3), (4, 5, 6, 7)]  # a share per rank
+
+
+def test_bad_batch_is_one_line(tmp_path):
+    assert_one_line_error(gpusim("sweep", SMALL, "-o", tmp_path / "x", "--batch", "0"), "--batch '0'")
+
+
 def test_failed_runs_are_reported_and_retried(tmp_path, monkeypatch):
     path = write_sweep(tmp_path, 'seed = 3\nreplicates = 3', "lattice.shape = [16, 16]\nsimulation.steps = 5")
     plan = load_plan(path)
     bad = plan.runs[1]
-    from gpusim.simulation import Simulation
+    from gpusim.reference.backend import ReferenceBatch
 
-    real = Simulation.step
+    real = ReferenceBatch.step
 
-    def flaky(self):  # the bad run dies mid-way, as on a lost device
-        if self.cfg.simulation.seed == bad.seed and self.step_count == 3:
+    def flaky(self):  # the bad run dies mid-way, as on a lost device (numpy batches hold one run)
+        if self.cfgs[0].simulation.seed == bad.seed and self.steps[0] == 3:
             raise RuntimeError("device lost")
         return real(self)
 
-    monkeypatch.setattr(Simulation, "step", flaky)
+    monkeypatch.setattr(ReferenceBatch, "step", flaky)
     result = run_sweep(path, tmp_path / "out", backend="numpy", progress=False)
     assert result.complete == 2 and result.failed == [(bad.id, "RuntimeError: device lost")]
     final = store.run_path(tmp_path / "out", bad.id)
@@ -235,7 +285,7 @@ def test_failed_runs_are_reported_and_retried(tmp_path, monkeypatch):
     table = pandas.read_hdf(tmp_path / "out" / "summary.h5", "runs")
     assert dict(zip(table["run_id"], table["status"]))[bad.id] == "failed"
 
-    monkeypatch.setattr(Simulation, "step", real)
+    monkeypatch.setattr(ReferenceBatch, "step", real)
     again = run_sweep(path, tmp_path / "out", backend="numpy", progress=False)
     assert (again.already, again.complete, again.failed) == (2, 3, [])
     assert not store.part_path(final).exists() and final.exists()
@@ -303,9 +353,9 @@ def test_summary_h5_reads_with_pandas(small_serial):
         assert row.runtime_s > 0 and np.isclose(row.days, 50 * 10 / 1440)
 
 
-def test_summarize_prints_rates_per_arm_and_parameter(small_serial):
+def test_summarize_prints_rates_per_arm_and_parameter(small_serial, capsys):
     out, _ = small_serial
-    proc = gpusim("summarize", out)
+    proc = cli(capsys, "summarize", out)
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
     assert f"sweep {out}: 8 runs (8 complete)" in text
@@ -333,13 +383,13 @@ def test_summarize_prints_rates_per_arm_and_parameter(small_serial):
         labels = [line.split("  ")[1].strip() if line.startswith("  ") else line for line in lines[start:start + 4]]
         assert [x.split(", ")[1] for x in labels] == ["control", "anti-PD-1"] * 2, labels
         assert [float(x.split(", ")[0]) for x in labels] == sorted(float(x.split(", ")[0]) for x in labels)
-    assert_one_line_error(gpusim("summarize", out / "nope"), "nope: no such file")
+    assert_one_line_error(cli(capsys, "summarize", out / "nope"), "nope: no such file")
 
 
-def test_plot_writes_a_png_with_three_kinds_of_panel(small_serial, tmp_path):
+def test_plot_writes_a_png_with_three_kinds_of_panel(small_serial, tmp_path, capsys):
     out, _ = small_serial
     png = tmp_path / "sweep.png"
-    proc = gpusim("plot", out, "-o", png)
+    proc = cli(capsys, "plot", out, "-o", png)
     assert proc.returncode == 0, proc.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     from gpusim.sweep.plots import figure
@@ -348,7 +398,7 @@ def test_plot_writes_a_png_with_three_kinds_of_panel(small_serial, tmp_path):
     assert "arm control" in titles and "arm anti-PD-1" in titles
     assert any(t.startswith("response per arm") for t in titles)
     assert any(t.startswith("waterfall") for t in titles)
-    assert_one_line_error(gpusim("plot", out, "-o", tmp_path / "no" / "x.png"), "does not exist")
+    assert_one_line_error(cli(capsys, "plot", out, "-o", tmp_path / "no" / "x.png"), "does not exist")
 
 
 def test_import_gpusim_does_not_load_mpi4py():

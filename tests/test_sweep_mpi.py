@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -47,9 +48,9 @@ def no_leaked_shm():
             seg.unlink(missing_ok=True)
 
 
-def mpi_sweep(spec, out, n=3, backend="cpu", **popen):
+def mpi_sweep(spec, out, n=3, backend="cpu", batch="1", **popen):
     cmd = [str(mpiexec()), "-n", str(n), sys.executable, "-m", "gpusim", "sweep", str(spec), "-o", str(out),
-           "--backend", backend]
+           "--backend", backend, "--batch", batch]
     e = cli_env()
     del e["OMP_NUM_THREADS"]  # the sweep sets it: cores per node / ranks per node
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
@@ -80,6 +81,17 @@ def test_mpiexec_3_gives_the_serial_bytes(small_numpy, tmp_path):
     assert len(table) == 8 and (table["status"] == "complete").all()
 
 
+def test_mpiexec_2_batch_4_gives_the_serial_unbatched_bytes(small_numpy, tmp_path):
+    proc = mpi_sweep(SMALL, tmp_path / "small", n=2, batch="4")
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert assert_same_runs(small_numpy, tmp_path / "small") == 8
+    lines = [line for line in err.splitlines() if line.startswith("[sweep] run ")]
+    assert len(lines) == 8
+    per_rank = Counter(line.split(" on rank ")[1].split()[0] for line in lines)
+    assert all(n % 4 == 0 for n in per_rank.values()), err  # runs travel in whole batches of 4
+
+
 # -------------------------------------------------------------- killing
 
 def rank_pids(marker: str) -> dict[int, int]:
@@ -99,7 +111,8 @@ def rank_pids(marker: str) -> dict[int, int]:
     return pids
 
 
-def test_killed_rank_and_killed_job_then_rerun_lose_and_duplicate_nothing(tmp_path):
+@pytest.mark.parametrize("batch", ["1", "4"])
+def test_killed_rank_and_killed_job_then_rerun_lose_and_duplicate_nothing(tmp_path, batch):
     spec = write_sweep(tmp_path, SLOW_GRID, SLOW_BASE)
     plan = load_plan(spec)
     assert len(plan.runs) == 12
@@ -109,7 +122,7 @@ def test_killed_rank_and_killed_job_then_rerun_lose_and_duplicate_nothing(tmp_pa
 
     out = tmp_path / "killed"
     # 1. One worker rank dies (SIGKILL): mpiexec takes the job down.
-    job = mpi_sweep(spec, out)
+    job = mpi_sweep(spec, out, batch=batch)
     wait_for(out, 2, popen_ended(job))
     victim = rank_pids(str(out))[2]
     os.kill(victim, signal.SIGKILL)
@@ -119,7 +132,7 @@ def test_killed_rank_and_killed_job_then_rerun_lose_and_duplicate_nothing(tmp_pa
     assert first < 12
 
     # 2. The rerun is killed whole (every process of the job, SIGKILL).
-    job = mpi_sweep(spec, out)
+    job = mpi_sweep(spec, out, batch=batch)
     wait_for(out, first + 2, popen_ended(job))
     os.killpg(job.pid, signal.SIGKILL)
     job.communicate(timeout=60)
@@ -131,8 +144,9 @@ def test_killed_rank_and_killed_job_then_rerun_lose_and_duplicate_nothing(tmp_pa
     second = len(run_files(out))
     assert second < 12 and list((out / "runs").glob("*.part"))
 
-    # 3. The third time completes: every run once, the same bytes as without kills.
-    job = mpi_sweep(spec, out)
+    # 3. The third time completes: every run once, the same bytes as without kills
+    # (batches resume their runs' .part files from their checkpoints).
+    job = mpi_sweep(spec, out, batch=batch)
     stdout, stderr = job.communicate(timeout=300)
     assert job.returncode == 0, stderr
     assert f"12/12 runs complete ({12 - second} this time, {second} before)" in stdout

@@ -1,4 +1,5 @@
-"""gpusim bench [--backend B ...] [--size NXxNY[xNZ] ...] [--steps N] [--json] [--profile]"""
+"""gpusim bench [--backend B ...] [--size NXxNY[xNZ] ...] [--steps N] [--json] [--profile]
+gpusim bench --cohort N [--batch N|auto] [--alone K] [--backend B] [--steps N] [--json]"""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON list of records on stdout")
     p.add_argument("--profile", action="store_true",
                    help="per kernel: launches, ms and minimum-traffic bytes per step, against a device copy")
+    p.add_argument("--cohort", type=int, metavar="N",
+                   help="time N runs of configs/checkpoint_blockade.toml (seeds 1..N, half treated) batched "
+                        "against one at a time; prints runs per hour of both (--steps shortens the runs)")
+    p.add_argument("--batch", default="auto", help="with --cohort: runs per batch, N or auto (default)")
+    p.add_argument("--alone", type=int, metavar="K",
+                   help="with --cohort: time only K runs one at a time (default all N)")
     p.set_defaults(func=main)
 
 
@@ -37,8 +44,32 @@ def main(args) -> int:
             if available()[b] is not None:
                 raise InputError(f"--backend {b}: not available here: {available()[b]}")
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
+    if args.cohort is not None:
+        return _cohort(args, log)
     records = run_bench(args.backend, sizes, tuple(args.model or MODELS), args.steps, log=log, profile=args.profile)
     if args.json:
         json.dump(records, sys.stdout, indent=1)
+        print()
+    return 0
+
+
+def _cohort(args, log) -> int:
+    from ..batch import parse_batch
+    from ..bench import bench_cohort
+
+    if args.cohort < 1:
+        raise InputError("--cohort must be >= 1")
+    if args.alone is not None and args.alone < 1:
+        raise InputError("--alone must be >= 1")
+    if args.backend and len(args.backend) > 1:
+        raise InputError("--cohort times one backend: give --backend once")
+    rec = bench_cohort(args.backend[0] if args.backend else "auto", args.cohort, args.steps,
+                       parse_batch(args.batch), args.alone, log=log)
+    log(f"{rec['backend']}: cohort of {rec['cohort']} x {rec['steps']} steps on "
+        f"{'x'.join(map(str, rec['shape']))}: batched ({rec['batch']} per batch) "
+        f"{rec['batched_runs_per_hour']:.0f} runs/hour, one at a time {rec['alone_runs_per_hour']:.0f} runs/hour "
+        f"({rec['speedup']:.2f}x)")
+    if args.json:
+        json.dump([rec], sys.stdout, indent=1)
         print()
     return 0

@@ -28,6 +28,8 @@ def add_parser(sub) -> None:
     p.add_argument("--partition", help="Slurm partition")
     p.add_argument("--account", help="Slurm account to charge")
     p.add_argument("--backend", help="default: cuda with GPUs, cpu with --gpus-per-node 0")
+    p.add_argument("--batch", default="auto", metavar="N|auto",
+                   help="passed to gpusim sweep: runs of one lattice shape per device batch (default auto)")
     p.add_argument("--job-name", help="default: gpusim-DIRNAME")
     p.add_argument("--sbatch-option", dest="extra", action="append", default=[], metavar="OPTION",
                    help="extra #SBATCH line, e.g. --sbatch-option=--constraint=a100 (repeatable)")
@@ -48,7 +50,7 @@ def main(args) -> int:
     req = SbatchRequest(spec=str(Path(args.spec).resolve()), out_dir=str(out_dir), nodes=args.nodes,
                         gpus_per_node=args.gpus_per_node, tasks_per_node=args.tasks_per_node,
                         cpus_per_task=args.cpus_per_task, time=args.time, partition=args.partition,
-                        account=args.account, backend=args.backend, job_name=args.job_name, extra=args.extra)
+                        account=args.account, backend=args.backend, batch=args.batch, job_name=args.job_name, extra=args.extra)
     script = render(req)
     if args.dry_run:
         print(script, end="")

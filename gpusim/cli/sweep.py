@@ -1,4 +1,4 @@
-"""gpusim sweep SWEEP.toml -o DIR [--backend B] [--dry-run] [-q]
+"""gpusim sweep SWEEP.toml -o DIR [--backend B] [--batch N|auto] [--dry-run] [-q]
 
 Serial when started alone; over MPI when started by ``mpiexec -n N`` or
 ``srun --mpi=pmi2`` (one GPU, or cores / ranks threads, per rank).  Rerunning
@@ -18,6 +18,10 @@ def add_parser(sub) -> None:
     p.add_argument("spec", help="sweep spec TOML file")
     p.add_argument("-o", "--output", metavar="DIR", help="sweep directory (created; rerun to resume)")
     p.add_argument("--backend", default="auto", help="auto | cuda | cpu | numpy (default auto)")
+    p.add_argument("--batch", default="auto", metavar="N|auto",
+                   help="runs of one lattice shape that advance together on a device (default auto: as many "
+                        "as fit in GPUSIM_BATCH_MEMORY_SHARE of its free memory, at most GPUSIM_BATCH_MAX; "
+                        "1 on numpy)")
     p.add_argument("--dry-run", action="store_true", help="list the runs (id, arm, replicate, seed, overrides)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=main)
@@ -26,6 +30,7 @@ def add_parser(sub) -> None:
 def main(args) -> int:
     from pathlib import Path
 
+    from ..batch import parse_batch
     from ..sweep.driver import describe_plan, run_sweep
     from ..sweep.runs import load_plan
 
@@ -34,7 +39,8 @@ def main(args) -> int:
         return 0
     if not args.output:
         raise InputError("sweep: -o DIR is required (the sweep directory)")
-    result = run_sweep(args.spec, args.output, backend=args.backend, progress=not args.quiet)
+    batch = parse_batch(args.batch)
+    result = run_sweep(args.spec, args.output, backend=args.backend, progress=not args.quiet, batch=batch)
     if result is None:  # MPI rank > 0: rank 0 reports
         return 0
     where = f"; summary {result.summary}" if result.summary else ""

@@ -1,28 +1,41 @@
-"""The kernel backends (cpu, cuda): state on the device, one step = the
-model's phases as kernel launches.
+"""The kernel backends (cpu, cuda): the state of a batch of runs on the
+device, one step = the model's phases as kernel launches over every run.
+
+A batch (cohort) is B runs whose arrays have the same shape (lattice,
+neighbourhood, boundary, chemokine grid; see :func:`gpusim.batch.batch_key`).
+Every per-site array is one ``(B, n)`` array and every clone column one
+``(B, capacity)`` array; a launch covers all sites of all active runs (grid
+y = run), and each run reads its own ``Params`` record (seed, thresholds,
+therapy of the step) and ``Fields`` record (pointers to its rows): kernel
+bodies see one run as if it were alone (``GPUSIM_BIND_RUN``,
+kernels/common.cuh).  A run alone is a batch of one.
 
 >>> from gpusim.config import Config
 >>> from gpusim.engine.backend import KernelBackend
 >>> from gpusim.engine.device import CpuDevice
->>> from gpusim.state import initial_state
->>> cfg = Config.model_validate({"lattice": {"shape": [32, 32]}})
->>> be = KernelBackend(CpuDevice(), cfg)            # the state at step 0, built by kernels
->>> be.step()["divisions"] >= 0
-True
->>> be.observe()["tumour_cells"] == int((be.host_state().sites["clone"] != 0).sum())
+>>> cfgs = [Config.model_validate({"lattice": {"shape": [32, 32]}, "simulation": {"seed": s}}) for s in (1, 2)]
+>>> be = KernelBackend(CpuDevice(), cfgs)          # the states at step 0, built by kernels
+>>> events = be.step()
+>>> events["divisions"].shape, be.run_state(1).step
+((2,), 1)
+>>> int(be.observe()["tumour_cells"][1]) == int((be.host_state(1).sites["clone"] != 0).sum())
 True
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .. import abi
 from ..abi import COUNTERS, OBSERVED
 from ..config import Config
-from ..params import StepParams, model_params
-from ..state import State, grow_clone_table, initial_params
+from ..params import ModelParams, model_params, step_params
+from ..state import State, clone_capacity, initial_params
 from ..step import Backend
+from ..therapy import at_step
 from . import chemokine, initial, tcell, tumour
 
 #: Device sums over tumour cells -> (the per-cell mean observable, scale):
@@ -34,140 +47,345 @@ ALL_ONES = 0xFF  # claim[] between phases: every byte of every entry (NO_BID)
 #: Counted by tcell_death after a step (so only when the immune phases run).
 TCELL_OBSERVABLES = ("tcells", "tcells_exhausted")
 
-class KernelBackend(Backend):
-    """Runs the kernels of ``kernels/`` on a :mod:`~gpusim.engine.device`."""
+#: ModelParams fields that shape arrays or launches: equal across a batch.
+SHARED = ("shape", "periodic", "field_shape", "coarsen", "field_dim", "immune_on")
 
-    def __init__(self, device, cfg: Config, state: State | None = None):
-        """``state`` is copied to the device; without one, kernels build the
-        state at step 0 there (kernels/initial.cu), touching no per-site
-        data on the host."""
+
+def write_params(record: np.ndarray, **values) -> None:
+    """Set fields of a one-run Params record; an array shorter than its
+    field fills the front (the neighbour offsets), the rest stays 0."""
+    for k, v in values.items():
+        if np.ndim(v):
+            record[k][0, : len(v)] = v
+        else:
+            record[k] = v
+
+
+def run_params(cfg: Config, mp: ModelParams) -> np.ndarray:
+    """One run's ``Params`` record: every field named like a ModelParams or
+    InitialParams attribute (the rest are per step or per launch)."""
+    P = abi.params_record()
+    write_params(P, **abi.params_values(mp), **abi.params_values(initial_params(cfg)))
+    return P
+
+
+def check_batchable(mps: list[ModelParams]) -> None:
+    """Raise ValueError unless every run has the same array shapes."""
+    first = mps[0]
+    for i, mp in enumerate(mps[1:], 1):
+        for name in SHARED:
+            if getattr(mp, name) != getattr(first, name):
+                raise ValueError(f"run {i} of the batch differs from run 0 in {name}: "
+                                 f"{getattr(mp, name)} != {getattr(first, name)}")
+        if not np.array_equal(mp.nbr, first.nbr):
+            raise ValueError(f"run {i} of the batch differs from run 0 in its neighbourhood")
+
+
+@dataclass
+class BatchStep:
+    """What the phases of one batched step need beyond the Params records:
+    the adoptive transfers due, run -> ((cells, where), ...)."""
+
+    transfers: dict[int, tuple]
+
+
+class _Schedule:
+    """Runs that follow one therapy schedule from the same step: the
+    schedule is evaluated once per step for all of them, and their Params
+    change only when the therapy does (host work per step is per group,
+    not per run)."""
+
+    def __init__(self, cfg: Config, rows: list[int]):
+        self.cfg = cfg
+        self.rows = rows
+        self.therapy = None
+
+
+class KernelBackend(Backend):
+    """Runs the kernels of ``kernels/`` for a batch of runs on a :mod:`~gpusim.engine.device`.
+
+    The phases are the :class:`~gpusim.step.Backend` phases, each one launch
+    sequence over every active run; :meth:`step` runs them through
+    :meth:`~gpusim.step.Backend.run_phases` like every backend."""
+
+    def __init__(self, device, cfgs: list[Config] | Config, states: list[State | None] | State | None = None):
+        """``states[b]`` is copied to the device; runs without one (or every
+        run, ``states=None``) start from the state at step 0 built by
+        kernels there (kernels/initial.cu), touching no per-site data on the
+        host.  A single config (and state) is a batch of one."""
+        if isinstance(cfgs, Config):
+            cfgs, states = [cfgs], [states]
+        states = list(states) if states is not None else [None] * len(cfgs)
+        if not cfgs or len(cfgs) != len(states):
+            raise ValueError("a batch needs one state (or None) per config, and at least one run")
         self.device = device
         self.name = device.name
-        self.xp = device.xp
-        self.cfg = cfg
-        self.mp = model_params(cfg)
-        xp = self.xp
-        n = self.mp.n_sites
+        self.xp = xp = device.xp
+        self.cfgs = list(cfgs)
+        self.mps = [model_params(c) for c in cfgs]
+        check_batchable(self.mps)
+        self.mp = self.mps[0]  # the shared shapes
+        self.cfg = self.cfgs[0]
+        B, n = len(cfgs), self.mp.n_sites
+        self.steps = np.zeros(B, dtype=np.int64)
+        self.n_clones = np.full(B, 2, dtype=np.int64)
         # Scratch: claim bids for two-phase moves (also marks new clones),
         # all ones between phases (initial_sites writes every entry).
-        self.claim = xp.empty(n, dtype=xp.uint64)
-        if state is None:
-            self.state = initial.empty_state(xp, self.mp)
-        else:
-            self.state = state.map(xp.asarray)
-            device.fill_bytes(self.claim, ALL_ONES)
-        self.chemokine_scratch = xp.zeros(self.mp.n_field, dtype=xp.float32)
-        self.new_sites = xp.zeros(16, dtype=xp.uint32)
-        self.selected = xp.zeros(16, dtype=xp.uint64)
+        self.claim = xp.empty((B, n), dtype=xp.uint64)
+        self.chemokine_scratch = xp.zeros((B, self.mp.n_field), dtype=xp.float32)
+        self.new_sites = xp.zeros((B, 16), dtype=xp.uint32)
+        self.selected = xp.zeros((B, 16), dtype=xp.uint64)
         chunks, groups = tumour.found_chunks(n)
-        self.found_chunks = xp.zeros(chunks, dtype=xp.uint32)
-        self.found_groups = xp.zeros(groups, dtype=xp.uint32)
-        self.counters = xp.zeros(abi.constants()["N_COUNTERS"], dtype=xp.uint64)
-        # Params fields named like a ModelParams (or InitialParams) attribute
-        # are filled from it; the rest are per step (StepParams, the step
-        # number) or per launch.
-        self.params = abi.params_record()
-        self.write_params(**abi.params_values(self.mp), **abi.params_values(initial_params(cfg)))
-        self._params_buf = device.params_buffer(self.params)
-        self._fields_buf = None
+        self.found_chunks = xp.zeros((B, chunks), dtype=xp.uint32)
+        self.found_groups = xp.zeros((B, groups), dtype=xp.uint32)
+        self.counters = xp.zeros((B, abi.constants()["N_COUNTERS"]), dtype=xp.uint64)
+        self.params = np.concatenate([run_params(c, mp) for c, mp in zip(self.cfgs, self.mps)])
+        self.active = np.arange(B)
+        self._fields = np.zeros(B, dtype=abi.struct_dtype("Fields"))
+        self._params_buf = self._fields_buf = None
         self._observed: dict | None = None
-        if state is None:
+        initial.allocate(self)
+        if any(s is None for s in states):
             initial.build(self)
         else:
-            self.refresh_fields()
+            device.fill_bytes(self.claim, ALL_ONES)
+        for b, s in enumerate(states):
+            if s is not None:
+                self._load(b, s)
+        self.refresh_fields()
+        self._groups: dict[tuple, _Schedule] = {}
+        for b, cfg in enumerate(self.cfgs):
+            key = (cfg.simulation.dt_minutes, repr(cfg.therapy), int(self.steps[b]))
+            self._groups.setdefault(key, _Schedule(cfg, [])).rows.append(b)
 
-    # ----------------------------------------------------------------- setup
+    def _load(self, b: int, state: State) -> None:
+        """Copy a host state into run ``b``'s rows."""
+        self.ensure_clone_capacity(len(next(iter(state.clones.values()))))
+        for part in ("sites", "extra"):
+            for k, v in getattr(state, part).items():
+                self.device.upload(getattr(self, part)[k][b], np.asarray(v))
+        for k, v in state.clones.items():
+            row = np.zeros(self.clones[k].shape[1], dtype=self.clones[k].dtype)
+            row[: len(v)] = v
+            self.device.upload(self.clones[k][b], row)
+        self.steps[b], self.n_clones[b] = state.step, state.n_clones
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.cfgs)
+
+    # ----------------------------------------------------------- records
+    def _row_arrays(self, b: int) -> dict[str, Any]:
+        arrays = {k: v[b] for k, v in self.sites.items()}
+        arrays.update({f"clone_{k}": v[b] for k, v in self.clones.items()})
+        arrays.update({k: v[b] for k, v in self.extra.items()})
+        arrays.update(claim=self.claim[b], new_sites=self.new_sites[b], counters=self.counters[b],
+                      chemokine_scratch=self.chemokine_scratch[b], selected=self.selected[b],
+                      found_chunks=self.found_chunks[b], found_groups=self.found_groups[b])
+        return arrays
+
     def refresh_fields(self) -> None:
-        """Rebuild the Fields pointer block (after any array is reallocated)."""
-        st = self.state
-        arrays = dict(st.sites)
-        arrays.update({f"clone_{k}": v for k, v in st.clones.items()})
-        arrays.update(st.extra)
-        arrays.update(claim=self.claim, new_sites=self.new_sites, counters=self.counters,
-                      chemokine_scratch=self.chemokine_scratch, selected=self.selected,
-                      found_chunks=self.found_chunks, found_groups=self.found_groups)
-        self._fields_buf = self.device.fields_buffer(arrays)
+        """Rebuild every run's Fields pointers (after any array is reallocated)."""
+        for b in range(self.n_runs):
+            self._fields[b] = self.device.fields_record(self._row_arrays(b))[0]
+        self._fields_buf = None
 
-    def write_params(self, **values) -> None:
-        """Set Params fields on the host copy; an array shorter than its
-        field fills the front (the neighbour offsets), the rest stays 0."""
+    def _buffers(self, rows=None):
+        """Params and Fields of ``rows`` (default: the active runs) where kernels read them."""
+        if rows is not None:
+            return self.device.params_buffer(self.params[rows]), self.device.fields_buffer(self._fields[rows])
+        all_active = len(self.active) == self.n_runs
+        if self._params_buf is None:
+            self._params_buf = self.device.params_buffer(self.params if all_active else self.params[self.active])
+        if self._fields_buf is None:
+            self._fields_buf = self.device.fields_buffer(self._fields if all_active else self._fields[self.active])
+        return self._params_buf, self._fields_buf
+
+    def set_params(self, rows, **values) -> None:
+        """Set Params fields of runs ``rows`` (uploaded before the next launch)."""
         for k, v in values.items():
-            if np.ndim(v):
-                self.params[k][0, : len(v)] = v
-            else:
-                self.params[k] = v
+            self.params[k][rows] = v
+        self._params_buf = None
 
-    def set_params(self, **values) -> None:
-        """Set Params fields and upload the block to the device."""
-        self.write_params(**values)
-        self.device.upload_params(self._params_buf, self.params)
+    def launch(self, kernel: str, n_threads: int, sub: int = 0, rows=None) -> None:
+        """``kernel`` over ``n_threads`` threads of every active run (or of
+        ``rows`` only); ``sub`` is its substep argument (diffusion substep,
+        T-cell move), the same for every run."""
+        params, fields = self._buffers(rows)
+        n_runs = len(self.active) if rows is None else len(rows)
+        self.device.launch(kernel, n_threads, params, fields, sub, n_runs)
 
-    def launch(self, kernel: str, n_threads: int, sub: int = 0) -> None:
-        """Run ``kernel`` over ``n_threads`` threads; ``sub`` is its substep
-        argument (diffusion substep, T-cell move)."""
-        self.device.launch(kernel, n_threads, self._params_buf, self._fields_buf, sub)
+    def counts(self) -> np.ndarray:
+        """The counters of the active runs on the host, int64 (B, N_COUNTERS):
+        one contiguous transfer of every run's, rows picked on the host (no
+        device gather: nothing for CuPy to compile mid-run)."""
+        return self.device.to_host(self.counters)[self.active].astype(np.int64)
 
     def ensure_clone_capacity(self, needed: int) -> None:
-        grown = grow_clone_table(self.state.clones, needed, self.xp)
-        if grown is not self.state.clones:
-            self.state.clones = grown
+        """Clone columns with room for ``needed`` rows in every run (the
+        state's doubling rule; contents kept by device copies, row by row)."""
+        cap = self.clones["population"].shape[1]
+        new_cap = clone_capacity(cap, needed)
+        if new_cap == cap:
+            return
+        for name, col in self.clones.items():
+            grown = self.xp.zeros((self.n_runs, new_cap), dtype=col.dtype)
+            for b in range(self.n_runs):
+                self.device.copy(grown[b, :cap], col[b])
+            self.clones[name] = grown
+        self.refresh_fields()
+
+    def _ensure_width(self, name: str, width: int) -> None:
+        buf = getattr(self, name)
+        if width > buf.shape[1]:
+            setattr(self, name, self.xp.zeros((self.n_runs, max(2 * buf.shape[1], width)), dtype=buf.dtype))
             self.refresh_fields()
 
-    def ensure_new_sites(self, sites) -> None:
-        """Copy compacted site indices into the kernel-visible buffer."""
-        if len(sites) > len(self.new_sites):
-            self.new_sites = self.xp.zeros(max(2 * len(self.new_sites), len(sites)), dtype=self.xp.uint32)
-            self.refresh_fields()
-        self.device.upload(self.new_sites[: len(sites)], sites)
+    def ensure_new_sites(self, width: int) -> None:
+        """Room for ``width`` compacted site indices per run."""
+        self._ensure_width("new_sites", width)
 
     def ensure_selected(self, needed: int) -> None:
-        """Room for ``needed`` bids in the selection buffer (select.cu)."""
-        if needed > len(self.selected):
-            self.selected = self.xp.zeros(max(2 * len(self.selected), needed), dtype=self.xp.uint64)
-            self.refresh_fields()
+        """Room for ``needed`` bids per run in the selection buffer (select.cu)."""
+        self._ensure_width("selected", needed)
 
     # ------------------------------------------------------------------ step
-    # Backend.step runs these in the order of gpusim.step.PHASES.
-    def begin_step(self, sp: StepParams) -> None:
-        self.device.fill_bytes(self.counters, 0)
-        self.set_params(step=self.state.step, **abi.params_values(sp))
+    def _therapy(self) -> BatchStep:
+        """Update the Params of runs whose therapy changes this step; the
+        adoptive transfers due now."""
+        transfers = {}
+        for g in self._groups.values():
+            if not g.rows:
+                continue
+            th = at_step(g.cfg, int(self.steps[g.rows[0]]))
+            if th != g.therapy:
+                g.therapy = th
+                for b in g.rows:
+                    self.set_params(b, **abi.params_values(step_params(self.mps[b], th)))
+            if th.transfers:
+                transfers.update({b: th.transfers for b in g.rows})
+        return BatchStep(transfers)
 
-    def chemokine(self, sp: StepParams, events: dict) -> None:
+    def step(self) -> dict[str, np.ndarray]:
+        """Advance every active run one step (DESIGN §4 order); return the
+        step's event counts, one int64 array over the active runs per event.
+        A stop inside a guarded step (gpusim.signals) puts every run back at
+        the step's start and raises StepAbandoned."""
+        events: dict[str, Any] = {}
+        self.run_phases(self._therapy(), events)
+        self.steps[self.active] += 1
+        return events
+
+    def begin_step(self, bs: BatchStep) -> None:
+        self.device.fill_bytes(self.counters, 0)
+        self.set_params(self.active, step=self.steps[self.active])
+
+    # The phases (gpusim.step.PHASES), each over every active run.
+    def chemokine(self, bs: BatchStep, events: dict) -> None:
         chemokine.run_step(self)
 
-    def tcell_recruit(self, sp: StepParams, events: dict) -> None:
-        tcell.recruit(self, sp)
+    def tcell_recruit(self, bs: BatchStep, events: dict) -> None:
+        tcell.recruit(self, bs.transfers)
 
-    def tcell_kill(self, sp: StepParams, events: dict) -> None:
+    def tcell_kill(self, bs: BatchStep, events: dict) -> None:
         tcell.kill(self)
 
-    def tumour_death(self, sp: StepParams, events: dict) -> None:
+    def tumour_death(self, bs: BatchStep, events: dict) -> None:
         tumour.death(self)
 
-    def tumour_divide(self, sp: StepParams, events: dict) -> None:
+    def tumour_divide(self, bs: BatchStep, events: dict) -> None:
         events["new_clones"] = tumour.divide(self)
 
-    def tcell_migrate(self, sp: StepParams, events: dict) -> None:
+    def tcell_migrate(self, bs: BatchStep, events: dict) -> None:
         tcell.migrate(self)
 
-    def tcell_death(self, sp: StepParams, events: dict) -> None:
+    def tcell_death(self, bs: BatchStep, events: dict) -> None:
         tcell.death(self)
 
     def end_step(self, events: dict) -> None:
         """The state observables come back with the step's counts in one
         transfer (:meth:`observe`).  The per-site ones were counted by the
         kernels that last changed their layer (tumour_divide_commit,
-        tcell_death); the clone table is reduced now."""
-        self.set_params(n_clones=self.state.n_clones)
-        self.launch("observe_clones", self.state.n_clones)
-        c = self.device.to_host(self.counters)
-        events.update({name: int(c[idx]) for name, idx in COUNTERS.items()})
+        tcell_death); the clone tables are reduced now, over the rows of the
+        run with the most clones (rows past a run's own count hold zeros)."""
+        rows = int(self.n_clones[self.active].max())
+        self.launch("observe_clones", rows, sub=rows)
+        c = self.counts()
+        events.update({name: c[:, idx] for name, idx in COUNTERS.items()})
+        events.setdefault("new_clones", np.zeros(len(self.active), dtype=np.int64))
         obs = self._observables(c)
         if not self.mp.immune_on:  # no T-cell phase ran: the T-cell layer is as it was
             obs.update({k: self.observe()[k] for k in TCELL_OBSERVABLES})
         self._observed = obs
 
-    # ------------------------------------------------------------- interface
+    def _launch_observers(self) -> None:
+        rows = int(self.n_clones[self.active].max())
+        self.launch("observe_sites", self.mp.n_sites)
+        self.launch("observe_clones", rows, sub=rows)
+
+    @staticmethod
+    def _observables(c: np.ndarray) -> dict[str, np.ndarray]:
+        obs = {name: c[:, idx] for name, idx in OBSERVED.items() if name not in _PER_CELL_SUMS}
+        for sum_name, (name, scale) in _PER_CELL_SUMS.items():
+            obs[name] = per_cell(c[:, OBSERVED[sum_name]].astype(np.uint64), obs["tumour_cells"], scale)
+        return obs
+
+    def observe(self) -> dict[str, np.ndarray]:
+        """The state observables (gpusim/observables.py STATE) of the active
+        runs, one array each: from the last step's transfer, or reduced now."""
+        if self._observed is None:
+            self.device.fill_bytes(self.counters, 0)
+            self._launch_observers()
+            self._observed = self._observables(self.counts())
+        return self._observed
+
+    def retire(self, rows) -> None:
+        """Runs ``rows`` leave the batch: later launches skip them (their
+        arrays stay readable until the backend is dropped)."""
+        self.active = np.setdiff1d(self.active, rows)
+        keep = set(self.active.tolist())
+        for g in self._groups.values():
+            g.rows = [b for b in g.rows if b in keep]
+        self._params_buf = self._fields_buf = None
+        self._observed = None
+
+    # --------------------------------------------------------------- access
+    def run_state(self, b: int) -> State:
+        """Run ``b``'s state as views of the device arrays."""
+        return State(step=int(self.steps[b]), n_clones=int(self.n_clones[b]),
+                     sites={k: v[b] for k, v in self.sites.items()},
+                     clones={k: v[b] for k, v in self.clones.items()},
+                     extra={k: v[b] for k, v in self.extra.items()})
+
+    @property
+    def state(self) -> State:
+        """Run 0's state (device views): the single-run view of a batch of one."""
+        return self.run_state(0)
+
+    def host_state(self, b: int = 0) -> State:
+        return self.run_state(b).map(lambda a: np.array(self.device.to_host(a)))
+
+    def snapshot(self) -> dict:
+        """Copies (on the device) of every run's state arrays and counts."""
+        copy = {part: {k: self._copy(v) for k, v in getattr(self, part).items()} for part in ("sites", "clones", "extra")}
+        copy["n_clones"] = self.n_clones.copy()
+        return copy
+
+    def _copy(self, a):
+        dst = self.xp.empty_like(a)
+        self.device.copy(dst, a)  # a memcpy on the GPU (no CuPy kernel to compile)
+        return dst
+
+    def restore(self, snap: dict) -> None:
+        """Every run back at the abandoned step's start, scratch as a step expects it."""
+        for part in ("sites", "clones", "extra"):
+            setattr(self, part, snap[part])
+        self.n_clones = snap["n_clones"]
+        self.device.fill_bytes(self.claim, ALL_ONES)  # a move abandoned between propose and commit leaves bids
+        self.device.fill_bytes(self.counters, 0)
+        self._observed = None
+        self.refresh_fields()
+
     def synchronize(self) -> None:
         self.device.synchronize()
 
@@ -182,42 +400,20 @@ class KernelBackend(Backend):
     def describe(self) -> str:
         return self.device.describe()
 
-
-    def _observables(self, c: np.ndarray) -> dict:
-        obs = {name: int(c[idx]) for name, idx in OBSERVED.items() if name not in _PER_CELL_SUMS}
-        cells = obs["tumour_cells"]
-        for sum_name, (name, scale) in _PER_CELL_SUMS.items():
-            obs[name] = int(c[OBSERVED[sum_name]]) / cells / scale if cells else 0.0
-        return obs
-
-    def observe(self) -> dict:
-        """The state observables (gpusim/observables.py STATE) of the current
-        state: from the last step's transfer, or reduced now."""
-        if self._observed is None:
-            self.device.fill_bytes(self.counters, 0)
-            self.set_params(n_clones=self.state.n_clones)
-            self.launch("observe_sites", self.mp.n_sites)
-            self.launch("observe_clones", self.state.n_clones)
-            self._observed = self._observables(self.device.to_host(self.counters))
-        return self._observed
-
-    def host_state(self) -> State:
-        return self.state.map(self.device.to_host)
-
-    def snapshot(self) -> State:
-        # host_state shares memory with the state on the cpu device (a host array is its own host copy).
-        return self.state.map(lambda a: a.copy() if isinstance(a, np.ndarray) else self.device.to_host(a))
-
-    def restore(self, state: State) -> None:
-        """The state of an abandoned step's start, with scratch as a step expects it."""
-        super().restore(state)
-        self.device.fill_bytes(self.claim, ALL_ONES)  # a move abandoned between propose and commit leaves bids
-        self.device.fill_bytes(self.counters, 0)
-        self._observed = None
-        self.refresh_fields()
-
     def bytes_per_site(self) -> float:
-        """Persistent per-site device memory (state + scratch) per site."""
-        st = self.state
-        arrays = [*st.sites.values(), *st.extra.values(), self.claim, self.chemokine_scratch]
-        return sum(a.nbytes for a in arrays) / self.mp.n_sites
+        """Persistent device memory per site of one run (state + scratch)."""
+        arrays = [*self.sites.values(), *self.extra.values(), self.claim, self.chemokine_scratch]
+        return sum(a.nbytes for a in arrays) / self.mp.n_sites / self.n_runs
+
+
+def per_cell(total: np.ndarray, cells: np.ndarray, scale: float) -> np.ndarray:
+    """total / cells / scale per run (0 without cells), rounded as Python's
+    exact integer division rounds (the reference's Observer): float64
+    division where both integers are below 2**53 (exact operands, one
+    rounding), Python ints elsewhere."""
+    out = np.zeros(len(cells), dtype=np.float64)
+    small = (total < 2**53) & (cells > 0)
+    out[small] = total[small].astype(np.float64) / cells[small].astype(np.float64) / scale
+    for b in np.flatnonzero((total >= 2**53) & (cells > 0)):
+        out[b] = int(total[b]) / int(cells[b]) / scale
+    return out

@@ -5,9 +5,11 @@ Both expose the same small interface, so everything above them (the phase
 orchestration in ``engine/tumour.py`` and friends) is written once:
 
 * ``xp``: the array module (numpy or cupy)
-* ``launch(name, n_threads, params, fields)``: run a kernel over n threads
-* ``params_buffer(record)`` / ``fields_buffer(arrays)``: the two structs
-  every kernel takes, placed where kernels can read them
+* ``launch(name, n_threads, params, fields, sub, n_runs)``: run a kernel
+  over n threads in each of ``n_runs`` runs of a batch (grid y = run)
+* ``params_buffer(records)`` / ``fields_buffer(records)``: the per-run
+  arrays of the two structs every kernel takes, placed where kernels can
+  read them; ``fields_record(arrays)`` is one run's Fields record
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ def _fields_record(arrays: dict, address) -> np.ndarray:
         if name in arrays:
             rec[name] = address(arrays[name])
     return rec
+
+
+def _blocks(n_threads: int) -> int:
+    return (n_threads + BLOCK_SIZE - 1) // BLOCK_SIZE
 
 
 class CpuDevice:
@@ -54,29 +60,27 @@ class CpuDevice:
         return int(self._lib.gpusim_max_threads())
 
     def _kernel(self, name: str):
-        """The kernel's launcher, gpusim_launch_<name>(nblocks, P, F) (host_launch.h)."""
+        """The kernel's launcher, gpusim_launch_<name>(nblocks, nruns, P, F, sub) (host_launch.h)."""
         if name not in self._kernels:
             fn = getattr(self._lib, f"gpusim_launch_{name}")
-            fn.argtypes = [ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint]
+            fn.argtypes = [ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint]
             fn.restype = None
             self._kernels[name] = fn
         return self._kernels[name]
 
-    def params_buffer(self, record: np.ndarray):
-        return record  # host memory: kernels read the record in place
+    def params_buffer(self, records: np.ndarray):
+        return records  # host memory: kernels read the records in place
 
-    def upload_params(self, buffer, record: np.ndarray) -> None:
-        if buffer is not record:
-            buffer[...] = record
-
-    def fields_buffer(self, arrays: dict):
+    def fields_record(self, arrays: dict) -> np.ndarray:
         return _fields_record(arrays, lambda a: a.ctypes.data)
 
-    def launch(self, name: str, n_threads: int, params, fields, sub: int = 0) -> None:
-        if n_threads <= 0:
+    def fields_buffer(self, records: np.ndarray):
+        return records
+
+    def launch(self, name: str, n_threads: int, params, fields, sub: int = 0, n_runs: int = 1) -> None:
+        if n_threads <= 0 or n_runs <= 0:
             return
-        nblocks = (n_threads + BLOCK_SIZE - 1) // BLOCK_SIZE
-        self._kernel(name)(nblocks, params.ctypes.data, fields.ctypes.data, sub)
+        self._kernel(name)(_blocks(n_threads), n_runs, params.ctypes.data, fields.ctypes.data, sub)
 
     def to_host(self, a) -> np.ndarray:
         return np.asarray(a)
@@ -91,6 +95,10 @@ class CpuDevice:
     def upload(self, dst, src: np.ndarray) -> None:
         """Copy host ``src`` into the contiguous device view ``dst``."""
         dst[...] = src
+
+    def copy(self, dst, src) -> None:
+        """Copy the contiguous array ``src`` into ``dst`` (same size and dtype)."""
+        np.copyto(dst, src)
 
     def copy_bytes_per_s(self, nbytes: int, min_seconds: float = 0.2) -> float:
         """Bytes read + written per second by a host memcpy of ``nbytes``."""
@@ -135,20 +143,19 @@ class CudaDevice:
             self._kernels[name] = self._module.get_function(name)
         return self._kernels[name]
 
-    def params_buffer(self, record: np.ndarray):
-        return self.xp.asarray(record.view(np.uint8))
+    def params_buffer(self, records: np.ndarray):
+        return self.xp.asarray(records.view(np.uint8))
 
-    def upload_params(self, buffer, record: np.ndarray) -> None:
-        buffer.set(record.view(np.uint8))
+    def fields_record(self, arrays: dict) -> np.ndarray:
+        return _fields_record(arrays, lambda a: a.data.ptr)
 
-    def fields_buffer(self, arrays: dict):
-        return self.xp.asarray(_fields_record(arrays, lambda a: a.data.ptr).view(np.uint8))
+    def fields_buffer(self, records: np.ndarray):
+        return self.xp.asarray(records.view(np.uint8))
 
-    def launch(self, name: str, n_threads: int, params, fields, sub: int = 0) -> None:
-        if n_threads <= 0:
+    def launch(self, name: str, n_threads: int, params, fields, sub: int = 0, n_runs: int = 1) -> None:
+        if n_threads <= 0 or n_runs <= 0:
             return
-        nblocks = (n_threads + BLOCK_SIZE - 1) // BLOCK_SIZE
-        self._kernel(name)((nblocks,), (BLOCK_SIZE,), (params, fields, np.uint32(sub)))
+        self._kernel(name)((_blocks(n_threads), n_runs), (BLOCK_SIZE,), (params, fields, np.uint32(sub)))
 
     def to_host(self, a) -> np.ndarray:
         return self.xp.asnumpy(a)
@@ -166,6 +173,13 @@ class CudaDevice:
     def upload(self, dst, src: np.ndarray) -> None:
         """Copy host ``src`` into the contiguous device view ``dst``."""
         dst.set(np.ascontiguousarray(src, dtype=dst.dtype))
+
+    def copy(self, dst, src) -> None:
+        """Copy the contiguous device array ``src`` into ``dst`` (same size and dtype): a memcpy."""
+        if src.nbytes:
+            cp = self.xp
+            cp.cuda.runtime.memcpyAsync(dst.data.ptr, src.data.ptr, src.nbytes, cp.cuda.runtime.memcpyDeviceToDevice,
+                                        cp.cuda.get_current_stream().ptr)
 
     def copy_bytes_per_s(self, nbytes: int, min_seconds: float = 0.2) -> float:
         """Bytes read + written per second by a device-to-device copy of

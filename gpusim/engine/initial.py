@@ -2,39 +2,49 @@
 
 The host allocates the arrays and launches kernels; it touches no per-site
 data (DESIGN §7).  The NumPy twin is :func:`gpusim.state.initial_state`;
-tests/test_initial.py holds the two equal.
+tests/test_initial.py holds the two equal.  One launch builds every run of
+a batch (each from its own seed and initial parameters).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import abi
-from ..state import FIELD_ARRAYS, SITE_ARRAYS, State, initial_clone_table, initial_params
+from ..state import CLONE_COLUMNS, FIELD_ARRAYS, SITE_ARRAYS, initial_clone_table, initial_params
 from .select import lowest_bids
 
 FOUNDERS = abi.constants()["SLOT_FOUNDERS"]
 
 
-def empty_state(xp, mp) -> State:
-    """Device arrays for a state at step 0, site arrays uninitialised (the
-    initial_sites kernel writes every site)."""
-    sites = {name: xp.empty(mp.n_sites, dtype=dt) for name, dt in SITE_ARRAYS.items()}
-    extra = {name: xp.zeros(mp.n_field, dtype=dt) for name, dt in FIELD_ARRAYS.items()}
-    return State(step=0, n_clones=2, sites=sites, clones={}, extra=extra)
+def allocate(be) -> None:
+    """Device arrays for every run's state: site arrays uninitialised (the
+    initial_sites kernel, or a loaded state, writes every site), fields and
+    clone columns zero."""
+    xp, mp, runs = be.xp, be.mp, be.n_runs
+    be.sites = {name: xp.empty((runs, mp.n_sites), dtype=dt) for name, dt in SITE_ARRAYS.items()}
+    be.extra = {name: xp.zeros((runs, mp.n_field), dtype=dt) for name, dt in FIELD_ARRAYS.items()}
+    be.clones = {name: xp.zeros((runs, 16), dtype=dt) for name, dt in CLONE_COLUMNS.items()}
 
 
 def build(be) -> None:
-    """Fill ``be.state`` (from :func:`empty_state`) and leave claim[] all ones."""
-    ip = initial_params(be.cfg)
-    be.refresh_fields()  # the clone table comes after the founders are counted
-    be.device.fill_bytes(be.counters, 0)
-    be.set_params(step=0, **abi.params_values(ip))
-    be.launch("initial_sites", be.mp.n_sites)
-    founders = int(be.device.to_host(be.counters[FOUNDERS : FOUNDERS + 1])[0])
-    be.state.clones = {k: be.xp.asarray(v) for k, v in initial_clone_table(ip, founders).items()}
+    """Fill every run's state at step 0 (arrays from :func:`allocate`) and
+    leave claim[] all ones."""
     be.refresh_fields()
-    if ip.init_tcells:
-        chosen = lowest_bids(be, ip.init_tcells)
-        be.device.fill_bytes(be.claim, 0xFF)  # all ones again
-        be.ensure_new_sites(chosen)
-        be.set_params(n_new=len(chosen))
-        be.launch("tcell_transfer_place", len(chosen))
+    be.device.fill_bytes(be.counters, 0)
+    be.set_params(be.active, step=0)
+    be.launch("initial_sites", be.mp.n_sites)
+    founders = be.device.to_host(be.counters)[:, FOUNDERS]  # one contiguous transfer
+    tables = [initial_clone_table(initial_params(cfg), int(f)) for cfg, f in zip(be.cfgs, founders)]
+    for name, col in be.clones.items():
+        be.device.upload(col, np.stack([t[name] for t in tables]))
+    for b, cfg in enumerate(be.cfgs):
+        k = initial_params(cfg).init_tcells
+        if not k:
+            continue
+        chosen = lowest_bids(be, k, b)
+        be.device.fill_bytes(be.claim[b], 0xFF)  # all ones again
+        be.ensure_new_sites(len(chosen))
+        be.device.upload(be.new_sites[b, : len(chosen)], chosen)
+        be.set_params([b], n_new=len(chosen))
+        be.launch("tcell_transfer_place", len(chosen), rows=[b])

@@ -82,21 +82,21 @@ class Recorder:
         n_sites = self.be.mp.n_sites
         cuda = dev.name == "cuda"
 
-        def launch(name, n_threads, params, fields, sub=0):
+        def launch(name, n_threads, params, fields, sub=0, n_runs=1):
             st = self.kernels.setdefault(name, KernelStats())
             st.launches += 1
-            st.bytes += launch_bytes(name, n_threads, n_sites)
+            st.bytes += launch_bytes(name, n_threads, n_sites) * n_runs
             if not self.timed:
-                return self._launch(name, n_threads, params, fields, sub)
+                return self._launch(name, n_threads, params, fields, sub, n_runs)
             if cuda:
                 start, end = dev.xp.cuda.Event(), dev.xp.cuda.Event()
                 start.record()
-                self._launch(name, n_threads, params, fields, sub)
+                self._launch(name, n_threads, params, fields, sub, n_runs)
                 end.record()
                 self._events.append((st, start, end))
             else:
                 t0 = time.perf_counter()
-                self._launch(name, n_threads, params, fields, sub)
+                self._launch(name, n_threads, params, fields, sub, n_runs)
                 st.seconds += time.perf_counter() - t0
 
         dev.launch = launch

@@ -19,9 +19,10 @@ SLOT = abi.constants()["SLOT_SELECTED"]
 ALL = int(NO_BID)  # no bound: every real bid (never NO_BID itself)
 
 
-def lowest_bids(be, k: int) -> np.ndarray:
-    """Site indices (uint32, in bid order) of the k lowest bids in
-    ``be.claim`` (fewer if fewer sites bid).  claim[] is left as it is."""
+def lowest_bids(be, k: int, row: int) -> np.ndarray:
+    """Site indices (uint32, in bid order) of the k lowest bids in run
+    ``row``'s ``be.claim`` (fewer if fewer sites bid); the launches cover
+    that run only.  claim[] is left as it is."""
     if k <= 0:
         return np.zeros(0, dtype=np.uint32)
     n = be.mp.n_sites
@@ -30,18 +31,18 @@ def lowest_bids(be, k: int) -> np.ndarray:
     be.ensure_selected(min(n, 4 * k + 256))  # room for what the first bound admits, almost surely
     while True:
         below = ALL if top >= span else top << SOURCE_BITS
-        count = _count_below(be, below, len(be.selected))
-        if count > len(be.selected):  # too many for the buffer: make room, same bound
+        count = _count_below(be, row, below, be.selected.shape[1])
+        if count > be.selected.shape[1]:  # too many for the buffer: make room, same bound
             be.ensure_selected(count)
-            count = _count_below(be, below, count)
+            count = _count_below(be, row, below, count)
         if count >= k or below == ALL:
             break
         top *= 8
-    return source(np.sort(be.device.to_host(be.selected[:count]))[:k])
+    return source(np.sort(be.device.to_host(be.selected[row, :count]))[:k])
 
 
-def _count_below(be, below: int, capacity: int) -> int:
-    be.device.fill_bytes(be.counters[SLOT : SLOT + 1], 0)
-    be.set_params(select_below=below, select_capacity=capacity)
-    be.launch("select_below", be.mp.n_sites)
-    return int(be.device.to_host(be.counters[SLOT : SLOT + 1])[0])
+def _count_below(be, row: int, below: int, capacity: int) -> int:
+    be.device.fill_bytes(be.counters[row, SLOT : SLOT + 1], 0)
+    be.set_params([row], select_below=below, select_capacity=capacity)
+    be.launch("select_below", be.mp.n_sites, rows=[row])
+    return int(be.device.to_host(be.counters[row, SLOT : SLOT + 1])[0])

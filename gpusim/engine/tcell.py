@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..signals import poll
 from .select import lowest_bids
 
 
-def recruit(be, sp) -> None:
-    """Recruitment at vessels, then any adoptive transfer due this step."""
+def recruit(be, transfers: dict[int, tuple]) -> None:
+    """Recruitment at vessels, then the adoptive transfers due this step
+    (``transfers``: run -> ((cells, where), ...))."""
     be.launch("tcell_recruit", be.mp.n_sites)
-    for cells, where in sp.transfers:
-        _transfer(be, cells, where)
+    for t in range(max((len(v) for v in transfers.values()), default=0)):
+        _transfer(be, {b: v[t] for b, v in transfers.items() if len(v) > t})
 
 
-def _transfer(be, cells: int, where: str) -> None:
-    be.set_params(transfer_where_tumour=int(where == "tumour"))
-    be.launch("tcell_transfer_bid", be.mp.n_sites)
-    # The `cells` lowest bids win; bids are unique (they end in the site index).
-    chosen = lowest_bids(be, cells)
-    be.device.fill_bytes(be.claim, 0xFF)  # restore the all-ones invariant (NO_BID)
-    if chosen.size:
-        be.ensure_new_sites(chosen)
-        be.set_params(n_new=int(chosen.size))
-        be.launch("tcell_transfer_place", int(chosen.size))
+def _transfer(be, due: dict[int, tuple[int, str]]) -> None:
+    """One transfer in each run of ``due`` (run -> (cells, where)); only
+    those runs take part in the launches."""
+    rows = np.array(sorted(due))
+    be.set_params(rows, transfer_where_tumour=[int(due[b][1] == "tumour") for b in rows])
+    be.launch("tcell_transfer_bid", be.mp.n_sites, rows=rows)
+    counts = []
+    for b in rows:
+        # The `cells` lowest bids win; bids are unique (they end in the site index).
+        chosen = lowest_bids(be, due[b][0], b)
+        be.device.fill_bytes(be.claim[b], 0xFF)  # restore the all-ones invariant (NO_BID)
+        be.ensure_new_sites(len(chosen))
+        be.device.upload(be.new_sites[b, : len(chosen)], chosen)
+        counts.append(len(chosen))
+    be.set_params(rows, n_new=counts)
+    be.launch("tcell_transfer_place", max(counts), rows=rows)
 
 
 def kill(be) -> None:
@@ -31,7 +40,8 @@ def kill(be) -> None:
 
 
 def migrate(be) -> None:
-    for s in range(be.mp.n_moves):
+    # Each run makes its own number of moves; the loop covers the most.
+    for s in range(max(be.mps[b].n_moves for b in be.active)):
         be.launch("tcell_move_propose", be.mp.n_sites, sub=s)
         be.launch("tcell_move_commit", be.mp.n_sites)
         poll()

@@ -3,6 +3,8 @@ of ``kernels/tumour.cu`` and the compaction that numbers new clones."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import abi
 
 _C = abi.constants()
@@ -13,28 +15,29 @@ def death(be) -> None:
     be.launch("tumour_death", be.mp.n_sites)
 
 
-def divide(be) -> int:
+def divide(be) -> np.ndarray:
     """Two-phase division and founding of new clones (claim[] is all ones
-    on entry: every phase resets the entries it used); returns how many
-    clones were founded."""
+    on entry: every phase resets the entries it used).  Returns the number
+    of new clones of each active run."""
     n = be.mp.n_sites
     be.launch("tumour_divide_propose", n)
     be.launch("tumour_divide_commit", n)  # also counts the mutant daughters of each chunk of sites
-    # New clone ids are an exclusive prefix sum over sites, in site order,
-    # independent of how threads were scheduled (kernels/tumour.cu).
+    # New clone ids are an exclusive prefix sum over each run's sites, in
+    # site order, independent of how threads were scheduled and of the
+    # other runs (kernels/tumour.cu).
     n_chunks, n_groups = found_chunks(n)
     be.launch("found_sum_groups", n_groups)
     be.launch("found_scan_groups", 1)
     be.launch("found_scan_chunks", n_groups)
-    # The step's one read inside it: how many clones to make room for.
-    k = int(be.device.to_host(be.counters[NEW_CLONES : NEW_CLONES + 1])[0])
-    if k:
-        st = be.state
-        be.ensure_clone_capacity(st.n_clones + k)
-        be.set_params(n_clones=st.n_clones, n_new=k)
+    # The step's one read inside it: how many clones each run makes room for.
+    rows = be.active
+    k = be.counts()[:, NEW_CLONES]
+    if k.any():
+        be.ensure_clone_capacity(int((be.n_clones[rows] + k).max()))
+        be.set_params(rows, n_clones=be.n_clones[rows], n_new=k)
         be.launch("tumour_found_clones", n_chunks)
         be.device.fill_bytes(be.found_chunks, 0)  # counts of the next step start at 0
-        st.n_clones += k
+        be.n_clones[rows] += k
     return k
 
 

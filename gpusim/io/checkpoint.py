@@ -46,6 +46,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..state import State
+from .deflate import ChunkDeflater, can_deflate
 
 SLOTS = ("a", "b")
 _NONE = b"-"  # ``current`` before the first checkpoint
@@ -180,7 +181,8 @@ def is_device_array(value: Any) -> bool:
 
 
 def _put(g: h5py.Group, key: str, value: Any) -> None:
-    if is_device_array(value) and value.ndim == 1 and value.nbytes > SLAB_BYTES:
+    if (is_device_array(value) or isinstance(value, np.ndarray)) and value.ndim == 1 \
+            and value.dtype.kind in "uif" and value.nbytes > SLAB_BYTES:
         _put_slabs(g, key, value)
         return
     value = to_host(value)
@@ -221,22 +223,25 @@ def _put(g: h5py.Group, key: str, value: Any) -> None:
 
 
 def _put_slabs(g: h5py.Group, key: str, value: Any) -> None:
-    """A large 1-D device array, copied to the host and written one slab at
-    a time (the same dataset layout as :func:`_put` gives, without a host
-    copy of the whole array)."""
+    """A large 1-D array (on the device or the host), written one slab of
+    SLAB_BYTES at a time: one slab is one HDF5 chunk, copied to the host
+    alone (no host copy of the whole array) and deflated in parallel
+    (:mod:`gpusim.io.deflate`: HDF5 alone would gzip gigabytes on one core)."""
+    chunk = (max(1, SLAB_BYTES // value.dtype.itemsize),)
     old = g.get(key)
     if isinstance(old, h5py.Dataset) and old.attrs.get(_KIND) == "numpy" and old.dtype == value.dtype \
-            and old.ndim == 1 and old.chunks is not None:
+            and old.ndim == 1 and old.chunks == chunk and can_deflate(old):
         old.resize(value.shape)
         ds = old
     else:
         if old is not None:
             del g[key]
-        ds = g.create_dataset(key, shape=value.shape, dtype=value.dtype, maxshape=(None,), chunks=True,
+        ds = g.create_dataset(key, shape=value.shape, dtype=value.dtype, maxshape=(None,), chunks=chunk,
                               compression="gzip", compression_opts=1, shuffle=True)
         ds.attrs[_KIND] = "numpy"
-    for lo, hi in slabs(len(value), value.dtype.itemsize):
-        ds[lo:hi] = to_host(value[lo:hi])
+    with ChunkDeflater(ds) as out:
+        for lo, hi in slabs(len(value), value.dtype.itemsize):
+            out.put((lo,), to_host(value[lo:hi]))
 
 
 def _load(g: h5py.Group) -> dict[str, Any]:

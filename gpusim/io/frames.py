@@ -27,6 +27,7 @@ import numpy as np
 
 from ..config import Config
 from .checkpoint import SLAB_BYTES, slabs, to_host
+from .deflate import ChunkDeflater, can_deflate
 from .layout import append, time_datasets, truncate
 from .xdmf import XdmfWriter
 
@@ -252,14 +253,32 @@ class FrameWriter:
         k = v.shape[0]
         v.resize(k + 1, axis=0)
         row = math.prod(v.shape[2:])  # one row of the slowest axis, in values
+        rows = v.chunks[1]
+        if rows < v.shape[1] and can_deflate(v):
+            # A frame of many chunks (10^9 sites): each slab is one chunk,
+            # deflated in parallel (gpusim.io.deflate), not on one core.
+            with ChunkDeflater(v) as out:
+                for lo, hi in slabs(array.size, array.dtype.itemsize, row):
+                    assert (lo // row) % rows == 0 and hi // row - lo // row <= rows
+                    out.put((k, lo // row) + (0,) * (v.ndim - 2),
+                            to_host(array[lo:hi]).reshape(hi // row - lo // row, *v.shape[2:]))
+            return
         for lo, hi in slabs(array.size, array.dtype.itemsize, row):
             v[k, lo // row : hi // row] = to_host(array[lo:hi]).reshape(hi // row - lo // row, *v.shape[2:])
 
-    @staticmethod
-    def frame_nbytes(state) -> int:
-        """Uncompressed bytes of one full frame of ``state`` (more than :meth:`append` writes of slices)."""
-        arrays = (field_array(state, spec.source) for spec in field_specs().values())
-        return sum(a.nbytes for a in arrays if a is not None)
+    def frame_nbytes(self, state, kinds=("full",)) -> int:
+        """Uncompressed bytes :meth:`append` writes for ``kinds`` (full frames, slices)."""
+        total = 0
+        for spec in field_specs().values():
+            array = field_array(state, spec.source)
+            if array is None:
+                continue
+            if "full" in kinds:
+                total += array.nbytes
+            if "slices" in kinds:
+                grid = spec.grid_of(self.cfg, state)
+                total += sum(math.prod(plane_grid(grid, p).extents) for p in PLANES) * array.dtype.itemsize
+        return total
 
     def ensure_datasets(self, state) -> None:
         """Every field's (possibly empty) datasets, also when no frame was written."""

@@ -36,8 +36,11 @@ class ObservableRows:
     def __init__(self, f: h5py.File, dt_days: float):
         self.group = f["observables"]
         self.dt_days = dt_days
-        self._pending: dict[str, list] = {name: [] for name in OBSERVABLES}
-        self._steps: list[int] = []
+        # Unwritten rows as chunks of arrays (a run of a batch gets its rows
+        # many steps at a time: gpusim.batch).
+        self._pending: dict[str, list[np.ndarray]] = {name: [] for name in OBSERVABLES}
+        self._steps: list[np.ndarray] = []
+        self._n = 0
         self.last_step: int | None = None  # last row recorded
 
     @classmethod
@@ -64,14 +67,25 @@ class ObservableRows:
     @property
     def full(self) -> bool:
         """Enough rows wait that they should be written now."""
-        return len(self._steps) >= MAX_PENDING_ROWS
+        return self._n >= MAX_PENDING_ROWS
 
     def record(self, step: int, values: dict[str, int]) -> None:
         """Buffer one row (written at the next :meth:`write`)."""
-        self._steps.append(step)
-        for name in OBSERVABLES:
-            self._pending[name].append(values[name])
-        self.last_step = step
+        self.record_rows(np.array([step], dtype=np.int64), {name: [values[name]] for name in OBSERVABLES})
+
+    def record_rows(self, steps: np.ndarray, values: dict) -> None:
+        """Buffer rows: ``steps`` and, per observable, one value per step."""
+        if not len(steps):
+            return
+        self._steps.append(np.asarray(steps, dtype=np.int64))
+        for name, (dtype, _, _) in OBSERVABLES.items():
+            self._pending[name].append(np.asarray(values[name], dtype=dtype))
+        self._n += len(steps)
+        self.last_step = int(steps[-1])
+
+    def _buffered(self, name: str) -> np.ndarray:
+        chunks = self._pending[name]
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=OBSERVABLES[name][0])
 
     def write_nbytes(self) -> int:
         """Bytes the next :meth:`write` may allocate: whole chunks of ROW_CHUNK rows."""
@@ -86,14 +100,15 @@ class ObservableRows:
         """Append the buffered rows to the file (not flushed)."""
         if not self._steps:
             return
-        steps = np.array(self._steps, dtype=np.int64)
-        for name, (dtype, _, _) in OBSERVABLES.items():
+        steps = np.concatenate(self._steps)
+        for name in OBSERVABLES:
             g = self.group[name]
             append(g["step"], steps)
             append(g["time"], steps * self.dt_days)
-            append(g["value"], np.array(self._pending[name], dtype=dtype))
+            append(g["value"], self._buffered(name))
             self._pending[name].clear()
         self._steps.clear()
+        self._n = 0
 
     def history(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of observable ``name`` for every row so far, on disk
@@ -101,6 +116,6 @@ class ObservableRows:
         since the checkpoint; end-of-run metrics (outcome, response) that need
         the whole trajectory read it from here."""
         g = self.group[name]
-        steps = np.concatenate([g["step"][()], np.array(self._steps, dtype=np.int64)])
-        values = np.concatenate([g["value"][()], np.array(self._pending[name], dtype=g["value"].dtype)])
+        steps = np.concatenate([g["step"][()], *self._steps])
+        values = np.concatenate([g["value"][()], self._buffered(name)])
         return steps, values

@@ -148,6 +148,11 @@ class RunWriter:
 
         ``state_fn`` returns the state (host or device arrays); it is called only then."""
         self.rows.record(step, observables)
+        self.write_due(step, state_fn)
+
+    def write_due(self, step: int, state_fn) -> None:
+        """Write what is due at ``step`` (the last row recorded): a frame
+        and/or checkpoint, else the rows once enough are buffered."""
         out = self.cfg.output
         kinds = self.frames.due(step)
         checkpoint = out.checkpoint_every_steps and step % out.checkpoint_every_steps == 0
@@ -159,6 +164,11 @@ class RunWriter:
                 self.checkpoint(state)
         elif self.rows.full:
             self.flush()
+
+    def record_rows(self, steps: np.ndarray, values: dict) -> None:
+        """Buffer rows: ``steps`` and, per observable, one value per step (a
+        run of a batch gets its rows many steps at a time: gpusim.batch)."""
+        self.rows.record_rows(steps, values)
 
     def flush(self) -> None:
         """Write the buffered rows and flush the file."""
@@ -177,7 +187,7 @@ class RunWriter:
     def frame(self, state, kinds=("full",)) -> None:
         """Append one frame of every field (series ``kinds``: full, slices),
         flush, update the XDMF file."""
-        self._require(self.frames.frame_nbytes(state), f"the frame of step {state.step}")
+        self._require(self.frames.frame_nbytes(state, kinds), f"the frame of step {state.step}")
         self.frames.append(state, kinds)
         self.flush()
         self.frames.write_xdmf()

@@ -1,5 +1,9 @@
 """The numpy backend: one step = the model's phases, each a NumPy function.
 
+The reference stays one run at a time (it is the oracle the batched
+kernels are tested against); :class:`ReferenceBatch` steps a list of them
+behind the batch interface of :class:`~gpusim.engine.backend.KernelBackend`.
+
 >>> from gpusim.config import Config
 >>> from gpusim.state import initial_state
 >>> cfg = Config.model_validate({"lattice": {"shape": [16, 16]}})
@@ -14,8 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
-from ..observables import Observer
+from ..observables import STATE, Observer
 from ..params import StepParams, model_params
+from ..signals import GUARD_AFTER_S, StepAbandoned, handler_active
 from ..state import FIELD_ARRAYS, SITE_ARRAYS, State
 from ..step import Backend
 from . import chemokine, tcell, tumour
@@ -72,3 +77,83 @@ class ReferenceBackend(Backend):
 
     def describe(self) -> str:
         return f"numpy {np.__version__} (reference)"
+
+
+class ReferenceBatch:
+    """B reference runs behind the batch interface (``step``, ``observe``,
+    ``retire``, ``run_state``, ``host_state``, ``steps``, ``active``).
+
+    >>> from gpusim.config import Config
+    >>> from gpusim.state import initial_state
+    >>> cfg = Config.model_validate({"lattice": {"shape": [16, 16]}})
+    >>> be = ReferenceBatch([cfg], [initial_state(cfg)])
+    >>> be.step()["divisions"].shape, int(be.steps[0])
+    ((1,), 1)
+    """
+
+    name = "numpy"
+    xp = np
+
+    def __init__(self, cfgs: list[Config], states: list[State | None]):
+        from ..state import initial_state
+
+        self.cfgs = list(cfgs)
+        self.runs = [ReferenceBackend(c, s if s is not None else initial_state(c)) for c, s in zip(cfgs, states)]
+        self.mp = self.runs[0].mp
+        self.active = np.arange(len(self.runs))
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.runs)
+
+    @property
+    def steps(self) -> np.ndarray:
+        return np.array([r.state.step for r in self.runs], dtype=np.int64)
+
+    def step(self) -> dict[str, np.ndarray]:
+        # All runs or none: if a stop abandons one run's guarded step, the
+        # runs stepped before it are put back too (gpusim.signals).
+        runs = [self.runs[b] for b in self.active]
+        slow = any(r.last_step_s is None or r.last_step_s > GUARD_AFTER_S for r in runs)
+        undo = [r.snapshot() for r in runs] if len(runs) > 1 and slow and handler_active() else None
+        try:
+            events = [r.step() for r in runs]
+        except StepAbandoned:
+            for r, snap in zip(runs, undo or []):
+                r.restore(snap)
+            raise
+        names = events[0].keys() if events else ()
+        return {k: np.array([e[k] for e in events], dtype=np.int64) for k in names}
+
+    def observe(self) -> dict[str, np.ndarray]:
+        per_run = [self.runs[b].observe() for b in self.active]
+        return {k: np.array([o[k] for o in per_run]) for k in STATE}
+
+    def retire(self, rows) -> None:
+        self.active = np.setdiff1d(self.active, rows)
+
+    def run_state(self, b: int) -> State:
+        return self.runs[b].state
+
+    @property
+    def state(self) -> State:
+        """Run 0's state: the single-run view of a batch of one."""
+        return self.run_state(0)
+
+    def host_state(self, b: int = 0) -> State:
+        return self.runs[b].host_state()
+
+    def bytes_per_site(self) -> float:
+        return self.runs[0].bytes_per_site()
+
+    def synchronize(self) -> None:
+        """Nothing queued: NumPy returns when the work is done."""
+
+    def copy_bytes_per_s(self, nbytes: int) -> float:
+        return self.runs[0].copy_bytes_per_s(nbytes)
+
+    def launch_recorder(self):
+        return self.runs[0].launch_recorder()
+
+    def describe(self) -> str:
+        return self.runs[0].describe()

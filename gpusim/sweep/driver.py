@@ -30,7 +30,7 @@ from ..errors import InputError
 from . import store
 from .queue import Tally, WorkQueue, serve_and_work, work_remotely, work_serially
 from .runs import Run, SweepPlan, load_plan
-from .worker import configure_rank, timed_run
+from .worker import configure_rank, timed_batch
 
 log = logging.getLogger("gpusim")
 
@@ -124,10 +124,31 @@ def _agree(comm, rank: int, problem: str | None) -> None:
     raise SystemExit(2)
 
 
+def batches(plan: SweepPlan, todo: list[int], batch: int | str, backend: str, ranks: int = 1) -> list[tuple]:
+    """The runs still to do, in batches of one array shape
+    (:func:`gpusim.batch.batch_key`) of at most ``batch`` runs.  ``auto``:
+    as many as fit the device (:func:`gpusim.batch.auto_batch`), but no more
+    than an equal share of the shape's runs per rank, so every rank gets work."""
+    from ..batch import auto_batch, batch_key
+
+    groups: dict[tuple, list[int]] = {}
+    for i in todo:
+        groups.setdefault(batch_key(plan.config(plan.runs[i])), []).append(i)
+    out = []
+    for runs in groups.values():
+        if batch == "auto":
+            size = auto_batch(plan.config(plan.runs[runs[0]]), backend, -(-len(runs) // max(ranks, 1)))
+        else:
+            size = int(batch)
+        out += [tuple(runs[k : k + size]) for k in range(0, len(runs), size)]
+    return out
+
+
 def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
-              progress: bool = True) -> SweepResult | None:
-    """Run (or resume) a sweep into ``out_dir``.  Returns the result on rank 0
-    and None on other ranks."""
+              progress: bool = True, batch: int | str = "auto") -> SweepResult | None:
+    """Run (or resume) a sweep into ``out_dir``, runs of one array shape
+    ``batch`` at a time on a device (``auto``: see :func:`batches`).
+    Returns the result on rank 0 and None on other ranks."""
     out_dir = Path(out_dir)
     comm = mpi_world() if mpi_launched() else None
     rank = comm.Get_rank() if comm is not None else 0
@@ -157,9 +178,10 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
         wheres = comm.gather(where, root=0) if comm is not None else [where]
         t0 = time.monotonic()
 
-        def run(index: int) -> dict:
-            r = plan.runs[index]
-            return timed_run(plan.config(r), store.run_path(out_dir, r.id), concrete)
+        def run(indices: tuple[int, ...]) -> list[dict]:
+            runs = [plan.runs[i] for i in indices]
+            return timed_batch([plan.config(r) for r in runs], [store.run_path(out_dir, r.id) for r in runs],
+                               concrete)
 
         if rank > 0:
             _guarded(comm, lambda: work_remotely(comm, run))
@@ -171,7 +193,7 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
             layout = "; ".join(f"{n} x {w}" for w, n in Counter(wheres).items())
             print(f"[sweep] {out_dir}: {total} runs, {total - len(todo)} already complete, {len(todo)} to do; "
                   f"{size} rank{'s' if size > 1 else ''} ({layout})", file=sys.stderr, flush=True)
-        queue = WorkQueue(todo, tally)
+        queue = WorkQueue(batches(plan, todo, batch, concrete, size), tally)
         if comm is None:
             work_serially(queue, run)
         else:

@@ -1,7 +1,9 @@
-"""A dynamic work queue over MPI: rank 0 hands out run indices on request.
+"""A dynamic work queue over MPI: rank 0 hands out batches of run indices
+on request (a batch is a tuple of runs that advance together on one device,
+see :mod:`gpusim.batch`; one run when batching is off).
 
 Runs differ a lot in length (an eliminated tumour stops mattering early, an
-escaping one fills the lattice), so ranks ask for the next run when they
+escaping one fills the lattice), so ranks ask for the next batch when they
 finish one instead of getting a fixed share.
 
 Rank 0 also works.  Its dispatcher is a thread that polls for requests
@@ -13,9 +15,10 @@ hours.  Only the dispatcher thread calls MPI while it runs, which needs
 ``MPI_THREAD_SERIALIZED``; where the library offers less, rank 0 falls back to
 dispatching only.
 
-Messages: a worker sends ``(index, result)`` (``index`` None on its first
-request) with tag REQUEST; rank 0 answers with the next index, or None when
-the queue is empty, with tag WORK.  mpi4py is imported by the caller only
+Messages: a worker sends ``(batch, results)`` (``batch`` None on its first
+request; ``results`` one record per run of the batch) with tag REQUEST;
+rank 0 answers with the next batch, or None when the queue is empty, with
+tag WORK.  mpi4py is imported by the caller only
 (``import gpusim`` never loads it).
 """
 
@@ -31,7 +34,8 @@ TAG_REQUEST, TAG_WORK = 11, 12
 POLL_S = 0.02
 HEARTBEAT_S = 30.0
 
-RunFn = Callable[[int], dict]
+Batch = tuple[int, ...]
+RunFn = Callable[[Batch], list[dict]]
 
 
 class Tally:
@@ -46,16 +50,16 @@ class Tally:
         self.describe = describe
         self.stream = stream or sys.stderr
         self.enabled = enabled
-        self.running: dict[int, int] = {}  # rank -> index
+        self.running: dict[int, int] = {}  # run index -> rank
         self.done = self.failed = 0
         self.results: dict[int, dict] = {}
         self.t0 = self._last = time.monotonic()
 
     def started(self, rank: int, index: int) -> None:
-        self.running[rank] = index
+        self.running[index] = rank
 
     def finished(self, rank: int, index: int, result: dict) -> None:
-        self.running.pop(rank, None)
+        self.running.pop(index, None)
         self.results[index] = dict(result, rank=rank)
         if result["status"] == "failed":
             self.failed += 1
@@ -87,24 +91,26 @@ class Tally:
 
 
 class WorkQueue:
-    """Run indices not yet handed out, shared by rank 0's two threads."""
+    """Batches of run indices not yet handed out, shared by rank 0's two threads."""
 
-    def __init__(self, todo: list[int], tally: Tally):
-        self._todo = deque(todo)
+    def __init__(self, todo: list[Batch], tally: Tally):
+        self._todo = deque(tuple(b) for b in todo)
         self._lock = threading.Lock()
         self.tally = tally
 
-    def take(self, rank: int) -> int | None:
+    def take(self, rank: int) -> Batch | None:
         with self._lock:
             if not self._todo:
                 return None
-            index = self._todo.popleft()
-            self.tally.started(rank, index)
-            return index
+            batch = self._todo.popleft()
+            for index in batch:
+                self.tally.started(rank, index)
+            return batch
 
-    def finish(self, rank: int, index: int, result: dict) -> None:
+    def finish(self, rank: int, batch: Batch, results: list[dict]) -> None:
         with self._lock:
-            self.tally.finished(rank, index, result)
+            for index, result in zip(batch, results):
+                self.tally.finished(rank, index, result)
 
     def heartbeat(self) -> None:
         with self._lock:
@@ -112,10 +118,10 @@ class WorkQueue:
 
 
 def work_locally(queue: WorkQueue, run: RunFn, rank: int = 0) -> None:
-    """Take runs from the queue until it is empty (serial sweeps, and rank 0's
-    own share under MPI)."""
-    while (index := queue.take(rank)) is not None:
-        queue.finish(rank, index, run(index))
+    """Take batches from the queue until it is empty (serial sweeps, and rank
+    0's own share under MPI)."""
+    while (batch := queue.take(rank)) is not None:
+        queue.finish(rank, batch, run(batch))
 
 
 def _beat_until(queue: WorkQueue, done: threading.Event) -> None:
@@ -159,9 +165,9 @@ def dispatch(comm, queue: WorkQueue) -> None:
             time.sleep(POLL_S)
             continue
         src = status.Get_source()
-        index, result = comm.recv(source=src, tag=TAG_REQUEST)
-        if index is not None:
-            queue.finish(src, index, result)
+        batch, results = comm.recv(source=src, tag=TAG_REQUEST)
+        if batch is not None:
+            queue.finish(src, batch, results)
         nxt = queue.take(src)
         comm.send(nxt, dest=src, tag=TAG_WORK)
         if nxt is None:
@@ -169,16 +175,16 @@ def dispatch(comm, queue: WorkQueue) -> None:
 
 
 def work_remotely(comm, run: RunFn) -> int:
-    """Ranks > 0: ask rank 0 for runs until it says stop; returns runs done."""
+    """Ranks > 0: ask rank 0 for batches until it says stop; returns runs done."""
     message: tuple = (None, None)
     done = 0
     while True:
         comm.send(message, dest=0, tag=TAG_REQUEST)
-        index = comm.recv(source=0, tag=TAG_WORK)
-        if index is None:
+        batch = comm.recv(source=0, tag=TAG_WORK)
+        if batch is None:
             return done
-        message = (index, run(index))
-        done += 1
+        message = (batch, run(batch))
+        done += len(batch)
 
 
 def serve_and_work(comm, queue: WorkQueue, run: RunFn) -> None:

@@ -15,7 +15,7 @@ The template is ``scripts/slurm/sweep.sbatch.in`` (shipped in the wheel as
 #SBATCH --requeue
 #SBATCH --signal=B:USR1@120
 #SBATCH --gpus-per-node=4
-srun --mpi=pmi2 --kill-on-bad-exit=1 /venv/bin/python -m gpusim sweep /data/cohort.toml -o /data/cohort --backend cuda &
+srun --mpi=pmi2 --kill-on-bad-exit=1 /venv/bin/python -m gpusim sweep /data/cohort.toml -o /data/cohort --backend cuda --batch auto &
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ class SbatchRequest:
     partition: str | None = None
     account: str | None = None
     backend: str | None = None  # default: cuda with GPUs, cpu without
+    batch: str = "auto"  # gpusim sweep --batch: runs of one shape per device batch
     job_name: str | None = None
     python: str = field(default_factory=lambda: sys.executable)
     workdir: str | None = None
@@ -89,6 +90,9 @@ class SbatchRequest:
         if self.gpus_per_node < 0:
             raise InputError(f"--gpus-per-node {self.gpus_per_node}: must be 0 (CPU nodes) or more")
         time_limit_s(self.time)
+        from ..batch import parse_batch
+
+        parse_batch(str(self.batch))
 
 
 def _signal_lead(time_s: int) -> int:
@@ -130,6 +134,7 @@ def render(req: SbatchRequest) -> str:
         "spec": shlex.quote(req.spec),
         "outdir": shlex.quote(out_dir),
         "backend": backend,
+        "batch": req.batch,
     }
     return Template((template_dir() / TEMPLATE).read_text()).substitute(values)
 

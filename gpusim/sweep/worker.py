@@ -1,9 +1,13 @@
-"""Doing one run of a sweep, and preparing a rank to do runs.
+"""Doing the runs of a sweep, one or a batch at a time, and preparing a
+rank to do runs.
 
-:func:`run_one` is the only place that decides how a run gets done: skip it
-if complete, otherwise write it to ``<id>.h5.part`` and rename it into place
-when it is complete.  A final ``runs/<id>.h5`` is therefore always complete,
-and a rank killed mid-run leaves only its own ``.part`` file behind.
+:func:`run_batch_of` is the only place that decides how runs get done: skip
+the complete ones, continue a ``<id>.h5.part`` left by a killed rank from its
+checkpoint, start the rest afresh, advance them together as one batch
+(:class:`gpusim.batch.Cohort`), and rename each ``.part`` into place the
+moment its run is complete.  A final ``runs/<id>.h5`` is therefore always
+complete, and a rank killed mid-batch leaves only ``.part`` files with
+checkpoints behind, which the rerun continues.
 """
 
 from __future__ import annotations
@@ -19,41 +23,88 @@ from .store import part_path, run_status
 log = logging.getLogger("gpusim")
 
 
-def run_one(cfg: Config, path: Path, backend: str) -> str:
-    """Make ``path`` a complete run file of ``cfg``: 'skipped' if it already
-    was, 'complete' once done.  Exceptions propagate (the ``.part`` file
-    keeps status ``failed`` and the error)."""
+def _start(cfg: Config, path: Path):
+    """How run ``cfg`` at ``path`` begins: None if it is complete, else a
+    :class:`~gpusim.batch.Member` (from the ``.part`` file's checkpoint when
+    a killed or interrupted rank left one; afresh otherwise) and whether it
+    resumes."""
+    from ..batch import Member
     from ..errors import InputError
-    from ..simulation import resume_run, run_to_file
+    from ..simulation import resume_member
 
     if run_status(path) == "complete":
-        return "skipped"
+        return None, False
     part = part_path(path)
-    # A .part left by a killed or interrupted rank continues from its last
-    # checkpoint; anything else (no file, failed, unreadable) starts over.
+    # Anything but a resumable .part (no file, failed, unreadable) starts over.
     # Either way the bytes are those of an uninterrupted run.
-    resumed = False
     if run_status(part) in ("running", "interrupted"):
         try:
-            resume_run(part, backend=backend)
-            resumed = True
+            return resume_member(part)[0], True
         except InputError:
             pass
-    if not resumed:
-        run_to_file(cfg, part, backend=backend)
-    _publish(part, path)
-    return "complete"
+    return Member(cfg, None, None), False  # step 0, built by the backend
+
+
+def run_batch_of(cfgs: list[Config], paths: list[Path], backend: str) -> list[str]:
+    """Make every ``paths[i]`` a complete run file of ``cfgs[i]``, advancing
+    the runs as one batch (they share a :func:`~gpusim.batch.batch_key`):
+    each status is 'skipped' if it already was, 'complete' once done.
+    Exceptions propagate (unfinished ``.part`` files keep status ``failed``
+    and the error)."""
+    from ..batch import Cohort
+    from ..io.runfile import RunWriter
+    from ..signals import StopOnSignal
+
+    statuses = ["skipped"] * len(cfgs)
+    todo, members, resumed = [], [], []
+    for i, (cfg, path) in enumerate(zip(cfgs, paths)):
+        member, again = _start(cfg, path)
+        if member is not None:
+            todo.append(i)
+            members.append(member)
+            resumed.append(again)
+    if not members:
+        return statuses
+    cohort = Cohort(members, backend)
+    for i, member, again in zip(todo, members, resumed):
+        part = part_path(paths[i])
+        if again:
+            member.writer = RunWriter.reopen(part, member.cfg, backend=cohort.backend_name)
+        else:
+            member.writer = RunWriter(part, member.cfg, backend=cohort.backend_name)
+
+        def publish(status, part=part, path=paths[i], i=i):
+            if status == "complete":
+                _publish(part, path)
+                statuses[i] = "complete"
+        member.on_close = publish
+    with StopOnSignal() as stop:
+        cohort.run(stop=stop)
+    return statuses
+
+
+def run_one(cfg: Config, path: Path, backend: str) -> str:
+    """:func:`run_batch_of` for one run."""
+    return run_batch_of([cfg], [path], backend)[0]
+
+
+def timed_batch(cfgs: list[Config], paths: list[Path], backend: str) -> list[dict]:
+    """:func:`run_batch_of`, with each run's outcome as a small picklable
+    record (a failure fails the runs of the batch that were not complete)."""
+    t0 = time.perf_counter()
+    try:
+        statuses, error = run_batch_of(cfgs, paths, backend), None
+    except Exception as err:  # a failed batch must not stop the sweep: it is reported and rerun next time
+        log.debug("batch of %s failed", ", ".join(p.name for p in paths), exc_info=True)
+        statuses = ["complete" if run_status(p) == "complete" else "failed" for p in paths]
+        error = f"{err.__class__.__name__}: {err}"
+    runtime = time.perf_counter() - t0
+    return [{"status": s, "runtime_s": runtime, "error": error if s == "failed" else None} for s in statuses]
 
 
 def timed_run(cfg: Config, path: Path, backend: str) -> dict:
-    """:func:`run_one`, with its outcome as a small picklable record."""
-    t0 = time.perf_counter()
-    try:
-        status, error = run_one(cfg, path, backend), None
-    except Exception as err:  # a failed run must not stop the sweep: it is reported and rerun next time
-        log.debug("run %s failed", path.name, exc_info=True)
-        status, error = "failed", f"{err.__class__.__name__}: {err}"
-    return {"status": status, "runtime_s": time.perf_counter() - t0, "error": error}
+    """:func:`timed_batch` for one run."""
+    return timed_batch([cfg], [path], backend)[0]
 
 
 def cores_on_node() -> int:

@@ -1,0 +1,165 @@
+"""Cohorts (gpusim.batch): a run's file from a batch is byte-identical to the
+same run made alone, on every backend, whatever the batch size and however
+the runs of a batch differ (parameters, seeds, therapy arms, step counts)."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from conftest import QUICKSTART, assert_same_run, require_backend
+
+import gpusim
+from gpusim.batch import auto_batch, batch_key, group_by_shape
+from gpusim.config import load_config
+from gpusim.errors import InputError
+
+ARMS = {
+    "control": "therapy=[]",
+    "blockade": 'therapy=[{kind = "checkpoint_blockade", start_day = 0.2, end_day = 0.8, level = 0.9}]',
+    "transfer": ('therapy=[{kind = "adoptive_transfer", day = 0.1, cells = 30, where = "tumour"}, '
+                 '{kind = "adoptive_transfer", day = 0.1, cells = 10, where = "anywhere"}, '
+                 '{kind = "adoptive_transfer", day = 0.4, cells = 20}]'),
+    "chemo+vaccine": ('therapy=[{kind = "chemotherapy", day = 0.3, tumour_kill_prob = 0.3, tcell_kill_prob = 0.1}, '
+                      '{kind = "vaccine", start_day = 0.1, end_day = 0.6, recruitment_multiplier = 3.0}]'),
+}
+
+
+def cohort_configs():
+    """8 runs of one array shape: different seeds, step counts, rates,
+    diffusion (substep counts), T-cell speeds (move counts), exhaustion
+    thresholds, output cadences and therapy arms."""
+    base = ["lattice.shape=[30,30]", "tumour.initial_radius_cells=3.0", "tumour.mutations_per_division=0.4",
+            "tumour.pdl1_prob_per_division=0.05", "tumour.hla_loss_prob_per_division=0.02",
+            "immune.initial_tcells=20", "immune.recruitment_rate_per_day=20.0", "output.frame_every_steps=20"]
+    varied = [
+        [],
+        ["tumour.death_rate_per_day=0.3", "output.checkpoint_every_steps=25"],
+        ["chemokine.diffusion_um2_per_min=300.0", "immune.speed_um_per_min=4.0"],
+        ["immune.exhaustion_threshold=1", "output.frame_every_steps=7"],
+        ["immune.speed_um_per_min=0.5", "tumour.division_rate_per_day=3.0"],
+        ["chemokine.diffusion_um2_per_min=1500.0", "output.frame_every_steps=0"],
+        ["immune.kills_per_tcell=2", "tumour.initial_pdl1=true"],
+        ["tumour.initial_recognition=0.6"],
+    ]
+    arms = list(ARMS.values())
+    steps = [60, 45, 70, 33, 60, 52, 41, 66]
+    return [load_config(QUICKSTART, [*base, *v, arms[i % len(arms)], f"simulation.seed={100 + i}",
+                                      f"simulation.steps={steps[i]}"]) for i, v in enumerate(varied)]
+
+
+@pytest.fixture(scope="module")
+def alone(tmp_path_factory):
+    """Each run made alone (``gpusim run``'s path) on numpy: the oracle."""
+    d = tmp_path_factory.mktemp("alone")
+    paths = []
+    for i, cfg in enumerate(cohort_configs()):
+        paths.append(d / f"run{i}.h5")
+        gpusim.run_to_file(cfg, paths[-1], backend="numpy")
+    return paths
+
+
+def assert_same_file(alone, batched) -> None:
+    """Every dataset, the parameters, the final checkpoint and the XDMF file
+    as the run alone, and the same end-of-run attributes (wall time aside)."""
+    assert_same_run(batched, alone)
+    with h5py.File(alone) as fa, h5py.File(batched) as fb:
+        skip = {"runtime_s"}
+        assert {k: str(v) for k, v in fa.attrs.items() if k not in skip} == \
+               {k: str(v) for k, v in fb.attrs.items() if k not in skip}
+
+
+def test_the_cohort_is_varied(alone):
+    cfgs = cohort_configs()
+    assert len({batch_key(c) for c in cfgs}) == 1
+    outcomes = set()
+    for p in alone:
+        with h5py.File(p) as f:
+            outcomes.add(str(f.attrs["outcome"]))
+            assert f["observables/transferred/value"][()].sum() >= 0
+    with h5py.File(alone[2]) as f:  # the transfer arm: three transfers, two of them in one step
+        assert f["observables/transferred/value"][()].sum() == 60
+    from gpusim.params import model_params
+
+    assert len({model_params(c).chem_substeps for c in cfgs}) >= 3
+    assert len({model_params(c).n_moves for c in cfgs}) >= 3
+
+
+# numpy batches step the reference run by run: sizes 1 and 8 cover its batch path.
+@pytest.mark.parametrize("backend,size", [("numpy", 1), ("numpy", 8), ("cpu", 1), ("cpu", 3), ("cpu", 8),
+                                          *(pytest.param("cuda", n, marks=pytest.mark.gpu) for n in (1, 3, 8))])
+def test_batched_runs_are_byte_identical_to_runs_alone(alone, tmp_path, backend, size):
+    require_backend(backend)
+    cfgs = cohort_configs()
+    outs = [tmp_path / f"run{i}.h5" for i in range(len(cfgs))]
+    final = gpusim.run_batch(cfgs, outs, backend=backend, batch=size)
+    for i, (a, b) in enumerate(zip(alone, outs)):
+        assert_same_file(a, b)
+        with h5py.File(b) as f:
+            assert f.attrs["status"] == "complete" and f.attrs["steps"] == cfgs[i].simulation.steps
+            assert f["observables/tumour_cells/value"][-1] == final[i]["tumour_cells"]
+
+
+def test_runs_leave_the_batch_when_done_and_files_close_complete(tmp_path):
+    """The shortest run is closed (complete, final) while the others still run."""
+    from gpusim.batch import Cohort, Member
+    from gpusim.io.runfile import RunWriter
+    from gpusim.state import initial_state
+
+    cfgs = cohort_configs()[:3]
+    closed = []
+    members = [Member(c, initial_state(c), None) for c in cfgs]
+    cohort = Cohort(members, "cpu")
+    for i, m in enumerate(members):
+        m.writer = RunWriter(tmp_path / f"r{i}.h5", cfgs[i], backend="cpu")
+
+        def on_close(status, i=i):
+            with h5py.File(tmp_path / f"r{i}.h5") as f:
+                closed.append((i, status, str(f.attrs["status"]), int(cohort.backend.steps.max())))
+        m.on_close = on_close
+    cohort.run()
+    order = sorted(range(3), key=lambda i: cfgs[i].simulation.steps)
+    assert [c[0] for c in closed] == order
+    for i, status, on_disk, furthest in closed:
+        assert status == on_disk == "complete"
+        assert furthest == cfgs[i].simulation.steps  # nobody had run past it: it left when done
+    for i in range(3):
+        with h5py.File(tmp_path / f"r{i}.h5") as f:
+            assert f["observables/tumour_cells/step"][-1] == cfgs[i].simulation.steps
+
+
+def test_grouping_and_auto_size():
+    cfgs = cohort_configs()
+    other = load_config(QUICKSTART, ["lattice.shape=[20,20]"])
+    assert group_by_shape([cfgs[0], other, cfgs[1], cfgs[2]], 2) == [[0, 2], [3], [1]]
+    assert auto_batch(cfgs[0], "numpy", 100) == 1
+    assert auto_batch(cfgs[0], "cpu", 5) == 5  # never more than the runs at hand
+
+
+def test_a_bad_batch_is_refused(tmp_path):
+    cfgs = cohort_configs()
+    with pytest.raises(InputError, match="2 configs but 1 outputs"):
+        gpusim.run_batch(cfgs[:2], [tmp_path / "a.h5"], backend="cpu")
+    from gpusim.engine.backend import KernelBackend
+    from gpusim.engine.device import CpuDevice
+    from gpusim.state import initial_state
+
+    other = load_config(QUICKSTART, ["lattice.shape=[20,20]"])
+    with pytest.raises(ValueError, match="differs from run 0 in shape"):
+        KernelBackend(CpuDevice(), [cfgs[0], other], [initial_state(cfgs[0]), initial_state(other)])
+
+
+def test_bench_cohort_times_batched_and_alone(capsys):
+    from conftest import cli
+
+    proc = cli(capsys, "bench", "--cohort", 4, "--backend", "cpu", "--steps", 6, "--batch", 2, "--alone", 2, "--json")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    (rec,) = json.loads(proc.stdout)
+    assert (rec["cohort"], rec["steps"], rec["batch"], rec["alone_runs"], rec["shape"]) == (4, 6, 2, 2, [100, 100])
+    assert rec["batched_runs_per_hour"] > 0 and rec["alone_runs_per_hour"] > 0
+    assert rec["speedup"] == pytest.approx(rec["batched_runs_per_hour"] / rec["alone_runs_per_hour"])
+    assert "runs/hour" in proc.stderr
+    bad = cli(capsys, "bench", "--cohort", 0)
+    assert bad.returncode == 2 and "--cohort must be >= 1" in bad.stderr
