@@ -141,6 +141,22 @@ GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 }
 
 
+// Chunks of sites for founding (below): how many, and those of group g.
+__device__ __forceinline__ u32 found_n_chunks(const Params* P)
+{
+    return ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
+}
+
+// The chunks [c0, c1) of group g; false for a group past the last chunk.
+__device__ __forceinline__ bool found_group_chunks(const Params* P, u32 g, u32* c0, u32* c1)
+{
+    const u32 n_chunks = found_n_chunks(P);
+    *c0 = g << GPUSIM_FOUND_GROUP_SHIFT;
+    if (*c0 >= n_chunks) return false;
+    *c1 = min(*c0 + (1u << GPUSIM_FOUND_GROUP_SHIFT), n_chunks);
+    return true;
+}
+
 // Founding new clones, numbered in site order (DESIGN §3 rule 5: an
 // exclusive prefix sum over sites, never an atomic counter) without a
 // library scan or a host pass: tumour_divide_commit counts the mutant
@@ -154,10 +170,8 @@ GPUSIM_KERNEL void found_sum_groups(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     const u32 g = global_thread_index();
-    const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
-    const u32 c0 = g << GPUSIM_FOUND_GROUP_SHIFT;
-    if (c0 >= n_chunks) return;
-    const u32 c1 = min(c0 + (1u << GPUSIM_FOUND_GROUP_SHIFT), n_chunks);
+    u32 c0, c1;
+    if (!found_group_chunks(P, g, &c0, &c1)) return;
     u32 sum = 0;
     for (u32 c = c0; c < c1; ++c) sum += F->found_chunks[c];
     F->found_groups[g] = sum;
@@ -171,8 +185,7 @@ GPUSIM_KERNEL void found_scan_groups(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     if (global_thread_index() != 0) return;
-    const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
-    const u32 n_groups = ((n_chunks - 1) >> GPUSIM_FOUND_GROUP_SHIFT) + 1;
+    const u32 n_groups = ((found_n_chunks(P) - 1) >> GPUSIM_FOUND_GROUP_SHIFT) + 1;
     u32 run = 0;
     for (u32 g = 0; g < n_groups; ++g) {
         const u32 s = F->found_groups[g];
@@ -189,10 +202,8 @@ GPUSIM_KERNEL void found_scan_chunks(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     const u32 g = global_thread_index();
-    const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
-    const u32 c0 = g << GPUSIM_FOUND_GROUP_SHIFT;
-    if (c0 >= n_chunks) return;
-    const u32 c1 = min(c0 + (1u << GPUSIM_FOUND_GROUP_SHIFT), n_chunks);
+    u32 c0, c1;
+    if (!found_group_chunks(P, g, &c0, &c1)) return;
     u32 run = F->found_groups[g];
     for (u32 c = c0; c < c1; ++c) {
         const u32 s = F->found_chunks[c];
@@ -263,7 +274,7 @@ GPUSIM_KERNEL void tumour_found_clones(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     const u32 c = global_thread_index();
-    const u32 n_chunks = ((P->n_sites - 1) >> GPUSIM_FOUND_CHUNK_SHIFT) + 1;
+    const u32 n_chunks = found_n_chunks(P);
     if (c >= n_chunks) return;
     const u32 first = F->found_chunks[c];
     const u32 end = c + 1 < n_chunks ? F->found_chunks[c + 1] : P->n_new;
