@@ -44,6 +44,14 @@ def phase_order(immune_on: bool) -> tuple[str, ...]:
     return tuple(name for name, immune in PHASES if immune_on or not immune)
 
 
+def guards(last_step_s: float | None, state_bytes: int) -> bool:
+    """Whether the next step is guarded (:mod:`gpusim.signals`): a run
+    listens for signals, the step is likely slow (the first, or after one
+    slower than GUARD_AFTER_S) and its state is small enough to copy."""
+    slow = last_step_s is None or last_step_s > GUARD_AFTER_S
+    return slow and state_bytes <= GUARD_MAX_BYTES and handler_active()
+
+
 class Backend(ABC):
     """A backend: the state on some device and the rules that advance it.
 
@@ -81,9 +89,7 @@ class Backend(ABC):
         """``begin_step``, every phase in :func:`phase_order` (polling for a
         stop between them), ``end_step``: the body of every backend's step
         (a batch of runs passes its own ``sp``).  Guarded when likely slow."""
-        slow = self.last_step_s is None or self.last_step_s > GUARD_AFTER_S
-        slow = slow and self.mp.n_sites * self.bytes_per_site() <= GUARD_MAX_BYTES
-        undo = self.snapshot() if slow and handler_active() else None
+        undo = self.snapshot() if guards(self.last_step_s, self.state_bytes()) else None
         started = time.perf_counter()
         try:
             with guarded(self.synchronize) if undo is not None else nullcontext():
@@ -96,6 +102,11 @@ class Backend(ABC):
             self.restore(undo)
             raise
         self.last_step_s = time.perf_counter() - started
+
+    def state_bytes(self) -> int:
+        """Persistent memory of the whole state (every run of a batch): what
+        a guarded step's :meth:`snapshot` copies."""
+        return int(self.mp.n_sites * self.bytes_per_site())
 
     def snapshot(self) -> State:
         """A host copy of the state that later steps do not change."""

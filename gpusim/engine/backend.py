@@ -400,10 +400,14 @@ class KernelBackend(Backend):
     def describe(self) -> str:
         return self.device.describe()
 
+    def state_bytes(self) -> int:
+        """Persistent device memory of every run of the batch (state + scratch)."""
+        arrays = [*self.sites.values(), *self.extra.values(), self.claim, self.chemokine_scratch]
+        return sum(a.nbytes for a in arrays)
+
     def bytes_per_site(self) -> float:
         """Persistent device memory per site of one run (state + scratch)."""
-        arrays = [*self.sites.values(), *self.extra.values(), self.claim, self.chemokine_scratch]
-        return sum(a.nbytes for a in arrays) / self.mp.n_sites / self.n_runs
+        return self.state_bytes() / self.mp.n_sites / self.n_runs
 
 
 def per_cell(total: np.ndarray, cells: np.ndarray, scale: float) -> np.ndarray:

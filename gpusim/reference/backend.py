@@ -20,9 +20,9 @@ import numpy as np
 from ..config import Config
 from ..observables import STATE, Observer
 from ..params import StepParams, model_params
-from ..signals import GUARD_AFTER_S, StepAbandoned, handler_active
+from ..signals import StepAbandoned
 from ..state import FIELD_ARRAYS, SITE_ARRAYS, State
-from ..step import Backend
+from ..step import Backend, guards
 from . import chemokine, tcell, tumour
 from .field import stencil_neighbours
 
@@ -114,8 +114,10 @@ class ReferenceBatch:
         # All runs or none: if a stop abandons one run's guarded step, the
         # runs stepped before it are put back too (gpusim.signals).
         runs = [self.runs[b] for b in self.active]
-        slow = any(r.last_step_s is None or r.last_step_s > GUARD_AFTER_S for r in runs)
-        undo = [r.snapshot() for r in runs] if len(runs) > 1 and slow and handler_active() else None
+        lasts = [r.last_step_s for r in runs]
+        slowest = None if None in lasts else max(lasts, default=0.0)
+        undo = [r.snapshot() for r in runs] \
+            if len(runs) > 1 and guards(slowest, sum(r.state_bytes() for r in runs)) else None
         try:
             events = [r.step() for r in runs]
         except StepAbandoned:
