@@ -20,12 +20,14 @@ import math
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_serializer, model_validator
 
 from .errors import InputError
+from .section import Section as _Section
+from .therapy import TherapyEntry, regimen_problems
 
 #: Config times are in days and minutes; kernels count steps of dt minutes.
 MINUTES_PER_DAY = 1440.0
@@ -40,11 +42,6 @@ MINUTES_PER_DAY = 1440.0
 MAX_SUBSTEPS_PER_STEP = 10_000
 
 
-class _Section(BaseModel):
-    # validate_assignment: parameters are checked when set from Python too.
-    # allow_inf_nan=False: inf and nan are rejected in every float field (an
-    # inf rate would otherwise pass "ge=0" and turn into a silent p = 1).
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class SimulationConfig(_Section):
@@ -226,37 +223,14 @@ class AnalysisConfig(_Section):
     mixing_window_um: float = Field(100.0, gt=0.0, description="window edge for the clone Shannon diversity")
 
 
-class CheckpointBlockade(_Section):
-    kind: Literal["checkpoint_blockade"]
-    start_day: float = Field(ge=0.0)
-    end_day: float = Field(ge=0.0)
-    level: float = Field(ge=0.0, le=1.0, description="fraction of PD-1/PD-L1 signalling blocked")
+class PatientConfig(_Section):
+    """The patient a run simulates: what antibody doses and clearances
+    depend on (gpusim.pk).  A cohort draws these per patient (a virtual
+    population); a single run is the reference patient."""
 
-
-class AdoptiveTransfer(_Section):
-    kind: Literal["adoptive_transfer"]
-    day: float = Field(ge=0.0)
-    cells: int = Field(ge=1)
-    where: Literal["tumour", "anywhere"] = "tumour"
-
-
-class Vaccine(_Section):
-    kind: Literal["vaccine"]
-    start_day: float = Field(ge=0.0)
-    end_day: float = Field(ge=0.0)
-    recruitment_multiplier: float = Field(ge=0.0)
-
-
-class Chemotherapy(_Section):
-    kind: Literal["chemotherapy"]
-    day: float = Field(ge=0.0, description="one pulse, in the step containing this time")
-    tumour_kill_prob: float = Field(ge=0.0, le=1.0)
-    tcell_kill_prob: float = Field(0.0, ge=0.0, le=1.0)
-
-
-TherapyEntry = Annotated[
-    Union[CheckpointBlockade, AdoptiveTransfer, Vaccine, Chemotherapy], Field(discriminator="kind")
-]
+    body_weight_kg: float = Field(80.0, gt=0.0, le=500.0, description="dose_mg_per_kg is per kg of this")
+    clearance_factor: float = Field(1.0, gt=0.0, description="antibody clearances (CL, Q) x this")
+    volume_factor: float = Field(1.0, gt=0.0, description="antibody volumes (V1, V2) x this")
 
 
 class OutputConfig(_Section):
@@ -274,7 +248,7 @@ class OutputConfig(_Section):
 class Config(_Section):
     """A whole run: ``[simulation]``, ``[lattice]``, ``[tumour]``, ``[chemokine]``,
     ``[immune]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
-    ``[analysis]``."""
+    ``[analysis]``, ``[patient]``."""
 
     simulation: SimulationConfig = SimulationConfig()
     lattice: LatticeConfig = LatticeConfig()
@@ -285,16 +259,20 @@ class Config(_Section):
     outcome: OutcomeConfig = OutcomeConfig()
     output: OutputConfig = OutputConfig()
     analysis: AnalysisConfig = AnalysisConfig()
+    patient: PatientConfig = PatientConfig()
 
     @model_serializer(mode="wrap")
-    def _default_analysis_left_out(self, handler):
-        # [analysis] only changes what is computed from the frames, never the
-        # run: left out of dumps while at its defaults, so run files (their
-        # stored config) and sweep fingerprints stay what they were before
-        # the section existed.
+    def _default_sections_left_out(self, handler):
+        # Sections newer than the run files already written are left out of
+        # dumps while at their defaults, so run files (their stored config)
+        # and sweep fingerprints stay what they were before the sections
+        # existed: [analysis] (it only changes what is computed from the
+        # frames) and [patient].
         data = handler(self)
-        if isinstance(data, dict) and self.analysis == AnalysisConfig():
-            data.pop("analysis", None)
+        if isinstance(data, dict):
+            for name, default in (("analysis", AnalysisConfig()), ("patient", PatientConfig())):
+                if getattr(self, name) == default:
+                    data.pop(name, None)
         return data
 
     def diffusion_ratio(self) -> tuple[float, float]:
@@ -349,10 +327,9 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _check_schedule(self):
-        for n, entry in enumerate(self.therapy):
-            if hasattr(entry, "end_day") and entry.end_day < entry.start_day:
-                raise ValueError(f"therapy[{n}] ({entry.kind}): end_day {entry.end_day} is before "
-                                 f"start_day {entry.start_day}")
+        problems = regimen_problems(self.therapy)
+        if problems:
+            raise ValueError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
         return self
 
     def to_toml(self) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 from .abi import constants
 from .config import Config
 from .lattice import full_shape, offsets
+from .therapy import Patients, effect
 
 IMMUNO_TABLE = constants()["IMMUNO_TABLE"]
 RECRUIT_LEVELS = constants()["RECRUIT_LEVELS"]
@@ -188,9 +189,15 @@ def diffusion_substeps(cfg: Config) -> tuple[int, float]:
 def recruit_table(mp: ModelParams, multiplier: float) -> np.ndarray:
     """uint32[RECRUIT_LEVELS]: recruitment threshold per chemokine level,
     p = 1 - exp(-rate * multiplier * c / (c + K) * dt) at the level's mid-point."""
-    c = (np.arange(RECRUIT_LEVELS) + 0.5) / float(mp.chem_level_scale)
-    rate = mp.recruit_rate_per_day * multiplier * c / (c + mp.recruit_half_saturation)
-    return thresholds(-np.expm1(-rate * mp.dt_days))
+    return recruit_tables(_Runs([mp]), np.array([float(multiplier)]))[0]
+
+
+def recruit_tables(runs: _Runs, multiplier: np.ndarray) -> np.ndarray:
+    """:func:`recruit_table` of several runs at once, (runs, RECRUIT_LEVELS):
+    every entry computed by the same float64 operations as one run's."""
+    c = (np.arange(RECRUIT_LEVELS) + 0.5)[None, :] / runs.chem_level_scale[:, None]
+    rate = runs.recruit_rate_per_day[:, None] * multiplier[:, None] * c / (c + runs.recruit_half_saturation[:, None])
+    return thresholds(-np.expm1(-rate * runs.dt_days[:, None]))
 
 
 def model_params(cfg: Config) -> ModelParams:
@@ -247,6 +254,36 @@ def model_params(cfg: Config) -> ModelParams:
     )
 
 
+class _Runs:
+    """The ModelParams values the therapy-driven thresholds use, one float64
+    array over a group of runs."""
+
+    def __init__(self, mps: list[ModelParams]):
+        self.pdl1_suppression = np.array([m.pdl1_suppression for m in mps], dtype=np.float64)
+        self.exhaustion_prob = np.array([m.exhaustion_prob for m in mps], dtype=np.float64)
+        self.recruit_rate_per_day = np.array([m.recruit_rate_per_day for m in mps], dtype=np.float64)
+        self.recruit_half_saturation = np.array([m.recruit_half_saturation for m in mps], dtype=np.float64)
+        self.chem_level_scale = np.array([float(m.chem_level_scale) for m in mps], dtype=np.float64)
+        self.dt_days = np.array([m.dt_days for m in mps], dtype=np.float64)
+
+    def take(self, idx: np.ndarray) -> _Runs:
+        out = object.__new__(_Runs)
+        out.__dict__.update({k: v[idx] for k, v in self.__dict__.items()})
+        return out
+
+
+#: The StepParams fields that follow each therapy level, and how: (level,
+#: fields, function of (runs, level values) -> {field: values}).  A level
+#: that does not change leaves its fields alone.
+LEVEL_FIELDS = (
+    ("blockade", lambda r, b: {"p_pdl1_pass": thresholds(1.0 - r.pdl1_suppression * (1.0 - b)),
+                               "p_exhaust": thresholds(r.exhaustion_prob * (1.0 - b))}),
+    ("recruitment_multiplier", lambda r, m: {"recruit": recruit_tables(r, m)}),
+    ("chemo_tumour_kill_prob", lambda r, p: {"p_chemo_tumour": thresholds(p)}),
+    ("chemo_tcell_kill_prob", lambda r, p: {"p_chemo_tcell": thresholds(p)}),
+)
+
+
 @dataclass(frozen=True)
 class StepParams:
     """Parameters that change with the therapy schedule, for one step."""
@@ -260,13 +297,56 @@ class StepParams:
 
 
 def step_params(mp: ModelParams, therapy) -> StepParams:
-    """Thresholds for one step under ``therapy`` (a gpusim.therapy.StepTherapy)."""
-    return StepParams(
-        p_pdl1_pass=threshold(1.0 - mp.pdl1_suppression * (1.0 - therapy.blockade)),
-        p_exhaust=threshold(mp.exhaustion_prob * (1.0 - therapy.blockade)),
-        recruit=recruit_table(mp, therapy.recruitment_multiplier),
-        p_chemo_tumour=threshold(therapy.chemo_tumour_kill_prob),
-        p_chemo_tcell=threshold(therapy.chemo_tcell_kill_prob),
-        transfers=therapy.transfers,
-    )
+    """Thresholds for one step under ``therapy`` (a gpusim.therapy.StepTherapy):
+    the rules of :class:`TherapyGroup` for a group of one run."""
+    runs = _Runs([mp])
+    values = {}
+    for level, fields in LEVEL_FIELDS:
+        values.update(fields(runs, np.array([float(getattr(therapy, level))])))
+    return StepParams(**{k: (v[0] if v.ndim > 1 else int(v[0])) for k, v in values.items()},
+                      transfers=therapy.transfers)
 
+
+class TherapyGroup:
+    """Runs that follow one therapy schedule from the same step (each run
+    its own patient and model parameters).  Each step the schedule is
+    evaluated once for the group, as arrays over its runs, and only the
+    Params fields of levels that changed, in the runs where they changed,
+    are returned: a level that changes every step (an antibody's
+    occupancy) rewrites two thresholds, and the 256-entry recruitment table
+    only when the recruitment multiplier moves.  Nothing is quantised: a
+    level is compared as the float64 the schedule gives.
+
+    >>> from gpusim.config import Config
+    >>> cfgs = [Config.model_validate({"simulation": {"dt_minutes": 1440}, "patient": {"body_weight_kg": w},
+    ...     "therapy": [{"kind": "anti_pd1", "drug": "nivolumab", "dose_mg": 240, "start_day": 1}]})
+    ...     for w in (60, 100)]
+    >>> g = TherapyGroup(cfgs, [model_params(c) for c in cfgs], [0, 1])
+    >>> sorted(g.updates(0)[0])           # step 0: every field, every run
+    ['p_chemo_tcell', 'p_chemo_tumour', 'p_exhaust', 'p_pdl1_pass', 'recruit']
+    >>> sorted(g.updates(1)[0])           # the dose: only the blockade thresholds change
+    ['p_exhaust', 'p_pdl1_pass']
+    """
+
+    def __init__(self, cfgs: list[Config], mps: list[ModelParams], rows: list[int]):
+        self.therapy = cfgs[0].therapy
+        self.dt_days = cfgs[0].simulation.dt_days
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.patients = Patients([c.patient for c in cfgs])
+        self.runs = _Runs(mps)
+        self.levels: dict[str, np.ndarray] = {}
+
+    def updates(self, step: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], tuple]:
+        """({Params field: (rows, values)} that change at ``step``, the
+        adoptive transfers due (the same for every run of the group))."""
+        eff = effect(self.therapy, self.dt_days, step, self.patients)
+        out = {}
+        for level, fields in LEVEL_FIELDS:
+            new = getattr(eff, level)
+            old = self.levels.get(level)
+            changed = np.arange(len(new)) if old is None else np.flatnonzero(new != old)
+            if len(changed):
+                self.levels[level] = new
+                values = fields(self.runs.take(changed), new[changed])
+                out.update({k: (self.rows[changed], v) for k, v in values.items()})
+        return out, tuple(eff.transfers)

@@ -32,10 +32,9 @@ import numpy as np
 from .. import abi
 from ..abi import COUNTERS, OBSERVED
 from ..config import Config
-from ..params import ModelParams, model_params, step_params
+from ..params import ModelParams, TherapyGroup, model_params
 from ..state import State, clone_capacity, initial_params
 from ..step import Backend
-from ..therapy import at_step
 from . import chemokine, initial, tcell, tumour
 
 #: Device sums over tumour cells -> (the per-cell mean observable, scale):
@@ -87,18 +86,6 @@ class BatchStep:
     the adoptive transfers due, run -> ((cells, where), ...)."""
 
     transfers: dict[int, tuple]
-
-
-class _Schedule:
-    """Runs that follow one therapy schedule from the same step: the
-    schedule is evaluated once per step for all of them, and their Params
-    change only when the therapy does (host work per step is per group,
-    not per run)."""
-
-    def __init__(self, cfg: Config, rows: list[int]):
-        self.cfg = cfg
-        self.rows = rows
-        self.therapy = None
 
 
 class KernelBackend(Backend):
@@ -153,10 +140,15 @@ class KernelBackend(Backend):
             if s is not None:
                 self._load(b, s)
         self.refresh_fields()
-        self._groups: dict[tuple, _Schedule] = {}
+        # Runs that follow one therapy schedule from the same step: the
+        # schedule is evaluated once per step for all of them (host work per
+        # step is per group, not per run).
+        members: dict[tuple, list[int]] = {}
         for b, cfg in enumerate(self.cfgs):
             key = (cfg.simulation.dt_minutes, repr(cfg.therapy), int(self.steps[b]))
-            self._groups.setdefault(key, _Schedule(cfg, [])).rows.append(b)
+            members.setdefault(key, []).append(b)
+        self._groups = [TherapyGroup([self.cfgs[b] for b in rows], [self.mps[b] for b in rows], rows)
+                        for rows in members.values()]
 
     def _load(self, b: int, state: State) -> None:
         """Copy a host state into run ``b``'s rows."""
@@ -251,19 +243,19 @@ class KernelBackend(Backend):
 
     # ------------------------------------------------------------------ step
     def _therapy(self) -> BatchStep:
-        """Update the Params of runs whose therapy changes this step; the
+        """Update the Params fields whose therapy level changes this step
+        (per group of runs, :class:`~gpusim.params.TherapyGroup`); the
         adoptive transfers due now."""
         transfers = {}
-        for g in self._groups.values():
-            if not g.rows:
+        for g in self._groups:
+            live = g.rows[np.isin(g.rows, self.active)]
+            if not len(live):
                 continue
-            th = at_step(g.cfg, int(self.steps[g.rows[0]]))
-            if th != g.therapy:
-                g.therapy = th
-                for b in g.rows:
-                    self.set_params(b, **abi.params_values(step_params(self.mps[b], th)))
-            if th.transfers:
-                transfers.update({b: th.transfers for b in g.rows})
+            fields, due = g.updates(int(self.steps[live[0]]))
+            for name, (rows, values) in fields.items():
+                self.set_params(rows, **{name: values})
+            if due:
+                transfers.update({int(b): due for b in live})
         return BatchStep(transfers)
 
     def step(self) -> dict[str, np.ndarray]:
@@ -343,9 +335,6 @@ class KernelBackend(Backend):
         """Runs ``rows`` leave the batch: later launches skip them (their
         arrays stay readable until the backend is dropped)."""
         self.active = np.setdiff1d(self.active, rows)
-        keep = set(self.active.tolist())
-        for g in self._groups.values():
-            g.rows = [b for b in g.rows if b in keep]
         self._params_buf = self._fields_buf = None
         self._observed = None
 

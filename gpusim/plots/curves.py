@@ -3,24 +3,16 @@ time, with the therapy schedule drawn behind them."""
 
 from __future__ import annotations
 
-from .style import TCELL, THERAPY_COLOURS
+from .style import TCELL
 
 
 def shade_therapies(ax, therapy: list) -> None:
-    """Windows (start_day..end_day) as shaded spans, pulses (day) as dashed
-    lines; one legend entry per therapy kind."""
+    """Each entry draws its own schedule (windows as shaded spans, doses as
+    dashed lines) in its kind's colour; one legend entry per kind."""
     seen: set[str] = set()
-    fallback = iter(["tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"])
-    colours: dict[str, str] = {}
     for entry in therapy:
-        kind = entry.kind
-        colour = colours.setdefault(kind, THERAPY_COLOURS.get(kind) or next(fallback, "tab:gray"))
-        label = None if kind in seen else kind.replace("_", " ")
-        seen.add(kind)
-        if hasattr(entry, "start_day"):
-            ax.axvspan(entry.start_day, entry.end_day, color=colour, alpha=0.15, lw=0, label=label)
-        else:
-            ax.axvline(entry.day, color=colour, ls="--", lw=1.2, label=label)
+        entry.shade(ax, entry.colour, None if entry.label in seen else entry.label)
+        seen.add(entry.label)
 
 
 def draw_curves(ax, run) -> None:

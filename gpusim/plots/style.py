@@ -30,13 +30,6 @@ PHENOTYPE_COLOURS = {"inflamed": "#d73027", "excluded": "#fc8d59", "desert": "#4
 #: Tumour regions of gpusim.analysis.spatial (outside, margin, core), drawn under the cells.
 REGION_COLOURS = ((1.0, 1.0, 1.0, 1.0), (0.99, 0.85, 0.62, 1.0), (0.82, 0.78, 0.90, 1.0))
 
-THERAPY_COLOURS = {
-    "checkpoint_blockade": "tab:purple",
-    "vaccine": "tab:green",
-    "adoptive_transfer": "tab:blue",
-    "chemotherapy": "tab:red",
-}
-
 
 # (hue, saturation, lightness range) of each family; ordinary clones spread their hue.
 _FAMILIES = {"ordinary": ((0.08, 0.43), 0.45, (0.55, 0.80)), "PD-L1 high": ((0.995, 0.995), 0.85, (0.38, 0.58)),
