@@ -15,7 +15,7 @@ from scipy.linalg import expm
 import gpusim
 from gpusim.config import load_config
 from gpusim.params import TherapyGroup, model_params
-from gpusim.pk import DRUGS, TwoCompartment, concentration, occupancy, steady_state_peak, terminal_half_life_days
+from gpusim.pk import DRUGS, concentration, occupancy, steady_state_peak, terminal_half_life_days
 from gpusim.therapy import Patients, at_step
 
 DAY = {"dt_minutes": 1440.0}
