@@ -10,20 +10,26 @@
 * ``progressing``: neither, and still growing beyond that band (growing,
   below escape size).
 
-Response, where a therapy is scheduled: tumour cells at the last recorded
-step at or before the first therapy's start (baseline) against the last
-recorded step at or before ``outcome.response_evaluation_day`` (default:
-the end): ``CR`` no tumour cells; ``PR`` change <= -30 %; ``PD`` change >=
-+20 %; ``SD`` otherwise; ``NE`` (not evaluable) with no tumour at baseline
-or when the first therapy starts at or after the run's end.
-The thresholds are :data:`PR_CHANGE` and :data:`PD_CHANGE`.
+Response, where a therapy is scheduled, per RECIST 1.1 on the tumour's
+diameter -- here the equivalent-sphere diameter, the diameter of the disc
+(2D) or ball (3D) of the tumour's cell count, so that it is known at every
+recorded step (the longest diameter, at the frames, is in
+:mod:`gpusim.endpoints`): the last recorded step at or before the first
+therapy's start (baseline) against the last recorded step at or before
+``outcome.response_evaluation_day`` (default: the end): ``CR`` no tumour
+cells; ``PR`` diameter change <= -30 %; ``PD`` diameter change >= +20 %;
+``SD`` otherwise; ``NE`` (not evaluable) with no tumour at baseline or when
+the first therapy starts at or after the run's end.  The thresholds are
+:data:`PR_CHANGE` and :data:`PD_CHANGE`; in cells they are -51 % / +44 % in
+2D and -66 % / +73 % in 3D.  ``tumour_change`` stays the relative change
+in cells.
 
 >>> import numpy as np
 >>> from gpusim.config import Config
 >>> cfg = Config.model_validate({"therapy": [
 ...     {"kind": "adoptive_transfer", "day": 1.0, "cells": 10}]})
 >>> t = np.array([0.0, 0.5, 1.0, 1.5, 2.0]); cells = np.array([10, 50, 100, 60, 20])
->>> classify(cfg, t, cells, np.zeros(5))
+>>> classify(cfg, t, cells, np.zeros(5))       # 2D: -80 % cells is -55 % diameter
 {'outcome': 'equilibrium', 'response': 'PR', 'tumour_change': -0.8}
 >>> classify(cfg, t, [10, 20, 40, 80, 160], np.zeros(5))["outcome"]
 'progressing'
@@ -39,10 +45,13 @@ from .therapy import therapy_start_day
 OUTCOMES = ("elimination", "equilibrium", "progressing", "escape")
 #: RECIST-like response labels.
 RESPONSES = ("CR", "PR", "SD", "PD", "NE")
-#: Relative tumour change at or below which the response is PR (RECIST: -30 %).
+#: Relative change in diameter at or below which the response is PR (RECIST 1.1: -30 %).
 PR_CHANGE = -0.3
-#: Relative tumour change at or above which the response is PD (RECIST: +20 %).
+#: Relative change in diameter (from the nadir) at or above which the response is PD (RECIST 1.1: +20 %).
 PD_CHANGE = 0.2
+#: Slack of the threshold comparisons: a cell count exactly at a threshold
+#: (0.7^2 x baseline) is not pushed across it by the rounding of the root.
+_SLACK = 1e-12
 
 
 def value_at(times: np.ndarray, values: np.ndarray, day: float) -> int:
@@ -71,9 +80,24 @@ def held_in_check(oc, times: np.ndarray, cells: np.ndarray) -> bool:
     return bool(window[-1] <= (1.0 + oc.equilibrium_band) * window[0])
 
 
-def response_of(change: float, final: int) -> str:
-    """RECIST-like response from the relative change and the final count (baseline > 0)."""
-    return "CR" if final == 0 else "PR" if change <= PR_CHANGE else "PD" if change >= PD_CHANGE else "SD"
+def diameter_change(cell_change: float, dim: int) -> float:
+    """Relative change of the equivalent-sphere diameter for a relative
+    change ``cell_change`` in cells (diameter ~ cells^(1/dim)).
+
+    >>> round(diameter_change(-0.51, 2), 4), round(diameter_change(0.728, 3), 4)
+    (-0.3, 0.2)
+    """
+    return (1.0 + cell_change) ** (1.0 / dim) - 1.0
+
+
+def response_of(change: float, final: int, dim: int) -> str:
+    """RECIST 1.1 response from the relative change in cells, the final
+    count (baseline > 0) and the lattice's dimension (on the
+    equivalent-sphere diameter)."""
+    if final == 0:
+        return "CR"
+    d = diameter_change(change, dim)
+    return "PR" if d <= PR_CHANGE + _SLACK else "PD" if d >= PD_CHANGE - _SLACK else "SD"
 
 
 def classify(cfg, times, tumour_cells, edge_cells) -> dict:
@@ -95,5 +119,5 @@ def classify(cfg, times, tumour_cells, edge_cells) -> dict:
         if base == 0 or start >= times[-1]:  # no tumour at baseline, or no therapy within the run
             result.update(response="NE", tumour_change=float("nan"))
         else:
-            result.update(response=response_of(change, final), tumour_change=round(change, 12))
+            result.update(response=response_of(change, final, cfg.lattice.dim), tumour_change=round(change, 12))
     return result

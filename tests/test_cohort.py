@@ -105,7 +105,7 @@ def test_curves_spaghetti_median_and_kaplan_meier_per_arm(cohort, tmp_path, quic
     for row in chemo.itertuples():
         with h5py.File(store.run_path(cohort, row.run_id)) as f:
             g = f["observables/tumour_cells"]
-            ttp.append(time_to_progression(g["time"][()], g["value"][()], row.therapy_start_day))
+            ttp.append(time_to_progression(g["time"][()], g["value"][()], row.therapy_start_day, 2))
     d, e = np.array([t for t, _ in ttp]), np.array([ev for _, ev in ttp])
     label = f"chemo ({int(e.sum())}/6 progressed)"
     step = next(line for line in km.get_lines() if line.get_label() == label)

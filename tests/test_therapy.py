@@ -40,10 +40,17 @@ def test_response_rules():
     t = np.arange(5.0)
     judge = lambda cells: classify(cfg, t, np.array(cells), np.zeros(5))  # noqa: E731
     assert judge([5, 100, 90, 0, 0]) == {"outcome": "elimination", "response": "CR", "tumour_change": -1.0}
-    assert judge([5, 100, 90, 80, 70])["response"] == "PR"  # -30 %
-    assert judge([5, 100, 90, 80, 71])["response"] == "SD"
-    assert judge([5, 100, 90, 80, 120])["response"] == "PD"  # +20 %
-    assert judge([5, 100, 90, 80, 119])["response"] == "SD"
+    # RECIST 1.1 on the (equivalent-sphere) diameter of a 2D tumour: cells ~ diameter^2
+    assert judge([5, 100, 90, 80, 49])["response"] == "PR"  # -51 % cells = -30 % diameter
+    assert judge([5, 100, 90, 80, 50])["response"] == "SD"
+    assert judge([5, 100, 90, 80, 70])["response"] == "SD"  # -30 % cells: a PR by count, not by diameter
+    assert judge([5, 100, 90, 80, 144])["response"] == "PD"  # +44 % cells = +20 % diameter
+    assert judge([5, 100, 90, 80, 143])["response"] == "SD"
+    cfg3 = make_config(lattice={"shape": [20, 20, 20]}, therapy=[
+        {"kind": "vaccine", "start_day": 1, "end_day": 2, "recruitment_multiplier": 2}])
+    judge3 = lambda cells: classify(cfg3, t, np.array(cells), np.zeros(5))["response"]  # noqa: E731
+    assert (judge3([5, 1000, 0, 0, 343]), judge3([5, 1000, 0, 0, 344]), judge3([5, 1000, 0, 0, 1728]),
+            judge3([5, 1000, 0, 0, 1727])) == ("PR", "SD", "PD", "SD")
     cfg.outcome.escape_cells = 120
     assert judge([5, 100, 90, 80, 120])["outcome"] == "escape"
     assert classify(cfg, t, np.array([5, 5, 5, 5, 5]), np.array([0, 0, 1, 0, 0]))["outcome"] == "escape"

@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
     p.add_argument("--curves", metavar="OBSERVABLE",
                    help="sweep directory: every run's OBSERVABLE per arm (median, interquartile band) and "
                         "Kaplan-Meier time to progression (default DIR/curves_<OBSERVABLE>.png)")
+    p.add_argument("--recist", action="store_true",
+                   help="sweep directory: RECIST 1.1 endpoints per arm -- waterfall, spider plot, Kaplan-Meier "
+                        "progression-free survival (default DIR/recist.png)")
     p.set_defaults(func=main)
 
 
@@ -33,6 +36,10 @@ def plot_dir(path: Path, args) -> list[Path]:
 
     if args.movie:
         raise InputError(f"{path}: --movie needs a run file, not a sweep directory")
+    if getattr(args, "recist", False):
+        from ..plots.trial import plot_recist
+
+        return [plot_recist(path, Path(args.output) if args.output else path / "recist.png")]
     if args.curves:
         from ..plots.cohort import plot_curves
 
@@ -64,6 +71,10 @@ def plot_file(path: Path, args) -> list[Path]:
         raise InputError(f"--fps {args.fps}: must be >= 1")
     if args.top < 1:
         raise InputError(f"--top {args.top}: must be >= 1")
+    if getattr(args, "recist", False):
+        from ..plots.trial import plot_recist
+
+        return [plot_recist(path, Path(args.output) if args.output else path / "recist.png")]
     if args.curves:
         raise InputError(f"{path}: --curves needs a sweep directory, not a run file")
     with reading(path), open_run(path) as run:

@@ -28,10 +28,15 @@ def main(args) -> int:
 
 
 def summarize_dir(path: Path) -> str:
-    """Outcome and response rates per arm and parameter bin of a sweep directory."""
+    """Outcome and response rates per arm and parameter bin of a sweep
+    directory; where arms have therapy and the runs have frames, the RECIST
+    1.1 endpoints per arm (gpusim.endpoints)."""
+    from ..endpoints import endpoint_lines, sweep_endpoints
     from ..sweep.summary import summarize_dir as sweep_summary
 
-    return sweep_summary(path)
+    text = sweep_summary(path)
+    recist = endpoint_lines(sweep_endpoints(path))
+    return text + ("\n\n" + "\n".join(recist) if recist else "")
 
 
 def summarize_file(path: str | Path) -> str:

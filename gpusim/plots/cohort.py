@@ -4,14 +4,18 @@ Top row, one panel per arm: every run's trajectory of observable NAME (thin
 lines), the median over runs (thick) and the interquartile band, on the
 runs' common time grid.  Bottom: Kaplan-Meier curves of progression-free
 fraction per arm, time counted from the arm's therapy start (the summary's
-``therapy_start_day``).  Progression (RECIST-like) is the first recorded
-time at which the tumour is at least (1 + PD_CHANGE) times its nadir since
-that start, and above it; runs that never progress are censored at their
-last time (ticks).
+``therapy_start_day``).  Progression (RECIST 1.1) is the first recorded
+time at which the tumour's equivalent-sphere diameter is at least
+(1 + PD_CHANGE) times its nadir since that start (cells (1 + PD_CHANGE)^dim
+times theirs), and above it; runs that never progress are censored at their
+last time (ticks).  (``gpusim plot DIR --recist`` has the trial form: the
+longest diameter at assessment visits.)
 
 >>> t = np.array([0.0, 1, 2, 3, 4]); n = np.array([100, 80, 90, 97, 120])
->>> time_to_progression(t, n, start=0.0)       # nadir 80; 96 is +20 %
+>>> time_to_progression(t, n, start=0.0, dim=1)       # nadir 80; 96 is +20 %
 (3.0, True)
+>>> time_to_progression(t, n, start=0.0, dim=2)       # 2D: 80 x 1.44 = 115.2
+(4.0, True)
 >>> km = kaplan_meier(np.array([1.0, 2, 2, 3]), np.array([True, True, False, False]))
 >>> km[0].tolist(), km[1].tolist()
 ([0.0, 1.0, 2.0], [1.0, 0.75, 0.5])
@@ -28,14 +32,14 @@ from ..io.paths import check_output, writing
 from ..outcome import PD_CHANGE
 
 
-def time_to_progression(times: np.ndarray, cells: np.ndarray, start: float) -> tuple[float, bool]:
+def time_to_progression(times: np.ndarray, cells: np.ndarray, start: float, dim: int) -> tuple[float, bool]:
     """(days from ``start`` to progression, True) or (days to the last record, False: censored)."""
     keep = times >= start - 1e-9
     t, n = times[keep], np.asarray(cells, float)[keep]
     if not len(t):
         return 0.0, False
     nadir = np.minimum.accumulate(n)
-    hit = np.flatnonzero((n >= (1 + PD_CHANGE) * nadir) & (n > nadir))
+    hit = np.flatnonzero((n >= (1 + PD_CHANGE) ** dim * nadir) & (n > nadir))
     if len(hit):
         return float(t[hit[0]] - start), True
     return float(t[-1] - start), False
@@ -58,6 +62,7 @@ def kaplan_meier(durations: np.ndarray, events: np.ndarray) -> tuple[np.ndarray,
 def _trajectories(out_dir: Path, df, name: str):
     import h5py
 
+    from ..io.reader import read_config
     from ..sweep import store
 
     series = {}
@@ -68,7 +73,7 @@ def _trajectories(out_dir: Path, df, name: str):
                 raise InputError(f"--curves {name}: no such observable in the run files "
                                  f"(they have {', '.join(f['observables'])})")
             tumour = f["observables/tumour_cells"]
-            series[row.run_id] = (g["time"][()], g["value"][()], tumour["value"][()])
+            series[row.run_id] = (g["time"][()], g["value"][()], tumour["value"][()], read_config(f).lattice.dim)
     return series
 
 
@@ -97,7 +102,7 @@ def figure(path: str | Path, name: str = "tumour_cells"):
         rows = df[(df["arm"] == arm) & df["run_id"].isin(list(series))]
         runs = [series[r] for r in rows["run_id"]]
         colour = f"C{i}"
-        for t, v, _ in runs:
+        for t, v, *_ in runs:
             ax.plot(t, v, color=colour, lw=0.5, alpha=0.35)
         if runs:
             common = min((r[0] for r in runs), key=len)  # runs of one sweep share the grid; the shortest bounds it
@@ -114,7 +119,7 @@ def figure(path: str | Path, name: str = "tumour_cells"):
     ax = fig.add_subplot(grid[1, :])
     for i, arm in enumerate(arms):
         rows = df[(df["arm"] == arm) & df["run_id"].isin(list(series))]
-        ttp = [time_to_progression(series[r.run_id][0], series[r.run_id][2], r.therapy_start_day)
+        ttp = [time_to_progression(series[r.run_id][0], series[r.run_id][2], r.therapy_start_day, series[r.run_id][3])
                for r in rows.itertuples()]
         if not ttp:
             continue
@@ -128,8 +133,8 @@ def figure(path: str | Path, name: str = "tumour_cells"):
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("days from therapy start")
     ax.set_ylabel("progression-free fraction")
-    ax.set_title(f"Kaplan-Meier: time to progression (tumour cells >= {1 + PD_CHANGE:.1f} x nadir since therapy "
-                 f"start; ticks: censored)", fontsize=9)
+    ax.set_title(f"Kaplan-Meier: time to progression (equivalent-sphere diameter >= {1 + PD_CHANGE:.1f} x nadir "
+                 f"since therapy start; ticks: censored)", fontsize=9)
     ax.legend(fontsize=8)
     fig.suptitle(f"{out_dir.name}: {name} per arm", fontsize=11)
     return fig

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from ..config import Config, apply_overrides, load_config, toml_value
 from ..errors import InputError
 from .spec import SweepSpec, load_spec, scaled
@@ -134,20 +136,43 @@ def unit_sample(random, seed: int):
     return qmc.LatinHypercube(d=len(random.params), rng=seed).random(random.samples)
 
 
+def patient(spec: SweepSpec, point: dict[str, Any], replicate: int) -> dict[str, float]:
+    """The virtual patient of (``point``, ``replicate``): one draw from each
+    ``[population]`` distribution, by a generator seeded from the sweep
+    seed, the point and the replicate -- not the arm, so every arm treats
+    the same patients (paired arms), and not the sweep's size or order.
+
+    >>> from gpusim.sweep.spec import parse_spec
+    >>> spec = parse_spec({"seed": 3, "base": {"config": "b.toml"}, "replicates": 2,
+    ...     "population": {"patient.body_weight_kg": {"median": 80.0, "cv": 0.2}}})
+    >>> a, b = patient(spec, {}, 0), patient(spec, {}, 1)
+    >>> a == patient(spec, {}, 0) and a != b
+    True
+    """
+    import numpy as np
+
+    digest = hashlib.sha256(spec.seed.to_bytes(8, "little")
+                            + canonical_json({"point": point, "replicate": replicate}).encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    return {key: dist.draw(rng) for key, dist in sorted(spec.population.items())}
+
+
 def expand(spec: SweepSpec) -> list[Run]:
-    """Every run: parameter points x arms x replicates."""
+    """Every run: parameter points x arms x replicates (each replicate a
+    virtual patient where the spec has a ``[population]``)."""
     from .spec import Arm
 
     arms = spec.arms or [None]  # None: keep the base config's therapy list
     runs: list[Run] = []
     for point in parameter_points(spec):
+        patients = [patient(spec, point, rep) for rep in range(spec.replicates)]
         for arm in arms:
             for rep in range(spec.replicates):
                 name = arm.name if arm is not None else "base"
                 rid = run_id(point, name, rep)
-                overrides = [f"{k}={toml_value(v)}" for k, v in point.items()]
+                overrides = [f"{k}={toml_value(v)}" for k, v in {**point, **patients[rep]}.items()]
                 if isinstance(arm, Arm):
-                    entries = [e.model_dump(mode="json") for e in arm.entries]
+                    entries = [e.model_dump(mode="json") for e in arm.entries]  # unset fields left out
                     overrides.append(f"therapy={toml_value(entries)}")
                 runs.append(Run(len(runs), rid, name, rep, run_seed(spec.seed, rid), point, tuple(overrides)))
     seen: dict[str, Run] = {}
@@ -161,15 +186,14 @@ def expand(spec: SweepSpec) -> list[Run]:
 
 def _check_keys(spec: SweepSpec, base: Config, where: str) -> None:
     """Every swept key must name a leaf of the config (a typo is an error, not a no-op)."""
-    tree = base.model_dump(mode="json")
-    for axis in spec.axes:
-        node: Any = tree
-        for part in axis.key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                raise InputError(f"{where}: {axis.key}: no such config key")
-            node = node[part]
-        if isinstance(node, dict):
-            raise InputError(f"{where}: {axis.key}: is a table, not a value (sweep one of its keys)")
+    for key in [axis.key for axis in spec.axes] + list(spec.population):
+        node: Any = base
+        for part in key.split("."):
+            if not isinstance(node, BaseModel) or part not in type(node).model_fields:
+                raise InputError(f"{where}: {key}: no such config key")
+            node = getattr(node, part)
+        if isinstance(node, BaseModel):
+            raise InputError(f"{where}: {key}: is a table, not a value (sweep one of its keys)")
 
 
 def load_plan(path: str | Path) -> SweepPlan:

@@ -31,6 +31,10 @@ sample, or both, crossed), therapy arms and replicates::
     min = 0.5
     max = 1.0
 
+    [population]                    # virtual patients: drawn per (parameter point, replicate),
+    "patient.body_weight_kg" = {median = 80.0, cv = 0.2}      # log-normal by default; the same
+    "tumour.division_rate_per_day" = {distribution = "uniform", min = 0.3, max = 0.6}  # patient in every arm
+
     [[arms]]                        # each arm replaces the base's [[therapy]] list
     name = "control"
     therapy = "none"
@@ -61,7 +65,7 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from ..config import TherapyEntry, read_toml, toml_value, validated
 
@@ -184,6 +188,35 @@ class Arm(_Strict):
         return list(self.therapy)
 
 
+class Distribution(_Strict):
+    """Between-patient variability of one config value: ``lognormal`` with
+    ``median`` and ``cv`` (the coefficient of variation, sigma =
+    sqrt(ln(1 + cv^2))), or ``uniform`` on [``min``, ``max``]."""
+
+    distribution: Literal["lognormal", "uniform"] = "lognormal"
+    median: float | None = Field(None, gt=0.0)
+    cv: float | None = Field(None, ge=0.0)
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _parameters_given(self):
+        need = ("median", "cv") if self.distribution == "lognormal" else ("min", "max")
+        other = ("min", "max") if self.distribution == "lognormal" else ("median", "cv")
+        if any(getattr(self, k) is None for k in need) or any(getattr(self, k) is not None for k in other):
+            raise ValueError(f"a {self.distribution} distribution takes {' and '.join(need)}")
+        if self.distribution == "uniform" and self.max < self.min:
+            raise ValueError(f"max {self.max} is below min {self.min}")
+        return self
+
+    def draw(self, rng) -> float:
+        if self.distribution == "lognormal":
+            value = self.median * math.exp(math.sqrt(math.log1p(self.cv**2)) * float(rng.standard_normal()))
+        else:
+            value = self.min + (self.max - self.min) * float(rng.random())
+        return _rounded(value)
+
+
 class BaseSpec(_Strict):
     config: str = Field(min_length=1, description="base scenario TOML, relative to the sweep file")
     set: dict[str, Any] = Field(default_factory=dict, description="overrides of the base config")
@@ -200,6 +233,16 @@ class SweepSpec(_Strict):
     grid: list[GridAxis] = Field(default_factory=list)
     random: RandomSample | None = None
     arms: list[Arm] = Field(default_factory=list, description="default: one arm, the base's therapy")
+    population: dict[str, Distribution] = Field(
+        default_factory=dict, description="virtual patients: config key -> distribution, drawn per patient")
+
+    @model_serializer(mode="wrap")
+    def _no_population_left_out(self, handler):
+        # Sweeps made before [population] existed keep their fingerprint.
+        data = handler(self)
+        if isinstance(data, dict) and not self.population:
+            data.pop("population", None)
+        return data
 
     @model_validator(mode="after")
     def _keys_ok(self):
@@ -214,6 +257,12 @@ class SweepSpec(_Strict):
             if key == "simulation.seed":
                 raise ValueError("simulation.seed cannot be swept: run seeds derive from the sweep seed "
                                  "(use replicates)")
+        for key in self.population:
+            if key in keys:
+                raise ValueError(f"population: {key} is also a swept parameter")
+            if key.split(".")[0] in ("therapy", "simulation"):
+                raise ValueError(f"population: {key}: a patient varies in model parameters, not in "
+                                 "therapy or simulation settings")
         if self.random is not None and self.random.design == "sobol" and self.grid:
             raise ValueError("random.design = sobol: Sobol' indices need the Saltelli sample alone, without [[grid]] "
                              "axes (make them random params)")

@@ -61,7 +61,8 @@ def simulate(job: Job) -> dict:
                   max_cells=int(np.max(cells)), curve=(np.asarray(times)[daily], np.asarray(cells)[daily]))
     if from_day is not None and "response" not in result:
         base, final, change = tumour_change(np.array(times), np.array(cells), from_day)
-        result.update(response=response_of(change, final) if base else "NE", tumour_change=change)
+        result.update(response=response_of(change, final, cfg.lattice.dim) if base else "NE",
+                      tumour_change=change)
     return result
 
 

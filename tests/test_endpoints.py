@@ -1,0 +1,81 @@
+"""RECIST 1.1 on diameters (gpusim.endpoints): constructed frames of a
+disc (2D) and a ball (3D) shrunk and regrown by known factors get the right
+labels, best overall response, PFS; arm tables with lifelines."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gpusim.endpoints import arm_table, assess, equivalent_diameter, frame_diameter, longest_diameter
+
+
+def ball(radius: float, dim: int, size: int = 81) -> np.ndarray:
+    """A clone frame (ny, nx) or (nz, ny, nx) with a disc/ball of ``radius`` sites at the centre."""
+    c = np.indices((size,) * dim) - size // 2
+    return (np.sqrt((c**2).sum(axis=0)) <= radius).astype(np.uint32)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_a_ball_has_its_diameter(dim):
+    for r in (3, 10, 20):
+        frame = ball(r, dim, 45 if dim == 3 else 81)
+        assert frame_diameter(frame) == pytest.approx(2 * r + 1, abs=0.01)
+        # the cells of a lattice ball fill a ball of about its radius + 1/2, less for small ones
+        assert float(equivalent_diameter(frame.sum(), dim)) == pytest.approx(2 * r + 1, rel=0.15 if r < 5 else 0.05)
+
+
+# radius factors over the visits -> labels: -35 % PR, -20 % SD, then +25 % from the nadir PD
+CASES = [
+    ([1.0, 0.8, 0.65, 0.6, 0.75], ["SD", "PR", "PR", "PD"], "PR"),
+    ([1.0, 0.85, 0.85, 1.1], ["SD", "SD", "PD"], "SD"),
+    ([1.0, 1.3], ["PD"], "PD"),
+    ([1.0, 0.5, 0.0], ["PR", "CR"], "CR"),
+]
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+@pytest.mark.parametrize("factors,labels,best", CASES)
+def test_shrunk_balls_get_recist_labels(dim, factors, labels, best):
+    r0 = 16 if dim == 3 else 30
+    size = 45 if dim == 3 else 85
+    frames = [ball(r0 * f if f else -1, dim, size) for f in factors]
+    diam = [frame_diameter(fr) for fr in frames]
+    times = np.arange(len(factors)) * 42.0
+    got = assess(times, np.array(diam), start_day=0.0)
+    assert got["labels"] == labels and got["best_overall_response"] == best
+    assert got["progressed"] == ("PD" in labels)
+    if "PD" in labels:
+        assert got["pfs_days"] == 42.0 * (labels.index("PD") + 1)
+    # The same labels from the equivalent-sphere diameter of the cell counts.
+    eq = equivalent_diameter(np.array([fr.sum() for fr in frames]), dim)
+    assert assess(times, eq, 0.0)["labels"] == labels
+
+
+def test_cell_count_rule_and_diameter_rule_differ():
+    """-30 % in diameter is -51 % of a disc's cells, -66 % of a ball's: a 40 %
+    fall in cells is a PR by count but SD by diameter."""
+    for dim, cells_pr in ((2, 0.49), (3, 0.343)):
+        assert (cells_pr ** (1 / dim)) == pytest.approx(0.7)
+        eq = equivalent_diameter(np.array([1000.0, 600.0]), dim)
+        assert assess(np.array([0.0, 1.0]), eq, 0.0)["labels"] == ["SD"]
+
+
+def test_baseline_is_the_last_visit_before_therapy_and_no_visit_is_ne():
+    got = assess(np.array([0.0, 5.0, 10.0]), np.array([10.0, 20.0, 13.0]), start_day=6.0)
+    assert got["baseline"] == 20.0 and got["labels"] == ["PR"]
+    assert assess(np.array([0.0]), np.array([10.0]), 0.0)["best_overall_response"] == "NE"
+    assert longest_diameter(np.zeros((0, 2))) == 0.0
+
+
+def test_arm_table_rates_cis_and_km_median():
+    runs = [{"best_overall_response": b, "pfs_days": d, "progressed": p} for b, d, p in
+            [("PR", 100, False), ("CR", 120, False), ("SD", 40, True), ("PD", 10, True), ("PD", 20, True)]]
+    row = arm_table({"a": runs})[0]
+    assert (row["n"], row["CR"], row["PR"], row["SD"], row["PD"]) == (5, 1, 1, 1, 2)
+    assert row["orr"] == 0.4 and row["dcr"] == 0.6
+    assert 0.05 < row["orr_low"] < 0.06 and 0.85 < row["orr_high"] < 0.86  # Clopper-Pearson 2/5
+    assert row["pfs_median"] == 40.0
+    assert math.isinf(arm_table({"b": runs[:2]})[0]["pfs_median"])  # nobody progressed: not reached
