@@ -288,3 +288,43 @@ def bench_cohort(backend: str, n: int, steps: int | None = None, batch: int | st
     }
     record["speedup"] = record["batched_runs_per_hour"] / record["alone_runs_per_hour"]
     return record
+
+
+def therapy_host_configs(n: int) -> list[Config]:
+    """``n`` virtual patients (body weight 50-110 kg, antibody clearance x
+    0.5-2, different per run) on the combination regimen of CheckMate 067
+    (nivolumab 1 mg/kg + ipilimumab 3 mg/kg q3w x 4, then nivolumab 3 mg/kg
+    q2w), 2 h steps on a 40 x 40 lattice."""
+    base = {"simulation": {"dt_minutes": 120.0, "seed": 1}, "lattice": {"shape": [40, 40]}, "therapy": [
+        {"kind": "anti_pd1", "drug": "nivolumab", "dose_mg_per_kg": 1.0, "start_day": 0.0, "interval_days": 21.0,
+         "doses": 4},
+        {"kind": "anti_ctla4", "drug": "ipilimumab", "dose_mg_per_kg": 3.0, "start_day": 0.0, "interval_days": 21.0,
+         "doses": 4},
+        {"kind": "anti_pd1", "drug": "nivolumab", "dose_mg_per_kg": 3.0, "start_day": 84.0, "interval_days": 14.0,
+         "doses": 12}]}
+    u = (np.arange(n) + 0.5) / n
+    return [Config.model_validate({**base, "simulation": {**base["simulation"], "seed": i + 1},
+                                   "patient": {"body_weight_kg": 50.0 + 60.0 * u[i],
+                                               "clearance_factor": 0.5 * 4.0 ** u[(7 * i) % n]}})
+            for i in range(n)]
+
+
+def bench_therapy_host(n: int, steps: int = 300) -> dict:
+    """Host time per step of the therapy phase (DESIGN §4 step 1: the
+    schedule, PK concentrations, occupancies, thresholds, Params writes) of
+    a cpu batch of ``n`` virtual patients with their own PK, measured over
+    ``steps`` steps of the regimen (every step changes both antibodies'
+    levels)."""
+    from .engine.backend import KernelBackend
+    from .engine.device import CpuDevice
+
+    be = KernelBackend(CpuDevice(), therapy_host_configs(n))
+    times = []
+    for k in range(steps):
+        be.steps[:] = k
+        t0 = time.perf_counter()
+        be._therapy()
+        times.append(time.perf_counter() - t0)
+    t = np.array(times[1:])  # the first step writes every field of every run
+    return {"runs": n, "steps": steps, "groups": len(be._groups), "median_us_per_step": 1e6 * float(np.median(t)),
+            "mean_us_per_step": 1e6 * float(t.mean()), "host": describe_host()}

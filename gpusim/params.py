@@ -195,8 +195,7 @@ def recruit_table(mp: ModelParams, multiplier: float) -> np.ndarray:
 def recruit_tables(runs: _Runs, multiplier: np.ndarray) -> np.ndarray:
     """:func:`recruit_table` of several runs at once, (runs, RECRUIT_LEVELS):
     every entry computed by the same float64 operations as one run's."""
-    c = (np.arange(RECRUIT_LEVELS) + 0.5)[None, :] / runs.chem_level_scale[:, None]
-    rate = runs.recruit_rate_per_day[:, None] * multiplier[:, None] * c / (c + runs.recruit_half_saturation[:, None])
+    rate = runs.recruit_rate_per_day[:, None] * multiplier[:, None] * runs.level_c / runs.level_c_plus_k
     return thresholds(-np.expm1(-rate * runs.dt_days[:, None]))
 
 
@@ -265,6 +264,10 @@ class _Runs:
         self.recruit_half_saturation = np.array([m.recruit_half_saturation for m in mps], dtype=np.float64)
         self.chem_level_scale = np.array([float(m.chem_level_scale) for m in mps], dtype=np.float64)
         self.dt_days = np.array([m.dt_days for m in mps], dtype=np.float64)
+        # Chemokine at the mid-point of each recruitment level, and c + K: the
+        # parts of the recruitment table that no therapy changes.
+        self.level_c = (np.arange(RECRUIT_LEVELS) + 0.5)[None, :] / self.chem_level_scale[:, None]
+        self.level_c_plus_k = self.level_c + self.recruit_half_saturation[:, None]
 
     def take(self, idx: np.ndarray) -> _Runs:
         out = object.__new__(_Runs)

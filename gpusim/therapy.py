@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, ClassVar, Literal, Union
 
 import numpy as np
-from pydantic import Field, model_serializer, model_validator
+from pydantic import Field, PrivateAttr, model_serializer, model_validator
 
 from .pk import DRUGS, Drug, concentration, occupancy
 from .section import Section
@@ -301,6 +301,7 @@ class Antibody(Dosed):
     hill: float | None = Field(None, gt=0.0)
     #: Targets an antibody of this kind may bind.
     targets: ClassVar[tuple[str, ...]] = ()
+    _cache: tuple | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _drug_known(self):
@@ -323,16 +324,24 @@ class Antibody(Dosed):
                                             weight_exponents=(0.0, 0.0, 0.0, 0.0), **given)
         return base.with_(**given)
 
+    def _patient_pk(self, patients: Patients):
+        """(drug, each patient's PK, each patient's dose in mg), kept for the
+        patients of the last call: a group asks every step for the same ones."""
+        fields = list(self.__dict__.values())  # a copy with other values must not reuse this one's
+        if self._cache is None or self._cache[0] is not patients or self._cache[1] != fields:
+            drug = self.model()
+            pk = drug.pk(patients.body_weight_kg, patients.clearance_factor, patients.volume_factor)
+            dose = self.dose_mg if self.dose_mg is not None else self.dose_mg_per_kg * patients.body_weight_kg
+            self._cache = (patients, fields, drug, pk, dose, self.dose_days())
+        return self._cache[2:]
+
     def concentration(self, t: float, patients: Patients) -> np.ndarray:
         """ug/mL at day ``t`` in each patient."""
-        drug = self.model()
-        pk = drug.pk(patients.body_weight_kg, patients.clearance_factor, patients.volume_factor)
-        dose = self.dose_mg if self.dose_mg is not None else self.dose_mg_per_kg * patients.body_weight_kg
-        days = self.dose_days()
+        _, pk, dose, days = self._patient_pk(patients)
         return concentration(pk, [dose] * len(days), days, t)
 
     def occupancy(self, t: float, patients: Patients) -> np.ndarray:
-        drug = self.model()
+        drug = self._patient_pk(patients)[0]
         return occupancy(self.concentration(t, patients), drug.ec50_ug_per_ml, drug.hill)
 
     def course(self):

@@ -25,6 +25,9 @@ def add_parser(sub) -> None:
     p.add_argument("--batch", default="auto", help="with --cohort: runs per batch, N or auto (default)")
     p.add_argument("--alone", type=int, metavar="K",
                    help="with --cohort: time only K runs one at a time (default all N)")
+    p.add_argument("--therapy-host", type=int, action="append", metavar="N",
+                   help="host time per step of the therapy phase for a cpu batch of N virtual patients with "
+                        "their own antibody PK (repeatable: compare N)")
     p.set_defaults(func=main)
 
 
@@ -46,6 +49,8 @@ def main(args) -> int:
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     if args.cohort is not None:
         return _cohort(args, log)
+    if args.therapy_host:
+        return _therapy_host(args, log)
     records = run_bench(args.backend, sizes, tuple(args.model or MODELS), args.steps, log=log, profile=args.profile)
     if args.json:
         json.dump(records, sys.stdout, indent=1)
@@ -71,5 +76,21 @@ def _cohort(args, log) -> int:
         f"({rec['speedup']:.2f}x)")
     if args.json:
         json.dump([rec], sys.stdout, indent=1)
+        print()
+    return 0
+
+
+def _therapy_host(args, log) -> int:
+    from ..bench import bench_therapy_host
+
+    if any(n < 1 for n in args.therapy_host):
+        raise InputError("--therapy-host must be >= 1")
+    records = [bench_therapy_host(n, args.steps or 300) for n in args.therapy_host]
+    for r in records:
+        log(f"therapy phase, {r['runs']} virtual patients ({r['groups']} schedule group): median "
+            f"{r['median_us_per_step']:.0f} us, mean {r['mean_us_per_step']:.0f} us of host time per step "
+            f"({r['steps']} steps)")
+    if args.json:
+        json.dump(records, sys.stdout, indent=1)
         print()
     return 0
