@@ -79,3 +79,57 @@ def test_arm_table_rates_cis_and_km_median():
     assert 0.05 < row["orr_low"] < 0.06 and 0.85 < row["orr_high"] < 0.86  # Clopper-Pearson 2/5
     assert row["pfs_median"] == 40.0
     assert math.isinf(arm_table({"b": runs[:2]})[0]["pfs_median"])  # nobody progressed: not reached
+
+
+SWEEP = '''seed = 3
+replicates = 3
+[population]
+"patient.body_weight_kg" = {median = 80.0, cv = 0.3}
+[[arms]]
+name = "nivolumab"
+[[arms.therapy]]
+kind = "anti_pd1"
+drug = "nivolumab"
+dose_mg_per_kg = 3.0
+start_day = 1.0
+interval_days = 2.0
+doses = 2
+[[arms]]
+name = "ipilimumab"
+[[arms.therapy]]
+kind = "anti_ctla4"
+drug = "ipilimumab"
+dose_mg_per_kg = 3.0
+days = [1.0]'''
+BASE_SET = '''lattice.shape = [24, 24]
+simulation.dt_minutes = 60.0
+simulation.steps = 96
+tumour.initial_pdl1 = true
+tumour.initial_recognition = 0.3
+output.frame_every_steps = 24
+output.checkpoint_every_steps = 0'''
+
+
+def test_summarize_and_plot_a_sweep_per_arm(tmp_path, capsys):
+    from conftest import cli
+    from sweep_util import write_sweep
+
+    from gpusim.endpoints import assess, run_diameters, sweep_endpoints
+    from gpusim.sweep import store
+
+    path = write_sweep(tmp_path, SWEEP, BASE_SET)
+    out = tmp_path / "out"
+    assert cli(capsys, "sweep", path, "-o", out, "--backend", "cpu", "-q").returncode == 0
+    text = cli(capsys, "summarize", out).stdout
+    assert "RECIST 1.1 on the longest diameter" in text
+    table = text[text.index("RECIST 1.1"):].splitlines()
+    assert table[2].split()[:2] == ["nivolumab", "3"] and table[3].split()[:2] == ["ipilimumab", "3"]
+    per_arm = sweep_endpoints(out)
+    run = per_arm["nivolumab"][0]
+    times, diam = run_diameters(store.run_path(out, run["run_id"]))
+    assert list(times) == [0.0, 1.0, 2.0, 3.0, 4.0]  # the frames are the visits; baseline day 1
+    assert assess(times, diam, 1.0)["labels"] == run["labels"] and len(run["labels"]) == 3
+    png = tmp_path / "recist.png"
+    proc = cli(capsys, "plot", out, "--recist", "-o", png)
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:4] == b"\x89PNG"

@@ -464,3 +464,53 @@ def test_srun_without_pmi_is_refused(tmp_path):
     proc = gpusim("sweep", SMALL, "-o", tmp_path / "out", env=env(SLURM_STEP_ID="0", SLURM_STEP_NUM_TASKS="2"))
     assert_one_line_error(proc, "srun started 2 tasks but MPI sees one: launch with srun --mpi=pmi2")
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------- virtual patients
+
+
+def test_population_draws_one_patient_per_point_and_replicate_shared_by_the_arms():
+    pop = {"patient.body_weight_kg": {"median": 80.0, "cv": 0.25},
+           "immune.pdl1_suppression": {"distribution": "uniform", "min": 0.8, "max": 1.0}}
+    arms = [{"name": "a", "therapy": "none"}, {"name": "b", "therapy": "none"}]
+    s = spec(replicates=200, population=pop, arms=arms)
+    runs = expand(s)
+    patients = {(r.arm, r.replicate): tuple(o for o in r.overrides if o.startswith(("patient", "immune")))
+                for r in runs}
+    assert all(patients["a", k] == patients["b", k] for k in range(200))  # paired arms
+    weights = np.array([float(patients["a", k][1].split("=")[1]) for k in range(200)])
+    assert len(set(weights)) == 200
+    assert np.median(weights) == pytest.approx(80.0, rel=0.05)
+    assert np.std(np.log(weights)) == pytest.approx(np.sqrt(np.log1p(0.25**2)), rel=0.15)
+    pdl1 = np.array([float(patients["a", k][0].split("=")[1]) for k in range(200)])
+    assert pdl1.min() >= 0.8 and pdl1.max() <= 1.0
+    assert expand(spec(replicates=200, population=pop, arms=arms)) == runs  # fixed by the sweep seed
+    assert expand(spec(replicates=200, population=pop, arms=arms[:1]))[0].overrides == runs[0].overrides
+    assert [r.id for r in runs] == [r.id for r in expand(spec(replicates=200, arms=arms))]  # ids unchanged
+
+
+@pytest.mark.parametrize("population,message", [
+    ({"patient.body_weight_kg": {"median": 80.0}}, "a lognormal distribution takes median and cv"),
+    ({"patient.body_weight_kg": {"distribution": "uniform", "min": 2, "max": 1}}, "max 1.0 is below min 2.0"),
+    ({"therapy.dose": {"median": 1.0, "cv": 0.1}}, "a patient varies in model parameters"),
+])
+def test_bad_populations_are_one_line_errors(population, message):
+    from gpusim.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        spec(population=population)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_population_keys_must_be_config_keys(tmp_path, capsys):
+    path = write_sweep(tmp_path, 'seed = 1\n[population]\n"patient.weight_kg" = {median = 80.0, cv = 0.2}')
+    assert_one_line_error(cli(capsys, "sweep", path, "-o", tmp_path / "o", "--dry-run"),
+                          "patient.weight_kg: no such config key")
+
+
+def test_the_virtual_checkmate_067_loads():
+    plan = load_plan(SMALL.parent / "trial_melanoma.toml")
+    assert [a.name for a in plan.spec.arms] == ["nivolumab", "ipilimumab", "nivolumab+ipilimumab"]
+    assert len(plan.runs) == 3 * 64
+    weights = {plan.config(r).patient.body_weight_kg for r in plan.runs}
+    assert len(weights) == 64  # 64 patients, each in every arm

@@ -140,9 +140,15 @@ def figure(path: str | Path, name: str = "tumour_cells"):
     return fig
 
 
-def plot_curves(path: str | Path, out: str | Path, name: str = "tumour_cells") -> Path:
-    """Write :func:`figure` to the PNG ``out``."""
+def write_png(make_figure, out: str | Path, *args) -> Path:
+    """``make_figure(*args)`` written to the PNG ``out`` (checked first; a
+    failed write leaves no partial file)."""
     out = check_output(out)
     with writing(out):
-        figure(path, name).savefig(out, dpi=90)
+        make_figure(*args).savefig(out, dpi=90)
     return out
+
+
+def plot_curves(path: str | Path, out: str | Path, name: str = "tumour_cells") -> Path:
+    """Write :func:`figure` to the PNG ``out``."""
+    return write_png(figure, out, path, name)

@@ -11,8 +11,8 @@ import numpy as np
 
 from ..endpoints import BEST_ORDER, arm_table, lifelines_km, sweep_endpoints
 from ..errors import InputError
-from ..io.paths import check_output, writing
 from ..outcome import PD_CHANGE, PR_CHANGE
+from .cohort import write_png
 
 #: Best overall response -> bar colour.
 RESPONSE_COLOURS = {"CR": "tab:blue", "PR": "tab:green", "SD": "tab:olive", "PD": "tab:red", "NE": "0.6"}
@@ -52,7 +52,7 @@ def figure(path: str | Path, kind: str = "longest"):
         ax.set_xticks([])
         if i == 0:
             ax.legend(handles=[Patch(color=RESPONSE_COLOURS[k], label=k) for k in BEST_ORDER[:4]]
-                      + [Patch(color="w", label="--: PR -30 %, ..: PD +20 %")], fontsize=7, loc="upper right")
+                      + [Patch(color="w", label="--: PR -30 %, ..: PD +20 %")], fontsize=7, loc="lower left")
         ax = fig.add_subplot(grid[1, i])
         for r in runs:
             if r["visit_days"]:
@@ -83,7 +83,4 @@ def figure(path: str | Path, kind: str = "longest"):
 
 def plot_recist(path: str | Path, out: str | Path, kind: str = "longest") -> Path:
     """Write :func:`figure` to the PNG ``out``."""
-    out = check_output(out)
-    with writing(out):
-        figure(path, kind).savefig(out, dpi=90)
-    return out
+    return write_png(figure, out, path, kind)
