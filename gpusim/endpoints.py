@@ -59,11 +59,13 @@ def longest_diameter(points: np.ndarray) -> float:
             points = points[ConvexHull(points).vertices]
         except QhullError:  # all points on a line or a plane: every point is a candidate
             pass
-    if len(points) > 4000:  # a flat set in 3D: its extreme points along the axes bound it well enough
-        points = points[np.unique(np.concatenate([np.argsort(points[:, d])[[0, -1]] for d in range(points.shape[1])]))]
-    from scipy.spatial.distance import pdist
+    if len(points) < 2:
+        return 1.0
+    from scipy.spatial.distance import cdist
 
-    return float(pdist(points).max()) + 1.0 if len(points) > 1 else 1.0
+    # Every pair, a block of rows at a time (a large 3D hull has thousands of vertices).
+    longest = max(float(cdist(points[i:i + 1024], points).max()) for i in range(0, len(points), 1024))
+    return longest + 1.0
 
 
 def frame_diameter(clone_frame: np.ndarray) -> float:
