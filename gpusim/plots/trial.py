@@ -50,9 +50,6 @@ def figure(path: str | Path, kind: str = "longest"):
         ax.set_xlabel("patients, best change sorted")
         ax.set_ylabel("best change in diameter from baseline (%)")
         ax.set_xticks([])
-        if i == 0:
-            ax.legend(handles=[Patch(color=RESPONSE_COLOURS[k], label=k) for k in BEST_ORDER[:4]]
-                      + [Patch(color="w", label="--: PR -30 %, ..: PD +20 %")], fontsize=7, loc="lower left")
         ax = fig.add_subplot(grid[1, i])
         for r in runs:
             if r["visit_days"]:
@@ -76,6 +73,9 @@ def figure(path: str | Path, kind: str = "longest"):
     ax.set_ylabel("progression-free fraction")
     ax.set_title("Kaplan-Meier progression-free survival (PD: +20 % diameter from nadir; band: 95 % CI; "
                  "ticks: censored)", fontsize=9)
+    fig.legend(handles=[Patch(color=RESPONSE_COLOURS[k], label=f"best response {k}") for k in BEST_ORDER[:4]]
+               + [Patch(color="w", label="dashed: PR -30 %, dotted: PD +20 %")], fontsize=8, loc="outside lower center",
+               ncols=5)
     what = "longest diameter" if kind == "longest" else "equivalent-sphere diameter"
     fig.suptitle(f"{out_dir.name}: RECIST 1.1 on the {what} per arm", fontsize=11)
     return fig

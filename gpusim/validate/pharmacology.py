@@ -147,6 +147,10 @@ def run_trial(replicates: int, extra: list[str], out: Path) -> dict[str, list[di
     return per_arm
 
 
+def _months(days: float) -> str:
+    return "not reached" if math.isinf(days) else f"{days / 30.44:.1f} months"
+
+
 def virtual_trial_section(out: Path, quick: bool, processes: int) -> Section:
     import matplotlib.pyplot as plt
 
@@ -169,7 +173,7 @@ def virtual_trial_section(out: Path, quick: bool, processes: int) -> Section:
                      "ipilimumab.")
     numbers = [f"{arm}: ORR {100 * r['orr']:.1f} % (95 % CI {100 * r['orr_low']:.0f}-{100 * r['orr_high']:.0f}; "
                f"trial {TRIAL_ARMS[arm][0]} %), CR {r['CR']} PR {r['PR']} SD {r['SD']} PD {r['PD']} of {r['n']}; "
-               f"median PFS {r['pfs_median'] / 30.44:.1f} months (trial {TRIAL_ARMS[arm][1]})"
+               f"median PFS {_months(r['pfs_median'])} (trial {TRIAL_ARMS[arm][1]} months)"
                for arm, r in ((a, rows[a]) for a in TRIAL_ARMS)]
     fig, ax = plt.subplots(figsize=(5, 3.2))
     x = np.arange(len(TRIAL_ARMS))
