@@ -137,3 +137,18 @@ def test_therapy_after_the_end_warns_and_response_is_ne(tmp_path, caplog):
     with h5py.File(out) as f:
         assert f.attrs["response"] == "NE" and np.isnan(f.attrs["tumour_change"])
     assert unreached(load_config(CONFIGS / "checkpoint_blockade.toml")) == []
+
+
+def test_no_code_asks_a_therapy_what_kind_it_is():
+    """Therapies are types: each kind's schedule, effect, plot and rules live
+    in its class (gpusim/therapy.py), so no module switches on ``kind`` or
+    probes an entry with ``hasattr``."""
+    import re
+
+    import gpusim
+
+    switch = re.compile(r"(?<!dtype)\.kind\s*(==|!=|\bin\b)|hasattr\(\s*(entry|e|therapy|t)\b")  # not numpy dtypes
+    root = Path(gpusim.__file__).parent
+    hits = [f"{p.relative_to(root)}:{n}" for p in root.rglob("*.py")
+            for n, line in enumerate(p.read_text().splitlines(), 1) if switch.search(line)]
+    assert hits == []
