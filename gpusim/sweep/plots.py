@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.spatial import NOT_EVALUABLE, PHENOTYPES
+from ..config import config_from_toml_text
 from ..errors import InputError
 from ..io.paths import check_output, writing
 from ..outcome import OUTCOMES, PD_CHANGE, PR_CHANGE, RESPONSES
@@ -132,7 +133,7 @@ def _response_panel(ax, df, arms: list[str]):
         ax.text(i, 0.5, "no therapy:\nno response", ha="center", va="center", fontsize=8, color="0.4")
     ax.set_ylim(0, 1)
     ax.set_ylabel("fraction of runs")
-    ax.set_title("response per arm (RECIST-like, run files)", fontsize=9)
+    ax.set_title("response per arm (RECIST 1.1, run files)", fontsize=9)
     ax.legend(fontsize=7, loc="upper right")
     ax.tick_params(axis="x", labelsize=8, rotation=20)
 
@@ -144,21 +145,23 @@ def growth_cap(df) -> float:
     return float(max(100.0, np.ceil(change.quantile(0.9) / 50) * 50)) if len(change) else 100.0
 
 
-def _waterfall_panel(ax, df, arms: list[str], cap: float):
+def _waterfall_panel(ax, df, arms: list[str], cap: float, dim: int):
     done = df[(df["status"] == "complete") & df["tumour_change"].notna()]
     order = done.sort_values("tumour_change", ascending=False)
     change = np.clip(100 * order["tumour_change"].to_numpy(), -100, cap)
     colours = {arm: f"C{i}" for i, arm in enumerate(arms)}
     ax.bar(np.arange(len(order)), change, width=1.0, color=[colours[a] for a in order["arm"]])
-    for threshold in (PD_CHANGE, PR_CHANGE):
+    # RECIST's thresholds are on the diameter; in cells they are (1 + change)^dim - 1.
+    pd_cells, pr_cells = ((1 + PD_CHANGE) ** dim - 1, (1 + PR_CHANGE) ** dim - 1)
+    for threshold in (pd_cells, pr_cells):
         ax.axhline(100 * threshold, ls="--", lw=0.8, color="k")
     ax.set_xlim(-0.5, max(len(order), 1) - 0.5)
     ax.set_ylim(-105, cap * 1.05)
     ax.set_xticks([])
     ax.set_xlabel(f"{len(order)} runs, sorted")
-    ax.set_ylabel("tumour change from therapy start (%)")
-    ax.set_title(f"waterfall, clipped at +{cap:.0f} % (dashed: {100 * PD_CHANGE:+.0f} % PD, "
-                 f"{100 * PR_CHANGE:+.0f} % PR)", fontsize=9)
+    ax.set_ylabel("change in tumour cells from therapy start (%)")
+    ax.set_title(f"waterfall, clipped at +{cap:.0f} %\n(dashed: PD {100 * pd_cells:+.0f} %, PR {100 * pr_cells:+.0f} % "
+                 f"of cells: RECIST on the diameter, {dim}D)", fontsize=9)
     from matplotlib.patches import Patch
 
     ax.legend(handles=[Patch(color=c, label=a) for a, c in colours.items()], fontsize=7, loc="upper right")
@@ -210,7 +213,8 @@ def figure(path: str | Path):
     fig.colorbar(image, ax=top, location="top", shrink=0.6, label=label)
     split = max(1, ncols // 3)
     _response_panel(fig.add_subplot(grid[1, :split]), df, arms)
-    _waterfall_panel(fig.add_subplot(grid[1, split:]), df, arms, cap)
+    dim = len(config_from_toml_text((out_dir / "base.toml").read_text(), str(out_dir / "base.toml")).lattice.shape)
+    _waterfall_panel(fig.add_subplot(grid[1, split:]), df, arms, cap, dim)
     if phenotypes:
         for i, arm in enumerate(arms):
             _phenotype_panel(fig.add_subplot(grid[2, i]), df[df["arm"] == arm], params,
