@@ -161,7 +161,7 @@ def _waterfall_panel(ax, df, arms: list[str], cap: float, dim: int):
     ax.set_xlabel(f"{len(order)} runs, sorted")
     ax.set_ylabel("change in tumour cells from therapy start (%)")
     ax.set_title(f"waterfall, clipped at +{cap:.0f} %\n(dashed: PD {100 * pd_cells:+.0f} %, PR {100 * pr_cells:+.0f} % "
-                 f"of cells: RECIST on the diameter, {dim}D)", fontsize=9)
+                 f"in cells: RECIST, {dim}D)", fontsize=9)
     from matplotlib.patches import Patch
 
     ax.legend(handles=[Patch(color=c, label=a) for a, c in colours.items()], fontsize=7, loc="upper right")
