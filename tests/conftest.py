@@ -82,7 +82,6 @@ def random_tumour_config(seed: int, dim: int, neighbourhood: str, boundary: str,
     """A small lattice with every tumour rule switched on at high rates, and
     the immune system off (tests/test_tcell.py covers the full model)."""
     rng = np.random.default_rng(seed)
-    mutation_rng = np.random.default_rng([seed, 12])  # its own stream: the other draws stay as they were
     shape = [int(rng.integers(20, 40)) for _ in range(2)] if dim == 2 else [int(rng.integers(8, 14)) for _ in range(3)]
     return make_config(
         simulation={"seed": int(rng.integers(0, 2**63)), "steps": steps, "dt_minutes": float(rng.uniform(30, 90))},
@@ -118,7 +117,6 @@ def run_against_reference(cfg: Config, other: str):
 def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 200):
     """Every tumour and immune rule on, every therapy in the schedule."""
     rng = np.random.default_rng(seed)
-    mutation_rng = np.random.default_rng([seed, 12])  # its own stream: the other draws stay as they were
     shape = [int(rng.integers(24, 40)) for _ in range(2)] if dim == 2 else [int(rng.integers(10, 16)) for _ in range(3)]
     dt = float(rng.uniform(10, 30))
     days = steps * dt / MINUTES_PER_DAY

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import h5py
+import numpy as np
 
 from ..config import Config
 from ..errors import InputError, WriteError
