@@ -35,6 +35,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import components
 from .config import Config
 from .errors import InputError, RunInterrupted
 from .observables import EVENTS, OBSERVABLES
@@ -50,7 +51,8 @@ MAX_BATCH = 1024
 
 def batch_key(cfg: Config) -> tuple:
     """What must be equal for runs to share a batch: everything that shapes
-    the arrays or the launch sequence.
+    the arrays or the launch sequence: each component's part
+    (:func:`gpusim.components.batch_key`).
 
     >>> from gpusim.config import Config
     >>> a = Config.model_validate({"simulation": {"seed": 1}, "tumour": {"death_rate_per_day": 0.2}})
@@ -58,9 +60,7 @@ def batch_key(cfg: Config) -> tuple:
     >>> batch_key(a) == batch_key(b)
     True
     """
-    lat = cfg.lattice
-    return (tuple(lat.shape), lat.neighbourhood, lat.boundary, cfg.chemokine.grid_coarsening,
-            cfg.simulation.dt_minutes, cfg.immune.enabled)
+    return components.batch_key(cfg)
 
 
 def group_by_shape(cfgs: list[Config], size: int) -> list[list[int]]:

@@ -11,40 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import components
 from .lattice import coordinates, full_shape
 from .reference.tcell import can_kill
 from .state import CLONE_HLA, CLONE_PDL1
 
-def _counts(**entries: tuple[str, str]) -> dict[str, tuple[type, str, str]]:
-    """int64 observables from name=(unit, description)."""
-    return {name: (np.int64, unit, description) for name, (unit, description) in entries.items()}
-
-
-#: Counted by the backends during the step (0 at step 0).
-EVENTS: dict[str, tuple[type, str, str]] = _counts(
-    divisions=("events", "tumour divisions in the step"),
-    deaths=("events", "tumour deaths in the step (all causes)"),
-    new_clones=("clones", "clones founded in the step"),
-    kills=("events", "tumour cells killed by T cells in the step"),
-    recruited=("cells", "T cells recruited at vessels in the step"),
-    expansions=("cells", "T cells born by expansion after a kill in the step"),
-    transferred=("cells", "T cells injected by adoptive transfer in the step"),
-    tcell_deaths=("events", "T-cell deaths in the step"),
-)
-
-#: Functions of the state after the step.
-STATE: dict[str, tuple[type, str, str]] = {
-    **_counts(tumour_cells=("cells", "live tumour cells"),
-              live_clones=("clones", "clones with at least one live cell"),
-              pdl1_cells=("cells", "tumour cells of PD-L1-high clones"),
-              hla_loss_cells=("cells", "tumour cells of clones that lost antigen presentation")),
-    "mean_recognition": (np.float64, "probability", "mean recognition probability r over tumour cells"),
-    "tmb": (np.float64, "mutations", "tumour mutational burden: mean acquired mutations per tumour cell"),
-    "neoantigen_load": (np.float64, "neoantigens", "mean acquired neoantigens per tumour cell"),
-    **_counts(edge_cells=("cells", "tumour cells on the lattice boundary (closed boundary; 0 if periodic)"),
-              tcells=("cells", "T cells"),
-              tcells_exhausted=("cells", "T cells that can no longer kill (exhausted or out of kills)")),
-}
+#: Counted by the backends during the step (0 at step 0), and functions of
+#: the state after the step: each component declares its own (gpusim.components).
+EVENTS = components.EVENTS
+STATE = components.STATE
 
 OBSERVABLES: dict[str, tuple[type, str, str]] = {**STATE, **EVENTS}
 

@@ -1,24 +1,29 @@
-"""One step of the model: the phase order (DESIGN §4), written once, and
-the interface every backend implements.
+"""One step of the model: the phase order (DESIGN §4), assembled from the
+components (:mod:`gpusim.components`), and the interface every backend
+implements.
 
-A backend (the NumPy reference, the kernel engine on cpu or cuda) supplies
-one method per phase; :meth:`Backend.step` calls them in :data:`PHASES`
-order, skipping the immune phases when the config switches the immune
-system off.  The T-cell migration phase makes ``n_moves`` moves.
+A backend (the NumPy reference, the kernel engine on cpu or cuda) runs
+the phases :func:`phase_order` lists for its config, each through the
+function its component names for that backend (``engine`` or
+``reference``): :meth:`Backend.step` calls them in step order, skipping
+the phases of components the config does not switch on (the immune
+phases without the immune system).
 
->>> phase_order(immune_on=False)
+>>> from gpusim.config import Config
+>>> phase_order(Config.model_validate({"immune": {"enabled": False}}))
 ('tumour_death', 'tumour_divide')
->>> phase_order(immune_on=True)[:3]
+>>> phase_order(Config())[:3]
 ('chemokine', 'tcell_recruit', 'tcell_kill')
 """
 
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod, update_abstractmethods
+from abc import ABC, abstractmethod
 from contextlib import nullcontext
 from typing import Any
 
+from .components import Phase, all_phases, phases
 from .config import Config
 from .observables import EVENTS
 from .params import ModelParams, StepParams, step_params
@@ -26,22 +31,14 @@ from .signals import GUARD_AFTER_S, GUARD_MAX_BYTES, StepAbandoned, guarded, han
 from .state import State
 from .therapy import at_step
 
-#: (phase, runs only with the immune system on), in step order.  Phase 1 of
-#: DESIGN §4 (therapy) is the StepParams every phase receives.
-PHASES: tuple[tuple[str, bool], ...] = (
-    ("chemokine", True),  # 2. secretion, diffusion substeps, decay
-    ("tcell_recruit", True),  # 3. recruitment at vessels, adoptive transfer
-    ("tcell_kill", True),  # 4. killing, exhaustion, expansion
-    ("tumour_death", False),  # 5. killed, spontaneous, chemotherapy
-    ("tumour_divide", False),  # 6. two-phase division, mutation, new clones
-    ("tcell_migrate", True),  # 7. n_moves moves
-    ("tcell_death", True),  # 8. lifespan, exhaustion, chemotherapy
-)
+#: Every phase of every component, in step order (DESIGN §4 numbers them;
+#: phase 1, the therapy, is the StepParams every phase receives).
+PHASES: tuple[Phase, ...] = all_phases()
 
 
-def phase_order(immune_on: bool) -> tuple[str, ...]:
-    """The phases one step runs, in order."""
-    return tuple(name for name, immune in PHASES if immune_on or not immune)
+def phase_order(cfg: Config) -> tuple[str, ...]:
+    """The phases one step of ``cfg`` runs, in order."""
+    return tuple(p.name for p in phases(cfg))
 
 
 def guards(last_step_s: float | None, state_bytes: int) -> bool:
@@ -56,13 +53,14 @@ class Backend(ABC):
     """A backend: the state on some device and the rules that advance it.
 
     Subclasses set ``name`` (``numpy``, ``cpu``, ``cuda``), ``xp`` (the array
-    module of ``state``), ``cfg``, ``mp`` (:func:`gpusim.params.model_params`)
-    and ``state``, and implement one method per phase of :data:`PHASES` (the
-    abstract methods below are made from it), each taking the step's
-    :class:`~gpusim.params.StepParams` and the step's event counts (a dict to
-    fill)."""
+    module of ``state``), ``cfg``, ``mp`` (:func:`gpusim.params.model_params`),
+    ``state`` and ``side``: which function of each :class:`~gpusim.components.Phase`
+    runs here (``engine`` or ``reference``); it is called as ``fn(backend,
+    step_params, events)`` with the step's parameters and the step's event
+    counts (a dict to fill)."""
 
     name: str
+    side: str
     xp: Any
     cfg: Config
     mp: ModelParams
@@ -94,14 +92,23 @@ class Backend(ABC):
         try:
             with guarded(self.synchronize) if undo is not None else nullcontext():
                 self.begin_step(sp)
-                for name in phase_order(self.mp.immune_on):
-                    getattr(self, name)(sp, events)
+                for phase in self._phases():
+                    self.run_phase(phase, sp, events)
                     poll()
                 self.end_step(events)
         except StepAbandoned:
             self.restore(undo)
             raise
         self.last_step_s = time.perf_counter() - started
+
+    def _phases(self) -> tuple[Phase, ...]:
+        if getattr(self, "_phase_cache", None) is None:
+            self._phase_cache = phases(self.cfg)
+        return self._phase_cache
+
+    def run_phase(self, phase: Phase, sp, events: dict) -> None:
+        """Run one phase of the step on this backend."""
+        phase.function(self.side)(self, sp, events)
 
     def state_bytes(self) -> int:
         """Persistent memory of the whole state (every run of a batch): what
@@ -153,19 +160,3 @@ class Backend(ABC):
     @abstractmethod
     def describe(self) -> str:
         """Where the backend runs, in words (for benchmark records)."""
-
-
-def _phase_method(name: str):
-    def phase(self, sp: StepParams, events: dict) -> None:
-        raise NotImplementedError(name)
-
-    phase.__name__ = phase.__qualname__ = name
-    phase.__doc__ = f"Phase {name!r} of the step (see PHASES)."
-    return abstractmethod(phase)
-
-
-# One abstract method per phase, named by PHASES: a backend that lacks one
-# cannot be made.
-for _name, _ in PHASES:
-    setattr(Backend, _name, _phase_method(_name))
-update_abstractmethods(Backend)

@@ -29,14 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import abi
+from .. import abi, components
 from ..abi import COUNTERS, OBSERVED
 from ..config import Config
 from ..params import ModelParams, model_params, step_params
 from ..state import State, clone_capacity, initial_params
 from ..step import Backend
 from ..therapy import at_step
-from . import chemokine, initial, tcell, tumour
+from . import initial
 
 #: Device sums over tumour cells -> (the per-cell mean observable, scale):
 #: the mean is sum / cells / scale, taken on the host in float64.
@@ -45,7 +45,7 @@ _PER_CELL_SUMS = {"recognition_sum": ("mean_recognition", 2.0**32), "mutation_su
 
 ALL_ONES = 0xFF  # claim[] between phases: every byte of every entry (NO_BID)
 #: Counted by tcell_death after a step (so only when the immune phases run).
-TCELL_OBSERVABLES = ("tcells", "tcells_exhausted")
+TCELL_OBSERVABLES = tuple(components.TCELLS.observables)
 
 #: ModelParams fields that shape arrays or launches: equal across a batch.
 SHARED = ("shape", "periodic", "field_shape", "coarsen", "field_dim", "immune_on")
@@ -108,6 +108,8 @@ class KernelBackend(Backend):
     sequence over every active run; :meth:`step` runs them through
     :meth:`~gpusim.step.Backend.run_phases` like every backend."""
 
+    side = "engine"  # gpusim.engine.phases
+
     def __init__(self, device, cfgs: list[Config] | Config, states: list[State | None] | State | None = None):
         """``states[b]`` is copied to the device; runs without one (or every
         run, ``states=None``) start from the state at step 0 built by
@@ -129,15 +131,11 @@ class KernelBackend(Backend):
         B, n = len(cfgs), self.mp.n_sites
         self.steps = np.zeros(B, dtype=np.int64)
         self.n_clones = np.full(B, 2, dtype=np.int64)
-        # Scratch: claim bids for two-phase moves (also marks new clones),
-        # all ones between phases (initial_sites writes every entry).
-        self.claim = xp.empty((B, n), dtype=xp.uint64)
-        self.chemokine_scratch = xp.zeros((B, self.mp.n_field), dtype=xp.float32)
-        self.new_sites = xp.zeros((B, 16), dtype=xp.uint32)
-        self.selected = xp.zeros((B, 16), dtype=xp.uint64)
-        chunks, groups = tumour.found_chunks(n)
-        self.found_chunks = xp.zeros((B, chunks), dtype=xp.uint32)
-        self.found_groups = xp.zeros((B, groups), dtype=xp.uint32)
+        # Scratch, as the components declare it (claim[]: all ones between
+        # phases; initial_sites writes every entry).
+        self.scratch_names = tuple(components.scratch(self.cfg))
+        for name, (dt, size) in components.scratch(self.cfg).items():
+            setattr(self, name, xp.zeros((B, components.scratch_width(size, n, self.mp.n_field)), dtype=dt))
         self.counters = xp.zeros((B, abi.constants()["N_COUNTERS"]), dtype=xp.uint64)
         self.params = np.concatenate([run_params(c, mp) for c, mp in zip(self.cfgs, self.mps)])
         self.active = np.arange(B)
@@ -179,9 +177,7 @@ class KernelBackend(Backend):
         arrays = {k: v[b] for k, v in self.sites.items()}
         arrays.update({f"clone_{k}": v[b] for k, v in self.clones.items()})
         arrays.update({k: v[b] for k, v in self.extra.items()})
-        arrays.update(claim=self.claim[b], new_sites=self.new_sites[b], counters=self.counters[b],
-                      chemokine_scratch=self.chemokine_scratch[b], selected=self.selected[b],
-                      found_chunks=self.found_chunks[b], found_groups=self.found_groups[b])
+        arrays.update({k: getattr(self, k)[b] for k in self.scratch_names}, counters=self.counters[b])
         return arrays
 
     def refresh_fields(self) -> None:
@@ -280,28 +276,6 @@ class KernelBackend(Backend):
         self.device.fill_bytes(self.counters, 0)
         self.set_params(self.active, step=self.steps[self.active])
 
-    # The phases (gpusim.step.PHASES), each over every active run.
-    def chemokine(self, bs: BatchStep, events: dict) -> None:
-        chemokine.run_step(self)
-
-    def tcell_recruit(self, bs: BatchStep, events: dict) -> None:
-        tcell.recruit(self, bs.transfers)
-
-    def tcell_kill(self, bs: BatchStep, events: dict) -> None:
-        tcell.kill(self)
-
-    def tumour_death(self, bs: BatchStep, events: dict) -> None:
-        tumour.death(self)
-
-    def tumour_divide(self, bs: BatchStep, events: dict) -> None:
-        events["new_clones"] = tumour.divide(self)
-
-    def tcell_migrate(self, bs: BatchStep, events: dict) -> None:
-        tcell.migrate(self)
-
-    def tcell_death(self, bs: BatchStep, events: dict) -> None:
-        tcell.death(self)
-
     def end_step(self, events: dict) -> None:
         """The state observables come back with the step's counts in one
         transfer (:meth:`observe`).  The per-site ones were counted by the
@@ -314,7 +288,7 @@ class KernelBackend(Backend):
         events.update({name: c[:, idx] for name, idx in COUNTERS.items()})
         events.setdefault("new_clones", np.zeros(len(self.active), dtype=np.int64))
         obs = self._observables(c)
-        if not self.mp.immune_on:  # no T-cell phase ran: the T-cell layer is as it was
+        if not components.TCELLS.on(self.cfg):  # no T-cell phase ran: the T-cell layer is as it was
             obs.update({k: self.observe()[k] for k in TCELL_OBSERVABLES})
         self._observed = obs
 
@@ -402,8 +376,9 @@ class KernelBackend(Backend):
 
     def state_bytes(self) -> int:
         """Persistent device memory of every run of the batch (state + scratch)."""
-        arrays = [*self.sites.values(), *self.extra.values(), self.claim, self.chemokine_scratch]
-        return sum(a.nbytes for a in arrays)
+        per_site = [getattr(self, k) for k, (_, size) in components.scratch(self.cfg).items()
+                    if size in ("sites", "field")]
+        return sum(a.nbytes for a in [*self.sites.values(), *self.extra.values(), *per_site])
 
     def bytes_per_site(self) -> float:
         """Persistent device memory per site of one run (state + scratch)."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import abi
-from ..state import CLONE_COLUMNS, FIELD_ARRAYS, SITE_ARRAYS, initial_clone_table, initial_params
+from ..components import field_arrays, site_arrays
+from ..state import CLONE_COLUMNS, initial_clone_table, initial_params
 from .select import lowest_bids
 
 FOUNDERS = abi.constants()["SLOT_FOUNDERS"]
@@ -22,8 +23,8 @@ def allocate(be) -> None:
     initial_sites kernel, or a loaded state, writes every site), fields and
     clone columns zero."""
     xp, mp, runs = be.xp, be.mp, be.n_runs
-    be.sites = {name: xp.empty((runs, mp.n_sites), dtype=dt) for name, dt in SITE_ARRAYS.items()}
-    be.extra = {name: xp.zeros((runs, mp.n_field), dtype=dt) for name, dt in FIELD_ARRAYS.items()}
+    be.sites = {name: xp.empty((runs, mp.n_sites), dtype=dt) for name, dt in site_arrays(be.cfg).items()}
+    be.extra = {name: xp.zeros((runs, mp.n_field), dtype=dt) for name, dt in field_arrays(be.cfg).items()}
     be.clones = {name: xp.zeros((runs, 16), dtype=dt) for name, dt in CLONE_COLUMNS.items()}
 
 

@@ -45,3 +45,13 @@ def found_chunks(n_sites: int) -> tuple[int, int]:
     """(chunks, groups of chunks) of the founding scan (kernels/tumour.cu)."""
     chunks = -(-n_sites >> CHUNK_SHIFT)
     return chunks, -(-chunks >> GROUP_SHIFT)
+
+
+def found_chunk_count(n_sites: int) -> int:
+    """Width of the found_chunks scratch (gpusim.components)."""
+    return found_chunks(n_sites)[0]
+
+
+def found_group_count(n_sites: int) -> int:
+    """Width of the found_groups scratch (gpusim.components)."""
+    return found_chunks(n_sites)[1]
