@@ -59,10 +59,10 @@ class Simulation:
         self.last_observables = self._row(self.backend.step())
         return self.last_observables
 
-    def run(self, steps: int | None = None, writer=None, progress: bool = False, stop=None) -> dict[str, int]:
-        """Advance ``steps`` steps (default: up to the config's ``simulation.steps``),
-        streaming to ``writer`` (a :class:`~gpusim.io.runfile.RunWriter`) if
-        given (a whole run file, closed and classified: :func:`run_to_file`).
+    def run(self, steps: int | None = None, progress: bool = False, stop=None) -> dict[str, int]:
+        """Advance ``steps`` steps (default: up to the config's ``simulation.steps``)
+        in memory; a run file is written by :func:`run_to_file` (the one run
+        loop, :class:`gpusim.batch.Cohort`: a run alone is a cohort of one).
 
         ``stop``, if given, is polled after every step; when it returns true
         the run returns early (a signal asked the run to end).  A guarded
@@ -70,16 +70,12 @@ class Simulation:
         at the state of the last complete step."""
         if steps is None:
             steps = max(0, self.cfg.simulation.steps - self.step_count)
-        if writer is not None:
-            writer.start(self.last_observables, self.live_state)
         with Progress(steps, "gpusim run", enabled=progress) as bar:
             for _ in range(steps):
                 try:
                     obs = self.step()
                 except StepAbandoned:  # the backend put back the last complete step's state
                     break
-                if writer is not None:
-                    writer.on_step(self.step_count, obs, self.live_state)
                 bar.update(1, tumour_cells=obs["tumour_cells"])
                 if stop is not None and stop():
                     break

@@ -285,6 +285,20 @@ THERAPY = ('therapy=[{kind = "checkpoint_blockade", start_day = 0.5, end_day = 1
            '{kind = "vaccine", start_day = 1.2, end_day = 2.0, recruitment_multiplier = 2.0}]')
 
 
+def write_unfinished_run(path, cfg: Config, steps: int) -> None:
+    """``steps`` steps of ``cfg`` on numpy streamed into the run file
+    ``path`` that is then left as a crash (SIGKILL) leaves it: never closed."""
+    from gpusim import Simulation
+    from gpusim.io.runfile import RunWriter
+
+    sim = Simulation(cfg, backend="numpy")
+    w = RunWriter(path, cfg, backend="numpy")
+    w.start(sim.last_observables, sim.live_state)
+    for _ in range(steps):
+        w.on_step(sim.step_count + 1, sim.step(), sim.live_state)
+    w.f.close()
+
+
 def make_run_file(path, *args) -> Path:
     """``gpusim run`` in-process (numpy backend: the same bytes as any other, and fast)."""
     from gpusim.cli.main import main
