@@ -23,7 +23,7 @@ from ..params import model_params
 from ..signals import StepAbandoned
 from ..components import field_arrays, site_arrays
 from ..state import State
-from ..step import Backend, guards
+from ..step import Backend, BatchBackend, guards
 from .field import stencil_neighbours
 
 
@@ -58,7 +58,7 @@ class ReferenceBackend(Backend):
         return f"numpy {np.__version__} (reference)"
 
 
-class ReferenceBatch:
+class ReferenceBatch(BatchBackend):
     """B reference runs behind the batch interface (``step``, ``observe``,
     ``retire``, ``run_state``, ``host_state``, ``steps``, ``active``).
 
@@ -115,11 +115,6 @@ class ReferenceBatch:
 
     def run_state(self, b: int) -> State:
         return self.runs[b].state
-
-    @property
-    def state(self) -> State:
-        """Run 0's state: the single-run view of a batch of one."""
-        return self.run_state(0)
 
     def host_state(self, b: int = 0) -> State:
         return self.runs[b].host_state()
