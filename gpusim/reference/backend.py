@@ -18,11 +18,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
-from ..observables import STATE, Observer
+from ..observables import STATE
 from ..params import model_params
 from ..signals import StepAbandoned
 from ..components import field_arrays, site_arrays
 from ..state import State
+from .observe import Observer
 from ..step import Backend, BatchBackend, guards
 from .field import stencil_neighbours
 
