@@ -18,5 +18,33 @@ STATE = components.STATE
 
 OBSERVABLES: dict[str, tuple[type, str, str]] = {**STATE, **EVENTS}
 
+
+
+def _of(cfg, part: str) -> dict[str, tuple[type, str, str]]:
+    return {k: v for c in components.active(cfg) for k, v in getattr(c, part).items()}
+
+
+def events_for(cfg) -> dict[str, tuple[type, str, str]]:
+    """The events a run of ``cfg`` counts: those of its components (a
+    component a config does not switch on adds none, so its run files stay
+    as they were)."""
+    return _of(cfg, "events")
+
+
+def state_for(cfg) -> dict[str, tuple[type, str, str]]:
+    """The state observables of a run of ``cfg`` (see :func:`events_for`)."""
+    return _of(cfg, "observables")
+
+
+def observables_for(cfg) -> dict[str, tuple[type, str, str]]:
+    """What a run file of ``cfg`` records every step, in OBSERVABLES order.
+
+    >>> from gpusim.config import Config
+    >>> list(observables_for(Config())) == list(OBSERVABLES)
+    True
+    """
+    return {**state_for(cfg), **events_for(cfg)}
+
+
 # The NumPy twin of the device reductions (kernels/observe.cu) is
 # gpusim.reference.observe.Observer.

@@ -27,7 +27,7 @@ import numpy as np
 
 from .components import Phase, all_phases, phases
 from .config import Config
-from .observables import EVENTS
+from .observables import events_for
 from .params import ModelParams, step_params
 from .signals import GUARD_AFTER_S, GUARD_MAX_BYTES, StepAbandoned, guarded, handler_active, poll
 from .state import State
@@ -141,7 +141,7 @@ class Backend(PhaseRunner):
         and a stop request inside it raises
         :class:`~gpusim.signals.StepAbandoned` after putting that copy back."""
         sp = step_params(self.mp, at_step(self.cfg, self.state.step))
-        events = dict.fromkeys(EVENTS, 0)
+        events = dict.fromkeys(events_for(self.cfg), 0)
         self.run_phases(sp, events)
         self.state.step += 1
         return events

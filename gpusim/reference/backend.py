@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
-from ..observables import STATE
+from ..observables import state_for
 from ..params import model_params
 from ..signals import StepAbandoned
 from ..components import field_arrays, site_arrays
@@ -109,7 +109,7 @@ class ReferenceBatch(BatchBackend):
 
     def observe(self) -> dict[str, np.ndarray]:
         per_run = [self.runs[b].observe() for b in self.active]
-        return {k: np.array([o[k] for o in per_run]) for k in STATE}
+        return {k: np.array([o[k] for o in per_run]) for k in state_for(self.cfgs[0])}
 
     def retire(self, rows) -> None:
         self.active = np.setdiff1d(self.active, rows)
