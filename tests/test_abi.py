@@ -66,8 +66,10 @@ def test_constants_counters_and_state_bits_come_from_the_header():
     from gpusim import params, state
 
     c = abi.constants()
-    assert abi.COUNTERS == {"divisions": 0, "deaths": 1, "kills": 2, "recruited": 3, "expansions": 4,
-                            "tcell_deaths": 5, "transferred": 6}
+    first = {"divisions": 0, "deaths": 1, "kills": 2, "recruited": 3, "expansions": 4, "tcell_deaths": 5,
+             "transferred": 6}
+    assert {k: abi.COUNTERS[k] for k in first} == first  # a new component's counters come after these
+    assert len(set(abi.COUNTERS.values())) == len(abi.COUNTERS)
     assert max(abi.COUNTERS.values()) < c["N_COUNTERS"]
     assert set(EVENTS) == set(abi.COUNTERS) | {"new_clones"}, "every kernel counter is an observable"
     assert (state.CELL_STEM, state.TCELL_PRESENT, state.CLONE_HLA) == (c["CELL_STEM"], c["TCELL_PRESENT"],
