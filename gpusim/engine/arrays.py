@@ -30,8 +30,9 @@ ALL_ONES = 0xFF  # claim[] between phases: every byte of every entry (NO_BID)
 class DeviceArrays:
     """State, clone table and scratch of B runs of one array shape on ``device``.
 
-    Site arrays start uninitialised (the initial_sites kernel, or a loaded
-    state, writes every site); fields, clone columns and scratch start zero.
+    Every array starts zero: the initial_sites kernel (or a loaded state)
+    writes the tumour and T-cell layers; a new component's layer starts
+    empty.
     Scratch arrays are attributes named as the components name them
     (``claim``, ``chemokine_scratch``, ...)."""
 
@@ -43,7 +44,7 @@ class DeviceArrays:
         self.n_sites, self.n_field = mp.n_sites, mp.n_field
         self.steps = np.zeros(B, dtype=np.int64)
         self.n_clones = np.full(B, 2, dtype=np.int64)
-        self.sites = {k: xp.empty((B, mp.n_sites), dtype=dt) for k, dt in components.site_arrays(cfg).items()}
+        self.sites = {k: xp.zeros((B, mp.n_sites), dtype=dt) for k, dt in components.site_arrays(cfg).items()}
         self.extra = {k: xp.zeros((B, mp.n_field), dtype=dt) for k, dt in components.field_arrays(cfg).items()}
         self.clones = {k: xp.zeros((B, 16), dtype=dt) for k, dt in CLONE_COLUMNS.items()}
         self.scratch = {k: xp.zeros((B, components.scratch_width(size, mp.n_sites, mp.n_field)), dtype=dt)
