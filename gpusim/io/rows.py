@@ -80,7 +80,7 @@ class ObservableRows:
         if not len(steps):
             return
         self._steps.append(np.asarray(steps, dtype=np.int64))
-        for name, (dtype, _, _) in OBSERVABLES.items():
+        for name, (dtype, _, _) in self.specs.items():
             self._pending[name].append(np.asarray(values[name], dtype=dtype))
         self._n += len(steps)
         self.last_step = int(steps[-1])
