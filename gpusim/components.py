@@ -35,6 +35,7 @@ runs byte for byte as before.
 from __future__ import annotations
 
 import importlib
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -111,6 +112,7 @@ class Component:
         return (self.allocated or self.on)(cfg)
 
 
+@lru_cache(maxsize=None)
 def _resolve(path: str) -> Callable:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
