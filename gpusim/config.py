@@ -25,6 +25,7 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_serializer, model_validator
 
+from .components import COMPONENTS
 from .errors import InputError
 from .section import Section as _Section
 from .therapy import TherapyEntry, regimen_problems
@@ -263,16 +264,17 @@ class Config(_Section):
 
     @model_serializer(mode="wrap")
     def _default_sections_left_out(self, handler):
-        # Sections newer than the run files already written are left out of
-        # dumps while at their defaults, so run files (their stored config)
-        # and sweep fingerprints stay what they were before the sections
-        # existed: [analysis] (it only changes what is computed from the
-        # frames) and [patient].
+        # [analysis] only changes what is computed from the frames, never the
+        # run; [patient] and the section of a component added after v2 are
+        # off (the reference patient, the component switched off) by default
+        # (gpusim.components): each is left out of dumps while at its
+        # defaults, so run files (their stored config) and sweep
+        # fingerprints stay what they were before the section existed.
         data = handler(self)
         if isinstance(data, dict):
-            for name, default in (("analysis", AnalysisConfig()), ("patient", PatientConfig())):
-                if getattr(self, name) == default:
-                    data.pop(name, None)
+            for name in ("analysis", "patient", *(c.section for c in COMPONENTS if not c.stored_at_default)):
+                if name in data and getattr(self, name) == type(getattr(self, name))():
+                    data.pop(name)
         return data
 
     def diffusion_ratio(self) -> tuple[float, float]:

@@ -194,8 +194,8 @@ def arm_table(per_run: dict[str, list[dict]]) -> list[dict]:
 def sweep_endpoints(out_dir, kind: str = "longest") -> dict[str, list[dict]]:
     """:func:`assess` of every complete run of a sweep directory, per arm
     (baseline: the run's first therapy day)."""
-    from .sweep import store
-    from .sweep.summary import collect
+    from .sweepdir import store
+    from .analysis.sweep_summary import collect
 
     df = collect(out_dir)
     per_arm: dict[str, list[dict]] = {}

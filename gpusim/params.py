@@ -21,7 +21,6 @@ import numpy as np
 from .abi import constants
 from .config import Config
 from .lattice import full_shape, offsets
-from .therapy import Patients, effect
 
 IMMUNO_TABLE = constants()["IMMUNO_TABLE"]
 RECRUIT_LEVELS = constants()["RECRUIT_LEVELS"]
@@ -189,10 +188,10 @@ def diffusion_substeps(cfg: Config) -> tuple[int, float]:
 def recruit_table(mp: ModelParams, multiplier: float) -> np.ndarray:
     """uint32[RECRUIT_LEVELS]: recruitment threshold per chemokine level,
     p = 1 - exp(-rate * multiplier * c / (c + K) * dt) at the level's mid-point."""
-    return recruit_tables(_Runs([mp]), np.array([float(multiplier)]))[0]
+    return recruit_tables(LevelRuns([mp]), np.array([float(multiplier)]))[0]
 
 
-def recruit_tables(runs: _Runs, multiplier: np.ndarray) -> np.ndarray:
+def recruit_tables(runs: LevelRuns, multiplier: np.ndarray) -> np.ndarray:
     """:func:`recruit_table` of several runs at once, (runs, RECRUIT_LEVELS):
     every entry computed by the same float64 operations as one run's."""
     rate = runs.recruit_rate_per_day[:, None] * multiplier[:, None] * runs.level_c / runs.level_c_plus_k
@@ -253,7 +252,7 @@ def model_params(cfg: Config) -> ModelParams:
     )
 
 
-class _Runs:
+class LevelRuns:
     """The ModelParams values the therapy-driven thresholds use, one float64
     array over a group of runs."""
 
@@ -269,8 +268,8 @@ class _Runs:
         self.level_c = (np.arange(RECRUIT_LEVELS) + 0.5)[None, :] / self.chem_level_scale[:, None]
         self.level_c_plus_k = self.level_c + self.recruit_half_saturation[:, None]
 
-    def take(self, idx: np.ndarray) -> _Runs:
-        out = object.__new__(_Runs)
+    def take(self, idx: np.ndarray) -> LevelRuns:
+        out = object.__new__(LevelRuns)
         out.__dict__.update({k: v[idx] for k, v in self.__dict__.items()})
         return out
 
@@ -301,55 +300,11 @@ class StepParams:
 
 def step_params(mp: ModelParams, therapy) -> StepParams:
     """Thresholds for one step under ``therapy`` (a gpusim.therapy.StepTherapy):
-    the rules of :class:`TherapyGroup` for a group of one run."""
-    runs = _Runs([mp])
+    the rules of :class:`gpusim.engine.param_table.TherapyGroup` for a group
+    of one run."""
+    runs = LevelRuns([mp])
     values = {}
     for level, fields in LEVEL_FIELDS:
         values.update(fields(runs, np.array([float(getattr(therapy, level))])))
     return StepParams(**{k: (v[0] if v.ndim > 1 else int(v[0])) for k, v in values.items()},
                       transfers=therapy.transfers)
-
-
-class TherapyGroup:
-    """Runs that follow one therapy schedule from the same step (each run
-    its own patient and model parameters).  Each step the schedule is
-    evaluated once for the group, as arrays over its runs, and only the
-    Params fields of levels that changed, in the runs where they changed,
-    are returned: a level that changes every step (an antibody's
-    occupancy) rewrites two thresholds, and the 256-entry recruitment table
-    only when the recruitment multiplier moves.  Nothing is quantised: a
-    level is compared as the float64 the schedule gives.
-
-    >>> from gpusim.config import Config
-    >>> cfgs = [Config.model_validate({"simulation": {"dt_minutes": 1440}, "patient": {"body_weight_kg": w},
-    ...     "therapy": [{"kind": "anti_pd1", "drug": "nivolumab", "dose_mg": 240, "start_day": 1}]})
-    ...     for w in (60, 100)]
-    >>> g = TherapyGroup(cfgs, [model_params(c) for c in cfgs], [0, 1])
-    >>> sorted(g.updates(0)[0])           # step 0: every field, every run
-    ['p_chemo_tcell', 'p_chemo_tumour', 'p_exhaust', 'p_pdl1_pass', 'recruit']
-    >>> sorted(g.updates(1)[0])           # the dose: only the blockade thresholds change
-    ['p_exhaust', 'p_pdl1_pass']
-    """
-
-    def __init__(self, cfgs: list[Config], mps: list[ModelParams], rows: list[int]):
-        self.therapy = cfgs[0].therapy
-        self.dt_days = cfgs[0].simulation.dt_days
-        self.rows = np.asarray(rows, dtype=np.int64)
-        self.patients = Patients([c.patient for c in cfgs])
-        self.runs = _Runs(mps)
-        self.levels: dict[str, np.ndarray] = {}
-
-    def updates(self, step: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], tuple]:
-        """({Params field: (rows, values)} that change at ``step``, the
-        adoptive transfers due (the same for every run of the group))."""
-        eff = effect(self.therapy, self.dt_days, step, self.patients)
-        out = {}
-        for level, fields in LEVEL_FIELDS:
-            new = getattr(eff, level)
-            old = self.levels.get(level)
-            changed = np.arange(len(new)) if old is None else np.flatnonzero(new != old)
-            if len(changed):
-                self.levels[level] = new
-                values = fields(self.runs.take(changed), new[changed])
-                out.update({k: (self.rows[changed], v) for k, v in values.items()})
-        return out, tuple(eff.transfers)

@@ -115,7 +115,7 @@ def test_summarize_and_plot_a_sweep_per_arm(tmp_path, capsys):
     from sweep_util import write_sweep
 
     from gpusim.endpoints import assess, run_diameters, sweep_endpoints
-    from gpusim.sweep import store
+    from gpusim.sweepdir import store
 
     path = write_sweep(tmp_path, SWEEP, BASE_SET)
     out = tmp_path / "out"

@@ -14,7 +14,8 @@ from scipy.linalg import expm
 
 import gpusim
 from gpusim.config import load_config
-from gpusim.params import TherapyGroup, model_params
+from gpusim.engine.param_table import TherapyGroup
+from gpusim.params import model_params
 from gpusim.pk import DRUGS, concentration, occupancy, steady_state_peak, terminal_half_life_days
 from gpusim.therapy import Patients, at_step
 

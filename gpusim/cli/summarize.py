@@ -10,7 +10,6 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from ..errors import InputError
 
 
 def add_parser(sub) -> None:
@@ -31,8 +30,8 @@ def summarize_dir(path: Path) -> str:
     """Outcome and response rates per arm and parameter bin of a sweep
     directory; where arms have therapy and the runs have frames, the RECIST
     1.1 endpoints per arm (gpusim.endpoints)."""
+    from ..analysis.sweep_summary import summarize_dir as sweep_summary
     from ..endpoints import endpoint_lines, sweep_endpoints
-    from ..sweep.summary import summarize_dir as sweep_summary
 
     text = sweep_summary(path)
     recist = endpoint_lines(sweep_endpoints(path))

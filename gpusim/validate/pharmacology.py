@@ -116,7 +116,7 @@ def trial_configs(replicates: int, extra: list[str], out: Path):
     import tomli_w
 
     from ..config import apply_overrides
-    from ..sweep.runs import load_plan
+    from ..sweepdir.runs import load_plan
 
     spec = tomllib.loads((CONFIGS / "trial_melanoma.toml").read_text())
     spec["replicates"] = replicates
