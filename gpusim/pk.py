@@ -38,7 +38,7 @@ QSP models of ipilimumab; its primary source is not checked here).  Hill coeffic
 site per receptor).
 
 >>> niv = DRUGS["nivolumab"]
->>> round(terminal_half_life_days(niv.pk()), 1)
+>>> round(float(terminal_half_life_days(niv.pk())), 1)
 20.5
 >>> c = concentration(niv.pk(), [240.0], [0.0], 0.0)      # 3 mg/kg at 80 kg, just after the dose
 >>> round(float(c), 2)                                     # = dose / V1

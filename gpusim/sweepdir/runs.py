@@ -142,7 +142,7 @@ def patient(spec: SweepSpec, point: dict[str, Any], replicate: int) -> dict[str,
     seed, the point and the replicate -- not the arm, so every arm treats
     the same patients (paired arms), and not the sweep's size or order.
 
-    >>> from gpusim.sweep.spec import parse_spec
+    >>> from gpusim.sweepdir.spec import parse_spec
     >>> spec = parse_spec({"seed": 3, "base": {"config": "b.toml"}, "replicates": 2,
     ...     "population": {"patient.body_weight_kg": {"median": 80.0, "cv": 0.2}}})
     >>> a, b = patient(spec, {}, 0), patient(spec, {}, 1)
