@@ -36,6 +36,7 @@ from typing import Callable
 import numpy as np
 
 from . import components
+from .components import observables
 from .config import Config
 from .errors import InputError, RunInterrupted
 from .observables import EVENTS, OBSERVABLES
@@ -178,7 +179,8 @@ class Cohort:
         if not self._rows:
             return
         steps = np.stack([s for s, _ in self._rows])
-        values = {name: np.stack([v[name] for _, v in self._rows]) for name in OBSERVABLES}
+        names = observables(self.members[self.backend.active[0]].cfg)  # one batch key: the same for every run
+        values = {name: np.stack([v[name] for _, v in self._rows]) for name in names}
         for j, b in enumerate(self.backend.active):
             self.members[b].writer.record_rows(steps[:, j], {name: v[:, j] for name, v in values.items()})
         last = {name: v[-1] for name, v in values.items()}
@@ -203,6 +205,7 @@ class Cohort:
         be = self.backend
         try:
             obs = {**be.observe(), **{k: np.zeros(len(be.active), np.int64) for k in EVENTS}}
+            obs = {k: obs[k] for k in observables(self.members[be.active[0]].cfg)} if len(be.active) else obs
             for j, b in enumerate(be.active):
                 self.members[b].writer.start({k: _scalar(k, v[j]) for k, v in obs.items()}, self._state_fn(b))
                 self.final[b] = {k: _scalar(k, v[j]) for k, v in obs.items()}

@@ -73,7 +73,7 @@ class Phase:
     reference: str
 
     def function(self, which: str) -> Callable:
-        return _resolve(getattr(self, which))
+        return resolve(getattr(self, which))
 
 
 @dataclass(frozen=True)
@@ -102,12 +102,22 @@ class Component:
     frames: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     colour: str | None = None
     key: Callable[[Any], tuple] = lambda cfg: ()
+    #: Its state observables on the NumPy reference: ``module:function``
+    #: called as ``fn(state, cfg)`` -> {name: value} (the tumour's and the
+    #: T cells' are gpusim.observables.Observer's own).
+    observe: str | None = None
+    #: Its state observables on the kernel engine for a state no step has
+    #: counted yet (step 0, a loaded checkpoint): a per-site kernel adding
+    #: into its ``GPUSIM_OBS_*`` counters (after a step the phase that last
+    #: changes its layer counts them).
+    observer: str | None = None
 
     def has_arrays(self, cfg) -> bool:
         return (self.allocated or self.on)(cfg)
 
 
-def _resolve(path: str) -> Callable:
+def resolve(path: str) -> Callable:
+    """The function ``module:function`` names (imported on first use)."""
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -203,6 +213,23 @@ def field_arrays(cfg) -> dict[str, np.dtype]:
     return {k: v for c in active(cfg) for k, v in c.field_arrays.items()}
 
 
+def state_observables(cfg) -> dict[str, Observable]:
+    """The state observables a run of ``cfg`` records (its components')."""
+    return {k: v for c in active(cfg) for k, v in c.observables.items()}
+
+
+def event_observables(cfg) -> dict[str, Observable]:
+    """The event counts a run of ``cfg`` records (its components')."""
+    return {k: v for c in active(cfg) for k, v in c.events.items()}
+
+
+def observables(cfg) -> dict[str, Observable]:
+    """Every observable a run of ``cfg`` records, state then events (the
+    order of its run file's ``/observables``): a component that is off adds
+    none, so run files of configs without it stay as they were."""
+    return {**state_observables(cfg), **event_observables(cfg)}
+
+
 def scratch(cfg) -> dict[str, tuple[np.dtype, str | int]]:
     """Work arrays of the kernel engine beside the state (name -> (dtype, size))."""
     return {k: v for c in active(cfg) for k, v in c.scratch.items()}
@@ -214,7 +241,7 @@ def scratch_width(size: str | int, n_sites: int, n_field: int) -> int:
         return size
     if size in ("sites", "field"):
         return n_sites if size == "sites" else n_field
-    return int(_resolve(size)(n_sites))
+    return int(resolve(size)(n_sites))
 
 
 def phases(cfg) -> tuple[Phase, ...]:

@@ -43,7 +43,10 @@ class Observer:
 
     def __init__(self, cfg, xp):
         self.xp = xp
+        self.cfg = cfg
         self.edge = xp.asarray(edge_sites(cfg))
+        # Components past the tumour and the T cells count their own.
+        self.extra = [c.observe for c in components.active(cfg) if c.observe]
         self.exhaustion_threshold = cfg.immune.exhaustion_threshold
 
     def __call__(self, state) -> dict:
@@ -58,6 +61,7 @@ class Observer:
         tc = state.sites["tcell"]
         present = tc != 0
         stuck = present & ~can_kill(tc, self.exhaustion_threshold)
+        extra = {k: v for fn in self.extra for k, v in components.resolve(fn)(state, self.cfg).items()}
         return {
             "tumour_cells": cells,
             "live_clones": int(xp.count_nonzero(pop)),
@@ -69,4 +73,5 @@ class Observer:
             "edge_cells": int(xp.count_nonzero(state.sites["clone"][self.edge])) if len(self.edge) else 0,
             "tcells": int(xp.count_nonzero(present)),
             "tcells_exhausted": int(xp.count_nonzero(stuck)),
+            **extra,
         }

@@ -17,7 +17,8 @@ import numpy as np
 from .backends import make_backend
 from .config import Config
 from .errors import InputError
-from .observables import EVENTS, OBSERVABLES
+from .components import observables
+from .observables import EVENTS
 from .progress import Progress
 from .signals import StepAbandoned, StopOnSignal
 from .state import State
@@ -52,7 +53,8 @@ class Simulation:
 
     def _row(self, events: dict) -> dict[str, int]:
         values = {**self.backend.observe(), **events}
-        return {name: (float if OBSERVABLES[name][0] is np.float64 else int)(values[name][0]) for name in OBSERVABLES}
+        return {name: (float if dtype is np.float64 else int)(values[name][0])
+                for name, (dtype, _, _) in observables(self.cfg).items()}
 
     def step(self) -> dict[str, int]:
         """Advance one step and return its observables."""
@@ -106,7 +108,7 @@ def resume_member(path: str | Path, steps: int | None = None):
     with reading(path), open_run_file(path) as f:
         cfg = read_config(f)
         status = str(f.attrs.get("status", "?"))
-        groups = [f"observables/{name}" for name in OBSERVABLES] + [f"fields/{n}" for n in f.get("fields", {})]
+        groups = [f"observables/{name}" for name in observables(cfg)] + [f"fields/{n}" for n in f.get("fields", {})]
         for group in groups:  # what the continued run truncates and appends to
             for part in ("step", "time", "value"):
                 require(f, f"{group}/{part}")

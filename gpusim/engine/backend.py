@@ -296,6 +296,9 @@ class KernelBackend(Backend):
         rows = int(self.n_clones[self.active].max())
         self.launch("observe_sites", self.mp.n_sites)
         self.launch("observe_clones", rows, sub=rows)
+        for c in components.active(self.cfg):
+            if c.observer:
+                self.launch(c.observer, self.mp.n_sites)
 
     @staticmethod
     def _observables(c: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,7 +1,8 @@
 """The observable rows of a run file: ``/observables/<name>/{step,time,value}``,
 one row per step, buffered in memory and written in blocks.
 
-What is written follows ``gpusim.observables.OBSERVABLES``.  Rows are
+What is written follows the observables of the run's config
+(``gpusim.components.observables``; ``OBSERVABLES`` by default).  Rows are
 written when the run writer flushes (with every frame and checkpoint) or
 when :data:`MAX_PENDING_ROWS` are waiting.
 
@@ -36,18 +37,21 @@ class ObservableRows:
     def __init__(self, f: h5py.File, dt_days: float):
         self.group = f["observables"]
         self.dt_days = dt_days
+        #: The observables of this file (its groups, in their order).
+        self.names = {name: OBSERVABLES[name] for name in self.group}
         # Unwritten rows as chunks of arrays (a run of a batch gets its rows
         # many steps at a time: gpusim.batch).
-        self._pending: dict[str, list[np.ndarray]] = {name: [] for name in OBSERVABLES}
+        self._pending: dict[str, list[np.ndarray]] = {name: [] for name in self.names}
         self._steps: list[np.ndarray] = []
         self._n = 0
         self.last_step: int | None = None  # last row recorded
 
     @classmethod
-    def create(cls, f: h5py.File, dt_days: float) -> "ObservableRows":
-        """Create the empty series of every observable."""
-        obs = f.create_group("observables", track_order=True)  # readers list them in OBSERVABLES order
-        for name, (dtype, unit, desc) in OBSERVABLES.items():
+    def create(cls, f: h5py.File, dt_days: float, names: dict | None = None) -> "ObservableRows":
+        """Create the empty series of every observable of ``names`` (default
+        :data:`OBSERVABLES`; a run's are ``gpusim.components.observables(cfg)``)."""
+        obs = f.create_group("observables", track_order=True)  # readers list them in this order
+        for name, (dtype, unit, desc) in (OBSERVABLES if names is None else names).items():
             g = obs.create_group(name)
             g.attrs["description"] = desc
             time_datasets(g, ROW_CHUNK)
@@ -71,21 +75,21 @@ class ObservableRows:
 
     def record(self, step: int, values: dict[str, int]) -> None:
         """Buffer one row (written at the next :meth:`write`)."""
-        self.record_rows(np.array([step], dtype=np.int64), {name: [values[name]] for name in OBSERVABLES})
+        self.record_rows(np.array([step], dtype=np.int64), {name: [values[name]] for name in self.names})
 
     def record_rows(self, steps: np.ndarray, values: dict) -> None:
         """Buffer rows: ``steps`` and, per observable, one value per step."""
         if not len(steps):
             return
         self._steps.append(np.asarray(steps, dtype=np.int64))
-        for name, (dtype, _, _) in OBSERVABLES.items():
+        for name, (dtype, _, _) in self.names.items():
             self._pending[name].append(np.asarray(values[name], dtype=dtype))
         self._n += len(steps)
         self.last_step = int(steps[-1])
 
     def _buffered(self, name: str) -> np.ndarray:
         chunks = self._pending[name]
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=OBSERVABLES[name][0])
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=self.names[name][0])
 
     def write_nbytes(self) -> int:
         """Bytes the next :meth:`write` may allocate: whole chunks of ROW_CHUNK rows."""
@@ -93,7 +97,7 @@ class ObservableRows:
             return 0
         written = len(next(iter(self.group.values()))["step"])
         chunks = -(-(written + len(self._steps)) // ROW_CHUNK) - -(-written // ROW_CHUNK)
-        row = sum(8 + 8 + np.dtype(dtype).itemsize for dtype, _, _ in OBSERVABLES.values())  # step, time, value
+        row = sum(8 + 8 + np.dtype(dtype).itemsize for dtype, _, _ in self.names.values())  # step, time, value
         return chunks * ROW_CHUNK * row
 
     def write(self) -> None:
@@ -101,7 +105,7 @@ class ObservableRows:
         if not self._steps:
             return
         steps = np.concatenate(self._steps)
-        for name in OBSERVABLES:
+        for name in self.names:
             g = self.group[name]
             append(g["step"], steps)
             append(g["time"], steps * self.dt_days)

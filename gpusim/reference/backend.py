@@ -108,7 +108,7 @@ class ReferenceBatch:
 
     def observe(self) -> dict[str, np.ndarray]:
         per_run = [self.runs[b].observe() for b in self.active]
-        return {k: np.array([o[k] for o in per_run]) for k in STATE}
+        return {k: np.array([o[k] for o in per_run]) for k in (per_run[0] if per_run else STATE)}
 
     def retire(self, rows) -> None:
         self.active = np.setdiff1d(self.active, rows)
