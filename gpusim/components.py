@@ -24,7 +24,7 @@ has no arrays, no phases, no frames: a config that does not switch it on
 runs byte for byte as before.
 
 >>> [c.name for c in COMPONENTS]
-['tumour', 'tcells', 'chemokine']
+['tumour', 'tcells', 'chemokine', 'ifng']
 >>> from gpusim.config import Config
 >>> [p.name for p in phases(Config.model_validate({"immune": {"enabled": False}}))]
 ['tumour_death', 'tumour_divide']
@@ -180,8 +180,28 @@ CHEMOKINE = Component(
     key=lambda cfg: (cfg.chemokine.grid_coarsening,),
 )
 
+def _ifng(cfg) -> bool:
+    return bool(cfg.ifng.enabled)
+
+
+IFNG = Component(
+    # IFN-gamma and adaptive PD-L1 (config [ifng], kernels/ifng.cu).  Couples
+    # into tcell_kill: engagements release IFN-gamma, induced cells count as
+    # PD-L1 high.  Position 5.5: after the deaths (a dead cell's flag clears)
+    # and before division (daughters land on clear sites).
+    name="ifng", section="ifng", on=_ifng, kernel="ifng.cu",
+    site_arrays={"pdl1_induced": U8},  # 1 = the tumour cell here has IFN-gamma-induced PD-L1
+    field_arrays={"ifng": F32,  # IFN-gamma per field cell (the chemokine's grid)
+                  "ifng_sources": U32},  # recognised engagements since the last ifng phase
+    phases=(Phase("ifng", 5.5, "gpusim.engine.ifng:phase", "gpusim.reference.ifng:phase"),),
+    observables=counts(induced_pdl1_cells=("cells", "tumour cells with IFN-gamma-induced PD-L1")),
+    frames={"ifng": ("ifng", "concentration", "IFN-gamma per field cell (amount per site volume)"),
+            "pdl1_induced": ("pdl1_induced", "flag", "1 = tumour cell with IFN-gamma-induced PD-L1")},
+    observe="gpusim.reference.ifng:observe", observer="ifng_observe",
+)
+
 #: Every component, in the order their arrays, events and frames are listed.
-COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE)
+COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG)
 
 #: Kernel files of the components, then the shared ones (initial state,
 #: selection, observables), in the order they are compiled together.

@@ -174,6 +174,43 @@ class ImmuneConfig(_Section):
     initial_tcells: int = Field(0, ge=0, description="T cells placed at random sites at t = 0")
 
 
+class InterferonConfig(_Section):
+    """IFN-gamma and adaptive PD-L1 (adaptive immune resistance: Taube et
+    al. 2012, Sci Transl Med 4:127ra37, PD-L1 on tumour cells where
+    IFN-gamma-secreting TILs are; Spranger et al. 2013, Sci Transl Med
+    5:200ra116, PD-L1 induced by CD8 T cells through IFN-gamma).  Off by
+    default.
+
+    A CD8 T cell that engages a tumour cell it recognises (a kill attempt on
+    a visible clone that passes recognition) releases
+    ``secretion_per_engagement`` into its field cell (the chemokine's grid:
+    ``chemokine.grid_coarsening``); the field decays at ``decay_per_min``.  A
+    tumour cell whose field cell holds at least ``induction_threshold`` is
+    PD-L1-induced (a per-cell flag); once exposure stops it loses the flag at
+    ``loss_rate_per_day``.  Induced PD-L1 suppresses killing and exhausts T
+    cells exactly as the heritable PD-L1-high flag does
+    (``immune.pdl1_suppression``, ``immune.exhaustion_prob_per_pdl1_contact``),
+    and checkpoint blockade counters both.
+
+    Defaults (model assumptions, to calibrate): IFN-gamma acts within tens of
+    micrometres of the secreting T cell in tumours (Thibaut et al. 2020, Nat
+    Commun 11:2136; Hoekstra et al. 2020, Cancer Cell 38:700, reach up to
+    ~100 um), here the 40 um field cell (the field does not diffuse until the
+    shared diffusing-field kernels of gpusim's components land); a decay of
+    0.01/min (half-life ~70 min, the order of cytokine clearance in tissue,
+    Gong et al. 2017, J R Soc Interface 14:20170320) and a threshold that one
+    engaging T cell in a field cell exceeds; induced PD-L1 decays over ~1-2
+    days after IFN-gamma withdrawal (loss 0.5/day)."""
+
+    enabled: bool = False
+    secretion_per_engagement: float = Field(
+        1.0, ge=0.0, description="IFN-gamma released per engagement of a recognised tumour cell (amount per site)")
+    decay_per_min: float = Field(0.01, ge=0.0, description="first-order decay of the field")
+    induction_threshold: float = Field(
+        0.05, gt=0.0, description="field concentration (amount per site volume) that induces PD-L1")
+    loss_rate_per_day: float = Field(0.5, ge=0.0, description="induced PD-L1 lost at this rate once unexposed")
+
+
 class OutcomeConfig(_Section):
     """The three Es of immunoediting (plus ``progressing``), and RECIST-like response.
 
@@ -273,7 +310,7 @@ class OutputConfig(_Section):
 
 class Config(_Section):
     """A whole run: ``[simulation]``, ``[lattice]``, ``[tumour]``, ``[chemokine]``,
-    ``[immune]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
+    ``[immune]``, ``[ifng]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
     ``[analysis]``."""
 
     simulation: SimulationConfig = SimulationConfig()
@@ -281,6 +318,7 @@ class Config(_Section):
     tumour: TumourConfig = TumourConfig()
     chemokine: ChemokineConfig = ChemokineConfig()
     immune: ImmuneConfig = ImmuneConfig()
+    ifng: InterferonConfig = InterferonConfig()
     therapy: list[TherapyEntry] = Field(default_factory=list, description="[[therapy]] entries")
     outcome: OutcomeConfig = OutcomeConfig()
     output: OutputConfig = OutputConfig()
@@ -291,10 +329,13 @@ class Config(_Section):
         # [analysis] only changes what is computed from the frames, never the
         # run: left out of dumps while at its defaults, so run files (their
         # stored config) and sweep fingerprints stay what they were before
-        # the section existed.
+        # the section existed.  Sections of components added later (off by
+        # default, DESIGN §9) are left out while at their defaults too.
         data = handler(self)
-        if isinstance(data, dict) and self.analysis == AnalysisConfig():
-            data.pop("analysis", None)
+        if isinstance(data, dict):
+            for name, default in _OMIT_AT_DEFAULT.items():
+                if getattr(self, name) == default:
+                    data.pop(name, None)
         return data
 
     def diffusion_ratio(self) -> tuple[float, float]:
@@ -358,6 +399,11 @@ class Config(_Section):
     def to_toml(self) -> str:
         """The resolved config as TOML text (what run files store)."""
         return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))
+
+
+#: Config sections left out of dumps while at their defaults (the stored
+#: config of a run without them stays byte for byte what it was).
+_OMIT_AT_DEFAULT = {"analysis": AnalysisConfig(), "ifng": InterferonConfig()}
 
 
 # --------------------------------------------------------------------------

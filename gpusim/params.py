@@ -149,6 +149,12 @@ class ModelParams:
     full_moves: int
     p_partial_move: int
     chemotaxis: np.float32
+    # IFN-gamma and adaptive PD-L1 (kernels/ifng.cu)
+    ifng_on: int
+    ifng_secretion: np.float32
+    ifng_decay: np.float32
+    ifng_threshold: np.float32
+    p_pdl1_loss: int
 
     @property
     def n_sites(self) -> int:
@@ -244,6 +250,11 @@ def model_params(cfg: Config) -> ModelParams:
         full_moves=full_moves,
         p_partial_move=p_partial_move,
         chemotaxis=np.float32(im.chemotaxis),
+        ifng_on=int(cfg.ifng.enabled),
+        ifng_secretion=np.float32(cfg.ifng.secretion_per_engagement / block_sites),
+        ifng_decay=np.float32(math.exp(-cfg.ifng.decay_per_min * dt_min)),
+        ifng_threshold=np.float32(cfg.ifng.induction_threshold),
+        p_pdl1_loss=threshold(rate_probability(cfg.ifng.loss_rate_per_day, dt_days)),
     )
 
 

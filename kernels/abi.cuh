@@ -76,7 +76,8 @@ typedef float f32;
 #define GPUSIM_SLOT_NEW_CLONES 17
 #define GPUSIM_OBS_MUTATION_SUM 18
 #define GPUSIM_OBS_NEOANTIGEN_SUM 19
-#define GPUSIM_N_COUNTERS 20
+#define GPUSIM_OBS_INDUCED_PDL1_CELLS 20
+#define GPUSIM_N_COUNTERS 21
 
 // Numbering new clones in site order on the device (tumour.cu): sites in
 // chunks of 2^FOUND_CHUNK_SHIFT, chunks in groups of 2^FOUND_GROUP_SHIFT.
@@ -144,6 +145,13 @@ struct Params {
     u32 p_partial_move;
     f32 chemotaxis;
     u32 transfer_where_tumour;
+    // IFN-gamma and adaptive PD-L1 (kernels/ifng.cu; ifng_on = 0: off, the
+    // arrays below are absent and no kernel reads them)
+    u32 ifng_on;
+    f32 ifng_secretion;  // per engagement of a recognised tumour cell, per site volume
+    f32 ifng_decay;  // factor per step
+    f32 ifng_threshold;  // induces PD-L1 at or above
+    u32 p_pdl1_loss;  // an unexposed induced cell loses PD-L1
     // initial state (kernels/initial.cu)
     u64 init_radius2;
     u32 init_cell;
@@ -174,6 +182,9 @@ struct Fields {
     f32* chemokine;
     f32* chemokine_scratch;
     u32* kill_bursts;
+    f32* ifng;
+    u32* ifng_sources;
+    u8* pdl1_induced;
     u64* selected;
     u32* found_chunks;
     u32* found_groups;

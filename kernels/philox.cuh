@@ -30,6 +30,7 @@
 #define GPUSIM_PHASE_MIGRATE 23        // x: T-cell site, w: move substep; .x direction, .y claim priority,
                                        //   .z takes the fractional last substep? (substep == full_moves only)
 #define GPUSIM_PHASE_TCELL_DEATH 24    // x: T-cell site; .x death?, .y chemotherapy death?
+#define GPUSIM_PHASE_PDL1_LOSS 30      // x: tumour site (induced PD-L1, unexposed); .x PD-L1 lost?
 
 struct philox_u32x4 { u32 x, y, z, w; };
 

@@ -100,12 +100,13 @@ GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
 // engages one tumour cell chosen uniformly among its own site and its
 // neighbours (in that order).  HLA-lost clones are invisible.  The kill
 // succeeds with probability r(clone), times p_pdl1_pass = 1 - s(1 - blockade)
-// if the clone is PD-L1 high; meeting PD-L1 also raises exhaustion with
+// if the clone is PD-L1 high or the cell's PD-L1 is IFN-gamma-induced; meeting PD-L1 also raises exhaustion with
 // probability p_exhaust = p(1 - blockade).  A kill flags the target
 // (idempotent), spends one kill, and with p_expand the T cell bids for a
 // free T-layer neighbour to divide into (two-phase, tcell_expand_commit).
-//   in:  tcell, clone, clone_flags, clone_recognition
-//   out: tcell (own site), cell[target] |= KILLED, claim (expansion bids)
+//   in:  tcell, clone, clone_flags, clone_recognition (pdl1_induced when ifng_on)
+//   out: tcell (own site), cell[target] |= KILLED, claim (expansion bids),
+//        ifng_sources (+1 per recognised engagement, when ifng_on)
 //   rng: (site, step, KILL, 0) and (site, step, KILL, 1), see philox.cuh
 //   min traffic: 1 B/site (tcell byte; the rest only near T cells)
 GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
@@ -132,7 +133,15 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
     u32 kills = t & GPUSIM_TCELL_KILLS_MASK;
     u32 exhaustion = (t >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX;
     bool success = r.z < F->clone_recognition[clone];
-    if (flags & GPUSIM_CLONE_PDL1) {
+    // IFN-gamma (kernels/ifng.cu, when on): engaging a recognised tumour cell
+    // releases it into the T cell's field cell, and a target whose PD-L1 it
+    // induced counts as PD-L1 high.
+    bool pdl1 = (flags & GPUSIM_CLONE_PDL1) != 0;
+    if (P->ifng_on) {
+        if (success) atomic_add_same(&F->ifng_sources[field_cell_of(P, c)], 1u);
+        pdl1 = pdl1 || F->pdl1_induced[target] != 0;
+    }
+    if (pdl1) {
         if (r2.x < P->p_exhaust && exhaustion < GPUSIM_TCELL_EXHAUSTION_MAX) ++exhaustion;
         success = success && r2.y < P->p_pdl1_pass;
     }

@@ -149,6 +149,20 @@ def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, s
     )
 
 
+def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 120):
+    """:func:`random_full_config` with every microenvironment component on
+    (IFN-gamma and adaptive PD-L1), at rates that exercise each rule."""
+    cfg = random_full_config(seed, dim, neighbourhood, boundary, steps)
+    rng = np.random.default_rng([seed, 17])
+    data = cfg.model_dump(mode="json")
+    data["ifng"] = {"enabled": True, "secretion_per_engagement": float(rng.uniform(0.5, 3.0)),
+                    "decay_per_min": float(rng.uniform(0.005, 0.05)),
+                    "induction_threshold": float(rng.uniform(0.01, 0.1)),
+                    "loss_rate_per_day": float(rng.uniform(1.0, 10.0))}
+    data["tumour"]["initial_recognition"] = float(rng.uniform(0.3, 0.7))
+    return Config.model_validate(data)
+
+
 def rich_state():
     """A state with more per-site layers, a coarse float32 field, and extras
     of every kind a checkpoint must carry (scalars, strings, lists, None, nested dicts)."""

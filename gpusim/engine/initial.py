@@ -16,14 +16,18 @@ from ..state import CLONE_COLUMNS, initial_clone_table, initial_params
 from .select import lowest_bids
 
 FOUNDERS = abi.constants()["SLOT_FOUNDERS"]
+#: The site arrays initial_sites writes at every site; the other components'
+#: site arrays start zero (their cells are absent at step 0).
+BUILT = ("clone", "cell", "tcell", "vessel")
 
 
 def allocate(be) -> None:
-    """Device arrays for every run's state: site arrays uninitialised (the
-    initial_sites kernel, or a loaded state, writes every site), fields and
-    clone columns zero."""
+    """Device arrays for every run's state: the site arrays of :data:`BUILT`
+    uninitialised (the initial_sites kernel, or a loaded state, writes every
+    site), the rest, fields and clone columns zero."""
     xp, mp, runs = be.xp, be.mp, be.n_runs
-    be.sites = {name: xp.empty((runs, mp.n_sites), dtype=dt) for name, dt in site_arrays(be.cfg).items()}
+    be.sites = {name: (xp.empty if name in BUILT else xp.zeros)((runs, mp.n_sites), dtype=dt)
+                for name, dt in site_arrays(be.cfg).items()}
     be.extra = {name: xp.zeros((runs, mp.n_field), dtype=dt) for name, dt in field_arrays(be.cfg).items()}
     be.clones = {name: xp.zeros((runs, 16), dtype=dt) for name, dt in CLONE_COLUMNS.items()}
 

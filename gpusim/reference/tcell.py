@@ -78,6 +78,11 @@ def kill(st, mp, sp, events: dict) -> None:
     kills = (t & TCELL_KILLS_MASK).astype(np.int64)
     exhaustion = ((t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX).astype(np.int64)
     pdl1 = (flags & CLONE_PDL1) != 0
+    if mp.ifng_on:  # IFN-gamma (gpusim/reference/ifng.py): released on recognition, induces PD-L1
+        recognised = w0[:, 2] < st.clones["recognition"][c]
+        st.extra["ifng_sources"] += np.bincount(field_cell(mp, t_sites[recognised]),
+                                                minlength=mp.n_field).astype(np.uint32)
+        pdl1 |= st.sites["pdl1_induced"][target] != 0
     exhaustion += pdl1 & (w1[:, 0] < sp.p_exhaust) & (exhaustion < TCELL_EXHAUSTION_MAX)
     success = (w0[:, 2] < st.clones["recognition"][c]) & (~pdl1 | (w1[:, 1] < sp.p_pdl1_pass))
     cell[target[success]] |= CELL_KILLED
