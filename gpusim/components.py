@@ -24,7 +24,7 @@ has no arrays, no phases, no frames: a config that does not switch it on
 runs byte for byte as before.
 
 >>> [c.name for c in COMPONENTS]
-['tumour', 'tcells', 'chemokine', 'ifng']
+['tumour', 'tcells', 'chemokine', 'ifng', 'tregs']
 >>> from gpusim.config import Config
 >>> [p.name for p in phases(Config.model_validate({"immune": {"enabled": False}}))]
 ['tumour_death', 'tumour_divide']
@@ -111,6 +111,10 @@ class Component:
     #: into its ``GPUSIM_OBS_*`` counters (after a step the phase that last
     #: changes its layer counts them).
     observer: str | None = None
+    #: Observables derived on the host from the step's state observables
+    #: (both backends): ``module:function`` called as ``fn(obs)`` with
+    #: scalars or arrays over runs -> {name: float64 value(s)}.
+    derive: str | None = None
 
     def has_arrays(self, cfg) -> bool:
         return (self.allocated or self.on)(cfg)
@@ -200,8 +204,30 @@ IFNG = Component(
     observe="gpusim.reference.ifng:observe", observer="ifng_observe",
 )
 
+def _tregs(cfg) -> bool:
+    return bool(cfg.tregs.enabled)
+
+
+TREGS = Component(
+    # Regulatory T cells (config [tregs], kernels/treg.cu).  Couples into
+    # tcell_kill: a Treg in contact suppresses the kill and the expansion.
+    # Each phase runs just after its CD8 counterpart.
+    name="tregs", section="tregs", on=_tregs, kernel="treg.cu",
+    site_arrays={"treg": U8},  # 1 = a regulatory T cell here
+    phases=(Phase("treg_recruit", 3.5, "gpusim.engine.treg:recruit", "gpusim.reference.treg:recruit"),
+            Phase("treg_migrate", 7.5, "gpusim.engine.treg:migrate", "gpusim.reference.treg:migrate"),
+            Phase("treg_death", 8.5, "gpusim.engine.treg:death", "gpusim.reference.treg:death")),
+    events=counts(tregs_recruited=("cells", "regulatory T cells recruited at vessels in the step"),
+                  treg_deaths=("events", "regulatory T-cell deaths in the step (lifespan, depletion, chemotherapy)")),
+    observables={**counts(tregs=("cells", "regulatory T cells")),
+                 "cd8_treg_ratio": (np.float64, "ratio", "CD8 T cells per regulatory T cell (CD8 count if none)")},
+    frames={"tregs": ("treg", "flag", "1 = regulatory T cell")},
+    colour="#e08a00",
+    observe="gpusim.reference.treg:observe", observer="treg_observe", derive="gpusim.reference.treg:ratio",
+)
+
 #: Every component, in the order their arrays, events and frames are listed.
-COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG)
+COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG, TREGS)
 
 #: Kernel files of the components, then the shared ones (initial state,
 #: selection, observables), in the order they are compiled together.
@@ -241,6 +267,14 @@ def state_observables(cfg) -> dict[str, Observable]:
 def event_observables(cfg) -> dict[str, Observable]:
     """The event counts a run of ``cfg`` records (its components')."""
     return {k: v for c in active(cfg) for k, v in c.events.items()}
+
+
+def derived(cfg, obs: dict) -> dict:
+    """``obs`` with the derived observables of ``cfg``'s components added."""
+    for c in active(cfg):
+        if c.derive:
+            obs.update(resolve(c.derive)(obs))
+    return obs
 
 
 def observables(cfg) -> dict[str, Observable]:

@@ -211,6 +211,41 @@ class InterferonConfig(_Section):
     loss_rate_per_day: float = Field(0.5, ge=0.0, description="induced PD-L1 lost at this rate once unexposed")
 
 
+class TregConfig(_Section):
+    """Regulatory T cells (off by default): recruited at vessels (their own
+    rate, drawn by the chemokine as CD8 T cells are), chemotactic random walk
+    through the claim protocol, lifespan; a CD8 T cell in contact with a
+    Treg (the Treg on its site or a neighbouring one) kills and expands with
+    (1 - ``suppression``) of its usual probability.  Anti-CTLA-4
+    (``ctla4_blockade`` therapy, or any therapy that sets the step's Treg
+    depletion level) removes Tregs at ``depletion_rate_per_day`` x level.
+
+    Contact rather than a suppressive field: Treg suppression of CD8
+    effector function is contact- and short-range-dependent in tumours
+    (CTLA-4 trans-endocytosis of CD80/86, local IL-2 consumption, granzyme;
+    Mempel et al. 2006, Immunity 25:129, Tregs abrogate CTL degranulation at
+    the tumour; Sakaguchi et al. 2020, Annu Rev Immunol 38:541), and a
+    neighbour test costs a byte per neighbour where a kill happens, no field.
+
+    Defaults (model assumptions where no citation): recruitment 0.3/day per
+    empty vessel at saturating chemokine (CD8's 1.0/day), so that CD8/Treg
+    ratios land in the range reported for human tumours, ~1-10 (Sato et al.
+    2005, PNAS 102:18538); speed and chemotaxis as CD8 T cells; lifespan 10
+    days (Treg turnover of days: Vukmanovic-Stejic et al. 2006, J Clin Invest
+    116:2423); suppression 0.5; anti-CTLA-4 depletes intratumoural Tregs
+    within days (Simpson et al. 2013, J Exp Med 210:1695): 1/day at full level."""
+
+    enabled: bool = False
+    recruitment_rate_per_day: float = Field(0.3, ge=0.0, description="per empty vessel at saturating chemokine")
+    recruitment_half_saturation: float = Field(50.0, gt=0.0, description="chemokine giving half the rate")
+    speed_um_per_min: float = Field(2.0, ge=0.0)
+    chemotaxis: float = Field(0.1, ge=0.0, description="move weight 1 + chemotaxis * max(0, c_j - c_i)")
+    lifespan_days: float = Field(10.0, gt=0.0)
+    suppression: float = Field(0.5, ge=0.0, le=1.0,
+                               description="kill and expansion probability a CD8 T cell loses next to a Treg")
+    depletion_rate_per_day: float = Field(1.0, ge=0.0, description="Treg death rate added at full anti-CTLA-4")
+
+
 class OutcomeConfig(_Section):
     """The three Es of immunoediting (plus ``progressing``), and RECIST-like response.
 
@@ -291,8 +326,23 @@ class Chemotherapy(_Section):
     tcell_kill_prob: float = Field(0.0, ge=0.0, le=1.0)
 
 
+class Ctla4Blockade(_Section):
+    """Anti-CTLA-4 at a fixed ``level`` (occupancy, 0-1) over a window:
+    depletes regulatory T cells (``tregs.depletion_rate_per_day`` x level)
+    and primes CD8 T cells (recruitment x (1 + level x
+    (``priming_multiplier`` - 1))).  The step's Treg depletion level is what
+    a pharmacokinetic anti-CTLA-4 sets from its occupancy instead."""
+
+    kind: Literal["ctla4_blockade"]
+    start_day: float = Field(ge=0.0)
+    end_day: float = Field(ge=0.0)
+    level: float = Field(ge=0.0, le=1.0, description="fraction of CTLA-4 blocked (occupancy)")
+    priming_multiplier: float = Field(
+        2.0, ge=1.0, description="CD8 recruitment multiplier at full level (a model assumption to calibrate)")
+
+
 TherapyEntry = Annotated[
-    Union[CheckpointBlockade, AdoptiveTransfer, Vaccine, Chemotherapy], Field(discriminator="kind")
+    Union[CheckpointBlockade, AdoptiveTransfer, Vaccine, Chemotherapy, Ctla4Blockade], Field(discriminator="kind")
 ]
 
 
@@ -310,7 +360,7 @@ class OutputConfig(_Section):
 
 class Config(_Section):
     """A whole run: ``[simulation]``, ``[lattice]``, ``[tumour]``, ``[chemokine]``,
-    ``[immune]``, ``[ifng]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
+    ``[immune]``, ``[ifng]``, ``[tregs]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
     ``[analysis]``."""
 
     simulation: SimulationConfig = SimulationConfig()
@@ -319,6 +369,7 @@ class Config(_Section):
     chemokine: ChemokineConfig = ChemokineConfig()
     immune: ImmuneConfig = ImmuneConfig()
     ifng: InterferonConfig = InterferonConfig()
+    tregs: TregConfig = TregConfig()
     therapy: list[TherapyEntry] = Field(default_factory=list, description="[[therapy]] entries")
     outcome: OutcomeConfig = OutcomeConfig()
     output: OutputConfig = OutputConfig()
@@ -355,6 +406,10 @@ class Config(_Section):
         """T-cell moves per step, speed x dt / dx (the expected count)."""
         return self.immune.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
 
+    def treg_moves(self) -> float:
+        """Regulatory T-cell moves per step, speed x dt / dx (the expected count)."""
+        return self.tregs.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
+
     @model_validator(mode="after")
     def _check_diffusion_stability(self):
         ch = self.chemokine
@@ -380,12 +435,13 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _check_tcell_moves(self):
-        moves = self.tcell_moves()
-        if self.immune.enabled and moves > MAX_SUBSTEPS_PER_STEP:
-            raise ValueError(
-                f"immune.speed_um_per_min: {self.immune.speed_um_per_min:g} um/min gives {moves:.3g} T-cell "
-                f"moves per step (speed x dt / dx), above the ceiling of {MAX_SUBSTEPS_PER_STEP} "
-                "(lower it or simulation.dt_minutes)")
+        for key, who, on, moves in (("immune", "T-cell", self.immune.enabled, self.tcell_moves()),
+                                     ("tregs", "Treg", self.tregs.enabled, self.treg_moves())):
+            if on and moves > MAX_SUBSTEPS_PER_STEP:
+                raise ValueError(
+                    f"{key}.speed_um_per_min: {getattr(self, key).speed_um_per_min:g} um/min gives {moves:.3g} "
+                    f"{who} moves per step (speed x dt / dx), above the ceiling of {MAX_SUBSTEPS_PER_STEP} "
+                    "(lower it or simulation.dt_minutes)")
         return self
 
     @model_validator(mode="after")
@@ -403,7 +459,7 @@ class Config(_Section):
 
 #: Config sections left out of dumps while at their defaults (the stored
 #: config of a run without them stays byte for byte what it was).
-_OMIT_AT_DEFAULT = {"analysis": AnalysisConfig(), "ifng": InterferonConfig()}
+_OMIT_AT_DEFAULT = {"analysis": AnalysisConfig(), "ifng": InterferonConfig(), "tregs": TregConfig()}
 
 
 # --------------------------------------------------------------------------

@@ -62,7 +62,7 @@ class Observer:
         present = tc != 0
         stuck = present & ~can_kill(tc, self.exhaustion_threshold)
         extra = {k: v for fn in self.extra for k, v in components.resolve(fn)(state, self.cfg).items()}
-        return {
+        return components.derived(self.cfg, {
             "tumour_cells": cells,
             "live_clones": int(xp.count_nonzero(pop)),
             "pdl1_cells": int(pop[(flags & CLONE_PDL1) != 0].sum()),
@@ -74,4 +74,4 @@ class Observer:
             "tcells": int(xp.count_nonzero(present)),
             "tcells_exhausted": int(xp.count_nonzero(stuck)),
             **extra,
-        }
+        })

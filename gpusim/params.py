@@ -155,6 +155,16 @@ class ModelParams:
     ifng_decay: np.float32
     ifng_threshold: np.float32
     p_pdl1_loss: int
+    # regulatory T cells (kernels/treg.cu)
+    treg_on: int
+    treg_recruit: np.ndarray  # uint32[RECRUIT_LEVELS]
+    treg_n_moves: int
+    treg_full_moves: int
+    p_treg_partial_move: int
+    treg_chemotaxis: np.float32
+    p_treg_death: int
+    p_treg_pass: int
+    treg_depletion_rate_per_day: float  # at full anti-CTLA-4 (StepParams.p_treg_deplete)
 
     @property
     def n_sites(self) -> int:
@@ -191,12 +201,18 @@ def diffusion_substeps(cfg: Config) -> tuple[int, float]:
     return n, ratio / n
 
 
+def saturating_table(rate_per_day: float, half_saturation: float, level_scale: float, dt_days: float) -> np.ndarray:
+    """uint32[RECRUIT_LEVELS]: entry threshold per chemokine level,
+    p = 1 - exp(-rate * c / (c + K) * dt) at the level's mid-point."""
+    c = (np.arange(RECRUIT_LEVELS) + 0.5) / float(level_scale)
+    return thresholds(-np.expm1(-rate_per_day * c / (c + half_saturation) * dt_days))
+
+
 def recruit_table(mp: ModelParams, multiplier: float) -> np.ndarray:
-    """uint32[RECRUIT_LEVELS]: recruitment threshold per chemokine level,
-    p = 1 - exp(-rate * multiplier * c / (c + K) * dt) at the level's mid-point."""
-    c = (np.arange(RECRUIT_LEVELS) + 0.5) / float(mp.chem_level_scale)
-    rate = mp.recruit_rate_per_day * multiplier * c / (c + mp.recruit_half_saturation)
-    return thresholds(-np.expm1(-rate * mp.dt_days))
+    """uint32[RECRUIT_LEVELS]: T-cell recruitment threshold per chemokine
+    level, p = 1 - exp(-rate * multiplier * c / (c + K) * dt)."""
+    return saturating_table(mp.recruit_rate_per_day * multiplier, mp.recruit_half_saturation,
+                            mp.chem_level_scale, mp.dt_days)
 
 
 def model_params(cfg: Config) -> ModelParams:
@@ -211,6 +227,7 @@ def model_params(cfg: Config) -> ModelParams:
     block_sites = float(k**dim)  # concentration = amount per site volume
     substeps, alpha = diffusion_substeps(cfg)
     n_moves, full_moves, p_partial_move = migration_moves(cfg.tcell_moves())
+    level_scale = np.float32(RECRUIT_LEVELS / (RECRUIT_SPAN_K * im.recruitment_half_saturation))
     return ModelParams(
         shape=full_shape(cfg.lattice.shape),
         nbr=offsets(cfg.lattice.neighbourhood, cfg.lattice.dim),
@@ -233,7 +250,7 @@ def model_params(cfg: Config) -> ModelParams:
         chem_secretion=np.float32(ch.secretion_per_cell_per_min * dt_min / block_sites),
         chem_burst=np.float32(ch.kill_burst / block_sites),
         chem_decay=np.float32(math.exp(-ch.decay_per_min * dt_min)),
-        chem_level_scale=np.float32(RECRUIT_LEVELS / (RECRUIT_SPAN_K * im.recruitment_half_saturation)),
+        chem_level_scale=level_scale,
         immune_on=im.enabled,
         recruit_rate_per_day=im.recruitment_rate_per_day if im.enabled else 0.0,
         recruit_half_saturation=im.recruitment_half_saturation,
@@ -255,6 +272,24 @@ def model_params(cfg: Config) -> ModelParams:
         ifng_decay=np.float32(math.exp(-cfg.ifng.decay_per_min * dt_min)),
         ifng_threshold=np.float32(cfg.ifng.induction_threshold),
         p_pdl1_loss=threshold(rate_probability(cfg.ifng.loss_rate_per_day, dt_days)),
+        **_treg_params(cfg, dt_days, level_scale),
+    )
+
+
+def _treg_params(cfg: Config, dt_days: float, level_scale: np.float32) -> dict:
+    tr = cfg.tregs
+    n_moves, full_moves, p_partial = migration_moves(cfg.treg_moves())
+    return dict(
+        treg_on=int(tr.enabled),
+        treg_recruit=saturating_table(tr.recruitment_rate_per_day if tr.enabled else 0.0,
+                                      tr.recruitment_half_saturation, level_scale, dt_days),
+        treg_n_moves=n_moves if tr.enabled else 0,
+        treg_full_moves=full_moves,
+        p_treg_partial_move=p_partial,
+        treg_chemotaxis=np.float32(tr.chemotaxis),
+        p_treg_death=threshold(rate_probability(1.0 / tr.lifespan_days, dt_days)),
+        p_treg_pass=threshold(1.0 - tr.suppression),
+        treg_depletion_rate_per_day=tr.depletion_rate_per_day,
     )
 
 
@@ -268,6 +303,7 @@ class StepParams:
     p_chemo_tumour: int
     p_chemo_tcell: int
     transfers: tuple  # ((cells, where), ...) injected this step
+    p_treg_deplete: int  # Treg depletion (anti-CTLA-4 level x tregs.depletion_rate_per_day)
 
 
 def step_params(mp: ModelParams, therapy) -> StepParams:
@@ -279,5 +315,7 @@ def step_params(mp: ModelParams, therapy) -> StepParams:
         p_chemo_tumour=threshold(therapy.chemo_tumour_kill_prob),
         p_chemo_tcell=threshold(therapy.chemo_tcell_kill_prob),
         transfers=therapy.transfers,
+        p_treg_deplete=threshold(rate_probability(therapy.treg_depletion * mp.treg_depletion_rate_per_day,
+                                                  mp.dt_days)),
     )
 

@@ -28,6 +28,9 @@ class StepTherapy:
     chemo_tumour_kill_prob: float = 0.0
     chemo_tcell_kill_prob: float = 0.0
     transfers: tuple = ()  # ((cells, where), ...)
+    #: Regulatory T-cell depletion level (0-1, anti-CTLA-4 occupancy): Tregs
+    #: die at tregs.depletion_rate_per_day x this (gpusim.params.step_params).
+    treg_depletion: float = 0.0
 
 
 def step_interval(cfg: Config, step: int) -> tuple[float, float]:
@@ -38,7 +41,7 @@ def step_interval(cfg: Config, step: int) -> tuple[float, float]:
 
 def at_step(cfg: Config, step: int) -> StepTherapy:
     t0, t1 = step_interval(cfg, step)
-    blockade, multiplier, chemo_t, chemo_c = 0.0, 1.0, 0.0, 0.0
+    blockade, multiplier, chemo_t, chemo_c, depletion = 0.0, 1.0, 0.0, 0.0, 0.0
     transfers = []
     for entry in cfg.therapy:
         if entry.kind == "checkpoint_blockade" and entry.start_day <= t0 < entry.end_day:
@@ -51,7 +54,10 @@ def at_step(cfg: Config, step: int) -> StepTherapy:
             chemo_c = 1 - (1 - chemo_c) * (1 - entry.tcell_kill_prob)
         elif entry.kind == "adoptive_transfer" and t0 <= entry.day < t1:
             transfers.append((entry.cells, entry.where))
-    return StepTherapy(blockade, multiplier, chemo_t, chemo_c, tuple(transfers))
+        elif entry.kind == "ctla4_blockade" and entry.start_day <= t0 < entry.end_day:
+            depletion = max(depletion, entry.level)
+            multiplier *= 1.0 + entry.level * (entry.priming_multiplier - 1.0)
+    return StepTherapy(blockade, multiplier, chemo_t, chemo_c, tuple(transfers), depletion)
 
 
 def first_step(cfg: Config, entry) -> int | None:

@@ -77,7 +77,10 @@ typedef float f32;
 #define GPUSIM_OBS_MUTATION_SUM 18
 #define GPUSIM_OBS_NEOANTIGEN_SUM 19
 #define GPUSIM_OBS_INDUCED_PDL1_CELLS 20
-#define GPUSIM_N_COUNTERS 21
+#define GPUSIM_COUNTER_TREGS_RECRUITED 21
+#define GPUSIM_COUNTER_TREG_DEATHS 22
+#define GPUSIM_OBS_TREGS 23
+#define GPUSIM_N_COUNTERS 24
 
 // Numbering new clones in site order on the device (tumour.cu): sites in
 // chunks of 2^FOUND_CHUNK_SHIFT, chunks in groups of 2^FOUND_GROUP_SHIFT.
@@ -152,6 +155,16 @@ struct Params {
     f32 ifng_decay;  // factor per step
     f32 ifng_threshold;  // induces PD-L1 at or above
     u32 p_pdl1_loss;  // an unexposed induced cell loses PD-L1
+    // regulatory T cells (kernels/treg.cu; treg_on = 0: off, no treg array)
+    u32 treg_on;
+    u32 treg_recruit[GPUSIM_RECRUIT_LEVELS];
+    u32 treg_n_moves;
+    u32 treg_full_moves;
+    u32 p_treg_partial_move;
+    f32 treg_chemotaxis;
+    u32 p_treg_death;
+    u32 p_treg_deplete;  // anti-CTLA-4 depletion this step (0 when none)
+    u32 p_treg_pass;  // a CD8 T cell next to a Treg still kills (expands): 1 - suppression
     // initial state (kernels/initial.cu)
     u64 init_radius2;
     u32 init_cell;
@@ -185,6 +198,7 @@ struct Fields {
     f32* ifng;
     u32* ifng_sources;
     u8* pdl1_induced;
+    u8* treg;
     u64* selected;
     u32* found_chunks;
     u32* found_groups;

@@ -58,7 +58,8 @@ def test_params_values_fill_each_field_from_its_namesake():
     static, per_step = abi.params_values(mp), abi.params_values(step_params(mp, at_step(cfg, 0)))
     assert static["nx"] == 24 and static["n_nbr"] == len(mp.nbr) and static["p_expand"] == mp.p_expand
     np.testing.assert_array_equal(static["nbr_dy"], mp.nbr[:, 1])
-    assert sorted(per_step) == ["p_chemo_tcell", "p_chemo_tumour", "p_exhaust", "p_pdl1_pass", "recruit"]
+    assert sorted(per_step) == ["p_chemo_tcell", "p_chemo_tumour", "p_exhaust", "p_pdl1_pass", "p_treg_deplete",
+                                "recruit"]
     assert not set(static) & set(per_step), "a field is both per run and per step"
 
 
@@ -67,7 +68,7 @@ def test_constants_counters_and_state_bits_come_from_the_header():
 
     c = abi.constants()
     assert abi.COUNTERS == {"divisions": 0, "deaths": 1, "kills": 2, "recruited": 3, "expansions": 4,
-                            "tcell_deaths": 5, "transferred": 6}
+                            "tcell_deaths": 5, "transferred": 6, "tregs_recruited": 21, "treg_deaths": 22}
     assert max(abi.COUNTERS.values()) < c["N_COUNTERS"]
     assert set(EVENTS) == set(abi.COUNTERS) | {"new_clones"}, "every kernel counter is an observable"
     assert (state.CELL_STEM, state.TCELL_PRESENT, state.CLONE_HLA) == (c["CELL_STEM"], c["TCELL_PRESENT"],

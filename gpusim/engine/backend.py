@@ -290,7 +290,7 @@ class KernelBackend(Backend):
         obs = self._observables(c)
         if not components.TCELLS.on(self.cfg):  # no T-cell phase ran: the T-cell layer is as it was
             obs.update({k: self.observe()[k] for k in TCELL_OBSERVABLES})
-        self._observed = obs
+        self._observed = components.derived(self.cfg, obs)
 
     def _launch_observers(self) -> None:
         rows = int(self.n_clones[self.active].max())
@@ -313,7 +313,7 @@ class KernelBackend(Backend):
         if self._observed is None:
             self.device.fill_bytes(self.counters, 0)
             self._launch_observers()
-            self._observed = self._observables(self.counts())
+            self._observed = components.derived(self.cfg, self._observables(self.counts()))
         return self._observed
 
     def retire(self, rows) -> None:
