@@ -259,29 +259,12 @@ def field_arrays(cfg) -> dict[str, np.dtype]:
     return {k: v for c in active(cfg) for k, v in c.field_arrays.items()}
 
 
-def state_observables(cfg) -> dict[str, Observable]:
-    """The state observables a run of ``cfg`` records (its components')."""
-    return {k: v for c in active(cfg) for k, v in c.observables.items()}
-
-
-def event_observables(cfg) -> dict[str, Observable]:
-    """The event counts a run of ``cfg`` records (its components')."""
-    return {k: v for c in active(cfg) for k, v in c.events.items()}
-
-
 def derived(cfg, obs: dict) -> dict:
     """``obs`` with the derived observables of ``cfg``'s components added."""
     for c in active(cfg):
         if c.derive:
             obs.update(resolve(c.derive)(obs))
     return obs
-
-
-def observables(cfg) -> dict[str, Observable]:
-    """Every observable a run of ``cfg`` records, state then events (the
-    order of its run file's ``/observables``): a component that is off adds
-    none, so run files of configs without it stay as they were."""
-    return {**state_observables(cfg), **event_observables(cfg)}
 
 
 def scratch(cfg) -> dict[str, tuple[np.dtype, str | int]]:

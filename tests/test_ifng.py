@@ -11,7 +11,7 @@ from conftest import (CASES, assert_same_run, every_case_against_reference, make
                       run_cpu_in_subprocess, run_state)
 
 import gpusim
-from gpusim.components import observables
+from gpusim.observables import observables_for
 from gpusim.config import Config
 from gpusim.simulation import Simulation, resume_run, run_to_file
 from gpusim.state import initial_state
@@ -69,7 +69,7 @@ def test_batched_ifng_runs_equal_runs_alone(tmp_path):
 def test_off_by_default_adds_nothing():
     cfg = Config()
     assert "pdl1_induced" not in initial_state(cfg).sites and "ifng" not in initial_state(cfg).extra
-    assert "induced_pdl1_cells" not in observables(cfg)
+    assert "induced_pdl1_cells" not in observables_for(cfg)
     assert "[ifng]" not in cfg.to_toml()
 
 

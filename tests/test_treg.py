@@ -12,7 +12,7 @@ from conftest import (CASES, assert_same_run, every_case_against_reference, make
                       run_cpu_in_subprocess, run_state)
 
 import gpusim
-from gpusim.components import observables
+from gpusim.observables import observables_for
 from gpusim.config import Config
 from gpusim.params import model_params, step_params
 from gpusim.simulation import resume_run, run_to_file
@@ -78,7 +78,7 @@ def test_batched_treg_runs_equal_runs_alone(tmp_path):
 def test_off_by_default_adds_nothing():
     cfg = Config()
     assert "treg" not in initial_state(cfg).sites
-    assert not {"tregs", "cd8_treg_ratio", "tregs_recruited"} & set(observables(cfg))
+    assert not {"tregs", "cd8_treg_ratio", "tregs_recruited"} & set(observables_for(cfg))
     assert "[tregs]" not in cfg.to_toml()
 
 

@@ -99,8 +99,8 @@ def export_sweep(path: str | Path, out_dir: str | Path, fmt: str = "csv") -> lis
     """Write a sweep's summary and every run's observables into ``out_dir``."""
     import pandas as pd
 
-    from ..sweep import store
-    from ..sweep.summary import collect
+    from ..sweepdir import store
+    from .sweep_summary import collect
     from .run import open_run
 
     path, out_dir = Path(path), Path(out_dir)
