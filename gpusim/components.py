@@ -24,7 +24,7 @@ has no arrays, no phases, no frames: a config that does not switch it on
 runs byte for byte as before.
 
 >>> [c.name for c in COMPONENTS]
-['tumour', 'tcells', 'chemokine', 'ifng', 'tregs']
+['tumour', 'tcells', 'chemokine', 'ifng', 'tregs', 'oxygen']
 >>> from gpusim.config import Config
 >>> [p.name for p in phases(Config.model_validate({"immune": {"enabled": False}}))]
 ['tumour_death', 'tumour_divide']
@@ -111,6 +111,9 @@ class Component:
     #: into its ``GPUSIM_OBS_*`` counters (after a step the phase that last
     #: changes its layer counts them).
     observer: str | None = None
+    #: The observer also runs at the end of every step (its observables
+    #: depend on layers that later phases change: no phase can count them).
+    observe_each_step: bool = False
     #: Observables derived on the host from the step's state observables
     #: (both backends): ``module:function`` called as ``fn(obs)`` with
     #: scalars or arrays over runs -> {name: float64 value(s)}.
@@ -226,8 +229,34 @@ TREGS = Component(
     observe="gpusim.reference.treg:observe", observer="treg_observe", derive="gpusim.reference.treg:ratio",
 )
 
+def _oxygen(cfg) -> bool:
+    return bool(cfg.oxygen.enabled)
+
+
+OXYGEN = Component(
+    # Oxygen and hypoxia (config [oxygen], kernels/oxygen.cu).  Couples into
+    # tumour_divide_propose (no division when hypoxic) and tcell_kill (weaker
+    # kills on hypoxic targets).  The field before the chemokine's phase-2
+    # neighbours (position 2.5); necrosis after the other deaths (5.2, before
+    # IFN-gamma clears the flags of empty sites).
+    name="oxygen", section="oxygen", on=_oxygen, kernel="oxygen.cu",
+    site_arrays={"necrotic": U8},  # 1 = a tumour cell died of anoxia here (cleared when a tumour cell is here)
+    field_arrays={"oxygen_deficit": F32},  # supply - oxygen, mmHg per field cell (the chemokine's grid): 0 = oxygenated
+    scratch={"oxygen_scratch": (F32, "field")},  # the diffusion ping-pong buffer
+    phases=(Phase("oxygen", 2.5, "gpusim.engine.oxygen:field", "gpusim.reference.oxygen:field"),
+            Phase("tumour_necrosis", 5.2, "gpusim.engine.oxygen:necrosis", "gpusim.reference.oxygen:necrosis")),
+    events=counts(necroses=("events", "tumour cells dead of anoxia (necrosis) in the step; also in deaths")),
+    observables=counts(hypoxic_cells=("cells", "tumour cells below the hypoxia threshold"),
+                       necrotic_sites=("sites", "necrotic sites without a tumour cell")),
+    frames={"oxygen_deficit": ("oxygen_deficit", "mmHg", "oxygen below the vascular supply (oxygen.supply_mmHg), "
+                                                            "per field cell"),
+            "necrotic": ("necrotic", "flag", "1 = necrotic site (a tumour cell died of anoxia there)")},
+    colour="#6b4f3a",
+    observe="gpusim.reference.oxygen:observe", observer="oxygen_observe", observe_each_step=True,
+)
+
 #: Every component, in the order their arrays, events and frames are listed.
-COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG, TREGS)
+COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG, TREGS, OXYGEN)
 
 #: Kernel files of the components, then the shared ones (initial state,
 #: selection, observables), in the order they are compiled together.

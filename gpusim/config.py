@@ -246,6 +246,51 @@ class TregConfig(_Section):
     depletion_rate_per_day: float = Field(1.0, ge=0.0, description="Treg death rate added at full anti-CTLA-4")
 
 
+class OxygenConfig(_Section):
+    """Oxygen and hypoxia (off by default).  Oxygen (mmHg) is supplied where
+    vessels are (a field cell holding a vessel site is held at
+    ``supply_mmHg``; with ``boundary_supply`` the faces of a closed lattice
+    too: a tumour in well-perfused tissue or a spheroid in medium), taken up
+    by tumour cells and diffuses on the chemokine's coarse grid.  Below
+    ``hypoxia_mmHg`` tumour cells do not divide and T cells kill them with
+    (1 - ``hypoxic_kill_suppression``) of their usual probability; below
+    ``anoxia_mmHg`` they die by necrosis at ``necrosis_rate_per_day``
+    (event ``necroses``), leaving a necrotic site until a tumour cell fills it.
+
+    The profile that matters is the steady state, set by the penetration
+    length L = sqrt(D / k) (k = uptake per tumour cell): PhysiCell's oxygen
+    (D = 100,000 um^2/min, uptake 10/min, supply 38 mmHg; Ghaffarizadeh et
+    al. 2018, PLoS Comput Biol 14:e1005991) gives L = 100 um but would need
+    thousands of explicit substeps per step.  Oxygen equilibrates within
+    seconds, so D and k are both scaled down by the same factor: the steady
+    profile is the same, reached within ~1/k.  Defaults: D = 100 um^2/min,
+    k = 0.03/min (L ~ 58 um: a viable rim of ~150-200 um around anoxia, the
+    Thomlinson & Gray 1955 cord radius, Br J Cancer 9:539, and Grimes et al.
+    2014, J R Soc Interface 11:20131124, 100-250 um); thresholds as
+    PhysiCell's (hypoxic 15 mmHg, necrotic 5 mmHg); necrosis 2/day; hypoxia
+    halves T-cell killing (hypoxia and adenosine impair CTL function:
+    Vuillefroy de Silly et al. 2016, Front Immunol 7:547; a model assumption
+    to calibrate)."""
+
+    enabled: bool = False
+    diffusion_um2_per_min: float = Field(100.0, ge=0.0, description="effective (scaled) diffusivity")
+    uptake_per_cell_per_min: float = Field(0.03, ge=0.0, description="first-order uptake per tumour cell (scaled)")
+    supply_mmHg: float = Field(38.0, gt=0.0, description="at vessels (PhysiCell: 38 mmHg)")
+    boundary_supply: bool = Field(False, description="also hold the faces of a closed lattice at supply_mmHg")
+    hypoxia_mmHg: float = Field(15.0, ge=0.0, description="below: no division, weaker killing")
+    anoxia_mmHg: float = Field(5.0, ge=0.0, description="below: necrosis")
+    necrosis_rate_per_day: float = Field(2.0, ge=0.0)
+    hypoxic_kill_suppression: float = Field(0.5, ge=0.0, le=1.0,
+                                            description="kill probability lost on a hypoxic target")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.anoxia_mmHg <= self.hypoxia_mmHg <= self.supply_mmHg:
+            raise ValueError(f"need anoxia_mmHg <= hypoxia_mmHg <= supply_mmHg (got {self.anoxia_mmHg:g}, "
+                             f"{self.hypoxia_mmHg:g}, {self.supply_mmHg:g})")
+        return self
+
+
 class OutcomeConfig(_Section):
     """The three Es of immunoediting (plus ``progressing``), and RECIST-like response.
 
@@ -360,7 +405,7 @@ class OutputConfig(_Section):
 
 class Config(_Section):
     """A whole run: ``[simulation]``, ``[lattice]``, ``[tumour]``, ``[chemokine]``,
-    ``[immune]``, ``[ifng]``, ``[tregs]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
+    ``[immune]``, ``[ifng]``, ``[tregs]``, ``[oxygen]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
     ``[analysis]``."""
 
     simulation: SimulationConfig = SimulationConfig()
@@ -370,6 +415,7 @@ class Config(_Section):
     immune: ImmuneConfig = ImmuneConfig()
     ifng: InterferonConfig = InterferonConfig()
     tregs: TregConfig = TregConfig()
+    oxygen: OxygenConfig = OxygenConfig()
     therapy: list[TherapyEntry] = Field(default_factory=list, description="[[therapy]] entries")
     outcome: OutcomeConfig = OutcomeConfig()
     output: OutputConfig = OutputConfig()
@@ -395,6 +441,14 @@ class Config(_Section):
         dx = self.lattice.dx_um * self.chemokine.grid_coarsening
         ratio = self.chemokine.diffusion_um2_per_min * self.simulation.dt_minutes / dx**2
         return ratio, 1.0 / (2 * self.lattice.dim)
+
+    def oxygen_substeps(self) -> tuple[int, float]:
+        """(explicit substeps per step, alpha per substep) of the oxygen
+        field on the chemokine's grid: the fewest that are stable."""
+        dx = self.lattice.dx_um * self.chemokine.grid_coarsening
+        ratio = self.oxygen.diffusion_um2_per_min * self.simulation.dt_minutes / dx**2
+        n = max(1, math.ceil(ratio * 2 * self.lattice.dim))
+        return n, ratio / n
 
     def chemokine_substeps(self) -> int:
         """Explicit diffusion substeps per step: ``chemokine.diffusion_substeps``,
@@ -434,6 +488,17 @@ class Config(_Section):
         return self
 
     @model_validator(mode="after")
+    def _check_oxygen_substeps(self):
+        if self.oxygen.enabled:
+            dx = self.lattice.dx_um * self.chemokine.grid_coarsening
+            ratio = self.oxygen.diffusion_um2_per_min * self.simulation.dt_minutes / dx**2
+            if ratio * 2 * self.lattice.dim > MAX_SUBSTEPS_PER_STEP:
+                raise ValueError(f"oxygen.diffusion_um2_per_min: {self.oxygen.diffusion_um2_per_min:g} needs "
+                                 f"{ratio * 2 * self.lattice.dim:.3g} stable substeps per step, above the ceiling "
+                                 f"of {MAX_SUBSTEPS_PER_STEP} (use the scaled diffusivity: see [oxygen])")
+        return self
+
+    @model_validator(mode="after")
     def _check_tcell_moves(self):
         for key, who, on, moves in (("immune", "T-cell", self.immune.enabled, self.tcell_moves()),
                                      ("tregs", "Treg", self.tregs.enabled, self.treg_moves())):
@@ -459,7 +524,8 @@ class Config(_Section):
 
 #: Config sections left out of dumps while at their defaults (the stored
 #: config of a run without them stays byte for byte what it was).
-_OMIT_AT_DEFAULT = {"analysis": AnalysisConfig(), "ifng": InterferonConfig(), "tregs": TregConfig()}
+_OMIT_AT_DEFAULT = {"analysis": AnalysisConfig(), "ifng": InterferonConfig(), "tregs": TregConfig(),
+                    "oxygen": OxygenConfig()}
 
 
 # --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .abi import constants
-from .config import Config
+from .config import MINUTES_PER_DAY, Config
 from .lattice import full_shape, offsets
 
 IMMUNO_TABLE = constants()["IMMUNO_TABLE"]
@@ -165,6 +165,17 @@ class ModelParams:
     p_treg_death: int
     p_treg_pass: int
     treg_depletion_rate_per_day: float  # at full anti-CTLA-4 (StepParams.p_treg_deplete)
+    # oxygen and hypoxia (kernels/oxygen.cu)
+    o2_on: int
+    o2_substeps: int
+    o2_alpha: np.float32
+    o2_uptake: np.float32
+    o2_supply: np.float32
+    o2_boundary_supply: int
+    o2_hypoxic_deficit: np.float32  # the field holds supply - oxygen (mmHg)
+    o2_anoxic_deficit: np.float32
+    p_necrosis: int
+    p_hypoxic_kill_pass: int
 
     @property
     def n_sites(self) -> int:
@@ -273,6 +284,25 @@ def model_params(cfg: Config) -> ModelParams:
         ifng_threshold=np.float32(cfg.ifng.induction_threshold),
         p_pdl1_loss=threshold(rate_probability(cfg.ifng.loss_rate_per_day, dt_days)),
         **_treg_params(cfg, dt_days, level_scale),
+        **_oxygen_params(cfg, dt_days, block_sites),
+    )
+
+
+def _oxygen_params(cfg: Config, dt_days: float, block_sites: float) -> dict:
+    ox = cfg.oxygen
+    substeps, alpha = cfg.oxygen_substeps()
+    return dict(
+        o2_on=int(ox.enabled),
+        o2_substeps=substeps if ox.enabled else 0,
+        o2_alpha=np.float32(alpha),
+        # each tumour cell takes up its site's share of the field cell, first order over the step
+        o2_uptake=np.float32(-math.expm1(-ox.uptake_per_cell_per_min * dt_days * MINUTES_PER_DAY) / block_sites),
+        o2_supply=np.float32(ox.supply_mmHg),
+        o2_boundary_supply=int(ox.boundary_supply),
+        o2_hypoxic_deficit=np.float32(ox.supply_mmHg - ox.hypoxia_mmHg),
+        o2_anoxic_deficit=np.float32(ox.supply_mmHg - ox.anoxia_mmHg),
+        p_necrosis=threshold(rate_probability(ox.necrosis_rate_per_day, dt_days)),
+        p_hypoxic_kill_pass=threshold(1.0 - ox.hypoxic_kill_suppression),
     )
 
 

@@ -80,7 +80,10 @@ typedef float f32;
 #define GPUSIM_COUNTER_TREGS_RECRUITED 21
 #define GPUSIM_COUNTER_TREG_DEATHS 22
 #define GPUSIM_OBS_TREGS 23
-#define GPUSIM_N_COUNTERS 24
+#define GPUSIM_COUNTER_NECROSES 24
+#define GPUSIM_OBS_HYPOXIC_CELLS 25
+#define GPUSIM_OBS_NECROTIC_SITES 26
+#define GPUSIM_N_COUNTERS 27
 
 // Numbering new clones in site order on the device (tumour.cu): sites in
 // chunks of 2^FOUND_CHUNK_SHIFT, chunks in groups of 2^FOUND_GROUP_SHIFT.
@@ -165,6 +168,19 @@ struct Params {
     u32 p_treg_death;
     u32 p_treg_deplete;  // anti-CTLA-4 depletion this step (0 when none)
     u32 p_treg_pass;  // a CD8 T cell next to a Treg still kills (expands): 1 - suppression
+    // oxygen and hypoxia (kernels/oxygen.cu; o2_on = 0: off, no oxygen arrays)
+    u32 o2_on;
+    u32 o2_substeps;  // diffusion substeps per step (runs of a batch may differ)
+    f32 o2_alpha;
+    // The field holds the deficit below the vascular supply (mmHg): zero
+    // (fully oxygenated) is the state at step 0 with no initial fill.
+    f32 o2_uptake;  // fraction of a field cell's oxygen one tumour cell takes up per step
+    f32 o2_supply;  // mmHg where vessels are (and on the faces with o2_boundary_supply)
+    u32 o2_boundary_supply;
+    f32 o2_hypoxic_deficit;  // supply - hypoxia threshold: above, no division and weaker killing
+    f32 o2_anoxic_deficit;  // supply - anoxia threshold: above, necrosis
+    u32 p_necrosis;
+    u32 p_hypoxic_kill_pass;  // a kill on a hypoxic target goes on
     // initial state (kernels/initial.cu)
     u64 init_radius2;
     u32 init_cell;
@@ -199,6 +215,9 @@ struct Fields {
     u32* ifng_sources;
     u8* pdl1_induced;
     u8* treg;
+    f32* oxygen_deficit;
+    f32* oxygen_scratch;
+    u8* necrotic;
     u64* selected;
     u32* found_chunks;
     u32* found_groups;

@@ -34,7 +34,7 @@ GPUSIM_KERNEL void chemokine_secrete(GPUSIM_ARGS)
     F->kill_bursts[b] = 0;
 }
 
-// One explicit diffusion substep, per field cell b (von Neumann stencil):
+// One explicit diffusion substep, per field cell b (field.cuh field_diffuse):
 //   dst[b] = floor(src[b] + floor(alpha * sum_k (src[nbr_k] - src[b]))), neighbours in the
 //   order -x, +x, -y, +y(, -z, +z); a closed boundary has no flux.
 //   substep parity (sub & 1) 0: chemokine -> scratch, 1: scratch -> chemokine.
@@ -49,22 +49,7 @@ GPUSIM_KERNEL void chemokine_diffuse(GPUSIM_ARGS)
     if (b >= P->n_field || sub >= P->chem_substeps) return;
     const f32* src = (sub & 1u) ? F->chemokine_scratch : F->chemokine;
     f32* dst = (sub & 1u) ? F->chemokine : F->chemokine_scratch;
-    const u32 fx = P->fx, fy = P->fy, fz = P->fz;
-    const u32 x = b % fx, y = (b / fx) % fy, z = b / (fx * fy);
-    const u32 sy = fx, sz = fx * fy;  // index strides
-    const bool wrap = P->periodic != 0;
-    const f32 c = src[b];
-    f32 lap = 0.0f;
-    // -x, +x, -y, +y(, -z, +z): a missing neighbour (closed boundary) adds nothing.
-    if (x > 0) lap = lap + (src[b - 1] - c); else if (wrap) lap = lap + (src[b + (fx - 1)] - c);
-    if (x + 1 < fx) lap = lap + (src[b + 1] - c); else if (wrap) lap = lap + (src[b - (fx - 1)] - c);
-    if (y > 0) lap = lap + (src[b - sy] - c); else if (wrap) lap = lap + (src[b + (fy - 1) * sy] - c);
-    if (y + 1 < fy) lap = lap + (src[b + sy] - c); else if (wrap) lap = lap + (src[b - (fy - 1) * sy] - c);
-    if (P->field_dim == 3) {
-        if (z > 0) lap = lap + (src[b - sz] - c); else if (wrap) lap = lap + (src[b + (fz - 1) * sz] - c);
-        if (z + 1 < fz) lap = lap + (src[b + sz] - c); else if (wrap) lap = lap + (src[b - (fz - 1) * sz] - c);
-    }
-    dst[b] = chem_floor(c + chem_floor(P->chem_alpha * lap));
+    dst[b] = field_diffuse(P, src, b, P->chem_alpha);
 }
 
 // Decay, per field cell: chemokine[b] = floor(src[b] * exp(-lambda dt)) (factor from

@@ -32,3 +32,27 @@ __device__ __forceinline__ u32 chemokine_level(const Params* P, f32 c)
     const f32 x = c * P->chem_level_scale;
     return x >= (f32)(GPUSIM_RECRUIT_LEVELS - 1) ? (u32)(GPUSIM_RECRUIT_LEVELS - 1) : (u32)x;
 }
+
+// One explicit diffusion substep at field cell b (von Neumann stencil):
+//   floor(src[b] + floor(alpha * sum_k (src[nbr_k] - src[b]))), neighbours in the
+//   order -x, +x, -y, +y(, -z, +z); a closed boundary has no flux.
+// Every diffusing field (chemokine, oxygen) uses this one stencil.
+__device__ __forceinline__ f32 field_diffuse(const Params* P, const f32* src, u32 b, f32 alpha)
+{
+    const u32 fx = P->fx, fy = P->fy, fz = P->fz;
+    const u32 x = b % fx, y = (b / fx) % fy, z = b / (fx * fy);
+    const u32 sy = fx, sz = fx * fy;  // index strides
+    const bool wrap = P->periodic != 0;
+    const f32 c = src[b];
+    f32 lap = 0.0f;
+    // -x, +x, -y, +y(, -z, +z): a missing neighbour (closed boundary) adds nothing.
+    if (x > 0) lap = lap + (src[b - 1] - c); else if (wrap) lap = lap + (src[b + (fx - 1)] - c);
+    if (x + 1 < fx) lap = lap + (src[b + 1] - c); else if (wrap) lap = lap + (src[b - (fx - 1)] - c);
+    if (y > 0) lap = lap + (src[b - sy] - c); else if (wrap) lap = lap + (src[b + (fy - 1) * sy] - c);
+    if (y + 1 < fy) lap = lap + (src[b + sy] - c); else if (wrap) lap = lap + (src[b - (fy - 1) * sy] - c);
+    if (P->field_dim == 3) {
+        if (z > 0) lap = lap + (src[b - sz] - c); else if (wrap) lap = lap + (src[b + (fz - 1) * sz] - c);
+        if (z + 1 < fz) lap = lap + (src[b + sz] - c); else if (wrap) lap = lap + (src[b - (fz - 1) * sz] - c);
+    }
+    return chem_floor(c + chem_floor(alpha * lap));
+}

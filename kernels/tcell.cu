@@ -105,8 +105,10 @@ GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
 // probability p_exhaust = p(1 - blockade).  A kill flags the target
 // (idempotent), spends one kill, and with p_expand the T cell bids for a
 // free T-layer neighbour to divide into (two-phase, tcell_expand_commit).
-//   A Treg in contact (treg_on) passes the kill and the expansion each with p_treg_pass.
-//   in:  tcell, clone, clone_flags, clone_recognition (pdl1_induced when ifng_on, treg when treg_on)
+//   A Treg in contact (treg_on) passes the kill and the expansion each with p_treg_pass;
+//   a hypoxic target (o2_on) passes the kill with p_hypoxic_kill_pass.
+//   in:  tcell, clone, clone_flags, clone_recognition (pdl1_induced when ifng_on, treg when
+//        treg_on, oxygen_deficit when o2_on)
 //   out: tcell (own site), cell[target] |= KILLED, claim (expansion bids),
 //        ifng_sources (+1 per recognised engagement, when ifng_on)
 //   rng: (site, step, KILL, 0), (site, step, KILL, 1) and, near a Treg, (site, step, KILL, 2), see philox.cuh
@@ -149,11 +151,20 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
     }
     // Regulatory T cells (kernels/treg.cu, when on): a Treg in contact (own
     // site or a neighbour) suppresses the kill and the expansion after it.
+    // Oxygen (kernels/oxygen.cu, when on): a kill on a hypoxic target goes
+    // on with p_hypoxic_kill_pass.
     bool expand_ok = true;
-    if (P->treg_on && success && agent_near(P, F->treg, i, c)) {
-        const philox_u32x4 r3 = draw(P, i, GPUSIM_PHASE_KILL, 2);
-        success = r3.x < P->p_treg_pass;
-        expand_ok = r3.y < P->p_treg_pass;
+    if (success && (P->treg_on || P->o2_on)) {
+        const bool treg = P->treg_on && agent_near(P, F->treg, i, c);
+        const bool hypoxic = P->o2_on && F->oxygen_deficit[field_cell_of(P, site_coords(P, target))] > P->o2_hypoxic_deficit;
+        if (treg || hypoxic) {
+            const philox_u32x4 r3 = draw(P, i, GPUSIM_PHASE_KILL, 2);
+            if (treg) {
+                success = r3.x < P->p_treg_pass;
+                expand_ok = r3.y < P->p_treg_pass;
+            }
+            if (hypoxic) success = success && r3.z < P->p_hypoxic_kill_pass;
+        }
     }
     if (success) {
         atomic_or_u8(&F->cell[target], (u8)GPUSIM_CELL_KILLED);

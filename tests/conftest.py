@@ -151,8 +151,8 @@ def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, s
 
 def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 120):
     """:func:`random_full_config` with every microenvironment component on
-    (IFN-gamma and adaptive PD-L1, regulatory T cells) and anti-CTLA-4 in
-    the schedule, at rates that exercise each rule."""
+    (IFN-gamma and adaptive PD-L1, regulatory T cells, oxygen and hypoxia)
+    and anti-CTLA-4 in the schedule, at rates that exercise each rule."""
     cfg = random_full_config(seed, dim, neighbourhood, boundary, steps)
     rng = np.random.default_rng([seed, 17])
     data = cfg.model_dump(mode="json")
@@ -162,11 +162,18 @@ def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boun
                     "loss_rate_per_day": float(rng.uniform(1.0, 10.0))}
     data["tumour"]["initial_recognition"] = float(rng.uniform(0.3, 0.7))
     treg = np.random.default_rng([seed, 18])
-    data["tregs"] = {"enabled": True, "recruitment_rate_per_day": float(treg.uniform(5, 20)),
+    data["tregs"] = {"enabled": True, "recruitment_rate_per_day": float(treg.uniform(20, 60)),
                      "recruitment_half_saturation": float(treg.uniform(5, 50)),
                      "speed_um_per_min": float(treg.uniform(0.5, 3)), "chemotaxis": float(treg.uniform(0, 0.5)),
-                     "lifespan_days": float(treg.uniform(1, 5)), "suppression": float(treg.uniform(0.3, 0.9)),
+                     "lifespan_days": float(treg.uniform(0.5, 3)), "suppression": float(treg.uniform(0.3, 0.9)),
                      "depletion_rate_per_day": float(treg.uniform(2, 10))}
+    ox = np.random.default_rng([seed, 19])
+    data["oxygen"] = {"enabled": True, "diffusion_um2_per_min": float(ox.uniform(20, 200)),
+                      "uptake_per_cell_per_min": float(ox.uniform(0.5, 3.0)),
+                      "boundary_supply": bool(ox.integers(0, 2)), "hypoxia_mmHg": float(ox.uniform(30, 36)),
+                      "anoxia_mmHg": float(ox.uniform(24, 30)), "necrosis_rate_per_day": float(ox.uniform(2, 20)),
+                      "hypoxic_kill_suppression": float(ox.uniform(0.2, 0.8))}
+    data["immune"]["vessel_density"] = float(ox.uniform(0.005, 0.015))  # vessel-poor: hypoxic pockets
     days = steps * cfg.simulation.dt_days
     data["therapy"].append({"kind": "ctla4_blockade", "start_day": days * 0.4, "end_day": days * 0.8,
                             "level": float(treg.uniform(0.5, 1)), "priming_multiplier": float(treg.uniform(1, 3))})

@@ -212,6 +212,9 @@ class KernelBackend(PhaseRunner, BatchBackend):
         run with the most clones (rows past a run's own count hold zeros)."""
         rows = int(self.n_clones[self.active].max())
         self.launch("observe_clones", rows, sub=rows)
+        for comp in components.active(self.cfg):  # those no phase of theirs can count (Component.observe_each_step)
+            if comp.observe_each_step:
+                self.launch(comp.observer, self.mp.n_sites)
         c = self.counts()
         events.update({name: c[:, idx] for name, idx in COUNTERS.items()})
         events.setdefault("new_clones", np.zeros(len(self.active), dtype=np.int64))

@@ -86,12 +86,19 @@ def kill(st, mp, sp, events: dict) -> None:
     exhaustion += pdl1 & (w1[:, 0] < sp.p_exhaust) & (exhaustion < TCELL_EXHAUSTION_MAX)
     success = (w0[:, 2] < st.clones["recognition"][c]) & (~pdl1 | (w1[:, 1] < sp.p_pdl1_pass))
     expand_ok = np.ones(len(t_sites), dtype=bool)
-    if mp.treg_on:  # regulatory T cells (gpusim/reference/treg.py): contact suppresses kill and expansion
+    if mp.treg_on or mp.o2_on:
+        # Regulatory T cells (gpusim/reference/treg.py): contact suppresses kill and expansion;
+        # oxygen (gpusim/reference/oxygen.py): a hypoxic target is killed less often.
         rows = np.flatnonzero(success)
-        rows = rows[near(mp, st.sites["treg"], t_sites[rows])]
+        treg = near(mp, st.sites["treg"], t_sites[rows]) if mp.treg_on else np.zeros(len(rows), dtype=bool)
+        hypoxic = (st.extra["oxygen_deficit"][field_cell(mp, target[rows])] > mp.o2_hypoxic_deficit) if mp.o2_on \
+            else np.zeros(len(rows), dtype=bool)
+        keep = treg | hypoxic
+        rows, treg, hypoxic = rows[keep], treg[keep], hypoxic[keep]
         w2 = draw(t_sites[rows], st.step, PH_KILL, 2, mp.key)
-        success[rows] = w2[:, 0] < mp.p_treg_pass
-        expand_ok[rows] = w2[:, 1] < mp.p_treg_pass
+        passed = np.where(treg, w2[:, 0] < mp.p_treg_pass, True) & (~hypoxic | (w2[:, 2] < mp.p_hypoxic_kill_pass))
+        success[rows] = passed
+        expand_ok[rows] = ~treg | (w2[:, 1] < mp.p_treg_pass)
     cell[target[success]] |= CELL_KILLED
     kills -= success
     # Expansion bids, judged against the T layer before any daughter is placed.
