@@ -28,6 +28,9 @@ DEFAULT_SIZES = {
              (256, 256, 256)],
 }
 MODELS = ("tumour", "full")
+#: Every model ``--model`` takes; ``microenvironment`` (the full model with
+#: IFN-gamma, regulatory T cells and oxygen on) only when asked for.
+ALL_MODELS = (*MODELS, "microenvironment")
 
 
 def parse_size(text: str) -> tuple[int, ...]:
@@ -41,7 +44,10 @@ def parse_size(text: str) -> tuple[int, ...]:
 def bench_config(shape: tuple[int, ...], model: str = "tumour") -> Config:
     """``tumour``: the tumour layer alone.  ``full``: tumour, T cells (10 %
     of sites, recruited at 2 % vessels), chemokine, with kills, exhaustion
-    and two T-cell moves per step (dt 10 min, 2 um/min, dx 10 um)."""
+    and two T-cell moves per step (dt 10 min, 2 um/min, dx 10 um).
+    ``microenvironment``: ``full`` with IFN-gamma and adaptive PD-L1,
+    regulatory T cells (recruited at the vessels) and oxygen on."""
+    micro = model == "microenvironment"
     return Config.model_validate({
         "simulation": {"seed": 12345, "dt_minutes": 10.0},
         "lattice": {"shape": list(shape), "neighbourhood": "von_neumann", "boundary": "periodic"},
@@ -58,8 +64,10 @@ def bench_config(shape: tuple[int, ...], model: str = "tumour") -> Config:
             "pdl1_prob_per_division": 1e-3,
             "hla_loss_prob_per_division": 1e-3,
         },
-        "immune": {"enabled": model == "full", "vessel_density": 0.02, "speed_um_per_min": 2.0},
+        "immune": {"enabled": model != "tumour", "vessel_density": 0.02, "speed_um_per_min": 2.0},
         "output": {"frame_every_steps": 0},
+        **({"ifng": {"enabled": True}, "tregs": {"enabled": True, "recruitment_rate_per_day": 5.0},
+            "oxygen": {"enabled": True}} if micro else {}),
     })
 
 

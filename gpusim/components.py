@@ -242,7 +242,8 @@ OXYGEN = Component(
     name="oxygen", section="oxygen", on=_oxygen, kernel="oxygen.cu",
     site_arrays={"necrotic": U8},  # 1 = a tumour cell died of anoxia here (cleared when a tumour cell is here)
     field_arrays={"oxygen_deficit": F32},  # supply - oxygen, mmHg per field cell (the chemokine's grid): 0 = oxygenated
-    scratch={"oxygen_scratch": (F32, "field")},  # the diffusion ping-pong buffer
+    scratch={"oxygen_scratch": (F32, "field"),  # the diffusion ping-pong buffer
+             "oxygen_source": (U8, "field")},  # field cells held at the supply this step
     phases=(Phase("oxygen", 2.5, "gpusim.engine.oxygen:field", "gpusim.reference.oxygen:field"),
             Phase("tumour_necrosis", 5.2, "gpusim.engine.oxygen:necrosis", "gpusim.reference.oxygen:necrosis")),
     events=counts(necroses=("events", "tumour cells dead of anoxia (necrosis) in the step; also in deaths")),

@@ -217,6 +217,7 @@ struct Fields {
     u8* treg;
     f32* oxygen_deficit;
     f32* oxygen_scratch;
+    u8* oxygen_source;
     u8* necrotic;
     u64* selected;
     u32* found_chunks;

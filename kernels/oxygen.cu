@@ -27,9 +27,10 @@ __device__ __forceinline__ bool field_on_face(const Params* P, u32 bx, u32 by, u
 //   d[b] = 0                                                    if the cell holds a vessel site
 //                                                               (or is on a face, o2_boundary_supply, closed lattice)
 //   d[b] = floor(d[b] + floor((supply - d[b]) * (uptake * tumour cells)))   otherwise
-//   in:  clone, vessel, oxygen_deficit     out: oxygen_deficit
+//   (sources are marked in oxygen_source: every diffusion substep holds them at 0)
+//   in:  clone, vessel, oxygen_deficit     out: oxygen_deficit, oxygen_source
 //   rng: none
-//   min traffic: 5 B/site + 8 B/thread (clone 4, vessel 1 of every site; the field cell read and written)
+//   min traffic: 5 B/site + 9 B/thread (clone 4, vessel 1 of every site; the field cell read and written, its mark)
 GPUSIM_KERNEL void oxygen_supply(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -49,6 +50,7 @@ GPUSIM_KERNEL void oxygen_supply(GPUSIM_ARGS)
             }
     const bool source = vessels != 0 || (P->o2_boundary_supply && !P->periodic && field_on_face(P, bx, by, bz));
     const f32 d = F->oxygen_deficit[b];
+    F->oxygen_source[b] = source;
     F->oxygen_deficit[b] = source ? 0.0f : chem_floor(d + chem_floor((P->o2_supply - d) * (P->o2_uptake * (f32)cells)));
 }
 
@@ -56,9 +58,9 @@ GPUSIM_KERNEL void oxygen_supply(GPUSIM_ARGS)
 // chemokine's stencil and order: field.cuh field_diffuse); parity (sub & 1)
 // 0: oxygen_deficit -> scratch, 1: scratch -> oxygen_deficit (the deficit
 // diffuses as the oxygen does: the supply is a constant).  A run with fewer substeps
-// than the launch loop skips the rest.
+// than the launch loop skips the rest.  Sources stay at deficit 0 (Dirichlet).
 //   rng: none
-//   min traffic: 8 B/thread (one field cell read, one written)
+//   min traffic: 9 B/thread (one field cell read, one written, its source mark)
 GPUSIM_KERNEL void oxygen_diffuse(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -66,7 +68,7 @@ GPUSIM_KERNEL void oxygen_diffuse(GPUSIM_ARGS)
     if (b >= P->n_field || sub >= P->o2_substeps) return;
     const f32* src = (sub & 1u) ? F->oxygen_scratch : F->oxygen_deficit;
     f32* dst = (sub & 1u) ? F->oxygen_deficit : F->oxygen_scratch;
-    dst[b] = field_diffuse(P, src, b, P->o2_alpha);
+    dst[b] = F->oxygen_source[b] ? 0.0f : field_diffuse(P, src, b, P->o2_alpha);
 }
 
 // After an odd number of substeps the field is in scratch: copy it back.

@@ -170,8 +170,8 @@ def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boun
     ox = np.random.default_rng([seed, 19])
     data["oxygen"] = {"enabled": True, "diffusion_um2_per_min": float(ox.uniform(20, 200)),
                       "uptake_per_cell_per_min": float(ox.uniform(0.5, 3.0)),
-                      "boundary_supply": bool(ox.integers(0, 2)), "hypoxia_mmHg": float(ox.uniform(30, 36)),
-                      "anoxia_mmHg": float(ox.uniform(24, 30)), "necrosis_rate_per_day": float(ox.uniform(2, 20)),
+                      "boundary_supply": bool(ox.integers(0, 2)), "hypoxia_mmHg": float(ox.uniform(34, 37)),
+                      "anoxia_mmHg": float(ox.uniform(30, 34)), "necrosis_rate_per_day": float(ox.uniform(2, 20)),
                       "hypoxic_kill_suppression": float(ox.uniform(0.2, 0.8))}
     data["immune"]["vessel_density"] = float(ox.uniform(0.005, 0.015))  # vessel-poor: hypoxic pockets
     days = steps * cfg.simulation.dt_days

@@ -39,8 +39,8 @@ def field(be, sp, events: dict) -> None:
         source |= _faces(mp)
     taken = chem_floor((mp.o2_supply - deficit) * (mp.o2_uptake * cells.astype(np.float32)))
     c = np.where(source, np.float32(0), chem_floor(deficit + taken)).astype(np.float32)
-    for _ in range(mp.o2_substeps):
-        c = diffuse(c, mp.o2_alpha, be.stencil)
+    for _ in range(mp.o2_substeps):  # sources held at the supply (deficit 0) through every substep
+        c = np.where(source, np.float32(0), diffuse(c, mp.o2_alpha, be.stencil))
         poll()
     deficit[:] = c
 
