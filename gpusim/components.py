@@ -204,6 +204,7 @@ IFNG = Component(
     observables=counts(induced_pdl1_cells=("cells", "tumour cells with IFN-gamma-induced PD-L1")),
     frames={"ifng": ("ifng", "concentration", "IFN-gamma per field cell (amount per site volume)"),
             "pdl1_induced": ("pdl1_induced", "flag", "1 = tumour cell with IFN-gamma-induced PD-L1")},
+    colour="#c51b8a",
     observe="gpusim.reference.ifng:observe", observer="ifng_observe",
 )
 

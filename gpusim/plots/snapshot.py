@@ -1,5 +1,7 @@
 """Lattice snapshot: tumour clones coloured (escape clones highlighted), T
-cells on top; the middle z slice of a 3D lattice."""
+cells on top, and the microenvironment's layers where a run has them
+(regulatory T cells, IFN-gamma-induced PD-L1, necrotic sites), each in the
+legend; the middle z slice of a 3D lattice."""
 
 from __future__ import annotations
 
@@ -7,11 +9,18 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from ..components import COLOURS
 from .style import FAMILY_LABELS, TCELL, clone_colours, colour_image, family_colour
 
 #: T cells as small translucent dots: in an inflamed core nearly every site
 #: holds one, and opaque dots would hide which clones they sit on.
 TCELL_DOT = {"s": 1.2, "alpha": 0.55}
+#: Site layers of the microenvironment components drawn over the clones when
+#: a run has them: frame -> (legend label, marker, size, alpha); colours
+#: are the components' (gpusim.components COLOURS).
+LAYERS = {"necrotic": ("necrotic sites", "s", 1.5, 0.8),
+          "pdl1_induced": ("IFN-γ-induced PD-L1", "+", 3.0, 0.6),
+          "tregs": ("regulatory T cells", "D", 2.0, 0.8)}
 
 
 def mid_slice(frame: np.ndarray) -> np.ndarray:
@@ -57,6 +66,9 @@ class Snapshot:
         self.image = ax.imshow(np.zeros((ny, nx, 4)), origin="lower", interpolation="nearest",
                                extent=(-dx / 2, (nx - 0.5) * dx, -dx / 2, (ny - 0.5) * dx))
         self.dots = ax.scatter([], [], c=TCELL, marker="o", linewidths=0, label="T cells", **TCELL_DOT)
+        self.layers = {name: (run.frames(name), ax.scatter([], [], c=COLOURS[name], marker=marker, s=size,
+                                                            alpha=alpha, linewidths=0.6 if marker == "+" else 0))
+                       for name, (_, marker, size, alpha) in LAYERS.items() if name in run.fields}
         ax.set_xlabel("x (µm)")
         ax.set_ylabel("y (µm)")
         ax.set_aspect("equal")
@@ -69,6 +81,9 @@ class Snapshot:
         if self.tcells is not None:
             handles.append(Line2D([], [], ls="", marker="o", ms=2.5, color=TCELL, alpha=TCELL_DOT["alpha"],
                                   label="T cells"))
+        for name in self.layers:
+            label, marker, _, alpha = LAYERS[name]
+            handles.append(Line2D([], [], ls="", marker=marker, ms=3, color=COLOURS[name], alpha=alpha, label=label))
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False,
                   handlelength=1.2)  # beside the lattice: it never hides a cell
         self.update(k)
@@ -79,6 +94,10 @@ class Snapshot:
         if self.tcells is not None and len(self.tcells) == len(self.clones):
             y, x = np.nonzero(mid_slice(self.tcells[k]))
             self.dots.set_offsets(np.column_stack([x, y]) * self.dx)
+        for frames, dots in self.layers.values():
+            if len(frames) == len(self.clones):
+                y, x = np.nonzero(mid_slice(frames[k]))
+                dots.set_offsets(np.column_stack([x, y]) * self.dx)
         z = "" if len(self.clones.shape) == 2 else f", z = {self.clones.shape[0] // 2}"
         self.ax.set_title(f"Lattice, day {self.clones.times[k]:.1f}{z}")
         return self.image, self.dots
