@@ -35,6 +35,7 @@ runs byte for byte as before.
 from __future__ import annotations
 
 import importlib
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -86,10 +87,14 @@ class Component:
     ``scratch`` sizes (per run) are ``"sites"``, ``"field"``, a starting
     width (the engine grows those) or a ``module:function`` of the number
     of sites.  ``key(cfg)`` is the part of the batch key that
-    shapes its arrays or launches."""
+    shapes its arrays or launches.  ``stored_at_default``: whether a run
+    file's stored config lists the section while it holds its defaults
+    (only the three components of v2 do; a later one's section appears
+    once a config sets it, so existing run files stay as they were)."""
 
     name: str
     section: str
+    stored_at_default: bool = False
     on: Callable[[Any], bool] = _always
     allocated: Callable[[Any], bool] | None = None
     site_arrays: dict[str, np.dtype] = field(default_factory=dict)
@@ -123,6 +128,7 @@ class Component:
         return (self.allocated or self.on)(cfg)
 
 
+@lru_cache(maxsize=None)
 def resolve(path: str) -> Callable:
     """The function ``module:function`` names (imported on first use)."""
     module, _, name = path.partition(":")
@@ -130,7 +136,7 @@ def resolve(path: str) -> Callable:
 
 
 TUMOUR = Component(
-    name="tumour", section="tumour", kernel="tumour.cu",
+    name="tumour", section="tumour", stored_at_default=True, kernel="tumour.cu",
     site_arrays={"clone": U32,  # clone id, 0 = no tumour cell
                  "cell": U8},  # divisions left | KILLED | STEM (state.CELL_*)
     # claim[]: bids of two-phase moves (tumour division, T-cell moves), all
@@ -158,7 +164,7 @@ TUMOUR = Component(
 )
 
 TCELLS = Component(
-    name="tcells", section="immune", on=_immune, allocated=_always, kernel="tcell.cu",
+    name="tcells", section="immune", stored_at_default=True, on=_immune, allocated=_always, kernel="tcell.cu",
     site_arrays={"tcell": U8,  # PRESENT | exhaustion << 4 | kills left, 0 = none
                  "vessel": U8},  # 1 = vessel site (T cells enter here)
     phases=(Phase("tcell_recruit", 3, "gpusim.engine.phases:tcell_recruit", "gpusim.reference.phases:tcell_recruit"),
@@ -178,7 +184,8 @@ TCELLS = Component(
 )
 
 CHEMOKINE = Component(
-    name="chemokine", section="chemokine", on=_immune, allocated=_always, kernel="chemokine.cu",
+    name="chemokine", section="chemokine", stored_at_default=True, on=_immune, allocated=_always,
+    kernel="chemokine.cu",
     field_arrays={"chemokine": F32,  # concentration per field cell
                   "kill_bursts": U32},  # kills since the last chemokine phase
     scratch={"chemokine_scratch": (F32, "field")},  # the diffusion ping-pong buffer
@@ -271,6 +278,10 @@ EVENTS: dict[str, Observable] = {k: v for c in COMPONENTS for k, v in c.events.i
 STATE: dict[str, Observable] = {k: v for c in COMPONENTS for k, v in c.observables.items()}
 #: Fields written as frames: name -> (source array, unit, description).
 FRAMES: dict[str, tuple[str, str, str]] = {k: v for c in COMPONENTS for k, v in c.frames.items()}
+#: Frames of per-site layers, by component (``gpusim export``'s cells table
+#: decodes the tumour's and the T cells'; other layers become raw columns).
+SITE_FRAMES: dict[str, str] = {name: c.name for c in COMPONENTS for name, (src, _, _) in c.frames.items()
+                               if src in c.site_arrays}
 #: Plot colour of a frame's layer (the T cells' blue).
 COLOURS: dict[str, str] = {name: c.colour for c in COMPONENTS if c.colour for name in c.frames}
 

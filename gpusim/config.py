@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal, Union
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
 
+from .components import COMPONENTS
 from .errors import InputError
 
 #: Config times are in days and minutes; kernels count steps of dt minutes.
@@ -422,17 +423,17 @@ class Config(_Section):
     analysis: AnalysisConfig = AnalysisConfig()
 
     @model_serializer(mode="wrap")
-    def _default_analysis_left_out(self, handler):
+    def _default_sections_left_out(self, handler):
         # [analysis] only changes what is computed from the frames, never the
-        # run: left out of dumps while at its defaults, so run files (their
-        # stored config) and sweep fingerprints stay what they were before
-        # the section existed.  Sections of components added later (off by
-        # default, DESIGN §9) are left out while at their defaults too.
+        # run, and the section of a component added after v2 is off by
+        # default (gpusim.components): each is left out of dumps while at its
+        # defaults, so run files (their stored config) and sweep
+        # fingerprints stay what they were before the section existed.
         data = handler(self)
         if isinstance(data, dict):
-            for name, default in _OMIT_AT_DEFAULT.items():
-                if getattr(self, name) == default:
-                    data.pop(name, None)
+            for name in ("analysis", *(c.section for c in COMPONENTS if not c.stored_at_default)):
+                if name in data and getattr(self, name) == type(getattr(self, name))():
+                    data.pop(name)
         return data
 
     def diffusion_ratio(self) -> tuple[float, float]:
@@ -520,12 +521,6 @@ class Config(_Section):
     def to_toml(self) -> str:
         """The resolved config as TOML text (what run files store)."""
         return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))
-
-
-#: Config sections left out of dumps while at their defaults (the stored
-#: config of a run without them stays byte for byte what it was).
-_OMIT_AT_DEFAULT = {"analysis": AnalysisConfig(), "ifng": InterferonConfig(), "tregs": TregConfig(),
-                    "oxygen": OxygenConfig()}
 
 
 # --------------------------------------------------------------------------

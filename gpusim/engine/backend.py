@@ -156,8 +156,12 @@ class KernelBackend(PhaseRunner, BatchBackend):
         """``kernel`` over ``n_threads`` threads of every active run (or of
         ``rows`` only); ``sub`` is its substep argument (diffusion substep,
         T-cell move), the same for every run."""
-        params = self.table.buffer(self.device, self.active, rows)
-        fields = self._fields_buffer(rows)
+        params = self.table.current if rows is None else None  # the common case: nothing changed
+        if params is None:
+            params = self.table.buffer(self.device, self.active, rows)
+        fields = self._fields_buf
+        if rows is not None or fields is None or self.arrays.fields_dirty:
+            fields = self._fields_buffer(rows)
         n_runs = len(self.active) if rows is None else len(rows)
         self.device.launch(kernel, n_threads, params, fields, sub, n_runs)
 
