@@ -19,15 +19,11 @@ GPUSIM_KERNEL void chemokine_secrete(GPUSIM_ARGS)
     GPUSIM_BIND_RUN;
     const u32 b = global_thread_index();
     if (b >= P->n_field) return;
-    const u32 k = P->coarsen;
-    const u32 bx = b % P->fx, by = (b / P->fx) % P->fy, bz = b / (P->fx * P->fy);
-    const u32 kz = P->field_dim == 3 ? k : 1;
-    // Field cells at the far edges may be partial when k does not divide the lattice.
-    const u32 x1 = min(bx * k + k, P->nx), y1 = min(by * k + k, P->ny), z1 = min(bz * kz + kz, P->nz);
+    const field_block f = field_block_of(P, b);
     u32 cells = 0;
-    for (u32 z = bz * kz; z < z1; ++z)
-        for (u32 y = by * k; y < y1; ++y)
-            for (u32 x = bx * k; x < x1; ++x)
+    for (u32 z = f.z0; z < f.z1; ++z)
+        for (u32 y = f.y0; y < f.y1; ++y)
+            for (u32 x = f.x0; x < f.x1; ++x)
                 cells += F->clone[x + P->nx * (y + P->ny * z)] != 0;
     const f32 src = chem_floor(P->chem_secretion * (f32)cells) + chem_floor(P->chem_burst * (f32)F->kill_bursts[b]);
     F->chemokine[b] = chem_floor(F->chemokine[b] + src);

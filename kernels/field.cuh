@@ -12,6 +12,20 @@ __device__ __forceinline__ u32 field_cell_of(const Params* P, site_xyz c)
     return (u32)c.x / k + P->fx * ((u32)c.y / k + P->fy * ((u32)c.z / k));
 }
 
+// The lattice sites of field cell b: [x0, x1) x [y0, y1) x [z0, z1) (the
+// cells at the far edges may be partial when coarsen does not divide the lattice).
+struct field_block { u32 bx, by, bz, x0, x1, y0, y1, z0, z1; };
+
+__device__ __forceinline__ field_block field_block_of(const Params* P, u32 b)
+{
+    const u32 k = P->coarsen, kz = P->field_dim == 3 ? k : 1;
+    field_block f;
+    f.bx = b % P->fx; f.by = (b / P->fx) % P->fy; f.bz = b / (P->fx * P->fy);
+    f.x0 = f.bx * k; f.y0 = f.by * k; f.z0 = f.bz * kz;
+    f.x1 = min(f.x0 + k, P->nx); f.y1 = min(f.y0 + k, P->ny); f.z1 = min(f.z0 + kz, P->nz);
+    return f;
+}
+
 // The chemokine floor: |x| < 2^GPUSIM_CHEM_FLOOR_EXP -> +0.  Applied to every
 // product and every stored value of the field.  Stored values are then 0 or
 // at least 2^-100, i.e. multiples of 2^-123, so their differences and sums are

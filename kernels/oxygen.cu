@@ -36,19 +36,16 @@ GPUSIM_KERNEL void oxygen_supply(GPUSIM_ARGS)
     GPUSIM_BIND_RUN;
     const u32 b = global_thread_index();
     if (b >= P->n_field) return;
-    const u32 k = P->coarsen;
-    const u32 bx = b % P->fx, by = (b / P->fx) % P->fy, bz = b / (P->fx * P->fy);
-    const u32 kz = P->field_dim == 3 ? k : 1;
-    const u32 x1 = min(bx * k + k, P->nx), y1 = min(by * k + k, P->ny), z1 = min(bz * kz + kz, P->nz);
+    const field_block f = field_block_of(P, b);
     u32 cells = 0, vessels = 0;
-    for (u32 z = bz * kz; z < z1; ++z)
-        for (u32 y = by * k; y < y1; ++y)
-            for (u32 x = bx * k; x < x1; ++x) {
+    for (u32 z = f.z0; z < f.z1; ++z)
+        for (u32 y = f.y0; y < f.y1; ++y)
+            for (u32 x = f.x0; x < f.x1; ++x) {
                 const u32 i = x + P->nx * (y + P->ny * z);
                 cells += F->clone[i] != 0;
                 vessels += F->vessel[i] != 0;
             }
-    const bool source = vessels != 0 || (P->o2_boundary_supply && !P->periodic && field_on_face(P, bx, by, bz));
+    const bool source = vessels != 0 || (P->o2_boundary_supply && !P->periodic && field_on_face(P, f.bx, f.by, f.bz));
     const f32 d = F->oxygen_deficit[b];
     F->oxygen_source[b] = source;
     F->oxygen_deficit[b] = source ? 0.0f : chem_floor(d + chem_floor((P->o2_supply - d) * (P->o2_uptake * (f32)cells)));

@@ -180,6 +180,29 @@ def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boun
     return Config.model_validate(data)
 
 
+def assert_batch_equals_alone(tmp_path, cfgs: list) -> None:
+    """``cfgs`` batched on cpu write the run files of each alone on numpy."""
+    import gpusim
+
+    require_backend("cpu")
+    for i, c in enumerate(cfgs):
+        gpusim.run_to_file(c, tmp_path / f"alone{i}.h5", backend="numpy")
+    gpusim.run_batch(cfgs, [tmp_path / f"batch{i}.h5" for i in range(len(cfgs))], backend="cpu", batch=len(cfgs))
+    for i in range(len(cfgs)):
+        assert_same_run(tmp_path / f"batch{i}.h5", tmp_path / f"alone{i}.h5")
+
+
+def assert_resume_equals_one_go(tmp_path, short: Config, long: Config, backend: str) -> None:
+    """``short`` run to its end, then resumed to ``long``'s steps, writes the
+    run file of ``long`` made in one go."""
+    from gpusim.simulation import resume_run, run_to_file
+
+    run_to_file(short, tmp_path / "ext.h5", backend=backend)
+    run_to_file(long, tmp_path / "ref.h5", backend=backend)
+    resume_run(tmp_path / "ext.h5", steps=long.simulation.steps - short.simulation.steps, backend=backend)
+    assert_same_run(tmp_path / "ext.h5", tmp_path / "ref.h5")
+
+
 def rich_state():
     """A state with more per-site layers, a coarse float32 field, and extras
     of every kind a checkpoint must carry (scalars, strings, lists, None, nested dicts)."""

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import (CASES, assert_same_run, every_case_against_reference, make_config,
-                      random_microenvironment_config, require_backend, run_against_reference,
-                      run_cpu_in_subprocess, run_state)
+from conftest import (CASES, assert_batch_equals_alone, assert_resume_equals_one_go, every_case_against_reference,
+                      make_config, random_microenvironment_config, run_against_reference, run_cpu_in_subprocess,
+                      run_state)
 
-import gpusim
 from gpusim.observables import observables_for
 from gpusim.config import Config
-from gpusim.simulation import Simulation, resume_run, run_to_file
+from gpusim.simulation import Simulation
 from gpusim.state import initial_state
 
 
@@ -47,23 +46,15 @@ def _inflamed(steps: int, **ifng) -> Config:
 
 @pytest.mark.parametrize("backend", ["numpy", "cpu"])
 def test_restart_of_an_ifng_run_is_byte_identical(tmp_path, backend):
-    run_to_file(_inflamed(25), tmp_path / "ext.h5", backend=backend)
-    run_to_file(_inflamed(50), tmp_path / "ref.h5", backend=backend)
-    resume_run(tmp_path / "ext.h5", steps=25, backend=backend)
-    assert_same_run(tmp_path / "ext.h5", tmp_path / "ref.h5")
+    assert_resume_equals_one_go(tmp_path, _inflamed(25), _inflamed(50), backend)
 
 
 def test_batched_ifng_runs_equal_runs_alone(tmp_path):
-    require_backend("cpu")
     cfgs = [_inflamed(30 + 5 * i, loss_rate_per_day=1.0 + i, induction_threshold=0.02 * (i + 1))
             for i in range(3)]
     cfgs = [c.model_copy(update={"simulation": c.simulation.model_copy(update={"seed": 9 + i})})
             for i, c in enumerate(cfgs)]
-    for i, c in enumerate(cfgs):
-        run_to_file(c, tmp_path / f"alone{i}.h5", backend="numpy")
-    gpusim.run_batch(cfgs, [tmp_path / f"batch{i}.h5" for i in range(3)], backend="cpu", batch=3)
-    for i in range(3):
-        assert_same_run(tmp_path / f"batch{i}.h5", tmp_path / f"alone{i}.h5")
+    assert_batch_equals_alone(tmp_path, cfgs)
 
 
 def test_off_by_default_adds_nothing():

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import (CASES, assert_same_run, every_case_against_reference, make_config,
-                      random_microenvironment_config, require_backend, run_against_reference,
-                      run_cpu_in_subprocess, run_state)
+from conftest import (CASES, assert_batch_equals_alone, assert_resume_equals_one_go, every_case_against_reference,
+                      make_config, random_microenvironment_config, run_against_reference, run_cpu_in_subprocess,
+                      run_state)
 
-import gpusim
 from gpusim.observables import observables_for
 from gpusim.config import Config
 from gpusim.params import model_params, step_params
-from gpusim.simulation import resume_run, run_to_file
 from gpusim.state import initial_state
 from gpusim.therapy import at_step
 
@@ -58,21 +56,13 @@ CTLA4 = {"kind": "ctla4_blockade", "start_day": 0.3, "end_day": 10.0, "level": 1
 
 @pytest.mark.parametrize("backend", ["numpy", "cpu"])
 def test_restart_of_a_treg_run_is_byte_identical(tmp_path, backend):
-    run_to_file(treg_rich(25, therapy=[CTLA4]), tmp_path / "ext.h5", backend=backend)
-    run_to_file(treg_rich(50, therapy=[CTLA4]), tmp_path / "ref.h5", backend=backend)
-    resume_run(tmp_path / "ext.h5", steps=25, backend=backend)
-    assert_same_run(tmp_path / "ext.h5", tmp_path / "ref.h5")
+    assert_resume_equals_one_go(tmp_path, treg_rich(25, therapy=[CTLA4]), treg_rich(50, therapy=[CTLA4]), backend)
 
 
 def test_batched_treg_runs_equal_runs_alone(tmp_path):
-    require_backend("cpu")
     cfgs = [treg_rich(30, speed_um_per_min=1.0), treg_rich(40, therapy=[CTLA4], speed_um_per_min=3.0),
             treg_rich(35, suppression=0.2)]
-    for i, c in enumerate(cfgs):
-        run_to_file(c, tmp_path / f"alone{i}.h5", backend="numpy")
-    gpusim.run_batch(cfgs, [tmp_path / f"batch{i}.h5" for i in range(3)], backend="cpu", batch=3)
-    for i in range(3):
-        assert_same_run(tmp_path / f"batch{i}.h5", tmp_path / f"alone{i}.h5")
+    assert_batch_equals_alone(tmp_path, cfgs)
 
 
 def test_off_by_default_adds_nothing():
