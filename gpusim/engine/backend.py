@@ -159,7 +159,9 @@ class KernelBackend(PhaseRunner, BatchBackend):
         params = self.table.current if rows is None else None  # the common case: nothing changed
         if params is None:
             params = self.table.buffer(self.device, self.active, rows)
-        fields = self._fields_buf if rows is None and not self.arrays.fields_dirty else self._fields_buffer(rows)
+        fields = self._fields_buf
+        if rows is not None or fields is None or self.arrays.fields_dirty:
+            fields = self._fields_buffer(rows)
         n_runs = len(self.active) if rows is None else len(rows)
         self.device.launch(kernel, n_threads, params, fields, sub, n_runs)
 
