@@ -50,8 +50,8 @@ __device__ __forceinline__ u32 chemokine_level(const Params* P, f32 c)
 // One explicit diffusion substep at field cell b (von Neumann stencil):
 //   floor(src[b] + floor(alpha * sum_k (src[nbr_k] - src[b]))), neighbours in the
 //   order -x, +x, -y, +y(, -z, +z); a closed boundary has no flux.
-// Every diffusing field (chemokine, oxygen) uses this one stencil.
-__device__ __forceinline__ f32 field_diffuse(const Params* P, const f32* src, u32 b, f32 alpha)
+// Every diffusing field (field.cu field_diffuse, oxygen.cu) uses this one stencil.
+__device__ __forceinline__ f32 diffuse_at(const Params* P, const f32* src, u32 b, f32 alpha)
 {
     const u32 fx = P->fx, fy = P->fy, fz = P->fz;
     const u32 x = b % fx, y = (b / fx) % fy, z = b / (fx * fy);

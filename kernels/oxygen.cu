@@ -52,7 +52,7 @@ GPUSIM_KERNEL void oxygen_supply(GPUSIM_ARGS)
 }
 
 // One explicit diffusion substep of the oxygen, per field cell (the
-// chemokine's stencil and order: field.cuh field_diffuse); parity (sub & 1)
+// chemokine's stencil and order: field.cuh diffuse_at); parity (sub & 1)
 // 0: oxygen_deficit -> scratch, 1: scratch -> oxygen_deficit (the deficit
 // diffuses as the oxygen does: the supply is a constant).  A run with fewer substeps
 // than the launch loop skips the rest.  Sources stay at deficit 0 (Dirichlet).
@@ -65,7 +65,7 @@ GPUSIM_KERNEL void oxygen_diffuse(GPUSIM_ARGS)
     if (b >= P->n_field || sub >= P->o2_substeps) return;
     const f32* src = (sub & 1u) ? F->oxygen_scratch : F->oxygen_deficit;
     f32* dst = (sub & 1u) ? F->oxygen_deficit : F->oxygen_scratch;
-    dst[b] = F->oxygen_source[b] ? 0.0f : field_diffuse(P, src, b, P->o2_alpha);
+    dst[b] = F->oxygen_source[b] ? 0.0f : diffuse_at(P, src, b, P->o2_alpha);
 }
 
 // After an odd number of substeps the field is in scratch: copy it back.
