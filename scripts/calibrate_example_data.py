@@ -20,7 +20,7 @@ from gpusim.calibrate.run import Calibration
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "configs" / "calibrate_example.toml"
-DAYS = {"tumour_cells": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], "tcells": [2.0, 4.0, 6.0, 8.0]}
+DAYS = {"tumour_cells": [2.0, 4.0, 6.0, 8.0], "tcells": [2.0, 4.0, 6.0, 8.0]}
 
 
 def main() -> None:

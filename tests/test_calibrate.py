@@ -175,3 +175,14 @@ def test_bad_spec_or_data_one_line_nothing_written(tmp_path, capsys, edit, fragm
     proc = cli(capsys, "calibrate", path, "-o", out, "--backend", "cpu")
     assert_one_line_error(proc, *fragments)
     assert not out.exists()
+
+
+def test_bench_one_generation_batched_against_one_at_a_time(tmp_path, capsys):
+    spec = write_spec(tmp_path)
+    proc = cli(capsys, "bench", "--calibrate", spec, "--cohort", "3", "--backend", "cpu", "--json")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    (rec,) = json.loads(proc.stdout)
+    assert rec["particles"] == 3 and rec["runs"] == 6 and rec["batched_s"] > 0 and rec["alone_s"] > 0
+    assert "one at a time" in proc.stderr and "runs/hour" in proc.stderr

@@ -36,7 +36,7 @@ why, and how many others are bad.
 >>> read_data(table, ["base"], 30.0, 2)
 Traceback (most recent call last):
 ...
-gpusim.errors.InputError: data: row 2: time -1 is not in [0, 30] days
+gpusim.errors.InputError: data: row 2: time -1.0 is not in [0, 30] days
 """
 
 from __future__ import annotations
