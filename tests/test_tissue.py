@@ -225,3 +225,22 @@ def test_section_in_a_sweep_base(tmp_path, capsys):
     for run in runs:
         with gpusim.open_run(run) as r:
             assert int((r.frames("tumour_clone")[0] > 0).sum()) == 2
+
+
+def test_3d_table_and_z_rules(tmp_path):
+    path = tmp_path / "cells.parquet"
+    pd.DataFrame({"X": [0.0, 30.0, 30.0, 70.0], "Y": [0.0, 20.0, 20.0, 70.0], "Z": [0.0, 40.0, 44.0, 10.0],
+                  "cell_type": ["tumour", "tumour", "tumour", "tcell"], "r": [0.25, 0.5, 0.5, 0.0]}).to_parquet(path)
+    cfg = Config.model_validate({"lattice": {"shape": [8, 8, 8]}, "initial": {
+        "file": str(path), "columns": {"x_um": "X", "y_um": "Y", "z_um": "Z"}}})
+    st, report = section_state(cfg)
+    site = lambda x, y, z: x + 8 * (y + 8 * z)  # noqa: E731
+    assert np.flatnonzero(st.sites["clone"]).tolist() == [site(0, 0, 0), site(3, 2, 4)]
+    assert st.sites["clone"][[site(0, 0, 0), site(3, 2, 4)]].tolist() == [1, 2]  # clones by distinct r
+    assert st.clones["recognition"][1:3].tolist() == [2**30, 2**31]
+    assert np.flatnonzero(st.sites["tcell"]).tolist() == [site(7, 7, 1)]
+    assert report.dropped == {"tumour": 1}
+    flat = Config.model_validate({"lattice": {"shape": [8, 8]}, "initial": {
+        "file": str(path), "columns": {"x_um": "X", "y_um": "Y", "z_um": "Z"}}})
+    with pytest.raises(InputError, match="has z_um but the lattice is 2D"):
+        section_state(flat)
