@@ -186,3 +186,14 @@ def test_bench_one_generation_batched_against_one_at_a_time(tmp_path, capsys):
     (rec,) = json.loads(proc.stdout)
     assert rec["particles"] == 3 and rec["runs"] == 6 and rec["batched_s"] > 0 and rec["alone_s"] > 0
     assert "one at a time" in proc.stderr and "runs/hour" in proc.stderr
+
+
+def test_shipped_example_loads_with_its_data():
+    from gpusim.calibrate.run import Calibration
+
+    root = Path(__file__).parents[1] / "configs"
+    cal = Calibration(root / "calibrate_example.toml", backend="numpy", quick=True)
+    assert {p.key: p.truth for p in cal.spec.params} == {"tumour.division_rate_per_day": 0.8,
+                                                          "immune.recruitment_rate_per_day": 3.0}
+    assert set(cal.data["arm"]) == {"control", "vaccine"} and cal.simulator.steps == 192
+    assert (cal.abc.population, cal.abc.generations) == (50, 6)

@@ -31,6 +31,7 @@ import hashlib
 import json
 import logging
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -191,9 +192,13 @@ def calibrate(spec_path: str | Path, out: str | Path, backend: str = "auto", bat
         done = 0
     remaining = cal.abc.generations - done
     if remaining > 0:
-        abc.run(minimum_epsilon=cal.abc.min_epsilon, max_nr_populations=remaining,
-                min_acceptance_rate=cal.abc.min_acceptance_rate,
-                max_total_nr_simulations=cal.abc.max_simulations or np.inf)
+        with warnings.catch_warnings():
+            # pyABC's stopping rule compares successive epsilons: after generation 0 (epsilon inf) that is
+            # inf - inf, a NaN that correctly does not stop the run.
+            warnings.filterwarnings("ignore", "invalid value encountered in scalar subtract", RuntimeWarning)
+            abc.run(minimum_epsilon=cal.abc.min_epsilon, max_nr_populations=remaining,
+                    min_acceptance_rate=cal.abc.min_acceptance_rate,
+                    max_total_nr_simulations=cal.abc.max_simulations or np.inf)
     history = pyabc.History(db, _id=1)
     summary = write_outputs(cal, history, out, plots)
     return summary
