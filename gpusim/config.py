@@ -15,6 +15,7 @@ unknown key is an error (a typo must never silently fall back to a default).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import re
@@ -236,6 +237,20 @@ SECTION_COLUMNS = ("x_um", "y_um", "z_um", "cell_type", "clone", "tcell", "vesse
                    "recognition", "tcell_exhaustion", "tcell_kills_left")
 
 
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, hex (what a run file's ``[initial] sha256`` holds)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except (IsADirectoryError, PermissionError) as err:
+        raise ValueError(f"{path}: cannot read ({err.__class__.__name__})") from None
+    return digest.hexdigest()
+
+
 class InitialConfig(_Section):
     """Start from a tissue section instead of a founder ball (``gpusim run
     --initial FILE``; :mod:`gpusim.tissue` reads it): a cell table (.csv,
@@ -277,8 +292,6 @@ class InitialConfig(_Section):
     @model_validator(mode="after")
     def _hashed(self):
         if self.sha256 is None and self.file is not None:
-            from .tissue import file_sha256
-
             object.__setattr__(self, "sha256", file_sha256(self.file))  # not an assignment to validate again
         return self
 

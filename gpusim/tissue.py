@@ -66,14 +66,13 @@ cell byte (stem, or ``tumour.max_divisions`` divisions left).
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .config import SECTION_KINDS, Config, InitialConfig
+from .config import SECTION_KINDS, Config, InitialConfig, file_sha256
 from .errors import InputError
 from .state import (
     CLONE_COLUMNS,
@@ -99,20 +98,6 @@ LAYERS = ("tumour", "tcell", "vessel")
 #: Most clone ids a section may use: a clone table of this many rows is
 #: ~30 bytes each (or 4 per site, if more).
 MAX_CLONE_ID = 1 << 22
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file, hex (what a run file's ``[initial] sha256`` holds)."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except (IsADirectoryError, PermissionError) as err:
-        raise ValueError(f"{path}: cannot read ({err.__class__.__name__})") from None
-    return digest.hexdigest()
 
 
 @dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .run import MASS
+from .spec import MASS
 
 POSTERIOR = "#2166ac"
 PRIOR = "#999999"

@@ -39,12 +39,10 @@ import numpy as np
 from ..config import load_config
 from ..errors import InputError
 from .data import load_data, scales
-from .spec import CalibrationSpec, load_spec
+from .spec import MASS, CalibrationSpec, load_spec
 
 log = logging.getLogger("gpusim")
 
-#: Credible mass of the reported intervals.
-MASS = 0.9
 DB = "calibration.db"
 MANIFEST = "calibration.json"
 

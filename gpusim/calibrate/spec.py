@@ -58,6 +58,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..config import read_toml, validated
 from ..sweep.spec import Arm, BaseSpec
 
+#: Probability mass of the credible (and prior) intervals gpusim calibrate reports.
+MASS = 0.9
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
