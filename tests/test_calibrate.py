@@ -78,8 +78,8 @@ def test_a_generation_batched_equals_one_at_a_time(tmp_path):
     from gpusim.calibrate.run import Calibration
 
     spec = write_spec(tmp_path)
-    data = DATA.assign(quantity=["tumour_cells", "phenotype_no_core", "tumour_cells", "tcell_density_margin_per_mm2"],
-                       value=[12.0, 0.5, 12.0, 300.0])
+    data = DATA.assign(quantity=["tumour_cells", "phenotype_no_core", "response_rate", "tcell_density_margin_per_mm2"],
+                       value=[12.0, 0.5, 0.2, 300.0])  # every kind of statistic: observable, phenotype, response, spatial
     data.to_csv(tmp_path / "data.csv", index=False)
     cal = Calibration(spec, backend="cpu")
     particles = [{"tumour.division_rate_per_day": r, "immune.recruitment_rate_per_day": q}
@@ -88,6 +88,7 @@ def test_a_generation_batched_equals_one_at_a_time(tmp_path):
     alone = [cal.simulator([p], 2, 10 + i, batch=1)[0] for i, p in enumerate(particles)]
     np.testing.assert_array_equal(np.array(together), np.array(alone))
     assert not np.allclose(together[0], together[1])  # the parameters matter
+    assert all(0 <= t[1] <= 1 and 0 <= t[2] <= 1 for t in together)  # fractions of patients
     numpy = Calibration(spec, backend="numpy").simulator(particles[:1], 2, 10)
     np.testing.assert_array_equal(numpy[0], together[0])  # and the backend does not
 
