@@ -78,8 +78,9 @@ def test_a_generation_batched_equals_one_at_a_time(tmp_path):
     from gpusim.calibrate.run import Calibration
 
     spec = write_spec(tmp_path)
+    # every kind of statistic: observable, phenotype fraction, response rate, spatial density
     data = DATA.assign(quantity=["tumour_cells", "phenotype_no_core", "response_rate", "tcell_density_margin_per_mm2"],
-                       value=[12.0, 0.5, 0.2, 300.0])  # every kind of statistic: observable, phenotype, response, spatial
+                       value=[12.0, 0.5, 0.2, 300.0])
     data.to_csv(tmp_path / "data.csv", index=False)
     cal = Calibration(spec, backend="cpu")
     particles = [{"tumour.division_rate_per_day": r, "immune.recruitment_rate_per_day": q}
