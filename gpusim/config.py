@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal, Union
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
 
+from .components import COMPONENTS
 from .errors import InputError
 
 #: Config times are in days and minutes; kernels count steps of dt minutes.
@@ -358,16 +359,19 @@ class Config(_Section):
     initial: InitialConfig | None = Field(None, description="start from a tissue section (gpusim.tissue)")
 
     @model_serializer(mode="wrap")
-    def _default_analysis_left_out(self, handler):
+    def _default_sections_left_out(self, handler):
         # [analysis] only changes what is computed from the frames, never the
-        # run: left out of dumps while at its defaults, so run files (their
-        # stored config) and sweep fingerprints stay what they were before
-        # the section existed.
+        # run, and the section of a component added after v2 is off by
+        # default (gpusim.components): each is left out of dumps while at its
+        # defaults, so run files (their stored config) and sweep
+        # fingerprints stay what they were before the section existed.
         data = handler(self)
-        if isinstance(data, dict) and self.analysis == AnalysisConfig():
-            data.pop("analysis", None)
-        if isinstance(data, dict) and self.initial is None:  # likewise [initial]: absent unless used
-            data.pop("initial", None)
+        if isinstance(data, dict):
+            for name in ("analysis", *(c.section for c in COMPONENTS if not c.stored_at_default)):
+                if name in data and getattr(self, name) == type(getattr(self, name))():
+                    data.pop(name)
+            if self.initial is None:  # likewise [initial] (gpusim.tissue): absent unless used
+                data.pop("initial", None)
         return data
 
     def diffusion_ratio(self) -> tuple[float, float]:

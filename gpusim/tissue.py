@@ -78,8 +78,6 @@ from .state import (
     CLONE_COLUMNS,
     CLONE_HLA,
     CLONE_PDL1,
-    FIELD_ARRAYS,
-    SITE_ARRAYS,
     TCELL_EXHAUSTION_MAX,
     TCELL_EXHAUSTION_SHIFT,
     TCELL_KILLS_MASK,
@@ -573,8 +571,9 @@ def _image_layers(cfg: Config, image: np.ndarray) -> tuple[Layers, Report]:
 
 def _assemble(cfg: Config, layers: Layers) -> State:
     """The State at step 0: the config's own initial state (vessels drawn
-    from immune.vessel_density, chemokine zero) with its founder ball
-    replaced by the section's layers."""
+    from immune.vessel_density, chemokine zero, every other component's
+    layers as the config makes them) with its founder ball replaced by the
+    section's layers."""
     ini = cfg.initial
     if cfg.immune.enabled and cfg.immune.initial_tcells:
         raise InputError("immune.initial_tcells places random T cells; with [initial] the section places them "
@@ -599,5 +598,4 @@ def _assemble(cfg: Config, layers: Layers) -> State:
         clones["flags"][c] = layers.clone_flags[c]
     clones["population"][: n_clones] = np.bincount(layers.tumour_clone, minlength=n_clones)[:n_clones]
     clones["population"][0] = 0
-    assert set(sites) == set(SITE_ARRAYS) and set(state.extra) == set(FIELD_ARRAYS)
     return State(step=0, n_clones=n_clones, sites=sites, clones=clones, extra=state.extra)

@@ -66,7 +66,7 @@ class Calibration:
     def __init__(self, spec_path: str | Path, backend: str = "auto", batch: int | str = "auto",
                  quick: bool = False):
         from ..config import apply_overrides
-        from ..sweep.runs import _check_keys  # the sweep's check that every key names a config value
+        from ..sweepdir.runs import _check_keys  # the sweep's check that every key names a config value
         from .simulate import Simulator
 
         spec_path = Path(spec_path)

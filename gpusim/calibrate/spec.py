@@ -56,7 +56,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..config import read_toml, validated
-from ..sweep.spec import Arm, BaseSpec
+from ..sweepdir.spec import Arm, BaseSpec
 
 #: Probability mass of the credible (and prior) intervals gpusim calibrate reports.
 MASS = 0.9
