@@ -15,6 +15,7 @@ unknown key is an error (a typo must never silently fall back to a default).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import re
@@ -344,6 +345,75 @@ class AnalysisConfig(_Section):
     mixing_window_um: float = Field(100.0, gt=0.0, description="window edge for the clone Shannon diversity")
 
 
+#: What a tissue section's cells become (gpusim.tissue): a gpusim cell kind,
+#: or ``ignore`` (left out, counted as dropped).
+SECTION_KINDS = ("tumour", "tcell", "vessel", "ignore")
+
+#: Columns of a section's cell table that gpusim reads (``[initial.columns]``
+#: maps them to the file's own names).
+SECTION_COLUMNS = ("x_um", "y_um", "z_um", "cell_type", "clone", "tcell", "vessel", "pdl1", "hla", "r",
+                   "recognition", "tcell_exhaustion", "tcell_kills_left")
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, hex (what a run file's ``[initial] sha256`` holds)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except (IsADirectoryError, PermissionError) as err:
+        raise ValueError(f"{path}: cannot read ({err.__class__.__name__})") from None
+    return digest.hexdigest()
+
+
+class InitialConfig(_Section):
+    """Start from a tissue section instead of a founder ball (``gpusim run
+    --initial FILE``; :mod:`gpusim.tissue` reads it): a cell table (.csv,
+    .parquet), an AnnData file (.h5ad: ``obsm["spatial"]`` and an ``obs``
+    column of cell types) or a label image (.tif/.tiff, one class per label
+    value).  ``file`` is resolved against the config file's directory;
+    ``sha256`` is filled in when the config is loaded and checked when the
+    state is built, so a run file's stored config names and fingerprints
+    the section it started from."""
+
+    file: str | None = Field(None, min_length=1, description="the section: .csv, .parquet, .h5ad, .tif or .tiff "
+                             "(or given by --initial FILE)")
+    sha256: str | None = Field(None, pattern="^[0-9a-f]{64}$", description="SHA-256 of the file (filled in on load)")
+    format: Literal["auto", "csv", "parquet", "h5ad", "tiff"] = Field(
+        "auto", description="auto: from the file name's suffix")
+    cell_types: dict[str, Literal["tumour", "tcell", "vessel", "ignore"]] = Field(
+        default_factory=dict, description="the file's cell-type names (label values for images) -> gpusim kinds")
+    columns: dict[str, str] = Field(default_factory=dict, description="gpusim column name -> the file's name")
+    um_per_unit: float = Field(1.0, gt=0.0, description="micrometres per coordinate unit (or per image pixel)")
+    origin_um: list[float] = Field(default_factory=list,
+                                   description="subtracted from every position (um); empty: 0 on every axis")
+    vessels: Literal["config", "section"] = Field(
+        "config", description="config: the section's vessels plus those drawn from immune.vessel_density; "
+                              "section: only the section's")
+
+    @field_validator("file")
+    @classmethod
+    def _absolute(cls, v: str | None) -> str | None:
+        return None if v is None else str(Path(v).expanduser().resolve())
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if key not in SECTION_COLUMNS:
+                raise ValueError(f"columns.{key}: not a section column (known: {', '.join(SECTION_COLUMNS)})")
+        return v
+
+    @model_validator(mode="after")
+    def _hashed(self):
+        if self.sha256 is None and self.file is not None:
+            object.__setattr__(self, "sha256", file_sha256(self.file))  # not an assignment to validate again
+        return self
+
+
 class CheckpointBlockade(_Section):
     kind: Literal["checkpoint_blockade"]
     start_day: float = Field(ge=0.0)
@@ -421,6 +491,7 @@ class Config(_Section):
     outcome: OutcomeConfig = OutcomeConfig()
     output: OutputConfig = OutputConfig()
     analysis: AnalysisConfig = AnalysisConfig()
+    initial: InitialConfig | None = Field(None, description="start from a tissue section (gpusim.tissue)")
 
     @model_serializer(mode="wrap")
     def _default_sections_left_out(self, handler):
@@ -434,6 +505,8 @@ class Config(_Section):
             for name in ("analysis", *(c.section for c in COMPONENTS if not c.stored_at_default)):
                 if name in data and getattr(self, name) == type(getattr(self, name))():
                     data.pop(name)
+            if self.initial is None:  # likewise [initial] (gpusim.tissue): absent unless used
+                data.pop("initial", None)
         return data
 
     def diffusion_ratio(self, section: str = "chemokine") -> tuple[float, float]:
@@ -652,8 +725,16 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     data = read_toml(path)
     if not data:  # an empty file (or only comments) is a mistake, not "all defaults"
         raise InputError(f"{path}: empty config (no settings); start from configs/quickstart.toml")
+    _initial_beside(data, Path(path))
     cfg = validate(data, str(path))  # blame the file before any override
     return validate(_with_overrides(data, list(overrides)), "--set") if overrides else cfg
+
+
+def _initial_beside(data: dict[str, Any], path: Path) -> None:
+    """A relative ``[initial] file`` is relative to the config file's directory."""
+    initial = data.get("initial")
+    if isinstance(initial, dict) and isinstance(initial.get("file"), str):
+        initial["file"] = str(path.parent / Path(initial["file"]).expanduser())
 
 
 def config_from_toml_text(text: str, where: str) -> Config:

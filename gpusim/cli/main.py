@@ -10,9 +10,11 @@ import sys
 import warnings
 
 from ..errors import InputError, RunInterrupted, WriteError
-from . import analyse, bench, export, info, plot, resume, run, sensitivity, submit, summarize, sweep, validate
+from . import (analyse, bench, calibrate, export, info, plot, resume, run, sensitivity, submit, summarize, sweep,
+               validate)
 
-SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, analyse, sensitivity, export, validate, info, bench)
+SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, analyse, sensitivity, export, validate, info, bench,
+               calibrate)
 
 
 class _Parser(argparse.ArgumentParser):
