@@ -163,3 +163,31 @@ def test_bench_cohort_times_batched_and_alone(capsys):
     assert "runs/hour" in proc.stderr
     bad = cli(capsys, "bench", "--cohort", 0)
     assert bad.returncode == 2 and "--cohort must be >= 1" in bad.stderr
+
+
+def test_transfers_of_different_sizes_on_one_step_match_runs_alone(tmp_path):
+    """Three runs, one step, transfers of 10, 100 and 40 cells: the buffer of
+    chosen sites grows for the 100 (past its 16 columns) after every run's
+    sites are chosen, so no run's upload is lost to the regrowth; the runs also
+    differ in substeps (diffusion), moves (speed) and new clones (mutations)."""
+    require_backend("cpu")
+    varied = [["chemokine.diffusion_um2_per_min=300.0", "immune.speed_um_per_min=4.0"],
+              ["tumour.mutations_per_division=1.0"],
+              ["chemokine.diffusion_um2_per_min=1500.0", "immune.speed_um_per_min=0.5"]]
+    cfgs = [load_config(QUICKSTART, ["lattice.shape=[30,30]", "simulation.steps=20", "immune.initial_tcells=3",
+                                     "output.frame_every_steps=10", f"simulation.seed={7 + i}", *v,
+                                     f'therapy=[{{kind = "adoptive_transfer", day = 0.05, cells = {n}, where = "anywhere"}}]'])
+            for i, (n, v) in enumerate(zip((10, 100, 40), varied))]
+    from gpusim.params import model_params
+
+    assert len({model_params(c).chem_substeps for c in cfgs}) == 3
+    assert len({model_params(c).n_moves for c in cfgs}) == 3
+    alone = [tmp_path / f"alone{i}.h5" for i in range(3)]
+    for c, p in zip(cfgs, alone):
+        gpusim.run_to_file(c, p, backend="cpu")
+    outs = [tmp_path / f"batched{i}.h5" for i in range(3)]
+    gpusim.run_batch(cfgs, outs, backend="cpu", batch=3)
+    for i, (a, b) in enumerate(zip(alone, outs)):
+        with h5py.File(a) as f:
+            assert f["observables/transferred/value"][()].sum() == (10, 100, 40)[i]
+        assert_same_file(a, b)
