@@ -103,8 +103,10 @@ def resume_member(path: str | Path, steps: int | None = None):
     once the backend is up) and the step it resumes from."""
     from .batch import Member
     from .config import apply_overrides
+    from .io import space
     from .io.checkpoint import read_checkpoint
     from .io.reader import open_run_file, read_config, reading, require
+    from .io.runfile import RunWriter
 
     path = Path(path)
     with reading(path), open_run_file(path) as f:
@@ -114,10 +116,11 @@ def resume_member(path: str | Path, steps: int | None = None):
         for group in groups:  # what the continued run truncates and appends to
             for part in ("step", "time", "value"):
                 require(f, f"{group}/{part}")
-        ckpt = read_checkpoint(f)
-        if ckpt is None:
+        ckpt = read_checkpoint(f)  # None: the disk filled before the first; step 0 is rebuilt from the config
+        if ckpt is None and status == "complete":  # a complete run always has one: damaged, not restartable
             raise InputError(f"{path}: has no checkpoint (/checkpoint) to resume from")
-    start = ckpt.state.step
+    state = None if ckpt is None else ckpt.state
+    start = 0 if state is None else state.step
     if steps is None:
         if status == "complete" and start >= cfg.simulation.steps:
             raise InputError(f"{path}: run is complete ({start} steps); use --steps N to run N more")
@@ -127,7 +130,11 @@ def resume_member(path: str | Path, steps: int | None = None):
     else:
         total = start + steps
     cfg = apply_overrides(cfg, [f"simulation.steps={total}"])
-    return Member(cfg, ckpt.state, None), start
+    # Room first: a write that fails half-way through HDF5 could damage what
+    # the file holds, so on a full disk the file is not opened for writing.
+    space.require(path, RunWriter.resume_nbytes(cfg, state), f"continuing from step {start}",
+                  None if state is None else start)
+    return Member(cfg, state, None), start
 
 
 def open_member(member, path: str | Path, backend: str) -> None:

@@ -30,6 +30,11 @@ MAX_PENDING_ROWS = 4096
 ROW_CHUNK = 4096
 
 
+def chunk_nbytes() -> int:
+    """Bytes of one chunk of every observable series (step, time, value)."""
+    return ROW_CHUNK * sum(8 + 8 + np.dtype(dtype).itemsize for dtype, _, _ in OBSERVABLES.values())
+
+
 class ObservableRows:
     """The ``/observables`` group of an open run file and its unwritten rows."""
 
@@ -56,10 +61,11 @@ class ObservableRows:
         return cls(f, dt_days)
 
     @classmethod
-    def resume(cls, f: h5py.File, dt_days: float, step: int) -> "ObservableRows":
-        """The rows of an existing file, cut after ``step`` (they will be recomputed)."""
+    def resume(cls, f: h5py.File, dt_days: float, step: int | None) -> "ObservableRows":
+        """The rows of an existing file, cut after ``step`` (they will be
+        recomputed; ``None``: every row, the run starts again at step 0)."""
         for g in f["observables"].values():
-            truncate(g, int(np.searchsorted(g["step"][()], step, side="right")))
+            truncate(g, 0 if step is None else int(np.searchsorted(g["step"][()], step, side="right")))
         rows = cls(f, dt_days)
         rows.last_step = step
         return rows
@@ -92,9 +98,9 @@ class ObservableRows:
         if not self._steps:
             return 0
         written = len(next(iter(self.group.values()))["step"])
-        chunks = -(-(written + len(self._steps)) // ROW_CHUNK) - -(-written // ROW_CHUNK)
-        row = sum(8 + 8 + np.dtype(dtype).itemsize for dtype, _, _ in OBSERVABLES.values())  # step, time, value
-        return chunks * ROW_CHUNK * row
+        # self._n rows, not len(self._steps): a batch buffers many rows per entry.
+        chunks = -(-(written + self._n) // ROW_CHUNK) - -(-written // ROW_CHUNK)
+        return chunks * chunk_nbytes()
 
     def write(self) -> None:
         """Append the buffered rows to the file (not flushed)."""
