@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, RunInterrupted
+from ..signals import StopOnSignal
 from . import store
 from .queue import Tally, WorkQueue, serve_and_work, work_remotely, work_serially
 from .runs import Run, SweepPlan, load_plan
@@ -148,7 +150,13 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
               progress: bool = True, batch: int | str = "auto") -> SweepResult | None:
     """Run (or resume) a sweep into ``out_dir``, runs of one array shape
     ``batch`` at a time on a device (``auto``: see :func:`batches`).
-    Returns the result on rank 0 and None on other ranks."""
+    Returns the result on rank 0 and None on other ranks.
+
+    SIGTERM, SIGUSR1 or SIGINT (to any rank) stops the sweep: the batches in
+    flight are checkpointed (their ``.part`` files, status ``interrupted``),
+    no new run starts, and rank 0 raises :class:`~gpusim.errors.RunInterrupted`
+    with 128 + the signal number (other ranks exit with it); rerunning the
+    same sweep continues every run, byte-identical."""
     out_dir = Path(out_dir)
     comm = mpi_world() if mpi_launched() else None
     rank = comm.Get_rank() if comm is not None else 0
@@ -157,7 +165,9 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
         log.setLevel(logging.WARNING)  # rank 0 speaks for the sweep
 
     lock = store.DirLock(out_dir)
+    stop = StopOnSignal()  # SIGTERM/SIGUSR1/SIGINT: the batches in flight checkpoint, nothing new starts
     try:
+        stop.__enter__()
         plan, todo, concrete, problem = None, [], backend, None
         if rank == 0:
             try:
@@ -184,7 +194,9 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
                                concrete)
 
         if rank > 0:
-            _guarded(comm, lambda: work_remotely(comm, run))
+            _guarded(comm, lambda: work_remotely(comm, run, stop))
+            if stop():
+                raise SystemExit(stop.exit_code)  # rank 0 says what happened
             return None
 
         total = len(plan.runs)
@@ -193,7 +205,7 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
             layout = "; ".join(f"{n} x {w}" for w, n in Counter(wheres).items())
             print(f"[sweep] {out_dir}: {total} runs, {total - len(todo)} already complete, {len(todo)} to do; "
                   f"{size} rank{'s' if size > 1 else ''} ({layout})", file=sys.stderr, flush=True)
-        queue = WorkQueue(batches(plan, todo, batch, concrete, size), tally)
+        queue = WorkQueue(batches(plan, todo, batch, concrete, size), tally, stop)
         if comm is None:
             work_serially(queue, run)
         else:
@@ -203,8 +215,14 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
         result = SweepResult(out_dir, total, total - len(todo), total - len(todo) + tally.done, failed,
                              time.monotonic() - t0)
         result.summary = _write_summary(out_dir, progress)  # still under the lock: no sweep writes meanwhile
+        if queue.stopped:
+            why = stop.name or "a signal to another rank"
+            raise RunInterrupted(f"{out_dir}: sweep stopped by {why}: {result.complete}/{total} runs complete, "
+                                 f"{tally.interrupted} checkpointed, nothing new started; rerun the same command "
+                                 f"to continue", stop.exit_code if stop() else 128 + signal.SIGTERM)
         return result
     finally:
+        stop.__exit__(None, None, None)
         if rank == 0:
             lock.__exit__(None, None, None)
 
