@@ -14,8 +14,9 @@ from .version import __version__
 from .config import Config, load_config  # noqa: E402
 from .batch import run_batch  # noqa: E402
 from .simulation import Simulation, resume_run, run_to_file  # noqa: E402
+from .scenarios import config_path  # noqa: E402
 
-__all__ = ["Config", "Simulation", "load_config", "open_run", "resume_run", "run_batch", "run_to_file",
+__all__ = ["Config", "Simulation", "config_path", "load_config", "open_run", "resume_run", "run_batch", "run_to_file",
            "__version__"]
 
 

@@ -223,15 +223,10 @@ COHORT_CONFIG = "checkpoint_blockade.toml"
 
 
 def cohort_config_path():
-    """configs/checkpoint_blockade.toml: shipped in the wheel as
-    gpusim/configs, or the source checkout's configs/ folder."""
-    from importlib import resources
-    from pathlib import Path
+    """configs/checkpoint_blockade.toml (shipped: :mod:`gpusim.scenarios`)."""
+    from .scenarios import config_path
 
-    packaged = resources.files("gpusim") / "configs" / COHORT_CONFIG
-    if packaged.is_file():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[1] / "configs" / COHORT_CONFIG
+    return config_path(COHORT_CONFIG)
 
 
 def cohort_configs(n: int, steps: int | None = None, config=None) -> list[Config]:

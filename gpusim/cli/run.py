@@ -34,6 +34,7 @@ def output_path(arg: str | None, config: str, overwrite: bool) -> Path:
 def main(args) -> int:
     from ..backends import resolve
     from ..config import load_config
+    from ..scenarios import find_config
     from ..simulation import run_to_file
     from ..therapy import unreached
 
@@ -42,6 +43,7 @@ def main(args) -> int:
         overrides.append(f"simulation.seed={args.seed}")
     if args.steps is not None:
         overrides.append(f"simulation.steps={args.steps}")
+    args.config = str(find_config(args.config))  # configs/NAME.toml: the shipped one outside a checkout
     cfg = load_config(args.config, overrides)
     out = output_path(args.output, args.config, args.overwrite)
     for line in unreached(cfg):  # valid (a later resume --steps may reach it), but likely a mistake

@@ -40,9 +40,11 @@ def add_parser(sub) -> None:
 def main(args) -> int:
     from ..backends import BACKENDS
     from ..sweep import store
+    from ..scenarios import find_config
     from ..sweep.runs import load_plan
     from ..sweep.slurm import SbatchRequest, log_path, render, submit
 
+    args.spec = str(find_config(args.spec))
     plan = load_plan(args.spec)  # a bad spec fails here, not hours later in the queue
     if args.backend and args.backend not in (*BACKENDS, "auto"):
         raise InputError(f"--backend {args.backend!r}: choose auto, cuda, cpu or numpy")
