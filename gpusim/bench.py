@@ -15,9 +15,11 @@ import math
 import time
 
 import numpy as np
+from pydantic import ValidationError
 
 from .backends import BACKENDS, available, make_backend
-from .config import Config
+from .config import Config, LatticeConfig
+from .errors import InputError
 from .hostinfo import describe_host
 from .state import CELL_STEM, TCELL_PRESENT, initial_state
 
@@ -35,7 +37,12 @@ def parse_size(text: str) -> tuple[int, ...]:
     parts = text.lower().split("x")
     if len(parts) not in (2, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
         raise ValueError(f"bad --size {text!r}: expected NXxNY or NXxNYxNZ")
-    return tuple(int(p) for p in parts)
+    shape = tuple(int(p) for p in parts)
+    try:  # the lattice's own limits (at most 2**32 - 2 sites), as one line
+        LatticeConfig(shape=shape)
+    except ValidationError as err:
+        raise ValueError(f"bad --size {text!r}: {err.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+    return shape
 
 
 def bench_config(shape: tuple[int, ...], model: str = "tumour") -> Config:
@@ -82,7 +89,14 @@ def bench_backend(backend: str, cfg: Config):
     the device (CuPy's generator: the same statistics as :func:`bench_state`,
     not the same sites), so a 10^9-site benchmark needs no host pass."""
     if backend != "cuda":
-        return make_backend(backend, cfg, bench_state(cfg))
+        from .memory import check_fits
+
+        check_fits(cfg, backend)  # one line with both figures, before the host builds the state
+        try:
+            return make_backend(backend, cfg, bench_state(cfg))
+        except MemoryError:  # the host pass that builds it (coordinates, masks) did not fit
+            raise InputError(f"--size {'x'.join(map(str, cfg.lattice.shape))}: not enough host memory to build "
+                             "the benchmark state") from None
     be = make_backend(backend, cfg)  # built by kernels: vessels and all
     xp, sites = be.xp, be.state.sites
     xp.random.seed(0)

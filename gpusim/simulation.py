@@ -120,6 +120,8 @@ def resume_member(path: str | Path, steps: int | None = None):
         if ckpt is None and status == "complete":  # a complete run always has one: damaged, not restartable
             raise InputError(f"{path}: has no checkpoint (/checkpoint) to resume from")
     state = None if ckpt is None else ckpt.state
+    if state is not None:
+        _check_fits_config(path, cfg, state)
     start = 0 if state is None else state.step
     if steps is None:
         if status == "complete" and start >= cfg.simulation.steps:
@@ -135,6 +137,25 @@ def resume_member(path: str | Path, steps: int | None = None):
     space.require(path, RunWriter.resume_nbytes(cfg, state), f"continuing from step {start}",
                   None if state is None else start)
     return Member(cfg, state, None), start
+
+
+def _check_fits_config(path: Path, cfg: Config, state: State) -> None:
+    """The checkpoint's arrays have the sizes and types the stored config's
+    lattice gives (a file edited or assembled by hand may not): else one
+    line, before a backend copies them into arrays of another size."""
+    from .params import model_params
+    from .state import FIELD_ARRAYS, SITE_ARRAYS
+
+    mp = model_params(cfg)
+    for part, arrays, n in (("sites", SITE_ARRAYS, mp.n_sites), ("extra", FIELD_ARRAYS, mp.n_field)):
+        for name, dtype in arrays.items():
+            a = getattr(state, part).get(name)
+            size = None if a is None else np.asarray(a).size
+            if size != n or np.asarray(a).dtype != dtype:
+                held = "nothing" if a is None else f"{size} values of {np.asarray(a).dtype}"
+                raise InputError(f"{path}: its checkpoint does not fit its config: /checkpoint {part}/{name} holds "
+                                 f"{held}, the config's lattice {'x'.join(map(str, cfg.lattice.shape))} needs {n} "
+                                 f"of {dtype}")
 
 
 def open_member(member, path: str | Path, backend: str) -> None:

@@ -28,7 +28,7 @@ def output_path(arg: str | None, config: str, overwrite: bool) -> Path:
     """Where the run file goes; refuses to clobber or to write into nowhere (:mod:`gpusim.io.paths`)."""
     from ..io.paths import check_output
 
-    return check_output(Path(arg) if arg else Path(Path(config).stem + ".h5"), overwrite)
+    return check_output(arg if arg is not None else Path(Path(config).stem + ".h5"), overwrite)
 
 
 def main(args) -> int:

@@ -57,10 +57,18 @@ def main(args) -> int:
     if args.dry_run:
         print(script, end="")
         return 0
+    created = not out_dir.exists()
     store.prepare(plan, out_dir)  # Slurm needs DIR for its log; a foreign DIR is refused now
     path = out_dir / "sweep.sbatch"
-    store.atomic_write(path, script)
-    job = submit(path)
+    try:
+        store.atomic_write(path, script)
+        job = submit(path)
+    except BaseException:  # sbatch refused (or is missing): leave no DIR behind that this command made
+        if created:
+            import shutil
+
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     print(job)  # alone on stdout, for scripts: job=$(gpusim submit ...)
     log = log_path(out_dir, job)
     for line in (f"submitted job {job}; its log: {log} (the job appends to it after a requeue)",

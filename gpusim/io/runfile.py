@@ -49,6 +49,14 @@ from .rows import ObservableRows, chunk_nbytes
 DERIVED_GROUPS = ("clones", "analysis")
 
 
+def _why(err: OSError) -> str:
+    """The operating system's words in h5py's error (``error message = '...'``)."""
+    import re
+
+    m = re.search(r"error message = '([^']*)'", str(err))
+    return m.group(1) if m else (err.strerror or str(err))
+
+
 class RunWriter:
     """Streams one run into an HDF5 file: ``start``, ``on_step`` per step,
     then ``close`` (or ``fail``); :meth:`reopen` continues a file from its
@@ -73,7 +81,10 @@ class RunWriter:
 
     def __init__(self, path: str | Path, cfg: Config, backend: str):
         self._setup(path, cfg, runtime_s=0.0)
-        self.f = f = h5py.File(self.path, "w", libver=LIBVER)
+        try:
+            self.f = f = h5py.File(self.path, "w", libver=LIBVER)
+        except OSError as err:  # a place the file system refuses (/proc/x.h5): one line, exit 74
+            raise WriteError(f"{self.path}: cannot create ({space.cause_of(err) or _why(err)})") from None
         write_header(f, cfg, backend)
         self.rows = ObservableRows.create(f, self.dt_days)
         self.frames = FrameWriter.create(f, cfg, self.path)

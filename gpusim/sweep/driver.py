@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError, RunInterrupted
+from ..progress import flush_notices
 from ..signals import StopOnSignal
 from . import store
 from .queue import Tally, WorkQueue, serve_and_work, work_remotely, work_serially
@@ -201,6 +202,7 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
 
         total = len(plan.runs)
         tally = Tally(total, total - len(todo), lambda i: _describe(plan.runs[i]), enabled=progress)
+        flush_notices()
         if progress:
             layout = "; ".join(f"{n} x {w}" for w, n in Counter(wheres).items())
             print(f"[sweep] {out_dir}: {total} runs, {total - len(todo)} already complete, {len(todo)} to do; "
