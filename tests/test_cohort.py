@@ -129,3 +129,18 @@ def test_sensitivity_of_the_phenotype(cohort):
     t = indices(cohort, "phenotype=desert").set_index("arm")
     # Untreated: scarce recruitment (0.05/day) leaves every tumour a desert, 5/day none.
     assert t.loc["control", "method"] == "prcc" and t.loc["control", "PRCC"] == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("name", ["tumour_cells", "tcells"])
+def test_curves_have_numbered_y_ticks_and_units_at_any_range(cohort, name):
+    """A count inside one decade (symlog ticks only at decades would leave
+    the axis bare) still gets numbers; the label is the description and unit."""
+    from gpusim.plots.cohort import figure
+
+    fig = figure(cohort, name)
+    fig.canvas.draw()
+    for ax in fig.axes[:-1]:
+        lo, hi = ax.get_ylim()
+        shown = [t for t in ax.yaxis.get_major_ticks() if lo <= t.get_loc() <= hi and t.label1.get_text()]
+        assert len(shown) >= 2, (name, [t.label1.get_text() for t in ax.yaxis.get_major_ticks()])
+        assert ax.get_ylabel().endswith("(cells)")
