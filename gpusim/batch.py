@@ -46,6 +46,8 @@ from .state import State
 #: (GPUSIM_BATCH_MAX).
 MEMORY_SHARE = 0.5
 MAX_BATCH = 1024
+#: A batch's runs are the launch grid's y dimension, which CUDA caps here.
+GRID_Y_MAX = 65535
 
 
 def batch_key(cfg: Config) -> tuple:
@@ -105,7 +107,7 @@ def auto_batch(cfg: Config, backend: str, runs: int | None = None) -> int:
     if backend == "numpy":
         return 1
     share = float(os.environ.get("GPUSIM_BATCH_MEMORY_SHARE", MEMORY_SHARE))
-    cap = int(os.environ.get("GPUSIM_BATCH_MAX", MAX_BATCH))
+    cap = min(int(os.environ.get("GPUSIM_BATCH_MAX", MAX_BATCH)), GRID_Y_MAX)
     fit = int(share * free_memory(backend) // bytes_per_run(cfg, backend))
     return max(1, min(fit, cap, runs if runs else cap))
 
@@ -116,6 +118,8 @@ def parse_batch(text: str) -> int | str:
         return "auto"
     if not text.isdigit() or int(text) < 1:
         raise InputError(f"--batch {text!r}: expected a positive integer or auto")
+    if int(text) > GRID_Y_MAX:
+        raise InputError(f"--batch {text}: at most {GRID_Y_MAX} runs (a batch is the launch grid's y dimension)")
     return int(text)
 
 
@@ -302,8 +306,9 @@ def run_batch(configs: list[Config], outputs: list[str | Path], backend: str = "
                 final = cohort.run(stop=stop, progress=bar)
             for i, f in zip(idx, final):
                 results[i] = f
+            del members, cohort  # its device arrays go before the next batch is allocated
     return results
 
 
 def _size(batch: int | str, cfg: Config, backend: str, runs: int) -> int:
-    return auto_batch(cfg, backend, runs) if batch == "auto" else int(batch)
+    return auto_batch(cfg, backend, runs) if batch == "auto" else min(int(batch), GRID_Y_MAX)

@@ -157,15 +157,32 @@ def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps
 
 
 def _roofline(be, recorder, steps: int, elapsed: float) -> dict:
-    """Model bytes per step, copy bandwidth of the same bytes, and the ratio."""
+    """Model bytes per step, copy bandwidth (buffers of :func:`copy_nbytes`), and the ratio."""
     if recorder is None:  # the NumPy reference has no kernels: only the copy
         nbytes = be.bytes_per_site() * be.mp.n_sites
-        return {"model_bytes_per_step": None, "copy_bytes_per_s": be.copy_bytes_per_s(int(nbytes / 2)),
+        return {"model_bytes_per_step": None, "copy_bytes_per_s": be.copy_bytes_per_s(copy_nbytes(nbytes)),
                 "fraction_of_copy": None}
     model = recorder.bytes / steps
-    copy = be.copy_bytes_per_s(int(model / 2))  # a copy reads and writes: the same bytes as the model
+    copy = be.copy_bytes_per_s(copy_nbytes(model))
     return {"model_bytes_per_step": model, "copy_bytes_per_s": copy,
             "fraction_of_copy": model * steps / elapsed / copy}
+
+
+#: The largest copy the roofline times: bandwidth is flat long before this,
+#: and two buffers of a 1024^3 step's traffic (~57 GiB) on top of the state
+#: do not fit an 80 GB card.
+COPY_MAX_BYTES = 1 << 30
+
+
+def copy_nbytes(traffic: float) -> int:
+    """Bytes each of the roofline copy's two buffers holds for ``traffic``
+    bytes per step: a copy reads and writes, so half of it, at most
+    :data:`COPY_MAX_BYTES`.
+
+    >>> copy_nbytes(2e6), copy_nbytes(57 * 2**31) == COPY_MAX_BYTES
+    (1000000, True)
+    """
+    return max(1, min(int(traffic / 2), COPY_MAX_BYTES))
 
 
 def _profile(be, recorder, steps: int, copy: float) -> dict:

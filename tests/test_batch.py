@@ -191,3 +191,43 @@ def test_transfers_of_different_sizes_on_one_step_match_runs_alone(tmp_path):
         with h5py.File(a) as f:
             assert f["observables/transferred/value"][()].sum() == (10, 100, 40)[i]
         assert_same_file(a, b)
+
+
+def test_batch_sizes_stay_within_the_launch_grid(monkeypatch):
+    """A batch is the grid's y dimension (at most 65,535 on CUDA): neither
+    --batch nor the automatic size may pass it."""
+    import gpusim.batch as batch
+    from gpusim.batch import GRID_Y_MAX, parse_batch
+
+    assert parse_batch(str(GRID_Y_MAX)) == GRID_Y_MAX
+    with pytest.raises(InputError, match="at most 65535 runs"):
+        parse_batch(str(GRID_Y_MAX + 1))
+    monkeypatch.setenv("GPUSIM_BATCH_MAX", "1000000")
+    monkeypatch.setattr(batch, "free_memory", lambda backend: 1 << 60)
+    cfg = load_config(QUICKSTART, ["lattice.shape=[8,8]"])
+    assert auto_batch(cfg, "cpu", 10**6) == GRID_Y_MAX
+
+
+def test_a_batch_is_released_before_the_next_is_allocated(tmp_path, monkeypatch):
+    """run_batch drops a finished batch's arrays before it builds the next
+    (on a GPU the next is sized from the memory the previous one freed)."""
+    import gc
+    import weakref
+
+    import gpusim.batch as batch
+
+    made = []
+
+    class Watched(batch.Cohort):
+        def __init__(self, *args, **kw):
+            gc.collect()
+            made.append([ref() is None for ref in made_refs])
+            super().__init__(*args, **kw)
+            made_refs.append(weakref.ref(self.backend))
+
+    made_refs: list = []
+    monkeypatch.setattr(batch, "Cohort", Watched)
+    cfgs = [load_config(QUICKSTART, ["lattice.shape=[20,20]", "simulation.steps=3", f"simulation.seed={s}"])
+            for s in range(3)]
+    gpusim.run_batch(cfgs, [tmp_path / f"r{s}.h5" for s in range(3)], backend="cpu", batch=1)
+    assert made == [[], [True], [True, True]]
