@@ -266,12 +266,14 @@ def _scalar(name: str, value):
 
 
 def run_batch(configs: list[Config], outputs: list[str | Path], backend: str = "auto",
-              batch: int | str = "auto", progress: bool = False) -> list[dict]:
+              batch: int | str = "auto", progress: bool = True) -> list[dict]:
     """Run ``configs`` from step 0 into the run files ``outputs``, batching
     runs of the same array shape (:func:`batch_key`) ``batch`` at a time
     (``auto``: as many as fit, see :func:`auto_batch`).  Each file is
     byte-identical to ``gpusim run`` of its config alone.  Returns each run's
-    final observables, in the order of ``configs``.
+    final observables, in the order of ``configs``.  Progress is shown as
+    ``gpusim run`` shows it (a bar on a terminal, a line every 30 s
+    otherwise, on stderr); ``progress=False`` for none.
 
     >>> import os, tempfile
     >>> import gpusim

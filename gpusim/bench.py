@@ -287,15 +287,15 @@ def bench_cohort(backend: str, n: int, steps: int | None = None, batch: int | st
     size = auto_batch(cfgs[0], backend, n) if batch == "auto" else int(batch)
     with tempfile.TemporaryDirectory(prefix="gpusim-cohort-") as tmp:
         d = Path(tmp)
-        run_batch(cohort_configs(1, 1, config), [d / "warmup.h5"], backend=backend)
+        run_batch(cohort_configs(1, 1, config), [d / "warmup.h5"], backend=backend, progress=False)
         t0 = time.perf_counter()
-        run_batch(cfgs, [d / f"batched{i}.h5" for i in range(n)], backend=backend, batch=size)
+        run_batch(cfgs, [d / f"batched{i}.h5" for i in range(n)], backend=backend, batch=size, progress=False)
         batched_s = time.perf_counter() - t0
         if log:
             log(f"{backend}: {n} runs batched {size} at a time: {batched_s:.1f} s")
         t0 = time.perf_counter()
         for i in range(alone):
-            run_batch([cfgs[i]], [d / f"alone{i}.h5"], backend=backend, batch=1)
+            run_batch([cfgs[i]], [d / f"alone{i}.h5"], backend=backend, batch=1, progress=False)
         alone_s = time.perf_counter() - t0
         if log:
             log(f"{backend}: {alone} runs one at a time: {alone_s:.1f} s")

@@ -18,7 +18,7 @@ def test_quick_validation_passes_every_criterion(tmp_path, installed):
     by the gpusim installed from the wheel (``pip install .``), outside the
     checkout: it finds its scenario configs in the package."""
     proc = subprocess.run([str(installed / "gpusim"), "validate", "--quick", "-o", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
     report = (tmp_path / "validation.md").read_text()
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     assert report.count(": PASS\n") == len(SECTIONS) and ": FAIL" not in report
