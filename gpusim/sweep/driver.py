@@ -22,6 +22,7 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from ..signals import StopOnSignal
 from . import store
 from .queue import Tally, WorkQueue, serve_and_work, work_remotely, work_serially
 from .runs import Run, SweepPlan, load_plan
+from .text import TEXT_WIDTH
 from .worker import configure_rank, timed_batch
 
 log = logging.getLogger("gpusim")
@@ -271,5 +273,11 @@ def describe_plan(plan: SweepPlan, out_dir: Path | None = None) -> str:
         rows.append([str(r.index), r.id, r.arm, str(r.replicate), str(r.seed)]
                     + ([statuses[r.index]] if statuses else []) + [params or "-"])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1] for row in rows]
-    return "\n".join([head, *lines])
+    indent = sum(w + 2 for w in widths)
+    lines = []
+    for row in rows:  # the overrides wrap under their column: lines fit 100 columns
+        parts = textwrap.wrap(row[-1], max(TEXT_WIDTH - indent, 30), break_on_hyphens=False,
+                              break_long_words=False) or [""]
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + parts[0])
+        lines += [" " * indent + part for part in parts[1:]]
+    return "\n".join([*textwrap.wrap(head, TEXT_WIDTH, subsequent_indent="  ", break_on_hyphens=False), *lines])
