@@ -13,7 +13,7 @@ def fit_columns(rows: list[list[str]], width: int = TEXT_WIDTH - 4) -> list[str]
     the first column.
 
     >>> fit_columns([["arm", "a", "b"], ["x", "1", "22"]], width=8)
-    ['arm   a', 'x     1', '', 'arm   b', 'x    22']
+    ['arm  a', 'x    1', '', 'arm   b', 'x    22']
     """
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     blocks, block = [], []
