@@ -35,9 +35,10 @@ from typing import Callable
 
 import numpy as np
 
+from . import components
 from .config import Config
 from .errors import InputError, RunInterrupted
-from .observables import EVENTS, OBSERVABLES
+from .observables import OBSERVABLES, events_for, observables_for
 from .signals import StepAbandoned
 from .state import State
 
@@ -52,7 +53,8 @@ GRID_Y_MAX = 65535
 
 def batch_key(cfg: Config) -> tuple:
     """What must be equal for runs to share a batch: everything that shapes
-    the arrays or the launch sequence.
+    the arrays or the launch sequence: each component's part
+    (:func:`gpusim.components.batch_key`).
 
     >>> from gpusim.config import Config
     >>> a = Config.model_validate({"simulation": {"seed": 1}, "tumour": {"death_rate_per_day": 0.2}})
@@ -60,25 +62,33 @@ def batch_key(cfg: Config) -> tuple:
     >>> batch_key(a) == batch_key(b)
     True
     """
-    lat = cfg.lattice
-    return (tuple(lat.shape), lat.neighbourhood, lat.boundary, cfg.chemokine.grid_coarsening,
-            cfg.simulation.dt_minutes, cfg.immune.enabled)
+    return components.batch_key(cfg)
 
 
-def group_by_shape(cfgs: list[Config], size: int) -> list[list[int]]:
+def group_by_shape(cfgs: list[Config], size: int | str, backend: str = "cpu", ranks: int = 1) -> list[list[int]]:
     """Indices of ``cfgs`` in batches of at most ``size`` runs of one
-    :func:`batch_key`, in order of first appearance.
+    :func:`batch_key`, in order of first appearance: the one grouping of
+    :func:`run_batch` and of sweeps.  ``size="auto"`` sizes each group from
+    its own first config (:func:`auto_batch` on ``backend``), at most an
+    equal share of the group per rank (``ranks``), so every rank gets work.
 
     >>> from gpusim.config import Config
     >>> small = Config.model_validate({"lattice": {"shape": [8, 8]}})
     >>> big = Config.model_validate({"lattice": {"shape": [9, 9]}})
     >>> group_by_shape([small, big, small, small], 2)
     [[0, 2], [3], [1]]
+    >>> group_by_shape([small, big, small, small], "auto", "numpy")
+    [[0], [2], [3], [1]]
     """
     groups: dict[tuple, list[int]] = {}
     for i, cfg in enumerate(cfgs):
         groups.setdefault(batch_key(cfg), []).append(i)
-    return [g[i : i + size] for g in groups.values() for i in range(0, len(g), max(1, size))]
+    out = []
+    for g in groups.values():
+        n = auto_batch(cfgs[g[0]], backend, -(-len(g) // max(ranks, 1))) if size == "auto" \
+            else min(max(1, int(size)), GRID_Y_MAX)
+        out += [g[i : i + n] for i in range(0, len(g), n)]
+    return out
 
 
 def bytes_per_run(cfg: Config, backend: str) -> int:
@@ -173,7 +183,7 @@ class Cohort:
         if not self._rows:
             return
         steps = np.stack([s for s, _ in self._rows])
-        values = {name: np.stack([v[name] for _, v in self._rows]) for name in OBSERVABLES}
+        values = {name: np.stack([v[name] for _, v in self._rows]) for name in observables_for(self.backend.cfgs[0])}
         for j, b in enumerate(self.backend.active):
             self.members[b].writer.record_rows(steps[:, j], {name: v[:, j] for name, v in values.items()})
         last = {name: v[-1] for name, v in values.items()}
@@ -197,7 +207,7 @@ class Cohort:
         :class:`~gpusim.errors.RunInterrupted` raised."""
         be = self.backend
         try:
-            obs = {**be.observe(), **{k: np.zeros(len(be.active), np.int64) for k in EVENTS}}
+            obs = {**be.observe(), **{k: np.zeros(len(be.active), np.int64) for k in events_for(be.cfgs[0])}}
             for j, b in enumerate(be.active):
                 self.members[b].writer.start({k: _scalar(k, v[j]) for k, v in obs.items()}, self._state_fn(b))
                 self.final[b] = {k: _scalar(k, v[j]) for k, v in obs.items()}
@@ -297,7 +307,7 @@ def run_batch(configs: list[Config], outputs: list[str | Path], backend: str = "
     name = resolve(backend)
     results: list[dict] = [{}] * len(configs)
     with StopOnSignal() as stop:
-        for idx in group_by_shape(configs, _size(batch, configs[0], name, len(configs))):
+        for idx in group_by_shape(configs, batch, name):
             members = [Member(configs[i], None, None) for i in idx]  # step 0, built on the device
             cohort = Cohort(members, name)
             for i, m in zip(idx, members):
@@ -310,7 +320,3 @@ def run_batch(configs: list[Config], outputs: list[str | Path], backend: str = "
                 results[i] = f
             del members, cohort  # its device arrays go before the next batch is allocated
     return results
-
-
-def _size(batch: int | str, cfg: Config, backend: str, runs: int) -> int:
-    return auto_batch(cfg, backend, runs) if batch == "auto" else min(int(batch), GRID_Y_MAX)

@@ -24,8 +24,6 @@ from .abi import constants
 
 SOURCE_BITS = constants()["CLAIM_SOURCE_BITS"]
 NO_BID = np.uint64(constants()["NO_BID"])
-#: What tumour division leaves on a daughter that founds a new clone.
-NEW_CLONE = np.uint64(constants()["CLAIM_NEW_CLONE"])
 _SOURCE_MASK = np.uint64((1 << SOURCE_BITS) - 1)
 
 

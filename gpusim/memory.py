@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
+from .components import field_arrays, scratch, site_arrays
 from .errors import InputError
 from .params import model_params
-from .state import FIELD_ARRAYS, SITE_ARRAYS
 
-#: The kernel engine's per-site scratch beside the state: claim[] (uint64).
-CLAIM_BYTES = np.dtype(np.uint64).itemsize
 #: Peak working arrays of one NumPy reference step (index arrays, Philox
 #: words, claim winners), per site: measured with tracemalloc on the dense
 #: `gpusim bench` states (86-90 B/site), rounded up.
@@ -28,25 +24,40 @@ NUMPY_WORKING_BYTES_PER_SITE = 96
 GIB = 2.0**30
 
 
-def state_bytes_per_site() -> int:
-    return sum(dt.itemsize for dt in SITE_ARRAYS.values())
+def _default(cfg):
+    if cfg is None:
+        from .config import Config
+
+        return Config()
+    return cfg
 
 
-def kernel_bytes_per_site() -> int:
-    """State + claim scratch per site on the kernel backends."""
-    return state_bytes_per_site() + CLAIM_BYTES
+def state_bytes_per_site(cfg=None) -> int:
+    """State arrays per site of a run of ``cfg`` (default: a default config)."""
+    return sum(dt.itemsize for dt in site_arrays(_default(cfg)).values())
+
+
+def _scratch_bytes(cfg, size: str) -> int:
+    """Kernel-engine scratch per site (``size="sites"``) or per field cell (``"field"``)."""
+    return sum(dt.itemsize for dt, s in scratch(cfg).values() if s == size)
+
+
+def kernel_bytes_per_site(cfg=None) -> int:
+    """State + per-site scratch (claim[]) per site on the kernel backends."""
+    cfg = _default(cfg)
+    return state_bytes_per_site(cfg) + _scratch_bytes(cfg, "sites")
 
 
 def required_bytes(cfg, backend: str) -> dict[str, int]:
     """Bytes the run needs, by where: ``host`` (RAM) and, on cuda, ``device``."""
     mp = model_params(cfg)
     n, nf = mp.n_sites, mp.n_field
-    field = sum(dt.itemsize for dt in FIELD_ARRAYS.values()) * nf
+    field = sum(dt.itemsize for dt in field_arrays(cfg).values()) * nf
     if backend == "numpy":
-        return {"host": n * (state_bytes_per_site() + NUMPY_WORKING_BYTES_PER_SITE) + 2 * field}
-    kernel = n * kernel_bytes_per_site() + field + np.dtype(np.float32).itemsize * nf  # + chemokine scratch
+        return {"host": n * (state_bytes_per_site(cfg) + NUMPY_WORKING_BYTES_PER_SITE) + 2 * field}
+    kernel = n * kernel_bytes_per_site(cfg) + field + _scratch_bytes(cfg, "field") * nf  # + diffusion scratch
     if backend == "cuda":  # frames and checkpoints go through a host copy of the state
-        return {"device": kernel, "host": n * state_bytes_per_site() + field}
+        return {"device": kernel, "host": n * state_bytes_per_site(cfg) + field}
     return {"host": kernel}
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from .backends import make_backend
 from .config import Config
 from .errors import InputError
-from .observables import EVENTS, OBSERVABLES
+from .observables import OBSERVABLES, events_for, observables_for
 from .progress import Progress
 from .signals import StepAbandoned, StopOnSignal
 from .state import State
@@ -30,7 +30,7 @@ class Simulation:
     def __init__(self, cfg: Config, backend: str = "auto", state: State | None = None):
         self.cfg = cfg
         self.backend = make_backend(backend, cfg, state)
-        self.last_observables: dict[str, int] = self._row({k: np.zeros(1, np.int64) for k in EVENTS})
+        self.last_observables: dict[str, int] = self._row({k: np.zeros(1, np.int64) for k in events_for(cfg)})
 
     @property
     def backend_name(self) -> str:
@@ -52,17 +52,18 @@ class Simulation:
 
     def _row(self, events: dict) -> dict[str, int]:
         values = {**self.backend.observe(), **events}
-        return {name: (float if OBSERVABLES[name][0] is np.float64 else int)(values[name][0]) for name in OBSERVABLES}
+        return {name: (float if OBSERVABLES[name][0] is np.float64 else int)(values[name][0])
+                for name in observables_for(self.cfg)}
 
     def step(self) -> dict[str, int]:
         """Advance one step and return its observables."""
         self.last_observables = self._row(self.backend.step())
         return self.last_observables
 
-    def run(self, steps: int | None = None, writer=None, progress: bool = False, stop=None) -> dict[str, int]:
-        """Advance ``steps`` steps (default: up to the config's ``simulation.steps``),
-        streaming to ``writer`` (a :class:`~gpusim.io.runfile.RunWriter`) if
-        given (a whole run file, closed and classified: :func:`run_to_file`).
+    def run(self, steps: int | None = None, progress: bool = False, stop=None) -> dict[str, int]:
+        """Advance ``steps`` steps (default: up to the config's ``simulation.steps``)
+        in memory; a run file is written by :func:`run_to_file` (the one run
+        loop, :class:`gpusim.batch.Cohort`: a run alone is a cohort of one).
 
         ``stop``, if given, is polled after every step; when it returns true
         the run returns early (a signal asked the run to end).  A guarded
@@ -70,16 +71,12 @@ class Simulation:
         at the state of the last complete step."""
         if steps is None:
             steps = max(0, self.cfg.simulation.steps - self.step_count)
-        if writer is not None:
-            writer.start(self.last_observables, self.live_state)
         with Progress(steps, "gpusim run", enabled=progress) as bar:
             for _ in range(steps):
                 try:
                     obs = self.step()
                 except StepAbandoned:  # the backend put back the last complete step's state
                     break
-                if writer is not None:
-                    writer.on_step(self.step_count, obs, self.live_state)
                 bar.update(1, tumour_cells=obs["tumour_cells"])
                 if stop is not None and stop():
                     break
@@ -112,7 +109,7 @@ def resume_member(path: str | Path, steps: int | None = None):
     with reading(path), open_run_file(path) as f:
         cfg = read_config(f)
         status = str(f.attrs.get("status", "?"))
-        groups = [f"observables/{name}" for name in OBSERVABLES] + [f"fields/{n}" for n in f.get("fields", {})]
+        groups = [f"observables/{name}" for name in observables_for(cfg)] + [f"fields/{n}" for n in f.get("fields", {})]
         for group in groups:  # what the continued run truncates and appends to
             for part in ("step", "time", "value"):
                 require(f, f"{group}/{part}")

@@ -20,24 +20,14 @@ from typing import Any
 import numpy as np
 
 from .abi import constants
+from .components import field_arrays, site_arrays
 from .config import Config
 from .lattice import ball_mask
 from .params import model_params, threshold
 from .rng import draw
 
-#: Per-site arrays that are part of the model state, with their dtypes.
-SITE_ARRAYS: dict[str, np.dtype] = {
-    "clone": np.dtype(np.uint32),  # clone id, 0 = no tumour cell
-    "cell": np.dtype(np.uint8),  # divisions left | KILLED | STEM (CELL_* below)
-    "tcell": np.dtype(np.uint8),  # PRESENT | exhaustion << 4 | kills left, 0 = none
-    "vessel": np.dtype(np.uint8),  # 1 = vessel site (T cells enter here)
-}
-
-#: Arrays on the coarse chemokine grid (``State.extra``), with their dtypes.
-FIELD_ARRAYS: dict[str, np.dtype] = {
-    "chemokine": np.dtype(np.float32),  # concentration per field cell
-    "kill_bursts": np.dtype(np.uint32),  # kills since the last chemokine phase
-}
+# The per-site and per-field-cell arrays of a run are its components'
+# (gpusim.components.site_arrays / field_arrays).
 
 #: Columns of the clone table.  Row 0 stands for "no clone"; row 1 is the founder.
 CLONE_COLUMNS: dict[str, np.dtype] = {
@@ -72,7 +62,7 @@ class State:
 
     ``clones`` columns may be longer than ``n_clones`` (capacity grows by
     doubling); rows at and beyond ``n_clones`` are unused.  ``extra`` holds
-    the coarse chemokine grid arrays (FIELD_ARRAYS), flat in field order.
+    the coarse field-grid arrays (gpusim.components.field_arrays), flat in field order.
     """
 
     step: int
@@ -178,7 +168,7 @@ def initial_state(cfg: Config) -> State:
     mp = model_params(cfg)
     ip = initial_params(cfg)
     n = cfg.lattice.n_sites
-    sites = {name: np.zeros(n, dtype=dt) for name, dt in SITE_ARRAYS.items()}
+    sites = {name: np.zeros(n, dtype=dt) for name, dt in site_arrays(cfg).items()}
     founders = ball_mask(cfg.lattice.shape, cfg.tumour.initial_radius_cells)
     sites["clone"][founders] = 1
     sites["cell"][founders] = ip.init_cell
@@ -190,7 +180,7 @@ def initial_state(cfg: Config) -> State:
         priority = np.concatenate([w for _, w in _site_words(n, PHASE_INITIAL_TCELL, mp.key)])
         chosen = np.argsort(priority, kind="stable")[: ip.init_tcells]
         sites["tcell"][chosen] = TCELL_PRESENT | cfg.immune.kills_per_tcell
-    extra = {name: np.zeros(mp.n_field, dtype=dt) for name, dt in FIELD_ARRAYS.items()}
+    extra = {name: np.zeros(mp.n_field, dtype=dt) for name, dt in field_arrays(cfg).items()}
     return State(step=0, n_clones=2, sites=sites, clones=clones, extra=extra)
 
 

@@ -4,7 +4,9 @@
 // backend).  NVRTC defines __CUDACC__, so the GPU build never sees this file.
 //
 // Kernels here are per-site (per-agent) functions: no shared memory, no
-// __syncthreads, no warp intrinsics.  That is what makes this shim small: a
+// __syncthreads.  Warp intrinsics (__match_any_sync, __shfl_sync, ... for
+// the aggregated atomics of common.cuh) appear only behind __CUDACC__; the
+// host build takes the plain form.  That is what makes this shim small: a
 // "thread" is one call of the kernel function with thread-local blockIdx and
 // threadIdx, and the grid's blocks are spread over an OpenMP parallel loop
 // (see host_launch.h).  Results do not depend on how blocks are scheduled

@@ -147,6 +147,11 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
             }
         }
     }
+    // A benign race on bytes: this write changes kills and exhaustion only,
+    // never TCELL_PRESENT, while neighbouring threads read F->tcell[i]
+    // (count/nth_free_tcell_neighbour) only for "is a T cell here"; whichever
+    // byte they see, the answer is the same.  Likewise cell[target] is set by
+    // an idempotent atomic OR, and no thread of this kernel reads cell[].
     F->tcell[i] = tcell_byte(kills, exhaustion);
 }
 

@@ -20,7 +20,7 @@ import time
 
 T_START = time.perf_counter()  # as close to the command as Python gets
 
-from gpusim.backends import make_backend, resolve  # noqa: E402
+from gpusim.backends import resolve  # noqa: E402
 from gpusim.config import load_config  # noqa: E402
 from gpusim.simulation import Simulation  # noqa: E402
 

@@ -82,7 +82,6 @@ def random_tumour_config(seed: int, dim: int, neighbourhood: str, boundary: str,
     """A small lattice with every tumour rule switched on at high rates, and
     the immune system off (tests/test_tcell.py covers the full model)."""
     rng = np.random.default_rng(seed)
-    mutation_rng = np.random.default_rng([seed, 12])  # its own stream: the other draws stay as they were
     shape = [int(rng.integers(20, 40)) for _ in range(2)] if dim == 2 else [int(rng.integers(8, 14)) for _ in range(3)]
     return make_config(
         simulation={"seed": int(rng.integers(0, 2**63)), "steps": steps, "dt_minutes": float(rng.uniform(30, 90))},
@@ -118,7 +117,6 @@ def run_against_reference(cfg: Config, other: str):
 def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 200):
     """Every tumour and immune rule on, every therapy in the schedule."""
     rng = np.random.default_rng(seed)
-    mutation_rng = np.random.default_rng([seed, 12])  # its own stream: the other draws stay as they were
     shape = [int(rng.integers(24, 40)) for _ in range(2)] if dim == 2 else [int(rng.integers(10, 16)) for _ in range(3)]
     dt = float(rng.uniform(10, 30))
     days = steps * dt / MINUTES_PER_DAY
@@ -285,6 +283,20 @@ SMALL_QUICKSTART = ["--set", "lattice.shape=[60,60]", "--steps", "300", "--seed"
 THERAPY = ('therapy=[{kind = "checkpoint_blockade", start_day = 0.5, end_day = 1.5, level = 0.8}, '
            '{kind = "chemotherapy", day = 1.0, tumour_kill_prob = 0.3}, '
            '{kind = "vaccine", start_day = 1.2, end_day = 2.0, recruitment_multiplier = 2.0}]')
+
+
+def write_unfinished_run(path, cfg: Config, steps: int) -> None:
+    """``steps`` steps of ``cfg`` on numpy streamed into the run file
+    ``path`` that is then left as a crash (SIGKILL) leaves it: never closed."""
+    from gpusim import Simulation
+    from gpusim.io.runfile import RunWriter
+
+    sim = Simulation(cfg, backend="numpy")
+    w = RunWriter(path, cfg, backend="numpy")
+    w.start(sim.last_observables, sim.live_state)
+    for _ in range(steps):
+        w.on_step(sim.step_count + 1, sim.step(), sim.live_state)
+    w.f.close()
 
 
 def make_run_file(path, *args) -> Path:

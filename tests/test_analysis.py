@@ -10,12 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from conftest import datasets, make_config
+from conftest import datasets, make_config, write_unfinished_run
 
 import gpusim
 from gpusim.analysis import clonal
 from gpusim.io.frames import FIELDS
-from gpusim.io.runfile import RunWriter
 from gpusim.observables import OBSERVABLES
 
 
@@ -60,10 +59,7 @@ def test_open_run_reads_everything_in_the_quickstart_file(quickstart_run):
 def test_open_run_on_a_run_that_did_not_finish(tmp_path):
     """No /clones yet (a killed run): the table comes from the last checkpoint."""
     cfg = make_config(lattice={"shape": [20, 20]}, output={"frame_every_steps": 5, "checkpoint_every_steps": 10})
-    sim = gpusim.Simulation(cfg, backend="numpy")
-    w = RunWriter(tmp_path / "run.h5", cfg, backend="numpy")
-    sim.run(steps=17, writer=w)
-    w.f.close()  # as a crash leaves it: status running, no clone table, rows 16-17 never written
+    write_unfinished_run(tmp_path / "run.h5", cfg, 17)  # status running, no clone table, rows 16-17 never written
     with gpusim.open_run(tmp_path / "run.h5") as run:
         assert run.status == "running" and run.steps == 15  # rows are flushed with frames and checkpoints
         assert run.clones_step == 10

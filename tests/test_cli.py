@@ -7,7 +7,6 @@ interpreter start-up and the numpy/h5py imports per case."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import h5py

@@ -7,7 +7,6 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_one_line_error
 
 import gpusim
 from gpusim.cli.main import main

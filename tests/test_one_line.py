@@ -105,7 +105,7 @@ def test_bench_sizes_beyond_the_lattice_or_memory(capsys):
 
 
 def test_a_sweep_grid_above_the_ceiling_is_counted_not_built(tmp_path, capsys):
-    from gpusim.sweep.spec import MAX_RUNS
+    from gpusim.sweepdir.spec import MAX_RUNS
 
     spec = tmp_path / "big.toml"
     spec.write_text(f'seed = 1\n[base]\nconfig = "{QUICKSTART.as_posix()}"\n'

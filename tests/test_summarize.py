@@ -10,7 +10,6 @@ from conftest import QUICKSTART
 
 from gpusim.cli.main import main
 from gpusim.reference.backend import ReferenceBatch
-from gpusim.simulation import Simulation
 
 
 def summary(path, capsys) -> list[str]:
@@ -88,14 +87,10 @@ def test_interrupted_run_exits_138_and_summarizes(tmp_path, monkeypatch, capsys)
 
 
 def test_summarize_a_killed_run(tmp_path, capsys):
-    from conftest import make_config
-
-    from gpusim.io.runfile import RunWriter
+    from conftest import make_config, write_unfinished_run
 
     cfg = make_config(lattice={"shape": [20, 20]}, output={"frame_every_steps": 5, "checkpoint_every_steps": 10})
-    w = RunWriter(tmp_path / "run.h5", cfg, backend="numpy")
-    Simulation(cfg, backend="numpy").run(steps=17, writer=w)
-    w.f.close()  # no close(): as SIGKILL leaves it
+    write_unfinished_run(tmp_path / "run.h5", cfg, 17)  # no close(): as SIGKILL leaves it
     text = "\n".join(summary(tmp_path / "run.h5", capsys))
     assert "run.h5  running" in text and "15 of 1000" in text and "(checkpoint at step 10)" in text
     assert "runtime    -" in text

@@ -32,7 +32,6 @@ True
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import h5py
@@ -84,15 +83,6 @@ def write_analysis(path: str | Path, settings: AnalysisConfig | None = None):
         finally:
             f.close()
     return table
-
-
-def stored_settings(f: h5py.File) -> AnalysisConfig | None:
-    """The ``[analysis]`` settings a stored table was computed with."""
-    g = f.get(GROUP)
-    if g is None or "settings" not in g.attrs:
-        return None
-    text = g.attrs["settings"]
-    return AnalysisConfig.model_validate(tomllib.loads(text.decode() if isinstance(text, bytes) else text))
 
 
 def end_state(path: str | Path, cfg: Config | None = None) -> dict:

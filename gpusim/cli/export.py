@@ -33,7 +33,7 @@ def main(args) -> int:
     from ..io.reader import reading
 
     if path.is_dir():
-        from ..sweep import store
+        from ..sweepdir import store
 
         store.load_runs(path)  # a directory that is not a sweep: one line, before anything is written
         out.mkdir(exist_ok=True)

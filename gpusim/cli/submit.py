@@ -39,9 +39,9 @@ def add_parser(sub) -> None:
 
 def main(args) -> int:
     from ..backends import BACKENDS
-    from ..sweep import store
     from ..scenarios import find_config
-    from ..sweep.runs import load_plan
+    from ..sweepdir import store
+    from ..sweepdir.runs import load_plan
     from ..sweep.slurm import SbatchRequest, log_path, render, submit
 
     args.spec = str(find_config(args.spec))

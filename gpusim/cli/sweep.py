@@ -33,7 +33,7 @@ def main(args) -> int:
     from ..batch import parse_batch
     from ..scenarios import find_config
     from ..sweep.driver import describe_plan, run_sweep
-    from ..sweep.runs import load_plan
+    from ..sweepdir.runs import load_plan
 
     args.spec = str(find_config(args.spec))  # configs/NAME.toml: the shipped one outside a checkout
     if args.dry_run:

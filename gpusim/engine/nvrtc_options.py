@@ -17,6 +17,11 @@ from .sources import kernel_dir
 #: -prec-div/-prec-sqrt=true: IEEE division and square root (none is used today).
 NVRTC_OPTIONS = ("--std=c++17", "-fmad=false", "-ftz=true", "-prec-div=true", "-prec-sqrt=true")
 
+#: The oldest GPU the kernels run on: compute capability 7.0 (Volta), for
+#: ``__match_any_sync`` (the aggregated atomics of kernels/common.cuh).  An
+#: NVRTC may support fewer: CUDA 13 (the ``cuda`` extra) starts at 7.5.
+MIN_COMPUTE_CAPABILITY = 70
+
 
 def include_options() -> tuple[str, ...]:
     return (f"-I{kernel_dir()}",)

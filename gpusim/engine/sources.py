@@ -6,9 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from ..abi import kernel_dir
-
-#: Every kernel translation unit, in the order they are compiled together.
-KERNEL_SOURCES = ("chemokine.cu", "tumour.cu", "tcell.cu", "initial.cu", "select.cu", "observe.cu")
+from ..components import KERNEL_SOURCES  # noqa: F401 (every translation unit, in compile order)
 
 #: Threads per block on the GPU; the host launcher uses the same block size so
 #: a block is the unit of OpenMP work there.

@@ -20,7 +20,7 @@ def _transfer(be, due: dict[int, tuple[int, str]]) -> None:
     """One transfer in each run of ``due`` (run -> (cells, where)); only
     those runs take part in the launches."""
     rows = np.array(sorted(due))
-    be.set_params(rows, transfer_where_tumour=[int(due[b][1] == "tumour") for b in rows])
+    be.set_fields(rows, transfer_where_tumour=[int(due[b][1] == "tumour") for b in rows])
     be.launch("tcell_transfer_bid", be.mp.n_sites, rows=rows)
     chosen = {}
     for b in rows:
@@ -33,7 +33,7 @@ def _transfer(be, due: dict[int, tuple[int, str]]) -> None:
     be.ensure_new_sites(max(counts))
     for b, c in chosen.items():
         be.device.upload(be.new_sites[b, : len(c)], c)
-    be.set_params(rows, n_new=counts)
+    be.set_fields(rows, n_new=counts)
     be.launch("tcell_transfer_place", max(counts), rows=rows)
 
 

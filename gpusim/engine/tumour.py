@@ -34,7 +34,7 @@ def divide(be) -> np.ndarray:
     k = be.counts()[:, NEW_CLONES]
     if k.any():
         be.ensure_clone_capacity(int((be.n_clones[rows] + k).max()))
-        be.set_params(rows, n_clones=be.n_clones[rows], n_new=k)
+        be.set_fields(rows, n_clones=be.n_clones[rows], n_new=k)
         be.launch("tumour_found_clones", n_chunks)
         be.device.fill_bytes(be.found_chunks, 0)  # counts of the next step start at 0
         be.n_clones[rows] += k
@@ -45,3 +45,13 @@ def found_chunks(n_sites: int) -> tuple[int, int]:
     """(chunks, groups of chunks) of the founding scan (kernels/tumour.cu)."""
     chunks = -(-n_sites >> CHUNK_SHIFT)
     return chunks, -(-chunks >> GROUP_SHIFT)
+
+
+def found_chunk_count(n_sites: int) -> int:
+    """Width of the found_chunks scratch (gpusim.components)."""
+    return found_chunks(n_sites)[0]
+
+
+def found_group_count(n_sites: int) -> int:
+    """Width of the found_groups scratch (gpusim.components)."""
+    return found_chunks(n_sites)[1]

@@ -25,6 +25,7 @@ from typing import Callable, NamedTuple
 import h5py
 import numpy as np
 
+from ..components import FRAMES
 from ..config import Config
 from .checkpoint import SLAB_BYTES, slabs, to_host
 from .deflate import ChunkDeflater, can_deflate
@@ -92,11 +93,8 @@ class FieldSpec(NamedTuple):
 
 #: Fields written as frames: name -> FieldSpec (a plain (source, unit,
 #: description) tuple is accepted too).
-FIELDS: dict[str, FieldSpec] = {
-    "tumour_clone": FieldSpec("clone", "clone id", "tumour clone id per site, 0 = no tumour cell"),
-    "tcells": FieldSpec("tcell", "bits", "T cell per site: 128 = present | exhaustion << 4 | kills left; 0 = none"),
-    "chemokine": FieldSpec("chemokine", "concentration", "chemokine per field cell (amount per site volume)"),
-}
+#: Each component declares its own (gpusim.components.FRAMES).
+FIELDS: dict[str, FieldSpec] = {name: FieldSpec(*entry) for name, entry in FRAMES.items()}
 
 
 def field_specs() -> dict[str, FieldSpec]:

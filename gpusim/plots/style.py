@@ -18,11 +18,12 @@ import colorsys
 import numpy as np
 
 from ..analysis.spatial import NOT_EVALUABLE
+from ..components import COLOURS
 from ..state import CLONE_HLA, CLONE_PDL1
 
 EMPTY = (1.0, 1.0, 1.0, 1.0)
 UNKNOWN = (0.6, 0.6, 0.6, 1.0)  # a clone id missing from the table (run killed after its checkpoint)
-TCELL = "#1f5fd0"
+TCELL = COLOURS["tcells"]  # the T-cell component's colour
 
 #: Immune phenotypes: hot, altered-excluded, cold (Galon & Bruni 2019, Nat Rev Drug Discov 18:197);
 #: grey where there was no tumour core to classify.

@@ -18,12 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
-from ..observables import STATE, Observer
-from ..params import StepParams, model_params
+from ..observables import state_for
+from ..params import model_params
 from ..signals import StepAbandoned
-from ..state import FIELD_ARRAYS, SITE_ARRAYS, State
-from ..step import Backend, guards
-from . import chemokine, tcell, tumour
+from ..components import field_arrays, site_arrays
+from ..state import State
+from .observe import Observer
+from ..step import Backend, BatchBackend, guards
 from .field import stencil_neighbours
 
 
@@ -31,55 +32,34 @@ class ReferenceBackend(Backend):
     """The rules as NumPy functions on host arrays (:mod:`gpusim.reference`)."""
 
     name = "numpy"
+    side = "reference"  # gpusim.reference.phases
     xp = np
 
     def __init__(self, cfg: Config, state: State):
         self.cfg = cfg
         self.mp = model_params(cfg)
         self.state = state.map(np.array)  # own copy
-        self._stencil = stencil_neighbours(self.mp)
+        self.stencil = stencil_neighbours(self.mp)
         self._observer = Observer(cfg, np)
 
     def observe(self) -> dict:
         """The state observables (gpusim/observables.py STATE) of the current state."""
         return self._observer(self.state)
 
-    # Backend.step runs these in the order of gpusim.step.PHASES.
-    def chemokine(self, sp: StepParams, events: dict) -> None:
-        chemokine.run_step(self.state, self.mp, self._stencil)
-
-    def tcell_recruit(self, sp: StepParams, events: dict) -> None:
-        tcell.recruit(self.state, self.mp, sp, events)
-
-    def tcell_kill(self, sp: StepParams, events: dict) -> None:
-        tcell.kill(self.state, self.mp, sp, events)
-
-    def tumour_death(self, sp: StepParams, events: dict) -> None:
-        tumour.death(self.state, self.mp, sp, events)
-
-    def tumour_divide(self, sp: StepParams, events: dict) -> None:
-        tumour.divide(self.state, self.mp, events)
-
-    def tcell_migrate(self, sp: StepParams, events: dict) -> None:
-        tcell.migrate(self.state, self.mp)
-
-    def tcell_death(self, sp: StepParams, events: dict) -> None:
-        tcell.death(self.state, self.mp, sp, events)
-
     def host_state(self) -> State:
         return self.state.map(np.array)
 
     def bytes_per_site(self) -> float:
         """Persistent per-site memory (temporaries of a step not counted)."""
-        per_site = sum(dt.itemsize for dt in SITE_ARRAYS.values())
-        per_field_cell = sum(dt.itemsize for dt in FIELD_ARRAYS.values())
+        per_site = sum(dt.itemsize for dt in site_arrays(self.cfg).values())
+        per_field_cell = sum(dt.itemsize for dt in field_arrays(self.cfg).values())
         return per_site + per_field_cell * self.mp.n_field / self.mp.n_sites
 
     def describe(self) -> str:
         return f"numpy {np.__version__} (reference)"
 
 
-class ReferenceBatch:
+class ReferenceBatch(BatchBackend):
     """B reference runs behind the batch interface (``step``, ``observe``,
     ``retire``, ``run_state``, ``host_state``, ``steps``, ``active``).
 
@@ -129,18 +109,13 @@ class ReferenceBatch:
 
     def observe(self) -> dict[str, np.ndarray]:
         per_run = [self.runs[b].observe() for b in self.active]
-        return {k: np.array([o[k] for o in per_run]) for k in STATE}
+        return {k: np.array([o[k] for o in per_run]) for k in state_for(self.cfgs[0])}
 
     def retire(self, rows) -> None:
         self.active = np.setdiff1d(self.active, rows)
 
     def run_state(self, b: int) -> State:
         return self.runs[b].state
-
-    @property
-    def state(self) -> State:
-        """Run 0's state: the single-run view of a batch of one."""
-        return self.run_state(0)
 
     def host_state(self, b: int = 0) -> State:
         return self.runs[b].host_state()
@@ -153,9 +128,6 @@ class ReferenceBatch:
 
     def copy_bytes_per_s(self, nbytes: int) -> float:
         return self.runs[0].copy_bytes_per_s(nbytes)
-
-    def launch_recorder(self):
-        return self.runs[0].launch_recorder()
 
     def describe(self) -> str:
         return self.runs[0].describe()

@@ -31,10 +31,10 @@ from pathlib import Path
 from ..errors import InputError, RunInterrupted
 from ..progress import flush_notices
 from ..signals import StopOnSignal
-from . import store
+from ..sweepdir import store
+from ..sweepdir.runs import Run, SweepPlan, load_plan
+from ..sweepdir.text import TEXT_WIDTH
 from .queue import Tally, WorkQueue, serve_and_work, work_remotely, work_serially
-from .runs import Run, SweepPlan, load_plan
-from .text import TEXT_WIDTH
 from .worker import configure_rank, timed_batch
 
 log = logging.getLogger("gpusim")
@@ -134,19 +134,10 @@ def batches(plan: SweepPlan, todo: list[int], batch: int | str, backend: str, ra
     (:func:`gpusim.batch.batch_key`) of at most ``batch`` runs.  ``auto``:
     as many as fit the device (:func:`gpusim.batch.auto_batch`), but no more
     than an equal share of the shape's runs per rank, so every rank gets work."""
-    from ..batch import auto_batch, batch_key
+    from ..batch import group_by_shape
 
-    groups: dict[tuple, list[int]] = {}
-    for i in todo:
-        groups.setdefault(batch_key(plan.config(plan.runs[i])), []).append(i)
-    out = []
-    for runs in groups.values():
-        if batch == "auto":
-            size = auto_batch(plan.config(plan.runs[runs[0]]), backend, -(-len(runs) // max(ranks, 1)))
-        else:
-            size = int(batch)
-        out += [tuple(runs[k : k + size]) for k in range(0, len(runs), size)]
-    return out
+    cfgs = [plan.config(plan.runs[i]) for i in todo]
+    return [tuple(todo[k] for k in g) for g in group_by_shape(cfgs, batch, backend, ranks)]
 
 
 def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
@@ -247,7 +238,7 @@ def _guarded(comm, work) -> None:
 
 
 def _write_summary(out_dir: Path, progress: bool) -> Path | None:
-    from .summary import write_summary
+    from ..analysis.sweep_summary import write_summary
 
     try:
         return write_summary(out_dir)

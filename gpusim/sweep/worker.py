@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..config import Config
-from .store import part_path, run_status
+from ..sweepdir.store import part_path, run_status
 
 log = logging.getLogger("gpusim")
 
@@ -83,11 +83,6 @@ def run_batch_of(cfgs: list[Config], paths: list[Path], backend: str) -> list[st
     return statuses
 
 
-def run_one(cfg: Config, path: Path, backend: str) -> str:
-    """:func:`run_batch_of` for one run."""
-    return run_batch_of([cfg], [path], backend)[0]
-
-
 def timed_batch(cfgs: list[Config], paths: list[Path], backend: str) -> list[dict]:
     """:func:`run_batch_of`, with each run's outcome as a small picklable
     record (a failure fails the runs of the batch that were not complete; a
@@ -105,11 +100,6 @@ def timed_batch(cfgs: list[Config], paths: list[Path], backend: str) -> list[dic
         error = f"{err.__class__.__name__}: {err}"
     runtime = time.perf_counter() - t0
     return [{"status": s, "runtime_s": runtime, "error": error if s == "failed" else None} for s in statuses]
-
-
-def timed_run(cfg: Config, path: Path, backend: str) -> dict:
-    """:func:`timed_batch` for one run."""
-    return timed_batch([cfg], [path], backend)[0]
 
 
 def cores_on_node() -> int:

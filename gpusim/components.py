@@ -1,0 +1,245 @@
+"""The model as components (DESIGN §9): the registry every central table is
+assembled from.
+
+A component is a vertical slice of the model -- tumour, T cells, a
+diffusing field, a new cell type -- that owns its config section, its
+state arrays (per site, per field cell), its scratch, its phases (each with
+the step position it takes and the function that runs it on the kernel
+engine and on the NumPy reference), its kernel file, its events and
+observables, its frames and its plot colour.  The tables the rest of the
+package reads are made here from :data:`COMPONENTS`:
+
+- :func:`site_arrays` / :func:`field_arrays` (the state, checkpoints, memory sizing),
+- :func:`phases` (the step order, gated by each component's predicate),
+- :data:`EVENTS` / :data:`STATE` (observables), :data:`FRAMES` (run-file fields),
+- :func:`batch_key` (what runs of one batch share), :func:`scratch` (kernel-engine work arrays),
+- :data:`KERNEL_SOURCES` (what the kernel build compiles), :data:`COLOURS` (plots).
+
+Adding a component (README "Adding a component") is one :class:`Component`
+appended to :data:`COMPONENTS`, its config section, its ABI fields
+(``kernels/abi.cuh``) and its host values (``gpusim/params.py``); its rule
+lives in new files (its kernel, its engine and reference phase functions,
+its test).  A component that is not switched on (:attr:`Component.on` false)
+has no arrays, no phases, no frames: a config that does not switch it on
+runs byte for byte as before.
+
+>>> [c.name for c in COMPONENTS]
+['tumour', 'tcells', 'chemokine']
+>>> from gpusim.config import Config
+>>> [p.name for p in phases(Config.model_validate({"immune": {"enabled": False}}))]
+['tumour_death', 'tumour_divide']
+>>> list(site_arrays(Config()))
+['clone', 'cell', 'tcell', 'vessel']
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+U8, U32, U64, F32 = (np.dtype(t) for t in (np.uint8, np.uint32, np.uint64, np.float32))
+
+#: An observable: (dtype, unit, description).
+Observable = tuple[type, str, str]
+
+
+def counts(**entries: tuple[str, str]) -> dict[str, Observable]:
+    """int64 observables from name=(unit, description)."""
+    return {name: (np.int64, unit, description) for name, (unit, description) in entries.items()}
+
+
+def _always(cfg) -> bool:
+    return True
+
+
+def _immune(cfg) -> bool:
+    return bool(cfg.immune.enabled)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of the step.  ``position`` orders phases across components
+    (DESIGN §4 numbers them 2..8; a new phase takes a fraction between two).
+    ``engine`` and ``reference`` name its function (``module:function``,
+    imported on first use) on the kernel engine and on the NumPy reference;
+    each is called as ``fn(backend, step_params, events)``."""
+
+    name: str
+    position: float
+    engine: str
+    reference: str
+
+    def function(self, which: str) -> Callable:
+        return _resolve(getattr(self, which))
+
+
+@dataclass(frozen=True)
+class Component:
+    """One vertical slice of the model (see the module docstring).
+
+    ``on(cfg)`` gates its phases; ``allocated(cfg)`` its arrays and frames
+    (tumour, T cells and chemokine keep theirs with the immune system off,
+    as before components existed: their run files stay as they were).
+    ``scratch`` sizes (per run) are ``"sites"``, ``"field"``, a starting
+    width (the engine grows those) or a ``module:function`` of the number
+    of sites.  ``key(cfg)`` is the part of the batch key that
+    shapes its arrays or launches.  ``stored_at_default``: whether a run
+    file's stored config lists the section while it holds its defaults
+    (only the three components of v2 do; a later one's section appears
+    once a config sets it, so existing run files stay as they were)."""
+
+    name: str
+    section: str
+    stored_at_default: bool = False
+    on: Callable[[Any], bool] = _always
+    allocated: Callable[[Any], bool] | None = None
+    site_arrays: dict[str, np.dtype] = field(default_factory=dict)
+    field_arrays: dict[str, np.dtype] = field(default_factory=dict)
+    scratch: dict[str, tuple[np.dtype, str | int]] = field(default_factory=dict)
+    phases: tuple[Phase, ...] = ()
+    kernel: str | None = None
+    events: dict[str, Observable] = field(default_factory=dict)
+    observables: dict[str, Observable] = field(default_factory=dict)
+    frames: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    colour: str | None = None
+    key: Callable[[Any], tuple] = lambda cfg: ()
+
+    def has_arrays(self, cfg) -> bool:
+        return (self.allocated or self.on)(cfg)
+
+
+@lru_cache(maxsize=None)
+def _resolve(path: str) -> Callable:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+TUMOUR = Component(
+    name="tumour", section="tumour", stored_at_default=True, kernel="tumour.cu",
+    site_arrays={"clone": U32,  # clone id, 0 = no tumour cell
+                 "cell": U8},  # divisions left | KILLED | STEM (state.CELL_*)
+    # claim[]: bids of two-phase moves (tumour division, T-cell moves), all
+    # ones between phases; found_*: the prefix sum that numbers new clones.
+    scratch={"claim": (U64, "sites"), "new_sites": (U32, 16), "selected": (U64, 16),
+             "found_chunks": (U32, "gpusim.engine.tumour:found_chunk_count"),
+             "found_groups": (U32, "gpusim.engine.tumour:found_group_count")},
+    phases=(Phase("tumour_death", 5, "gpusim.engine.phases:tumour_death", "gpusim.reference.phases:tumour_death"),
+            Phase("tumour_divide", 6, "gpusim.engine.phases:tumour_divide", "gpusim.reference.phases:tumour_divide")),
+    events=counts(divisions=("events", "tumour divisions in the step"),
+                  deaths=("events", "tumour deaths in the step (all causes)"),
+                  new_clones=("clones", "clones founded in the step")),
+    observables={
+        **counts(tumour_cells=("cells", "live tumour cells"),
+                 live_clones=("clones", "clones with at least one live cell"),
+                 pdl1_cells=("cells", "tumour cells of PD-L1-high clones"),
+                 hla_loss_cells=("cells", "tumour cells of clones that lost antigen presentation")),
+        "mean_recognition": (np.float64, "probability", "mean recognition probability r over tumour cells"),
+        "tmb": (np.float64, "mutations", "tumour mutational burden: mean acquired mutations per tumour cell"),
+        "neoantigen_load": (np.float64, "neoantigens", "mean acquired neoantigens per tumour cell"),
+        **counts(edge_cells=("cells", "tumour cells on the lattice boundary (closed boundary; 0 if periodic)"))},
+    frames={"tumour_clone": ("clone", "clone id", "tumour clone id per site, 0 = no tumour cell")},
+    key=lambda cfg: (tuple(cfg.lattice.shape), cfg.lattice.neighbourhood, cfg.lattice.boundary,
+                     cfg.simulation.dt_minutes),
+)
+
+TCELLS = Component(
+    name="tcells", section="immune", stored_at_default=True, on=_immune, allocated=_always, kernel="tcell.cu",
+    site_arrays={"tcell": U8,  # PRESENT | exhaustion << 4 | kills left, 0 = none
+                 "vessel": U8},  # 1 = vessel site (T cells enter here)
+    phases=(Phase("tcell_recruit", 3, "gpusim.engine.phases:tcell_recruit", "gpusim.reference.phases:tcell_recruit"),
+            Phase("tcell_kill", 4, "gpusim.engine.phases:tcell_kill", "gpusim.reference.phases:tcell_kill"),
+            Phase("tcell_migrate", 7, "gpusim.engine.phases:tcell_migrate", "gpusim.reference.phases:tcell_migrate"),
+            Phase("tcell_death", 8, "gpusim.engine.phases:tcell_death", "gpusim.reference.phases:tcell_death")),
+    events=counts(kills=("events", "tumour cells killed by T cells in the step"),
+                  recruited=("cells", "T cells recruited at vessels in the step"),
+                  expansions=("cells", "T cells born by expansion after a kill in the step"),
+                  transferred=("cells", "T cells injected by adoptive transfer in the step"),
+                  tcell_deaths=("events", "T-cell deaths in the step")),
+    observables=counts(tcells=("cells", "T cells"),
+                       tcells_exhausted=("cells", "T cells that can no longer kill (exhausted or out of kills)")),
+    frames={"tcells": ("tcell", "bits", "T cell per site: 128 = present | exhaustion << 4 | kills left; 0 = none")},
+    colour="#1f5fd0",
+    key=lambda cfg: (cfg.immune.enabled,),
+)
+
+CHEMOKINE = Component(
+    name="chemokine", section="chemokine", stored_at_default=True, on=_immune, allocated=_always,
+    kernel="chemokine.cu",
+    field_arrays={"chemokine": F32,  # concentration per field cell
+                  "kill_bursts": U32},  # kills since the last chemokine phase
+    scratch={"chemokine_scratch": (F32, "field")},  # the diffusion ping-pong buffer
+    phases=(Phase("chemokine", 2, "gpusim.engine.phases:chemokine", "gpusim.reference.phases:chemokine"),),
+    frames={"chemokine": ("chemokine", "concentration", "chemokine per field cell (amount per site volume)")},
+    key=lambda cfg: (cfg.chemokine.grid_coarsening,),
+)
+
+#: Every component, in the order their arrays, events and frames are listed.
+COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE)
+
+#: Kernel files of the components, then the shared ones (initial state,
+#: selection, observables), in the order they are compiled together.
+KERNEL_SOURCES: tuple[str, ...] = (*(c.kernel for c in COMPONENTS if c.kernel), "initial.cu", "select.cu",
+                                   "observe.cu")
+
+#: Counted by the backends during the step (0 at step 0).
+EVENTS: dict[str, Observable] = {k: v for c in COMPONENTS for k, v in c.events.items()}
+#: Functions of the state after the step.
+STATE: dict[str, Observable] = {k: v for c in COMPONENTS for k, v in c.observables.items()}
+#: Fields written as frames: name -> (source array, unit, description).
+FRAMES: dict[str, tuple[str, str, str]] = {k: v for c in COMPONENTS for k, v in c.frames.items()}
+#: Frames of per-site layers, by component (``gpusim export``'s cells table
+#: decodes the tumour's and the T cells'; other layers become raw columns).
+SITE_FRAMES: dict[str, str] = {name: c.name for c in COMPONENTS for name, (src, _, _) in c.frames.items()
+                               if src in c.site_arrays}
+#: Plot colour of a frame's layer (the T cells' blue).
+COLOURS: dict[str, str] = {name: c.colour for c in COMPONENTS if c.colour for name in c.frames}
+
+
+def active(cfg) -> tuple[Component, ...]:
+    """The components whose arrays a run of ``cfg`` holds."""
+    return tuple(c for c in COMPONENTS if c.has_arrays(cfg))
+
+
+def site_arrays(cfg) -> dict[str, np.dtype]:
+    """Per-site state arrays of a run of ``cfg``, with their dtypes."""
+    return {k: v for c in active(cfg) for k, v in c.site_arrays.items()}
+
+
+def field_arrays(cfg) -> dict[str, np.dtype]:
+    """Arrays on the coarse field grid (``State.extra``) of a run of ``cfg``."""
+    return {k: v for c in active(cfg) for k, v in c.field_arrays.items()}
+
+
+def scratch(cfg) -> dict[str, tuple[np.dtype, str | int]]:
+    """Work arrays of the kernel engine beside the state (name -> (dtype, size))."""
+    return {k: v for c in active(cfg) for k, v in c.scratch.items()}
+
+
+def scratch_width(size: str | int, n_sites: int, n_field: int) -> int:
+    """Entries per run of a scratch array of ``size`` (see :class:`Component`)."""
+    if isinstance(size, int):
+        return size
+    if size in ("sites", "field"):
+        return n_sites if size == "sites" else n_field
+    return int(_resolve(size)(n_sites))
+
+
+def phases(cfg) -> tuple[Phase, ...]:
+    """The phases one step of ``cfg`` runs, in step order."""
+    return tuple(sorted((p for c in COMPONENTS if c.on(cfg) for p in c.phases), key=lambda p: p.position))
+
+
+def all_phases() -> tuple[Phase, ...]:
+    """Every phase of every component, in step order."""
+    return tuple(sorted((p for c in COMPONENTS for p in c.phases), key=lambda p: p.position))
+
+
+def batch_key(cfg) -> tuple:
+    """What must be equal for runs to share a batch: everything that shapes
+    the arrays or the launch sequence (each component's part, and which
+    components run)."""
+    return tuple((c.name, c.key(cfg), c.on(cfg), c.has_arrays(cfg)) for c in COMPONENTS)
