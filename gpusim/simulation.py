@@ -140,11 +140,11 @@ def _check_fits_config(path: Path, cfg: Config, state: State) -> None:
     """The checkpoint's arrays have the sizes and types the stored config's
     lattice gives (a file edited or assembled by hand may not): else one
     line, before a backend copies them into arrays of another size."""
+    from .components import field_arrays, site_arrays
     from .params import model_params
-    from .state import FIELD_ARRAYS, SITE_ARRAYS
 
     mp = model_params(cfg)
-    for part, arrays, n in (("sites", SITE_ARRAYS, mp.n_sites), ("extra", FIELD_ARRAYS, mp.n_field)):
+    for part, arrays, n in (("sites", site_arrays(cfg), mp.n_sites), ("extra", field_arrays(cfg), mp.n_field)):
         for name, dtype in arrays.items():
             a = getattr(state, part).get(name)
             size = None if a is None else np.asarray(a).size
