@@ -11,7 +11,7 @@ import time
 def flush_notices() -> None:
     """Print the notices the CLI holds back (``backend auto -> cpu``): the
     work starts now, so they are news, not noise in front of an error."""
-    for handler in logging.getLogger("gpusim").handlers:
+    for handler in logging.getLogger().handlers:  # the root's: where the CLI holds them
         handler.flush()
 
 

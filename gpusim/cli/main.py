@@ -97,17 +97,23 @@ def _notices(argv):
     out = logging.StreamHandler(sys.stderr)
     out.setFormatter(logging.Formatter("gpusim: %(message)s"))
     held = logging.handlers.MemoryHandler(10_000, flushLevel=logging.WARNING, target=out, flushOnClose=True)
-    saved = log.level, log.propagate
+    # In place of the root's plain stderr handler (basicConfig's); others
+    # (pytest's caplog, a user's) still see every record as it comes.
+    root = logging.getLogger()
+    plain = [h for h in root.handlers if type(h) is logging.StreamHandler]
+    for h in plain:
+        root.removeHandler(h)
+    root.addHandler(held)
+    saved = log.level
     log.setLevel(logging.WARNING if quiet else logging.INFO)
-    log.propagate = False
-    log.addHandler(held)
     try:
         yield held
     finally:
-        log.removeHandler(held)
+        root.removeHandler(held)
         held.close()  # prints what is still held (after a success)
-        log.setLevel(saved[0])
-        log.propagate = saved[1]
+        for h in plain:
+            root.addHandler(h)
+        log.setLevel(saved)
 
 
 def _dispatch(argv: list[str] | None) -> int:
