@@ -58,7 +58,7 @@ def test_the_installed_wheel_finds_the_readme_configs(installed, tmp_path):
     shipped = sorted(p.name for p in (ROOT / "configs").glob("*.toml"))
     assert sorted(p.name for p in Path(where[1]).parent.glob("*.toml")) == shipped
     proc = gpusim("run", "configs/quickstart.toml", "-o", "q.h5", "--backend", "numpy", "--steps", "3",
-                  "--set", "lattice.shape=[20,20]", "-q")
+                  "--set", "lattice.shape=[20,20]")  # (not -q: it would silence the notice)
     assert proc.returncode == 0 and (tmp_path / "q.h5").is_file(), proc.stderr
     assert "using the shipped" in proc.stderr
     proc = gpusim("sweep", "configs/sweep_tmb_infiltration.toml", "-o", "tmb", "--dry-run")
