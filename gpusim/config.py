@@ -15,6 +15,7 @@ unknown key is an error (a typo must never silently fall back to a default).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import re
@@ -238,6 +239,75 @@ class AnalysisConfig(_Section):
     mixing_window_um: float = Field(100.0, gt=0.0, description="window edge for the clone Shannon diversity")
 
 
+#: What a tissue section's cells become (gpusim.tissue): a gpusim cell kind,
+#: or ``ignore`` (left out, counted as dropped).
+SECTION_KINDS = ("tumour", "tcell", "vessel", "ignore")
+
+#: Columns of a section's cell table that gpusim reads (``[initial.columns]``
+#: maps them to the file's own names).
+SECTION_COLUMNS = ("x_um", "y_um", "z_um", "cell_type", "clone", "tcell", "vessel", "pdl1", "hla", "r",
+                   "recognition", "tcell_exhaustion", "tcell_kills_left")
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, hex (what a run file's ``[initial] sha256`` holds)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except (IsADirectoryError, PermissionError) as err:
+        raise ValueError(f"{path}: cannot read ({err.__class__.__name__})") from None
+    return digest.hexdigest()
+
+
+class InitialConfig(_Section):
+    """Start from a tissue section instead of a founder ball (``gpusim run
+    --initial FILE``; :mod:`gpusim.tissue` reads it): a cell table (.csv,
+    .parquet), an AnnData file (.h5ad: ``obsm["spatial"]`` and an ``obs``
+    column of cell types) or a label image (.tif/.tiff, one class per label
+    value).  ``file`` is resolved against the config file's directory;
+    ``sha256`` is filled in when the config is loaded and checked when the
+    state is built, so a run file's stored config names and fingerprints
+    the section it started from."""
+
+    file: str | None = Field(None, min_length=1, description="the section: .csv, .parquet, .h5ad, .tif or .tiff "
+                             "(or given by --initial FILE)")
+    sha256: str | None = Field(None, pattern="^[0-9a-f]{64}$", description="SHA-256 of the file (filled in on load)")
+    format: Literal["auto", "csv", "parquet", "h5ad", "tiff"] = Field(
+        "auto", description="auto: from the file name's suffix")
+    cell_types: dict[str, Literal["tumour", "tcell", "vessel", "ignore"]] = Field(
+        default_factory=dict, description="the file's cell-type names (label values for images) -> gpusim kinds")
+    columns: dict[str, str] = Field(default_factory=dict, description="gpusim column name -> the file's name")
+    um_per_unit: float = Field(1.0, gt=0.0, description="micrometres per coordinate unit (or per image pixel)")
+    origin_um: list[float] = Field(default_factory=list,
+                                   description="subtracted from every position (um); empty: 0 on every axis")
+    vessels: Literal["config", "section"] = Field(
+        "config", description="config: the section's vessels plus those drawn from immune.vessel_density; "
+                              "section: only the section's")
+
+    @field_validator("file")
+    @classmethod
+    def _absolute(cls, v: str | None) -> str | None:
+        return None if v is None else str(Path(v).expanduser().resolve())
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if key not in SECTION_COLUMNS:
+                raise ValueError(f"columns.{key}: not a section column (known: {', '.join(SECTION_COLUMNS)})")
+        return v
+
+    @model_validator(mode="after")
+    def _hashed(self):
+        if self.sha256 is None and self.file is not None:
+            object.__setattr__(self, "sha256", file_sha256(self.file))  # not an assignment to validate again
+        return self
+
+
 class CheckpointBlockade(_Section):
     kind: Literal["checkpoint_blockade"]
     start_day: float = Field(ge=0.0)
@@ -297,6 +367,7 @@ class Config(_Section):
     outcome: OutcomeConfig = OutcomeConfig()
     output: OutputConfig = OutputConfig()
     analysis: AnalysisConfig = AnalysisConfig()
+    initial: InitialConfig | None = Field(None, description="start from a tissue section (gpusim.tissue)")
 
     @model_serializer(mode="wrap")
     def _default_sections_left_out(self, handler):
@@ -310,20 +381,31 @@ class Config(_Section):
             for name in ("analysis", *(c.section for c in COMPONENTS if not c.stored_at_default)):
                 if name in data and getattr(self, name) == type(getattr(self, name))():
                     data.pop(name)
+            if self.initial is None:  # likewise [initial] (gpusim.tissue): absent unless used
+                data.pop("initial", None)
         return data
 
-    def diffusion_ratio(self) -> tuple[float, float]:
+    def diffusion_ratio(self, section: str = "chemokine") -> tuple[float, float]:
         """(D dt / dx_field^2 per step, the explicit scheme's per-substep
-        stability bound 1 / (2 dim))."""
+        stability bound 1 / (2 dim)) of the diffusing field configured in
+        ``section`` (every field lives on the chemokine's coarse grid)."""
         dx = self.lattice.dx_um * self.chemokine.grid_coarsening
-        ratio = self.chemokine.diffusion_um2_per_min * self.simulation.dt_minutes / dx**2
+        ratio = self._field_key(section, "diffusion") * self.simulation.dt_minutes / dx**2
         return ratio, 1.0 / (2 * self.lattice.dim)
 
+    def _field_key(self, section: str, what: str):
+        record = next(c.diffusing for c in COMPONENTS if c.section == section and c.diffusing is not None)
+        return getattr(getattr(self, section), getattr(record, what))
+
+    def field_substeps(self, section: str = "chemokine") -> int:
+        """Explicit diffusion substeps per step of the field of ``section``:
+        its ``diffusion_substeps``, else the fewest that are stable."""
+        ratio, bound = self.diffusion_ratio(section)
+        return self._field_key(section, "substeps") or max(1, math.ceil(ratio / bound))
+
     def chemokine_substeps(self) -> int:
-        """Explicit diffusion substeps per step: ``chemokine.diffusion_substeps``,
-        else the fewest that are stable."""
-        ratio, bound = self.diffusion_ratio()
-        return self.chemokine.diffusion_substeps or max(1, math.ceil(ratio / bound))
+        """:meth:`field_substeps` of the chemokine."""
+        return self.field_substeps("chemokine")
 
     def tcell_moves(self) -> float:
         """T-cell moves per step, speed x dt / dx (the expected count)."""
@@ -344,26 +426,32 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _check_diffusion_stability(self):
-        ch = self.chemokine
-        ratio, bound = self.diffusion_ratio()
-        if ch.diffusion_substeps is None:
+        for c in COMPONENTS:  # every diffusing field a run of this config holds
+            if c.diffusing is not None and c.has_arrays(self):
+                self._check_field_stability(c.section)
+        return self
+
+    def _check_field_stability(self, section: str) -> None:
+        ratio, bound = self.diffusion_ratio(section)
+        substeps = self._field_key(section, "substeps")
+        diffusion = self._field_key(section, "diffusion")
+        if substeps is None:
             if ratio / bound > MAX_SUBSTEPS_PER_STEP:  # before math.ceil, which overflows on inf
                 raise ValueError(
-                    f"chemokine.diffusion_um2_per_min: {ch.diffusion_um2_per_min:g} needs "
+                    f"{section}.diffusion_um2_per_min: {diffusion:g} needs "
                     f"{ratio / bound:.3g} stable diffusion substeps per step, above the ceiling of "
                     f"{MAX_SUBSTEPS_PER_STEP} (lower it or simulation.dt_minutes, or raise "
                     "chemokine.grid_coarsening)")
-            return self
-        if ch.diffusion_substeps > MAX_SUBSTEPS_PER_STEP:
-            raise ValueError(f"chemokine.diffusion_substeps: {ch.diffusion_substeps} is above the ceiling "
+            return
+        if substeps > MAX_SUBSTEPS_PER_STEP:
+            raise ValueError(f"{section}.diffusion_substeps: {substeps} is above the ceiling "
                              f"of {MAX_SUBSTEPS_PER_STEP} substeps per step")
-        if ratio / ch.diffusion_substeps > bound:
+        if ratio / substeps > bound:
             need = math.ceil(ratio / bound)
             raise ValueError(
-                f"chemokine.diffusion_substeps: {ch.diffusion_substeps} substeps give D*dt/dx^2 = "
-                f"{ratio / ch.diffusion_substeps:.3g} per substep, above the explicit scheme's stability "
+                f"{section}.diffusion_substeps: {substeps} substeps give D*dt/dx^2 = "
+                f"{ratio / substeps:.3g} per substep, above the explicit scheme's stability "
                 f"bound {bound:.3g}; use at least {need} (or leave it out to choose automatically)")
-        return self
 
     @model_validator(mode="after")
     def _check_tcell_moves(self):
@@ -503,8 +591,16 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     data = read_toml(path)
     if not data:  # an empty file (or only comments) is a mistake, not "all defaults"
         raise InputError(f"{path}: empty config (no settings); start from configs/quickstart.toml")
+    _initial_beside(data, Path(path))
     cfg = validate(data, str(path))  # blame the file before any override
     return validate(_with_overrides(data, list(overrides)), "--set") if overrides else cfg
+
+
+def _initial_beside(data: dict[str, Any], path: Path) -> None:
+    """A relative ``[initial] file`` is relative to the config file's directory."""
+    initial = data.get("initial")
+    if isinstance(initial, dict) and isinstance(initial.get("file"), str):
+        initial["file"] = str(path.parent / Path(initial["file"]).expanduser())
 
 
 def config_from_toml_text(text: str, where: str) -> Config:

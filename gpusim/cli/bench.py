@@ -1,5 +1,6 @@
 """gpusim bench [--backend B ...] [--size NXxNY[xNZ] ...] [--steps N] [--json] [--profile]
-gpusim bench --cohort N [--batch N|auto] [--alone K] [--backend B] [--steps N] [--json]"""
+gpusim bench --cohort N [--batch N|auto] [--alone K] [--backend B] [--steps N] [--json]
+gpusim bench --calibrate SPEC [--quick] [--cohort N] [--batch N|auto] [--backend B] [--json]"""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ def add_parser(sub) -> None:
     p.add_argument("--batch", default="auto", help="with --cohort: runs per batch, N or auto (default)")
     p.add_argument("--alone", type=int, metavar="K",
                    help="with --cohort: time only K runs one at a time (default all N)")
+    p.add_argument("--calibrate", metavar="SPEC",
+                   help="time one generation of a calibration spec (its [abc] population from the priors, or "
+                        "--cohort N particles) batched against one run at a time (gpusim calibrate)")
+    p.add_argument("--quick", action="store_true", help="with --calibrate: the spec's [quick] settings")
     p.set_defaults(func=main)
 
 
@@ -44,6 +49,8 @@ def main(args) -> int:
             if available()[b] is not None:
                 raise InputError(f"--backend {b}: not available here: {available()[b]}")
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
+    if args.calibrate is not None:
+        return _calibrate(args, log)
     if args.cohort is not None:
         return _cohort(args, log)
     records = run_bench(args.backend, sizes, tuple(args.model or MODELS), args.steps, log=log, profile=args.profile)
@@ -69,6 +76,25 @@ def _cohort(args, log) -> int:
         f"{'x'.join(map(str, rec['shape']))}: batched ({rec['batch']} per batch) "
         f"{rec['batched_runs_per_hour']:.0f} runs/hour, one at a time {rec['alone_runs_per_hour']:.0f} runs/hour "
         f"({rec['speedup']:.2f}x)")
+    if args.json:
+        json.dump([rec], sys.stdout, indent=1)
+        print()
+    return 0
+
+
+def _calibrate(args, log) -> int:
+    from ..batch import parse_batch
+    from ..calibrate.bench import bench_generation
+
+    if args.backend and len(args.backend) > 1:
+        raise InputError("--calibrate times one backend: give --backend once")
+    if args.cohort is not None and args.cohort < 1:
+        raise InputError("--cohort must be >= 1")
+    rec = bench_generation(args.calibrate, args.backend[0] if args.backend else "auto", args.cohort,
+                           parse_batch(args.batch), args.quick, log=log)
+    log(f"{rec['backend']}: one generation of {args.calibrate} ({rec['particles']} particles, {rec['runs']} runs x "
+        f"{rec['steps']} steps on {'x'.join(map(str, rec['shape']))}): batched {rec['batched_runs_per_hour']:.0f} "
+        f"runs/hour, one at a time {rec['alone_runs_per_hour']:.0f} runs/hour ({rec['speedup']:.2f}x)")
     if args.json:
         json.dump([rec], sys.stdout, indent=1)
         print()

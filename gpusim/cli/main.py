@@ -22,9 +22,11 @@ import sys  # noqa: E402
 import warnings  # noqa: E402
 
 from ..errors import InputError, RunInterrupted, WriteError  # noqa: E402
-from . import analyse, bench, export, info, plot, resume, run, sensitivity, submit, summarize, sweep, validate  # noqa: E402
+from . import (analyse, bench, calibrate, export, info, plot, resume, run, sensitivity, submit,  # noqa: E402
+               summarize, sweep, validate)
 
-SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, analyse, sensitivity, export, validate, info, bench)
+SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, analyse, sensitivity, export, validate, info, bench,
+               calibrate)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -8,6 +8,7 @@ sample, or both, crossed), therapy arms and replicates::
 
     [base]
     config = "quickstart.toml"      # relative to this file
+    # initial = "section.csv"       # optional: every run starts from this tissue section
     [base.set]                      # optional overrides of the base config
     lattice.shape = [64, 64]
     simulation.steps = 300
@@ -193,6 +194,8 @@ class Arm(_Strict):
 class BaseSpec(_Strict):
     config: str = Field(min_length=1, description="base scenario TOML, relative to the sweep file")
     set: dict[str, Any] = Field(default_factory=dict, description="overrides of the base config")
+    initial: str | None = Field(None, min_length=1, description="tissue section every run starts from, relative to "
+                                "the sweep file (gpusim run --initial; the base config's [initial] settings apply)")
 
     def overrides(self) -> list[str]:
         """``[base.set]`` as ``key.path=value`` strings, the form ``--set`` takes."""
