@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_serializer, model_validator
 
 from .components import COMPONENTS
 from .errors import InputError
@@ -46,7 +46,18 @@ class _Section(BaseModel):
     # validate_assignment: parameters are checked when set from Python too.
     # allow_inf_nan=False: inf and nan are rejected in every float field (an
     # inf rate would otherwise pass "ge=0" and turn into a silent p = 1).
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    # strict: no lax coercion -- true is not the seed 1, 'yes' is not a
+    # boolean, "3" is not a count (TOML has real booleans and integers).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, strict=True)
+
+    @field_validator("*")
+    @classmethod
+    def _int64(cls, v, info):
+        # Counts and steps become int64 on the host and in the kernels: a
+        # 23-digit number is a typo, refused here instead of overflowing later.
+        if isinstance(v, int) and not isinstance(v, bool) and info.field_name != "seed" and abs(v) >= 2**63:
+            raise ValueError(f"{v} is too large (at most 2**63 - 1)")
+        return v
 
 
 class SimulationConfig(_Section):
@@ -61,7 +72,7 @@ class SimulationConfig(_Section):
 
 
 class LatticeConfig(_Section):
-    shape: tuple[int, ...] = Field((128, 128), description="(nx, ny) or (nx, ny, nz) sites")
+    shape: tuple[StrictInt, ...] = Field((128, 128), strict=False, description="(nx, ny) or (nx, ny, nz) sites")
     dx_um: float = Field(10.0, ge=1.0, le=1000.0, description="lattice spacing = one cell diameter (1-1000 um)")
     neighbourhood: Literal["von_neumann", "moore"] = "von_neumann"
     boundary: Literal["closed", "periodic"] = "closed"
@@ -545,6 +556,19 @@ class Config(_Section):
     def treg_moves(self) -> float:
         """Regulatory T-cell moves per step, speed x dt / dx (the expected count)."""
         return self.tregs.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
+
+    @model_validator(mode="after")
+    def _check_counts_fit_the_lattice(self):
+        # One cell per site: more T cells than sites cannot be placed (the
+        # placement would silently stop at the free sites).
+        sites = self.lattice.n_sites
+        if self.immune.initial_tcells > sites:
+            raise ValueError(f"immune.initial_tcells: {self.immune.initial_tcells} is more than the lattice's "
+                             f"{sites} sites")
+        for i, t in enumerate(self.therapy):
+            if isinstance(t, AdoptiveTransfer) and t.cells > sites:
+                raise ValueError(f"therapy[{i}].cells: {t.cells} is more than the lattice's {sites} sites")
+        return self
 
     @model_validator(mode="after")
     def _check_diffusion_stability(self):

@@ -372,3 +372,31 @@ def quickstart_run(tmp_path_factory) -> Path:
 def therapy_run(tmp_path_factory) -> Path:
     """The shrunk quickstart with a therapy schedule (windows and a pulse)."""
     return make_run_file(tmp_path_factory.mktemp("therapy") / "therapy.h5", "--set", THERAPY)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory):
+    """``pip install .`` of this checkout's wheel into a fresh venv: its
+    ``bin/`` folder.  Lean: the wheel alone is installed (--no-deps); the
+    dependencies come from the test environment's site-packages through a
+    .pth line (its editable gpusim is not on that path: .pth files there are
+    not read)."""
+    pytest.importorskip("hatchling", reason="hatchling not installed (pip install '.[test]')")
+    import site
+    import sysconfig
+
+    d = tmp_path_factory.mktemp("installed")
+    root = Path(__file__).parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(d),
+                    str(root)], check=True)
+    (wheel,) = d.glob("gpusim-*.whl")
+    venv = d / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    deps = [p for p in {sysconfig.get_paths()["purelib"], *site.getsitepackages()} if Path(p).is_dir()]
+    Path(purelib, "test_deps.pth").write_text("\n".join(deps) + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
+                   check=True)
+    return venv / "bin"

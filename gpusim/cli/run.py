@@ -31,12 +31,13 @@ def output_path(arg: str | None, config: str, overwrite: bool) -> Path:
     """Where the run file goes; refuses to clobber or to write into nowhere (:mod:`gpusim.io.paths`)."""
     from ..io.paths import check_output
 
-    return check_output(Path(arg) if arg else Path(Path(config).stem + ".h5"), overwrite)
+    return check_output(arg if arg is not None else Path(Path(config).stem + ".h5"), overwrite)
 
 
 def main(args) -> int:
     from ..backends import resolve
     from ..config import load_config
+    from ..scenarios import find_config
     from ..simulation import run_to_file
     from ..therapy import unreached
 
@@ -45,6 +46,7 @@ def main(args) -> int:
         overrides.append(f"simulation.seed={args.seed}")
     if args.steps is not None:
         overrides.append(f"simulation.steps={args.steps}")
+    args.config = str(find_config(args.config))  # configs/NAME.toml: the shipped one outside a checkout
     cfg = load_config(args.config, overrides)
     if args.initial is not None:
         from ..tissue import with_initial

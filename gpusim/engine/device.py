@@ -136,7 +136,9 @@ class CudaDevice:
 
         self.xp = cupy
         if device_id is None:
-            device_id = int(os.environ.get("GPUSIM_CUDA_DEVICE", "0"))
+            from ..memory import cuda_device_id
+
+            device_id = cuda_device_id()
         cupy.cuda.Device(device_id).use()
         self.device_id = device_id
         self._module = _cuda_module()
