@@ -11,18 +11,23 @@ True
 """
 
 from .version import __version__
-from .config import Config, load_config  # noqa: E402
-from .batch import run_batch  # noqa: E402
-from .simulation import Simulation, resume_run, run_to_file  # noqa: E402
 
-__all__ = ["Config", "Simulation", "load_config", "open_run", "resume_run", "run_batch", "run_to_file",
-           "__version__"]
+__all__ = ["Config", "Simulation", "config_path", "load_config", "open_run", "resume_run", "run_batch",
+           "run_to_file", "__version__"]
+
+# Loaded on first use: ``import gpusim`` (and so the command line's start-up,
+# when a Ctrl-C may come) stays light; open_run needs h5py and pandas.
+_LAZY = {"Config": "config", "load_config": "config", "run_batch": "batch", "Simulation": "simulation",
+         "resume_run": "simulation", "run_to_file": "simulation", "config_path": "scenarios", "open_run": "analysis"}
 
 
 def __getattr__(name: str):
-    # open_run needs h5py (and pandas when used): load it on first use only.
-    if name == "open_run":
-        from .analysis import open_run
+    if name in _LAZY:
+        import importlib
 
-        return open_run
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'gpusim' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])

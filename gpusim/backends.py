@@ -64,7 +64,9 @@ def resolve(name: str) -> str:
 def make_backend(name: str, cfgs: list[Config] | Config, states: list[State | None] | State | None = None):
     """A backend holding a batch of runs (one run is a batch of one): each
     from its state in ``states`` (copied to the device), or from the state
-    at step 0 (built by kernels on the kernel backends) where that is None.
+    at step 0 where that is None: its ``[initial]`` tissue section
+    (:mod:`gpusim.tissue`) if it has one, else built by kernels on the
+    kernel backends.
     A batch that does not fit in memory is refused before anything is
     allocated."""
     from .memory import check_fits
@@ -72,6 +74,10 @@ def make_backend(name: str, cfgs: list[Config] | Config, states: list[State | No
     if isinstance(cfgs, Config):
         cfgs, states = [cfgs], [states]
     states = list(states) if states is not None else [None] * len(cfgs)
+    if any(c.initial is not None for c in cfgs):  # runs from a tissue section (gpusim.tissue)
+        from .tissue import load_section
+
+        states = [s if s is not None else load_section(c) for c, s in zip(cfgs, states)]
     name = resolve(name)
     check_fits(cfgs[0], name, runs=len(cfgs))
     if name == "numpy":

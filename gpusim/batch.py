@@ -47,6 +47,8 @@ from .state import State
 #: (GPUSIM_BATCH_MAX).
 MEMORY_SHARE = 0.5
 MAX_BATCH = 1024
+#: A batch's runs are the launch grid's y dimension, which CUDA caps here.
+GRID_Y_MAX = 65535
 
 
 def batch_key(cfg: Config) -> tuple:
@@ -83,7 +85,8 @@ def group_by_shape(cfgs: list[Config], size: int | str, backend: str = "cpu", ra
         groups.setdefault(batch_key(cfg), []).append(i)
     out = []
     for g in groups.values():
-        n = auto_batch(cfgs[g[0]], backend, -(-len(g) // max(ranks, 1))) if size == "auto" else max(1, int(size))
+        n = auto_batch(cfgs[g[0]], backend, -(-len(g) // max(ranks, 1))) if size == "auto" \
+            else min(max(1, int(size)), GRID_Y_MAX)
         out += [g[i : i + n] for i in range(0, len(g), n)]
     return out
 
@@ -114,7 +117,7 @@ def auto_batch(cfg: Config, backend: str, runs: int | None = None) -> int:
     if backend == "numpy":
         return 1
     share = float(os.environ.get("GPUSIM_BATCH_MEMORY_SHARE", MEMORY_SHARE))
-    cap = int(os.environ.get("GPUSIM_BATCH_MAX", MAX_BATCH))
+    cap = min(int(os.environ.get("GPUSIM_BATCH_MAX", MAX_BATCH)), GRID_Y_MAX)
     fit = int(share * free_memory(backend) // bytes_per_run(cfg, backend))
     return max(1, min(fit, cap, runs if runs else cap))
 
@@ -125,6 +128,8 @@ def parse_batch(text: str) -> int | str:
         return "auto"
     if not text.isdigit() or int(text) < 1:
         raise InputError(f"--batch {text!r}: expected a positive integer or auto")
+    if int(text) > GRID_Y_MAX:
+        raise InputError(f"--batch {text}: at most {GRID_Y_MAX} runs (a batch is the launch grid's y dimension)")
     return int(text)
 
 
@@ -271,12 +276,14 @@ def _scalar(name: str, value):
 
 
 def run_batch(configs: list[Config], outputs: list[str | Path], backend: str = "auto",
-              batch: int | str = "auto", progress: bool = False) -> list[dict]:
+              batch: int | str = "auto", progress: bool = True) -> list[dict]:
     """Run ``configs`` from step 0 into the run files ``outputs``, batching
     runs of the same array shape (:func:`batch_key`) ``batch`` at a time
     (``auto``: as many as fit, see :func:`auto_batch`).  Each file is
     byte-identical to ``gpusim run`` of its config alone.  Returns each run's
-    final observables, in the order of ``configs``.
+    final observables, in the order of ``configs``.  Progress is shown as
+    ``gpusim run`` shows it (a bar on a terminal, a line every 30 s
+    otherwise, on stderr); ``progress=False`` for none.
 
     >>> import os, tempfile
     >>> import gpusim
@@ -311,4 +318,5 @@ def run_batch(configs: list[Config], outputs: list[str | Path], backend: str = "
                 final = cohort.run(stop=stop, progress=bar)
             for i, f in zip(idx, final):
                 results[i] = f
+            del members, cohort  # its device arrays go before the next batch is allocated
     return results

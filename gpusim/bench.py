@@ -15,9 +15,11 @@ import math
 import time
 
 import numpy as np
+from pydantic import ValidationError
 
 from .backends import BACKENDS, available, make_backend
-from .config import Config
+from .config import Config, LatticeConfig
+from .errors import InputError
 from .hostinfo import describe_host
 from .state import CELL_STEM, TCELL_PRESENT, initial_state
 
@@ -28,6 +30,9 @@ DEFAULT_SIZES = {
              (256, 256, 256)],
 }
 MODELS = ("tumour", "full")
+#: Every model ``--model`` takes; ``microenvironment`` (the full model with
+#: IFN-gamma, regulatory T cells and oxygen on) only when asked for.
+ALL_MODELS = (*MODELS, "microenvironment")
 
 
 def parse_size(text: str) -> tuple[int, ...]:
@@ -35,13 +40,21 @@ def parse_size(text: str) -> tuple[int, ...]:
     parts = text.lower().split("x")
     if len(parts) not in (2, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
         raise ValueError(f"bad --size {text!r}: expected NXxNY or NXxNYxNZ")
-    return tuple(int(p) for p in parts)
+    shape = tuple(int(p) for p in parts)
+    try:  # the lattice's own limits (at most 2**32 - 2 sites), as one line
+        LatticeConfig(shape=shape)
+    except ValidationError as err:
+        raise ValueError(f"bad --size {text!r}: {err.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+    return shape
 
 
 def bench_config(shape: tuple[int, ...], model: str = "tumour") -> Config:
     """``tumour``: the tumour layer alone.  ``full``: tumour, T cells (10 %
     of sites, recruited at 2 % vessels), chemokine, with kills, exhaustion
-    and two T-cell moves per step (dt 10 min, 2 um/min, dx 10 um)."""
+    and two T-cell moves per step (dt 10 min, 2 um/min, dx 10 um).
+    ``microenvironment``: ``full`` with IFN-gamma and adaptive PD-L1,
+    regulatory T cells (recruited at the vessels) and oxygen on."""
+    micro = model == "microenvironment"
     return Config.model_validate({
         "simulation": {"seed": 12345, "dt_minutes": 10.0},
         "lattice": {"shape": list(shape), "neighbourhood": "von_neumann", "boundary": "periodic"},
@@ -58,8 +71,10 @@ def bench_config(shape: tuple[int, ...], model: str = "tumour") -> Config:
             "pdl1_prob_per_division": 1e-3,
             "hla_loss_prob_per_division": 1e-3,
         },
-        "immune": {"enabled": model == "full", "vessel_density": 0.02, "speed_um_per_min": 2.0},
+        "immune": {"enabled": model != "tumour", "vessel_density": 0.02, "speed_um_per_min": 2.0},
         "output": {"frame_every_steps": 0},
+        **({"ifng": {"enabled": True}, "tregs": {"enabled": True, "recruitment_rate_per_day": 5.0},
+            "oxygen": {"enabled": True}} if micro else {}),
     })
 
 
@@ -82,7 +97,14 @@ def bench_backend(backend: str, cfg: Config):
     the device (CuPy's generator: the same statistics as :func:`bench_state`,
     not the same sites), so a 10^9-site benchmark needs no host pass."""
     if backend != "cuda":
-        return make_backend(backend, cfg, bench_state(cfg))
+        from .memory import check_fits
+
+        check_fits(cfg, backend)  # one line with both figures, before the host builds the state
+        try:
+            return make_backend(backend, cfg, bench_state(cfg))
+        except MemoryError:  # the host pass that builds it (coordinates, masks) did not fit
+            raise InputError(f"--size {'x'.join(map(str, cfg.lattice.shape))}: not enough host memory to build "
+                             "the benchmark state") from None
     be = make_backend(backend, cfg)  # built by kernels: vessels and all
     xp, sites = be.xp, be.state.sites
     xp.random.seed(0)
@@ -143,15 +165,32 @@ def bench_one(backend: str, shape: tuple[int, ...], model: str = "tumour", steps
 
 
 def _roofline(be, recorder, steps: int, elapsed: float) -> dict:
-    """Model bytes per step, copy bandwidth of the same bytes, and the ratio."""
+    """Model bytes per step, copy bandwidth (buffers of :func:`copy_nbytes`), and the ratio."""
     if recorder is None:  # the NumPy reference has no kernels: only the copy
         nbytes = be.bytes_per_site() * be.mp.n_sites
-        return {"model_bytes_per_step": None, "copy_bytes_per_s": be.copy_bytes_per_s(int(nbytes / 2)),
+        return {"model_bytes_per_step": None, "copy_bytes_per_s": be.copy_bytes_per_s(copy_nbytes(nbytes)),
                 "fraction_of_copy": None}
     model = recorder.bytes / steps
-    copy = be.copy_bytes_per_s(int(model / 2))  # a copy reads and writes: the same bytes as the model
+    copy = be.copy_bytes_per_s(copy_nbytes(model))
     return {"model_bytes_per_step": model, "copy_bytes_per_s": copy,
             "fraction_of_copy": model * steps / elapsed / copy}
+
+
+#: The largest copy the roofline times: bandwidth is flat long before this,
+#: and two buffers of a 1024^3 step's traffic (~57 GiB) on top of the state
+#: do not fit an 80 GB card.
+COPY_MAX_BYTES = 1 << 30
+
+
+def copy_nbytes(traffic: float) -> int:
+    """Bytes each of the roofline copy's two buffers holds for ``traffic``
+    bytes per step: a copy reads and writes, so half of it, at most
+    :data:`COPY_MAX_BYTES`.
+
+    >>> copy_nbytes(2e6), copy_nbytes(57 * 2**31) == COPY_MAX_BYTES
+    (1000000, True)
+    """
+    return max(1, min(int(traffic / 2), COPY_MAX_BYTES))
 
 
 def _profile(be, recorder, steps: int, copy: float) -> dict:
@@ -223,15 +262,10 @@ COHORT_CONFIG = "checkpoint_blockade.toml"
 
 
 def cohort_config_path():
-    """configs/checkpoint_blockade.toml: shipped in the wheel as
-    gpusim/configs, or the source checkout's configs/ folder."""
-    from importlib import resources
-    from pathlib import Path
+    """configs/checkpoint_blockade.toml (shipped: :mod:`gpusim.scenarios`)."""
+    from .scenarios import config_path
 
-    packaged = resources.files("gpusim") / "configs" / COHORT_CONFIG
-    if packaged.is_file():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[1] / "configs" / COHORT_CONFIG
+    return config_path(COHORT_CONFIG)
 
 
 def cohort_configs(n: int, steps: int | None = None, config=None) -> list[Config]:
@@ -261,15 +295,15 @@ def bench_cohort(backend: str, n: int, steps: int | None = None, batch: int | st
     size = auto_batch(cfgs[0], backend, n) if batch == "auto" else int(batch)
     with tempfile.TemporaryDirectory(prefix="gpusim-cohort-") as tmp:
         d = Path(tmp)
-        run_batch(cohort_configs(1, 1, config), [d / "warmup.h5"], backend=backend)
+        run_batch(cohort_configs(1, 1, config), [d / "warmup.h5"], backend=backend, progress=False)
         t0 = time.perf_counter()
-        run_batch(cfgs, [d / f"batched{i}.h5" for i in range(n)], backend=backend, batch=size)
+        run_batch(cfgs, [d / f"batched{i}.h5" for i in range(n)], backend=backend, batch=size, progress=False)
         batched_s = time.perf_counter() - t0
         if log:
             log(f"{backend}: {n} runs batched {size} at a time: {batched_s:.1f} s")
         t0 = time.perf_counter()
         for i in range(alone):
-            run_batch([cfgs[i]], [d / f"alone{i}.h5"], backend=backend, batch=1)
+            run_batch([cfgs[i]], [d / f"alone{i}.h5"], backend=backend, batch=1, progress=False)
         alone_s = time.perf_counter() - t0
         if log:
             log(f"{backend}: {alone} runs one at a time: {alone_s:.1f} s")

@@ -24,7 +24,7 @@ has no arrays, no phases, no frames: a config that does not switch it on
 runs byte for byte as before.
 
 >>> [c.name for c in COMPONENTS]
-['tumour', 'tcells', 'chemokine']
+['tumour', 'tcells', 'chemokine', 'ifng', 'tregs', 'oxygen']
 >>> from gpusim.config import Config
 >>> [p.name for p in phases(Config.model_validate({"immune": {"enabled": False}}))]
 ['tumour_death', 'tumour_divide']
@@ -72,9 +72,29 @@ class Phase:
     position: float
     engine: str
     reference: str
+    #: Extra arguments of both functions (a diffusing field's name).
+    args: tuple = ()
 
     def function(self, which: str) -> Callable:
-        return _resolve(getattr(self, which))
+        return resolve(getattr(self, which))
+
+
+@dataclass(frozen=True)
+class FieldRecord:
+    """What makes a component a diffusing field (one kernel set for all,
+    kernels/field.cu): the keys of its config section that give its
+    diffusivity (um^2/min), decay (per min), explicit substeps (None: the
+    fewest stable), secretion per cell of a layer (``tumour``, ``tcell``:
+    amount per cell per min) and, optionally, the amount released per kill.
+    Values below the floor are zero; all fields share the coarse grid of
+    ``chemokine.grid_coarsening``.  The host turns these into the field's
+    record of ``Params`` (gpusim.params.field_records)."""
+
+    secrete: dict[str, str]
+    burst: str | None = None
+    diffusion: str = "diffusion_um2_per_min"
+    decay: str = "decay_per_min"
+    substeps: str = "diffusion_substeps"
 
 
 @dataclass(frozen=True)
@@ -106,14 +126,34 @@ class Component:
     observables: dict[str, Observable] = field(default_factory=dict)
     frames: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     colour: str | None = None
+    #: A diffusing field: its value array (``field_arrays[name]``), scratch
+    #: (``<name>_scratch``) and record (see :class:`FieldRecord`).
+    diffusing: FieldRecord | None = None
     key: Callable[[Any], tuple] = lambda cfg: ()
+    #: Its state observables on the NumPy reference: ``module:function``
+    #: called as ``fn(state, cfg)`` -> {name: value} (the tumour's and the
+    #: T cells' are gpusim.observables.Observer's own).
+    observe: str | None = None
+    #: Its state observables on the kernel engine for a state no step has
+    #: counted yet (step 0, a loaded checkpoint): a per-site kernel adding
+    #: into its ``GPUSIM_OBS_*`` counters (after a step the phase that last
+    #: changes its layer counts them).
+    observer: str | None = None
+    #: The observer also runs at the end of every step (its observables
+    #: depend on layers that later phases change: no phase can count them).
+    observe_each_step: bool = False
+    #: Observables derived on the host from the step's state observables
+    #: (both backends): ``module:function`` called as ``fn(obs)`` with
+    #: scalars or arrays over runs -> {name: float64 value(s)}.
+    derive: str | None = None
 
     def has_arrays(self, cfg) -> bool:
         return (self.allocated or self.on)(cfg)
 
 
 @lru_cache(maxsize=None)
-def _resolve(path: str) -> Callable:
+def resolve(path: str) -> Callable:
+    """The function ``module:function`` names (imported on first use)."""
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -166,24 +206,112 @@ TCELLS = Component(
     key=lambda cfg: (cfg.immune.enabled,),
 )
 
-CHEMOKINE = Component(
-    name="chemokine", section="chemokine", stored_at_default=True, on=_immune, allocated=_always,
-    kernel="chemokine.cu",
-    field_arrays={"chemokine": F32,  # concentration per field cell
-                  "kill_bursts": U32},  # kills since the last chemokine phase
-    scratch={"chemokine_scratch": (F32, "field")},  # the diffusion ping-pong buffer
-    phases=(Phase("chemokine", 2, "gpusim.engine.phases:chemokine", "gpusim.reference.phases:chemokine"),),
-    frames={"chemokine": ("chemokine", "concentration", "chemokine per field cell (amount per site volume)")},
+def diffusing_field(name: str, section: str, record: FieldRecord, position: float, description: str,
+                    on: Callable[[Any], bool], **kw) -> Component:
+    """A diffusing field component: its value array, its diffusion scratch,
+    its phase (secretion, diffusion substeps, decay: one kernel set for every
+    field), its frame.  A new field is one call of this in :data:`COMPONENTS`
+    and its config section: no new kernel."""
+    return Component(
+        name=name, section=section, on=on, kernel="field.cu", diffusing=record,
+        field_arrays={name: F32, **kw.pop("field_arrays", {})},
+        scratch={f"{name}_scratch": (F32, "field")},  # the diffusion ping-pong buffer
+        phases=(Phase(name, position, "gpusim.engine.field:step", "gpusim.reference.diffusion:step", (name,)),),
+        frames={name: (name, "concentration", description)}, **kw)
+
+
+CHEMOKINE = diffusing_field(
+    "chemokine", "chemokine", FieldRecord(secrete={"tumour": "secretion_per_cell_per_min"}, burst="kill_burst"),
+    2, "chemokine per field cell (amount per site volume)", on=_immune, allocated=_always, stored_at_default=True,
+    field_arrays={"kill_bursts": U32},  # kills since the last chemokine phase
     key=lambda cfg: (cfg.chemokine.grid_coarsening,),
 )
 
+def _ifng(cfg) -> bool:
+    return bool(cfg.ifng.enabled)
+
+
+IFNG = Component(
+    # IFN-gamma and adaptive PD-L1 (config [ifng], kernels/ifng.cu).  Couples
+    # into tcell_kill: engagements release IFN-gamma, induced cells count as
+    # PD-L1 high.  Position 5.5: after the deaths (a dead cell's flag clears)
+    # and before division (daughters land on clear sites).
+    name="ifng", section="ifng", on=_ifng, kernel="ifng.cu",
+    site_arrays={"pdl1_induced": U8},  # 1 = the tumour cell here has IFN-gamma-induced PD-L1
+    field_arrays={"ifng": F32,  # IFN-gamma per field cell (the chemokine's grid)
+                  "ifng_sources": U32},  # recognised engagements since the last ifng phase
+    phases=(Phase("ifng", 5.5, "gpusim.engine.ifng:phase", "gpusim.reference.ifng:phase"),),
+    observables=counts(induced_pdl1_cells=("cells", "tumour cells with IFN-gamma-induced PD-L1")),
+    frames={"ifng": ("ifng", "concentration", "IFN-gamma per field cell (amount per site volume)"),
+            "pdl1_induced": ("pdl1_induced", "flag", "1 = tumour cell with IFN-gamma-induced PD-L1")},
+    colour="#c51b8a",
+    observe="gpusim.reference.ifng:observe", observer="ifng_observe",
+)
+
+def _tregs(cfg) -> bool:
+    return bool(cfg.tregs.enabled)
+
+
+TREGS = Component(
+    # Regulatory T cells (config [tregs], kernels/treg.cu).  Couples into
+    # tcell_kill: a Treg in contact suppresses the kill and the expansion.
+    # Each phase runs just after its CD8 counterpart.
+    name="tregs", section="tregs", on=_tregs, kernel="treg.cu",
+    site_arrays={"treg": U8},  # 1 = a regulatory T cell here
+    phases=(Phase("treg_recruit", 3.5, "gpusim.engine.treg:recruit", "gpusim.reference.treg:recruit"),
+            Phase("treg_migrate", 7.5, "gpusim.engine.treg:migrate", "gpusim.reference.treg:migrate"),
+            Phase("treg_death", 8.5, "gpusim.engine.treg:death", "gpusim.reference.treg:death")),
+    events=counts(tregs_recruited=("cells", "regulatory T cells recruited at vessels in the step"),
+                  treg_deaths=("events", "regulatory T-cell deaths in the step (lifespan, depletion, chemotherapy)")),
+    observables={**counts(tregs=("cells", "regulatory T cells")),
+                 "cd8_treg_ratio": (np.float64, "ratio", "CD8 T cells per regulatory T cell (CD8 count if none)")},
+    frames={"tregs": ("treg", "flag", "1 = regulatory T cell")},
+    colour="#e08a00",
+    observe="gpusim.reference.treg:observe", observer="treg_observe", derive="gpusim.reference.treg:ratio",
+)
+
+def _oxygen(cfg) -> bool:
+    return bool(cfg.oxygen.enabled)
+
+
+OXYGEN = Component(
+    # Oxygen and hypoxia (config [oxygen], kernels/oxygen.cu).  Couples into
+    # tumour_divide_propose (no division when hypoxic) and tcell_kill (weaker
+    # kills on hypoxic targets).  The field before the chemokine's phase-2
+    # neighbours (position 2.5); necrosis after the other deaths (5.2, before
+    # IFN-gamma clears the flags of empty sites).
+    name="oxygen", section="oxygen", on=_oxygen, kernel="oxygen.cu",
+    site_arrays={"necrotic": U8},  # 1 = a tumour cell died of anoxia here (cleared when a tumour cell is here)
+    field_arrays={"oxygen_deficit": F32},  # supply - oxygen, mmHg per field cell (the chemokine's grid): 0 = oxygenated
+    scratch={"oxygen_scratch": (F32, "field"),  # the diffusion ping-pong buffer
+             "oxygen_source": (U8, "field")},  # field cells held at the supply this step
+    phases=(Phase("oxygen", 2.5, "gpusim.engine.oxygen:field", "gpusim.reference.oxygen:field"),
+            Phase("tumour_necrosis", 5.2, "gpusim.engine.oxygen:necrosis", "gpusim.reference.oxygen:necrosis")),
+    events=counts(necroses=("events", "tumour cells dead of anoxia (necrosis) in the step; also in deaths")),
+    observables=counts(hypoxic_cells=("cells", "tumour cells below the hypoxia threshold"),
+                       necrotic_sites=("sites", "necrotic sites without a tumour cell")),
+    frames={"oxygen_deficit": ("oxygen_deficit", "mmHg", "oxygen below the vascular supply (oxygen.supply_mmHg), "
+                                                            "per field cell"),
+            "necrotic": ("necrotic", "flag", "1 = necrotic site (a tumour cell died of anoxia there)")},
+    colour="#6b4f3a",
+    observe="gpusim.reference.oxygen:observe", observer="oxygen_observe", observe_each_step=True,
+)
+
 #: Every component, in the order their arrays, events and frames are listed.
-COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE)
+COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG, TREGS, OXYGEN)
 
 #: Kernel files of the components, then the shared ones (initial state,
 #: selection, observables), in the order they are compiled together.
-KERNEL_SOURCES: tuple[str, ...] = (*(c.kernel for c in COMPONENTS if c.kernel), "initial.cu", "select.cu",
-                                   "observe.cu")
+KERNEL_SOURCES: tuple[str, ...] = (*dict.fromkeys(c.kernel for c in COMPONENTS if c.kernel), "initial.cu",
+                                   "select.cu", "observe.cu")
+
+#: The diffusing fields, in the order of their records in ``Params`` (field index).
+FIELDS: tuple[Component, ...] = tuple(c for c in COMPONENTS if c.diffusing is not None)
+
+
+def field_index(name: str) -> int:
+    """Index of diffusing field ``name`` (its record in ``Params``)."""
+    return [c.name for c in FIELDS].index(name)
 
 #: Counted by the backends during the step (0 at step 0).
 EVENTS: dict[str, Observable] = {k: v for c in COMPONENTS for k, v in c.events.items()}
@@ -214,6 +342,14 @@ def field_arrays(cfg) -> dict[str, np.dtype]:
     return {k: v for c in active(cfg) for k, v in c.field_arrays.items()}
 
 
+def derived(cfg, obs: dict) -> dict:
+    """``obs`` with the derived observables of ``cfg``'s components added."""
+    for c in active(cfg):
+        if c.derive:
+            obs.update(resolve(c.derive)(obs))
+    return obs
+
+
 def scratch(cfg) -> dict[str, tuple[np.dtype, str | int]]:
     """Work arrays of the kernel engine beside the state (name -> (dtype, size))."""
     return {k: v for c in active(cfg) for k, v in c.scratch.items()}
@@ -225,7 +361,7 @@ def scratch_width(size: str | int, n_sites: int, n_field: int) -> int:
         return size
     if size in ("sites", "field"):
         return n_sites if size == "sites" else n_field
-    return int(_resolve(size)(n_sites))
+    return int(resolve(size)(n_sites))
 
 
 def phases(cfg) -> tuple[Phase, ...]:

@@ -15,6 +15,7 @@ unknown key is an error (a typo must never silently fall back to a default).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import re
@@ -23,12 +24,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_serializer, model_validator
+from pydantic import BaseModel, Field, StrictInt, ValidationError, field_validator, model_serializer, model_validator
 
 from .components import COMPONENTS
 from .errors import InputError
 from .section import Section as _Section
-from .therapy import TherapyEntry, regimen_problems
+from .therapy import AdoptiveTransfer, TherapyEntry, regimen_problems
 
 #: Config times are in days and minutes; kernels count steps of dt minutes.
 MINUTES_PER_DAY = 1440.0
@@ -57,7 +58,7 @@ class SimulationConfig(_Section):
 
 
 class LatticeConfig(_Section):
-    shape: tuple[int, ...] = Field((128, 128), description="(nx, ny) or (nx, ny, nz) sites")
+    shape: tuple[StrictInt, ...] = Field((128, 128), strict=False, description="(nx, ny) or (nx, ny, nz) sites")
     dx_um: float = Field(10.0, ge=1.0, le=1000.0, description="lattice spacing = one cell diameter (1-1000 um)")
     neighbourhood: Literal["von_neumann", "moore"] = "von_neumann"
     boundary: Literal["closed", "periodic"] = "closed"
@@ -172,6 +173,123 @@ class ImmuneConfig(_Section):
     initial_tcells: int = Field(0, ge=0, description="T cells placed at random sites at t = 0")
 
 
+class InterferonConfig(_Section):
+    """IFN-gamma and adaptive PD-L1 (adaptive immune resistance: Taube et
+    al. 2012, Sci Transl Med 4:127ra37, PD-L1 on tumour cells where
+    IFN-gamma-secreting TILs are; Spranger et al. 2013, Sci Transl Med
+    5:200ra116, PD-L1 induced by CD8 T cells through IFN-gamma).  Off by
+    default.
+
+    A CD8 T cell that engages a tumour cell it recognises (a kill attempt on
+    a visible clone that passes recognition) releases
+    ``secretion_per_engagement`` into its field cell (the chemokine's grid:
+    ``chemokine.grid_coarsening``); the field decays at ``decay_per_min``.  A
+    tumour cell whose field cell holds at least ``induction_threshold`` is
+    PD-L1-induced (a per-cell flag); once exposure stops it loses the flag at
+    ``loss_rate_per_day``.  Induced PD-L1 suppresses killing and exhausts T
+    cells exactly as the heritable PD-L1-high flag does
+    (``immune.pdl1_suppression``, ``immune.exhaustion_prob_per_pdl1_contact``),
+    and checkpoint blockade counters both.
+
+    Defaults (model assumptions, to calibrate): IFN-gamma acts within tens of
+    micrometres of the secreting T cell in tumours (Thibaut et al. 2020, Nat
+    Commun 11:2136; Hoekstra et al. 2020, Cancer Cell 38:700, reach up to
+    ~100 um), here the 40 um field cell (the field does not diffuse until the
+    shared diffusing-field kernels of gpusim's components land); a decay of
+    0.01/min (half-life ~70 min, the order of cytokine clearance in tissue,
+    Gong et al. 2017, J R Soc Interface 14:20170320) and a threshold that one
+    engaging T cell in a field cell exceeds; induced PD-L1 decays over ~1-2
+    days after IFN-gamma withdrawal (loss 0.5/day)."""
+
+    enabled: bool = False
+    secretion_per_engagement: float = Field(
+        1.0, ge=0.0, description="IFN-gamma released per engagement of a recognised tumour cell (amount per site)")
+    decay_per_min: float = Field(0.01, ge=0.0, description="first-order decay of the field")
+    induction_threshold: float = Field(
+        0.05, gt=0.0, description="field concentration (amount per site volume) that induces PD-L1")
+    loss_rate_per_day: float = Field(0.5, ge=0.0, description="induced PD-L1 lost at this rate once unexposed")
+
+
+class TregConfig(_Section):
+    """Regulatory T cells (off by default): recruited at vessels (their own
+    rate, drawn by the chemokine as CD8 T cells are), chemotactic random walk
+    through the claim protocol, lifespan; a CD8 T cell in contact with a
+    Treg (the Treg on its site or a neighbouring one) kills and expands with
+    (1 - ``suppression``) of its usual probability.  Anti-CTLA-4
+    (``ctla4_blockade`` therapy, or any therapy that sets the step's Treg
+    depletion level) removes Tregs at ``depletion_rate_per_day`` x level.
+
+    Contact rather than a suppressive field: Treg suppression of CD8
+    effector function is contact- and short-range-dependent in tumours
+    (CTLA-4 trans-endocytosis of CD80/86, local IL-2 consumption, granzyme;
+    Mempel et al. 2006, Immunity 25:129, Tregs abrogate CTL degranulation at
+    the tumour; Sakaguchi et al. 2020, Annu Rev Immunol 38:541), and a
+    neighbour test costs a byte per neighbour where a kill happens, no field.
+
+    Defaults (model assumptions where no citation): recruitment 0.3/day per
+    empty vessel at saturating chemokine (CD8's 1.0/day), so that CD8/Treg
+    ratios land in the range reported for human tumours, ~1-10 (Sato et al.
+    2005, PNAS 102:18538); speed and chemotaxis as CD8 T cells; lifespan 10
+    days (Treg turnover of days: Vukmanovic-Stejic et al. 2006, J Clin Invest
+    116:2423); suppression 0.5; anti-CTLA-4 depletes intratumoural Tregs
+    within days (Simpson et al. 2013, J Exp Med 210:1695): 1/day at full level."""
+
+    enabled: bool = False
+    recruitment_rate_per_day: float = Field(0.3, ge=0.0, description="per empty vessel at saturating chemokine")
+    recruitment_half_saturation: float = Field(50.0, gt=0.0, description="chemokine giving half the rate")
+    speed_um_per_min: float = Field(2.0, ge=0.0)
+    chemotaxis: float = Field(0.1, ge=0.0, description="move weight 1 + chemotaxis * max(0, c_j - c_i)")
+    lifespan_days: float = Field(10.0, gt=0.0)
+    suppression: float = Field(0.5, ge=0.0, le=1.0,
+                               description="kill and expansion probability a CD8 T cell loses next to a Treg")
+    depletion_rate_per_day: float = Field(1.0, ge=0.0, description="Treg death rate added at full anti-CTLA-4")
+
+
+class OxygenConfig(_Section):
+    """Oxygen and hypoxia (off by default).  Oxygen (mmHg) is supplied where
+    vessels are (a field cell holding a vessel site is held at
+    ``supply_mmHg``; with ``boundary_supply`` the faces of a closed lattice
+    too: a tumour in well-perfused tissue or a spheroid in medium), taken up
+    by tumour cells and diffuses on the chemokine's coarse grid.  Below
+    ``hypoxia_mmHg`` tumour cells do not divide and T cells kill them with
+    (1 - ``hypoxic_kill_suppression``) of their usual probability; below
+    ``anoxia_mmHg`` they die by necrosis at ``necrosis_rate_per_day``
+    (event ``necroses``), leaving a necrotic site until a tumour cell fills it.
+
+    The profile that matters is the steady state, set by the penetration
+    length L = sqrt(D / k) (k = uptake per tumour cell): PhysiCell's oxygen
+    (D = 100,000 um^2/min, uptake 10/min, supply 38 mmHg; Ghaffarizadeh et
+    al. 2018, PLoS Comput Biol 14:e1005991) gives L = 100 um but would need
+    thousands of explicit substeps per step.  Oxygen equilibrates within
+    seconds, so D and k are both scaled down by the same factor: the steady
+    profile is the same, reached within ~1/k.  Defaults: D = 100 um^2/min,
+    k = 0.03/min (L ~ 58 um: a viable rim of ~150-200 um around anoxia, the
+    Thomlinson & Gray 1955 cord radius, Br J Cancer 9:539, and Grimes et al.
+    2014, J R Soc Interface 11:20131124, 100-250 um); thresholds as
+    PhysiCell's (hypoxic 15 mmHg, necrotic 5 mmHg); necrosis 2/day; hypoxia
+    halves T-cell killing (hypoxia and adenosine impair CTL function:
+    Vuillefroy de Silly et al. 2016, Front Immunol 7:547; a model assumption
+    to calibrate)."""
+
+    enabled: bool = False
+    diffusion_um2_per_min: float = Field(100.0, ge=0.0, description="effective (scaled) diffusivity")
+    uptake_per_cell_per_min: float = Field(0.03, ge=0.0, description="first-order uptake per tumour cell (scaled)")
+    supply_mmHg: float = Field(38.0, gt=0.0, description="at vessels (PhysiCell: 38 mmHg)")
+    boundary_supply: bool = Field(False, description="also hold the faces of a closed lattice at supply_mmHg")
+    hypoxia_mmHg: float = Field(15.0, ge=0.0, description="below: no division, weaker killing")
+    anoxia_mmHg: float = Field(5.0, ge=0.0, description="below: necrosis")
+    necrosis_rate_per_day: float = Field(2.0, ge=0.0)
+    hypoxic_kill_suppression: float = Field(0.5, ge=0.0, le=1.0,
+                                            description="kill probability lost on a hypoxic target")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.anoxia_mmHg <= self.hypoxia_mmHg <= self.supply_mmHg:
+            raise ValueError(f"need anoxia_mmHg <= hypoxia_mmHg <= supply_mmHg (got {self.anoxia_mmHg:g}, "
+                             f"{self.hypoxia_mmHg:g}, {self.supply_mmHg:g})")
+        return self
+
+
 class OutcomeConfig(_Section):
     """The three Es of immunoediting (plus ``progressing``), and RECIST-like response.
 
@@ -224,6 +342,75 @@ class AnalysisConfig(_Section):
     mixing_window_um: float = Field(100.0, gt=0.0, description="window edge for the clone Shannon diversity")
 
 
+#: What a tissue section's cells become (gpusim.tissue): a gpusim cell kind,
+#: or ``ignore`` (left out, counted as dropped).
+SECTION_KINDS = ("tumour", "tcell", "vessel", "ignore")
+
+#: Columns of a section's cell table that gpusim reads (``[initial.columns]``
+#: maps them to the file's own names).
+SECTION_COLUMNS = ("x_um", "y_um", "z_um", "cell_type", "clone", "tcell", "vessel", "pdl1", "hla", "r",
+                   "recognition", "tcell_exhaustion", "tcell_kills_left")
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, hex (what a run file's ``[initial] sha256`` holds)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except (IsADirectoryError, PermissionError) as err:
+        raise ValueError(f"{path}: cannot read ({err.__class__.__name__})") from None
+    return digest.hexdigest()
+
+
+class InitialConfig(_Section):
+    """Start from a tissue section instead of a founder ball (``gpusim run
+    --initial FILE``; :mod:`gpusim.tissue` reads it): a cell table (.csv,
+    .parquet), an AnnData file (.h5ad: ``obsm["spatial"]`` and an ``obs``
+    column of cell types) or a label image (.tif/.tiff, one class per label
+    value).  ``file`` is resolved against the config file's directory;
+    ``sha256`` is filled in when the config is loaded and checked when the
+    state is built, so a run file's stored config names and fingerprints
+    the section it started from."""
+
+    file: str | None = Field(None, min_length=1, description="the section: .csv, .parquet, .h5ad, .tif or .tiff "
+                             "(or given by --initial FILE)")
+    sha256: str | None = Field(None, pattern="^[0-9a-f]{64}$", description="SHA-256 of the file (filled in on load)")
+    format: Literal["auto", "csv", "parquet", "h5ad", "tiff"] = Field(
+        "auto", description="auto: from the file name's suffix")
+    cell_types: dict[str, Literal["tumour", "tcell", "vessel", "ignore"]] = Field(
+        default_factory=dict, description="the file's cell-type names (label values for images) -> gpusim kinds")
+    columns: dict[str, str] = Field(default_factory=dict, description="gpusim column name -> the file's name")
+    um_per_unit: float = Field(1.0, gt=0.0, description="micrometres per coordinate unit (or per image pixel)")
+    origin_um: list[float] = Field(default_factory=list,
+                                   description="subtracted from every position (um); empty: 0 on every axis")
+    vessels: Literal["config", "section"] = Field(
+        "config", description="config: the section's vessels plus those drawn from immune.vessel_density; "
+                              "section: only the section's")
+
+    @field_validator("file")
+    @classmethod
+    def _absolute(cls, v: str | None) -> str | None:
+        return None if v is None else str(Path(v).expanduser().resolve())
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if key not in SECTION_COLUMNS:
+                raise ValueError(f"columns.{key}: not a section column (known: {', '.join(SECTION_COLUMNS)})")
+        return v
+
+    @model_validator(mode="after")
+    def _hashed(self):
+        if self.sha256 is None and self.file is not None:
+            object.__setattr__(self, "sha256", file_sha256(self.file))  # not an assignment to validate again
+        return self
+
+
 class PatientConfig(_Section):
     """The patient a run simulates: what antibody doses and clearances
     depend on (gpusim.pk).  A cohort draws these per patient (a virtual
@@ -248,7 +435,7 @@ class OutputConfig(_Section):
 
 class Config(_Section):
     """A whole run: ``[simulation]``, ``[lattice]``, ``[tumour]``, ``[chemokine]``,
-    ``[immune]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
+    ``[immune]``, ``[ifng]``, ``[tregs]``, ``[oxygen]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
     ``[analysis]``, ``[patient]``."""
 
     simulation: SimulationConfig = SimulationConfig()
@@ -256,10 +443,14 @@ class Config(_Section):
     tumour: TumourConfig = TumourConfig()
     chemokine: ChemokineConfig = ChemokineConfig()
     immune: ImmuneConfig = ImmuneConfig()
+    ifng: InterferonConfig = InterferonConfig()
+    tregs: TregConfig = TregConfig()
+    oxygen: OxygenConfig = OxygenConfig()
     therapy: list[TherapyEntry] = Field(default_factory=list, description="[[therapy]] entries")
     outcome: OutcomeConfig = OutcomeConfig()
     output: OutputConfig = OutputConfig()
     analysis: AnalysisConfig = AnalysisConfig()
+    initial: InitialConfig | None = Field(None, description="start from a tissue section (gpusim.tissue)")
     patient: PatientConfig = PatientConfig()
 
     @model_serializer(mode="wrap")
@@ -275,56 +466,109 @@ class Config(_Section):
             for name in ("analysis", "patient", *(c.section for c in COMPONENTS if not c.stored_at_default)):
                 if name in data and getattr(self, name) == type(getattr(self, name))():
                     data.pop(name)
+            if self.initial is None:  # likewise [initial] (gpusim.tissue): absent unless used
+                data.pop("initial", None)
         return data
 
-    def diffusion_ratio(self) -> tuple[float, float]:
+    def diffusion_ratio(self, section: str = "chemokine") -> tuple[float, float]:
         """(D dt / dx_field^2 per step, the explicit scheme's per-substep
-        stability bound 1 / (2 dim))."""
+        stability bound 1 / (2 dim)) of the diffusing field configured in
+        ``section`` (every field lives on the chemokine's coarse grid)."""
         dx = self.lattice.dx_um * self.chemokine.grid_coarsening
-        ratio = self.chemokine.diffusion_um2_per_min * self.simulation.dt_minutes / dx**2
+        ratio = self._field_key(section, "diffusion") * self.simulation.dt_minutes / dx**2
         return ratio, 1.0 / (2 * self.lattice.dim)
 
+    def oxygen_substeps(self) -> tuple[int, float]:
+        """(explicit substeps per step, alpha per substep) of the oxygen
+        field on the chemokine's grid: the fewest that are stable."""
+        dx = self.lattice.dx_um * self.chemokine.grid_coarsening
+        ratio = self.oxygen.diffusion_um2_per_min * self.simulation.dt_minutes / dx**2
+        n = max(1, math.ceil(ratio * 2 * self.lattice.dim))
+        return n, ratio / n
+    def _field_key(self, section: str, what: str):
+        record = next(c.diffusing for c in COMPONENTS if c.section == section and c.diffusing is not None)
+        return getattr(getattr(self, section), getattr(record, what))
+
+    def field_substeps(self, section: str = "chemokine") -> int:
+        """Explicit diffusion substeps per step of the field of ``section``:
+        its ``diffusion_substeps``, else the fewest that are stable."""
+        ratio, bound = self.diffusion_ratio(section)
+        return self._field_key(section, "substeps") or max(1, math.ceil(ratio / bound))
+
     def chemokine_substeps(self) -> int:
-        """Explicit diffusion substeps per step: ``chemokine.diffusion_substeps``,
-        else the fewest that are stable."""
-        ratio, bound = self.diffusion_ratio()
-        return self.chemokine.diffusion_substeps or max(1, math.ceil(ratio / bound))
+        """:meth:`field_substeps` of the chemokine."""
+        return self.field_substeps("chemokine")
 
     def tcell_moves(self) -> float:
         """T-cell moves per step, speed x dt / dx (the expected count)."""
         return self.immune.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
 
+    def treg_moves(self) -> float:
+        """Regulatory T-cell moves per step, speed x dt / dx (the expected count)."""
+        return self.tregs.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
+
+    @model_validator(mode="after")
+    def _check_counts_fit_the_lattice(self):
+        # One cell per site: more T cells than sites cannot be placed (the
+        # placement would silently stop at the free sites).
+        sites = self.lattice.n_sites
+        if self.immune.initial_tcells > sites:
+            raise ValueError(f"immune.initial_tcells: {self.immune.initial_tcells} is more than the lattice's "
+                             f"{sites} sites")
+        for i, t in enumerate(self.therapy):
+            if isinstance(t, AdoptiveTransfer) and t.cells > sites:
+                raise ValueError(f"therapy[{i}].cells: {t.cells} is more than the lattice's {sites} sites")
+        return self
+
     @model_validator(mode="after")
     def _check_diffusion_stability(self):
-        ch = self.chemokine
-        ratio, bound = self.diffusion_ratio()
-        if ch.diffusion_substeps is None:
+        for c in COMPONENTS:  # every diffusing field a run of this config holds
+            if c.diffusing is not None and c.has_arrays(self):
+                self._check_field_stability(c.section)
+        return self
+
+    def _check_field_stability(self, section: str) -> None:
+        ratio, bound = self.diffusion_ratio(section)
+        substeps = self._field_key(section, "substeps")
+        diffusion = self._field_key(section, "diffusion")
+        if substeps is None:
             if ratio / bound > MAX_SUBSTEPS_PER_STEP:  # before math.ceil, which overflows on inf
                 raise ValueError(
-                    f"chemokine.diffusion_um2_per_min: {ch.diffusion_um2_per_min:g} needs "
+                    f"{section}.diffusion_um2_per_min: {diffusion:g} needs "
                     f"{ratio / bound:.3g} stable diffusion substeps per step, above the ceiling of "
                     f"{MAX_SUBSTEPS_PER_STEP} (lower it or simulation.dt_minutes, or raise "
                     "chemokine.grid_coarsening)")
-            return self
-        if ch.diffusion_substeps > MAX_SUBSTEPS_PER_STEP:
-            raise ValueError(f"chemokine.diffusion_substeps: {ch.diffusion_substeps} is above the ceiling "
+            return
+        if substeps > MAX_SUBSTEPS_PER_STEP:
+            raise ValueError(f"{section}.diffusion_substeps: {substeps} is above the ceiling "
                              f"of {MAX_SUBSTEPS_PER_STEP} substeps per step")
-        if ratio / ch.diffusion_substeps > bound:
+        if ratio / substeps > bound:
             need = math.ceil(ratio / bound)
             raise ValueError(
-                f"chemokine.diffusion_substeps: {ch.diffusion_substeps} substeps give D*dt/dx^2 = "
-                f"{ratio / ch.diffusion_substeps:.3g} per substep, above the explicit scheme's stability "
+                f"{section}.diffusion_substeps: {substeps} substeps give D*dt/dx^2 = "
+                f"{ratio / substeps:.3g} per substep, above the explicit scheme's stability "
                 f"bound {bound:.3g}; use at least {need} (or leave it out to choose automatically)")
+
+    @model_validator(mode="after")
+    def _check_oxygen_substeps(self):
+        if self.oxygen.enabled:
+            dx = self.lattice.dx_um * self.chemokine.grid_coarsening
+            ratio = self.oxygen.diffusion_um2_per_min * self.simulation.dt_minutes / dx**2
+            if ratio * 2 * self.lattice.dim > MAX_SUBSTEPS_PER_STEP:
+                raise ValueError(f"oxygen.diffusion_um2_per_min: {self.oxygen.diffusion_um2_per_min:g} needs "
+                                 f"{ratio * 2 * self.lattice.dim:.3g} stable substeps per step, above the ceiling "
+                                 f"of {MAX_SUBSTEPS_PER_STEP} (use the scaled diffusivity: see [oxygen])")
         return self
 
     @model_validator(mode="after")
     def _check_tcell_moves(self):
-        moves = self.tcell_moves()
-        if self.immune.enabled and moves > MAX_SUBSTEPS_PER_STEP:
-            raise ValueError(
-                f"immune.speed_um_per_min: {self.immune.speed_um_per_min:g} um/min gives {moves:.3g} T-cell "
-                f"moves per step (speed x dt / dx), above the ceiling of {MAX_SUBSTEPS_PER_STEP} "
-                "(lower it or simulation.dt_minutes)")
+        for key, who, on, moves in (("immune", "T-cell", self.immune.enabled, self.tcell_moves()),
+                                     ("tregs", "Treg", self.tregs.enabled, self.treg_moves())):
+            if on and moves > MAX_SUBSTEPS_PER_STEP:
+                raise ValueError(
+                    f"{key}.speed_um_per_min: {getattr(self, key).speed_um_per_min:g} um/min gives {moves:.3g} "
+                    f"{who} moves per step (speed x dt / dx), above the ceiling of {MAX_SUBSTEPS_PER_STEP} "
+                    "(lower it or simulation.dt_minutes)")
         return self
 
     @model_validator(mode="after")
@@ -454,8 +698,16 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     data = read_toml(path)
     if not data:  # an empty file (or only comments) is a mistake, not "all defaults"
         raise InputError(f"{path}: empty config (no settings); start from configs/quickstart.toml")
+    _initial_beside(data, Path(path))
     cfg = validate(data, str(path))  # blame the file before any override
     return validate(_with_overrides(data, list(overrides)), "--set") if overrides else cfg
+
+
+def _initial_beside(data: dict[str, Any], path: Path) -> None:
+    """A relative ``[initial] file`` is relative to the config file's directory."""
+    initial = data.get("initial")
+    if isinstance(initial, dict) and isinstance(initial.get("file"), str):
+        initial["file"] = str(path.parent / Path(initial["file"]).expanduser())
 
 
 def config_from_toml_text(text: str, where: str) -> Config:

@@ -164,8 +164,12 @@ def lifelines_km():
 
 def km_median(durations, events) -> tuple[float, float, float]:
     """Kaplan-Meier median (days) with its 95 % interval (lifelines); inf
-    where the curve (or a bound) never falls to one half."""
-    KaplanMeierFitter, median_survival_times = lifelines_km()
+    where the curve (or a bound) never falls to one half; nan without
+    lifelines (``pip install 'gpusim[trial]'``)."""
+    try:
+        KaplanMeierFitter, median_survival_times = lifelines_km()
+    except InputError:
+        return math.nan, math.nan, math.nan
     km = KaplanMeierFitter().fit(np.asarray(durations, float), np.asarray(events, bool))
     ci = median_survival_times(km.confidence_interval_)
     return float(km.median_survival_time_), float(ci.iloc[0, 0]), float(ci.iloc[0, 1])

@@ -73,10 +73,21 @@ def host_available_bytes() -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
+def cuda_device_id() -> int:
+    """The GPU this process runs on: ``GPUSIM_CUDA_DEVICE`` (an MPI rank's
+    share of the node, :func:`gpusim.sweep.worker.configure_rank`), else 0."""
+    return int(os.environ.get("GPUSIM_CUDA_DEVICE", "0"))
+
+
 def device_available_bytes() -> int:
+    """Free memory of this process's GPU (:func:`cuda_device_id`, not the
+    default device 0: no context is left there), plus what CuPy's pool holds
+    unused (freed arrays it keeps for reuse: a finished batch's)."""
     import cupy
 
-    return int(cupy.cuda.runtime.memGetInfo()[0])
+    with cupy.cuda.Device(cuda_device_id()):
+        free = int(cupy.cuda.runtime.memGetInfo()[0])
+        return free + int(cupy.get_default_memory_pool().free_bytes())
 
 
 def check_fits(cfg, backend: str, runs: int = 1) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .abi import constants
-from .config import Config
+from .config import MINUTES_PER_DAY, Config
 from .lattice import full_shape, offsets
 
 IMMUNO_TABLE = constants()["IMMUNO_TABLE"]
@@ -126,11 +126,14 @@ class ModelParams:
     field_shape: tuple[int, int, int]  # fx, fy, fz
     coarsen: int
     field_dim: int
-    chem_substeps: int
-    chem_alpha: np.float32
-    chem_secretion: np.float32  # concentration added per tumour cell per step
-    chem_burst: np.float32  # concentration added per kill
-    chem_decay: np.float32  # factor per step
+    # diffusing fields (gpusim.components.FIELDS order; field_records)
+    field_substeps: tuple[int, ...]
+    field_alpha: np.ndarray  # float32 per field
+    field_secrete_tumour: np.ndarray  # concentration added per tumour cell per step
+    field_secrete_tcell: np.ndarray  # concentration added per T cell per step
+    field_burst: np.ndarray  # concentration added per kill
+    field_takes_bursts: tuple[int, ...]
+    field_decay: np.ndarray  # factor per step
     chem_level_scale: np.float32
     # T cells
     immune_on: bool
@@ -149,11 +152,48 @@ class ModelParams:
     full_moves: int
     p_partial_move: int
     chemotaxis: np.float32
+    # IFN-gamma and adaptive PD-L1 (kernels/ifng.cu)
+    ifng_on: int
+    ifng_secretion: np.float32
+    ifng_decay: np.float32
+    ifng_threshold: np.float32
+    p_pdl1_loss: int
+    # regulatory T cells (kernels/treg.cu)
+    treg_on: int
+    treg_recruit: np.ndarray  # uint32[RECRUIT_LEVELS]
+    treg_n_moves: int
+    treg_full_moves: int
+    p_treg_partial_move: int
+    treg_chemotaxis: np.float32
+    p_treg_death: int
+    p_treg_pass: int
+    treg_depletion_rate_per_day: float  # at full anti-CTLA-4 (StepParams.p_treg_deplete)
+    # oxygen and hypoxia (kernels/oxygen.cu)
+    o2_on: int
+    o2_substeps: int
+    o2_alpha: np.float32
+    o2_uptake: np.float32
+    o2_supply: np.float32
+    o2_boundary_supply: int
+    o2_hypoxic_deficit: np.float32  # the field holds supply - oxygen (mmHg)
+    o2_anoxic_deficit: np.float32
+    p_necrosis: int
+    p_hypoxic_kill_pass: int
 
     @property
     def n_sites(self) -> int:
         nx, ny, nz = self.shape
         return nx * ny * nz
+
+    @property
+    def chem_substeps(self) -> int:
+        """Diffusion substeps per step of the chemokine (field 0)."""
+        return self.field_substeps[0]
+
+    @property
+    def chem_alpha(self) -> np.float32:
+        """D dt_sub / dx_field^2 of the chemokine (field 0)."""
+        return self.field_alpha[0]
 
     @property
     def n_field(self) -> int:
@@ -175,14 +215,45 @@ class ModelParams:
     nbr_dz = property(lambda self: self.nbr[:, 2])
 
 
-def diffusion_substeps(cfg: Config) -> tuple[int, float]:
-    """(substeps, alpha = D dt_sub / dx_field^2) of the explicit scheme.
+def diffusion_substeps(cfg: Config, section: str = "chemokine") -> tuple[int, float]:
+    """(substeps, alpha = D dt_sub / dx_field^2) of the explicit scheme, for
+    the diffusing field configured in ``section``.
 
     Stable while alpha <= 1 / (2 dim); the default is the fewest substeps
     that satisfy it, and an explicit count that breaks it is an error."""
-    ratio, _ = cfg.diffusion_ratio()
-    n = cfg.chemokine_substeps()
+    ratio, _ = cfg.diffusion_ratio(section)
+    n = cfg.field_substeps(section)
     return n, ratio / n
+
+
+def saturating_table(rate_per_day: float, half_saturation: float, level_scale: float, dt_days: float) -> np.ndarray:
+    """uint32[RECRUIT_LEVELS]: entry threshold per chemokine level,
+    p = 1 - exp(-rate * c / (c + K) * dt) at the level's mid-point."""
+    c = (np.arange(RECRUIT_LEVELS) + 0.5) / float(level_scale)
+    return thresholds(-np.expm1(-rate_per_day * c / (c + half_saturation) * dt_days))
+def field_records(cfg: Config, block_sites: float) -> dict:
+    """Every diffusing field's record (gpusim.components.FIELDS order), in
+    kernel units: the ``field_*`` attributes of ModelParams.  A field a run
+    of ``cfg`` does not hold gets zeros (its phase does not run)."""
+    from .components import FIELDS
+
+    dt_min = cfg.simulation.dt_minutes
+    rec = {k: [] for k in ("field_substeps", "field_alpha", "field_secrete_tumour", "field_secrete_tcell",
+                           "field_burst", "field_takes_bursts", "field_decay")}
+    for c in FIELDS:
+        held = c.has_arrays(cfg)
+        r, section = c.diffusing, getattr(cfg, c.section)
+        substeps, alpha = diffusion_substeps(cfg, c.section) if held else (0, 0.0)
+        rate = {layer: getattr(section, key) for layer, key in r.secrete.items()} if held else {}
+        rec["field_substeps"].append(substeps)
+        rec["field_alpha"].append(alpha)
+        rec["field_secrete_tumour"].append(rate.get("tumour", 0.0) * dt_min / block_sites)
+        rec["field_secrete_tcell"].append(rate.get("tcell", 0.0) * dt_min / block_sites)
+        rec["field_burst"].append(getattr(section, r.burst) / block_sites if held and r.burst else 0.0)
+        rec["field_takes_bursts"].append(int(held and r.burst is not None))
+        rec["field_decay"].append(math.exp(-getattr(section, r.decay) * dt_min) if held else 0.0)
+    ints = ("field_substeps", "field_takes_bursts")
+    return {k: tuple(v) if k in ints else np.array(v, dtype=np.float32) for k, v in rec.items()}
 
 
 def recruit_table(mp: ModelParams, multiplier: float) -> np.ndarray:
@@ -208,8 +279,8 @@ def model_params(cfg: Config) -> ModelParams:
     dim = cfg.lattice.dim
     field_shape = (-(-shape[0] // k), -(-shape[1] // k), -(-shape[2] // k) if dim == 3 else 1)
     block_sites = float(k**dim)  # concentration = amount per site volume
-    substeps, alpha = diffusion_substeps(cfg)
     n_moves, full_moves, p_partial_move = migration_moves(cfg.tcell_moves())
+    level_scale = np.float32(RECRUIT_LEVELS / (RECRUIT_SPAN_K * im.recruitment_half_saturation))
     return ModelParams(
         shape=full_shape(cfg.lattice.shape),
         nbr=offsets(cfg.lattice.neighbourhood, cfg.lattice.dim),
@@ -227,12 +298,8 @@ def model_params(cfg: Config) -> ModelParams:
         field_shape=field_shape,
         coarsen=k,
         field_dim=dim,
-        chem_substeps=substeps,
-        chem_alpha=np.float32(alpha),
-        chem_secretion=np.float32(ch.secretion_per_cell_per_min * dt_min / block_sites),
-        chem_burst=np.float32(ch.kill_burst / block_sites),
-        chem_decay=np.float32(math.exp(-ch.decay_per_min * dt_min)),
-        chem_level_scale=np.float32(RECRUIT_LEVELS / (RECRUIT_SPAN_K * im.recruitment_half_saturation)),
+        **field_records(cfg, block_sites),
+        chem_level_scale=level_scale,
         immune_on=im.enabled,
         recruit_rate_per_day=im.recruitment_rate_per_day if im.enabled else 0.0,
         recruit_half_saturation=im.recruitment_half_saturation,
@@ -249,6 +316,48 @@ def model_params(cfg: Config) -> ModelParams:
         full_moves=full_moves,
         p_partial_move=p_partial_move,
         chemotaxis=np.float32(im.chemotaxis),
+        ifng_on=int(cfg.ifng.enabled),
+        ifng_secretion=np.float32(cfg.ifng.secretion_per_engagement / block_sites),
+        ifng_decay=np.float32(math.exp(-cfg.ifng.decay_per_min * dt_min)),
+        ifng_threshold=np.float32(cfg.ifng.induction_threshold),
+        p_pdl1_loss=threshold(rate_probability(cfg.ifng.loss_rate_per_day, dt_days)),
+        **_treg_params(cfg, dt_days, level_scale),
+        **_oxygen_params(cfg, dt_days, block_sites),
+    )
+
+
+def _oxygen_params(cfg: Config, dt_days: float, block_sites: float) -> dict:
+    ox = cfg.oxygen
+    substeps, alpha = cfg.oxygen_substeps()
+    return dict(
+        o2_on=int(ox.enabled),
+        o2_substeps=substeps if ox.enabled else 0,
+        o2_alpha=np.float32(alpha),
+        # each tumour cell takes up its site's share of the field cell, first order over the step
+        o2_uptake=np.float32(-math.expm1(-ox.uptake_per_cell_per_min * dt_days * MINUTES_PER_DAY) / block_sites),
+        o2_supply=np.float32(ox.supply_mmHg),
+        o2_boundary_supply=int(ox.boundary_supply),
+        o2_hypoxic_deficit=np.float32(ox.supply_mmHg - ox.hypoxia_mmHg),
+        o2_anoxic_deficit=np.float32(ox.supply_mmHg - ox.anoxia_mmHg),
+        p_necrosis=threshold(rate_probability(ox.necrosis_rate_per_day, dt_days)),
+        p_hypoxic_kill_pass=threshold(1.0 - ox.hypoxic_kill_suppression),
+    )
+
+
+def _treg_params(cfg: Config, dt_days: float, level_scale: np.float32) -> dict:
+    tr = cfg.tregs
+    n_moves, full_moves, p_partial = migration_moves(cfg.treg_moves())
+    return dict(
+        treg_on=int(tr.enabled),
+        treg_recruit=saturating_table(tr.recruitment_rate_per_day if tr.enabled else 0.0,
+                                      tr.recruitment_half_saturation, level_scale, dt_days),
+        treg_n_moves=n_moves if tr.enabled else 0,
+        treg_full_moves=full_moves,
+        p_treg_partial_move=p_partial,
+        treg_chemotaxis=np.float32(tr.chemotaxis),
+        p_treg_death=threshold(rate_probability(1.0 / tr.lifespan_days, dt_days)),
+        p_treg_pass=threshold(1.0 - tr.suppression),
+        treg_depletion_rate_per_day=tr.depletion_rate_per_day,
     )
 
 
@@ -263,6 +372,7 @@ class LevelRuns:
         self.recruit_half_saturation = np.array([m.recruit_half_saturation for m in mps], dtype=np.float64)
         self.chem_level_scale = np.array([float(m.chem_level_scale) for m in mps], dtype=np.float64)
         self.dt_days = np.array([m.dt_days for m in mps], dtype=np.float64)
+        self.treg_depletion_rate_per_day = np.array([m.treg_depletion_rate_per_day for m in mps], dtype=np.float64)
         # Chemokine at the mid-point of each recruitment level, and c + K: the
         # parts of the recruitment table that no therapy changes.
         self.level_c = (np.arange(RECRUIT_LEVELS) + 0.5)[None, :] / self.chem_level_scale[:, None]
@@ -283,6 +393,8 @@ LEVEL_FIELDS = (
     ("recruitment_multiplier", lambda r, m: {"recruit": recruit_tables(r, m)}),
     ("chemo_tumour_kill_prob", lambda r, p: {"p_chemo_tumour": thresholds(p)}),
     ("chemo_tcell_kill_prob", lambda r, p: {"p_chemo_tcell": thresholds(p)}),
+    ("treg_depletion", lambda r, d: {"p_treg_deplete": thresholds(-np.expm1(-(d * r.treg_depletion_rate_per_day)
+                                                                            * r.dt_days))}),
 )
 
 
@@ -296,6 +408,7 @@ class StepParams:
     p_chemo_tumour: int
     p_chemo_tcell: int
     transfers: tuple  # ((cells, where), ...) injected this step
+    p_treg_deplete: int  # Treg depletion (anti-CTLA-4 level x tregs.depletion_rate_per_day)
 
 
 def step_params(mp: ModelParams, therapy) -> StepParams:

@@ -3,8 +3,16 @@ lines otherwise (Slurm logs, pipes)."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
+
+
+def flush_notices() -> None:
+    """Print the notices the CLI holds back (``backend auto -> cpu``): the
+    work starts now, so they are news, not noise in front of an error."""
+    for handler in logging.getLogger().handlers:  # the root's: where the CLI holds them
+        handler.flush()
 
 
 class Progress:
@@ -17,6 +25,7 @@ class Progress:
         self.done = 0
         self._bar = None
         self._t0 = self._last = time.monotonic()
+        flush_notices()
         if self.enabled and self.stream.isatty():
             from tqdm import tqdm
 

@@ -69,7 +69,13 @@ class StopOnSignal:
     def _handle(self, signum, frame) -> None:
         if signum == signal.SIGINT and self.signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C: stop now, without a checkpoint
-        self.signum = signum
+        # The enclosing handlers hear it too: a sweep stops after the batch
+        # whose own handler caught the signal, instead of starting the next.
+        level = self
+        while level is not None:
+            if level.signum is None:
+                level.signum = signum
+            level = level._outer
 
     def __enter__(self) -> "StopOnSignal":
         global _active
@@ -77,6 +83,8 @@ class StopOnSignal:
             for s in self.signals:
                 self._previous[s] = signal.signal(s, self._handle)
             self._outer, _active = _active, self
+            if self._outer is not None and self.signum is None:
+                self.signum = self._outer.signum  # a stop asked for before this run began holds for it too
         return self
 
     def __exit__(self, *exc) -> None:

@@ -100,8 +100,10 @@ def resume_member(path: str | Path, steps: int | None = None):
     once the backend is up) and the step it resumes from."""
     from .batch import Member
     from .config import apply_overrides
+    from .io import space
     from .io.checkpoint import read_checkpoint
     from .io.reader import open_run_file, read_config, reading, require
+    from .io.runfile import RunWriter
 
     path = Path(path)
     with reading(path), open_run_file(path) as f:
@@ -111,10 +113,13 @@ def resume_member(path: str | Path, steps: int | None = None):
         for group in groups:  # what the continued run truncates and appends to
             for part in ("step", "time", "value"):
                 require(f, f"{group}/{part}")
-        ckpt = read_checkpoint(f)
-        if ckpt is None:
+        ckpt = read_checkpoint(f)  # None: the disk filled before the first; step 0 is rebuilt from the config
+        if ckpt is None and status == "complete":  # a complete run always has one: damaged, not restartable
             raise InputError(f"{path}: has no checkpoint (/checkpoint) to resume from")
-    start = ckpt.state.step
+    state = None if ckpt is None else ckpt.state
+    if state is not None:
+        _check_fits_config(path, cfg, state)
+    start = 0 if state is None else state.step
     if steps is None:
         if status == "complete" and start >= cfg.simulation.steps:
             raise InputError(f"{path}: run is complete ({start} steps); use --steps N to run N more")
@@ -124,7 +129,30 @@ def resume_member(path: str | Path, steps: int | None = None):
     else:
         total = start + steps
     cfg = apply_overrides(cfg, [f"simulation.steps={total}"])
-    return Member(cfg, ckpt.state, None), start
+    # Room first: a write that fails half-way through HDF5 could damage what
+    # the file holds, so on a full disk the file is not opened for writing.
+    space.require(path, RunWriter.resume_nbytes(cfg, state), f"continuing from step {start}",
+                  None if state is None else start)
+    return Member(cfg, state, None), start
+
+
+def _check_fits_config(path: Path, cfg: Config, state: State) -> None:
+    """The checkpoint's arrays have the sizes and types the stored config's
+    lattice gives (a file edited or assembled by hand may not): else one
+    line, before a backend copies them into arrays of another size."""
+    from .components import field_arrays, site_arrays
+    from .params import model_params
+
+    mp = model_params(cfg)
+    for part, arrays, n in (("sites", site_arrays(cfg), mp.n_sites), ("extra", field_arrays(cfg), mp.n_field)):
+        for name, dtype in arrays.items():
+            a = getattr(state, part).get(name)
+            size = None if a is None else np.asarray(a).size
+            if size != n or np.asarray(a).dtype != dtype:
+                held = "nothing" if a is None else f"{size} values of {np.asarray(a).dtype}"
+                raise InputError(f"{path}: its checkpoint does not fit its config: /checkpoint {part}/{name} holds "
+                                 f"{held}, the config's lattice {'x'.join(map(str, cfg.lattice.shape))} needs {n} "
+                                 f"of {dtype}")
 
 
 def open_member(member, path: str | Path, backend: str) -> None:

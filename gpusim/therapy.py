@@ -52,6 +52,9 @@ class StepTherapy:
     chemo_tumour_kill_prob: float = 0.0
     chemo_tcell_kill_prob: float = 0.0
     transfers: tuple = ()  # ((cells, where), ...)
+    #: Regulatory T-cell depletion level (0-1, anti-CTLA-4 occupancy): Tregs
+    #: die at tregs.depletion_rate_per_day x this (gpusim.params.step_params).
+    treg_depletion: float = 0.0
 
 
 class Patients:
@@ -77,6 +80,7 @@ class Effect:
     recruitment_multiplier: np.ndarray = field(init=False)
     chemo_tumour_kill_prob: np.ndarray = field(init=False)
     chemo_tcell_kill_prob: np.ndarray = field(init=False)
+    treg_depletion: np.ndarray = field(init=False)
     transfers: list = field(default_factory=list)
 
     def __post_init__(self):
@@ -84,11 +88,12 @@ class Effect:
         self.recruitment_multiplier = np.ones(self.n)
         self.chemo_tumour_kill_prob = np.zeros(self.n)
         self.chemo_tcell_kill_prob = np.zeros(self.n)
+        self.treg_depletion = np.zeros(self.n)
 
     def row(self, i: int) -> StepTherapy:
         return StepTherapy(float(self.blockade[i]), float(self.recruitment_multiplier[i]),
                            float(self.chemo_tumour_kill_prob[i]), float(self.chemo_tcell_kill_prob[i]),
-                           tuple(self.transfers))
+                           tuple(self.transfers), float(self.treg_depletion[i]))
 
 
 def effect(therapies: list, dt_days: float, step: int, patients: Patients) -> Effect:
@@ -204,6 +209,25 @@ class Vaccine(Window):
     def apply(self, eff, t0, t1, patients) -> None:
         if self.active(t0):
             eff.recruitment_multiplier = eff.recruitment_multiplier * self.recruitment_multiplier
+
+
+class Ctla4Blockade(Window):
+    """Anti-CTLA-4 at a fixed ``level`` (occupancy, 0-1) over a window:
+    depletes regulatory T cells (``tregs.depletion_rate_per_day`` x level)
+    and primes CD8 T cells (recruitment x (1 + level x
+    (``priming_multiplier`` - 1))); :class:`AntiCTLA4` sets both from its
+    occupancy instead."""
+
+    kind: Literal["ctla4_blockade"]
+    level: float = Field(ge=0.0, le=1.0, description="fraction of CTLA-4 blocked (occupancy)")
+    priming_multiplier: float = Field(
+        2.0, ge=1.0, description="CD8 recruitment multiplier at full level (a model assumption to calibrate)")
+    colour: ClassVar[str] = "tab:brown"
+
+    def apply(self, eff, t0, t1, patients) -> None:
+        if self.active(t0):
+            eff.treg_depletion = np.maximum(eff.treg_depletion, self.level)
+            eff.recruitment_multiplier = eff.recruitment_multiplier * (1.0 + self.level * (self.priming_multiplier - 1.0))
 
 
 class Dosed(Therapy):
@@ -364,9 +388,10 @@ class AntiPD1(Antibody):
 
 
 class AntiCTLA4(Antibody):
-    """Anti-CTLA-4: priming.  T-cell recruitment is multiplied by
-    1 + (``max_recruitment_multiplier`` - 1) x occupancy.  (Treg depletion
-    waits for regulatory T cells, the microenvironment issue.)"""
+    """Anti-CTLA-4: priming and Treg depletion.  T-cell recruitment is
+    multiplied by 1 + (``max_recruitment_multiplier`` - 1) x occupancy, and
+    regulatory T cells (``[tregs]``, when switched on) die at
+    ``tregs.depletion_rate_per_day`` x occupancy."""
 
     kind: Literal["anti_ctla4"]
     max_recruitment_multiplier: float = Field(
@@ -376,12 +401,14 @@ class AntiCTLA4(Antibody):
 
     def apply(self, eff, t0, t1, patients) -> None:
         if t0 >= self.first_day():
-            gain = 1.0 + (self.max_recruitment_multiplier - 1.0) * self.occupancy(t0, patients)
-            eff.recruitment_multiplier = eff.recruitment_multiplier * gain
+            occupancy = self.occupancy(t0, patients)
+            eff.treg_depletion = np.maximum(eff.treg_depletion, occupancy)
+            eff.recruitment_multiplier = eff.recruitment_multiplier * (
+                1.0 + (self.max_recruitment_multiplier - 1.0) * occupancy)
 
 
 TherapyEntry = Annotated[
-    Union[CheckpointBlockade, AdoptiveTransfer, Vaccine, Chemotherapy, AntiPD1, AntiCTLA4],
+    Union[CheckpointBlockade, AdoptiveTransfer, Vaccine, Chemotherapy, Ctla4Blockade, AntiPD1, AntiCTLA4],
     Field(discriminator="kind"),
 ]
 

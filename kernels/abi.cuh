@@ -76,7 +76,16 @@ typedef float f32;
 #define GPUSIM_SLOT_NEW_CLONES 17
 #define GPUSIM_OBS_MUTATION_SUM 18
 #define GPUSIM_OBS_NEOANTIGEN_SUM 19
-#define GPUSIM_N_COUNTERS 20
+#define GPUSIM_OBS_INDUCED_PDL1_CELLS 20
+#define GPUSIM_COUNTER_TREGS_RECRUITED 21
+#define GPUSIM_COUNTER_TREG_DEATHS 22
+#define GPUSIM_OBS_TREGS 23
+#define GPUSIM_COUNTER_NECROSES 24
+#define GPUSIM_OBS_HYPOXIC_CELLS 25
+#define GPUSIM_OBS_NECROTIC_SITES 26
+#define GPUSIM_N_COUNTERS 27
+// Diffusing fields a run may hold (gpusim.components: each its own record).
+#define GPUSIM_MAX_FIELDS 4
 
 // Numbering new clones in site order on the device (tumour.cu): sites in
 // chunks of 2^FOUND_CHUNK_SHIFT, chunks in groups of 2^FOUND_GROUP_SHIFT.
@@ -121,11 +130,16 @@ struct Params {
     u32 n_field;
     u32 coarsen;
     u32 field_dim;
-    u32 chem_substeps;  // diffusion substeps per step (runs of a batch may differ)
-    f32 chem_alpha;
-    f32 chem_secretion;
-    f32 chem_burst;
-    f32 chem_decay;
+    // diffusing fields (kernels/field.cu): one record per field, indexed as
+    // gpusim.components lists them (the chemokine is field 0); all share the
+    // coarse grid above
+    u32 field_substeps[GPUSIM_MAX_FIELDS];  // diffusion substeps per step (runs of a batch may differ)
+    f32 field_alpha[GPUSIM_MAX_FIELDS];  // D dt_sub / dx_field^2
+    f32 field_secrete_tumour[GPUSIM_MAX_FIELDS];  // added per tumour cell per step
+    f32 field_secrete_tcell[GPUSIM_MAX_FIELDS];  // added per T cell per step
+    f32 field_burst[GPUSIM_MAX_FIELDS];  // added per kill (kill_bursts)
+    u32 field_takes_bursts[GPUSIM_MAX_FIELDS];  // 1: the field reads and clears kill_bursts
+    f32 field_decay[GPUSIM_MAX_FIELDS];  // factor per step
     f32 chem_level_scale;
     // T cells
     u32 recruit[GPUSIM_RECRUIT_LEVELS];
@@ -144,6 +158,36 @@ struct Params {
     u32 p_partial_move;
     f32 chemotaxis;
     u32 transfer_where_tumour;
+    // IFN-gamma and adaptive PD-L1 (kernels/ifng.cu; ifng_on = 0: off, the
+    // arrays below are absent and no kernel reads them)
+    u32 ifng_on;
+    f32 ifng_secretion;  // per engagement of a recognised tumour cell, per site volume
+    f32 ifng_decay;  // factor per step
+    f32 ifng_threshold;  // induces PD-L1 at or above
+    u32 p_pdl1_loss;  // an unexposed induced cell loses PD-L1
+    // regulatory T cells (kernels/treg.cu; treg_on = 0: off, no treg array)
+    u32 treg_on;
+    u32 treg_recruit[GPUSIM_RECRUIT_LEVELS];
+    u32 treg_n_moves;
+    u32 treg_full_moves;
+    u32 p_treg_partial_move;
+    f32 treg_chemotaxis;
+    u32 p_treg_death;
+    u32 p_treg_deplete;  // anti-CTLA-4 depletion this step (0 when none)
+    u32 p_treg_pass;  // a CD8 T cell next to a Treg still kills (expands): 1 - suppression
+    // oxygen and hypoxia (kernels/oxygen.cu; o2_on = 0: off, no oxygen arrays)
+    u32 o2_on;
+    u32 o2_substeps;  // diffusion substeps per step (runs of a batch may differ)
+    f32 o2_alpha;
+    // The field holds the deficit below the vascular supply (mmHg): zero
+    // (fully oxygenated) is the state at step 0 with no initial fill.
+    f32 o2_uptake;  // fraction of a field cell's oxygen one tumour cell takes up per step
+    f32 o2_supply;  // mmHg where vessels are (and on the faces with o2_boundary_supply)
+    u32 o2_boundary_supply;
+    f32 o2_hypoxic_deficit;  // supply - hypoxia threshold: above, no division and weaker killing
+    f32 o2_anoxic_deficit;  // supply - anoxia threshold: above, necrosis
+    u32 p_necrosis;
+    u32 p_hypoxic_kill_pass;  // a kill on a hypoxic target goes on
     // initial state (kernels/initial.cu)
     u64 init_radius2;
     u32 init_cell;
@@ -171,9 +215,18 @@ struct Fields {
     u32* clone_population;
     u8* tcell;
     u8* vessel;
-    f32* chemokine;
-    f32* chemokine_scratch;
+    f32* chemokine;  // = field_value[0], read by the T-cell rules
+    f32* field_value[GPUSIM_MAX_FIELDS];
+    f32* field_scratch[GPUSIM_MAX_FIELDS];
     u32* kill_bursts;
+    f32* ifng;
+    u32* ifng_sources;
+    u8* pdl1_induced;
+    u8* treg;
+    f32* oxygen_deficit;
+    f32* oxygen_scratch;
+    u8* oxygen_source;
+    u8* necrotic;
     u64* selected;
     u32* found_chunks;
     u32* found_groups;

@@ -27,9 +27,17 @@
 #define GPUSIM_PHASE_TRANSFER 21       // x: site; .x placement priority of adoptive transfer
 #define GPUSIM_PHASE_KILL 22           // x: T-cell site; draw 0: .x attempt?, .y which target, .z recognised?, .w expansion bid
                                        //                 draw 1: .x exhausted by PD-L1?, .y passes PD-L1?, .z expand?, .w which free site
+                                       //                 draw 2 (a kill otherwise made, with a Treg in contact):
+                                       //                   .x passes Treg suppression?, .y expansion passes it?
+                                       //                 (or oxygen on, target hypoxic) .z passes hypoxia?
 #define GPUSIM_PHASE_MIGRATE 23        // x: T-cell site, w: move substep; .x direction, .y claim priority,
                                        //   .z takes the fractional last substep? (substep == full_moves only)
 #define GPUSIM_PHASE_TCELL_DEATH 24    // x: T-cell site; .x death?, .y chemotherapy death?
+#define GPUSIM_PHASE_PDL1_LOSS 30      // x: tumour site (induced PD-L1, unexposed); .x PD-L1 lost?
+#define GPUSIM_PHASE_TREG_RECRUIT 31   // x: vessel site; .x recruit a Treg?
+#define GPUSIM_PHASE_TREG_MIGRATE 32   // x: Treg site, w: move substep; .x direction, .y claim priority, .z fractional move?
+#define GPUSIM_PHASE_TREG_DEATH 33     // x: Treg site; .x death?, .y depleted (anti-CTLA-4)?, .z chemotherapy death?
+#define GPUSIM_PHASE_NECROSIS 34       // x: anoxic tumour site; .x necrosis?
 
 struct philox_u32x4 { u32 x, y, z, w; };
 

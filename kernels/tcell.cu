@@ -8,6 +8,7 @@
 #include "common.cuh"
 #include "field.cuh"
 #include "tcell.cuh"
+#include "agent.cuh"
 
 // Candidates for a kill: the T cell's own site first (if it holds a tumour
 // cell), then the neighbours with tumour cells, in neighbour order.
@@ -100,13 +101,17 @@ GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
 // engages one tumour cell chosen uniformly among its own site and its
 // neighbours (in that order).  HLA-lost clones are invisible.  The kill
 // succeeds with probability r(clone), times p_pdl1_pass = 1 - s(1 - blockade)
-// if the clone is PD-L1 high; meeting PD-L1 also raises exhaustion with
+// if the clone is PD-L1 high or the cell's PD-L1 is IFN-gamma-induced; meeting PD-L1 also raises exhaustion with
 // probability p_exhaust = p(1 - blockade).  A kill flags the target
 // (idempotent), spends one kill, and with p_expand the T cell bids for a
 // free T-layer neighbour to divide into (two-phase, tcell_expand_commit).
-//   in:  tcell, clone, clone_flags, clone_recognition
-//   out: tcell (own site), cell[target] |= KILLED, claim (expansion bids)
-//   rng: (site, step, KILL, 0) and (site, step, KILL, 1), see philox.cuh
+//   A Treg in contact (treg_on) passes the kill and the expansion each with p_treg_pass;
+//   a hypoxic target (o2_on) passes the kill with p_hypoxic_kill_pass.
+//   in:  tcell, clone, clone_flags, clone_recognition (pdl1_induced when ifng_on, treg when
+//        treg_on, oxygen_deficit when o2_on)
+//   out: tcell (own site), cell[target] |= KILLED, claim (expansion bids),
+//        ifng_sources (+1 per recognised engagement, when ifng_on)
+//   rng: (site, step, KILL, 0), (site, step, KILL, 1) and, near a Treg, (site, step, KILL, 2), see philox.cuh
 //   min traffic: 1 B/site (tcell byte; the rest only near T cells)
 GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
 {
@@ -132,14 +137,39 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
     u32 kills = t & GPUSIM_TCELL_KILLS_MASK;
     u32 exhaustion = (t >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX;
     bool success = r.z < F->clone_recognition[clone];
-    if (flags & GPUSIM_CLONE_PDL1) {
+    // IFN-gamma (kernels/ifng.cu, when on): engaging a recognised tumour cell
+    // releases it into the T cell's field cell, and a target whose PD-L1 it
+    // induced counts as PD-L1 high.
+    bool pdl1 = (flags & GPUSIM_CLONE_PDL1) != 0;
+    if (P->ifng_on) {
+        if (success) atomic_add_same(&F->ifng_sources[field_cell_of(P, c)], 1u);
+        pdl1 = pdl1 || F->pdl1_induced[target] != 0;
+    }
+    if (pdl1) {
         if (r2.x < P->p_exhaust && exhaustion < GPUSIM_TCELL_EXHAUSTION_MAX) ++exhaustion;
         success = success && r2.y < P->p_pdl1_pass;
+    }
+    // Regulatory T cells (kernels/treg.cu, when on): a Treg in contact (own
+    // site or a neighbour) suppresses the kill and the expansion after it.
+    // Oxygen (kernels/oxygen.cu, when on): a kill on a hypoxic target goes
+    // on with p_hypoxic_kill_pass.
+    bool expand_ok = true;
+    if (success && (P->treg_on || P->o2_on)) {
+        const bool treg = P->treg_on && agent_near(P, F->treg, i, c);
+        const bool hypoxic = P->o2_on && F->oxygen_deficit[field_cell_of(P, site_coords(P, target))] > P->o2_hypoxic_deficit;
+        if (treg || hypoxic) {
+            const philox_u32x4 r3 = draw(P, i, GPUSIM_PHASE_KILL, 2);
+            if (treg) {
+                success = r3.x < P->p_treg_pass;
+                expand_ok = r3.y < P->p_treg_pass;
+            }
+            if (hypoxic) success = success && r3.z < P->p_hypoxic_kill_pass;
+        }
     }
     if (success) {
         atomic_or_u8(&F->cell[target], (u8)GPUSIM_CELL_KILLED);
         --kills;
-        if (r2.z < P->p_expand) {
+        if (expand_ok && r2.z < P->p_expand) {
             const u32 n_free = count_free_tcell_neighbours(P, F, c);
             if (n_free) {
                 const u32 j = nth_free_tcell_neighbour(P, F, c, __umulhi(r2.w, n_free));
@@ -173,7 +203,7 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 
 // Migration move `sub` of the step (of this run's P->n_moves), phase 1: each T cell picks a neighbour
 // with weight 1 + chemotaxis * max(0, c_j - c_i) (float32, neighbour order,
-// sequential sums) and bids for it if its T layer is free.  speed dt / dx =
+// sequential sums) and bids for it if its T layer is free (agent.cuh).  speed dt / dx =
 // full_moves + fraction moves per step in expectation: substeps below
 // full_moves always move, substep full_moves moves with the fraction.
 //   in:  tcell, chemokine       out: claim
@@ -185,36 +215,7 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
     GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites || sub >= P->n_moves) return;  // this run's moves are done
-    if (!F->tcell[i]) return;
-    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_MIGRATE, sub);
-    if (sub >= P->full_moves && r.z >= P->p_partial_move) return;
-    const site_xyz c = site_coords(P, i);
-    const f32 ci = F->chemokine[field_cell_of(P, c)];
-    u32 site[GPUSIM_MAX_NEIGHBOURS];
-    f32 weight[GPUSIM_MAX_NEIGHBOURS];
-    u32 n = 0;
-    f32 total = 0.0f;
-    for (u32 k = 0; k < P->n_nbr; ++k) {
-        site_xyz cj;
-        const u32 j = neighbour_at(P, c, k, &cj);
-        if (j == GPUSIM_NO_SITE) continue;
-        const f32 d = F->chemokine[field_cell_of(P, cj)] - ci;
-        site[n] = j;
-        weight[n] = 1.0f + P->chemotaxis * (d > 0.0f ? d : 0.0f);
-        total = total + weight[n];
-        ++n;
-    }
-    // (word >> 8) * 2^-24 is exact in float32: a uniform in [0, 1).
-    const f32 x = ((f32)(r.x >> 8) * 5.9604644775390625e-08f) * total;
-    f32 cum = 0.0f;
-    u32 chosen = GPUSIM_NO_SITE;
-    for (u32 m = 0; m < n; ++m) {
-        cum = cum + weight[m];
-        chosen = site[m];  // the last neighbour if rounding leaves x >= cum
-        if (x < cum) break;
-    }
-    if (chosen != GPUSIM_NO_SITE && !F->tcell[chosen])
-        claim_propose(F, chosen, r.y, i);
+    agent_move_propose(P, F, F->tcell, i, sub, GPUSIM_PHASE_MIGRATE, P->full_moves, P->p_partial_move, P->chemotaxis);
 }
 
 // Migration phase 2, per site: the lowest bid moves in.
@@ -224,11 +225,7 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 j = global_thread_index();
-    const u32 s = claim_take(P, F, j);
-    if (s == GPUSIM_NO_SITE) return;
-    F->tcell[j] = F->tcell[s];
-    F->tcell[s] = 0;
+    agent_move_commit(P, F, F->tcell, global_thread_index());
 }
 
 // Death: lifespan, faster for T cells that can no longer kill; chemotherapy

@@ -54,7 +54,8 @@ GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 }
 
 // Phase 1 of division: a cell that may divide and draws "divide" picks one
-// of its empty neighbours uniformly (in neighbour order) and bids for it.
+// of its empty neighbours uniformly (in neighbour order) and bids for it;
+// with oxygen on, only where its field cell is at or above the hypoxia threshold.
 //   in:  clone, cell; claim must be all ones
 //   out: claim[target] = min(claim_bid(priority, mother site))
 //   rng: (mother, step, TUMOUR_DIVIDE, 0): .x divide?, .y which neighbour, .z priority
@@ -70,6 +71,8 @@ GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_TUMOUR_DIVIDE, 0);
     if (r.x >= P->p_tumour_divide) return;
     const site_xyz c = site_coords(P, i);
+    // Oxygen (kernels/oxygen.cu, when on): a hypoxic cell does not divide.
+    if (P->o2_on && F->oxygen_deficit[field_cell_of(P, c)] > P->o2_hypoxic_deficit) return;
     u32 n_free = 0;
     for (u32 k = 0; k < P->n_nbr; ++k) {
         const u32 j = neighbour(P, c, k);

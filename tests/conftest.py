@@ -149,6 +149,60 @@ def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, s
     )
 
 
+def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 120):
+    """:func:`random_full_config` with every microenvironment component on
+    (IFN-gamma and adaptive PD-L1, regulatory T cells, oxygen and hypoxia)
+    and anti-CTLA-4 in the schedule, at rates that exercise each rule."""
+    cfg = random_full_config(seed, dim, neighbourhood, boundary, steps)
+    rng = np.random.default_rng([seed, 17])
+    data = cfg.model_dump(mode="json")
+    data["ifng"] = {"enabled": True, "secretion_per_engagement": float(rng.uniform(0.5, 3.0)),
+                    "decay_per_min": float(rng.uniform(0.005, 0.05)),
+                    "induction_threshold": float(rng.uniform(0.01, 0.1)),
+                    "loss_rate_per_day": float(rng.uniform(1.0, 10.0))}
+    data["tumour"]["initial_recognition"] = float(rng.uniform(0.3, 0.7))
+    treg = np.random.default_rng([seed, 18])
+    data["tregs"] = {"enabled": True, "recruitment_rate_per_day": float(treg.uniform(20, 60)),
+                     "recruitment_half_saturation": float(treg.uniform(5, 50)),
+                     "speed_um_per_min": float(treg.uniform(0.5, 3)), "chemotaxis": float(treg.uniform(0, 0.5)),
+                     "lifespan_days": float(treg.uniform(0.5, 3)), "suppression": float(treg.uniform(0.3, 0.9)),
+                     "depletion_rate_per_day": float(treg.uniform(2, 10))}
+    ox = np.random.default_rng([seed, 19])
+    data["oxygen"] = {"enabled": True, "diffusion_um2_per_min": float(ox.uniform(20, 200)),
+                      "uptake_per_cell_per_min": float(ox.uniform(0.5, 3.0)),
+                      "boundary_supply": bool(ox.integers(0, 2)), "hypoxia_mmHg": float(ox.uniform(34, 37)),
+                      "anoxia_mmHg": float(ox.uniform(30, 34)), "necrosis_rate_per_day": float(ox.uniform(2, 20)),
+                      "hypoxic_kill_suppression": float(ox.uniform(0.2, 0.8))}
+    data["immune"]["vessel_density"] = float(ox.uniform(0.005, 0.015))  # vessel-poor: hypoxic pockets
+    days = steps * cfg.simulation.dt_days
+    data["therapy"].append({"kind": "ctla4_blockade", "start_day": days * 0.4, "end_day": days * 0.8,
+                            "level": float(treg.uniform(0.5, 1)), "priming_multiplier": float(treg.uniform(1, 3))})
+    return Config.model_validate(data)
+
+
+def assert_batch_equals_alone(tmp_path, cfgs: list) -> None:
+    """``cfgs`` batched on cpu write the run files of each alone on numpy."""
+    import gpusim
+
+    require_backend("cpu")
+    for i, c in enumerate(cfgs):
+        gpusim.run_to_file(c, tmp_path / f"alone{i}.h5", backend="numpy")
+    gpusim.run_batch(cfgs, [tmp_path / f"batch{i}.h5" for i in range(len(cfgs))], backend="cpu", batch=len(cfgs))
+    for i in range(len(cfgs)):
+        assert_same_run(tmp_path / f"batch{i}.h5", tmp_path / f"alone{i}.h5")
+
+
+def assert_resume_equals_one_go(tmp_path, short: Config, long: Config, backend: str) -> None:
+    """``short`` run to its end, then resumed to ``long``'s steps, writes the
+    run file of ``long`` made in one go."""
+    from gpusim.simulation import resume_run, run_to_file
+
+    run_to_file(short, tmp_path / "ext.h5", backend=backend)
+    run_to_file(long, tmp_path / "ref.h5", backend=backend)
+    resume_run(tmp_path / "ext.h5", steps=long.simulation.steps - short.simulation.steps, backend=backend)
+    assert_same_run(tmp_path / "ext.h5", tmp_path / "ref.h5")
+
+
 def rich_state():
     """A state with more per-site layers, a coarse float32 field, and extras
     of every kind a checkpoint must carry (scalars, strings, lists, None, nested dicts)."""
@@ -318,3 +372,31 @@ def quickstart_run(tmp_path_factory) -> Path:
 def therapy_run(tmp_path_factory) -> Path:
     """The shrunk quickstart with a therapy schedule (windows and a pulse)."""
     return make_run_file(tmp_path_factory.mktemp("therapy") / "therapy.h5", "--set", THERAPY)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory):
+    """``pip install .`` of this checkout's wheel into a fresh venv: its
+    ``bin/`` folder.  Lean: the wheel alone is installed (--no-deps); the
+    dependencies come from the test environment's site-packages through a
+    .pth line (its editable gpusim is not on that path: .pth files there are
+    not read)."""
+    pytest.importorskip("hatchling", reason="hatchling not installed (pip install '.[test]')")
+    import site
+    import sysconfig
+
+    d = tmp_path_factory.mktemp("installed")
+    root = Path(__file__).parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(d),
+                    str(root)], check=True)
+    (wheel,) = d.glob("gpusim-*.whl")
+    venv = d / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    deps = [p for p in {sysconfig.get_paths()["purelib"], *site.getsitepackages()} if Path(p).is_dir()]
+    Path(purelib, "test_deps.pth").write_text("\n".join(deps) + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
+                   check=True)
+    return venv / "bin"

@@ -15,7 +15,7 @@ from conftest import datasets, make_config, write_unfinished_run
 import gpusim
 from gpusim.analysis import clonal
 from gpusim.io.frames import FIELDS
-from gpusim.observables import OBSERVABLES
+from gpusim.observables import observables_for
 
 
 def test_open_run_reads_everything_in_the_quickstart_file(quickstart_run):
@@ -25,15 +25,16 @@ def test_open_run_reads_everything_in_the_quickstart_file(quickstart_run):
         assert run.config.lattice.shape == (60, 60) and run.backend == "numpy"
         obs = run.observables
         assert isinstance(obs, pd.DataFrame) and obs.index.name == "time"
-        assert list(obs.columns) == ["step", *OBSERVABLES]
+        recorded = observables_for(run.config)  # the quickstart's components' (none of the microenvironment)
+        assert list(obs.columns) == ["step", *recorded]
         np.testing.assert_array_equal(obs["step"], np.arange(301))
         np.testing.assert_allclose(obs.index, np.arange(301) * 10 / 1440)
-        for name in OBSERVABLES:
+        for name in recorded:
             np.testing.assert_array_equal(obs[name], raw[f"observables/{name}/value"])
         ds = run.observables_xarray()
         assert isinstance(ds, xr.Dataset) and ds["tumour_cells"].attrs["unit"] == "cells"
         np.testing.assert_array_equal(ds["step"], obs["step"])
-        assert run.fields == list(FIELDS)
+        assert run.fields == [name for name in FIELDS if FIELDS[name].source in ("clone", "tcell", "chemokine")]
         for name in run.fields:
             frames = run.frames(name)
             assert list(frames.steps) == [0, 144, 288, 300] and len(frames) == 4

@@ -165,3 +165,71 @@ def test_bench_cohort_times_batched_and_alone(capsys):
     assert "runs/hour" in proc.stderr
     bad = cli(capsys, "bench", "--cohort", 0)
     assert bad.returncode == 2 and "--cohort must be >= 1" in bad.stderr
+
+
+def test_transfers_of_different_sizes_on_one_step_match_runs_alone(tmp_path):
+    """Three runs, one step, transfers of 10, 100 and 40 cells: the buffer of
+    chosen sites grows for the 100 (past its 16 columns) after every run's
+    sites are chosen, so no run's upload is lost to the regrowth; the runs also
+    differ in substeps (diffusion), moves (speed) and new clones (mutations)."""
+    require_backend("cpu")
+    varied = [["chemokine.diffusion_um2_per_min=300.0", "immune.speed_um_per_min=4.0"],
+              ["tumour.mutations_per_division=1.0"],
+              ["chemokine.diffusion_um2_per_min=1500.0", "immune.speed_um_per_min=0.5"]]
+    cfgs = [load_config(QUICKSTART, ["lattice.shape=[30,30]", "simulation.steps=20", "immune.initial_tcells=3",
+                                     "output.frame_every_steps=10", f"simulation.seed={7 + i}", *v,
+                                     f'therapy=[{{kind = "adoptive_transfer", day = 0.05, cells = {n}, where = "anywhere"}}]'])
+            for i, (n, v) in enumerate(zip((10, 100, 40), varied))]
+    from gpusim.params import model_params
+
+    assert len({model_params(c).chem_substeps for c in cfgs}) == 3
+    assert len({model_params(c).n_moves for c in cfgs}) == 3
+    alone = [tmp_path / f"alone{i}.h5" for i in range(3)]
+    for c, p in zip(cfgs, alone):
+        gpusim.run_to_file(c, p, backend="cpu")
+    outs = [tmp_path / f"batched{i}.h5" for i in range(3)]
+    gpusim.run_batch(cfgs, outs, backend="cpu", batch=3)
+    for i, (a, b) in enumerate(zip(alone, outs)):
+        with h5py.File(a) as f:
+            assert f["observables/transferred/value"][()].sum() == (10, 100, 40)[i]
+        assert_same_file(a, b)
+
+
+def test_batch_sizes_stay_within_the_launch_grid(monkeypatch):
+    """A batch is the grid's y dimension (at most 65,535 on CUDA): neither
+    --batch nor the automatic size may pass it."""
+    import gpusim.batch as batch
+    from gpusim.batch import GRID_Y_MAX, parse_batch
+
+    assert parse_batch(str(GRID_Y_MAX)) == GRID_Y_MAX
+    with pytest.raises(InputError, match="at most 65535 runs"):
+        parse_batch(str(GRID_Y_MAX + 1))
+    monkeypatch.setenv("GPUSIM_BATCH_MAX", "1000000")
+    monkeypatch.setattr(batch, "free_memory", lambda backend: 1 << 60)
+    cfg = load_config(QUICKSTART, ["lattice.shape=[8,8]"])
+    assert auto_batch(cfg, "cpu", 10**6) == GRID_Y_MAX
+
+
+def test_a_batch_is_released_before_the_next_is_allocated(tmp_path, monkeypatch):
+    """run_batch drops a finished batch's arrays before it builds the next
+    (on a GPU the next is sized from the memory the previous one freed)."""
+    import gc
+    import weakref
+
+    import gpusim.batch as batch
+
+    made = []
+
+    class Watched(batch.Cohort):
+        def __init__(self, *args, **kw):
+            gc.collect()
+            made.append([ref() is None for ref in made_refs])
+            super().__init__(*args, **kw)
+            made_refs.append(weakref.ref(self.backend))
+
+    made_refs: list = []
+    monkeypatch.setattr(batch, "Cohort", Watched)
+    cfgs = [load_config(QUICKSTART, ["lattice.shape=[20,20]", "simulation.steps=3", f"simulation.seed={s}"])
+            for s in range(3)]
+    gpusim.run_batch(cfgs, [tmp_path / f"r{s}.h5" for s in range(3)], backend="cpu", batch=1)
+    assert made == [[], [True], [True, True]]

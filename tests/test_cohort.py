@@ -65,11 +65,13 @@ def test_summary_has_the_end_state_phenotype_of_each_run(cohort):
 def test_summarize_and_plot_show_phenotypes(cohort, tmp_path, capsys):
     proc = cli(capsys, "summarize", cohort)
     assert proc.returncode == 0, proc.stderr
-    head = next(line.split() for line in proc.stdout.splitlines() if line.strip().startswith("arm "))
+    # The per-arm table's last column block (tables fit 100 columns) ends with the phenotype rates.
+    head = [line.split() for line in proc.stdout.splitlines() if line.strip().startswith("arm ")][-1]
     assert head[-3:] == ["inflamed%", "excluded%", "desert%"]
     table = pd.read_hdf(cohort / "summary.h5", "runs")
     control = table[(table["arm"] == "control") & table["phenotype"].isin(spatial.PHENOTYPES)]
-    row = next(line.split() for line in proc.stdout.splitlines() if line.strip().startswith("control"))
+    blocks = [line.split() for line in proc.stdout.splitlines() if line.strip().startswith("control")]
+    row = blocks[len([1 for line in proc.stdout.splitlines() if line.strip().startswith("arm ")]) - 1]
     assert row[-3:] == [f"{100 * (control['phenotype'] == p).mean():.0f}" for p in spatial.PHENOTYPES]
     from gpusim.plots.sweep import figure
 
@@ -129,3 +131,18 @@ def test_sensitivity_of_the_phenotype(cohort):
     t = indices(cohort, "phenotype=desert").set_index("arm")
     # Untreated: scarce recruitment (0.05/day) leaves every tumour a desert, 5/day none.
     assert t.loc["control", "method"] == "prcc" and t.loc["control", "PRCC"] == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("name", ["tumour_cells", "tcells"])
+def test_curves_have_numbered_y_ticks_and_units_at_any_range(cohort, name):
+    """A count inside one decade (symlog ticks only at decades would leave
+    the axis bare) still gets numbers; the label is the description and unit."""
+    from gpusim.plots.cohort import figure
+
+    fig = figure(cohort, name)
+    fig.canvas.draw()
+    for ax in fig.axes[:-1]:
+        lo, hi = ax.get_ylim()
+        shown = [t for t in ax.yaxis.get_major_ticks() if lo <= t.get_loc() <= hi and t.label1.get_text()]
+        assert len(shown) >= 2, (name, [t.label1.get_text() for t in ax.yaxis.get_major_ticks()])
+        assert ax.get_ylabel().endswith("(cells)")

@@ -12,9 +12,10 @@ from gpusim.config import MAX_SUBSTEPS_PER_STEP, Config, apply_overrides, load_c
 from gpusim.errors import InputError
 from gpusim.params import immunogenicity_table, rate_probability, threshold
 
-# Scenario configs; sweep specs (sweep_*.toml, the virtual trial trial_*.toml) are loaded by tests/test_sweep.py.
+# Scenario configs; sweep specs (sweep_*.toml) are loaded by tests/test_sweep.py, calibration specs
+# (calibrate_*.toml) by tests/test_calibrate.py, the virtual trial (trial_*.toml) by tests/test_sweep.py.
 CONFIGS = sorted(p for p in (Path(__file__).parents[1] / "configs").glob("*.toml")
-                 if not p.name.startswith(("sweep", "trial")))
+                 if not p.name.startswith(("sweep", "calibrate", "trial")))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)

@@ -57,4 +57,4 @@ def test_bad_export_input_one_line_exit_2(quickstart_run, tmp_path, capsys):
         assert main(args) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
-    assert not any((tmp_path / "t").iterdir())  # the bad --frame wrote nothing
+    assert not (tmp_path / "t").exists()  # the bad --frame wrote nothing, not even the folder

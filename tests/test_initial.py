@@ -29,7 +29,7 @@ CASES = [
     ((40, 31), 4.5, 50, 0.05, "closed", True),
     ((40, 31), 0.0, 0, 0.0, "periodic", False),  # one founder, no vessels, no T cells
     ((17, 13, 11), 3.2, 120, 0.1, "periodic", True),
-    ((16, 16, 16), 2.0, 16 * 16 * 16 + 5, 0.02, "closed", False),  # more T cells than sites: every site
+    ((16, 16, 16), 2.0, 16 * 16 * 16, 0.02, "closed", False),  # as many T cells as sites: every site (more is refused)
     ((50, 50), 60.0, 2000, 0.5, "closed", True),  # the ball covers the lattice
 ]
 

@@ -58,3 +58,31 @@ def test_required_bytes_grow_with_the_lattice(backend):
         key = "device" if backend == "cuda" else "host"
         assert b[key] >= 64**3 * kernel_bytes_per_site()
     assert b["host"] < GIB
+
+
+def test_the_gpu_memory_check_reads_this_rank_s_device_and_cupy_s_pool(monkeypatch):
+    """Read without a GPU: a stand-in CuPy records which device is current
+    when free memory is asked for; the pool's unused blocks count as free."""
+    import types
+    from contextlib import contextmanager
+
+    current, asked = [0], []
+
+    @contextmanager
+    def device(i):
+        before, current[0] = current[0], i
+        try:
+            yield
+        finally:
+            current[0] = before
+
+    free = {0: 1 * GIB, 1: 7 * GIB}
+    pools = {0: 0, 1: 3 * GIB}  # a finished batch's arrays, held by the pool
+    fake = types.SimpleNamespace(
+        cuda=types.SimpleNamespace(Device=device, runtime=types.SimpleNamespace(
+            memGetInfo=lambda: asked.append(current[0]) or (free[current[0]], 80 * GIB))),
+        get_default_memory_pool=lambda: types.SimpleNamespace(free_bytes=lambda: pools[current[0]]))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setenv("GPUSIM_CUDA_DEVICE", "1")
+    assert gpusim.memory.device_available_bytes() == 10 * GIB
+    assert asked == [1] and current[0] == 0  # device 0 never asked (no context left there)

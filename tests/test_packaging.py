@@ -39,3 +39,28 @@ def test_import_is_lazy():
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"import gpusim loaded {out}"
+
+
+@pytest.mark.slow
+def test_the_installed_wheel_finds_the_readme_configs(installed, tmp_path):
+    """Outside a checkout the README's commands find their configs (shipped in
+    the wheel, found with importlib.resources) and import the installed copy."""
+    env = {"PATH": f"{installed}:/usr/bin:/bin", "OMP_NUM_THREADS": "1", "HOME": str(tmp_path)}
+
+    def gpusim(*args):
+        return subprocess.run([str(installed / "gpusim"), *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=300)
+
+    code = "import gpusim; print(gpusim.__file__); print(gpusim.config_path('quickstart'))"
+    where = subprocess.run([str(installed / "python"), "-c", code], capture_output=True, text=True, env=env,
+                           cwd=tmp_path, check=True).stdout.split()
+    assert all(str(installed.parent) in w for w in where), where
+    shipped = sorted(p.name for p in (ROOT / "configs").glob("*.toml"))
+    assert sorted(p.name for p in Path(where[1]).parent.glob("*.toml")) == shipped
+    proc = gpusim("run", "configs/quickstart.toml", "-o", "q.h5", "--backend", "numpy", "--steps", "3",
+                  "--set", "lattice.shape=[20,20]")  # (not -q: it would silence the notice)
+    assert proc.returncode == 0 and (tmp_path / "q.h5").is_file(), proc.stderr
+    assert "using the shipped" in proc.stderr
+    proc = gpusim("sweep", "configs/sweep_tmb_infiltration.toml", "-o", "tmb", "--dry-run")
+    assert proc.returncode == 0 and "200 runs" in proc.stdout, proc.stderr
+    assert gpusim("run", "configs/no_such.toml").returncode == 2

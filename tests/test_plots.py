@@ -125,6 +125,8 @@ def test_plot_bad_arguments(quickstart_run, tmp_path, capsys, args, fragment):
 def test_snapshot_legend_names_every_clone_family_and_tcells_leave_the_tumour_visible(quickstart_run):
     from matplotlib.figure import Figure
 
+    from matplotlib.colors import to_rgba
+
     from gpusim.plots.snapshot import TCELL_DOT
     from gpusim.plots.style import FAMILY_LABELS, family_colour
 
@@ -137,7 +139,12 @@ def test_snapshot_legend_names_every_clone_family_and_tcells_leave_the_tumour_vi
     colours = [tuple(h.get_facecolor()) for h in legend.legend_handles[:len(FAMILY_LABELS)]]
     assert [family(c) for c in colours] == list(FAMILY_LABELS)
     assert colours[-1] == pytest.approx(family_colour("both"))
-    assert snap.dots.get_alpha() == TCELL_DOT["alpha"] < 1 and snap.dots.get_sizes()[0] <= 2  # dots, not blots
+    # Dots of a fixed share of a site (data units: visible at any zoom, the tumour cell's corners still
+    # showing), with an edge in points for sites of a pixel, in the legend's colour.
+    dot = legend.legend_handles[-1]
+    assert tuple(snap.dots.get_facecolor()[0]) == pytest.approx(to_rgba(dot.get_color()))
+    assert TCELL_DOT["site_fraction"] < 1 and snap.dots.get_linewidths()[0] == TCELL_DOT["edge_pt"] > 0
+    assert snap.dots._widths[0] == pytest.approx(TCELL_DOT["site_fraction"] * run.config.lattice.dx_um / 2)
     assert legend.get_bbox_to_anchor().x0 >= snap.ax.get_window_extent().x1 - 1  # beside the lattice, not on it
 
 
@@ -153,6 +160,46 @@ def test_muller_key_labels_kept_clones_with_id_r_and_flags(tmp_path):
     labels = [t.get_text() for t in fig.axes[2].get_legend().get_texts()]
     assert len(labels) == len(order) == 5
     for label, c in zip(labels, order):
-        expected = f"{c}: r {clones.loc[c, 'r']:.2f}"
-        assert label.startswith(expected), (label, expected)
+        r = clones.loc[c, "r"]
+        shown = float(label.split(": r ")[1].split(",")[0])
+        assert label.startswith(f"{c}: r ") and shown == pytest.approx(r, rel=0.05, abs=1e-12), (label, r)
         assert ("PD-L1 high" in label) == bool(clones.loc[c, "pdl1"])
+
+
+def test_muller_bands_are_told_apart_and_elimination_leaves_no_artifact(tmp_path):
+    """Ten kept clones of one family: ten different colours, matched to
+    their key entries; after the last tumour cell, no band (no line at 0.5)."""
+    from matplotlib.colors import to_rgba
+
+    from types import SimpleNamespace
+
+    from matplotlib.figure import Figure
+
+    from gpusim.plots.muller import draw_muller
+
+    cfg = make_config(simulation={"steps": 200, "dt_minutes": 30.0}, lattice={"shape": [40, 40]},
+                      tumour={"mutations_per_division": 0.4, "division_rate_per_day": 3.0},
+                      output={"frame_every_steps": 20})
+    gpusim.run_to_file(cfg, tmp_path / "run.h5", backend="numpy")
+    with gpusim.open_run(tmp_path / "run.h5") as run:
+        ax = Figure().add_subplot()
+        draw_muller(ax, run, top=10)
+    bands = ax.collections
+    colours = [tuple(np.round(b.get_facecolor()[0], 3)) for b in bands]
+    assert len(bands) == 10 and len(set(colours)) == 10
+    keys = [tuple(np.round(to_rgba(h.get_facecolor()), 3)) for h in ax.get_legend().legend_handles]
+    assert keys == colours
+    # An eliminated end: cells at days 0 and 1, none at days 2 and 3.
+    import pandas as pd
+
+    from gpusim.plots import muller
+
+    own = np.array([[3, 1], [2, 1], [0, 0], [0, 0]])
+    fake = SimpleNamespace(clones=pd.DataFrame({"flags": np.zeros(3, np.uint8), "r": np.zeros(3)}))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(muller, "muller_data", lambda run, top: (np.arange(4.0), [1, 2], [-1, 0], own))
+        ax = Figure().add_subplot()
+        draw_muller(ax, fake)
+    for band in ax.collections[:2]:
+        xs = np.concatenate([p.vertices[:, 0] for p in band.get_paths()])
+        assert xs.max() <= 1.0  # nothing drawn after the last frame with tumour cells

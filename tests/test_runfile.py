@@ -14,7 +14,7 @@ from conftest import datasets, make_config, random_tumour_config, require_backen
 
 from gpusim.io.frames import FIELDS, FieldSpec, coarse_grid, xdmf_path
 from gpusim.io.runfile import RunWriter
-from gpusim.observables import OBSERVABLES
+from gpusim.observables import OBSERVABLES, observables_for
 from gpusim.simulation import run_to_file
 from gpusim.state import initial_state
 
@@ -37,12 +37,13 @@ def test_layout(tmp_path):
         p = f["parameters"].attrs
         assert p["seed"] == cfg.simulation.seed and p["backend"] == "cpu"
         assert tuple(p["lattice_shape"]) == cfg.lattice.shape
-        for name in OBSERVABLES:
+        for name in observables_for(cfg):
             g = f["observables"][name]
             np.testing.assert_array_equal(g["step"][()], np.arange(41))
             np.testing.assert_allclose(g["time"][()], np.arange(41) * cfg.simulation.dt_minutes / 1440)
             assert len(g["value"]) == 41
-        for name in FIELDS:
+        assert set(f["fields"]) == {n for n, spec in FIELDS.items() if spec.source in ("clone", "tcell", "chemokine")}
+        for name in f["fields"]:
             v = f["fields"][name]["value"]
             # Frames at steps 0, 15, 30 and the final step 40.
             np.testing.assert_array_equal(f["fields"][name]["step"][()], [0, 15, 30, 40])
@@ -106,11 +107,11 @@ def test_h5md_layout_units_and_xdmf(tmp_path):
     cfg, out = tumour_run(tmp_path, 12, 3, steps=30, frame_every=10, backend="numpy")
     with h5py.File(out) as f:
         assert f["h5md/author"].attrs["name"] and f["h5md/creator"].attrs["version"]
-        for name, (_, unit, _) in OBSERVABLES.items():
+        for name, (_, unit, _) in observables_for(cfg).items():
             g = f["observables"][name]
             assert g["value"].attrs["unit"] == unit and g["time"].attrs["unit"] == "day"
             assert g["step"].dtype == np.int64 and g["time"].dtype == np.float64
-        assert list(f["observables"]) == list(OBSERVABLES)  # in the order of the dict
+        assert list(f["observables"]) == list(observables_for(cfg))  # in the order of the dict
         v = f["fields/tumour_clone/value"]
         assert v.shape == (4, *reversed(cfg.lattice.shape)) and v.dtype == np.uint32
         assert f["fields/tumour_clone"].attrs["spacing_um"] == cfg.lattice.dx_um

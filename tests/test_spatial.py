@@ -186,3 +186,31 @@ def test_cupy_frames_give_the_numpy_answer():
     assert device.keys() == host.keys()
     for k, v in host.items():
         assert device[k] == (v if isinstance(v, str) else pytest.approx(v, nan_ok=True)), k
+
+
+def test_microenvironment_statistics_of_a_synthetic_frame():
+    """Tregs per region and the CD8/Treg ratio; induced PD-L1 next to T
+    cells; the necrotic fraction -- on a frame built by hand."""
+    from gpusim.analysis.spatial import microenvironment_statistics
+    from gpusim.config import AnalysisConfig
+
+    n = 60
+    y, x = np.mgrid[:n, :n]
+    r = np.hypot(x - 29.5, y - 29.5)
+    clone = np.where(r < 20, 1, 0).astype(np.uint32)
+    necrotic = ((r < 5) & True).astype(np.uint8)
+    clone[r < 5] = 0
+    tcells = np.zeros((n, n), np.uint8)
+    tcells[30, 10:14] = 128  # four CD8 T cells inside the tumour, left side
+    tregs = np.zeros((n, n), np.uint8)
+    tregs[30, 40] = 1  # one Treg in the core
+    tregs[0, 0] = 1  # one far outside
+    induced = np.zeros((n, n), np.uint8)
+    induced[28:33, 9:16] = 1  # the cells around the T cells
+    out = microenvironment_statistics(clone, tcells, {"tregs": tregs, "pdl1_induced": induced,
+                                                      "necrotic": necrotic}, 10.0, AnalysisConfig())
+    assert out["tregs_outside"] == 1 and out["tregs_core"] + out["tregs_margin"] == 1
+    assert out["cd8_treg_ratio"] == 2.0
+    assert out["induced_pdl1_fraction"] == pytest.approx(int((induced & (clone > 0)).sum()) / int((clone > 0).sum()))
+    assert out["induced_pdl1_near_tcell_ratio"] > 3
+    assert out["necrotic_fraction"] == pytest.approx(int(necrotic.sum()) / (int((clone > 0).sum()) + int(necrotic.sum())))

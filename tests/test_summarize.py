@@ -44,7 +44,7 @@ def test_summarize_prints_run_totals_apart_from_the_final_state(quickstart_run, 
     final = " ".join(lines[first:start])
     totals = " ".join(lines[start:start + 3]).removeprefix("totals").strip()
     with h5py.File(quickstart_run) as f:
-        sums = {k: int(f[f"observables/{k}/value"][()].sum()) for k in EVENTS}
+        sums = {k: int(f[f"observables/{k}/value"][()].sum()) for k in EVENTS if f"observables/{k}" in f}
     assert totals.startswith(", ".join(f"{k} {v}" for k, v in sums.items()) + " (over 300 steps)"), totals
     assert sums["kills"] > 0 and sums["divisions"] > 0 and sums["recruited"] > 0
     assert "kills" not in final and "tumour_cells" in final  # state at the end, not the last step's events

@@ -40,7 +40,7 @@ import numpy as np
 from ..config import AnalysisConfig, Config
 from ..errors import InputError
 from . import spatial
-from .table import GROUP, _frame_pair, analyse_run, read_analysis  # noqa: F401 (this module's API too)
+from .table import GROUP, _frame_pair, analyse_run, read_analysis, table_columns  # noqa: F401 (this module's API too)
 
 def settings_toml(settings: AnalysisConfig) -> str:
     import tomli_w
@@ -74,7 +74,8 @@ def write_analysis(path: str | Path, settings: AnalysisConfig | None = None):
             g.attrs["gpusim_version"] = __version__
             g.create_dataset("step", data=table["step"].to_numpy(np.int64))
             g.create_dataset("time", data=table.index.to_numpy(np.float64)).attrs["unit"] = "day"
-            for name, (unit, description) in spatial.columns(len(run.shape)).items():
+            for name, (unit, description) in table_columns(len(run.shape), [
+                    layer for layer in spatial.MICRO_COLUMNS if next(iter(spatial.MICRO_COLUMNS[layer])) in table]).items():
                 column = table[name]
                 data = column.to_numpy(dtype=object if column.dtype == object else None)
                 ds = g.create_dataset(name, data=data.astype(h5py.string_dtype()) if data.dtype == object else data)

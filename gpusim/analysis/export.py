@@ -5,10 +5,13 @@ A run file gives (``RUN`` = the file's stem)::
     RUN_observables.csv   one row per recorded step: time_day, step, then one
                           column per observable (units: README, "The run file")
     RUN_cells_step<S>.csv one row per site holding a tumour cell or a T cell in
-                          the frame at step S: x, y[, z] (site indices; um =
-                          index x dx_um), clone (0 = none), pdl1, hla (the
-                          clone's escape flags), tcell (0/1),
-                          tcell_exhaustion, tcell_kills_left
+                          the frame at step S: x, y[, z] (site indices),
+                          x_um, y_um[, z_um] (site centres, index x dx_um),
+                          clone (0 = none), pdl1, hla (the clone's escape
+                          flags), recognition (the clone's uint32 threshold,
+                          r = value / 2^32), tcell (0/1), tcell_exhaustion,
+                          tcell_kills_left.  ``gpusim run --initial`` reads
+                          it back (gpusim.tissue)
     RUN_clones.csv        the clone table: id, parent, birth_step, neoantigens,
                           recognition (uint32 threshold), r, flags, pdl1, hla,
                           population
@@ -65,13 +68,17 @@ def cells_table(run, frame: int = -1):
                               | np.any([v != 0 for v in others.values()], axis=0))
     coords = np.unravel_index(occupied, clone.shape)[::-1]  # C order (z, y, x) -> x, y, z
     table = {axis: c.astype(np.int64) for axis, c in zip("xyz", coords)}
+    dx = run.config.lattice.dx_um
+    table.update({f"{axis}_um": c * dx for axis, c in zip("xyz", coords)})  # site centres: gpusim.tissue reads these
     ids = clone.ravel()[occupied]
     flags = run.clones["flags"].to_numpy() if len(ids) else np.zeros(1, np.uint8)
     flags = flags[np.minimum(ids, len(flags) - 1)] * (ids > 0)
+    rec = run.clones["recognition"].to_numpy() if len(ids) else np.zeros(1, np.uint32)
+    rec = rec[np.minimum(ids, len(rec) - 1)] * (ids > 0)
     t = tc.ravel()[occupied]
     from ..state import CLONE_HLA, CLONE_PDL1
 
-    table.update(clone=ids, pdl1=(flags & CLONE_PDL1) != 0, hla=(flags & CLONE_HLA) != 0,
+    table.update(clone=ids, pdl1=(flags & CLONE_PDL1) != 0, hla=(flags & CLONE_HLA) != 0, recognition=rec,
                  tcell=((t & TCELL_PRESENT) != 0).astype(np.uint8),
                  tcell_exhaustion=(t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX,
                  tcell_kills_left=t & TCELL_KILLS_MASK, **{name: v[occupied] for name, v in others.items()})

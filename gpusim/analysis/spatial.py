@@ -93,6 +93,68 @@ COLUMNS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Columns of the microenvironment's layers (:func:`microenvironment_statistics`),
+#: present when the run has the layer's frames: layer -> {column: (unit, description)}.
+MICRO_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
+    "tregs": {
+        **{f"tregs_{r}": ("cells", f"regulatory T cells, {r}") for r in REGIONS},
+        **{f"treg_density_{r}_per_mm2": ("1/mm^2", f"regulatory T cells per mm^2 of a one-cell-thick section, {r}")
+           for r in REGIONS},
+        "cd8_treg_ratio": ("1", "CD8 T cells per regulatory T cell in the frame (NaN without Tregs)"),
+        "cd8_treg_ratio_core": ("1", "CD8 per regulatory T cell in the tumour core (NaN without Tregs there)"),
+    },
+    "pdl1_induced": {
+        "induced_pdl1_fraction": ("1", "tumour cells with IFN-gamma-induced PD-L1 / tumour cells"),
+        "induced_pdl1_near_tcell_ratio": ("1", "fraction of induced-PD-L1 cells within 30 um of a CD8 T cell / "
+                                               "that fraction of the other tumour cells (NaN if either is empty)"),
+    },
+    "necrotic": {
+        "necrotic_fraction": ("1", "necrotic sites / (tumour cells + necrotic sites)"),
+    },
+}
+#: "Near a T cell" for induced PD-L1 (the adaptive-resistance criterion of issue 17).
+NEAR_TCELL_UM = 30.0
+
+
+def microenvironment_statistics(clone, tcells, layers: dict, dx_um: float, settings) -> dict:
+    """The :data:`MICRO_COLUMNS` of the layers in ``layers`` (frame name ->
+    this frame's array) for one frame; ``tcells`` as in :func:`frame_statistics`."""
+    xp, ndi = array_modules(clone)
+    tumour = clone > 0
+    present = tcells if tcells.dtype == bool else (tcells & TCELL_PRESENT) != 0
+    out: dict = {}
+    if "tregs" in layers:
+        tregs = layers["tregs"] != 0
+        code = regions(tumour, dx_um, settings.margin_width_um)
+        per_mm2 = 1.0 / (dx_um / 1000.0) ** 2
+        counts = xp.bincount(code.ravel().astype(xp.int64), weights=tregs.ravel().astype(xp.float64), minlength=3)
+        cd8 = xp.bincount(code.ravel().astype(xp.int64), weights=present.ravel().astype(xp.float64), minlength=3)
+        sites = xp.bincount(code.ravel().astype(xp.int64), minlength=3)
+        for name, k in REGIONS.items():
+            out[f"tregs_{name}"] = int(counts[k])
+            out[f"treg_density_{name}_per_mm2"] = float(counts[k]) / int(sites[k]) * per_mm2 if int(sites[k]) \
+                else math.nan
+        n_tregs = int(tregs.sum())
+        out["cd8_treg_ratio"] = int(present.sum()) / n_tregs if n_tregs else math.nan
+        out["cd8_treg_ratio_core"] = float(cd8[CORE]) / float(counts[CORE]) if counts[CORE] else math.nan
+    if "pdl1_induced" in layers:
+        induced = (layers["pdl1_induced"] != 0) & tumour
+        out["induced_pdl1_fraction"] = int(induced.sum()) / int(tumour.sum()) if tumour.any() else math.nan
+        if present.any():
+            near = ndi.distance_transform_edt(~present, sampling=dx_um) <= NEAR_TCELL_UM
+            other = tumour & ~induced
+            f_ind = float(near[induced].mean()) if induced.any() else math.nan
+            f_other = float(near[other].mean()) if other.any() else math.nan
+            out["induced_pdl1_near_tcell_ratio"] = f_ind / f_other if f_other else math.nan
+        else:
+            out["induced_pdl1_near_tcell_ratio"] = math.nan
+    if "necrotic" in layers:
+        necrotic = (layers["necrotic"] != 0) & ~tumour
+        total = int(tumour.sum()) + int(necrotic.sum())
+        out["necrotic_fraction"] = int(necrotic.sum()) / total if total else math.nan
+    return out
+
+
 def columns(dim: int) -> dict[str, tuple[str, str]]:
     """:data:`COLUMNS` for frames of dimension ``dim`` (2 or 3)."""
     keep, drop = f"_{dim}d", f"_{5 - dim}d"

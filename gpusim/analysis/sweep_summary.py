@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from .spatial import PHENOTYPES
 from ..errors import InputError
 from ..io.reader import read_config
 from ..outcome import OUTCOMES, RESPONSES, tumour_change
+from ..sweepdir.text import TEXT_WIDTH, fit_columns
 from ..therapy import therapy_start_day
 from ..sweepdir import store
 
@@ -193,8 +195,7 @@ def _rates_table(df, by, responses, label: str) -> list[str]:
         name = ", ".join(map(str, name)) if isinstance(name, tuple) else str(name)
         rows.append([name, str(len(g)), str(len(done)), *outs, unknown, *rs,
                      "-" if math.isnan(change) else f"{100 * change:+.0f}%", *ps])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    return fit_columns(rows)
 
 
 def summarize_dir(path: str | Path) -> str:
@@ -211,23 +212,25 @@ def summarize_dir(path: str | Path) -> str:
     responses = df["response"]
     counts = df["status"].value_counts()
     state = ", ".join(f"{n} {s}" for s, n in counts.items())
-    lines = [f"sweep {out_dir}: {len(df)} runs ({state}); sweep seed {header['sweep_seed']}; "
+    prose = [f"sweep {out_dir}: {len(df)} runs ({state}); sweep seed {header['sweep_seed']}; "
              f"spec {header['spec_file']}",
              "outcome and response: the run files' attributes (response only where an arm has therapy); "
              "change = tumour cells from therapy start to evaluation; inflamed/excluded/desert: immune phenotype "
              "of the last frame, % of runs with a tumour core there",
              "rates: % of the complete runs with a known outcome (response, phenotype); outcome?: complete runs "
-             "whose file has no outcome attribute (written by an older gpusim); -: a rate over no run", "",
-             "per arm:", *("  " + line for line in _rates_table(df, "arm", responses, "arm"))]
+             "whose file has no outcome attribute (written by an older gpusim); -: a rate over no run"]
+    lines = [*(w for p in prose for w in textwrap.wrap(p, TEXT_WIDTH, subsequent_indent="  ",
+                                                       break_on_hyphens=False)), "",
+             "per arm:", *(f"  {line}" if line else "" for line in _rates_table(df, "arm", responses, "arm"))]
     arm_order = {arm: i for i, arm in enumerate(dict.fromkeys(df["arm"]))}  # the spec's order
     for key in [p["key"] for p in header["params"]]:
         # Rows in ascending parameter order (then arms in spec order): sort the runs, group in that order.
         ordered = df.assign(_bin=parameter_bins(df[key]), _arm=df["arm"].map(arm_order)) \
             .sort_values([key, "_arm"], kind="stable")
         lines += ["", f"per {key} (all arms):",
-                  *("  " + line for line in _rates_table(ordered, "_bin", responses, "value"))]
+                  *(f"  {line}" if line else "" for line in _rates_table(ordered, "_bin", responses, "value"))]
         if df["arm"].nunique() > 1:
-            lines += [f"per {key} and arm:", *("  " + line for line in
+            lines += [f"per {key} and arm:", *(f"  {line}" if line else "" for line in
                                               _rates_table(ordered, ["_bin", "arm"], responses, "value, arm"))]
     failed = df[df["status"] != "complete"]
     if len(failed):

@@ -34,15 +34,24 @@ def analyse_run(run, settings: AnalysisConfig | None = None):
     settings = settings or run.config.analysis
     clones, tcells = _frame_pair(run)
     dx = run.config.lattice.dx_um
+    layers = {name: run.frames(name) for name in spatial.MICRO_COLUMNS if name in run.fields}
     rows = []
     for k in range(len(clones)):
         clone = clones[k]
         t = tcells[k] if tcells is not None and k < len(tcells) else np.zeros(clone.shape, bool)
         rows.append(spatial.frame_statistics(clone, t, dx, settings))
-    names = list(spatial.columns(len(clones.shape)))
+        here = {name: frames[k] for name, frames in layers.items() if k < len(frames)}
+        rows[-1].update(spatial.microenvironment_statistics(clone, t, here, dx, settings))
+    names = list(table_columns(len(clones.shape), layers))
     df = pd.DataFrame(rows, columns=names, index=pd.Index(clones.times, name="time"))
     df.insert(0, "step", clones.steps)
     return df
+
+
+def table_columns(dim: int, layers) -> dict[str, tuple[str, str]]:
+    """The columns of a run's table: :func:`spatial.columns` and the
+    microenvironment's of the layers the run has."""
+    return {**spatial.columns(dim), **{k: v for name in layers for k, v in spatial.MICRO_COLUMNS[name].items()}}
 
 
 def read_analysis(f: h5py.File, frame_steps: np.ndarray):

@@ -52,10 +52,15 @@ def main(args) -> int:
     from ..analysis.analyse import write_analysis
     from ..analysis.spatial import NOT_EVALUABLE
 
+    from ..io.paths import probe_output, writing
+    from ..io.layout import LIBVER
+    from ..io.reader import open_for_writing
+
     path = Path(args.run)
-    if args.plot and not Path(args.plot).parent.resolve().is_dir():
-        raise InputError(f"{args.plot}: directory {Path(args.plot).parent} does not exist")
+    if args.plot:  # every output checked before anything is written (the run file's /analysis included)
+        probe_output(args.plot)
     settings = settings_from(path, args.overrides)
+    open_for_writing(path, LIBVER).close()  # a read-only or locked run file: one line, nothing written
     if args.plot:
         from ..analysis import open_run
 
@@ -74,6 +79,6 @@ def main(args) -> int:
         from ..analysis import open_run
         from ..plots.spatial import save_spatial_figure
 
-        with open_run(path) as run:
+        with open_run(path) as run, writing(args.plot):
             print(save_spatial_figure(run, args.plot, table, args.frame))
     return 0

@@ -1,5 +1,6 @@
 """gpusim bench [--backend B ...] [--size NXxNY[xNZ] ...] [--steps N] [--json] [--profile]
-gpusim bench --cohort N [--batch N|auto] [--alone K] [--backend B] [--steps N] [--json]"""
+gpusim bench --cohort N [--batch N|auto] [--alone K] [--backend B] [--steps N] [--json]
+gpusim bench --calibrate SPEC [--quick] [--cohort N] [--batch N|auto] [--backend B] [--json]"""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ def add_parser(sub) -> None:
     p.add_argument("--backend", action="append", choices=["cuda", "cpu", "numpy"],
                    help="backend to time (repeatable; default: every available one)")
     p.add_argument("--size", action="append", help="lattice NXxNY or NXxNYxNZ (repeatable)")
-    p.add_argument("--model", action="append", choices=["tumour", "full"], help="model (repeatable)")
+    p.add_argument("--model", action="append", choices=["tumour", "full", "microenvironment"],
+                   help="model (repeatable; default tumour and full; microenvironment: full with IFN-gamma, "
+                        "Tregs and oxygen on)")
     p.add_argument("--steps", type=int, help="timed steps (default: enough for ~1 s)")
     p.add_argument("--json", action="store_true", help="print a JSON list of records on stdout")
     p.add_argument("--profile", action="store_true",
@@ -28,6 +31,10 @@ def add_parser(sub) -> None:
     p.add_argument("--therapy-host", type=int, action="append", metavar="N",
                    help="host time per step of the therapy phase for a cpu batch of N virtual patients with "
                         "their own antibody PK (repeatable: compare N)")
+    p.add_argument("--calibrate", metavar="SPEC",
+                   help="time one generation of a calibration spec (its [abc] population from the priors, or "
+                        "--cohort N particles) batched against one run at a time (gpusim calibrate)")
+    p.add_argument("--quick", action="store_true", help="with --calibrate: the spec's [quick] settings")
     p.set_defaults(func=main)
 
 
@@ -47,6 +54,8 @@ def main(args) -> int:
             if available()[b] is not None:
                 raise InputError(f"--backend {b}: not available here: {available()[b]}")
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
+    if args.calibrate is not None:
+        return _calibrate(args, log)
     if args.cohort is not None:
         return _cohort(args, log)
     if args.therapy_host:
@@ -92,5 +101,20 @@ def _therapy_host(args, log) -> int:
             f"({r['steps']} steps)")
     if args.json:
         json.dump(records, sys.stdout, indent=1)
+def _calibrate(args, log) -> int:
+    from ..batch import parse_batch
+    from ..calibrate.bench import bench_generation
+
+    if args.backend and len(args.backend) > 1:
+        raise InputError("--calibrate times one backend: give --backend once")
+    if args.cohort is not None and args.cohort < 1:
+        raise InputError("--cohort must be >= 1")
+    rec = bench_generation(args.calibrate, args.backend[0] if args.backend else "auto", args.cohort,
+                           parse_batch(args.batch), args.quick, log=log)
+    log(f"{rec['backend']}: one generation of {args.calibrate} ({rec['particles']} particles, {rec['runs']} runs x "
+        f"{rec['steps']} steps on {'x'.join(map(str, rec['shape']))}): batched {rec['batched_runs_per_hour']:.0f} "
+        f"runs/hour, one at a time {rec['alone_runs_per_hour']:.0f} runs/hour ({rec['speedup']:.2f}x)")
+    if args.json:
+        json.dump([rec], sys.stdout, indent=1)
         print()
     return 0

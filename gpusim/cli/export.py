@@ -30,6 +30,8 @@ def main(args) -> int:
         raise InputError(f"{path}: no such file or directory")
     out = Path(args.output) if args.output else path.parent / f"{path.stem if path.is_file() else path.name}_export"
     check_output_dir(out)
+    from ..io.reader import reading
+
     if path.is_dir():
         from ..sweepdir import store
 
@@ -40,8 +42,17 @@ def main(args) -> int:
         from ..analysis import open_run
 
         open_run(path).close()  # a bad run file: one line, before anything is written
+        created = not out.exists()
         out.mkdir(exist_ok=True)
-        written = export_run(path, out, args.fmt, args.frame)
+        try:
+            with reading(path):  # a damaged dataset found half-way: one line
+                written = export_run(path, out, args.fmt, args.frame)
+        except InputError:
+            if created:  # nothing left behind
+                import shutil
+
+                shutil.rmtree(out, ignore_errors=True)
+            raise
     for p in written:
         print(p)
     return 0

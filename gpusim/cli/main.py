@@ -3,16 +3,30 @@ and exit code 2."""
 
 from __future__ import annotations
 
-import argparse
-import logging
-import os
-import sys
-import warnings
+import signal
 
-from ..errors import InputError, RunInterrupted, WriteError
-from . import analyse, bench, export, info, plot, resume, run, sensitivity, submit, summarize, sweep, validate
 
-SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, analyse, sensitivity, export, validate, info, bench)
+def _quiet_start(signum, frame):
+    raise SystemExit(128 + signum)  # Ctrl-C while Python imports: exit 130, no traceback
+
+
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # (not where SIGINT is ignored or handled)
+    signal.signal(signal.SIGINT, _quiet_start)
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import logging  # noqa: E402
+import logging.handlers  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import warnings  # noqa: E402
+
+from ..errors import InputError, RunInterrupted, WriteError  # noqa: E402
+from . import (analyse, bench, calibrate, export, info, plot, resume, run, sensitivity, submit,  # noqa: E402
+               summarize, sweep, validate)
+
+SUBCOMMANDS = (run, resume, sweep, submit, summarize, plot, analyse, sensitivity, export, validate, info, bench,
+               calibrate)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,21 +73,57 @@ def main(argv: list[str] | None = None) -> int:
     libraries' only from WARNING up (NumExpr's thread count, matplotlib's
     "Animation.save using ..." are INFO).  Python warnings raised by the
     command are held back and printed, one line each, only if it succeeds."""
+    if signal.getsignal(signal.SIGINT) is _quiet_start:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here: "gpusim: interrupted", 130
     logging.basicConfig(level=logging.WARNING, format="gpusim: %(message)s", stream=sys.stderr)
-    logging.getLogger("gpusim").setLevel(logging.INFO)
     sys.excepthook, sys.unraisablehook = _excepthook, _unraisablehook
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _notices(argv) as notices:
         warnings.simplefilter("default")
         rc = _dispatch(argv)
+        if rc not in (0, 1) and rc < 128:  # an error comes alone: the held-back notices are dropped
+            notices.buffer.clear()
     if rc == 0:
         for w in caught:
             print(f"gpusim: warning: {w.category.__name__}: {w.message}", file=sys.stderr)
     return rc
 
 
+@contextlib.contextmanager
+def _notices(argv):
+    """gpusim's INFO lines (``backend auto -> cpu ...``) are held until the
+    work starts (:func:`gpusim.progress.flush_notices`) or the command
+    ends, so an error found first comes alone; warnings pass at once, and
+    ``-q`` drops the notices."""
+    log = logging.getLogger("gpusim")
+    quiet = any(a in ("-q", "--quiet") for a in (sys.argv[1:] if argv is None else argv))
+    out = logging.StreamHandler(sys.stderr)
+    out.setFormatter(logging.Formatter("gpusim: %(message)s"))
+    held = logging.handlers.MemoryHandler(10_000, flushLevel=logging.WARNING, target=out, flushOnClose=True)
+    # In place of the root's plain stderr handler (basicConfig's); others
+    # (pytest's caplog, a user's) still see every record as it comes.
+    root = logging.getLogger()
+    plain = [h for h in root.handlers if type(h) is logging.StreamHandler]
+    for h in plain:
+        root.removeHandler(h)
+    root.addHandler(held)
+    saved = log.level
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    try:
+        yield held
+    finally:
+        root.removeHandler(held)
+        held.close()  # prints what is still held (after a success)
+        for h in plain:
+            root.addHandler(h)
+        log.setLevel(saved)
+
+
 def _dispatch(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        for name in ("output", "movie", "plot"):  # every output option: '' is not "the default name"
+            if getattr(args, name, None) == "":
+                raise InputError(f"{args.command}: --{name} '': an empty name (give a file or directory)")
         return int(args.func(args) or 0)
     except InputError as err:
         print(f"gpusim: error: {err}", file=sys.stderr)

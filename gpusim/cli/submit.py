@@ -39,10 +39,12 @@ def add_parser(sub) -> None:
 
 def main(args) -> int:
     from ..backends import BACKENDS
+    from ..scenarios import find_config
     from ..sweepdir import store
     from ..sweepdir.runs import load_plan
     from ..sweep.slurm import SbatchRequest, log_path, render, submit
 
+    args.spec = str(find_config(args.spec))
     plan = load_plan(args.spec)  # a bad spec fails here, not hours later in the queue
     if args.backend and args.backend not in (*BACKENDS, "auto"):
         raise InputError(f"--backend {args.backend!r}: choose auto, cuda, cpu or numpy")
@@ -55,10 +57,18 @@ def main(args) -> int:
     if args.dry_run:
         print(script, end="")
         return 0
+    created = not out_dir.exists()
     store.prepare(plan, out_dir)  # Slurm needs DIR for its log; a foreign DIR is refused now
     path = out_dir / "sweep.sbatch"
-    store.atomic_write(path, script)
-    job = submit(path)
+    try:
+        store.atomic_write(path, script)
+        job = submit(path)
+    except BaseException:  # sbatch refused (or is missing): leave no DIR behind that this command made
+        if created:
+            import shutil
+
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     print(job)  # alone on stdout, for scripts: job=$(gpusim submit ...)
     log = log_path(out_dir, job)
     for line in (f"submitted job {job}; its log: {log} (the job appends to it after a requeue)",

@@ -31,9 +31,11 @@ def main(args) -> int:
     from pathlib import Path
 
     from ..batch import parse_batch
+    from ..scenarios import find_config
     from ..sweep.driver import describe_plan, run_sweep
     from ..sweepdir.runs import load_plan
 
+    args.spec = str(find_config(args.spec))  # configs/NAME.toml: the shipped one outside a checkout
     if args.dry_run:
         print(describe_plan(load_plan(args.spec), Path(args.output) if args.output else None))
         return 0

@@ -218,18 +218,24 @@ class KernelBackend(PhaseRunner, BatchBackend):
         run with the most clones (rows past a run's own count hold zeros)."""
         rows = int(self.n_clones[self.active].max())
         self.launch("observe_clones", rows, sub=rows)
+        for comp in components.active(self.cfg):  # those no phase of theirs can count (Component.observe_each_step)
+            if comp.observe_each_step:
+                self.launch(comp.observer, self.mp.n_sites)
         c = self.counts()
         events.update({name: c[:, idx] for name, idx in COUNTERS.items()})
         events.setdefault("new_clones", np.zeros(len(self.active), dtype=np.int64))
         obs = self._observables(c)
         if not components.TCELLS.on(self.cfg):  # no T-cell phase ran: the T-cell layer is as it was
             obs.update({k: self.observe()[k] for k in TCELL_OBSERVABLES})
-        self._observed = obs
+        self._observed = components.derived(self.cfg, obs)
 
     def _launch_observers(self) -> None:
         rows = int(self.n_clones[self.active].max())
         self.launch("observe_sites", self.mp.n_sites)
         self.launch("observe_clones", rows, sub=rows)
+        for c in components.active(self.cfg):
+            if c.observer:
+                self.launch(c.observer, self.mp.n_sites)
 
     @staticmethod
     def _observables(c: np.ndarray) -> dict[str, np.ndarray]:
@@ -244,7 +250,7 @@ class KernelBackend(PhaseRunner, BatchBackend):
         if self._observed is None:
             self.device.fill_bytes(self.counters, 0)
             self._launch_observers()
-            self._observed = self._observables(self.counts())
+            self._observed = components.derived(self.cfg, self._observables(self.counts()))
         return self._observed
 
     def retire(self, rows) -> None:

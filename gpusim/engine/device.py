@@ -29,7 +29,11 @@ def _fields_record(arrays: dict, address) -> np.ndarray:
     rec = np.zeros(1, dtype=abi.struct_dtype("Fields"))
     for name in rec.dtype.names:
         if name in arrays:
-            rec[name] = address(arrays[name])
+            value = arrays[name]
+            if isinstance(value, (list, tuple)):  # a pointer array (one per diffusing field)
+                rec[name][0, : len(value)] = [0 if a is None else address(a) for a in value]
+            else:
+                rec[name] = address(value)
     return rec
 
 
@@ -132,7 +136,9 @@ class CudaDevice:
 
         self.xp = cupy
         if device_id is None:
-            device_id = int(os.environ.get("GPUSIM_CUDA_DEVICE", "0"))
+            from ..memory import cuda_device_id
+
+            device_id = cuda_device_id()
         cupy.cuda.Device(device_id).use()
         self.device_id = device_id
         self._module = _cuda_module()

@@ -22,14 +22,17 @@ def _transfer(be, due: dict[int, tuple[int, str]]) -> None:
     rows = np.array(sorted(due))
     be.set_fields(rows, transfer_where_tumour=[int(due[b][1] == "tumour") for b in rows])
     be.launch("tcell_transfer_bid", be.mp.n_sites, rows=rows)
-    counts = []
+    chosen = {}
     for b in rows:
         # The `cells` lowest bids win; bids are unique (they end in the site index).
-        chosen = lowest_bids(be, due[b][0], b)
+        chosen[b] = lowest_bids(be, due[b][0], b)
         be.device.fill_bytes(be.claim[b], 0xFF)  # restore the all-ones invariant (NO_BID)
-        be.ensure_new_sites(len(chosen))
-        be.device.upload(be.new_sites[b, : len(chosen)], chosen)
-        counts.append(len(chosen))
+    # Grow once for the widest run, then upload: growing replaces the buffer,
+    # so an upload made before it would be lost (every site 0).
+    counts = [len(c) for c in chosen.values()]
+    be.ensure_new_sites(max(counts))
+    for b, c in chosen.items():
+        be.device.upload(be.new_sites[b, : len(c)], c)
     be.set_fields(rows, n_new=counts)
     be.launch("tcell_transfer_place", max(counts), rows=rows)
 

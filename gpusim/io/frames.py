@@ -194,9 +194,11 @@ class FrameWriter:
         return "slices" if slicing(self.cfg) else "full"
 
     @classmethod
-    def resume(cls, f: h5py.File, cfg: Config, path: Path, step: int) -> "FrameWriter":
+    def resume(cls, f: h5py.File, cfg: Config, path: Path, step: int | None) -> "FrameWriter":
         """The frames of an existing file, cut after ``step`` and at the
-        first frame off its series' grid (an end-of-run frame)."""
+        first frame off its series' grid (an end-of-run frame); ``None``:
+        every frame (the run starts again at step 0)."""
+        step = -1 if step is None else step
         frames = cls(f, cfg, path)
         every_of = series(cfg)
         for name, g in f.get("fields", {}).items():
@@ -322,6 +324,13 @@ class FrameWriter:
         if kind == self.xdmf_series:
             self._meta[name] = (grid, v.dtype)
         return v
+
+    def xdmf_nbytes(self) -> int:
+        """Room the next :meth:`write_xdmf` needs: the new text (the old one
+        and one more frame) is written beside the old file before it replaces it."""
+        path = xdmf_path(self.path)
+        old = path.stat().st_size if path.exists() else 0
+        return old + max(16384, 2 * old // max(len(self._times), 1))
 
     def write_xdmf(self) -> None:
         """Rewrite the sidecar for the frames so far (remove it when there are none)."""

@@ -66,6 +66,11 @@ def truncate(g: h5py.Group, n: int) -> None:
         ds.resize(n, axis=0)
 
 
+def clones_nbytes(state) -> int:
+    """Bytes :func:`write_clones` stores for ``state`` (the id column and every clone column)."""
+    return state.n_clones * (4 + sum(np.dtype(col.dtype).itemsize for col in state.clone_table().values()))
+
+
 def write_clones(f: h5py.File, state) -> None:
     """``/clones``: the clone table of ``state`` (host or device arrays), one row per clone id."""
     if "clones" in f:

@@ -39,9 +39,13 @@ def _parent_ok(out: Path) -> None:
 def check_output(out: str | Path, overwrite: bool = True) -> Path:
     """A file output: its directory exists and is writable; it is not a
     directory; it does not exist unless ``overwrite``."""
+    if str(out) == "":
+        raise InputError("'': an empty output name (give a file name)")
     out = Path(out)
     if out.is_dir():
         raise InputError(f"{out}: is a directory (give a file name)")
+    if out.exists() and not out.is_file():  # /dev/full, a FIFO: not a file a run can be kept in
+        raise InputError(f"{out}: is not a regular file")
     if out.exists() and not overwrite:
         raise InputError(f"{out}: already exists (use --overwrite to replace it)")
     _parent_ok(out)
@@ -50,8 +54,27 @@ def check_output(out: str | Path, overwrite: bool = True) -> Path:
     return out
 
 
+def probe_output(out: str | Path) -> Path:
+    """:func:`check_output`, then a real test: the file is opened for
+    appending (and removed again if it was new), so a place the file system
+    refuses whatever the permission bits say (/proc, a read-only mount) is
+    found before a command writes anything else."""
+    out = check_output(out)
+    existed = out.exists()
+    try:
+        with open(out, "ab"):
+            pass
+    except OSError as err:
+        raise InputError(f"{out}: cannot write here ({err.strerror or err})") from None
+    if not existed:
+        out.unlink()
+    return out
+
+
 def check_output_dir(out: str | Path) -> Path:
     """A directory output: an existing directory, or a new one in an existing, writable directory."""
+    if str(out) == "":
+        raise InputError("'': an empty output name (give a directory)")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory")

@@ -88,6 +88,18 @@ def reading(path: str | Path):
         yield
     except OSError as err:
         raise InputError(f"{path}: cannot read ({_reason(err)}); damaged or truncated file?") from None
+    except RuntimeError as err:  # h5py's word for damaged metadata (a checksum that does not match)
+        if not _raised_by_h5py(err):
+            raise
+        raise InputError(f"{path}: cannot read ({_reason(err)}); damaged or truncated file?") from None
+
+
+def _raised_by_h5py(err: BaseException) -> bool:
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and ("h5py" in tb.tb_frame.f_code.co_filename
+                               or tb.tb_frame.f_code.co_filename.endswith(".pyx"))
 
 
 def _text(value) -> str | None:

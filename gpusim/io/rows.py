@@ -30,6 +30,13 @@ MAX_PENDING_ROWS = 4096
 ROW_CHUNK = 4096
 
 
+def chunk_nbytes(specs: dict | None = None) -> int:
+    """Bytes of one chunk of every observable series (step, time, value) of
+    ``specs`` (default OBSERVABLES)."""
+    specs = OBSERVABLES if specs is None else specs
+    return ROW_CHUNK * sum(8 + 8 + np.dtype(dtype).itemsize for dtype, _, _ in specs.values())
+
+
 class ObservableRows:
     """The ``/observables`` group of an open run file and its unwritten rows."""
 
@@ -58,10 +65,11 @@ class ObservableRows:
         return cls(f, dt_days, specs)
 
     @classmethod
-    def resume(cls, f: h5py.File, dt_days: float, step: int, specs: dict | None = None) -> "ObservableRows":
-        """The rows of an existing file, cut after ``step`` (they will be recomputed)."""
+    def resume(cls, f: h5py.File, dt_days: float, step: int | None, specs: dict | None = None) -> "ObservableRows":
+        """The rows of an existing file, cut after ``step`` (they will be
+        recomputed; ``None``: every row, the run starts again at step 0)."""
         for g in f["observables"].values():
-            truncate(g, int(np.searchsorted(g["step"][()], step, side="right")))
+            truncate(g, 0 if step is None else int(np.searchsorted(g["step"][()], step, side="right")))
         rows = cls(f, dt_days, specs)
         rows.last_step = step
         return rows
@@ -94,9 +102,9 @@ class ObservableRows:
         if not self._steps:
             return 0
         written = len(next(iter(self.group.values()))["step"])
-        chunks = -(-(written + len(self._steps)) // ROW_CHUNK) - -(-written // ROW_CHUNK)
-        row = sum(8 + 8 + np.dtype(dtype).itemsize for dtype, _, _ in self.specs.values())  # step, time, value
-        return chunks * ROW_CHUNK * row
+        # self._n rows, not len(self._steps): a batch buffers many rows per entry.
+        chunks = -(-(written + self._n) // ROW_CHUNK) - -(-written // ROW_CHUNK)
+        return chunks * chunk_nbytes(self.specs)
 
     def write(self) -> None:
         """Append the buffered rows to the file (not flushed)."""

@@ -41,13 +41,21 @@ from ..outcome import classify
 from .checkpoint import checkpoint_nbytes, checkpoint_step, current_slot, write_checkpoint
 from .frames import FIELDS, FieldSpec, FrameWriter, coarse_grid, xdmf_path  # noqa: F401 (imported from here too)
 from . import space
-from .layout import LIBVER, write_clones, write_header
+from .layout import LIBVER, clones_nbytes, write_clones, write_header
 from .reader import open_for_writing
-from .rows import ObservableRows
+from .rows import ObservableRows, chunk_nbytes
 
 #: Groups derived from the whole run, dropped when it is continued: the clone
 #: table (rewritten at the end) and ``/analysis`` (``gpusim analyse``).
 DERIVED_GROUPS = ("clones", "analysis")
+
+
+def _why(err: OSError) -> str:
+    """The operating system's words in h5py's error (``error message = '...'``)."""
+    import re
+
+    m = re.search(r"error message = '([^']*)'", str(err))
+    return m.group(1) if m else (err.strerror or str(err))
 
 
 class RunWriter:
@@ -74,7 +82,10 @@ class RunWriter:
 
     def __init__(self, path: str | Path, cfg: Config, backend: str):
         self._setup(path, cfg, runtime_s=0.0)
-        self.f = f = h5py.File(self.path, "w", libver=LIBVER)
+        try:
+            self.f = f = h5py.File(self.path, "w", libver=LIBVER)
+        except OSError as err:  # a place the file system refuses (/proc/x.h5): one line, exit 74
+            raise WriteError(f"{self.path}: cannot create ({space.cause_of(err) or _why(err)})") from None
         write_header(f, cfg, backend)
         self.rows = ObservableRows.create(f, self.dt_days, observables_for(cfg))
         self.frames = FrameWriter.create(f, cfg, self.path)
@@ -88,17 +99,18 @@ class RunWriter:
         frame after the checkpoint step is dropped (it will be recomputed),
         as is an end-of-run frame off the ``frame_every_steps`` grid, the
         derived groups and the end-of-run attributes.  ``cfg`` is the config
-        the continued run follows (its ``simulation.steps`` may be larger)."""
+        the continued run follows (its ``simulation.steps`` may be larger).
+        A file without a checkpoint (the disk filled before the first) is
+        continued from step 0: every row and frame is dropped and rewritten."""
         self = cls.__new__(cls)
         self._setup(path, cfg, runtime_s=0.0)
         self.f = f = open_for_writing(self.path, LIBVER)
         step = checkpoint_step(f)
         missing = [n for n in observables_for(cfg) if f"observables/{n}/value" not in f]
-        if step is None or missing:
+        if missing:
             f.close()
-            raise InputError(f"{self.path}: has no checkpoint to continue from" if step is None
-                             else f"{self.path}: missing dataset /observables/{missing[0]}/value")
-        self.runtime0 = float(current_slot(f).attrs.get("runtime_s", 0.0))
+            raise InputError(f"{self.path}: missing dataset /observables/{missing[0]}/value")
+        self.runtime0 = 0.0 if step is None else float(current_slot(f).attrs.get("runtime_s", 0.0))
         self.rows = ObservableRows.resume(f, self.dt_days, step, observables_for(cfg))
         self.frames = FrameWriter.resume(f, cfg, self.path, step)
         self._checkpoint_step = step
@@ -164,6 +176,7 @@ class RunWriter:
             if checkpoint:
                 self.checkpoint(state)
         elif self.rows.full:
+            self._require(0, f"the observable rows up to step {step}")
             self.flush()
 
     def record_rows(self, steps: np.ndarray, values: dict) -> None:
@@ -175,6 +188,17 @@ class RunWriter:
         """Write the buffered rows and flush the file."""
         self.rows.write()
         self.f.flush()
+
+    @staticmethod
+    def resume_nbytes(cfg: Config, state) -> int:
+        """An upper bound of what continuing a run writes before its first
+        space check: a checkpoint and a frame (each at most the state's size),
+        a chunk of observable rows, the XDMF sidecar.  ``state``: the
+        checkpoint's (None: the run starts again, its step-0 state is as big)."""
+        from ..memory import required_bytes
+
+        size = checkpoint_nbytes(state) if state is not None else required_bytes(cfg, "cpu")["host"]
+        return 2 * size + chunk_nbytes() + (1 << 16)
 
     def _require(self, nbytes: int, what: str) -> None:
         """Room for ``nbytes`` more, or mark the file failed, close it cleanly
@@ -188,7 +212,8 @@ class RunWriter:
     def frame(self, state, kinds=("full",)) -> None:
         """Append one frame of every field (series ``kinds``: full, slices),
         flush, update the XDMF file."""
-        self._require(self.frames.frame_nbytes(state, kinds), f"the frame of step {state.step}")
+        self._require(self.frames.frame_nbytes(state, kinds) + self.frames.xdmf_nbytes(),
+                      f"the frame of step {state.step}")
         self.frames.append(state, kinds)
         self.flush()
         self.frames.write_xdmf()
@@ -217,6 +242,7 @@ class RunWriter:
         self.frames.ensure_datasets(state)
         if self._checkpoint_step != state.step:
             self.checkpoint(state)
+        self._require(clones_nbytes(state), f"the clone table of step {state.step}")
         self.flush()
         write_clones(self.f, state)
         if status == "complete":

@@ -10,8 +10,13 @@ about to write (an upper bound: gzip only shrinks frames) plus
 :data:`MARGIN_BYTES` for HDF5's metadata and the few attributes that close
 the file.  Without that room the run marks the file ``failed`` with the
 reason, closes it cleanly -- it opens, and ``gpusim resume`` continues it
-from its last checkpoint once there is space -- and stops with
-:class:`~gpusim.errors.WriteError` (exit code 74).
+from its last checkpoint (from step 0, rebuilt from the stored config, when
+it has none) once there is space -- and stops with
+:class:`~gpusim.errors.WriteError` (exit code 74).  The rows count by the
+HDF5 chunk they open (a chunk of every series at once), frames add the XDMF
+sidecar they rewrite, and the end of the run adds the clone table.
+``gpusim resume`` checks for room before it opens the file for writing, so
+on a still-full disk it changes no byte of it.
 
 Should the space go anyway (another process filling the disk between the
 check and the write), :func:`write_failure` turns HDF5's error into the same
@@ -56,7 +61,8 @@ def require(path: str | Path, nbytes: int, what: str, checkpoint_step: int | Non
     if free >= nbytes + MARGIN_BYTES:
         return
     keep = (f"it keeps its checkpoint of step {checkpoint_step}: free space, then gpusim resume {path}"
-            if checkpoint_step is not None else "it has no checkpoint yet: free space and run again")
+            if checkpoint_step is not None else
+            f"it has no checkpoint yet: free space, then gpusim resume {path} (it starts again from step 0)")
     raise WriteError(f"{path}: no space left on device ({_size(free)} free; {what} needs up to "
                      f"{_size(nbytes + MARGIN_BYTES)}); {keep}")
 

@@ -110,12 +110,13 @@ def figure(path: str | Path, name: str = "tumour_cells"):
             q25, q50, q75 = np.percentile(values, [25, 50, 75], axis=0)
             ax.fill_between(common, q25, q75, color=colour, alpha=0.25, lw=0, label="interquartile range")
             ax.plot(common, q50, color="k", lw=1.6, label="median")
-        if log:
-            ax.set_yscale("symlog", linthresh=1)
         ax.set_title(f"arm {arm}: {len(runs)} runs", fontsize=9)
         ax.set_xlabel("time (days)")
-        ax.set_ylabel(name)
+        ax.set_ylabel(observable_label(name))
         ax.legend(fontsize=7, loc="upper left")
+    if log and series:
+        _count_axis(top, min(float(np.min(v)) for _, v, _ in series.values()),
+                    max(float(np.max(v)) for _, v, _ in series.values()))
     ax = fig.add_subplot(grid[1, :])
     for i, arm in enumerate(arms):
         rows = df[(df["arm"] == arm) & df["run_id"].isin(list(series))]
@@ -138,6 +139,31 @@ def figure(path: str | Path, name: str = "tumour_cells"):
     ax.legend(fontsize=8)
     fig.suptitle(f"{out_dir.name}: {name} per arm", fontsize=11)
     return fig
+
+
+def observable_label(name: str) -> str:
+    """An axis label for observable ``name``: its description and unit
+    (``live tumour cells (cells)``), not the raw column name."""
+    from ..observables import OBSERVABLES
+
+    if name not in OBSERVABLES:
+        return name
+    _, unit, description = OBSERVABLES[name]
+    return f"{description} ({unit})"
+
+
+def _count_axis(ax, lo: float, hi: float) -> None:
+    """The y axis of a count from ``lo`` to ``hi`` (every arm shares it):
+    symlog with numbers at 1, 2 and 5 of each decade when the counts span
+    more than a decade, else linear -- never an axis without numbers."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, SymmetricalLogLocator
+
+    if hi > 20 * max(lo, 1):
+        ax.set_yscale("symlog", linthresh=1)
+        ax.yaxis.set_major_locator(SymmetricalLogLocator(base=10, linthresh=1, subs=(1.0, 2.0, 5.0)))
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 1 else f"{v:g}"))
 
 
 def write_png(make_figure, out: str | Path, *args) -> Path:

@@ -51,7 +51,8 @@ def write_movie(run, out: str | Path, fps: int = 8) -> Path:
     fig = Figure(figsize=(MOVIE_SIZE_IN, MOVIE_SIZE_IN), dpi=MOVIE_DPI, layout="constrained")
     FigureCanvasAgg(fig)
     frames = run.frames("tumour_clone")
-    snap = Snapshot(fig.add_subplot(), run, 0, view_frames=list(range(len(frames))))  # one view for all frames
+    snap = Snapshot(fig.add_subplot(), run, 0, view_frames=list(range(len(frames))),  # one view for all frames
+                    legend="below")
     anim = animation.FuncAnimation(fig, snap.update, frames=len(snap.clones), blit=False)
     anim.save(out, writer=writer, dpi=MOVIE_DPI)
     return out

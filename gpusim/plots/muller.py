@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .style import clone_colours, flag_names
+from .style import band_colours, flag_names
 
 
 def muller_data(run, top: int = 10) -> tuple[np.ndarray, list[int], np.ndarray, np.ndarray]:
@@ -63,7 +63,8 @@ def draw_muller(ax, run, top: int = 10) -> None:
         ax.text(0.5, 0.5, "needs two or more frames", ha="center", va="center", transform=ax.transAxes)
         return
     total = own.sum(axis=1).astype(float)
-    total[total == 0] = 1.0
+    alive = total > 0  # after elimination there is no fraction to show: no band, no line at 0.5
+    total[~alive] = 1.0
     sub = own.astype(float).copy()  # subtree sizes: children are after their parents in DFS order
     for i in range(len(order) - 1, -1, -1):
         if parents[i] >= 0:
@@ -78,11 +79,16 @@ def draw_muller(ax, run, top: int = 10) -> None:
             lo[:, i] = start
             cursor[p] = start + sub[:, i]
     flags = run.clones["flags"].to_numpy() if "flags" in run.clones else np.zeros(len(run.clones), np.uint8)
-    colours = clone_colours(flags)
+    colours = band_colours([int(flags[c]) for c in order])  # distinct within each family; the key matches
     r = run.clones["r"].to_numpy() if "r" in run.clones else np.zeros(len(run.clones))
     for i, c in enumerate(order):  # parents first, children painted over them
-        ax.fill_between(times, lo[:, i] / total, (lo[:, i] + sub[:, i]) / total, facecolor=colours[c],
+        ax.fill_between(times, lo[:, i] / total, (lo[:, i] + sub[:, i]) / total, where=alive & (sub[:, i] > 0),
+                        facecolor=colours[i],
                         edgecolor="white", lw=0.4, label=clone_label(c, r[c], int(flags[c])))
+    if not alive[-1]:  # eliminated: from the first frame after the last tumour cell
+        gone = times[np.flatnonzero(alive)[-1]] if alive.any() else times[0]
+        ax.axvspan(gone, times[-1], color="0.93", lw=0)
+        ax.text((gone + times[-1]) / 2, 0.5, "no tumour\ncells", ha="center", va="center", fontsize=7, color="0.4")
     ax.set_xlim(times[0], times[-1])
     ax.set_ylim(0, 1)
     # The key: every kept clone, in drawing order (a child follows its parent).
@@ -93,8 +99,12 @@ def draw_muller(ax, run, top: int = 10) -> None:
 def clone_label(clone: int, r: float, flags: int) -> str:
     """``"12: r 0.31, PD-L1 high"`` -- a Muller band's key entry.
 
-    >>> clone_label(12, 0.3141, 1), clone_label(1, 0.0, 0)
-    ('12: r 0.31, PD-L1 high', '1: r 0.00')
+    Recognition with the digits it needs: quickstart clones have r of a
+    few thousandths, not 0.00.
+
+    >>> clone_label(12, 0.3141, 1), clone_label(1, 0.0, 0), clone_label(29, 0.004567, 0)
+    ('12: r 0.31, PD-L1 high', '1: r 0', '29: r 0.0046')
     """
     escape = flag_names(flags)
-    return f"{clone}: r {r:.2f}" + (f", {escape}" if escape else "")
+    shown = "0" if r == 0 else f"{r:.2f}" if r >= 0.1 else f"{r:.2g}"
+    return f"{clone}: r {shown}" + (f", {escape}" if escape else "")

@@ -1,17 +1,29 @@
 """Lattice snapshot: tumour clones coloured (escape clones highlighted), T
-cells on top; the middle z slice of a 3D lattice."""
+cells on top, and the microenvironment's layers where a run has them
+(regulatory T cells, IFN-gamma-induced PD-L1, necrotic sites), each in the
+legend; the middle z slice of a 3D lattice."""
 
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.collections import EllipseCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from ..components import COLOURS
 from .style import FAMILY_LABELS, TCELL, clone_colours, colour_image, family_colour
 
-#: T cells as small translucent dots: in an inflamed core nearly every site
-#: holds one, and opaque dots would hide which clones they sit on.
-TCELL_DOT = {"s": 1.2, "alpha": 0.55}
+#: A T cell: a dot of this fraction of a site (data units: the same share of
+#: a site at any zoom, the tumour cell beneath still showing at its corners),
+#: drawn in the legend's colour with an edge of this width in points, so it
+#: stays visible where a site is a pixel or less.
+TCELL_DOT = {"site_fraction": 0.7, "edge_pt": 0.4}
+#: Site layers of the microenvironment components drawn over the clones when
+#: a run has them: frame -> (legend label, marker, size, alpha); colours
+#: are the components' (gpusim.components COLOURS).
+LAYERS = {"necrotic": ("necrotic sites", "s", 1.5, 0.8),
+          "pdl1_induced": ("IFN-γ-induced PD-L1", "+", 3.0, 0.6),
+          "tregs": ("regulatory T cells", "D", 2.0, 0.8)}
 
 
 def mid_slice(frame: np.ndarray) -> np.ndarray:
@@ -42,7 +54,7 @@ class Snapshot:
     The view is zoomed onto the tumour in the frames ``view_frames`` (default:
     frame k) so that a small tumour on a large lattice is visible."""
 
-    def __init__(self, ax, run, k: int = -1, view_frames: list[int] | None = None):
+    def __init__(self, ax, run, k: int = -1, view_frames: list[int] | None = None, legend: str = "right"):
         self.run = run
         self.ax = ax
         self.clones = run.frames("tumour_clone")
@@ -56,7 +68,13 @@ class Snapshot:
         self.dx = dx
         self.image = ax.imshow(np.zeros((ny, nx, 4)), origin="lower", interpolation="nearest",
                                extent=(-dx / 2, (nx - 0.5) * dx, -dx / 2, (ny - 0.5) * dx))
-        self.dots = ax.scatter([], [], c=TCELL, marker="o", linewidths=0, label="T cells", **TCELL_DOT)
+        self.dots = EllipseCollection([], [], [], units="xy", offsets=np.zeros((0, 2)), offset_transform=ax.transData,
+                                      facecolors=TCELL, edgecolors=TCELL, linewidths=TCELL_DOT["edge_pt"],
+                                      label="T cells")
+        ax.add_collection(self.dots)
+        self.layers = {name: (run.frames(name), ax.scatter([], [], c=COLOURS[name], marker=marker, s=size,
+                                                            alpha=alpha, linewidths=0.6 if marker == "+" else 0))
+                       for name, (_, marker, size, alpha) in LAYERS.items() if name in run.fields}
         ax.set_xlabel("x (µm)")
         ax.set_ylabel("y (µm)")
         ax.set_aspect("equal")
@@ -67,10 +85,16 @@ class Snapshot:
             ax.set_ylim((ys.start - 0.5) * dx, (ys.stop - 0.5) * dx)
         handles = [Patch(color=family_colour(kind), label=label) for kind, label in FAMILY_LABELS.items()]
         if self.tcells is not None:
-            handles.append(Line2D([], [], ls="", marker="o", ms=2.5, color=TCELL, alpha=TCELL_DOT["alpha"],
-                                  label="T cells"))
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False,
-                  handlelength=1.2)  # beside the lattice: it never hides a cell
+            handles.append(Line2D([], [], ls="", marker="o", ms=4, color=TCELL, label="T cells"))
+        for name in self.layers:
+            label, marker, _, alpha = LAYERS[name]
+            handles.append(Line2D([], [], ls="", marker=marker, ms=3, color=COLOURS[name], alpha=alpha, label=label))
+        if legend == "below":  # a movie: the lattice gets the frame's whole width
+            ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=7, frameon=False,
+                      handlelength=1.2, ncol=3)
+        else:
+            ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False,
+                      handlelength=1.2)  # beside the lattice: it never hides a cell
         self.update(k)
 
     def update(self, k: int):
@@ -79,6 +103,14 @@ class Snapshot:
         if self.tcells is not None and len(self.tcells) == len(self.clones):
             y, x = np.nonzero(mid_slice(self.tcells[k]))
             self.dots.set_offsets(np.column_stack([x, y]) * self.dx)
+            size = np.full(len(x), TCELL_DOT["site_fraction"] * self.dx)
+            self.dots.set_widths(size)
+            self.dots.set_heights(size)
+            self.dots.set_angles(np.zeros(len(x)))
+        for frames, dots in self.layers.values():
+            if len(frames) == len(self.clones):
+                y, x = np.nonzero(mid_slice(frames[k]))
+                dots.set_offsets(np.column_stack([x, y]) * self.dx)
         z = "" if len(self.clones.shape) == 2 else f", z = {self.clones.shape[0] // 2}"
         self.ax.set_title(f"Lattice, day {self.clones.times[k]:.1f}{z}")
         return self.image, self.dots

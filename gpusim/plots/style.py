@@ -58,6 +58,44 @@ def flag_names(flags: int) -> str:
     return " + ".join(names)
 
 
+def flag_family(flags: int) -> str:
+    """The family (a key of the legends) of a clone with ``flags``."""
+    pdl1, hla = bool(flags & CLONE_PDL1), bool(flags & CLONE_HLA)
+    return "both" if pdl1 and hla else "PD-L1 high" if pdl1 else "HLA lost" if hla else "ordinary"
+
+
+#: Ordinary clones in a Muller plot (a few bands side by side, each with a key
+#: entry): hues from orange through yellow and green to teal, lightness
+#: alternating, so neighbours in the key never look alike.
+_BAND_HUES, _BAND_LIGHTNESS = (0.06, 0.52), (0.68, 0.42)
+
+
+def band_colours(flags: list[int]) -> np.ndarray:
+    """RGBA per Muller band (``flags`` of each kept clone, in key order):
+    distinct colours within each family, every family in its own hues.
+    (The lattice keeps :func:`clone_colours`, hashed from the clone id, for
+    its hundreds of clones; a key of ten bands needs colours told apart.)
+
+    >>> c = band_colours([0, 0, 0, 1, 1])
+    >>> [family(x) for x in c], len({tuple(np.round(x, 3)) for x in c})
+    (['ordinary', 'ordinary', 'ordinary', 'PD-L1 high', 'PD-L1 high'], 5)
+    """
+    kinds = [flag_family(int(f)) for f in flags]
+    out = np.empty((len(kinds), 4))
+    out[:, 3] = 1.0
+    for kind in dict.fromkeys(kinds):
+        idx = [i for i, k in enumerate(kinds) if k == kind]
+        (h0, h1), sat, (l0, l1) = _FAMILIES[kind]
+        for j, i in enumerate(idx):
+            u = j / max(len(idx) - 1, 1)
+            if kind == "ordinary":
+                hue, light = _BAND_HUES[0] + (_BAND_HUES[1] - _BAND_HUES[0]) * u, _BAND_LIGHTNESS[j % 2]
+                out[i, :3] = colorsys.hls_to_rgb(hue, light, 0.5)
+            else:  # one hue: lightness spread over the family's range
+                out[i, :3] = colorsys.hls_to_rgb(h0, l0 + (l1 - l0) * u, sat)
+    return out
+
+
 def clone_colours(flags: np.ndarray) -> np.ndarray:
     """RGBA (n, 4) for clone ids 0..n-1 given their flags (row 0 = empty)."""
     flags = np.asarray(flags)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import components
 from ..lattice import coordinates, full_shape
 from ..state import CLONE_HLA, CLONE_PDL1
 from .tcell import can_kill
@@ -37,7 +38,10 @@ class Observer:
 
     def __init__(self, cfg, xp):
         self.xp = xp
+        self.cfg = cfg
         self.edge = xp.asarray(edge_sites(cfg))
+        # Components past the tumour and the T cells count their own.
+        self.extra = [components.resolve(c.observe) for c in components.active(cfg) if c.observe]
         self.exhaustion_threshold = cfg.immune.exhaustion_threshold
 
     def __call__(self, state) -> dict:
@@ -52,7 +56,8 @@ class Observer:
         tc = state.sites["tcell"]
         present = tc != 0
         stuck = present & ~can_kill(tc, self.exhaustion_threshold)
-        return {
+        extra = {k: v for fn in self.extra for k, v in fn(state, self.cfg).items()}
+        return components.derived(self.cfg, {
             "tumour_cells": cells,
             "live_clones": int(xp.count_nonzero(pop)),
             "pdl1_cells": int(pop[(flags & CLONE_PDL1) != 0].sum()),
@@ -63,4 +68,5 @@ class Observer:
             "edge_cells": int(xp.count_nonzero(state.sites["clone"][self.edge])) if len(self.edge) else 0,
             "tcells": int(xp.count_nonzero(present)),
             "tcells_exhausted": int(xp.count_nonzero(stuck)),
-        }
+            **extra,
+        })

@@ -10,10 +10,10 @@ import numpy as np
 from .. import claim
 from ..abi import constants
 from ..rng import draw, mulhi
-from ..signals import poll
 from ..state import (CELL_KILLED, CLONE_HLA, CLONE_PDL1, TCELL_EXHAUSTION_MAX, TCELL_EXHAUSTION_SHIFT,
                      TCELL_KILLS_MASK, TCELL_PRESENT)
 from .field import chemokine_level, field_cell
+from .agent import move_agents, near
 from .lattice import neighbours, pick_nth
 
 _C = constants()
@@ -78,12 +78,31 @@ def kill(st, mp, sp, events: dict) -> None:
     kills = (t & TCELL_KILLS_MASK).astype(np.int64)
     exhaustion = ((t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX).astype(np.int64)
     pdl1 = (flags & CLONE_PDL1) != 0
+    if mp.ifng_on:  # IFN-gamma (gpusim/reference/ifng.py): released on recognition, induces PD-L1
+        recognised = w0[:, 2] < st.clones["recognition"][c]
+        st.extra["ifng_sources"] += np.bincount(field_cell(mp, t_sites[recognised]),
+                                                minlength=mp.n_field).astype(np.uint32)
+        pdl1 |= st.sites["pdl1_induced"][target] != 0
     exhaustion += pdl1 & (w1[:, 0] < sp.p_exhaust) & (exhaustion < TCELL_EXHAUSTION_MAX)
     success = (w0[:, 2] < st.clones["recognition"][c]) & (~pdl1 | (w1[:, 1] < sp.p_pdl1_pass))
+    expand_ok = np.ones(len(t_sites), dtype=bool)
+    if mp.treg_on or mp.o2_on:
+        # Regulatory T cells (gpusim/reference/treg.py): contact suppresses kill and expansion;
+        # oxygen (gpusim/reference/oxygen.py): a hypoxic target is killed less often.
+        rows = np.flatnonzero(success)
+        treg = near(mp, st.sites["treg"], t_sites[rows]) if mp.treg_on else np.zeros(len(rows), dtype=bool)
+        hypoxic = (st.extra["oxygen_deficit"][field_cell(mp, target[rows])] > mp.o2_hypoxic_deficit) if mp.o2_on \
+            else np.zeros(len(rows), dtype=bool)
+        keep = treg | hypoxic
+        rows, treg, hypoxic = rows[keep], treg[keep], hypoxic[keep]
+        w2 = draw(t_sites[rows], st.step, PH_KILL, 2, mp.key)
+        passed = np.where(treg, w2[:, 0] < mp.p_treg_pass, True) & (~hypoxic | (w2[:, 2] < mp.p_hypoxic_kill_pass))
+        success[rows] = passed
+        expand_ok[rows] = ~treg | (w2[:, 1] < mp.p_treg_pass)
     cell[target[success]] |= CELL_KILLED
     kills -= success
     # Expansion bids, judged against the T layer before any daughter is placed.
-    expand = success & (w1[:, 2] < mp.p_expand)
+    expand = success & expand_ok & (w1[:, 2] < mp.p_expand)
     free = (nb >= 0) & (tc[np.maximum(nb, 0)] == 0)
     n_free = free.sum(axis=1)
     expand &= n_free > 0
@@ -97,39 +116,7 @@ def kill(st, mp, sp, events: dict) -> None:
 
 
 def migrate(st, mp) -> None:
-    tc = st.sites["tcell"]
-    chem = st.extra["chemokine"]
-    one = np.float32(1)
-    for s in range(mp.n_moves):
-        src = np.flatnonzero(tc)
-        w = draw(src, st.step, PH_MIGRATE, s, mp.key)
-        if s >= mp.full_moves:  # the fractional substep: taken with probability = the fraction
-            take = w[:, 2] < mp.p_partial_move
-            src, w = src[take], w[take]
-        nb = neighbours(mp, src)
-        valid = nb >= 0
-        ci = chem[field_cell(mp, src)]
-        d = chem[field_cell(mp, np.maximum(nb, 0))] - ci[:, None]
-        weight = one + mp.chemotaxis * np.where(d > 0, d, np.float32(0))
-        total = np.zeros(len(src), dtype=np.float32)
-        for k in range(nb.shape[1]):
-            total = np.where(valid[:, k], total + weight[:, k], total)
-        x = ((w[:, 0] >> np.uint32(8)).astype(np.float32) * np.float32(2.0**-24)) * total
-        cum = np.zeros(len(src), dtype=np.float32)
-        chosen = np.full(len(src), -1, dtype=np.int64)
-        done = np.zeros(len(src), dtype=bool)
-        for k in range(nb.shape[1]):
-            step_k = valid[:, k] & ~done
-            cum = np.where(step_k, cum + weight[:, k], cum)
-            chosen = np.where(step_k, nb[:, k], chosen)
-            done |= step_k & (x < cum)
-        go = (chosen >= 0) & (tc[np.maximum(chosen, 0)] == 0)
-        src, dest = src[go], chosen[go]
-        won = claim.winners(mp.n_sites, dest, claim.bid(w[go, 1], src))
-        src, dest = src[won], dest[won]
-        tc[dest] = tc[src]
-        tc[src] = 0
-        poll()
+    move_agents(st, mp, st.sites["tcell"], PH_MIGRATE, mp.n_moves, mp.full_moves, mp.p_partial_move, mp.chemotaxis)
 
 
 def death(st, mp, sp, events: dict) -> None:

@@ -61,6 +61,8 @@ def divide(st, mp, events: dict) -> None:
     able = occupied[((cb & CELL_STEM) != 0) | ((cb & CELL_DIVISIONS_MASK) > 0)]
     w = draw(able, st.step, PH_DIVIDE, 0, mp.key)
     go = w[:, 0] < mp.p_tumour_divide
+    if mp.o2_on:  # oxygen (gpusim/reference/oxygen.py): a hypoxic cell does not divide
+        go &= st.extra["oxygen_deficit"][field_cell(mp, able)] <= mp.o2_hypoxic_deficit
     mothers, w = able[go], w[go]
 
     # Propose: each mother bids for one uniformly chosen empty neighbour.

@@ -20,16 +20,21 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import textwrap
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, RunInterrupted
+from ..progress import flush_notices
+from ..signals import StopOnSignal
 from ..sweepdir import store
-from .queue import Tally, WorkQueue, serve_and_work, work_remotely, work_serially
 from ..sweepdir.runs import Run, SweepPlan, load_plan
+from ..sweepdir.text import TEXT_WIDTH
+from .queue import Tally, WorkQueue, serve_and_work, work_remotely, work_serially
 from .worker import configure_rank, timed_batch
 
 log = logging.getLogger("gpusim")
@@ -139,7 +144,13 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
               progress: bool = True, batch: int | str = "auto") -> SweepResult | None:
     """Run (or resume) a sweep into ``out_dir``, runs of one array shape
     ``batch`` at a time on a device (``auto``: see :func:`batches`).
-    Returns the result on rank 0 and None on other ranks."""
+    Returns the result on rank 0 and None on other ranks.
+
+    SIGTERM, SIGUSR1 or SIGINT (to any rank) stops the sweep: the batches in
+    flight are checkpointed (their ``.part`` files, status ``interrupted``),
+    no new run starts, and rank 0 raises :class:`~gpusim.errors.RunInterrupted`
+    with 128 + the signal number (other ranks exit with it); rerunning the
+    same sweep continues every run, byte-identical."""
     out_dir = Path(out_dir)
     comm = mpi_world() if mpi_launched() else None
     rank = comm.Get_rank() if comm is not None else 0
@@ -148,7 +159,9 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
         log.setLevel(logging.WARNING)  # rank 0 speaks for the sweep
 
     lock = store.DirLock(out_dir)
+    stop = StopOnSignal()  # SIGTERM/SIGUSR1/SIGINT: the batches in flight checkpoint, nothing new starts
     try:
+        stop.__enter__()
         plan, todo, concrete, problem = None, [], backend, None
         if rank == 0:
             try:
@@ -175,16 +188,19 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
                                concrete)
 
         if rank > 0:
-            _guarded(comm, lambda: work_remotely(comm, run))
+            _guarded(comm, lambda: work_remotely(comm, run, stop))
+            if stop():
+                raise SystemExit(stop.exit_code)  # rank 0 says what happened
             return None
 
         total = len(plan.runs)
         tally = Tally(total, total - len(todo), lambda i: _describe(plan.runs[i]), enabled=progress)
+        flush_notices()
         if progress:
             layout = "; ".join(f"{n} x {w}" for w, n in Counter(wheres).items())
             print(f"[sweep] {out_dir}: {total} runs, {total - len(todo)} already complete, {len(todo)} to do; "
                   f"{size} rank{'s' if size > 1 else ''} ({layout})", file=sys.stderr, flush=True)
-        queue = WorkQueue(batches(plan, todo, batch, concrete, size), tally)
+        queue = WorkQueue(batches(plan, todo, batch, concrete, size), tally, stop)
         if comm is None:
             work_serially(queue, run)
         else:
@@ -194,8 +210,14 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
         result = SweepResult(out_dir, total, total - len(todo), total - len(todo) + tally.done, failed,
                              time.monotonic() - t0)
         result.summary = _write_summary(out_dir, progress)  # still under the lock: no sweep writes meanwhile
+        if queue.stopped:
+            why = stop.name or "a signal to another rank"
+            raise RunInterrupted(f"{out_dir}: sweep stopped by {why}: {result.complete}/{total} runs complete, "
+                                 f"{tally.interrupted} checkpointed, nothing new started; rerun the same command "
+                                 f"to continue", stop.exit_code if stop() else 128 + signal.SIGTERM)
         return result
     finally:
+        stop.__exit__(None, None, None)
         if rank == 0:
             lock.__exit__(None, None, None)
 
@@ -242,5 +264,11 @@ def describe_plan(plan: SweepPlan, out_dir: Path | None = None) -> str:
         rows.append([str(r.index), r.id, r.arm, str(r.replicate), str(r.seed)]
                     + ([statuses[r.index]] if statuses else []) + [params or "-"])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1] for row in rows]
-    return "\n".join([head, *lines])
+    indent = sum(w + 2 for w in widths)
+    lines = []
+    for row in rows:  # the overrides wrap under their column: lines fit 100 columns
+        parts = textwrap.wrap(row[-1], max(TEXT_WIDTH - indent, 30), break_on_hyphens=False,
+                              break_long_words=False) or [""]
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + parts[0])
+        lines += [" " * indent + part for part in parts[1:]]
+    return "\n".join([*textwrap.wrap(head, TEXT_WIDTH, subsequent_indent="  ", break_on_hyphens=False), *lines])

@@ -15,10 +15,13 @@ hours.  Only the dispatcher thread calls MPI while it runs, which needs
 ``MPI_THREAD_SERIALIZED``; where the library offers less, rank 0 falls back to
 dispatching only.
 
-Messages: a worker sends ``(batch, results)`` (``batch`` None on its first
-request; ``results`` one record per run of the batch) with tag REQUEST;
-rank 0 answers with the next batch, or None when the queue is empty, with
-tag WORK.  mpi4py is imported by the caller only
+Messages: a worker sends ``(batch, results, stopping)`` (``batch`` None on
+its first request; ``results`` one record per run of the batch) with tag
+REQUEST; rank 0 answers with the next batch, or None when the queue is empty
+or the sweep was stopped, with tag WORK.  ``stopping``: the worker was
+signalled (SIGTERM, SIGUSR1, SIGINT) and leaves without an answer; rank 0
+then hands out nothing more, so a signal stops the whole sweep after the
+batches in flight are checkpointed.  mpi4py is imported by the caller only
 (``import gpusim`` never loads it).
 """
 
@@ -51,7 +54,7 @@ class Tally:
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.running: dict[int, int] = {}  # run index -> rank
-        self.done = self.failed = 0
+        self.done = self.failed = self.interrupted = 0
         self.results: dict[int, dict] = {}
         self.t0 = self._last = time.monotonic()
 
@@ -64,6 +67,9 @@ class Tally:
         if result["status"] == "failed":
             self.failed += 1
             what = f"FAILED after {result['runtime_s']:.1f} s: {result['error']}"
+        elif result["status"] == "interrupted":
+            self.interrupted += 1
+            what = f"interrupted after {result['runtime_s']:.1f} s (checkpointed)"
         else:
             self.done += 1
             what = f"{result['status']} in {result['runtime_s']:.1f} s"
@@ -72,7 +78,7 @@ class Tally:
     def eta_s(self) -> float | None:
         if self.done == 0:
             return None
-        remaining = self.total - self.already - self.done - self.failed
+        remaining = self.total - self.already - self.done - self.failed - self.interrupted
         return remaining * (time.monotonic() - self.t0) / self.done
 
     def status(self) -> str:
@@ -93,14 +99,24 @@ class Tally:
 class WorkQueue:
     """Batches of run indices not yet handed out, shared by rank 0's two threads."""
 
-    def __init__(self, todo: list[Batch], tally: Tally):
+    def __init__(self, todo: list[Batch], tally: Tally, stop: Callable[[], bool] = lambda: False):
         self._todo = deque(tuple(b) for b in todo)
         self._lock = threading.Lock()
         self.tally = tally
+        self._stop = stop  # this process got a stop signal
+        self._halted = False  # a rank reported one
+
+    def halt(self) -> None:
+        """Hand out nothing more (a rank was stopped by a signal)."""
+        self._halted = True
+
+    @property
+    def stopped(self) -> bool:
+        return self._halted or self._stop()
 
     def take(self, rank: int) -> Batch | None:
         with self._lock:
-            if not self._todo:
+            if not self._todo or self.stopped:
                 return None
             batch = self._todo.popleft()
             for index in batch:
@@ -165,25 +181,34 @@ def dispatch(comm, queue: WorkQueue) -> None:
             time.sleep(POLL_S)
             continue
         src = status.Get_source()
-        batch, results = comm.recv(source=src, tag=TAG_REQUEST)
+        batch, results, stopping = comm.recv(source=src, tag=TAG_REQUEST)
         if batch is not None:
             queue.finish(src, batch, results)
+        if stopping:  # that rank was signalled: it waits for no answer, and nobody gets more work
+            queue.halt()
+            active -= 1
+            continue
         nxt = queue.take(src)
         comm.send(nxt, dest=src, tag=TAG_WORK)
         if nxt is None:
             active -= 1
 
 
-def work_remotely(comm, run: RunFn) -> int:
-    """Ranks > 0: ask rank 0 for batches until it says stop; returns runs done."""
-    message: tuple = (None, None)
+def work_remotely(comm, run: RunFn, stop: Callable[[], bool] = lambda: False) -> int:
+    """Ranks > 0: ask rank 0 for batches until it says stop, or until this
+    rank is signalled (``stop()``: it reports its last batch and leaves);
+    returns runs done."""
+    message: tuple = (None, None, False)
     done = 0
     while True:
-        comm.send(message, dest=0, tag=TAG_REQUEST)
+        stopping = stop()
+        comm.send((*message[:2], stopping), dest=0, tag=TAG_REQUEST)
+        if stopping:
+            return done
         batch = comm.recv(source=0, tag=TAG_WORK)
         if batch is None:
             return done
-        message = (batch, run(batch))
+        message = (batch, run(batch), False)
         done += len(batch)
 
 

@@ -85,10 +85,15 @@ def run_batch_of(cfgs: list[Config], paths: list[Path], backend: str) -> list[st
 
 def timed_batch(cfgs: list[Config], paths: list[Path], backend: str) -> list[dict]:
     """:func:`run_batch_of`, with each run's outcome as a small picklable
-    record (a failure fails the runs of the batch that were not complete)."""
+    record (a failure fails the runs of the batch that were not complete; a
+    signal leaves them ``interrupted``, checkpointed for the rerun)."""
+    from ..errors import RunInterrupted
+
     t0 = time.perf_counter()
     try:
         statuses, error = run_batch_of(cfgs, paths, backend), None
+    except RunInterrupted:  # a signal: every unfinished run of the batch is checkpointed (.part, interrupted)
+        statuses, error = ["complete" if run_status(p) == "complete" else "interrupted" for p in paths], None
     except Exception as err:  # a failed batch must not stop the sweep: it is reported and rerun next time
         log.debug("batch of %s failed", ", ".join(p.name for p in paths), exc_info=True)
         statuses = ["complete" if run_status(p) == "complete" else "failed" for p in paths]

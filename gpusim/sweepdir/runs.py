@@ -96,6 +96,7 @@ class SweepPlan:
         resumed by the sweep that made it."""
         spec = self.spec.model_dump(mode="json")
         spec["base"].pop("config")  # the path may move; the resolved base below is what counts
+        spec["base"].pop("initial")  # likewise (the base holds the section's file and hash)
         payload = {"spec": spec, "base": self.base.model_dump(mode="json"),
                    "runs": [[r.id, r.seed] for r in self.runs]}
         return hashlib.sha256(canonical_json(payload).encode()).hexdigest()[:16]
@@ -206,6 +207,14 @@ def load_plan(path: str | Path) -> SweepPlan:
     spec, text = load_spec(path)
     base_path = path.parent / spec.base.config
     base = load_config(base_path, spec.base.overrides())
+    if spec.base.initial is not None:  # a tissue section for every run (gpusim.tissue), beside the sweep file
+        from ..tissue import with_initial
+
+        base = with_initial(base, path.parent / spec.base.initial)
+    if base.initial is not None:  # a bad section fails now, not in the first batch
+        from ..tissue import load_section
+
+        load_section(base)
     _check_keys(spec, base, str(path))
     plan = SweepPlan(spec, path, text, base, expand(spec))
     for run in plan.runs:

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-#: The shipped scenario configs (a source checkout's configs/ folder).
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+from ..scenarios import config_dir
+
+#: The shipped scenario configs (in the wheel, or a source checkout's configs/ folder).
+CONFIGS = config_dir()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,84 @@
+"""Oxygen and hypoxia in NumPy (twin of kernels/oxygen.cu; the field holds
+the deficit below the vascular supply, mmHg, so zero is oxygenated): supply at
+vessels (and the faces of a closed lattice with ``boundary_supply``),
+uptake by tumour cells, explicit diffusion on the chemokine's grid,
+necrosis of anoxic tumour cells.  Hypoxia's effects on division and
+killing are applied in :func:`gpusim.reference.tumour.divide` and
+:func:`gpusim.reference.tcell.kill`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..abi import constants
+from ..rng import draw
+from ..signals import poll
+from .chemokine import chem_floor, diffuse
+from .field import field_cell
+
+PH_NECROSIS = constants()["PHASE_NECROSIS"]
+
+
+def _faces(mp) -> np.ndarray:
+    fx, fy, fz = mp.field_shape
+    b = np.arange(mp.n_field)
+    x, y, z = b % fx, (b // fx) % fy, b // (fx * fy)
+    face = (x == 0) | (x == fx - 1) | (y == 0) | (y == fy - 1)
+    if mp.field_dim == 3:
+        face |= (z == 0) | (z == fz - 1)
+    return face
+
+
+def field(be, sp, events: dict) -> None:
+    st, mp = be.state, be.mp
+    deficit = st.extra["oxygen_deficit"]
+    cells = np.bincount(field_cell(mp, np.flatnonzero(st.sites["clone"])), minlength=mp.n_field)
+    vessels = np.bincount(field_cell(mp, np.flatnonzero(st.sites["vessel"])), minlength=mp.n_field)
+    source = vessels > 0
+    if mp.o2_boundary_supply and not mp.periodic:
+        source |= _faces(mp)
+    taken = chem_floor((mp.o2_supply - deficit) * (mp.o2_uptake * cells.astype(np.float32)))
+    c = np.where(source, np.float32(0), chem_floor(deficit + taken)).astype(np.float32)
+    for _ in range(mp.o2_substeps):  # sources held at the supply (deficit 0) through every substep
+        c = np.where(source, np.float32(0), diffuse(c, mp.o2_alpha, be.stencil))
+        poll()
+    deficit[:] = c
+
+
+def necrosis(be, sp, events: dict) -> None:
+    st, mp = be.state, be.mp
+    clone, necrotic = st.sites["clone"], st.sites["necrotic"]
+    occupied = np.flatnonzero(clone)
+    anoxic = occupied[st.extra["oxygen_deficit"][field_cell(mp, occupied)] > mp.o2_anoxic_deficit]
+    dying = anoxic[draw(anoxic, st.step, PH_NECROSIS, 0, mp.key)[:, 0] < mp.p_necrosis]
+    necrotic[occupied] = 0
+    pop = st.clones["population"]
+    pop -= np.bincount(clone[dying], minlength=len(pop))[: len(pop)].astype(np.uint32)
+    clone[dying] = 0
+    st.sites["cell"][dying] = 0
+    necrotic[dying] = 1
+    events["deaths"] += len(dying)
+    events["necroses"] = len(dying)
+
+
+_PARAMS: dict = {}
+
+
+def _params(cfg):
+    from ..params import model_params
+
+    key = cfg.model_dump_json()
+    if key not in _PARAMS:
+        _PARAMS.clear()  # one config at a time in practice: keep the cache small
+        _PARAMS[key] = model_params(cfg)
+    return _PARAMS[key]
+
+
+def observe(state, cfg) -> dict:
+    """Hypoxic tumour cells and necrotic sites (no tumour cell) of ``state``."""
+    mp = _params(cfg)
+    clone = state.sites["clone"]
+    occupied = np.flatnonzero(clone)
+    hypoxic = state.extra["oxygen_deficit"][field_cell(mp, occupied)] > mp.o2_hypoxic_deficit
+    return {"hypoxic_cells": int(np.count_nonzero(hypoxic)),
+            "necrotic_sites": int(np.count_nonzero((clone == 0) & (state.sites["necrotic"] != 0)))}

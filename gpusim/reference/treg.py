@@ -1,0 +1,54 @@
+"""Regulatory T cells in NumPy (twin of kernels/treg.cu): recruitment at
+vessels, chemotactic moves (gpusim/reference/agent.py), death (lifespan,
+anti-CTLA-4 depletion, chemotherapy).  Their suppression of CD8 killing is
+applied in :func:`gpusim.reference.tcell.kill`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..abi import constants
+from ..rng import draw
+from .agent import move_agents
+from .field import chemokine_level, field_cell
+
+_C = constants()
+PH_RECRUIT, PH_MIGRATE, PH_DEATH = _C["PHASE_TREG_RECRUIT"], _C["PHASE_TREG_MIGRATE"], _C["PHASE_TREG_DEATH"]
+
+
+def recruit(be, sp, events: dict) -> None:
+    st, mp = be.state, be.mp
+    tr = st.sites["treg"]
+    sites = np.flatnonzero((st.sites["vessel"] != 0) & (tr == 0))
+    level = chemokine_level(mp, st.extra["chemokine"][field_cell(mp, sites)])
+    new = sites[draw(sites, st.step, PH_RECRUIT, 0, mp.key)[:, 0] < mp.treg_recruit[level]]
+    tr[new] = 1
+    events["tregs_recruited"] = len(new)
+
+
+def migrate(be, sp, events: dict) -> None:
+    st, mp = be.state, be.mp
+    move_agents(st, mp, st.sites["treg"], PH_MIGRATE, mp.treg_n_moves, mp.treg_full_moves, mp.p_treg_partial_move,
+                mp.treg_chemotaxis)
+
+
+def death(be, sp, events: dict) -> None:
+    st, mp = be.state, be.mp
+    tr = st.sites["treg"]
+    sites = np.flatnonzero(tr)
+    w = draw(sites, st.step, PH_DEATH, 0, mp.key)
+    dying = sites[(w[:, 0] < mp.p_treg_death) | (w[:, 1] < sp.p_treg_deplete) | (w[:, 2] < sp.p_chemo_tcell)]
+    tr[dying] = 0
+    events["treg_deaths"] = len(dying)
+
+
+def observe(state, cfg) -> dict:
+    """The component's state observable: regulatory T cells."""
+    return {"tregs": int(np.count_nonzero(state.sites["treg"]))}
+
+
+def ratio(obs: dict) -> dict:
+    """CD8/Treg ratio from the step's counts (T cells when there is no
+    Treg), float64 on the host; ``obs`` values are scalars or arrays over runs."""
+    return {"cd8_treg_ratio": np.asarray(obs["tcells"], dtype=np.float64)
+            / np.maximum(np.asarray(obs["tregs"], dtype=np.float64), 1.0)}

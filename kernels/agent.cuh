@@ -1,0 +1,69 @@
+// agent.cuh -- cells that follow the T-cell pattern (DESIGN §10): one u8
+// layer per kind (0 = none), entry at vessels, chemotactic moves through the
+// claim protocol, lifespan.  The move rule is written once here and used by
+// the CD8 T cells (tcell.cu) and the regulatory T cells (treg.cu).
+#pragma once
+#include "common.cuh"
+#include "field.cuh"
+
+// Move `sub` of a step, phase 1, for the agent at site i of `layer`: it
+// picks a neighbour with weight 1 + chemotaxis * max(0, c_j - c_i) (float32,
+// neighbour order, sequential sums; c = the chemokine) and bids for it if
+// that site of its layer is free.  Moves below full_moves are always made,
+// move full_moves with probability p_partial (the fractional move).
+//   rng: (site, step, phase, sub): .x direction (top 24 bits), .y claim priority,
+//        .z fractional move taken?
+__device__ __forceinline__ void agent_move_propose(const Params* P, const Fields* F, const u8* layer, u32 i, u32 sub,
+                                                   u32 phase, u32 full_moves, u32 p_partial, f32 chemotaxis)
+{
+    if (!layer[i]) return;
+    const philox_u32x4 r = draw(P, i, phase, sub);
+    if (sub >= full_moves && r.z >= p_partial) return;
+    const site_xyz c = site_coords(P, i);
+    const f32 ci = F->chemokine[field_cell_of(P, c)];
+    u32 site[GPUSIM_MAX_NEIGHBOURS];
+    f32 weight[GPUSIM_MAX_NEIGHBOURS];
+    u32 n = 0;
+    f32 total = 0.0f;
+    for (u32 k = 0; k < P->n_nbr; ++k) {
+        site_xyz cj;
+        const u32 j = neighbour_at(P, c, k, &cj);
+        if (j == GPUSIM_NO_SITE) continue;
+        const f32 d = F->chemokine[field_cell_of(P, cj)] - ci;
+        site[n] = j;
+        weight[n] = 1.0f + chemotaxis * (d > 0.0f ? d : 0.0f);
+        total = total + weight[n];
+        ++n;
+    }
+    // (word >> 8) * 2^-24 is exact in float32: a uniform in [0, 1).
+    const f32 x = ((f32)(r.x >> 8) * 5.9604644775390625e-08f) * total;
+    f32 cum = 0.0f;
+    u32 chosen = GPUSIM_NO_SITE;
+    for (u32 m = 0; m < n; ++m) {
+        cum = cum + weight[m];
+        chosen = site[m];  // the last neighbour if rounding leaves x >= cum
+        if (x < cum) break;
+    }
+    if (chosen != GPUSIM_NO_SITE && !layer[chosen])
+        claim_propose(F, chosen, r.y, i);
+}
+
+// Move phase 2, per site j: the lowest bid on j moves in (claim reset).
+__device__ __forceinline__ void agent_move_commit(const Params* P, const Fields* F, u8* layer, u32 j)
+{
+    const u32 s = claim_take(P, F, j);
+    if (s == GPUSIM_NO_SITE) return;
+    layer[j] = layer[s];
+    layer[s] = 0;
+}
+
+// Is an agent of `layer` at site i (coordinates c) or at one of its neighbours?
+__device__ __forceinline__ bool agent_near(const Params* P, const u8* layer, u32 i, site_xyz c)
+{
+    if (layer[i]) return true;
+    for (u32 k = 0; k < P->n_nbr; ++k) {
+        const u32 j = neighbour(P, c, k);
+        if (j != GPUSIM_NO_SITE && layer[j]) return true;
+    }
+    return false;
+}
