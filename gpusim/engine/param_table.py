@@ -106,7 +106,7 @@ class TherapyGroup:
     ...     for w in (60, 100)]
     >>> g = TherapyGroup(cfgs, [model_params(c) for c in cfgs], [0, 1])
     >>> sorted(g.updates(0)[0])           # step 0: every field, every run
-    ['p_chemo_tcell', 'p_chemo_tumour', 'p_exhaust', 'p_pdl1_pass', 'recruit']
+    ['p_chemo_tcell', 'p_chemo_tumour', 'p_exhaust', 'p_pdl1_pass', 'p_treg_deplete', 'recruit']
     >>> sorted(g.updates(1)[0])           # the dose: only the blockade thresholds change
     ['p_exhaust', 'p_pdl1_pass']
     """
