@@ -123,7 +123,7 @@ def test_summarize_and_plot_a_sweep_per_arm(tmp_path, capsys):
     path = write_sweep(tmp_path, SWEEP, BASE_SET)
     out = tmp_path / "out"
     assert cli(capsys, "sweep", path, "-o", out, "--backend", "cpu", "-q").returncode == 0
-    text = cli(capsys, "summarize", out).stdout
+    text = cli(capsys, "summarize", out, "--recist").stdout
     assert "RECIST 1.1 on the longest diameter" in text
     table = text[text.index("RECIST 1.1"):].splitlines()
     assert table[2].split()[:2] == ["nivolumab", "3"] and table[3].split()[:2] == ["ipilimumab", "3"]

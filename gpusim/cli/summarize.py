@@ -16,26 +16,31 @@ def add_parser(sub) -> None:
     p = sub.add_parser("summarize", help="one screen about a run file (shape, steps, outcome, final state, "
                                          "event totals, clones)")
     p.add_argument("path", help="run file (.h5), or a sweep output directory")
+    p.add_argument("--recist", action="store_true",
+                   help="sweep directory: add RECIST 1.1 per arm on the longest diameter at the frames (best "
+                        "overall response, ORR and DCR with 95 %% CIs, median PFS)")
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
     path = Path(args.path)
-    text = summarize_dir(path) if path.is_dir() else summarize_file(path)
+    text = summarize_dir(path, args.recist) if path.is_dir() else summarize_file(path)
     print(text)
     return 0
 
 
-def summarize_dir(path: Path) -> str:
+def summarize_dir(path: Path, recist: bool = False) -> str:
     """Outcome and response rates per arm and parameter bin of a sweep
-    directory; where arms have therapy and the runs have frames, the RECIST
-    1.1 endpoints per arm (gpusim.endpoints)."""
+    directory; with ``recist``, where arms have therapy and the runs have
+    frames, the RECIST 1.1 endpoints per arm (gpusim.endpoints)."""
     from ..analysis.sweep_summary import summarize_dir as sweep_summary
     from ..endpoints import endpoint_lines, sweep_endpoints
 
     text = sweep_summary(path)
-    recist = endpoint_lines(sweep_endpoints(path))
-    return text + ("\n\n" + "\n".join(recist) if recist else "")
+    if not recist:
+        return text
+    lines = endpoint_lines(sweep_endpoints(path))
+    return text + ("\n\n" + "\n".join(lines) if lines else "")
 
 
 def summarize_file(path: str | Path) -> str:

@@ -115,8 +115,8 @@ def figure(path: str | Path, name: str = "tumour_cells"):
         ax.set_ylabel(observable_label(name))
         ax.legend(fontsize=7, loc="upper left")
     if log and series:
-        _count_axis(top, min(float(np.min(v)) for _, v, _ in series.values()),
-                    max(float(np.max(v)) for _, v, _ in series.values()))
+        _count_axis(top, min(float(np.min(v)) for _, v, *_ in series.values()),
+                    max(float(np.max(v)) for _, v, *_ in series.values()))
     ax = fig.add_subplot(grid[1, :])
     for i, arm in enumerate(arms):
         rows = df[(df["arm"] == arm) & df["run_id"].isin(list(series))]
