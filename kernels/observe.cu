@@ -5,27 +5,74 @@
 #include "common.cuh"
 #include "tcell.cuh"
 
-// Per site: tumour cells on a closed boundary, T cells, T cells that can no
-// longer kill (no kills left or exhaustion >= threshold).  For the state a
-// run starts from; after a step the same counts come from the kernels that
-// last change those layers (tumour_divide_commit, tcell_death).
-//   in:  clone, tcell     out: counters[OBS_EDGE_CELLS, OBS_TCELLS, OBS_TCELLS_EXHAUSTED]
+// Per site: T cells, T cells that can no longer kill (no kills left or
+// exhaustion >= threshold).  For the state a run starts from; after a step
+// the same counts come from the kernel that last changes that layer
+// (tcell_death).
+//   in:  tcell     out: counters[OBS_TCELLS, OBS_TCELLS_EXHAUSTED]
 //   rng: none
-//   min traffic: 5 B/site (clone 4, tcell 1 read)
+//   min traffic: 1 B/site (tcell read)
 GPUSIM_KERNEL void observe_sites(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
-    u64 edge = 0, present = 0, stuck = 0;
+    u64 present = 0, stuck = 0;
     if (i < P->n_sites) {
         const u8 t = F->tcell[i];
         present = t != 0;
         stuck = present && !tcell_can_kill(P, t);
-        edge = !P->periodic && F->clone[i] != 0 && on_lattice_edge(P, site_coords(P, i));
     }
-    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_EDGE_CELLS], edge);
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_TCELLS], present);
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_TCELLS_EXHAUSTED], stuck);
+}
+
+// Sites on the faces of the box, each once: the faces x = 0, x = nx - 1,
+// y = 0, y = ny - 1 (and z = 0, z = nz - 1 on a 3D lattice), a site counted
+// by the first face it lies on.  observe_edge runs one thread per entry.
+__device__ __forceinline__ u32 edge_sites(const Params* P)
+{
+    const u32 nx = P->nx, ny = P->ny, nz = P->nz;
+    return 2u * (ny * nz + nx * nz) + (P->field_dim == 3 ? 2u * nx * ny : 0u);
+}
+
+// The t-th face entry's site, or GPUSIM_NO_SITE where an earlier face holds it.
+__device__ __forceinline__ u32 edge_site(const Params* P, u32 t)
+{
+    const u32 nx = P->nx, ny = P->ny, nz = P->nz;
+    u32 x, y, z;
+    const u32 sx = ny * nz, sy = nx * nz;  // entries of one x face, one y face
+    if (t < 2u * sx) {
+        const u32 a = t % sx;
+        x = t < sx ? 0u : nx - 1u; y = a % ny; z = a / ny;
+        if (t >= sx && x == 0u) return GPUSIM_NO_SITE;
+    } else if (t < 2u * (sx + sy)) {
+        const u32 u = t - 2u * sx, a = u % sy;
+        x = a % nx; y = u < sy ? 0u : ny - 1u; z = a / nx;
+        if (x == 0u || x == nx - 1u || (u >= sy && y == 0u)) return GPUSIM_NO_SITE;
+    } else {
+        const u32 u = t - 2u * (sx + sy), sz = nx * ny, a = u % sz;
+        x = a % nx; y = a / nx; z = u < sz ? 0u : nz - 1u;
+        if (x == 0u || x == nx - 1u || y == 0u || y == ny - 1u || (u >= sz && z == 0u)) return GPUSIM_NO_SITE;
+    }
+    return x + nx * (y + ny * z);
+}
+
+// Tumour cells on a closed boundary, one thread per face entry (O(surface),
+// not a pass over every site): after the step's division (the step's last
+// change to which sites hold tumour cells) and for the state a run starts from.
+//   in:  clone     out: counters[OBS_EDGE_CELLS]
+//   rng: none
+//   min traffic: 4 B/thread (clone of one boundary site)
+GPUSIM_KERNEL void observe_edge(GPUSIM_ARGS)
+{
+    GPUSIM_BIND_RUN;
+    const u32 t = global_thread_index();
+    u64 edge = 0;
+    if (t < edge_sites(P)) {
+        const u32 i = edge_site(P, t);
+        edge = i != GPUSIM_NO_SITE && F->clone[i] != 0;
+    }
+    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_EDGE_CELLS], edge);
 }
 
 // Per clone row r in [1, sub) (sub = the clone count, passed with the

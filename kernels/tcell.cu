@@ -105,7 +105,7 @@ GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
 // (idempotent), spends one kill, and with p_expand the T cell bids for a
 // free T-layer neighbour to divide into (two-phase, tcell_expand_commit).
 //   in:  tcell, clone, clone_flags, clone_recognition
-//   out: tcell (own site), cell[target] |= KILLED, claim (expansion bids)
+//   out: tcell (own site), cell[target] |= KILLED, claim (expansion bids and their records)
 //   rng: (site, step, KILL, 0) and (site, step, KILL, 1), see philox.cuh
 //   min traffic: 1 B/site (tcell byte; the rest only near T cells)
 GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
@@ -143,7 +143,7 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
             const u32 n_free = count_free_tcell_neighbours(P, F, c);
             if (n_free) {
                 const u32 j = nth_free_tcell_neighbour(P, F, c, __umulhi(r2.w, n_free));
-                claim_propose(F, j, r.w, i);
+                claim_propose_from(F, j, r.w, i);
             }
         }
     }
@@ -155,20 +155,29 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
     F->tcell[i] = tcell_byte(kills, exhaustion);
 }
 
-// Expansion commit, per site: the lowest bid places a fresh daughter (full
-// kills, the mother's exhaustion).
+// Expansion commit, per mother site (from the source side, claim.cuh): the
+// mother whose bid won its target places a fresh daughter there (full kills,
+// the mother's exhaustion).
 //   in:  claim, tcell (mother)   out: tcell, claim reset, counters[EXPANSIONS]
 //   rng: none
 //   min traffic: 8 B/site (claim)
 GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 j = global_thread_index();
-    const u32 s = claim_take(P, F, j);
-    if (s == GPUSIM_NO_SITE) return;
+    const u32 s = global_thread_index();
+    if (s >= P->n_sites) return;
+    const u32 j = claim_won(F, s);
+    if (j == GPUSIM_NO_SITE) return;
     const u8 mother = F->tcell[s];
     F->tcell[j] = tcell_byte(P->kills_per_tcell, (mother >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX);
     atomic_add_same(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
+}
+
+// Weight of a move to the neighbour at cj from a site of chemokine ci.
+__device__ __forceinline__ f32 move_weight(const Params* P, const Fields* F, site_xyz cj, f32 ci)
+{
+    const f32 d = F->chemokine[field_cell_of(P, cj)] - ci;
+    return 1.0f + P->chemotaxis * (d > 0.0f ? d : 0.0f);
 }
 
 // Migration move `sub` of the step (of this run's P->n_moves), phase 1: each T cell picks a neighbour
@@ -176,7 +185,7 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 // sequential sums) and bids for it if its T layer is free.  speed dt / dx =
 // full_moves + fraction moves per step in expectation: substeps below
 // full_moves always move, substep full_moves moves with the fraction.
-//   in:  tcell, chemokine       out: claim
+//   in:  tcell, chemokine       out: claim (bids and their records)
 //   rng: (site, step, MIGRATE, sub): .x direction (top 24 bits), .y priority,
 //        .z fractional move taken?
 //   min traffic: 1 B/site (tcell byte; the rest only at T cells)
@@ -190,43 +199,42 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
     if (sub >= P->full_moves && r.z >= P->p_partial_move) return;
     const site_xyz c = site_coords(P, i);
     const f32 ci = F->chemokine[field_cell_of(P, c)];
-    u32 site[GPUSIM_MAX_NEIGHBOURS];
-    f32 weight[GPUSIM_MAX_NEIGHBOURS];
-    u32 n = 0;
+    // Two passes over the neighbours (the total, then the pick), each weight
+    // computed the same way in both: no per-neighbour arrays that would
+    // spill to local memory, and the same float32 sums in the same order.
     f32 total = 0.0f;
     for (u32 k = 0; k < P->n_nbr; ++k) {
         site_xyz cj;
-        const u32 j = neighbour_at(P, c, k, &cj);
-        if (j == GPUSIM_NO_SITE) continue;
-        const f32 d = F->chemokine[field_cell_of(P, cj)] - ci;
-        site[n] = j;
-        weight[n] = 1.0f + P->chemotaxis * (d > 0.0f ? d : 0.0f);
-        total = total + weight[n];
-        ++n;
+        if (neighbour_at(P, c, k, &cj) != GPUSIM_NO_SITE) total = total + move_weight(P, F, cj, ci);
     }
     // (word >> 8) * 2^-24 is exact in float32: a uniform in [0, 1).
     const f32 x = ((f32)(r.x >> 8) * 5.9604644775390625e-08f) * total;
     f32 cum = 0.0f;
     u32 chosen = GPUSIM_NO_SITE;
-    for (u32 m = 0; m < n; ++m) {
-        cum = cum + weight[m];
-        chosen = site[m];  // the last neighbour if rounding leaves x >= cum
+    for (u32 k = 0; k < P->n_nbr; ++k) {
+        site_xyz cj;
+        const u32 j = neighbour_at(P, c, k, &cj);
+        if (j == GPUSIM_NO_SITE) continue;
+        cum = cum + move_weight(P, F, cj, ci);
+        chosen = j;  // the last neighbour if rounding leaves x >= cum
         if (x < cum) break;
     }
     if (chosen != GPUSIM_NO_SITE && !F->tcell[chosen])
-        claim_propose(F, chosen, r.y, i);
+        claim_propose_from(F, chosen, r.y, i);
 }
 
-// Migration phase 2, per site: the lowest bid moves in.
+// Migration phase 2, per T-cell site (from the source side, claim.cuh): a
+// T cell whose bid won its target moves there.
 //   in:  claim, tcell     out: tcell (target set, source cleared), claim reset
 //   rng: none
 //   min traffic: 8 B/site (claim)
 GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 j = global_thread_index();
-    const u32 s = claim_take(P, F, j);
-    if (s == GPUSIM_NO_SITE) return;
+    const u32 s = global_thread_index();
+    if (s >= P->n_sites) return;
+    const u32 j = claim_won(F, s);
+    if (j == GPUSIM_NO_SITE) return;
     F->tcell[j] = F->tcell[s];
     F->tcell[s] = 0;
 }

@@ -279,11 +279,12 @@ class KernelBackend(Backend):
     def end_step(self, events: dict) -> None:
         """The state observables come back with the step's counts in one
         transfer (:meth:`observe`).  The per-site ones were counted by the
-        kernels that last changed their layer (tumour_divide_commit,
-        tcell_death); the clone tables are reduced now, over the rows of the
+        kernel that last changed the T-cell layer (tcell_death); the tumour
+        cells on the boundary and the clone tables are reduced now, over the rows of the
         run with the most clones (rows past a run's own count hold zeros)."""
         rows = int(self.n_clones[self.active].max())
         self.launch("observe_clones", rows, sub=rows)
+        self._launch_edge()
         c = self.counts()
         events.update({name: c[:, idx] for name, idx in COUNTERS.items()})
         events.setdefault("new_clones", np.zeros(len(self.active), dtype=np.int64))
@@ -296,6 +297,14 @@ class KernelBackend(Backend):
         rows = int(self.n_clones[self.active].max())
         self.launch("observe_sites", self.mp.n_sites)
         self.launch("observe_clones", rows, sub=rows)
+        self._launch_edge()
+
+    def _launch_edge(self) -> None:
+        """Tumour cells on a closed boundary: one thread per boundary site (observe.cu)."""
+        if not self.mp.periodic:
+            nx, ny, nz = self.mp.shape
+            faces = 2 * (ny * nz + nx * nz) + (2 * nx * ny if self.mp.field_dim == 3 else 0)
+            self.launch("observe_edge", faces)
 
     @staticmethod
     def _observables(c: np.ndarray) -> dict[str, np.ndarray]:
