@@ -86,7 +86,10 @@ class Component:
     ``scratch`` sizes (per run) are ``"sites"``, ``"field"``, a starting
     width (the engine grows those) or a ``module:function`` of the number
     of sites.  ``key(cfg)`` is the part of the batch key that
-    shapes its arrays or launches."""
+    shapes its arrays or launches.  ``occupancy`` names the site arrays
+    whose non-zero entries make a tile active while the component is on
+    (:mod:`gpusim.engine.tiles`): every site a phase of the component acts
+    on for itself must hold one."""
 
     name: str
     section: str
@@ -102,6 +105,7 @@ class Component:
     frames: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     colour: str | None = None
     key: Callable[[Any], tuple] = lambda cfg: ()
+    occupancy: tuple[str, ...] = ()
 
     def has_arrays(self, cfg) -> bool:
         return (self.allocated or self.on)(cfg)
@@ -137,7 +141,8 @@ TUMOUR = Component(
         **counts(edge_cells=("cells", "tumour cells on the lattice boundary (closed boundary; 0 if periodic)"))},
     frames={"tumour_clone": ("clone", "clone id", "tumour clone id per site, 0 = no tumour cell")},
     key=lambda cfg: (tuple(cfg.lattice.shape), cfg.lattice.neighbourhood, cfg.lattice.boundary,
-                     cfg.simulation.dt_minutes),
+                     cfg.simulation.dt_minutes, cfg.simulation.active_tiles),
+    occupancy=("clone",),
 )
 
 TCELLS = Component(
@@ -158,6 +163,7 @@ TCELLS = Component(
     frames={"tcells": ("tcell", "bits", "T cell per site: 128 = present | exhaustion << 4 | kills left; 0 = none")},
     colour="#1f5fd0",
     key=lambda cfg: (cfg.immune.enabled,),
+    occupancy=("tcell",),  # recruitment, at vessels, is not tiled (gpusim.engine.tcell)
 )
 
 CHEMOKINE = Component(
@@ -174,9 +180,9 @@ CHEMOKINE = Component(
 COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE)
 
 #: Kernel files of the components, then the shared ones (initial state,
-#: selection, observables), in the order they are compiled together.
+#: selection, observables, active tiles), in the order they are compiled together.
 KERNEL_SOURCES: tuple[str, ...] = (*(c.kernel for c in COMPONENTS if c.kernel), "initial.cu", "select.cu",
-                                   "observe.cu")
+                                   "observe.cu", "tiles.cu")
 
 #: Counted by the backends during the step (0 at step 0).
 EVENTS: dict[str, Observable] = {k: v for c in COMPONENTS for k, v in c.events.items()}
@@ -215,6 +221,11 @@ def scratch_width(size: str | int, n_sites: int, n_field: int) -> int:
     if size in ("sites", "field"):
         return n_sites if size == "sites" else n_field
     return int(_resolve(size)(n_sites))
+
+
+def occupancy(cfg) -> tuple[str, ...]:
+    """Site arrays whose non-zero entries make a tile active in a run of ``cfg``."""
+    return tuple(name for c in COMPONENTS if c.on(cfg) for name in c.occupancy)
 
 
 def phases(cfg) -> tuple[Phase, ...]:

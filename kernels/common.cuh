@@ -21,6 +21,7 @@ __device__ __forceinline__ unsigned char atomic_or_u8(unsigned char* addr, unsig
 #include "philox.cuh"
 #include "lattice.cuh"
 #include "claim.cuh"
+#include "tiles.cuh"
 
 // Aggregated atomics (DESIGN §7): on the GPU, the threads of a warp that add
 // to the same address at once (an event counter, the population of a big

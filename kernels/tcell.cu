@@ -65,6 +65,7 @@ GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_RECRUIT, 0);
     if (r.x < P->recruit[chemokine_level(P, c)]) {
         F->tcell[i] = tcell_byte(P->kills_per_tcell, 0);
+        tile_touch(P, F, i);
         atomic_add_same(&F->counters[GPUSIM_COUNTER_RECRUITED], 1ull);
     }
 }
@@ -93,6 +94,7 @@ GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
     const u32 k = global_thread_index();
     if (k >= P->n_new) return;
     F->tcell[F->new_sites[k]] = tcell_byte(P->kills_per_tcell, 0);
+    tile_touch(P, F, F->new_sites[k]);
     atomic_add_same(&F->counters[GPUSIM_COUNTER_TRANSFERRED], 1ull);
 }
 
@@ -111,7 +113,7 @@ GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
 GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
+    const u32 i = phase_site(P, F);
     if (i >= P->n_sites) return;
     const u8 t = F->tcell[i];
     if (!t || !tcell_can_kill(P, t)) return;
@@ -164,12 +166,13 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
 GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 s = global_thread_index();
+    const u32 s = phase_site(P, F);
     if (s >= P->n_sites) return;
     const u32 j = claim_won(F, s);
     if (j == GPUSIM_NO_SITE) return;
     const u8 mother = F->tcell[s];
     F->tcell[j] = tcell_byte(P->kills_per_tcell, (mother >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX);
+    tile_touch(P, F, j);
     atomic_add_same(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
 }
 
@@ -192,7 +195,7 @@ __device__ __forceinline__ f32 move_weight(const Params* P, const Fields* F, sit
 GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
+    const u32 i = phase_site(P, F);
     if (i >= P->n_sites || sub >= P->n_moves) return;  // this run's moves are done
     if (!F->tcell[i]) return;
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_MIGRATE, sub);
@@ -231,12 +234,13 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 s = global_thread_index();
+    const u32 s = phase_site(P, F);
     if (s >= P->n_sites) return;
     const u32 j = claim_won(F, s);
     if (j == GPUSIM_NO_SITE) return;
     F->tcell[j] = F->tcell[s];
     F->tcell[s] = 0;
+    tile_touch(P, F, j);
 }
 
 // Death: lifespan, faster for T cells that can no longer kill; chemotherapy
@@ -248,7 +252,7 @@ GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
+    const u32 i = phase_site(P, F);
     if (i >= P->n_sites) return;
     const u8 t = F->tcell[i];
     if (!t) return;

@@ -35,7 +35,7 @@ __device__ __forceinline__ u32 combine_recognition(u32 parent, u32 a)
 GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
+    const u32 i = phase_site(P, F);
     if (i >= P->n_sites) return;
     const u32 c = F->clone[i];
     if (c == 0) return;
@@ -62,7 +62,7 @@ GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
+    const u32 i = phase_site(P, F);
     if (i >= P->n_sites) return;
     if (F->clone[i] == 0) return;
     const u8 cb = F->cell[i];
@@ -104,6 +104,7 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
     }
     F->clone[j] = c;
     F->cell[j] = daughter;
+    tile_touch(P, F, j);
     atomic_add_same(&F->counters[GPUSIM_COUNTER_DIVISIONS], 1ull);
     const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
     if (m.x < P->mutation_sf[0] || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla) {
@@ -130,7 +131,7 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
 GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 s = global_thread_index();
+    const u32 s = phase_site(P, F);
     if (s >= P->n_sites) return;
     const u32 j = claim_won(F, s);  // resets claim[j]: a mutant daughter marks it again
     if (j != GPUSIM_NO_SITE) place_daughter(P, F, j, s);

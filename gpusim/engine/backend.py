@@ -36,7 +36,7 @@ from ..params import ModelParams, model_params, step_params
 from ..state import State, clone_capacity, initial_params
 from ..step import Backend
 from ..therapy import at_step
-from . import initial
+from . import initial, tiles
 
 #: Device sums over tumour cells -> (the per-cell mean observable, scale):
 #: the mean is sum / cells / scale, taken on the host in float64.
@@ -143,6 +143,7 @@ class KernelBackend(Backend):
         self._params_buf = self._fields_buf = None
         self._observed: dict | None = None
         initial.allocate(self)
+        tiles.setup(self)
         if any(s is None for s in states):
             initial.build(self)
         else:
@@ -151,6 +152,7 @@ class KernelBackend(Backend):
             if s is not None:
                 self._load(b, s)
         self.refresh_fields()
+        tiles.mark_all(self)
         self._groups: dict[tuple, _Schedule] = {}
         for b, cfg in enumerate(self.cfgs):
             key = (cfg.simulation.dt_minutes, repr(cfg.therapy), int(self.steps[b]))
@@ -178,6 +180,7 @@ class KernelBackend(Backend):
         arrays.update({f"clone_{k}": v[b] for k, v in self.clones.items()})
         arrays.update({k: v[b] for k, v in self.extra.items()})
         arrays.update({k: getattr(self, k)[b] for k in self.scratch_names}, counters=self.counters[b])
+        arrays.update(tiles.row_arrays(self, b))
         return arrays
 
     def refresh_fields(self) -> None:
@@ -210,6 +213,16 @@ class KernelBackend(Backend):
         params, fields = self._buffers(rows)
         n_runs = len(self.active) if rows is None else len(rows)
         self.device.launch(kernel, n_threads, params, fields, sub, n_runs)
+
+    def launch_sites(self, kernel: str, sub: int = 0) -> None:
+        """A per-site phase kernel over the sites it may act on: the active
+        tiles of every active run, or every site with tiles off (engine/tiles.py)."""
+        tiles.launch_sites(self, kernel, sub)
+
+    def refresh_tiles(self) -> None:
+        """After a phase that may put cells in new tiles: the active-tile
+        lists rebuilt on the device where a tile was switched on."""
+        tiles.refresh(self)
 
     def counts(self) -> np.ndarray:
         """The counters of the active runs on the host, int64 (B, N_COUNTERS):
@@ -282,6 +295,7 @@ class KernelBackend(Backend):
         kernel that last changed the T-cell layer (tcell_death); the tumour
         cells on the boundary and the clone tables are reduced now, over the rows of the
         run with the most clones (rows past a run's own count hold zeros)."""
+        tiles.sweep(self)
         rows = int(self.n_clones[self.active].max())
         self.launch("observe_clones", rows, sub=rows)
         self._launch_edge()
@@ -368,6 +382,7 @@ class KernelBackend(Backend):
         self.device.fill_bytes(self.counters, 0)
         self._observed = None
         self.refresh_fields()
+        tiles.mark_all(self)
 
     def synchronize(self) -> None:
         self.device.synchronize()

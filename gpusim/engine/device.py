@@ -28,7 +28,11 @@ from .sources import BLOCK_SIZE, source_digest, unit_source
 def _fields_record(arrays: dict, address) -> np.ndarray:
     rec = np.zeros(1, dtype=abi.struct_dtype("Fields"))
     for name in rec.dtype.names:
-        if name in arrays:
+        if name not in arrays:
+            continue
+        if isinstance(arrays[name], list):  # a pointer array (Fields.occupancy): the front, the rest null
+            rec[name][0, : len(arrays[name])] = [address(a) for a in arrays[name]]
+        else:
             rec[name] = address(arrays[name])
     return rec
 
@@ -81,6 +85,23 @@ class CpuDevice:
         if n_threads <= 0 or n_runs <= 0:
             return
         self._kernel(name)(_blocks(n_threads), n_runs, params.ctypes.data, fields.ctypes.data, sub)
+
+    def launch_tiles(self, name: str, per_entry: int, max_entries: int, params, fields, sub: int = 0,
+                     n_runs: int = 1) -> None:
+        """``per_entry`` threads per entry of each run's active-tile list
+        (kernels/tiles.cuh): the launcher reads the lists' lengths in place
+        and runs only the blocks that cover them."""
+        if n_runs > 0:
+            self._tiles_kernel(name)(per_entry, n_runs, params.ctypes.data, fields.ctypes.data, sub)
+
+    def _tiles_kernel(self, name: str):
+        key = f"tiles_{name}"
+        if key not in self._kernels:
+            fn = getattr(self._lib, f"gpusim_launch_tiles_{name}")
+            fn.argtypes = [ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint]
+            fn.restype = None
+            self._kernels[key] = fn
+        return self._kernels[key]
 
     def to_host(self, a) -> np.ndarray:
         return np.asarray(a)
@@ -156,6 +177,14 @@ class CudaDevice:
         if n_threads <= 0 or n_runs <= 0:
             return
         self._kernel(name)((_blocks(n_threads), n_runs), (BLOCK_SIZE,), (params, fields, np.uint32(sub)))
+
+    def launch_tiles(self, name: str, per_entry: int, max_entries: int, params, fields, sub: int = 0,
+                     n_runs: int = 1) -> None:
+        """``per_entry`` threads per entry of each run's active-tile list
+        (kernels/tiles.cuh).  The lists' lengths are on the device and the
+        host does not wait to read them: the grid covers ``max_entries``
+        (every tile) and blocks past a run's list return at once."""
+        self.launch(name, max_entries * per_entry, params, fields, sub, n_runs)
 
     def to_host(self, a) -> np.ndarray:
         return self.xp.asnumpy(a)

@@ -1,0 +1,64 @@
+// tiles.cuh -- active tiles: which sites a per-site phase visits.
+//
+// The lattice is cut into tiles of 2^GPUSIM_TILE_BITS = 64 sites (4x4x4 in
+// 3D, 8x8 in 2D; Params.tile_bits_*).  Each run keeps, on the device, the
+// list of its active tiles in tile order (tiles.cu builds it by a prefix
+// sum, gpusim/engine/tiles.py decides when).  A tile is active while it
+// holds anything a phase acts on: a non-zero entry of one of the site
+// arrays the components name (Component.occupancy: tumour clone, T cell).
+// Activation follows occupancy, not a halo of neighbouring tiles: a phase
+// that acts on a neighbour of an occupied site reads it wherever it is, and
+// two-phase claims commit from the source side (claim.cuh), so a target in
+// an inactive tile needs no thread of its own.  A kernel that puts a cell
+// on a site calls tile_touch, and the list is rebuilt before the next
+// phase that acts on cells.  A tile that empties stays in the list until
+// the end-of-step sweep (tiles_sweep): visiting it costs time, not results.
+//
+// Launch over a phase's sites (gpusim/engine/tiles.py launch_sites): with
+// tiles on, 64 threads per list entry (a GPU block of 256 holds 4 tiles);
+// phase_site() maps the thread to its site, GPUSIM_NO_SITE past the list
+// or the lattice.  With tiles off, one thread per site as before.  Either
+// way every occupied site is visited exactly once, and kernels do not
+// depend on the order of threads, so results are the same bit for bit.
+#pragma once
+#include "abi.cuh"
+#include "lattice.cuh"
+
+#define GPUSIM_TILE_SITES (1u << GPUSIM_TILE_BITS)
+
+// The site of this thread of a per-site phase (see above).  Replaces
+// global_thread_index() at the top of a per-site kernel; the kernel's own
+// `if (i >= P->n_sites) return;` then skips GPUSIM_NO_SITE.
+__device__ __forceinline__ u32 phase_site(const Params* P, const Fields* F)
+{
+    const u32 g = global_thread_index();
+    if (!P->tiles_on) return g;
+    const u32 e = g >> GPUSIM_TILE_BITS;
+    if (e >= F->tile_state[GPUSIM_TILE_COUNT]) return GPUSIM_NO_SITE;
+    const u32 t = F->tile_list[e], l = g & (GPUSIM_TILE_SITES - 1u);
+    const u32 bx = P->tile_bits_x, by = P->tile_bits_y;
+    const u32 x = ((t % P->tnx) << bx) | (l & ((1u << bx) - 1u));
+    const u32 y = (((t / P->tnx) % P->tny) << by) | ((l >> bx) & ((1u << by) - 1u));
+    const u32 z = ((t / (P->tnx * P->tny)) << (GPUSIM_TILE_BITS - bx - by)) | (l >> (bx + by));
+    if (x >= P->nx || y >= P->ny || z >= P->nz) return GPUSIM_NO_SITE;
+    return x + P->nx * (y + P->ny * z);
+}
+
+__device__ __forceinline__ u32 tile_of(const Params* P, u32 i)
+{
+    const site_xyz c = site_coords(P, i);
+    const u32 bx = P->tile_bits_x, by = P->tile_bits_y, bz = GPUSIM_TILE_BITS - bx - by;
+    return ((u32)c.x >> bx) + P->tnx * (((u32)c.y >> by) + P->tny * ((u32)c.z >> bz));
+}
+
+// A cell was put on site i: its tile joins the list at the next build.
+// Threads that race here all write the same values.
+__device__ __forceinline__ void tile_touch(const Params* P, const Fields* F, u32 i)
+{
+    if (!P->tiles_on) return;
+    const u32 t = tile_of(P, i);
+    if (!F->tile_flags[t]) {
+        F->tile_flags[t] = 1;
+        F->tile_state[GPUSIM_TILE_DIRTY] = 1;
+    }
+}
