@@ -206,7 +206,8 @@ struct Fields {
     u32* found_chunks;
     u32* found_groups;
     u8* tile_flags;  // per tile: 1 = in the next list build
-    u32* tile_list;  // the active tiles, in tile order
+    u32* tile_list;  // the active tiles' first sites, in tile order
+    u32* tile_span;  // and their extents: x | y << 4 | z << 8 (cut at the lattice's far faces)
     u32* tile_chunks;
     u32* tile_groups;
     u32* tile_state;  // GPUSIM_TILE_COUNT, _DIRTY, _REBUILD

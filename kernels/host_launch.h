@@ -53,7 +53,9 @@ static void gpusim_run_tiles(unsigned int per_entry, unsigned int nruns, const P
         first[r + 1] = first[r] + (threads + GPUSIM_BLOCK_SIZE - 1) / GPUSIM_BLOCK_SIZE;
     }
     const long long total = first[nruns];
-#pragma omp parallel for schedule(static) if (total >= GPUSIM_MIN_PARALLEL_BLOCKS)
+    // Listed tiles hold cells: a block here is real work, unlike a dense
+    // block of mostly empty sites, so fewer blocks are worth the threads.
+#pragma omp parallel for schedule(static) if (total >= GPUSIM_MIN_PARALLEL_BLOCKS / 16)
     for (long long g = 0; g < total; ++g) {
         // The run whose blocks hold g: the last r with first[r] <= g.
         const unsigned int r = (unsigned int)(std::upper_bound(first.begin() + 1, first.end(), g) - first.begin() - 1);

@@ -26,51 +26,28 @@ GPUSIM_KERNEL void observe_sites(GPUSIM_ARGS)
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_TCELLS_EXHAUSTED], stuck);
 }
 
-// Sites on the faces of the box, each once: the faces x = 0, x = nx - 1,
-// y = 0, y = ny - 1 (and z = 0, z = nz - 1 on a 3D lattice), a site counted
-// by the first face it lies on.  observe_edge runs one thread per entry.
-__device__ __forceinline__ u32 edge_sites(const Params* P)
-{
-    const u32 nx = P->nx, ny = P->ny, nz = P->nz;
-    return 2u * (ny * nz + nx * nz) + (P->field_dim == 3 ? 2u * nx * ny : 0u);
-}
-
-// The t-th face entry's site, or GPUSIM_NO_SITE where an earlier face holds it.
-__device__ __forceinline__ u32 edge_site(const Params* P, u32 t)
-{
-    const u32 nx = P->nx, ny = P->ny, nz = P->nz;
-    u32 x, y, z;
-    const u32 sx = ny * nz, sy = nx * nz;  // entries of one x face, one y face
-    if (t < 2u * sx) {
-        const u32 a = t % sx;
-        x = t < sx ? 0u : nx - 1u; y = a % ny; z = a / ny;
-        if (t >= sx && x == 0u) return GPUSIM_NO_SITE;
-    } else if (t < 2u * (sx + sy)) {
-        const u32 u = t - 2u * sx, a = u % sy;
-        x = a % nx; y = u < sy ? 0u : ny - 1u; z = a / nx;
-        if (x == 0u || x == nx - 1u || (u >= sy && y == 0u)) return GPUSIM_NO_SITE;
-    } else {
-        const u32 u = t - 2u * (sx + sy), sz = nx * ny, a = u % sz;
-        x = a % nx; y = a / nx; z = u < sz ? 0u : nz - 1u;
-        if (x == 0u || x == nx - 1u || y == 0u || y == ny - 1u || (u >= sz && z == 0u)) return GPUSIM_NO_SITE;
-    }
-    return x + nx * (y + ny * z);
-}
-
-// Tumour cells on a closed boundary, one thread per face entry (O(surface),
-// not a pass over every site): after the step's division (the step's last
-// change to which sites hold tumour cells) and for the state a run starts from.
+// Tumour cells on a closed boundary, one thread per row of sites along x
+// (each (y, z); O(surface), not a pass over every site): a row on a y or z
+// face of the box lies wholly on the boundary, any other row only at its
+// two ends.  Run after the step's division (the step's last change to
+// which sites hold tumour cells) and for the state a run starts from.
 //   in:  clone     out: counters[OBS_EDGE_CELLS]
 //   rng: none
-//   min traffic: 4 B/thread (clone of one boundary site)
+//   min traffic: 8 B/thread (clone at the two ends of a row; whole rows on the y and z faces)
 GPUSIM_KERNEL void observe_edge(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 t = global_thread_index();
+    const u32 r = global_thread_index();
     u64 edge = 0;
-    if (t < edge_sites(P)) {
-        const u32 i = edge_site(P, t);
-        edge = i != GPUSIM_NO_SITE && F->clone[i] != 0;
+    if (r < P->ny * P->nz) {
+        const u32 y = r % P->ny, z = r / P->ny, nx = P->nx;
+        const u32* row = F->clone + (u64)nx * r;
+        const bool face = y == 0 || y == P->ny - 1 || (P->field_dim == 3 && (z == 0 || z == P->nz - 1));
+        if (face) {
+            for (u32 x = 0; x < nx; ++x) edge += row[x] != 0;
+        } else {
+            edge = (row[0] != 0) + (nx > 1 && row[nx - 1] != 0);
+        }
     }
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_EDGE_CELLS], edge);
 }

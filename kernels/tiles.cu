@@ -7,6 +7,7 @@
 //
 //   tiles_mark_all    per tile    flag = holds anything (a state loaded or built)
 //   tiles_sweep       per entry   flag = 0 for a listed tile that holds nothing (end of step)
+//   observe_edge_tiles per entry  tumour cells on the boundary, from listed tiles on a face
 //   [tile_touch in the rule kernels sets the flags of tiles that gain a cell]
 //   tiles_count_chunks, tiles_sum_groups, tiles_scan_top, tiles_scan_chunks, tiles_scatter
 //                     the list rebuilt from the flags, only if one changed
@@ -76,7 +77,7 @@ GPUSIM_KERNEL void tiles_sweep(GPUSIM_ARGS)
     GPUSIM_BIND_RUN;
     const u32 e = global_thread_index();
     if (e >= F->tile_state[GPUSIM_TILE_COUNT]) return;
-    const u32 t = F->tile_list[e];
+    const u32 t = tile_of(P, F->tile_list[e]);
     if (!tile_occupied(P, F, t)) {
         F->tile_flags[t] = 0;
         F->tile_state[GPUSIM_TILE_DIRTY] = 1;
@@ -156,8 +157,9 @@ GPUSIM_KERNEL void tiles_scan_chunks(GPUSIM_ARGS)
     }
 }
 
-// Per chunk: its active tiles, in tile order, from its first entry on.
-//   min traffic: 1 B/tile (flags) + 4 B per active tile
+// Per chunk: its active tiles, in tile order, from its first entry on
+// (first site and extents: tiles.cuh phase_site).
+//   min traffic: 1 B/tile (flags) + 8 B per active tile
 GPUSIM_KERNEL void tiles_scatter(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -166,5 +168,37 @@ GPUSIM_KERNEL void tiles_scatter(GPUSIM_ARGS)
     const u32 t1 = min((c + 1) << GPUSIM_TILE_CHUNK_SHIFT, P->n_tiles);
     u32 e = F->tile_chunks[c];
     for (u32 t = c << GPUSIM_TILE_CHUNK_SHIFT; t < t1; ++t)
-        if (F->tile_flags[t]) F->tile_list[e++] = t;
+        if (F->tile_flags[t]) {
+            const tile_box b = tile_sites(P, t);
+            F->tile_list[e] = b.x0 + P->nx * (b.y0 + P->ny * b.z0);
+            F->tile_span[e++] = (b.x1 - b.x0) | (b.y1 - b.y0) << 4 | (b.z1 - b.z0) << 8;
+        }
+}
+
+// observe_edge (observe.cu) with tiles on, one thread per entry of the list:
+// the tumour cells on a closed boundary are in listed tiles, so only the
+// listed tiles on a face of the box are read, and only their sites on it.
+// The same count as observe_edge's, from a set of sites that holds every
+// tumour cell on the boundary.
+//   in:  tile_list, clone     out: counters[OBS_EDGE_CELLS]
+//   min traffic: 4 B/thread (the list entry; clone only in tiles on a face)
+GPUSIM_KERNEL void observe_edge_tiles(GPUSIM_ARGS)
+{
+    GPUSIM_BIND_RUN;
+    const u32 e = global_thread_index();
+    u64 edge = 0;
+    if (e < F->tile_state[GPUSIM_TILE_COUNT]) {
+        const tile_box b = tile_sites(P, tile_of(P, F->tile_list[e]));
+        const bool dim3 = P->field_dim == 3;
+        if (b.x0 == 0 || b.x1 == P->nx || b.y0 == 0 || b.y1 == P->ny || (dim3 && (b.z0 == 0 || b.z1 == P->nz))) {
+            for (u32 z = b.z0; z < b.z1; ++z)
+                for (u32 y = b.y0; y < b.y1; ++y)
+                    for (u32 x = b.x0; x < b.x1; ++x) {
+                        const bool on_face = x == 0 || x == P->nx - 1 || y == 0 || y == P->ny - 1 ||
+                                             (dim3 && (z == 0 || z == P->nz - 1));
+                        edge += on_face && F->clone[x + P->nx * (y + P->ny * z)] != 0;
+                    }
+        }
+    }
+    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_EDGE_CELLS], edge);
 }

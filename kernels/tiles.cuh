@@ -35,13 +35,13 @@ __device__ __forceinline__ u32 phase_site(const Params* P, const Fields* F)
     if (!P->tiles_on) return g;
     const u32 e = g >> GPUSIM_TILE_BITS;
     if (e >= F->tile_state[GPUSIM_TILE_COUNT]) return GPUSIM_NO_SITE;
-    const u32 t = F->tile_list[e], l = g & (GPUSIM_TILE_SITES - 1u);
+    // The list holds each tile's first site and its extent along x, y, z
+    // (tile_span, written once per build): no division per thread.
+    const u32 l = g & (GPUSIM_TILE_SITES - 1u), span = F->tile_span[e];
     const u32 bx = P->tile_bits_x, by = P->tile_bits_y;
-    const u32 x = ((t % P->tnx) << bx) | (l & ((1u << bx) - 1u));
-    const u32 y = (((t / P->tnx) % P->tny) << by) | ((l >> bx) & ((1u << by) - 1u));
-    const u32 z = ((t / (P->tnx * P->tny)) << (GPUSIM_TILE_BITS - bx - by)) | (l >> (bx + by));
-    if (x >= P->nx || y >= P->ny || z >= P->nz) return GPUSIM_NO_SITE;
-    return x + P->nx * (y + P->ny * z);
+    const u32 lx = l & ((1u << bx) - 1u), ly = (l >> bx) & ((1u << by) - 1u), lz = l >> (bx + by);
+    if (lx >= (span & 15u) || ly >= ((span >> 4) & 15u) || lz >= (span >> 8)) return GPUSIM_NO_SITE;
+    return F->tile_list[e] + lx + P->nx * (ly + P->ny * lz);
 }
 
 __device__ __forceinline__ u32 tile_of(const Params* P, u32 i)

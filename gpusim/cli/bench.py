@@ -1,5 +1,6 @@
 """gpusim bench [--backend B ...] [--size NXxNY[xNZ] ...] [--steps N] [--json] [--profile]
-gpusim bench --cohort N [--batch N|auto] [--alone K] [--backend B] [--steps N] [--json]"""
+gpusim bench --cohort N [--batch N|auto] [--alone K] [--backend B] [--steps N] [--json]
+gpusim bench --tiles CONFIG.toml|filled [--set key=value ...] [--size ...] [--backend B] [--steps N] [--json]"""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ def add_parser(sub) -> None:
     p.add_argument("--batch", default="auto", help="with --cohort: runs per batch, N or auto (default)")
     p.add_argument("--alone", type=int, metavar="K",
                    help="with --cohort: time only K runs one at a time (default all N)")
+    p.add_argument("--tiles", metavar="CONFIG",
+                   help="time CONFIG.toml (or 'filled': the dense benchmark tumour of --size) with active "
+                        "tiles and densely, back to back; prints both, the speed-up and the active fraction "
+                        "(--steps, default 144)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --tiles: config override (repeatable)")
     p.set_defaults(func=main)
 
 
@@ -46,6 +53,8 @@ def main(args) -> int:
     log = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     if args.cohort is not None:
         return _cohort(args, log)
+    if args.tiles is not None:
+        return _tiles(args, sizes, log)
     records = run_bench(args.backend, sizes, tuple(args.model or MODELS), args.steps, log=log, profile=args.profile)
     if args.json:
         json.dump(records, sys.stdout, indent=1)
@@ -69,6 +78,27 @@ def _cohort(args, log) -> int:
         f"{'x'.join(map(str, rec['shape']))}: batched ({rec['batch']} per batch) "
         f"{rec['batched_runs_per_hour']:.0f} runs/hour, one at a time {rec['alone_runs_per_hour']:.0f} runs/hour "
         f"({rec['speedup']:.2f}x)")
+    if args.json:
+        json.dump([rec], sys.stdout, indent=1)
+        print()
+    return 0
+
+
+def _tiles(args, sizes, log) -> int:
+    from ..bench import bench_tiles
+
+    if args.backend and len(args.backend) > 1:
+        raise InputError("--tiles times one backend: give --backend once")
+    if sizes and len(sizes) > 1:
+        raise InputError("--tiles times one lattice: give --size once")
+    try:
+        rec = bench_tiles(args.backend[0] if args.backend else "auto", args.tiles, args.overrides,
+                          args.steps or 144, sizes[0] if sizes else None)
+    except ValueError as err:
+        raise InputError(f"--tiles: {err}") from None
+    log(f"{rec['backend']}: {args.tiles} {'x'.join(map(str, rec['shape']))}, {rec['steps']} steps: "
+        f"tiles {rec['tiles_s']:.2f} s, dense {rec['dense_s']:.2f} s ({rec['speedup']:.2f}x); active tiles "
+        f"{100 * rec['active_fraction_mean']:.1f} % on average, {100 * rec['active_fraction_end']:.1f} % at the end")
     if args.json:
         json.dump([rec], sys.stdout, indent=1)
         print()

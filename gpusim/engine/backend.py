@@ -314,11 +314,14 @@ class KernelBackend(Backend):
         self._launch_edge()
 
     def _launch_edge(self) -> None:
-        """Tumour cells on a closed boundary: one thread per boundary site (observe.cu)."""
-        if not self.mp.periodic:
+        """Tumour cells on a closed boundary, O(surface) (observe.cu)."""
+        if self.mp.periodic:
+            return
+        if self.tiles_on:
+            tiles.launch_entries(self, "observe_edge_tiles")
+        else:
             nx, ny, nz = self.mp.shape
-            faces = 2 * (ny * nz + nx * nz) + (2 * nx * ny if self.mp.field_dim == 3 else 0)
-            self.launch("observe_edge", faces)
+            self.launch("observe_edge", ny * nz)  # a thread per row along x
 
     @staticmethod
     def _observables(c: np.ndarray) -> dict[str, np.ndarray]:

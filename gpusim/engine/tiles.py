@@ -43,7 +43,7 @@ COUNT = _C["TILE_COUNT"]
 MAX_OCCUPANCY = _C["MAX_OCCUPANCY"]
 
 #: The work arrays a run holds with tiles on (kernels/abi.cuh Fields).
-ARRAYS = ("tile_flags", "tile_list", "tile_chunks", "tile_groups", "tile_state")
+ARRAYS = ("tile_flags", "tile_list", "tile_span", "tile_chunks", "tile_groups", "tile_state")
 
 
 def geometry(shape: tuple[int, int, int], dim: int) -> dict[str, int]:
@@ -71,6 +71,7 @@ def setup(be) -> None:
     xp, B = be.xp, be.n_runs
     be.tile_flags = xp.zeros((B, be.n_tiles), dtype=xp.uint8)
     be.tile_list = xp.zeros((B, be.n_tiles), dtype=xp.uint32)
+    be.tile_span = xp.zeros((B, be.n_tiles), dtype=xp.uint32)
     be.tile_chunks = xp.zeros((B, chunks), dtype=xp.uint32)
     be.tile_groups = xp.zeros((B, groups), dtype=xp.uint32)
     be.tile_state = xp.zeros((B, _C["TILE_STATE"]), dtype=xp.uint32)
@@ -119,12 +120,17 @@ def mark_all(be) -> None:
     refresh(be, rows)
 
 
+def launch_entries(be, kernel: str) -> None:
+    """A kernel with one thread per entry of each active run's list."""
+    params, fields = be._buffers()
+    be.device.launch_tiles(kernel, 1, be.n_tiles, params, fields, 0, len(be.active))
+
+
 def sweep(be) -> None:
     """End of step: tiles that hold nothing any more leave each active run's list."""
     if not be.tiles_on:
         return
-    params, fields = be._buffers()
-    be.device.launch_tiles("tiles_sweep", 1, be.n_tiles, params, fields, 0, len(be.active))
+    launch_entries(be, "tiles_sweep")
     refresh(be)
 
 
