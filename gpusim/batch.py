@@ -38,7 +38,7 @@ import numpy as np
 from . import components
 from .config import Config
 from .errors import InputError, RunInterrupted
-from .observables import EVENTS, OBSERVABLES
+from .observables import OBSERVABLES, events_for, observables_for
 from .signals import StepAbandoned
 from .state import State
 
@@ -178,7 +178,7 @@ class Cohort:
         if not self._rows:
             return
         steps = np.stack([s for s, _ in self._rows])
-        values = {name: np.stack([v[name] for _, v in self._rows]) for name in OBSERVABLES}
+        values = {name: np.stack([v[name] for _, v in self._rows]) for name in observables_for(self.backend.cfgs[0])}
         for j, b in enumerate(self.backend.active):
             self.members[b].writer.record_rows(steps[:, j], {name: v[:, j] for name, v in values.items()})
         last = {name: v[-1] for name, v in values.items()}
@@ -202,7 +202,7 @@ class Cohort:
         :class:`~gpusim.errors.RunInterrupted` raised."""
         be = self.backend
         try:
-            obs = {**be.observe(), **{k: np.zeros(len(be.active), np.int64) for k in EVENTS}}
+            obs = {**be.observe(), **{k: np.zeros(len(be.active), np.int64) for k in events_for(be.cfgs[0])}}
             for j, b in enumerate(be.active):
                 self.members[b].writer.start({k: _scalar(k, v[j]) for k, v in obs.items()}, self._state_fn(b))
                 self.final[b] = {k: _scalar(k, v[j]) for k, v in obs.items()}

@@ -190,6 +190,10 @@ EVENTS: dict[str, Observable] = {k: v for c in COMPONENTS for k, v in c.events.i
 STATE: dict[str, Observable] = {k: v for c in COMPONENTS for k, v in c.observables.items()}
 #: Fields written as frames: name -> (source array, unit, description).
 FRAMES: dict[str, tuple[str, str, str]] = {k: v for c in COMPONENTS for k, v in c.frames.items()}
+#: Frames of per-site layers, by component (``gpusim export``'s cells table
+#: decodes the tumour's and the T cells'; other layers become raw columns).
+SITE_FRAMES: dict[str, str] = {name: c.name for c in COMPONENTS for name, (src, _, _) in c.frames.items()
+                               if src in c.site_arrays}
 #: Plot colour of a frame's layer (the T cells' blue).
 COLOURS: dict[str, str] = {name: c.colour for c in COMPONENTS if c.colour for name in c.frames}
 

@@ -9,12 +9,7 @@ Each name maps to (dtype, unit, description); the run file stores them as
 
 from __future__ import annotations
 
-import numpy as np
-
 from . import components
-from .lattice import coordinates, full_shape
-from .reference.tcell import can_kill
-from .state import CLONE_HLA, CLONE_PDL1
 
 #: Counted by the backends during the step (0 at step 0), and functions of
 #: the state after the step: each component declares its own (gpusim.components).
@@ -24,49 +19,32 @@ STATE = components.STATE
 OBSERVABLES: dict[str, tuple[type, str, str]] = {**STATE, **EVENTS}
 
 
-def edge_sites(cfg) -> np.ndarray:
-    """Indices of the sites on a closed boundary (empty when periodic)."""
-    if cfg.lattice.boundary == "periodic":
-        return np.zeros(0, dtype=np.int64)
-    x, y, z = coordinates(cfg.lattice.shape)
-    nx, ny, nz = full_shape(cfg.lattice.shape)
-    edge = (x == 0) | (x == nx - 1) | (y == 0) | (y == ny - 1)
-    if cfg.lattice.dim == 3:
-        edge |= (z == 0) | (z == nz - 1)
-    return np.flatnonzero(edge)
+
+def _of(cfg, part: str) -> dict[str, tuple[type, str, str]]:
+    return {k: v for c in components.active(cfg) for k, v in getattr(c, part).items()}
 
 
-class Observer:
-    """Computes the STATE observables on a backend's arrays (``xp``): the
-    NumPy reference's way; the kernel backends reduce them on the device
-    (kernels/observe.cu, the twin of this class)."""
+def events_for(cfg) -> dict[str, tuple[type, str, str]]:
+    """The events a run of ``cfg`` counts: those of its components (a
+    component a config does not switch on adds none, so its run files stay
+    as they were)."""
+    return _of(cfg, "events")
 
-    def __init__(self, cfg, xp):
-        self.xp = xp
-        self.edge = xp.asarray(edge_sites(cfg))
-        self.exhaustion_threshold = cfg.immune.exhaustion_threshold
 
-    def __call__(self, state) -> dict:
-        xp = self.xp
-        t = state.clones
-        n = state.n_clones
-        pop = t["population"][1:n].astype(xp.uint64)
-        flags = t["flags"][1:n]
-        cells = int(pop.sum())
-        recog, muts, neo = (int((pop * t[name][1:n].astype(xp.uint64)).sum())
-                            for name in ("recognition", "mutations_total", "neoantigens"))
-        tc = state.sites["tcell"]
-        present = tc != 0
-        stuck = present & ~can_kill(tc, self.exhaustion_threshold)
-        return {
-            "tumour_cells": cells,
-            "live_clones": int(xp.count_nonzero(pop)),
-            "pdl1_cells": int(pop[(flags & CLONE_PDL1) != 0].sum()),
-            "hla_loss_cells": int(pop[(flags & CLONE_HLA) != 0].sum()),
-            "mean_recognition": recog / cells / 2.0**32 if cells else 0.0,
-            "tmb": muts / cells if cells else 0.0,
-            "neoantigen_load": neo / cells if cells else 0.0,
-            "edge_cells": int(xp.count_nonzero(state.sites["clone"][self.edge])) if len(self.edge) else 0,
-            "tcells": int(xp.count_nonzero(present)),
-            "tcells_exhausted": int(xp.count_nonzero(stuck)),
-        }
+def state_for(cfg) -> dict[str, tuple[type, str, str]]:
+    """The state observables of a run of ``cfg`` (see :func:`events_for`)."""
+    return _of(cfg, "observables")
+
+
+def observables_for(cfg) -> dict[str, tuple[type, str, str]]:
+    """What a run file of ``cfg`` records every step, in OBSERVABLES order.
+
+    >>> from gpusim.config import Config
+    >>> list(observables_for(Config())) == list(OBSERVABLES)
+    True
+    """
+    return {**state_for(cfg), **events_for(cfg)}
+
+
+# The NumPy twin of the device reductions (kernels/observe.cu) is
+# gpusim.reference.observe.Observer.

@@ -17,7 +17,7 @@ import numpy as np
 from .backends import make_backend
 from .config import Config
 from .errors import InputError
-from .observables import EVENTS, OBSERVABLES
+from .observables import OBSERVABLES, events_for, observables_for
 from .progress import Progress
 from .signals import StepAbandoned, StopOnSignal
 from .state import State
@@ -30,7 +30,7 @@ class Simulation:
     def __init__(self, cfg: Config, backend: str = "auto", state: State | None = None):
         self.cfg = cfg
         self.backend = make_backend(backend, cfg, state)
-        self.last_observables: dict[str, int] = self._row({k: np.zeros(1, np.int64) for k in EVENTS})
+        self.last_observables: dict[str, int] = self._row({k: np.zeros(1, np.int64) for k in events_for(cfg)})
 
     @property
     def backend_name(self) -> str:
@@ -52,7 +52,8 @@ class Simulation:
 
     def _row(self, events: dict) -> dict[str, int]:
         values = {**self.backend.observe(), **events}
-        return {name: (float if OBSERVABLES[name][0] is np.float64 else int)(values[name][0]) for name in OBSERVABLES}
+        return {name: (float if OBSERVABLES[name][0] is np.float64 else int)(values[name][0])
+                for name in observables_for(self.cfg)}
 
     def step(self) -> dict[str, int]:
         """Advance one step and return its observables."""
@@ -106,7 +107,7 @@ def resume_member(path: str | Path, steps: int | None = None):
     with reading(path), open_run_file(path) as f:
         cfg = read_config(f)
         status = str(f.attrs.get("status", "?"))
-        groups = [f"observables/{name}" for name in OBSERVABLES] + [f"fields/{n}" for n in f.get("fields", {})]
+        groups = [f"observables/{name}" for name in observables_for(cfg)] + [f"fields/{n}" for n in f.get("fields", {})]
         for group in groups:  # what the continued run truncates and appends to
             for part in ("step", "time", "value"):
                 require(f, f"{group}/{part}")

@@ -26,13 +26,13 @@ def _busy_config() -> Config:
 
 
 def test_every_params_field_is_written_by_the_host(monkeypatch):
-    from gpusim.engine import backend
+    from gpusim.engine import param_table
     from gpusim.engine.backend import KernelBackend
     from gpusim.engine.device import CpuDevice
     from gpusim.state import initial_state
 
     written: set[str] = set()
-    static, per_step = backend.write_params, KernelBackend.set_params
+    static, per_step = param_table.write_params, param_table.ParamTable.set_fields
 
     def spy_static(record, **values):
         written.update(values)
@@ -40,10 +40,10 @@ def test_every_params_field_is_written_by_the_host(monkeypatch):
 
     def spy_step(self, rows, **values):
         written.update(values)
-        per_step(self, rows, **values)
+        return per_step(self, rows, **values)
 
-    monkeypatch.setattr(backend, "write_params", spy_static)
-    monkeypatch.setattr(KernelBackend, "set_params", spy_step)
+    monkeypatch.setattr(param_table, "write_params", spy_static)
+    monkeypatch.setattr(param_table.ParamTable, "set_fields", spy_step)
     cfg = _busy_config()
     be = KernelBackend(CpuDevice(), [cfg], [initial_state(cfg)])
     for _ in range(cfg.simulation.steps):
@@ -66,8 +66,10 @@ def test_constants_counters_and_state_bits_come_from_the_header():
     from gpusim import params, state
 
     c = abi.constants()
-    assert abi.COUNTERS == {"divisions": 0, "deaths": 1, "kills": 2, "recruited": 3, "expansions": 4,
-                            "tcell_deaths": 5, "transferred": 6}
+    first = {"divisions": 0, "deaths": 1, "kills": 2, "recruited": 3, "expansions": 4, "tcell_deaths": 5,
+             "transferred": 6}
+    assert {k: abi.COUNTERS[k] for k in first} == first  # a new component's counters come after these
+    assert len(set(abi.COUNTERS.values())) == len(abi.COUNTERS)
     assert max(abi.COUNTERS.values()) < c["N_COUNTERS"]
     assert set(EVENTS) == set(abi.COUNTERS) | {"new_clones"}, "every kernel counter is an observable"
     assert (state.CELL_STEM, state.TCELL_PRESENT, state.CLONE_HLA) == (c["CELL_STEM"], c["TCELL_PRESENT"],

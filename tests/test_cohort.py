@@ -11,7 +11,7 @@ from conftest import cli, gpusim
 from sweep_util import write_sweep
 
 from gpusim.analysis import spatial
-from gpusim.sweep import store
+from gpusim.sweepdir import store
 
 # Two arms that differ: the treated arm gets a strong chemotherapy pulse on day 0.5.
 COHORT = """
@@ -71,7 +71,7 @@ def test_summarize_and_plot_show_phenotypes(cohort, tmp_path, capsys):
     control = table[(table["arm"] == "control") & table["phenotype"].isin(spatial.PHENOTYPES)]
     row = next(line.split() for line in proc.stdout.splitlines() if line.strip().startswith("control"))
     assert row[-3:] == [f"{100 * (control['phenotype'] == p).mean():.0f}" for p in spatial.PHENOTYPES]
-    from gpusim.sweep.plots import figure
+    from gpusim.plots.sweep import figure
 
     titles = [ax.get_title() for ax in figure(cohort).axes]
     assert "arm control: immune phenotype, last frame" in titles and "arm chemo: immune phenotype, last frame" in titles

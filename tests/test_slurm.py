@@ -21,7 +21,7 @@ from conftest import assert_one_line_error, cli, gpusim
 from sweep_util import (SLOW_BASE, SLOW_GRID, SMALL, assert_each_run_once, assert_same_runs, run_files, wait_for,
                         write_sweep)
 
-from gpusim.sweep.runs import load_plan
+from gpusim.sweepdir.runs import load_plan
 
 JOB_TIMEOUT_S = 180
 

@@ -17,10 +17,10 @@ from sweep_util import SMALL, assert_same_runs, run_files, write_sweep
 
 from gpusim.config import parse_override
 from gpusim.outcome import OUTCOMES
-from gpusim.sweep import store
+from gpusim.sweepdir import store
 from gpusim.sweep.driver import run_sweep
-from gpusim.sweep.runs import expand, load_plan, run_id, run_seed, toml_value
-from gpusim.sweep.spec import parse_spec
+from gpusim.sweepdir.runs import expand, load_plan, run_id, run_seed, toml_value
+from gpusim.sweepdir.spec import parse_spec
 
 
 # ------------------------------------------------------------------ spec
@@ -392,7 +392,7 @@ def test_plot_writes_a_png_with_three_kinds_of_panel(small_serial, tmp_path, cap
     proc = cli(capsys, "plot", out, "-o", png)
     assert proc.returncode == 0, proc.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
-    from gpusim.sweep.plots import figure
+    from gpusim.plots.sweep import figure
 
     titles = [ax.get_title() for ax in figure(out).axes]
     assert "arm control" in titles and "arm anti-PD-1" in titles

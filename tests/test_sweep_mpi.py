@@ -16,7 +16,7 @@ from conftest import cli_env, gpusim
 from sweep_util import (SLOW_BASE, SLOW_GRID, SMALL, assert_each_run_once, assert_same_runs, mpiexec, popen_ended,
                         run_files, wait_for, write_sweep)
 
-from gpusim.sweep.runs import load_plan
+from gpusim.sweepdir.runs import load_plan
 
 pytestmark = pytest.mark.slow
 

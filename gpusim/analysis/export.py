@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..components import SITE_FRAMES
 from ..errors import InputError
 from ..state import TCELL_EXHAUSTION_MAX, TCELL_EXHAUSTION_SHIFT, TCELL_KILLS_MASK, TCELL_PRESENT
 
@@ -57,7 +58,11 @@ def cells_table(run, frame: int = -1):
         raise InputError(f"--frame {frame}: {run.path} has {n} frames")
     clone = clones[frame]
     tc = run.frames("tcells")[frame] if "tcells" in run.fields else np.zeros(clone.shape, np.uint8)
-    occupied = np.flatnonzero((clone.ravel() > 0) | ((tc.ravel() & TCELL_PRESENT) != 0))
+    # Layers of other components (gpusim.components), exported as they are stored.
+    others = {name: run.frames(name)[frame].ravel() for name in SITE_FRAMES
+              if name not in ("tumour_clone", "tcells") and name in run.fields}
+    occupied = np.flatnonzero((clone.ravel() > 0) | ((tc.ravel() & TCELL_PRESENT) != 0)
+                              | np.any([v != 0 for v in others.values()], axis=0))
     coords = np.unravel_index(occupied, clone.shape)[::-1]  # C order (z, y, x) -> x, y, z
     table = {axis: c.astype(np.int64) for axis, c in zip("xyz", coords)}
     ids = clone.ravel()[occupied]
@@ -69,7 +74,7 @@ def cells_table(run, frame: int = -1):
     table.update(clone=ids, pdl1=(flags & CLONE_PDL1) != 0, hla=(flags & CLONE_HLA) != 0,
                  tcell=((t & TCELL_PRESENT) != 0).astype(np.uint8),
                  tcell_exhaustion=(t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX,
-                 tcell_kills_left=t & TCELL_KILLS_MASK)
+                 tcell_kills_left=t & TCELL_KILLS_MASK, **{name: v[occupied] for name, v in others.items()})
     return pd.DataFrame(table), int(clones.steps[frame])
 
 
@@ -99,8 +104,8 @@ def export_sweep(path: str | Path, out_dir: str | Path, fmt: str = "csv") -> lis
     """Write a sweep's summary and every run's observables into ``out_dir``."""
     import pandas as pd
 
-    from ..sweep import store
-    from ..sweep.summary import collect
+    from ..sweepdir import store
+    from .sweep_summary import collect
     from .run import open_run
 
     path, out_dir = Path(path), Path(out_dir)

@@ -96,7 +96,7 @@ def _final_observable(out_dir: Path, df, name: str):
     import h5py
     import pandas as pd
 
-    from ..sweep import store
+    from ..sweepdir import store
 
     values = []
     for row in df.itertuples():
@@ -123,8 +123,8 @@ def indices(out_dir: str | Path, output: str = "outcome"):
     plus ``points`` (parameter points used) and ``output``."""
     import pandas as pd
 
-    from ..sweep import store
-    from ..sweep.summary import collect
+    from ..sweepdir import store
+    from .sweep_summary import collect
 
     out_dir = Path(out_dir)
     header, _ = store.load_runs(out_dir)
@@ -158,7 +158,7 @@ def indices(out_dir: str | Path, output: str = "outcome"):
 
 
 def _design(spec_path: Path) -> str:
-    from ..sweep.spec import load_spec
+    from ..sweepdir.spec import load_spec
 
     spec, _ = load_spec(spec_path)
     return spec.random.design if spec.random is not None else "grid"

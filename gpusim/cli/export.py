@@ -31,7 +31,7 @@ def main(args) -> int:
     out = Path(args.output) if args.output else path.parent / f"{path.stem if path.is_file() else path.name}_export"
     check_output_dir(out)
     if path.is_dir():
-        from ..sweep import store
+        from ..sweepdir import store
 
         store.load_runs(path)  # a directory that is not a sweep: one line, before anything is written
         out.mkdir(exist_ok=True)

@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
 def plot_dir(path: Path, args) -> list[Path]:
     """Sweep maps of a ``gpusim sweep`` output directory: outcome phase
     diagram, response rate per arm, waterfall (default DIR/sweep.png)."""
-    from ..sweep.plots import plot_dir as sweep_plot
+    from ..plots.sweep import plot_dir as sweep_plot
 
     if args.movie:
         raise InputError(f"{path}: --movie needs a run file, not a sweep directory")

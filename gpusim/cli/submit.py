@@ -39,8 +39,8 @@ def add_parser(sub) -> None:
 
 def main(args) -> int:
     from ..backends import BACKENDS
-    from ..sweep import store
-    from ..sweep.runs import load_plan
+    from ..sweepdir import store
+    from ..sweepdir.runs import load_plan
     from ..sweep.slurm import SbatchRequest, log_path, render, submit
 
     plan = load_plan(args.spec)  # a bad spec fails here, not hours later in the queue

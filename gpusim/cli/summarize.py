@@ -28,7 +28,7 @@ def main(args) -> int:
 
 def summarize_dir(path: Path) -> str:
     """Outcome and response rates per arm and parameter bin of a sweep directory."""
-    from ..sweep.summary import summarize_dir as sweep_summary
+    from ..analysis.sweep_summary import summarize_dir as sweep_summary
 
     return sweep_summary(path)
 

@@ -32,7 +32,7 @@ def main(args) -> int:
 
     from ..batch import parse_batch
     from ..sweep.driver import describe_plan, run_sweep
-    from ..sweep.runs import load_plan
+    from ..sweepdir.runs import load_plan
 
     if args.dry_run:
         print(describe_plan(load_plan(args.spec), Path(args.output) if args.output else None))

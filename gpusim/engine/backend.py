@@ -29,44 +29,26 @@ from typing import Any
 
 import numpy as np
 
-from .. import abi, components
+from .. import components
 from ..abi import COUNTERS, OBSERVED
 from ..config import Config
-from ..params import ModelParams, model_params, step_params
-from ..state import State, clone_capacity, initial_params
-from ..step import Backend
-from ..therapy import at_step
+from ..params import ModelParams, model_params
+from ..state import State
+from ..step import BatchBackend, PhaseRunner
 from . import initial, tiles
+from .arrays import ALL_ONES, DeviceArrays
+from .param_table import ParamTable, therapy_groups
 
 #: Device sums over tumour cells -> (the per-cell mean observable, scale):
 #: the mean is sum / cells / scale, taken on the host in float64.
 _PER_CELL_SUMS = {"recognition_sum": ("mean_recognition", 2.0**32), "mutation_sum": ("tmb", 1.0),
                   "neoantigen_sum": ("neoantigen_load", 1.0)}
 
-ALL_ONES = 0xFF  # claim[] between phases: every byte of every entry (NO_BID)
 #: Counted by tcell_death after a step (so only when the immune phases run).
 TCELL_OBSERVABLES = tuple(components.TCELLS.observables)
 
 #: ModelParams fields that shape arrays or launches: equal across a batch.
 SHARED = ("shape", "periodic", "field_shape", "coarsen", "field_dim", "immune_on")
-
-
-def write_params(record: np.ndarray, **values) -> None:
-    """Set fields of a one-run Params record; an array shorter than its
-    field fills the front (the neighbour offsets), the rest stays 0."""
-    for k, v in values.items():
-        if np.ndim(v):
-            record[k][0, : len(v)] = v
-        else:
-            record[k] = v
-
-
-def run_params(cfg: Config, mp: ModelParams) -> np.ndarray:
-    """One run's ``Params`` record: every field named like a ModelParams or
-    InitialParams attribute (the rest are per step or per launch)."""
-    P = abi.params_record()
-    write_params(P, **abi.params_values(mp), **abi.params_values(initial_params(cfg)))
-    return P
 
 
 def check_batchable(mps: list[ModelParams]) -> None:
@@ -89,24 +71,16 @@ class BatchStep:
     transfers: dict[int, tuple]
 
 
-class _Schedule:
-    """Runs that follow one therapy schedule from the same step: the
-    schedule is evaluated once per step for all of them, and their Params
-    change only when the therapy does (host work per step is per group,
-    not per run)."""
-
-    def __init__(self, cfg: Config, rows: list[int]):
-        self.cfg = cfg
-        self.rows = rows
-        self.therapy = None
-
-
-class KernelBackend(Backend):
+class KernelBackend(PhaseRunner, BatchBackend):
     """Runs the kernels of ``kernels/`` for a batch of runs on a :mod:`~gpusim.engine.device`.
 
-    The phases are the :class:`~gpusim.step.Backend` phases, each one launch
-    sequence over every active run; :meth:`step` runs them through
-    :meth:`~gpusim.step.Backend.run_phases` like every backend."""
+    Three parts: the device state (:class:`~gpusim.engine.arrays.DeviceArrays`,
+    ``arrays``: allocation and growth; its arrays read as attributes of the
+    backend, ``be.sites``, ``be.claim``), the per-run parameter table
+    (:class:`~gpusim.engine.param_table.ParamTable`, ``table``, with the
+    therapy groups that update it), and the phase orchestration here: each
+    phase one launch sequence over every active run, run by
+    :meth:`~gpusim.step.PhaseRunner.run_phases` like every backend."""
 
     side = "engine"  # gpusim.engine.phases
 
@@ -122,27 +96,17 @@ class KernelBackend(Backend):
             raise ValueError("a batch needs one state (or None) per config, and at least one run")
         self.device = device
         self.name = device.name
-        self.xp = xp = device.xp
+        self.xp = device.xp
         self.cfgs = list(cfgs)
         self.mps = [model_params(c) for c in cfgs]
         check_batchable(self.mps)
         self.mp = self.mps[0]  # the shared shapes
         self.cfg = self.cfgs[0]
-        B, n = len(cfgs), self.mp.n_sites
-        self.steps = np.zeros(B, dtype=np.int64)
-        self.n_clones = np.full(B, 2, dtype=np.int64)
-        # Scratch, as the components declare it (claim[]: all ones between
-        # phases; initial_sites writes every entry).
-        self.scratch_names = tuple(components.scratch(self.cfg))
-        for name, (dt, size) in components.scratch(self.cfg).items():
-            setattr(self, name, xp.zeros((B, components.scratch_width(size, n, self.mp.n_field)), dtype=dt))
-        self.counters = xp.zeros((B, abi.constants()["N_COUNTERS"]), dtype=xp.uint64)
-        self.params = np.concatenate([run_params(c, mp) for c, mp in zip(self.cfgs, self.mps)])
-        self.active = np.arange(B)
-        self._fields = np.zeros(B, dtype=abi.struct_dtype("Fields"))
-        self._params_buf = self._fields_buf = None
+        self.arrays = DeviceArrays(device, self.cfgs)
+        self.table = ParamTable(self.cfgs, self.mps)
+        self.active = np.arange(len(cfgs))
+        self._fields_buf = None
         self._observed: dict | None = None
-        initial.allocate(self)
         tiles.setup(self)
         if any(s is None for s in states):
             initial.build(self)
@@ -150,67 +114,55 @@ class KernelBackend(Backend):
             device.fill_bytes(self.claim, ALL_ONES)
         for b, s in enumerate(states):
             if s is not None:
-                self._load(b, s)
+                self.arrays.load(b, s)
         self.refresh_fields()
         tiles.mark_all(self)
-        self._groups: dict[tuple, _Schedule] = {}
-        for b, cfg in enumerate(self.cfgs):
-            key = (cfg.simulation.dt_minutes, repr(cfg.therapy), int(self.steps[b]))
-            self._groups.setdefault(key, _Schedule(cfg, [])).rows.append(b)
+        self._groups = therapy_groups(self.cfgs, self.steps)
 
-    def _load(self, b: int, state: State) -> None:
-        """Copy a host state into run ``b``'s rows."""
-        self.ensure_clone_capacity(len(next(iter(state.clones.values()))))
-        for part in ("sites", "extra"):
-            for k, v in getattr(state, part).items():
-                self.device.upload(getattr(self, part)[k][b], np.asarray(v))
-        for k, v in state.clones.items():
-            row = np.zeros(self.clones[k].shape[1], dtype=self.clones[k].dtype)
-            row[: len(v)] = v
-            self.device.upload(self.clones[k][b], row)
-        self.steps[b], self.n_clones[b] = state.step, state.n_clones
+    def __getattr__(self, name: str):
+        # The device arrays (sites, clones, extra, scratch, counters, steps,
+        # n_clones) read as the backend's own: phase code says be.claim.
+        arrays = self.__dict__.get("arrays")
+        if arrays is None:
+            raise AttributeError(name)
+        return getattr(arrays, name)
 
     @property
     def n_runs(self) -> int:
         return len(self.cfgs)
 
-    # ----------------------------------------------------------- records
-    def _row_arrays(self, b: int) -> dict[str, Any]:
-        arrays = {k: v[b] for k, v in self.sites.items()}
-        arrays.update({f"clone_{k}": v[b] for k, v in self.clones.items()})
-        arrays.update({k: v[b] for k, v in self.extra.items()})
-        arrays.update({k: getattr(self, k)[b] for k in self.scratch_names}, counters=self.counters[b])
-        arrays.update(tiles.row_arrays(self, b))
-        return arrays
+    @property
+    def steps(self) -> np.ndarray:
+        return self.arrays.steps
 
+    # ----------------------------------------------------------- records
     def refresh_fields(self) -> None:
         """Rebuild every run's Fields pointers (after any array is reallocated)."""
-        for b in range(self.n_runs):
-            self._fields[b] = self.device.fields_record(self._row_arrays(b))[0]
-        self._fields_buf = None
+        self.arrays.refresh_fields()
 
-    def _buffers(self, rows=None):
-        """Params and Fields of ``rows`` (default: the active runs) where kernels read them."""
+    def _fields_buffer(self, rows=None):
+        fields = self.arrays.fields
         if rows is not None:
-            return self.device.params_buffer(self.params[rows]), self.device.fields_buffer(self._fields[rows])
-        all_active = len(self.active) == self.n_runs
-        if self._params_buf is None:
-            self._params_buf = self.device.params_buffer(self.params if all_active else self.params[self.active])
-        if self._fields_buf is None:
-            self._fields_buf = self.device.fields_buffer(self._fields if all_active else self._fields[self.active])
-        return self._params_buf, self._fields_buf
+            return self.device.fields_buffer(fields[rows])
+        if self._fields_buf is None or self.arrays.fields_dirty:
+            all_active = len(self.active) == self.n_runs
+            self._fields_buf = self.device.fields_buffer(fields if all_active else fields[self.active])
+            self.arrays.fields_dirty = False
+        return self._fields_buf
 
-    def set_params(self, rows, **values) -> None:
-        """Set Params fields of runs ``rows`` (uploaded before the next launch)."""
-        for k, v in values.items():
-            self.params[k][rows] = v
-        self._params_buf = None
+    def set_fields(self, rows, **values) -> None:
+        """Set Params fields of runs ``rows`` (uploaded before the next launch, if changed)."""
+        self.table.set_fields(rows, **values)
+
+    def buffers(self, rows=None):
+        """Params and Fields records of ``rows`` (default: the active runs) where kernels read them."""
+        return self.table.buffer(self.device, self.active, rows), self._fields_buffer(rows)
 
     def launch(self, kernel: str, n_threads: int, sub: int = 0, rows=None) -> None:
         """``kernel`` over ``n_threads`` threads of every active run (or of
         ``rows`` only); ``sub`` is its substep argument (diffusion substep,
         T-cell move), the same for every run."""
-        params, fields = self._buffers(rows)
+        params, fields = self.buffers(rows)
         n_runs = len(self.active) if rows is None else len(rows)
         self.device.launch(kernel, n_threads, params, fields, sub, n_runs)
 
@@ -231,48 +183,26 @@ class KernelBackend(Backend):
         return self.device.to_host(self.counters)[self.active].astype(np.int64)
 
     def ensure_clone_capacity(self, needed: int) -> None:
-        """Clone columns with room for ``needed`` rows in every run (the
-        state's doubling rule; contents kept by device copies, row by row)."""
-        cap = self.clones["population"].shape[1]
-        new_cap = clone_capacity(cap, needed)
-        if new_cap == cap:
-            return
-        for name, col in self.clones.items():
-            grown = self.xp.zeros((self.n_runs, new_cap), dtype=col.dtype)
-            for b in range(self.n_runs):
-                self.device.copy(grown[b, :cap], col[b])
-            self.clones[name] = grown
-        self.refresh_fields()
-
-    def _ensure_width(self, name: str, width: int) -> None:
-        buf = getattr(self, name)
-        if width > buf.shape[1]:
-            setattr(self, name, self.xp.zeros((self.n_runs, max(2 * buf.shape[1], width)), dtype=buf.dtype))
-            self.refresh_fields()
+        self.arrays.ensure_clone_capacity(needed)
 
     def ensure_new_sites(self, width: int) -> None:
         """Room for ``width`` compacted site indices per run."""
-        self._ensure_width("new_sites", width)
+        self.arrays.ensure_width("new_sites", width)
 
     def ensure_selected(self, needed: int) -> None:
         """Room for ``needed`` bids per run in the selection buffer (select.cu)."""
-        self._ensure_width("selected", needed)
+        self.arrays.ensure_width("selected", needed)
 
     # ------------------------------------------------------------------ step
     def _therapy(self) -> BatchStep:
-        """Update the Params of runs whose therapy changes this step; the
-        adoptive transfers due now."""
+        """Update the Params of runs whose therapy changes this step (once
+        per therapy group); the adoptive transfers due now."""
         transfers = {}
-        for g in self._groups.values():
-            if not g.rows:
-                continue
-            th = at_step(g.cfg, int(self.steps[g.rows[0]]))
-            if th != g.therapy:
-                g.therapy = th
-                for b in g.rows:
-                    self.set_params(b, **abi.params_values(step_params(self.mps[b], th)))
-            if th.transfers:
-                transfers.update({b: th.transfers for b in g.rows})
+        for g in self._groups:
+            if g.rows:
+                due = g.apply(self.table, self.mps, int(self.steps[g.rows[0]]))
+                if due:
+                    transfers.update({b: due for b in g.rows})
         return BatchStep(transfers)
 
     def step(self) -> dict[str, np.ndarray]:
@@ -287,14 +217,15 @@ class KernelBackend(Backend):
 
     def begin_step(self, bs: BatchStep) -> None:
         self.device.fill_bytes(self.counters, 0)
-        self.set_params(self.active, step=self.steps[self.active])
+        self.set_fields(self.active, step=self.steps[self.active])
 
     def end_step(self, events: dict) -> None:
         """The state observables come back with the step's counts in one
         transfer (:meth:`observe`).  The per-site ones were counted by the
         kernel that last changed the T-cell layer (tcell_death); the tumour
-        cells on the boundary and the clone tables are reduced now, over the rows of the
-        run with the most clones (rows past a run's own count hold zeros)."""
+        cells on the boundary and the clone tables are reduced now, the
+        latter over the rows of the run with the most clones (rows past a
+        run's own count hold zeros).  Tiles that emptied leave the lists."""
         tiles.sweep(self)
         rows = int(self.n_clones[self.active].max())
         self.launch("observe_clones", rows, sub=rows)
@@ -344,47 +275,28 @@ class KernelBackend(Backend):
         arrays stay readable until the backend is dropped)."""
         self.active = np.setdiff1d(self.active, rows)
         keep = set(self.active.tolist())
-        for g in self._groups.values():
+        for g in self._groups:
             g.rows = [b for b in g.rows if b in keep]
-        self._params_buf = self._fields_buf = None
+        self.table.invalidate()
+        self._fields_buf = None
         self._observed = None
 
     # --------------------------------------------------------------- access
     def run_state(self, b: int) -> State:
         """Run ``b``'s state as views of the device arrays."""
-        return State(step=int(self.steps[b]), n_clones=int(self.n_clones[b]),
-                     sites={k: v[b] for k, v in self.sites.items()},
-                     clones={k: v[b] for k, v in self.clones.items()},
-                     extra={k: v[b] for k, v in self.extra.items()})
-
-    @property
-    def state(self) -> State:
-        """Run 0's state (device views): the single-run view of a batch of one."""
-        return self.run_state(0)
+        return self.arrays.run_state(b)
 
     def host_state(self, b: int = 0) -> State:
         return self.run_state(b).map(lambda a: np.array(self.device.to_host(a)))
 
     def snapshot(self) -> dict:
         """Copies (on the device) of every run's state arrays and counts."""
-        copy = {part: {k: self._copy(v) for k, v in getattr(self, part).items()} for part in ("sites", "clones", "extra")}
-        copy["n_clones"] = self.n_clones.copy()
-        return copy
-
-    def _copy(self, a):
-        dst = self.xp.empty_like(a)
-        self.device.copy(dst, a)  # a memcpy on the GPU (no CuPy kernel to compile)
-        return dst
+        return self.arrays.snapshot()
 
     def restore(self, snap: dict) -> None:
         """Every run back at the abandoned step's start, scratch as a step expects it."""
-        for part in ("sites", "clones", "extra"):
-            setattr(self, part, snap[part])
-        self.n_clones = snap["n_clones"]
-        self.device.fill_bytes(self.claim, ALL_ONES)  # a move abandoned between propose and commit leaves bids
-        self.device.fill_bytes(self.counters, 0)
+        self.arrays.restore(snap)
         self._observed = None
-        self.refresh_fields()
         tiles.mark_all(self)
 
     def synchronize(self) -> None:
@@ -403,9 +315,7 @@ class KernelBackend(Backend):
 
     def state_bytes(self) -> int:
         """Persistent device memory of every run of the batch (state + scratch)."""
-        per_site = [getattr(self, k) for k, (_, size) in components.scratch(self.cfg).items()
-                    if size in ("sites", "field")]
-        return sum(a.nbytes for a in [*self.sites.values(), *self.extra.values(), *per_site])
+        return self.arrays.nbytes()
 
     def bytes_per_site(self) -> float:
         """Persistent device memory per site of one run (state + scratch)."""

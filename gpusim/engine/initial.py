@@ -11,29 +11,19 @@ from __future__ import annotations
 import numpy as np
 
 from .. import abi
-from ..components import field_arrays, site_arrays
-from ..state import CLONE_COLUMNS, initial_clone_table, initial_params
+from ..state import initial_clone_table, initial_params
 from .select import lowest_bids
 
 FOUNDERS = abi.constants()["SLOT_FOUNDERS"]
 
 
-def allocate(be) -> None:
-    """Device arrays for every run's state: site arrays uninitialised (the
-    initial_sites kernel, or a loaded state, writes every site), fields and
-    clone columns zero."""
-    xp, mp, runs = be.xp, be.mp, be.n_runs
-    be.sites = {name: xp.empty((runs, mp.n_sites), dtype=dt) for name, dt in site_arrays(be.cfg).items()}
-    be.extra = {name: xp.zeros((runs, mp.n_field), dtype=dt) for name, dt in field_arrays(be.cfg).items()}
-    be.clones = {name: xp.zeros((runs, 16), dtype=dt) for name, dt in CLONE_COLUMNS.items()}
-
-
 def build(be) -> None:
-    """Fill every run's state at step 0 (arrays from :func:`allocate`) and
+    """Fill every run's state at step 0 (arrays allocated by
+    :class:`~gpusim.engine.arrays.DeviceArrays`) and
     leave claim[] all ones."""
     be.refresh_fields()
     be.device.fill_bytes(be.counters, 0)
-    be.set_params(be.active, step=0)
+    be.set_fields(be.active, step=0)
     be.launch("initial_sites", be.mp.n_sites)
     founders = be.device.to_host(be.counters)[:, FOUNDERS]  # one contiguous transfer
     tables = [initial_clone_table(initial_params(cfg), int(f)) for cfg, f in zip(be.cfgs, founders)]
@@ -47,5 +37,5 @@ def build(be) -> None:
         be.device.fill_bytes(be.claim[b], 0xFF)  # all ones again
         be.ensure_new_sites(len(chosen))
         be.device.upload(be.new_sites[b, : len(chosen)], chosen)
-        be.set_params([b], n_new=len(chosen))
+        be.set_fields([b], n_new=len(chosen))
         be.launch("tcell_transfer_place", len(chosen), rows=[b])

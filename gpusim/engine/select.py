@@ -43,6 +43,6 @@ def lowest_bids(be, k: int, row: int) -> np.ndarray:
 
 def _count_below(be, row: int, below: int, capacity: int) -> int:
     be.device.fill_bytes(be.counters[row, SLOT : SLOT + 1], 0)
-    be.set_params([row], select_below=below, select_capacity=capacity)
+    be.set_fields([row], select_below=below, select_capacity=capacity)
     be.launch("select_below", be.mp.n_sites, rows=[row])
     return int(be.device.to_host(be.counters[row, SLOT : SLOT + 1])[0])

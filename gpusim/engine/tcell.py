@@ -21,7 +21,7 @@ def _transfer(be, due: dict[int, tuple[int, str]]) -> None:
     """One transfer in each run of ``due`` (run -> (cells, where)); only
     those runs take part in the launches."""
     rows = np.array(sorted(due))
-    be.set_params(rows, transfer_where_tumour=[int(due[b][1] == "tumour") for b in rows])
+    be.set_fields(rows, transfer_where_tumour=[int(due[b][1] == "tumour") for b in rows])
     be.launch("tcell_transfer_bid", be.mp.n_sites, rows=rows)
     counts = []
     for b in rows:
@@ -31,7 +31,7 @@ def _transfer(be, due: dict[int, tuple[int, str]]) -> None:
         be.ensure_new_sites(len(chosen))
         be.device.upload(be.new_sites[b, : len(chosen)], chosen)
         counts.append(len(chosen))
-    be.set_params(rows, n_new=counts)
+    be.set_fields(rows, n_new=counts)
     be.launch("tcell_transfer_place", max(counts), rows=rows)
 
 

@@ -35,7 +35,7 @@ def divide(be) -> np.ndarray:
     k = be.counts()[:, NEW_CLONES]
     if k.any():
         be.ensure_clone_capacity(int((be.n_clones[rows] + k).max()))
-        be.set_params(rows, n_clones=be.n_clones[rows], n_new=k)
+        be.set_fields(rows, n_clones=be.n_clones[rows], n_new=k)
         be.launch("tumour_found_clones", n_chunks)
         be.device.fill_bytes(be.found_chunks, 0)  # counts of the next step start at 0
         be.n_clones[rows] += k

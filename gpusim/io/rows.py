@@ -33,34 +33,36 @@ ROW_CHUNK = 4096
 class ObservableRows:
     """The ``/observables`` group of an open run file and its unwritten rows."""
 
-    def __init__(self, f: h5py.File, dt_days: float):
+    def __init__(self, f: h5py.File, dt_days: float, specs: dict | None = None):
         self.group = f["observables"]
         self.dt_days = dt_days
+        self.specs = OBSERVABLES if specs is None else specs  # the run's (gpusim.observables.observables_for)
         # Unwritten rows as chunks of arrays (a run of a batch gets its rows
         # many steps at a time: gpusim.batch).
-        self._pending: dict[str, list[np.ndarray]] = {name: [] for name in OBSERVABLES}
+        self._pending: dict[str, list[np.ndarray]] = {name: [] for name in self.specs}
         self._steps: list[np.ndarray] = []
         self._n = 0
         self.last_step: int | None = None  # last row recorded
 
     @classmethod
-    def create(cls, f: h5py.File, dt_days: float) -> "ObservableRows":
-        """Create the empty series of every observable."""
+    def create(cls, f: h5py.File, dt_days: float, specs: dict | None = None) -> "ObservableRows":
+        """Create the empty series of every observable (of ``specs``, default OBSERVABLES)."""
+        specs = OBSERVABLES if specs is None else specs
         obs = f.create_group("observables", track_order=True)  # readers list them in OBSERVABLES order
-        for name, (dtype, unit, desc) in OBSERVABLES.items():
+        for name, (dtype, unit, desc) in specs.items():
             g = obs.create_group(name)
             g.attrs["description"] = desc
             time_datasets(g, ROW_CHUNK)
             v = g.create_dataset("value", (0,), maxshape=(None,), dtype=dtype, chunks=(ROW_CHUNK,))
             v.attrs["unit"] = unit
-        return cls(f, dt_days)
+        return cls(f, dt_days, specs)
 
     @classmethod
-    def resume(cls, f: h5py.File, dt_days: float, step: int) -> "ObservableRows":
+    def resume(cls, f: h5py.File, dt_days: float, step: int, specs: dict | None = None) -> "ObservableRows":
         """The rows of an existing file, cut after ``step`` (they will be recomputed)."""
         for g in f["observables"].values():
             truncate(g, int(np.searchsorted(g["step"][()], step, side="right")))
-        rows = cls(f, dt_days)
+        rows = cls(f, dt_days, specs)
         rows.last_step = step
         return rows
 
@@ -71,21 +73,21 @@ class ObservableRows:
 
     def record(self, step: int, values: dict[str, int]) -> None:
         """Buffer one row (written at the next :meth:`write`)."""
-        self.record_rows(np.array([step], dtype=np.int64), {name: [values[name]] for name in OBSERVABLES})
+        self.record_rows(np.array([step], dtype=np.int64), {name: [values[name]] for name in self.specs})
 
     def record_rows(self, steps: np.ndarray, values: dict) -> None:
         """Buffer rows: ``steps`` and, per observable, one value per step."""
         if not len(steps):
             return
         self._steps.append(np.asarray(steps, dtype=np.int64))
-        for name, (dtype, _, _) in OBSERVABLES.items():
+        for name, (dtype, _, _) in self.specs.items():
             self._pending[name].append(np.asarray(values[name], dtype=dtype))
         self._n += len(steps)
         self.last_step = int(steps[-1])
 
     def _buffered(self, name: str) -> np.ndarray:
         chunks = self._pending[name]
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=OBSERVABLES[name][0])
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=self.specs[name][0])
 
     def write_nbytes(self) -> int:
         """Bytes the next :meth:`write` may allocate: whole chunks of ROW_CHUNK rows."""
@@ -93,7 +95,7 @@ class ObservableRows:
             return 0
         written = len(next(iter(self.group.values()))["step"])
         chunks = -(-(written + len(self._steps)) // ROW_CHUNK) - -(-written // ROW_CHUNK)
-        row = sum(8 + 8 + np.dtype(dtype).itemsize for dtype, _, _ in OBSERVABLES.values())  # step, time, value
+        row = sum(8 + 8 + np.dtype(dtype).itemsize for dtype, _, _ in self.specs.values())  # step, time, value
         return chunks * ROW_CHUNK * row
 
     def write(self) -> None:
@@ -101,7 +103,7 @@ class ObservableRows:
         if not self._steps:
             return
         steps = np.concatenate(self._steps)
-        for name in OBSERVABLES:
+        for name in self.specs:
             g = self.group[name]
             append(g["step"], steps)
             append(g["time"], steps * self.dt_days)

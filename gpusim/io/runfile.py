@@ -36,7 +36,7 @@ import numpy as np
 
 from ..config import Config
 from ..errors import InputError, WriteError
-from ..observables import OBSERVABLES
+from ..observables import observables_for
 from ..outcome import classify
 from .checkpoint import checkpoint_nbytes, checkpoint_step, current_slot, write_checkpoint
 from .frames import FIELDS, FieldSpec, FrameWriter, coarse_grid, xdmf_path  # noqa: F401 (imported from here too)
@@ -76,7 +76,7 @@ class RunWriter:
         self._setup(path, cfg, runtime_s=0.0)
         self.f = f = h5py.File(self.path, "w", libver=LIBVER)
         write_header(f, cfg, backend)
-        self.rows = ObservableRows.create(f, self.dt_days)
+        self.rows = ObservableRows.create(f, self.dt_days, observables_for(cfg))
         self.frames = FrameWriter.create(f, cfg, self.path)
         self._checkpoint_step: int | None = None  # none written yet
         f.attrs["status"] = "running"
@@ -93,13 +93,13 @@ class RunWriter:
         self._setup(path, cfg, runtime_s=0.0)
         self.f = f = open_for_writing(self.path, LIBVER)
         step = checkpoint_step(f)
-        missing = [n for n in OBSERVABLES if f"observables/{n}/value" not in f]
+        missing = [n for n in observables_for(cfg) if f"observables/{n}/value" not in f]
         if step is None or missing:
             f.close()
             raise InputError(f"{self.path}: has no checkpoint to continue from" if step is None
                              else f"{self.path}: missing dataset /observables/{missing[0]}/value")
         self.runtime0 = float(current_slot(f).attrs.get("runtime_s", 0.0))
-        self.rows = ObservableRows.resume(f, self.dt_days, step)
+        self.rows = ObservableRows.resume(f, self.dt_days, step, observables_for(cfg))
         self.frames = FrameWriter.resume(f, cfg, self.path, step)
         self._checkpoint_step = step
         for derived in DERIVED_GROUPS:

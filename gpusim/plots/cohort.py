@@ -58,7 +58,7 @@ def kaplan_meier(durations: np.ndarray, events: np.ndarray) -> tuple[np.ndarray,
 def _trajectories(out_dir: Path, df, name: str):
     import h5py
 
-    from ..sweep import store
+    from ..sweepdir import store
 
     series = {}
     for row in df[df["status"] == "complete"].itertuples():
@@ -78,7 +78,7 @@ def figure(path: str | Path, name: str = "tumour_cells"):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from ..sweep.summary import collect
+    from ..analysis.sweep_summary import collect
 
     out_dir = Path(path)
     df = collect(out_dir)

@@ -18,12 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import Config
-from ..observables import STATE, Observer
+from ..observables import state_for
 from ..params import model_params
 from ..signals import StepAbandoned
 from ..components import field_arrays, site_arrays
 from ..state import State
-from ..step import Backend, guards
+from .observe import Observer
+from ..step import Backend, BatchBackend, guards
 from .field import stencil_neighbours
 
 
@@ -58,7 +59,7 @@ class ReferenceBackend(Backend):
         return f"numpy {np.__version__} (reference)"
 
 
-class ReferenceBatch:
+class ReferenceBatch(BatchBackend):
     """B reference runs behind the batch interface (``step``, ``observe``,
     ``retire``, ``run_state``, ``host_state``, ``steps``, ``active``).
 
@@ -108,18 +109,13 @@ class ReferenceBatch:
 
     def observe(self) -> dict[str, np.ndarray]:
         per_run = [self.runs[b].observe() for b in self.active]
-        return {k: np.array([o[k] for o in per_run]) for k in STATE}
+        return {k: np.array([o[k] for o in per_run]) for k in state_for(self.cfgs[0])}
 
     def retire(self, rows) -> None:
         self.active = np.setdiff1d(self.active, rows)
 
     def run_state(self, b: int) -> State:
         return self.runs[b].state
-
-    @property
-    def state(self) -> State:
-        """Run 0's state: the single-run view of a batch of one."""
-        return self.run_state(0)
 
     def host_state(self, b: int = 0) -> State:
         return self.runs[b].host_state()

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from . import store
+from ..sweepdir import store
 from .queue import Tally, WorkQueue, serve_and_work, work_remotely, work_serially
-from .runs import Run, SweepPlan, load_plan
+from ..sweepdir.runs import Run, SweepPlan, load_plan
 from .worker import configure_rank, timed_batch
 
 log = logging.getLogger("gpusim")
@@ -216,7 +216,7 @@ def _guarded(comm, work) -> None:
 
 
 def _write_summary(out_dir: Path, progress: bool) -> Path | None:
-    from .summary import write_summary
+    from ..analysis.sweep_summary import write_summary
 
     try:
         return write_summary(out_dir)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..config import Config
-from .store import part_path, run_status
+from ..sweepdir.store import part_path, run_status
 
 log = logging.getLogger("gpusim")
 

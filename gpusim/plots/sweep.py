@@ -20,9 +20,9 @@ from ..analysis.spatial import NOT_EVALUABLE, PHENOTYPES
 from ..errors import InputError
 from ..io.paths import check_output, writing
 from ..outcome import OUTCOMES, PD_CHANGE, PR_CHANGE, RESPONSES
-from ..plots.style import PHENOTYPE_COLOURS
-from .store import load_runs
-from .summary import collect
+from .style import PHENOTYPE_COLOURS
+from ..sweepdir.store import load_runs
+from ..analysis.sweep_summary import collect
 
 RESPONSE_COLOURS = {"CR": "#1a9850", "PR": "#91cf60", "SD": "#bdbdbd", "PD": "#d73027", "NE": "#f0f0f0"}
 MAX_CELLS = 8  # distinct values per phase-diagram axis before values are binned

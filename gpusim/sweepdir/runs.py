@@ -102,7 +102,7 @@ class SweepPlan:
 def parameter_points(spec: SweepSpec) -> list[dict[str, Any]]:
     """Grid points crossed with the Latin hypercube sample, in a stable order.
 
-    >>> from gpusim.sweep.spec import parse_spec
+    >>> from gpusim.sweepdir.spec import parse_spec
     >>> spec = parse_spec({"seed": 3, "base": {"config": "b.toml"},
     ...     "grid": [{"key": "a.x", "values": [1, 2]}],
     ...     "random": {"samples": 2, "params": [{"key": "a.y", "min": 1.0, "max": 100.0, "scale": "log"}]}})

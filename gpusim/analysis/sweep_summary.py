@@ -36,12 +36,12 @@ from typing import Any
 import numpy as np
 
 from ..config import toml_value
-from ..analysis.spatial import PHENOTYPES
+from .spatial import PHENOTYPES
 from ..errors import InputError
 from ..io.reader import read_config
 from ..outcome import OUTCOMES, RESPONSES, tumour_change
 from ..therapy import therapy_start_day
-from . import store
+from ..sweepdir import store
 
 MISSING = "-"
 
@@ -99,7 +99,7 @@ def read_run(path: Path) -> dict[str, Any]:
 
 def _end_state(path: Path) -> dict[str, Any]:
     """Immune phenotype and T-cell densities of the run's last frame."""
-    from ..analysis.analyse import end_state
+    from .analyse import end_state
 
     try:
         return end_state(path) or {}

@@ -44,7 +44,7 @@ sample, or both, crossed), therapy arms and replicates::
 
 Unknown keys are errors, and every problem is one line naming the key:
 
->>> from gpusim.sweep.spec import parse_spec
+>>> from gpusim.sweepdir.spec import parse_spec
 >>> spec = parse_spec({"base": {"config": "b.toml"}, "seed": 1,
 ...                    "grid": [{"key": "tumour.death_rate_per_day", "min": 0.1, "max": 0.3, "num": 3}]})
 >>> spec.grid[0].points()
