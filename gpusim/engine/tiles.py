@@ -42,10 +42,6 @@ TILE_SITES = 1 << TILE_BITS
 COUNT = _C["TILE_COUNT"]
 MAX_OCCUPANCY = _C["MAX_OCCUPANCY"]
 
-#: The work arrays a run holds with tiles on (kernels/abi.cuh Fields).
-ARRAYS = ("tile_flags", "tile_list", "tile_span", "tile_chunks", "tile_groups", "tile_state")
-
-
 def geometry(shape: tuple[int, int, int], dim: int) -> dict[str, int]:
     """Tile bits along x and y and the tiles along each axis (``Params`` fields)."""
     bx, by = (2, 2) if dim == 3 else (3, 3)
@@ -60,8 +56,9 @@ def _chunks(n_tiles: int) -> tuple[int, int]:
 
 
 def setup(be) -> None:
-    """Allocate the tile arrays of every run of ``be`` and fill the tile
-    fields of their Params, when the batch steps by tiles."""
+    """Allocate the tile arrays of every run of ``be`` (scratch of its
+    DeviceArrays) and fill the tile fields of their Params, when the batch
+    steps by tiles."""
     be.tiles_on = bool(be.cfg.simulation.active_tiles)
     if not be.tiles_on:
         return
@@ -69,30 +66,23 @@ def setup(be) -> None:
     be.n_tiles = geo["n_tiles"]
     chunks, groups = _chunks(be.n_tiles)
     xp, B = be.xp, be.n_runs
-    be.tile_flags = xp.zeros((B, be.n_tiles), dtype=xp.uint8)
-    be.tile_list = xp.zeros((B, be.n_tiles), dtype=xp.uint32)
-    be.tile_span = xp.zeros((B, be.n_tiles), dtype=xp.uint32)
-    be.tile_chunks = xp.zeros((B, chunks), dtype=xp.uint32)
-    be.tile_groups = xp.zeros((B, groups), dtype=xp.uint32)
-    be.tile_state = xp.zeros((B, _C["TILE_STATE"]), dtype=xp.uint32)
-    be.scratch_names = (*be.scratch_names, *ARRAYS)
-    be.occupancy = components.occupancy(be.cfg)
-    if len(be.occupancy) > MAX_OCCUPANCY:
-        raise ValueError(f"at most {MAX_OCCUPANCY} occupancy arrays (kernels/abi.cuh), not {len(be.occupancy)}")
-    sizes = [be.sites[name].dtype.itemsize for name in be.occupancy]
-    be.set_params(np.arange(B), tiles_on=1, occupancy_bytes=sizes + [0] * (MAX_OCCUPANCY - len(sizes)), **geo)
-
-
-def row_arrays(be, b: int) -> dict:
-    """Run ``b``'s occupancy arrays, for its Fields record (a list: one pointer each)."""
-    return {"occupancy": [be.sites[name][b] for name in be.occupancy]} if be.tiles_on else {}
+    widths = {"tile_flags": (xp.uint8, be.n_tiles), "tile_list": (xp.uint32, be.n_tiles),
+              "tile_span": (xp.uint32, be.n_tiles), "tile_chunks": (xp.uint32, chunks),
+              "tile_groups": (xp.uint32, groups), "tile_state": (xp.uint32, _C["TILE_STATE"])}
+    be.arrays.scratch.update({name: xp.zeros((B, n), dtype=dt) for name, (dt, n) in widths.items()})
+    occupancy = components.occupancy(be.cfg)
+    if len(occupancy) > MAX_OCCUPANCY:
+        raise ValueError(f"at most {MAX_OCCUPANCY} occupancy arrays (kernels/abi.cuh), not {len(occupancy)}")
+    be.arrays.pointer_lists["occupancy"] = occupancy
+    sizes = [be.sites[name].dtype.itemsize for name in occupancy]
+    be.set_fields(np.arange(B), tiles_on=1, occupancy_bytes=[sizes + [0] * (MAX_OCCUPANCY - len(sizes))] * B, **geo)
 
 
 def launch_sites(be, kernel: str, sub: int = 0) -> None:
     """A per-site phase kernel over the active tiles of every active run
     (64 threads per list entry), or over every site with tiles off."""
     if be.tiles_on:
-        params, fields = be._buffers()
+        params, fields = be.buffers()
         be.device.launch_tiles(kernel, TILE_SITES, be.n_tiles, params, fields, sub, len(be.active))
     else:
         be.launch(kernel, be.mp.n_sites, sub=sub)
@@ -122,7 +112,7 @@ def mark_all(be) -> None:
 
 def launch_entries(be, kernel: str) -> None:
     """A kernel with one thread per entry of each active run's list."""
-    params, fields = be._buffers()
+    params, fields = be.buffers()
     be.device.launch_tiles(kernel, 1, be.n_tiles, params, fields, 0, len(be.active))
 
 
