@@ -91,9 +91,12 @@ typedef float f32;
 #define GPUSIM_TILE_BITS 6
 #define GPUSIM_TILE_CHUNK_SHIFT 8
 #define GPUSIM_TILE_GROUP_SHIFT 8
+// The vessel list's build counts chunks of 2^VESSEL_CHUNK_SHIFT sites.
+#define GPUSIM_VESSEL_CHUNK_SHIFT 12
 #define GPUSIM_TILE_COUNT 0
 #define GPUSIM_TILE_DIRTY 1
 #define GPUSIM_TILE_REBUILD 2
+#define GPUSIM_TILE_VESSELS 3
 #define GPUSIM_TILE_STATE 4
 // Site arrays whose non-zero entries make a tile active (one per component
 // that says so, gpusim/components.py Component.occupancy).
@@ -179,6 +182,8 @@ struct Params {
     u32 tny;
     u32 tnz;
     u32 n_tiles;
+    u32 tiles_dense_from;  // this many listed tiles or more: per-site phases visit every site
+    u32 vessels_listed;  // tcell_recruit visits Fields.vessel_list (tile_state[VESSELS] entries)
     u32 occupancy_bytes[GPUSIM_MAX_OCCUPANCY];  // element size of Fields.occupancy[q], 0 = unused
 };
 
@@ -210,6 +215,8 @@ struct Fields {
     u32* tile_span;  // and their extents: x | y << 4 | z << 8 (cut at the lattice's far faces)
     u32* tile_chunks;
     u32* tile_groups;
-    u32* tile_state;  // GPUSIM_TILE_COUNT, _DIRTY, _REBUILD
+    u32* tile_state;  // GPUSIM_TILE_COUNT, _DIRTY, _REBUILD, _VESSELS
+    u32* vessel_list;  // the vessel sites, in site order (they never change)
+    u32* vessel_chunks;
     u8* occupancy[GPUSIM_MAX_OCCUPANCY];
 };

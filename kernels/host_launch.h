@@ -40,16 +40,21 @@ static void gpusim_run_blocks(unsigned int nblocks, unsigned int nruns, const Pa
 }
 
 // Over the active tiles (tiles.cuh): `per_entry` threads for each entry of
-// each run's list (64 for a per-site phase, 1 for tiles_sweep).  The host
-// reads each run's list length where the kernels wrote it (host memory: no
+// each run's list (64 for a per-site phase, 1 for tiles_sweep), whose
+// length is tile_state[slot] (COUNT; VESSELS for the vessel list).  The
+// host reads each run's length where the kernels wrote it (host memory: no
 // copy), and runs only the blocks that cover it -- what the GPU does by an
 // early return in the blocks past the list.
 template <gpusim_kernel_fn K>
-static void gpusim_run_tiles(unsigned int per_entry, unsigned int nruns, const Params* P, const Fields* F, u32 sub)
+static void gpusim_run_tiles(unsigned int per_entry, unsigned int slot, unsigned int nruns, const Params* P,
+                             const Fields* F, u32 sub)
 {
     std::vector<long long> first(nruns + 1, 0);
     for (unsigned int r = 0; r < nruns; ++r) {
-        const long long threads = (long long)F[r].tile_state[GPUSIM_TILE_COUNT] * per_entry;
+        const u32 count = F[r].tile_state[slot];
+        // A per-site phase with most tiles listed visits every site (tiles.cuh phase_site).
+        const bool dense = per_entry == GPUSIM_TILE_SITES && count >= P[r].tiles_dense_from;
+        const long long threads = dense ? (long long)P[r].n_sites : (long long)count * per_entry;
         first[r + 1] = first[r] + (threads + GPUSIM_BLOCK_SIZE - 1) / GPUSIM_BLOCK_SIZE;
     }
     const long long total = first[nruns];
@@ -69,7 +74,7 @@ static void gpusim_run_tiles(unsigned int per_entry, unsigned int nruns, const P
 }
 
 // Exported launchers per kernel, gpusim_launch_<kernel>(nblocks, nruns, P, F, sub)
-// and gpusim_launch_tiles_<kernel>(per_entry, nruns, P, F, sub):
+// and gpusim_launch_tiles_<kernel>(per_entry, slot, nruns, P, F, sub):
 // gpusim/engine/host_build.py appends GPUSIM_HOST_LAUNCHER(name) for every
 // kernel of the sources.
 #define GPUSIM_HOST_LAUNCHER(name)                                                                   \
@@ -78,10 +83,11 @@ static void gpusim_run_tiles(unsigned int per_entry, unsigned int nruns, const P
     {                                                                                                \
         gpusim_run_blocks<name>(nblocks, nruns, P, F, sub);                                          \
     }                                                                                                \
-    extern "C" void gpusim_launch_tiles_##name(unsigned int per_entry, unsigned int nruns,           \
-                                               const Params* P, const Fields* F, u32 sub)            \
+    extern "C" void gpusim_launch_tiles_##name(unsigned int per_entry, unsigned int slot,            \
+                                               unsigned int nruns, const Params* P, const Fields* F, \
+                                               u32 sub)                                              \
     {                                                                                                \
-        gpusim_run_tiles<name>(per_entry, nruns, P, F, sub);                                         \
+        gpusim_run_tiles<name>(per_entry, slot, nruns, P, F, sub);                                   \
     }
 
 extern "C" int gpusim_max_threads(void) { return omp_get_max_threads(); }

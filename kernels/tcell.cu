@@ -58,7 +58,7 @@ __device__ __forceinline__ u32 nth_free_tcell_neighbour(const Params* P, const F
 GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
+    const u32 i = vessel_site(P, F);
     if (i >= P->n_sites) return;
     if (!F->vessel[i] || F->tcell[i]) return;
     const f32 c = F->chemokine[field_cell_of(P, site_coords(P, i))];

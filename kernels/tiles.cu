@@ -202,3 +202,54 @@ GPUSIM_KERNEL void observe_edge_tiles(GPUSIM_ARGS)
     }
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_EDGE_CELLS], edge);
 }
+
+// The vessel list (tiles.cuh vessel_site), built once per run: vessels per
+// chunk of sites, an exclusive prefix sum (one thread: once per run), then
+// each chunk's vessel sites in site order.
+__device__ __forceinline__ u32 vessel_n_chunks(const Params* P)
+{
+    return ((P->n_sites - 1) >> GPUSIM_VESSEL_CHUNK_SHIFT) + 1;
+}
+
+// Per chunk c of sites: vessel_chunks[c] = its vessel sites.
+//   min traffic: 1 B/site (vessel)
+GPUSIM_KERNEL void vessels_count(GPUSIM_ARGS)
+{
+    GPUSIM_BIND_RUN;
+    const u32 c = global_thread_index();
+    if (c >= vessel_n_chunks(P)) return;
+    const u32 i1 = min((c + 1) << GPUSIM_VESSEL_CHUNK_SHIFT, P->n_sites);
+    u32 n = 0;
+    for (u32 i = c << GPUSIM_VESSEL_CHUNK_SHIFT; i < i1; ++i) n += F->vessel[i] != 0;
+    F->vessel_chunks[c] = n;
+}
+
+// One thread: vessel_chunks becomes each chunk's first entry; the total is
+// tile_state[VESSELS].
+//   min traffic: 8 B/thread per chunk (once per run)
+GPUSIM_KERNEL void vessels_scan(GPUSIM_ARGS)
+{
+    GPUSIM_BIND_RUN;
+    if (global_thread_index() != 0) return;
+    const u32 n_chunks = vessel_n_chunks(P);
+    u32 run = 0;
+    for (u32 c = 0; c < n_chunks; ++c) {
+        const u32 n = F->vessel_chunks[c];
+        F->vessel_chunks[c] = run;
+        run += n;
+    }
+    F->tile_state[GPUSIM_TILE_VESSELS] = run;
+}
+
+// Per chunk: its vessel sites, in site order, from its first entry on.
+//   min traffic: 1 B/site (vessel) + 4 B per vessel
+GPUSIM_KERNEL void vessels_scatter(GPUSIM_ARGS)
+{
+    GPUSIM_BIND_RUN;
+    const u32 c = global_thread_index();
+    if (c >= vessel_n_chunks(P)) return;
+    const u32 i1 = min((c + 1) << GPUSIM_VESSEL_CHUNK_SHIFT, P->n_sites);
+    u32 e = F->vessel_chunks[c];
+    for (u32 i = c << GPUSIM_VESSEL_CHUNK_SHIFT; i < i1; ++i)
+        if (F->vessel[i]) F->vessel_list[e++] = i;
+}

@@ -33,8 +33,13 @@ __device__ __forceinline__ u32 phase_site(const Params* P, const Fields* F)
 {
     const u32 g = global_thread_index();
     if (!P->tiles_on) return g;
+    const u32 count = F->tile_state[GPUSIM_TILE_COUNT];
+    // Most tiles active (a lattice full of cells): every site, as dense
+    // stepping does -- visiting a site that holds nothing changes nothing,
+    // and the dense order is cheaper there.  host_launch.h decides alike.
+    if (count >= P->tiles_dense_from) return g;
     const u32 e = g >> GPUSIM_TILE_BITS;
-    if (e >= F->tile_state[GPUSIM_TILE_COUNT]) return GPUSIM_NO_SITE;
+    if (e >= count) return GPUSIM_NO_SITE;
     // The list holds each tile's first site and its extent along x, y, z
     // (tile_span, written once per build): no division per thread.
     const u32 l = g & (GPUSIM_TILE_SITES - 1u), span = F->tile_span[e];
@@ -61,4 +66,15 @@ __device__ __forceinline__ void tile_touch(const Params* P, const Fields* F, u32
         F->tile_flags[t] = 1;
         F->tile_state[GPUSIM_TILE_DIRTY] = 1;
     }
+}
+
+// The site of this thread of tcell_recruit: with tiles on, one thread per
+// vessel (Fields.vessel_list, built once: vessels never change; 2 % of the
+// sites are vessels, spread over every tile, so tiles would not thin them);
+// every site otherwise.
+__device__ __forceinline__ u32 vessel_site(const Params* P, const Fields* F)
+{
+    const u32 g = global_thread_index();
+    if (!P->vessels_listed) return g;
+    return g < F->tile_state[GPUSIM_TILE_VESSELS] ? F->vessel_list[g] : GPUSIM_NO_SITE;
 }

@@ -81,3 +81,21 @@ def test_run_files_identical_with_tiles_on_and_off(tmp_path):
     assert gpusim(*args, "-o", on).returncode == 0
     assert gpusim(*args, "-o", off, "--set", "simulation.active_tiles=false").returncode == 0
     assert_same_run(off, on)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_a_full_lattice_steps_every_site_identically(dim):
+    """Most tiles active (a tumour filling the box): per-site phases visit
+    every site (tiles.cuh phase_site); still the same bytes as dense stepping."""
+    require_backend("cpu")
+    from gpusim.engine.backend import KernelBackend
+    from gpusim.engine.device import CpuDevice
+
+    cfg = random_full_config(4000 + dim, dim, "von_neumann", "closed", steps=40)
+    cfg = cfg.model_copy(update={"tumour": cfg.tumour.model_copy(update={"initial_radius_cells": 40.0})})
+    be = KernelBackend(CpuDevice(), with_tiles(cfg, True))
+    assert tiles.active_fraction(be)[0] >= 7 / 8
+    on, on_obs = run_state(with_tiles(cfg, True), "cpu")
+    off, off_obs = run_state(with_tiles(cfg, False), "cpu")
+    assert_states_identical(on, off)
+    assert on_obs == off_obs

@@ -171,6 +171,10 @@ class KernelBackend(PhaseRunner, BatchBackend):
         tiles of every active run, or every site with tiles off (engine/tiles.py)."""
         tiles.launch_sites(self, kernel, sub)
 
+    def launch_vessels(self, kernel: str) -> None:
+        """A vessel kernel (recruitment) over each run's vessel sites with tiles on, every site otherwise."""
+        tiles.launch_vessels(self, kernel)
+
     def refresh_tiles(self) -> None:
         """After a phase that may put cells in new tiles: the active-tile
         lists rebuilt on the device where a tile was switched on."""

@@ -86,16 +86,17 @@ class Recorder:
             self._record(name, launch_bytes(name, n_threads, n_sites) * n_runs,
                          lambda: self._launch(name, n_threads, params, fields, sub, n_runs))
 
-        def launch_tiles(name, per_entry, max_entries, params, fields, sub=0, n_runs=1):
+        def launch_tiles(name, per_entry, slot, max_entries, params, fields, sub=0, n_runs=1):
             # Over active tiles (engine/tiles.py): the bytes of the sites
             # visited, each run's list length read back (profiling only).
-            from .tiles import COUNT, TILE_SITES
+            from .tiles import TILE_SITES
 
-            entries = int(dev.to_host(self.be.tile_state)[self.be.active, COUNT].sum())
+            entries = int(dev.to_host(self.be.tile_state)[self.be.active, slot].sum())
             per_site, per_thread = min_traffic()[name]
-            sites = entries * TILE_SITES if per_entry == TILE_SITES else 0
+            sites = entries * TILE_SITES if per_entry == TILE_SITES else entries
             self._record(name, per_site * sites + per_thread * entries * per_entry,
-                         lambda: self._launch_tiles(name, per_entry, max_entries, params, fields, sub, n_runs))
+                         lambda: self._launch_tiles(name, per_entry, slot, max_entries, params, fields, sub,
+                                                    n_runs))
 
         dev.launch = launch
         dev.launch_tiles = launch_tiles

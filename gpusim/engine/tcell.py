@@ -11,7 +11,7 @@ from .select import lowest_bids
 def recruit(be, transfers: dict[int, tuple]) -> None:
     """Recruitment at vessels, then the adoptive transfers due this step
     (``transfers``: run -> ((cells, where), ...))."""
-    be.launch("tcell_recruit", be.mp.n_sites)  # every site: vessels are everywhere (not tiled)
+    be.launch_vessels("tcell_recruit")
     for t in range(max((len(v) for v in transfers.values()), default=0)):
         _transfer(be, {b: v[t] for b, v in transfers.items() if len(v) > t})
     be.refresh_tiles()

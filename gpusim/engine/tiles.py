@@ -39,7 +39,7 @@ from .. import abi, components
 _C = abi.constants()
 TILE_BITS, CHUNK_SHIFT, GROUP_SHIFT = _C["TILE_BITS"], _C["TILE_CHUNK_SHIFT"], _C["TILE_GROUP_SHIFT"]
 TILE_SITES = 1 << TILE_BITS
-COUNT = _C["TILE_COUNT"]
+COUNT, VESSELS = _C["TILE_COUNT"], _C["TILE_VESSELS"]
 MAX_OCCUPANCY = _C["MAX_OCCUPANCY"]
 
 def geometry(shape: tuple[int, int, int], dim: int) -> dict[str, int]:
@@ -75,7 +75,10 @@ def setup(be) -> None:
         raise ValueError(f"at most {MAX_OCCUPANCY} occupancy arrays (kernels/abi.cuh), not {len(occupancy)}")
     be.arrays.pointer_lists["occupancy"] = occupancy
     sizes = [be.sites[name].dtype.itemsize for name in occupancy]
-    be.set_fields(np.arange(B), tiles_on=1, occupancy_bytes=[sizes + [0] * (MAX_OCCUPANCY - len(sizes))] * B, **geo)
+    # A lattice with most tiles active steps every site (tiles.cuh phase_site): from 7/8 of the tiles on.
+    be.set_fields(np.arange(B), tiles_on=1, occupancy_bytes=[sizes + [0] * (MAX_OCCUPANCY - len(sizes))] * B,
+                  tiles_dense_from=geo["n_tiles"] - geo["n_tiles"] // 8, **geo)
+    be.vessel_capacity = None
 
 
 def launch_sites(be, kernel: str, sub: int = 0) -> None:
@@ -83,7 +86,7 @@ def launch_sites(be, kernel: str, sub: int = 0) -> None:
     (64 threads per list entry), or over every site with tiles off."""
     if be.tiles_on:
         params, fields = be.buffers()
-        be.device.launch_tiles(kernel, TILE_SITES, be.n_tiles, params, fields, sub, len(be.active))
+        be.device.launch_tiles(kernel, TILE_SITES, COUNT, be.n_tiles, params, fields, sub, len(be.active))
     else:
         be.launch(kernel, be.mp.n_sites, sub=sub)
 
@@ -108,12 +111,41 @@ def mark_all(be) -> None:
     rows = np.arange(be.n_runs)
     be.launch("tiles_mark_all", be.n_tiles, rows=rows)
     refresh(be, rows)
+    if be.vessel_capacity is None and "vessel" in be.sites:
+        list_vessels(be)
 
 
 def launch_entries(be, kernel: str) -> None:
     """A kernel with one thread per entry of each active run's list."""
     params, fields = be.buffers()
-    be.device.launch_tiles(kernel, 1, be.n_tiles, params, fields, 0, len(be.active))
+    be.device.launch_tiles(kernel, 1, COUNT, be.n_tiles, params, fields, 0, len(be.active))
+
+
+def launch_vessels(be, kernel: str) -> None:
+    """tcell_recruit over each active run's vessel list (tiles on), or every site."""
+    if be.tiles_on:
+        if be.vessel_capacity:  # none: nothing to recruit at
+            params, fields = be.buffers()
+            be.device.launch_tiles(kernel, 1, VESSELS, be.vessel_capacity, params, fields, 0, len(be.active))
+    else:
+        be.launch(kernel, be.mp.n_sites)
+
+
+def list_vessels(be) -> None:
+    """Each run's vessel sites, in site order (kernels/tiles.cu), once: the
+    list's length is read back to size it (a start-up transfer, not a step's)."""
+    rows = np.arange(be.n_runs)
+    chunks = -(-be.mp.n_sites >> _C["VESSEL_CHUNK_SHIFT"])
+    be.arrays.scratch["vessel_chunks"] = be.xp.zeros((be.n_runs, chunks), dtype=be.xp.uint32)
+    be.arrays.scratch["vessel_list"] = be.xp.zeros((be.n_runs, 1), dtype=be.xp.uint32)
+    be.refresh_fields()
+    be.launch("vessels_count", chunks, rows=rows)
+    be.launch("vessels_scan", 1, rows=rows)
+    be.vessel_capacity = int(be.device.to_host(be.tile_state)[:, VESSELS].max())
+    be.arrays.scratch["vessel_list"] = be.xp.zeros((be.n_runs, max(be.vessel_capacity, 1)), dtype=be.xp.uint32)
+    be.refresh_fields()
+    be.launch("vessels_scatter", chunks, rows=rows)
+    be.set_fields(rows, vessels_listed=1)
 
 
 def sweep(be) -> None:
