@@ -58,6 +58,21 @@ static inline void atomic_add_warp_sum(unsigned long long* addr, unsigned long l
 }
 #endif
 
+// In place, one thread, in index order: a[k] becomes start + a[0] + ... +
+// a[k-1] (an exclusive prefix sum); returns start + the sum of all n.  The
+// serial step of the site-order numberings (tumour.cu founding, tiles.cu
+// lists), on arrays 2^8..2^10 times shorter than what they number.
+__device__ __forceinline__ u32 exclusive_scan(u32* a, u32 n, u32 start)
+{
+    u32 run = start;
+    for (u32 k = 0; k < n; ++k) {
+        const u32 v = a[k];
+        a[k] = run;
+        run += v;
+    }
+    return run;
+}
+
 // Kernels have C linkage so CuPy's RawModule and ctypes find them by name.
 // `sub` is a per-launch number passed by value with the launch (the substep
 // of a diffusion or T-cell move; the rows of observe_clones; 0 when unused),

@@ -71,7 +71,7 @@ GPUSIM_KERNEL void tiles_mark_all(GPUSIM_ARGS)
 
 // Per entry of the list: a tile that holds nothing leaves at the next build.
 //   in:  tile_list, occupancy arrays     out: tile_flags, tile_state[DIRTY]
-//   min traffic: 5 B/site of the listed tiles (shipped components; less where a cell is found early)
+//   min traffic: 320 B/thread (a listed tile's 64 sites: clone 4, tcell 1; less where a cell is found early)
 GPUSIM_KERNEL void tiles_sweep(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -95,7 +95,7 @@ __device__ __forceinline__ u32 tile_n_groups(const Params* P)
 }
 
 // Per chunk c of tiles: tile_chunks[c] = its active tiles.
-//   min traffic: 1 B/tile (flags)
+//   min traffic: 256 B/thread (one chunk's flags)
 GPUSIM_KERNEL void tiles_count_chunks(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -108,7 +108,7 @@ GPUSIM_KERNEL void tiles_count_chunks(GPUSIM_ARGS)
 }
 
 // Per group g of chunks: tile_groups[g] = the sum of its chunk counts.
-//   min traffic: 4 B/chunk
+//   min traffic: 1024 B/thread (one group's chunk counts)
 GPUSIM_KERNEL void tiles_sum_groups(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -123,7 +123,7 @@ GPUSIM_KERNEL void tiles_sum_groups(GPUSIM_ARGS)
 // One thread: tile_groups becomes its exclusive prefix sum; the total is
 // the list's new length.  DIRTY moves to REBUILD, for the two kernels that
 // follow (a flag set after this build is seen by the next one).
-//   min traffic: 8 B/group
+//   min traffic: 8 B/thread (per group, read and written: one thread)
 GPUSIM_KERNEL void tiles_scan_top(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -131,35 +131,23 @@ GPUSIM_KERNEL void tiles_scan_top(GPUSIM_ARGS)
     F->tile_state[GPUSIM_TILE_REBUILD] = F->tile_state[GPUSIM_TILE_DIRTY];
     if (!F->tile_state[GPUSIM_TILE_DIRTY]) return;
     F->tile_state[GPUSIM_TILE_DIRTY] = 0;
-    const u32 n_groups = tile_n_groups(P);
-    u32 run = 0;
-    for (u32 g = 0; g < n_groups; ++g) {
-        const u32 n = F->tile_groups[g];
-        F->tile_groups[g] = run;
-        run += n;
-    }
-    F->tile_state[GPUSIM_TILE_COUNT] = run;
+    F->tile_state[GPUSIM_TILE_COUNT] = exclusive_scan(F->tile_groups, tile_n_groups(P), 0);
 }
 
 // Per group: its chunk counts become each chunk's first list entry.
-//   min traffic: 8 B/chunk
+//   min traffic: 2048 B/thread (one group's chunk counts, read and written)
 GPUSIM_KERNEL void tiles_scan_chunks(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     const u32 g = global_thread_index();
     if (g >= tile_n_groups(P) || !F->tile_state[GPUSIM_TILE_REBUILD]) return;
-    const u32 c1 = min((g + 1) << GPUSIM_TILE_GROUP_SHIFT, tile_n_chunks(P));
-    u32 run = F->tile_groups[g];
-    for (u32 c = g << GPUSIM_TILE_GROUP_SHIFT; c < c1; ++c) {
-        const u32 n = F->tile_chunks[c];
-        F->tile_chunks[c] = run;
-        run += n;
-    }
+    const u32 c0 = g << GPUSIM_TILE_GROUP_SHIFT, c1 = min(c0 + (1u << GPUSIM_TILE_GROUP_SHIFT), tile_n_chunks(P));
+    exclusive_scan(F->tile_chunks + c0, c1 - c0, F->tile_groups[g]);
 }
 
 // Per chunk: its active tiles, in tile order, from its first entry on
 // (first site and extents: tiles.cuh phase_site).
-//   min traffic: 1 B/tile (flags) + 8 B per active tile
+//   min traffic: 256 B/thread (one chunk's flags; 8 B more per active tile)
 GPUSIM_KERNEL void tiles_scatter(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
@@ -226,19 +214,12 @@ GPUSIM_KERNEL void vessels_count(GPUSIM_ARGS)
 
 // One thread: vessel_chunks becomes each chunk's first entry; the total is
 // tile_state[VESSELS].
-//   min traffic: 8 B/thread per chunk (once per run)
+//   min traffic: 8 B/thread (per chunk, read and written: one thread, once per run)
 GPUSIM_KERNEL void vessels_scan(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     if (global_thread_index() != 0) return;
-    const u32 n_chunks = vessel_n_chunks(P);
-    u32 run = 0;
-    for (u32 c = 0; c < n_chunks; ++c) {
-        const u32 n = F->vessel_chunks[c];
-        F->vessel_chunks[c] = run;
-        run += n;
-    }
-    F->tile_state[GPUSIM_TILE_VESSELS] = run;
+    F->tile_state[GPUSIM_TILE_VESSELS] = exclusive_scan(F->vessel_chunks, vessel_n_chunks(P), 0);
 }
 
 // Per chunk: its vessel sites, in site order, from its first entry on.

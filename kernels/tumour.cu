@@ -183,13 +183,7 @@ GPUSIM_KERNEL void found_scan_groups(GPUSIM_ARGS)
     GPUSIM_BIND_RUN;
     if (global_thread_index() != 0) return;
     const u32 n_groups = ((found_n_chunks(P) - 1) >> GPUSIM_FOUND_GROUP_SHIFT) + 1;
-    u32 run = 0;
-    for (u32 g = 0; g < n_groups; ++g) {
-        const u32 s = F->found_groups[g];
-        F->found_groups[g] = run;
-        run += s;
-    }
-    F->counters[GPUSIM_SLOT_NEW_CLONES] = run;
+    F->counters[GPUSIM_SLOT_NEW_CLONES] = exclusive_scan(F->found_groups, n_groups, 0);
 }
 
 // found_scan_chunks, per group: its chunk counts become exclusive prefix
@@ -201,12 +195,7 @@ GPUSIM_KERNEL void found_scan_chunks(GPUSIM_ARGS)
     const u32 g = global_thread_index();
     u32 c0, c1;
     if (!found_group_chunks(P, g, &c0, &c1)) return;
-    u32 run = F->found_groups[g];
-    for (u32 c = c0; c < c1; ++c) {
-        const u32 s = F->found_chunks[c];
-        F->found_chunks[c] = run;
-        run += s;
-    }
+    exclusive_scan(F->found_chunks + c0, c1 - c0, F->found_groups[g]);
 }
 
 // Number of new mutations k of a daughter from its first MUTATE word:

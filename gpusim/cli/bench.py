@@ -74,10 +74,15 @@ def _cohort(args, log) -> int:
         raise InputError("--cohort times one backend: give --backend once")
     rec = bench_cohort(args.backend[0] if args.backend else "auto", args.cohort, args.steps,
                        parse_batch(args.batch), args.alone, log=log)
-    log(f"{rec['backend']}: cohort of {rec['cohort']} x {rec['steps']} steps on "
-        f"{'x'.join(map(str, rec['shape']))}: batched ({rec['batch']} per batch) "
-        f"{rec['batched_runs_per_hour']:.0f} runs/hour, one at a time {rec['alone_runs_per_hour']:.0f} runs/hour "
-        f"({rec['speedup']:.2f}x)")
+    return _report(args, log, rec, f"{rec['backend']}: cohort of {rec['cohort']} x {rec['steps']} steps on "
+                   f"{'x'.join(map(str, rec['shape']))}: batched ({rec['batch']} per batch) "
+                   f"{rec['batched_runs_per_hour']:.0f} runs/hour, one at a time "
+                   f"{rec['alone_runs_per_hour']:.0f} runs/hour ({rec['speedup']:.2f}x)")
+
+
+def _report(args, log, rec: dict, line: str) -> int:
+    """One record: its line through ``log``, and the record as JSON with --json."""
+    log(line)
     if args.json:
         json.dump([rec], sys.stdout, indent=1)
         print()
@@ -96,10 +101,7 @@ def _tiles(args, sizes, log) -> int:
                           args.steps or 144, sizes[0] if sizes else None)
     except ValueError as err:
         raise InputError(f"--tiles: {err}") from None
-    log(f"{rec['backend']}: {args.tiles} {'x'.join(map(str, rec['shape']))}, {rec['steps']} steps: "
-        f"tiles {rec['tiles_s']:.2f} s, dense {rec['dense_s']:.2f} s ({rec['speedup']:.2f}x); active tiles "
-        f"{100 * rec['active_fraction_mean']:.1f} % on average, {100 * rec['active_fraction_end']:.1f} % at the end")
-    if args.json:
-        json.dump([rec], sys.stdout, indent=1)
-        print()
-    return 0
+    return _report(args, log, rec, f"{rec['backend']}: {args.tiles} {'x'.join(map(str, rec['shape']))}, "
+                   f"{rec['steps']} steps: tiles {rec['tiles_s']:.2f} s, dense {rec['dense_s']:.2f} s "
+                   f"({rec['speedup']:.2f}x); active tiles {100 * rec['active_fraction_mean']:.1f} % on average, "
+                   f"{100 * rec['active_fraction_end']:.1f} % at the end")

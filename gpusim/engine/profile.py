@@ -89,11 +89,12 @@ class Recorder:
         def launch_tiles(name, per_entry, slot, max_entries, params, fields, sub=0, n_runs=1):
             # Over active tiles (engine/tiles.py): the bytes of the sites
             # visited, each run's list length read back (profiling only).
-            from .tiles import TILE_SITES
+            from .tiles import TILE_SITES, VESSELS
 
             entries = int(dev.to_host(self.be.tile_state)[self.be.active, slot].sum())
             per_site, per_thread = min_traffic()[name]
-            sites = entries * TILE_SITES if per_entry == TILE_SITES else entries
+            # A per-site phase visits 64 sites per entry, recruitment one vessel site; the others count per thread.
+            sites = entries * (TILE_SITES if per_entry == TILE_SITES else int(slot == VESSELS))
             self._record(name, per_site * sites + per_thread * entries * per_entry,
                          lambda: self._launch_tiles(name, per_entry, slot, max_entries, params, fields, sub,
                                                     n_runs))
