@@ -35,6 +35,7 @@ runs byte for byte as before.
 from __future__ import annotations
 
 import importlib
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -86,13 +87,17 @@ class Component:
     ``scratch`` sizes (per run) are ``"sites"``, ``"field"``, a starting
     width (the engine grows those) or a ``module:function`` of the number
     of sites.  ``key(cfg)`` is the part of the batch key that
-    shapes its arrays or launches.  ``occupancy`` names the site arrays
-    whose non-zero entries make a tile active while the component is on
-    (:mod:`gpusim.engine.tiles`): every site a phase of the component acts
-    on for itself must hold one."""
+    shapes its arrays or launches.  ``stored_at_default``: whether a run
+    file's stored config lists the section while it holds its defaults
+    (only the three components of v2 do; a later one's section appears
+    once a config sets it, so existing run files stay as they were).
+    ``occupancy`` names the site arrays whose non-zero entries make a tile
+    active while the component is on (:mod:`gpusim.engine.tiles`): every
+    site a phase of the component acts on for itself must hold one."""
 
     name: str
     section: str
+    stored_at_default: bool = False
     on: Callable[[Any], bool] = _always
     allocated: Callable[[Any], bool] | None = None
     site_arrays: dict[str, np.dtype] = field(default_factory=dict)
@@ -111,13 +116,14 @@ class Component:
         return (self.allocated or self.on)(cfg)
 
 
+@lru_cache(maxsize=None)
 def _resolve(path: str) -> Callable:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 
 
 TUMOUR = Component(
-    name="tumour", section="tumour", kernel="tumour.cu",
+    name="tumour", section="tumour", stored_at_default=True, kernel="tumour.cu",
     site_arrays={"clone": U32,  # clone id, 0 = no tumour cell
                  "cell": U8},  # divisions left | KILLED | STEM (state.CELL_*)
     # claim[]: bids of two-phase moves (tumour division, T-cell moves), all
@@ -146,7 +152,7 @@ TUMOUR = Component(
 )
 
 TCELLS = Component(
-    name="tcells", section="immune", on=_immune, allocated=_always, kernel="tcell.cu",
+    name="tcells", section="immune", stored_at_default=True, on=_immune, allocated=_always, kernel="tcell.cu",
     site_arrays={"tcell": U8,  # PRESENT | exhaustion << 4 | kills left, 0 = none
                  "vessel": U8},  # 1 = vessel site (T cells enter here)
     phases=(Phase("tcell_recruit", 3, "gpusim.engine.phases:tcell_recruit", "gpusim.reference.phases:tcell_recruit"),
@@ -167,7 +173,8 @@ TCELLS = Component(
 )
 
 CHEMOKINE = Component(
-    name="chemokine", section="chemokine", on=_immune, allocated=_always, kernel="chemokine.cu",
+    name="chemokine", section="chemokine", stored_at_default=True, on=_immune, allocated=_always,
+    kernel="chemokine.cu",
     field_arrays={"chemokine": F32,  # concentration per field cell
                   "kill_bursts": U32},  # kills since the last chemokine phase
     scratch={"chemokine_scratch": (F32, "field")},  # the diffusion ping-pong buffer

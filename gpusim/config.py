@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal, Union
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
 
+from .components import COMPONENTS
 from .errors import InputError
 
 #: Config times are in days and minutes; kernels count steps of dt minutes.
@@ -289,14 +290,17 @@ class Config(_Section):
     analysis: AnalysisConfig = AnalysisConfig()
 
     @model_serializer(mode="wrap")
-    def _default_analysis_left_out(self, handler):
+    def _default_sections_left_out(self, handler):
         # [analysis] only changes what is computed from the frames, never the
-        # run: left out of dumps while at its defaults, so run files (their
-        # stored config) and sweep fingerprints stay what they were before
-        # the section existed.
+        # run, and the section of a component added after v2 is off by
+        # default (gpusim.components): each is left out of dumps while at its
+        # defaults, so run files (their stored config) and sweep
+        # fingerprints stay what they were before the section existed.
         data = handler(self)
-        if isinstance(data, dict) and self.analysis == AnalysisConfig():
-            data.pop("analysis", None)
+        if isinstance(data, dict):
+            for name in ("analysis", *(c.section for c in COMPONENTS if not c.stored_at_default)):
+                if name in data and getattr(self, name) == type(getattr(self, name))():
+                    data.pop(name)
         return data
 
     def diffusion_ratio(self) -> tuple[float, float]:

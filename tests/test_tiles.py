@@ -99,3 +99,19 @@ def test_a_full_lattice_steps_every_site_identically(dim):
     off, off_obs = run_state(with_tiles(cfg, False), "cpu")
     assert_states_identical(on, off)
     assert on_obs == off_obs
+
+
+def test_bench_tiles_reports_both_and_the_fraction(capsys):
+    import json
+
+    from conftest import assert_one_line_error, cli
+
+    require_backend("cpu")
+    proc = cli(capsys, "bench", "--tiles", QUICKSTART, "--set", "lattice.shape=[48,48]", "--steps", "3",
+               "--backend", "cpu", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rec = json.loads(proc.stdout)[0]
+    assert rec["tiles_s"] > 0 and rec["dense_s"] > 0 and rec["speedup"] == rec["dense_s"] / rec["tiles_s"]
+    assert 0 < rec["active_fraction_mean"] <= 1 and rec["shape"] == [48, 48]
+    assert "active tiles" in proc.stderr
+    assert_one_line_error(cli(capsys, "bench", "--tiles", QUICKSTART, "--backend", "numpy"), "--tiles", "numpy")

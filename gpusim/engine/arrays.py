@@ -49,7 +49,10 @@ class DeviceArrays:
         self.clones = {k: xp.zeros((B, 16), dtype=dt) for k, dt in CLONE_COLUMNS.items()}
         self.scratch = {k: xp.zeros((B, components.scratch_width(size, mp.n_sites, mp.n_field)), dtype=dt)
                         for k, (dt, size) in components.scratch(cfg).items()}
-        self._per_site_scratch = [k for k, (_, size) in components.scratch(cfg).items() if size in ("sites", "field")]
+        per_site = [k for k, (_, size) in components.scratch(cfg).items() if size in ("sites", "field")]
+        # Persistent bytes: these arrays keep their sizes (restore swaps in copies).
+        self._nbytes = sum(a.nbytes for a in [*self.sites.values(), *self.extra.values(),
+                                              *(self.scratch[k] for k in per_site)])
         self.counters = xp.zeros((B, abi.constants()["N_COUNTERS"]), dtype=xp.uint64)
         self.fields = np.zeros(B, dtype=abi.struct_dtype("Fields"))
         self.fields_dirty = True
@@ -142,5 +145,4 @@ class DeviceArrays:
 
     def nbytes(self) -> int:
         """Persistent device memory of every run (state + per-site and per-field scratch)."""
-        arrays = [*self.sites.values(), *self.extra.values(), *(self.scratch[k] for k in self._per_site_scratch)]
-        return sum(a.nbytes for a in arrays)
+        return self._nbytes

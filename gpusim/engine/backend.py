@@ -155,8 +155,15 @@ class KernelBackend(PhaseRunner, BatchBackend):
         self.table.set_fields(rows, **values)
 
     def buffers(self, rows=None):
-        """Params and Fields records of ``rows`` (default: the active runs) where kernels read them."""
-        return self.table.buffer(self.device, self.active, rows), self._fields_buffer(rows)
+        """Params and Fields records of ``rows`` (default: the active runs)
+        where kernels read them (the cached buffers while nothing changed)."""
+        params = self.table.current if rows is None else None  # the common case: nothing changed
+        if params is None:
+            params = self.table.buffer(self.device, self.active, rows)
+        fields = self._fields_buf
+        if rows is not None or fields is None or self.arrays.fields_dirty:
+            fields = self._fields_buffer(rows)
+        return params, fields
 
     def launch(self, kernel: str, n_threads: int, sub: int = 0, rows=None) -> None:
         """``kernel`` over ``n_threads`` threads of every active run (or of

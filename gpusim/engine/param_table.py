@@ -56,7 +56,7 @@ class ParamTable:
 
     def __init__(self, cfgs: list[Config], mps: list[ModelParams]):
         self.records = np.concatenate([run_params(c, mp) for c, mp in zip(cfgs, mps)])
-        self._buffer: Any = None
+        self.current: Any = None  # the active runs' records where kernels read them; None = to upload
 
     def set_fields(self, rows, **values) -> bool:
         """Set Params fields of runs ``rows`` (a value, or one per row);
@@ -64,27 +64,28 @@ class ParamTable:
         changed = False
         for k, v in values.items():
             col = self.records[k]
-            if np.array_equal(col[rows], np.broadcast_to(v, col[rows].shape)):
+            new = np.asarray(v, dtype=col.dtype)
+            if (col[rows] == new).all():
                 continue
-            col[rows] = v
+            col[rows] = new
             changed = True
         if changed:
-            self._buffer = None
+            self.current = None
         return changed
 
     def invalidate(self) -> None:
         """The active runs changed: the next :meth:`buffer` is rebuilt."""
-        self._buffer = None
+        self.current = None
 
     def buffer(self, device, active: np.ndarray, rows=None):
         """The records of ``rows`` (default: the ``active`` runs) where
         ``device``'s kernels read them."""
         if rows is not None:
             return device.params_buffer(self.records[rows])
-        if self._buffer is None:
+        if self.current is None:
             all_active = len(active) == len(self.records)
-            self._buffer = device.params_buffer(self.records if all_active else self.records[active])
-        return self._buffer
+            self.current = device.params_buffer(self.records if all_active else self.records[active])
+        return self.current
 
 
 class TherapyGroup:
