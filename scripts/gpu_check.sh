@@ -9,7 +9,7 @@
 #   bench.log        the same, as tables: per-kernel launches, ms, MB per step, fraction of copy
 #   measure.jsonl    copy bandwidth (2 GiB), quickstart steps/s, tumour_1e9 start-up and steps
 #   cohort.json      gpusim bench --cohort 1024 --backend cuda (batched vs one at a time, runs/hour)
-#   tiles.jsonl      gpusim bench --tiles: active tiles vs dense stepping, back to back (issue 20)
+#   tiles.json       gpusim bench --tiles: active tiles vs dense stepping, back to back (issue 20; one JSON list per case)
 #   summary.txt      device, test tally, site updates/s, fraction_of_copy, the figures above
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -74,7 +74,7 @@ PY
 # 5. Active tiles against dense stepping (issue 20), back to back on cuda:
 # a radius-20 tumour in 256^3, immune off and on (T cells only through the
 # vessels), the quickstart, and a lattice full of tumour.
-T="$OUT/tiles.jsonl"
+T="$OUT/tiles.json"
 : > "$T"
 Q=configs/quickstart.toml
 BIG=(--set "lattice.shape=[256,256,256]" --set tumour.initial_radius_cells=20)
