@@ -129,8 +129,5 @@ class ReferenceBatch(BatchBackend):
     def copy_bytes_per_s(self, nbytes: int) -> float:
         return self.runs[0].copy_bytes_per_s(nbytes)
 
-    def launch_recorder(self):
-        return self.runs[0].launch_recorder()
-
     def describe(self) -> str:
         return self.runs[0].describe()
