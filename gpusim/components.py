@@ -72,9 +72,29 @@ class Phase:
     position: float
     engine: str
     reference: str
+    #: Extra arguments of both functions (a diffusing field's name).
+    args: tuple = ()
 
     def function(self, which: str) -> Callable:
         return _resolve(getattr(self, which))
+
+
+@dataclass(frozen=True)
+class FieldRecord:
+    """What makes a component a diffusing field (one kernel set for all,
+    kernels/field.cu): the keys of its config section that give its
+    diffusivity (um^2/min), decay (per min), explicit substeps (None: the
+    fewest stable), secretion per cell of a layer (``tumour``, ``tcell``:
+    amount per cell per min) and, optionally, the amount released per kill.
+    Values below the floor are zero; all fields share the coarse grid of
+    ``chemokine.grid_coarsening``.  The host turns these into the field's
+    record of ``Params`` (gpusim.params.field_records)."""
+
+    secrete: dict[str, str]
+    burst: str | None = None
+    diffusion: str = "diffusion_um2_per_min"
+    decay: str = "decay_per_min"
+    substeps: str = "diffusion_substeps"
 
 
 @dataclass(frozen=True)
@@ -109,6 +129,9 @@ class Component:
     observables: dict[str, Observable] = field(default_factory=dict)
     frames: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     colour: str | None = None
+    #: A diffusing field: its value array (``field_arrays[name]``), scratch
+    #: (``<name>_scratch``) and record (see :class:`FieldRecord`).
+    diffusing: FieldRecord | None = None
     key: Callable[[Any], tuple] = lambda cfg: ()
     occupancy: tuple[str, ...] = ()
 
@@ -172,14 +195,24 @@ TCELLS = Component(
     occupancy=("tcell",),  # recruitment, at vessels, is not tiled (gpusim.engine.tcell)
 )
 
-CHEMOKINE = Component(
-    name="chemokine", section="chemokine", stored_at_default=True, on=_immune, allocated=_always,
-    kernel="chemokine.cu",
-    field_arrays={"chemokine": F32,  # concentration per field cell
-                  "kill_bursts": U32},  # kills since the last chemokine phase
-    scratch={"chemokine_scratch": (F32, "field")},  # the diffusion ping-pong buffer
-    phases=(Phase("chemokine", 2, "gpusim.engine.phases:chemokine", "gpusim.reference.phases:chemokine"),),
-    frames={"chemokine": ("chemokine", "concentration", "chemokine per field cell (amount per site volume)")},
+def diffusing_field(name: str, section: str, record: FieldRecord, position: float, description: str,
+                    on: Callable[[Any], bool], **kw) -> Component:
+    """A diffusing field component: its value array, its diffusion scratch,
+    its phase (secretion, diffusion substeps, decay: one kernel set for every
+    field), its frame.  A new field is one call of this in :data:`COMPONENTS`
+    and its config section: no new kernel."""
+    return Component(
+        name=name, section=section, on=on, kernel="field.cu", diffusing=record,
+        field_arrays={name: F32, **kw.pop("field_arrays", {})},
+        scratch={f"{name}_scratch": (F32, "field")},  # the diffusion ping-pong buffer
+        phases=(Phase(name, position, "gpusim.engine.field:step", "gpusim.reference.diffusion:step", (name,)),),
+        frames={name: (name, "concentration", description)}, **kw)
+
+
+CHEMOKINE = diffusing_field(
+    "chemokine", "chemokine", FieldRecord(secrete={"tumour": "secretion_per_cell_per_min"}, burst="kill_burst"),
+    2, "chemokine per field cell (amount per site volume)", on=_immune, allocated=_always, stored_at_default=True,
+    field_arrays={"kill_bursts": U32},  # kills since the last chemokine phase
     key=lambda cfg: (cfg.chemokine.grid_coarsening,),
 )
 
@@ -188,8 +221,16 @@ COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE)
 
 #: Kernel files of the components, then the shared ones (initial state,
 #: selection, observables, active tiles), in the order they are compiled together.
-KERNEL_SOURCES: tuple[str, ...] = (*(c.kernel for c in COMPONENTS if c.kernel), "initial.cu", "select.cu",
-                                   "observe.cu", "tiles.cu")
+KERNEL_SOURCES: tuple[str, ...] = (*dict.fromkeys(c.kernel for c in COMPONENTS if c.kernel), "initial.cu",
+                                   "select.cu", "observe.cu", "tiles.cu")
+
+#: The diffusing fields, in the order of their records in ``Params`` (field index).
+FIELDS: tuple[Component, ...] = tuple(c for c in COMPONENTS if c.diffusing is not None)
+
+
+def field_index(name: str) -> int:
+    """Index of diffusing field ``name`` (its record in ``Params``)."""
+    return [c.name for c in FIELDS].index(name)
 
 #: Counted by the backends during the step (0 at step 0).
 EVENTS: dict[str, Observable] = {k: v for c in COMPONENTS for k, v in c.events.items()}

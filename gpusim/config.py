@@ -303,18 +303,27 @@ class Config(_Section):
                     data.pop(name)
         return data
 
-    def diffusion_ratio(self) -> tuple[float, float]:
+    def diffusion_ratio(self, section: str = "chemokine") -> tuple[float, float]:
         """(D dt / dx_field^2 per step, the explicit scheme's per-substep
-        stability bound 1 / (2 dim))."""
+        stability bound 1 / (2 dim)) of the diffusing field configured in
+        ``section`` (every field lives on the chemokine's coarse grid)."""
         dx = self.lattice.dx_um * self.chemokine.grid_coarsening
-        ratio = self.chemokine.diffusion_um2_per_min * self.simulation.dt_minutes / dx**2
+        ratio = self._field_key(section, "diffusion") * self.simulation.dt_minutes / dx**2
         return ratio, 1.0 / (2 * self.lattice.dim)
 
+    def _field_key(self, section: str, what: str):
+        record = next(c.diffusing for c in COMPONENTS if c.section == section and c.diffusing is not None)
+        return getattr(getattr(self, section), getattr(record, what))
+
+    def field_substeps(self, section: str = "chemokine") -> int:
+        """Explicit diffusion substeps per step of the field of ``section``:
+        its ``diffusion_substeps``, else the fewest that are stable."""
+        ratio, bound = self.diffusion_ratio(section)
+        return self._field_key(section, "substeps") or max(1, math.ceil(ratio / bound))
+
     def chemokine_substeps(self) -> int:
-        """Explicit diffusion substeps per step: ``chemokine.diffusion_substeps``,
-        else the fewest that are stable."""
-        ratio, bound = self.diffusion_ratio()
-        return self.chemokine.diffusion_substeps or max(1, math.ceil(ratio / bound))
+        """:meth:`field_substeps` of the chemokine."""
+        return self.field_substeps("chemokine")
 
     def tcell_moves(self) -> float:
         """T-cell moves per step, speed x dt / dx (the expected count)."""
@@ -322,26 +331,32 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _check_diffusion_stability(self):
-        ch = self.chemokine
-        ratio, bound = self.diffusion_ratio()
-        if ch.diffusion_substeps is None:
+        for c in COMPONENTS:  # every diffusing field a run of this config holds
+            if c.diffusing is not None and c.has_arrays(self):
+                self._check_field_stability(c.section)
+        return self
+
+    def _check_field_stability(self, section: str) -> None:
+        ratio, bound = self.diffusion_ratio(section)
+        substeps = self._field_key(section, "substeps")
+        diffusion = self._field_key(section, "diffusion")
+        if substeps is None:
             if ratio / bound > MAX_SUBSTEPS_PER_STEP:  # before math.ceil, which overflows on inf
                 raise ValueError(
-                    f"chemokine.diffusion_um2_per_min: {ch.diffusion_um2_per_min:g} needs "
+                    f"{section}.diffusion_um2_per_min: {diffusion:g} needs "
                     f"{ratio / bound:.3g} stable diffusion substeps per step, above the ceiling of "
                     f"{MAX_SUBSTEPS_PER_STEP} (lower it or simulation.dt_minutes, or raise "
                     "chemokine.grid_coarsening)")
-            return self
-        if ch.diffusion_substeps > MAX_SUBSTEPS_PER_STEP:
-            raise ValueError(f"chemokine.diffusion_substeps: {ch.diffusion_substeps} is above the ceiling "
+            return
+        if substeps > MAX_SUBSTEPS_PER_STEP:
+            raise ValueError(f"{section}.diffusion_substeps: {substeps} is above the ceiling "
                              f"of {MAX_SUBSTEPS_PER_STEP} substeps per step")
-        if ratio / ch.diffusion_substeps > bound:
+        if ratio / substeps > bound:
             need = math.ceil(ratio / bound)
             raise ValueError(
-                f"chemokine.diffusion_substeps: {ch.diffusion_substeps} substeps give D*dt/dx^2 = "
-                f"{ratio / ch.diffusion_substeps:.3g} per substep, above the explicit scheme's stability "
+                f"{section}.diffusion_substeps: {substeps} substeps give D*dt/dx^2 = "
+                f"{ratio / substeps:.3g} per substep, above the explicit scheme's stability "
                 f"bound {bound:.3g}; use at least {need} (or leave it out to choose automatically)")
-        return self
 
     @model_validator(mode="after")
     def _check_tcell_moves(self):

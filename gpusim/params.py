@@ -126,11 +126,14 @@ class ModelParams:
     field_shape: tuple[int, int, int]  # fx, fy, fz
     coarsen: int
     field_dim: int
-    chem_substeps: int
-    chem_alpha: np.float32
-    chem_secretion: np.float32  # concentration added per tumour cell per step
-    chem_burst: np.float32  # concentration added per kill
-    chem_decay: np.float32  # factor per step
+    # diffusing fields (gpusim.components.FIELDS order; field_records)
+    field_substeps: tuple[int, ...]
+    field_alpha: np.ndarray  # float32 per field
+    field_secrete_tumour: np.ndarray  # concentration added per tumour cell per step
+    field_secrete_tcell: np.ndarray  # concentration added per T cell per step
+    field_burst: np.ndarray  # concentration added per kill
+    field_takes_bursts: tuple[int, ...]
+    field_decay: np.ndarray  # factor per step
     chem_level_scale: np.float32
     # T cells
     immune_on: bool
@@ -156,6 +159,16 @@ class ModelParams:
         return nx * ny * nz
 
     @property
+    def chem_substeps(self) -> int:
+        """Diffusion substeps per step of the chemokine (field 0)."""
+        return self.field_substeps[0]
+
+    @property
+    def chem_alpha(self) -> np.float32:
+        """D dt_sub / dx_field^2 of the chemokine (field 0)."""
+        return self.field_alpha[0]
+
+    @property
     def n_field(self) -> int:
         fx, fy, fz = self.field_shape
         return fx * fy * fz
@@ -175,14 +188,40 @@ class ModelParams:
     nbr_dz = property(lambda self: self.nbr[:, 2])
 
 
-def diffusion_substeps(cfg: Config) -> tuple[int, float]:
-    """(substeps, alpha = D dt_sub / dx_field^2) of the explicit scheme.
+def diffusion_substeps(cfg: Config, section: str = "chemokine") -> tuple[int, float]:
+    """(substeps, alpha = D dt_sub / dx_field^2) of the explicit scheme, for
+    the diffusing field configured in ``section``.
 
     Stable while alpha <= 1 / (2 dim); the default is the fewest substeps
     that satisfy it, and an explicit count that breaks it is an error."""
-    ratio, _ = cfg.diffusion_ratio()
-    n = cfg.chemokine_substeps()
+    ratio, _ = cfg.diffusion_ratio(section)
+    n = cfg.field_substeps(section)
     return n, ratio / n
+
+
+def field_records(cfg: Config, block_sites: float) -> dict:
+    """Every diffusing field's record (gpusim.components.FIELDS order), in
+    kernel units: the ``field_*`` attributes of ModelParams.  A field a run
+    of ``cfg`` does not hold gets zeros (its phase does not run)."""
+    from .components import FIELDS
+
+    dt_min = cfg.simulation.dt_minutes
+    rec = {k: [] for k in ("field_substeps", "field_alpha", "field_secrete_tumour", "field_secrete_tcell",
+                           "field_burst", "field_takes_bursts", "field_decay")}
+    for c in FIELDS:
+        held = c.has_arrays(cfg)
+        r, section = c.diffusing, getattr(cfg, c.section)
+        substeps, alpha = diffusion_substeps(cfg, c.section) if held else (0, 0.0)
+        rate = {layer: getattr(section, key) for layer, key in r.secrete.items()} if held else {}
+        rec["field_substeps"].append(substeps)
+        rec["field_alpha"].append(alpha)
+        rec["field_secrete_tumour"].append(rate.get("tumour", 0.0) * dt_min / block_sites)
+        rec["field_secrete_tcell"].append(rate.get("tcell", 0.0) * dt_min / block_sites)
+        rec["field_burst"].append(getattr(section, r.burst) / block_sites if held and r.burst else 0.0)
+        rec["field_takes_bursts"].append(int(held and r.burst is not None))
+        rec["field_decay"].append(math.exp(-getattr(section, r.decay) * dt_min) if held else 0.0)
+    ints = ("field_substeps", "field_takes_bursts")
+    return {k: tuple(v) if k in ints else np.array(v, dtype=np.float32) for k, v in rec.items()}
 
 
 def recruit_table(mp: ModelParams, multiplier: float) -> np.ndarray:
@@ -194,7 +233,6 @@ def recruit_table(mp: ModelParams, multiplier: float) -> np.ndarray:
 
 
 def model_params(cfg: Config) -> ModelParams:
-    dt_min = cfg.simulation.dt_minutes
     dt_days = cfg.simulation.dt_days
     t, ch, im = cfg.tumour, cfg.chemokine, cfg.immune
     seed = cfg.simulation.seed
@@ -203,7 +241,6 @@ def model_params(cfg: Config) -> ModelParams:
     dim = cfg.lattice.dim
     field_shape = (-(-shape[0] // k), -(-shape[1] // k), -(-shape[2] // k) if dim == 3 else 1)
     block_sites = float(k**dim)  # concentration = amount per site volume
-    substeps, alpha = diffusion_substeps(cfg)
     n_moves, full_moves, p_partial_move = migration_moves(cfg.tcell_moves())
     return ModelParams(
         shape=full_shape(cfg.lattice.shape),
@@ -222,11 +259,7 @@ def model_params(cfg: Config) -> ModelParams:
         field_shape=field_shape,
         coarsen=k,
         field_dim=dim,
-        chem_substeps=substeps,
-        chem_alpha=np.float32(alpha),
-        chem_secretion=np.float32(ch.secretion_per_cell_per_min * dt_min / block_sites),
-        chem_burst=np.float32(ch.kill_burst / block_sites),
-        chem_decay=np.float32(math.exp(-ch.decay_per_min * dt_min)),
+        **field_records(cfg, block_sites),
         chem_level_scale=np.float32(RECRUIT_LEVELS / (RECRUIT_SPAN_K * im.recruitment_half_saturation)),
         immune_on=im.enabled,
         recruit_rate_per_day=im.recruitment_rate_per_day if im.enabled else 0.0,

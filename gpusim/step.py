@@ -95,7 +95,7 @@ class PhaseRunner(ABC):
 
     def run_phase(self, phase: Phase, sp, events: dict) -> None:
         """Run one phase of the step on this backend."""
-        phase.function(self.side)(self, sp, events)
+        phase.function(self.side)(self, sp, events, *phase.args)
 
     def begin_step(self, sp) -> None:
         """Before the first phase (the kernel engine uploads the step's parameters)."""

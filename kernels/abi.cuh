@@ -77,6 +77,8 @@ typedef float f32;
 #define GPUSIM_OBS_MUTATION_SUM 18
 #define GPUSIM_OBS_NEOANTIGEN_SUM 19
 #define GPUSIM_N_COUNTERS 20
+// Diffusing fields a run may hold (gpusim.components: each its own record).
+#define GPUSIM_MAX_FIELDS 4
 
 // Numbering new clones in site order on the device (tumour.cu): sites in
 // chunks of 2^FOUND_CHUNK_SHIFT, chunks in groups of 2^FOUND_GROUP_SHIFT.
@@ -140,11 +142,16 @@ struct Params {
     u32 n_field;
     u32 coarsen;
     u32 field_dim;
-    u32 chem_substeps;  // diffusion substeps per step (runs of a batch may differ)
-    f32 chem_alpha;
-    f32 chem_secretion;
-    f32 chem_burst;
-    f32 chem_decay;
+    // diffusing fields (kernels/field.cu): one record per field, indexed as
+    // gpusim.components lists them (the chemokine is field 0); all share the
+    // coarse grid above
+    u32 field_substeps[GPUSIM_MAX_FIELDS];  // diffusion substeps per step (runs of a batch may differ)
+    f32 field_alpha[GPUSIM_MAX_FIELDS];  // D dt_sub / dx_field^2
+    f32 field_secrete_tumour[GPUSIM_MAX_FIELDS];  // added per tumour cell per step
+    f32 field_secrete_tcell[GPUSIM_MAX_FIELDS];  // added per T cell per step
+    f32 field_burst[GPUSIM_MAX_FIELDS];  // added per kill (kill_bursts)
+    u32 field_takes_bursts[GPUSIM_MAX_FIELDS];  // 1: the field reads and clears kill_bursts
+    f32 field_decay[GPUSIM_MAX_FIELDS];  // factor per step
     f32 chem_level_scale;
     // T cells
     u32 recruit[GPUSIM_RECRUIT_LEVELS];
@@ -204,8 +211,9 @@ struct Fields {
     u32* clone_population;
     u8* tcell;
     u8* vessel;
-    f32* chemokine;
-    f32* chemokine_scratch;
+    f32* chemokine;  // = field_value[0], read by the T-cell rules
+    f32* field_value[GPUSIM_MAX_FIELDS];
+    f32* field_scratch[GPUSIM_MAX_FIELDS];
     u32* kill_bursts;
     u64* selected;
     u32* found_chunks;

@@ -112,7 +112,7 @@ def _same(a, b) -> bool:
 
 def compare_files(a: Path, b: Path) -> list[str]:
     diffs: list[str] = []
-    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+    with h5py.File(a, "r", locking=False) as fa, h5py.File(b, "r", locking=False) as fb:
         names_a, names_b = [], []
         fa.visit(names_a.append)
         fb.visit(names_b.append)

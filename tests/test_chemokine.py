@@ -1,4 +1,4 @@
-"""Chemokine field (kernels/chemokine.cu, gpusim/reference/chemokine.py):
+"""Chemokine field (kernels/field.cu, gpusim/reference/diffusion.py):
 the point-source solution is the discrete heat kernel, mass is conserved,
 decay and secretion have their rates, unstable configs are rejected."""
 

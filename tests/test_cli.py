@@ -139,7 +139,7 @@ def test_bench_profile_prints_the_per_kernel_table(capsys):
     lines = proc.stdout.splitlines()
     assert lines[1].split() == ["kernel", "launches", "ms/step", "MB/step", "of", "copy"]
     rows = {line.split()[0]: line.split() for line in lines[2:] if line.startswith("  ") and line.split()[0].islower()}
-    for kernel in ("tumour_death", "tumour_divide_commit", "chemokine_diffuse", "tcell_move_propose", "observe_clones"):
+    for kernel in ("tumour_death", "tumour_divide_commit", "field_diffuse", "tcell_move_propose", "observe_clones"):
         assert kernel in rows, proc.stdout
     mp_moves = 2  # bench full model: 2 um/min x 10 min / 10 um
     assert float(rows["tcell_move_propose"][1]) == mp_moves

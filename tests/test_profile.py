@@ -16,8 +16,8 @@ def test_every_kernel_states_its_min_traffic():
 
 
 def test_launch_bytes_counts_sites_and_threads():
-    per_site, per_thread = min_traffic()["chemokine_secrete"]
+    per_site, per_thread = min_traffic()["field_secrete"]
     assert per_site == 4 and per_thread == 16
-    assert launch_bytes("chemokine_secrete", n_threads=10, n_sites=1000) == 4 * 1000 + 16 * 10
+    assert launch_bytes("field_secrete", n_threads=10, n_sites=1000) == 4 * 1000 + 16 * 10
     with pytest.raises(KeyError):
         launch_bytes("no_such_kernel", 1, 1)

@@ -85,6 +85,11 @@ class DeviceArrays:
         arrays.update({k: v[b] for k, v in self.extra.items()})
         arrays.update({k: v[b] for k, v in self.scratch.items()}, counters=self.counters[b])
         arrays.update({k: [self.sites[n][b] for n in names] for k, names in self.pointer_lists.items()})
+        # A field's index is its place in components.FIELDS; a field the run
+        # does not hold gets a null pointer (its phase does not run).
+        held = [c.name if c.name in self.extra else None for c in components.FIELDS]
+        arrays["field_value"] = [self.extra[f][b] if f else None for f in held]
+        arrays["field_scratch"] = [self.scratch[f"{f}_scratch"][b] if f else None for f in held]
         return arrays
 
     def refresh_fields(self) -> None:

@@ -28,12 +28,12 @@ from .sources import BLOCK_SIZE, source_digest, unit_source
 def _fields_record(arrays: dict, address) -> np.ndarray:
     rec = np.zeros(1, dtype=abi.struct_dtype("Fields"))
     for name in rec.dtype.names:
-        if name not in arrays:
-            continue
-        if isinstance(arrays[name], list):  # a pointer array (Fields.occupancy): the front, the rest null
-            rec[name][0, : len(arrays[name])] = [address(a) for a in arrays[name]]
-        else:
-            rec[name] = address(arrays[name])
+        if name in arrays:
+            value = arrays[name]
+            if isinstance(value, (list, tuple)):  # a pointer array (diffusing fields, tile occupancy)
+                rec[name][0, : len(value)] = [0 if a is None else address(a) for a in value]
+            else:
+                rec[name] = address(value)
     return rec
 
 

@@ -1,16 +1,11 @@
-"""The kernel engine's phase functions of the tumour, T-cell and chemokine
+"""The kernel engine's phase functions of the tumour and T-cell
 components (:mod:`gpusim.components` names them), each over every active
 run of a :class:`~gpusim.engine.backend.KernelBackend`: ``fn(be, bs,
 events)`` with the step's :class:`~gpusim.engine.backend.BatchStep`."""
 
 from __future__ import annotations
 
-from . import chemokine as _chemokine
 from . import tcell, tumour
-
-
-def chemokine(be, bs, events: dict) -> None:
-    _chemokine.run_step(be)
 
 
 def tcell_recruit(be, bs, events: dict) -> None:

@@ -12,7 +12,7 @@ nothing else declares the numbers.
 
 >>> min_traffic()["tumour_death"]
 (5.0, 0.0)
->>> launch_bytes("chemokine_secrete", n_threads=4, n_sites=64)
+>>> launch_bytes("field_secrete", n_threads=4, n_sites=64)
 320.0
 """
 

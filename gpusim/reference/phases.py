@@ -1,16 +1,11 @@
-"""The NumPy reference's phase functions of the tumour, T-cell and
-chemokine components (:mod:`gpusim.components` names them), each on one
+"""The NumPy reference's phase functions of the tumour and T-cell
+components (:mod:`gpusim.components` names them), each on one
 run of a :class:`~gpusim.reference.backend.ReferenceBackend`: ``fn(be, sp,
 events)`` with the step's :class:`~gpusim.params.StepParams`."""
 
 from __future__ import annotations
 
-from . import chemokine as _chemokine
 from . import tcell, tumour
-
-
-def chemokine(be, sp, events: dict) -> None:
-    _chemokine.run_step(be.state, be.mp, be.stencil)
 
 
 def tcell_recruit(be, sp, events: dict) -> None:
