@@ -255,6 +255,64 @@ def run_bench(backends: list[str] | None = None, sizes: list[tuple[int, ...]] | 
 
 
 # --------------------------------------------------------------------------
+# Active tiles against dense stepping (gpusim/engine/tiles.py)
+
+#: ``--tiles filled``: the benchmark's dense tumour (every tile holds cells).
+FILLED = "filled"
+
+
+def tiles_config(source: str, overrides: list[str], steps: int, shape: tuple[int, ...] | None = None) -> Config:
+    """The config a tiles comparison runs: a config file with ``--set``
+    overrides, or (``filled``) :func:`bench_config` of ``shape``."""
+    from .config import apply_overrides, load_config
+
+    if source == FILLED:
+        cfg = bench_config(shape or (128, 128, 128), "tumour")
+        return apply_overrides(cfg, [f"simulation.steps={steps}", *overrides])
+    return load_config(source, [*overrides, f"simulation.steps={steps}"])
+
+
+def _timed_run(backend: str, cfg: Config, filled: bool, steps: int) -> tuple[float, list[float]]:
+    """Seconds of ``steps`` steps (after the backend is built) and the
+    active-tile fraction after each step."""
+    from .engine import tiles
+
+    be = bench_backend(backend, cfg) if filled else make_backend(backend, cfg)
+    be.synchronize()
+    fractions = []
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        be.step()
+        if be.tiles_on:
+            fractions.append(float(tiles.active_fraction(be)[0]))  # a 4-byte read: outside the step
+    be.synchronize()
+    return time.perf_counter() - t0, fractions
+
+
+def bench_tiles(backend: str, source: str, overrides: list[str] = (), steps: int = 144,
+                shape: tuple[int, ...] | None = None) -> dict:
+    """The same run stepped with active tiles and densely, back to back (tiles
+    first), on a kernel backend: seconds of each, dense / tiles, and the
+    active fraction of tiles (mean over steps and at the end).  The run
+    files of both would be identical (tests/test_tiles.py); only time differs."""
+    from .backends import resolve
+
+    backend = resolve(backend)
+    if backend == "numpy":
+        raise ValueError("--tiles compares the kernel backends (cpu, cuda): numpy is always dense")
+    cfg = tiles_config(source, list(overrides), steps, shape)
+    filled = source == FILLED
+    on = cfg.model_copy(update={"simulation": cfg.simulation.model_copy(update={"active_tiles": True})})
+    off = cfg.model_copy(update={"simulation": cfg.simulation.model_copy(update={"active_tiles": False})})
+    tiles_s, fractions = _timed_run(backend, on, filled, steps)
+    dense_s, _ = _timed_run(backend, off, filled, steps)
+    return {"backend": backend, "source": source, "overrides": list(overrides), "shape": list(cfg.lattice.shape),
+            "steps": steps, "tiles_s": tiles_s, "dense_s": dense_s, "speedup": dense_s / tiles_s,
+            "active_fraction_mean": float(np.mean(fractions)), "active_fraction_end": fractions[-1],
+            "host": describe_host()}
+
+
+# --------------------------------------------------------------------------
 # Cohorts: many small runs batched (gpusim.batch) against one at a time
 
 #: The cohort benchmark's scenario (a 100 x 100 lattice for 30 days).

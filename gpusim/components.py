@@ -110,7 +110,10 @@ class Component:
     shapes its arrays or launches.  ``stored_at_default``: whether a run
     file's stored config lists the section while it holds its defaults
     (only the three components of v2 do; a later one's section appears
-    once a config sets it, so existing run files stay as they were)."""
+    once a config sets it, so existing run files stay as they were).
+    ``occupancy`` names the site arrays whose non-zero entries make a tile
+    active while the component is on (:mod:`gpusim.engine.tiles`): every
+    site a phase of the component acts on for itself must hold one."""
 
     name: str
     section: str
@@ -146,6 +149,7 @@ class Component:
     #: (both backends): ``module:function`` called as ``fn(obs)`` with
     #: scalars or arrays over runs -> {name: float64 value(s)}.
     derive: str | None = None
+    occupancy: tuple[str, ...] = ()
 
     def has_arrays(self, cfg) -> bool:
         return (self.allocated or self.on)(cfg)
@@ -183,7 +187,8 @@ TUMOUR = Component(
         **counts(edge_cells=("cells", "tumour cells on the lattice boundary (closed boundary; 0 if periodic)"))},
     frames={"tumour_clone": ("clone", "clone id", "tumour clone id per site, 0 = no tumour cell")},
     key=lambda cfg: (tuple(cfg.lattice.shape), cfg.lattice.neighbourhood, cfg.lattice.boundary,
-                     cfg.simulation.dt_minutes),
+                     cfg.simulation.dt_minutes, cfg.simulation.active_tiles),
+    occupancy=("clone",),
 )
 
 TCELLS = Component(
@@ -204,6 +209,7 @@ TCELLS = Component(
     frames={"tcells": ("tcell", "bits", "T cell per site: 128 = present | exhaustion << 4 | kills left; 0 = none")},
     colour="#1f5fd0",
     key=lambda cfg: (cfg.immune.enabled,),
+    occupancy=("tcell",),  # recruitment, at vessels, is not tiled (gpusim.engine.tcell)
 )
 
 def diffusing_field(name: str, section: str, record: FieldRecord, position: float, description: str,
@@ -301,9 +307,9 @@ OXYGEN = Component(
 COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG, TREGS, OXYGEN)
 
 #: Kernel files of the components, then the shared ones (initial state,
-#: selection, observables), in the order they are compiled together.
+#: selection, observables, active tiles), in the order they are compiled together.
 KERNEL_SOURCES: tuple[str, ...] = (*dict.fromkeys(c.kernel for c in COMPONENTS if c.kernel), "initial.cu",
-                                   "select.cu", "observe.cu")
+                                   "select.cu", "observe.cu", "tiles.cu")
 
 #: The diffusing fields, in the order of their records in ``Params`` (field index).
 FIELDS: tuple[Component, ...] = tuple(c for c in COMPONENTS if c.diffusing is not None)
@@ -362,6 +368,11 @@ def scratch_width(size: str | int, n_sites: int, n_field: int) -> int:
     if size in ("sites", "field"):
         return n_sites if size == "sites" else n_field
     return int(resolve(size)(n_sites))
+
+
+def occupancy(cfg) -> tuple[str, ...]:
+    """Site arrays whose non-zero entries make a tile active in a run of ``cfg``."""
+    return tuple(name for c in COMPONENTS if c.on(cfg) for name in c.occupancy)
 
 
 def phases(cfg) -> tuple[Phase, ...]:

@@ -50,6 +50,8 @@ class SimulationConfig(_Section):
     seed: int = Field(1, ge=0, lt=2**64, description="64-bit Philox key of the run")
     steps: int = Field(1000, ge=0, description="number of time steps to run")
     dt_minutes: float = Field(10.0, gt=0.0, le=MINUTES_PER_DAY)
+    active_tiles: bool = Field(True, description="kernel backends step only the tiles that hold cells "
+                               "(false: every site, for comparison); results are identical either way")
 
     @property
     def dt_days(self) -> float:
@@ -580,7 +582,10 @@ class Config(_Section):
 
     def to_toml(self) -> str:
         """The resolved config as TOML text (what run files store)."""
-        return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))
+        # simulation.active_tiles changes how fast, never what (gpusim/engine/tiles.py): left
+        # out, so a run file is the same byte for byte whichever way it ran.
+        return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True,
+                                             exclude={"simulation": {"active_tiles"}}))
 
 
 # --------------------------------------------------------------------------

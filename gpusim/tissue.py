@@ -145,7 +145,8 @@ def load_section(cfg: Config) -> State | None:
     key = (cfg.initial.sha256, tuple(cfg.lattice.shape), cfg.lattice.dx_um, cfg.initial.model_dump_json())
     if key not in _reported:
         _reported.add(key)
-        log.info(report.line())
+        # Points lost are a warning (shown under -q too); a clean read is a notice.
+        (log.warning if sum(report.dropped.values()) else log.info)(report.line())
     return state
 
 

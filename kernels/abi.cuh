@@ -92,6 +92,25 @@ typedef float f32;
 #define GPUSIM_FOUND_CHUNK_SHIFT 10
 #define GPUSIM_FOUND_GROUP_SHIFT 10
 
+// Active tiles (tiles.cuh, tiles.cu): the lattice in tiles of 2^TILE_BITS
+// sites; a tile's active-list build counts chunks of 2^TILE_CHUNK_SHIFT
+// tiles, in groups of 2^TILE_GROUP_SHIFT chunks.  Fields.tile_state slots:
+// the list's length, "a tile was switched on or off since the last build",
+// "this build rewrites the list".
+#define GPUSIM_TILE_BITS 6
+#define GPUSIM_TILE_CHUNK_SHIFT 8
+#define GPUSIM_TILE_GROUP_SHIFT 8
+// The vessel list's build counts chunks of 2^VESSEL_CHUNK_SHIFT sites.
+#define GPUSIM_VESSEL_CHUNK_SHIFT 12
+#define GPUSIM_TILE_COUNT 0
+#define GPUSIM_TILE_DIRTY 1
+#define GPUSIM_TILE_REBUILD 2
+#define GPUSIM_TILE_VESSELS 3
+#define GPUSIM_TILE_STATE 4
+// Site arrays whose non-zero entries make a tile active (one per component
+// that says so, gpusim/components.py Component.occupancy).
+#define GPUSIM_MAX_OCCUPANCY 4
+
 // Host-computed, read-only for kernels.  Probabilities are uint32
 // thresholds: an event happens when a Philox word < threshold.
 struct Params {
@@ -196,6 +215,20 @@ struct Params {
     // selection of the lowest bids (kernels/select.cu)
     u32 select_capacity;
     u64 select_below;
+    // active tiles (gpusim/engine/tiles.py): per-site phases visit only the
+    // tiles in Fields.tile_list when tiles_on, every site otherwise.  A tile
+    // is 2^tile_bits_x x 2^tile_bits_y x 2^(TILE_BITS - x - y) sites; tnx
+    // tiles along x (the last may be partial), likewise y, z.
+    u32 tiles_on;
+    u32 tile_bits_x;
+    u32 tile_bits_y;
+    u32 tnx;
+    u32 tny;
+    u32 tnz;
+    u32 n_tiles;
+    u32 tiles_dense_from;  // this many listed tiles or more: per-site phases visit every site
+    u32 vessels_listed;  // tcell_recruit visits Fields.vessel_list (tile_state[VESSELS] entries)
+    u32 occupancy_bytes[GPUSIM_MAX_OCCUPANCY];  // element size of Fields.occupancy[q], 0 = unused
 };
 
 // Device pointers to the struct-of-arrays state.
@@ -230,4 +263,13 @@ struct Fields {
     u64* selected;
     u32* found_chunks;
     u32* found_groups;
+    u8* tile_flags;  // per tile: 1 = in the next list build
+    u32* tile_list;  // the active tiles' first sites, in tile order
+    u32* tile_span;  // and their extents: x | y << 4 | z << 8 (cut at the lattice's far faces)
+    u32* tile_chunks;
+    u32* tile_groups;
+    u32* tile_state;  // GPUSIM_TILE_COUNT, _DIRTY, _REBUILD, _VESSELS
+    u32* vessel_list;  // the vessel sites, in site order (they never change)
+    u32* vessel_chunks;
+    u8* occupancy[GPUSIM_MAX_OCCUPANCY];
 };

@@ -6,11 +6,21 @@
 #include "common.cuh"
 #include "field.cuh"
 
+// Weight of a move to the neighbour at cj from a site of chemokine ci.
+__device__ __forceinline__ f32 agent_move_weight(const Params* P, const Fields* F, site_xyz cj, f32 ci,
+                                                 f32 chemotaxis)
+{
+    const f32 d = F->chemokine[field_cell_of(P, cj)] - ci;
+    return 1.0f + chemotaxis * (d > 0.0f ? d : 0.0f);
+}
+
 // Move `sub` of a step, phase 1, for the agent at site i of `layer`: it
 // picks a neighbour with weight 1 + chemotaxis * max(0, c_j - c_i) (float32,
 // neighbour order, sequential sums; c = the chemokine) and bids for it if
-// that site of its layer is free.  Moves below full_moves are always made,
-// move full_moves with probability p_partial (the fractional move).
+// that site of its layer is free, leaving its record at i (claim.cuh
+// claim_propose_from: the commit runs from the source side).  Moves below
+// full_moves are always made, move full_moves with probability p_partial
+// (the fractional move).
 //   rng: (site, step, phase, sub): .x direction (top 24 bits), .y claim priority,
 //        .z fractional move taken?
 __device__ __forceinline__ void agent_move_propose(const Params* P, const Fields* F, const u8* layer, u32 i, u32 sub,
@@ -21,40 +31,41 @@ __device__ __forceinline__ void agent_move_propose(const Params* P, const Fields
     if (sub >= full_moves && r.z >= p_partial) return;
     const site_xyz c = site_coords(P, i);
     const f32 ci = F->chemokine[field_cell_of(P, c)];
-    u32 site[GPUSIM_MAX_NEIGHBOURS];
-    f32 weight[GPUSIM_MAX_NEIGHBOURS];
-    u32 n = 0;
+    // Two passes over the neighbours (the total, then the pick), each weight
+    // computed the same way in both: no per-neighbour arrays that would
+    // spill to local memory, and the same float32 sums in the same order.
     f32 total = 0.0f;
     for (u32 k = 0; k < P->n_nbr; ++k) {
         site_xyz cj;
-        const u32 j = neighbour_at(P, c, k, &cj);
-        if (j == GPUSIM_NO_SITE) continue;
-        const f32 d = F->chemokine[field_cell_of(P, cj)] - ci;
-        site[n] = j;
-        weight[n] = 1.0f + chemotaxis * (d > 0.0f ? d : 0.0f);
-        total = total + weight[n];
-        ++n;
+        if (neighbour_at(P, c, k, &cj) != GPUSIM_NO_SITE) total = total + agent_move_weight(P, F, cj, ci, chemotaxis);
     }
     // (word >> 8) * 2^-24 is exact in float32: a uniform in [0, 1).
     const f32 x = ((f32)(r.x >> 8) * 5.9604644775390625e-08f) * total;
     f32 cum = 0.0f;
     u32 chosen = GPUSIM_NO_SITE;
-    for (u32 m = 0; m < n; ++m) {
-        cum = cum + weight[m];
-        chosen = site[m];  // the last neighbour if rounding leaves x >= cum
+    for (u32 k = 0; k < P->n_nbr; ++k) {
+        site_xyz cj;
+        const u32 j = neighbour_at(P, c, k, &cj);
+        if (j == GPUSIM_NO_SITE) continue;
+        cum = cum + agent_move_weight(P, F, cj, ci, chemotaxis);
+        chosen = j;  // the last neighbour if rounding leaves x >= cum
         if (x < cum) break;
     }
     if (chosen != GPUSIM_NO_SITE && !layer[chosen])
-        claim_propose(F, chosen, r.y, i);
+        claim_propose_from(F, chosen, r.y, i);
 }
 
-// Move phase 2, per site j: the lowest bid on j moves in (claim reset).
-__device__ __forceinline__ void agent_move_commit(const Params* P, const Fields* F, u8* layer, u32 j)
+// Move phase 2, per site s (from the source side, claim.cuh claim_won): an
+// agent whose bid won its target moves there.  `touch`: the layer makes
+// tiles active (tiles.cuh), so the target's tile joins the list.
+__device__ __forceinline__ void agent_move_commit(const Params* P, const Fields* F, u8* layer, u32 s, bool touch)
 {
-    const u32 s = claim_take(P, F, j);
-    if (s == GPUSIM_NO_SITE) return;
+    if (s >= P->n_sites) return;
+    const u32 j = claim_won(F, s);
+    if (j == GPUSIM_NO_SITE) return;
     layer[j] = layer[s];
     layer[s] = 0;
+    if (touch) tile_touch(P, F, j);
 }
 
 // Is an agent of `layer` at site i (coordinates c) or at one of its neighbours?

@@ -21,6 +21,7 @@ __device__ __forceinline__ unsigned char atomic_or_u8(unsigned char* addr, unsig
 #include "philox.cuh"
 #include "lattice.cuh"
 #include "claim.cuh"
+#include "tiles.cuh"
 
 // Aggregated atomics (DESIGN §7): on the GPU, the threads of a warp that add
 // to the same address at once (an event counter, the population of a big
@@ -56,6 +57,21 @@ static inline void atomic_add_warp_sum(unsigned long long* addr, unsigned long l
     if (v) atomicAdd(addr, v);
 }
 #endif
+
+// In place, one thread, in index order: a[k] becomes start + a[0] + ... +
+// a[k-1] (an exclusive prefix sum); returns start + the sum of all n.  The
+// serial step of the site-order numberings (tumour.cu founding, tiles.cu
+// lists), on arrays 2^8..2^10 times shorter than what they number.
+__device__ __forceinline__ u32 exclusive_scan(u32* a, u32 n, u32 start)
+{
+    u32 run = start;
+    for (u32 k = 0; k < n; ++k) {
+        const u32 v = a[k];
+        a[k] = run;
+        run += v;
+    }
+    return run;
+}
 
 // Kernels have C linkage so CuPy's RawModule and ctypes find them by name.
 // `sub` is a per-launch number passed by value with the launch (the substep

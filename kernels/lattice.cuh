@@ -44,13 +44,6 @@ __device__ __forceinline__ u32 neighbour_at(const Params* P, site_xyz c, u32 k, 
     return (u32)xj + P->nx * ((u32)yj + P->ny * (u32)zj);
 }
 
-// On a face of the lattice box (x, y or, on a 3D lattice, z at its first or last value).
-__device__ __forceinline__ bool on_lattice_edge(const Params* P, site_xyz c)
-{
-    return c.x == 0 || c.x == (i32)P->nx - 1 || c.y == 0 || c.y == (i32)P->ny - 1 ||
-           (P->field_dim == 3 && (c.z == 0 || c.z == (i32)P->nz - 1));
-}
-
 __device__ __forceinline__ u32 neighbour(const Params* P, site_xyz c, u32 k)
 {
     site_xyz unused;

@@ -5,27 +5,51 @@
 #include "common.cuh"
 #include "tcell.cuh"
 
-// Per site: tumour cells on a closed boundary, T cells, T cells that can no
-// longer kill (no kills left or exhaustion >= threshold).  For the state a
-// run starts from; after a step the same counts come from the kernels that
-// last change those layers (tumour_divide_commit, tcell_death).
-//   in:  clone, tcell     out: counters[OBS_EDGE_CELLS, OBS_TCELLS, OBS_TCELLS_EXHAUSTED]
+// Per site: T cells, T cells that can no longer kill (no kills left or
+// exhaustion >= threshold).  For the state a run starts from; after a step
+// the same counts come from the kernel that last changes that layer
+// (tcell_death).
+//   in:  tcell     out: counters[OBS_TCELLS, OBS_TCELLS_EXHAUSTED]
 //   rng: none
-//   min traffic: 5 B/site (clone 4, tcell 1 read)
+//   min traffic: 1 B/site (tcell read)
 GPUSIM_KERNEL void observe_sites(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
-    u64 edge = 0, present = 0, stuck = 0;
+    u64 present = 0, stuck = 0;
     if (i < P->n_sites) {
         const u8 t = F->tcell[i];
         present = t != 0;
         stuck = present && !tcell_can_kill(P, t);
-        edge = !P->periodic && F->clone[i] != 0 && on_lattice_edge(P, site_coords(P, i));
     }
-    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_EDGE_CELLS], edge);
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_TCELLS], present);
     atomic_add_warp_sum(&F->counters[GPUSIM_OBS_TCELLS_EXHAUSTED], stuck);
+}
+
+// Tumour cells on a closed boundary, one thread per row of sites along x
+// (each (y, z); O(surface), not a pass over every site): a row on a y or z
+// face of the box lies wholly on the boundary, any other row only at its
+// two ends.  Run after the step's division (the step's last change to
+// which sites hold tumour cells) and for the state a run starts from.
+//   in:  clone     out: counters[OBS_EDGE_CELLS]
+//   rng: none
+//   min traffic: 8 B/thread (clone at the two ends of a row; whole rows on the y and z faces)
+GPUSIM_KERNEL void observe_edge(GPUSIM_ARGS)
+{
+    GPUSIM_BIND_RUN;
+    const u32 r = global_thread_index();
+    u64 edge = 0;
+    if (r < P->ny * P->nz) {
+        const u32 y = r % P->ny, z = r / P->ny, nx = P->nx;
+        const u32* row = F->clone + (u64)nx * r;
+        const bool face = y == 0 || y == P->ny - 1 || (P->field_dim == 3 && (z == 0 || z == P->nz - 1));
+        if (face) {
+            for (u32 x = 0; x < nx; ++x) edge += row[x] != 0;
+        } else {
+            edge = (row[0] != 0) + (nx > 1 && row[nx - 1] != 0);
+        }
+    }
+    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_EDGE_CELLS], edge);
 }
 
 // Per clone row r in [1, sub) (sub = the clone count, passed with the

@@ -59,13 +59,14 @@ __device__ __forceinline__ u32 nth_free_tcell_neighbour(const Params* P, const F
 GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
+    const u32 i = vessel_site(P, F);
     if (i >= P->n_sites) return;
     if (!F->vessel[i] || F->tcell[i]) return;
     const f32 c = F->chemokine[field_cell_of(P, site_coords(P, i))];
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_RECRUIT, 0);
     if (r.x < P->recruit[chemokine_level(P, c)]) {
         F->tcell[i] = tcell_byte(P->kills_per_tcell, 0);
+        tile_touch(P, F, i);
         atomic_add_same(&F->counters[GPUSIM_COUNTER_RECRUITED], 1ull);
     }
 }
@@ -94,6 +95,7 @@ GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
     const u32 k = global_thread_index();
     if (k >= P->n_new) return;
     F->tcell[F->new_sites[k]] = tcell_byte(P->kills_per_tcell, 0);
+    tile_touch(P, F, F->new_sites[k]);
     atomic_add_same(&F->counters[GPUSIM_COUNTER_TRANSFERRED], 1ull);
 }
 
@@ -109,14 +111,14 @@ GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
 //   a hypoxic target (o2_on) passes the kill with p_hypoxic_kill_pass.
 //   in:  tcell, clone, clone_flags, clone_recognition (pdl1_induced when ifng_on, treg when
 //        treg_on, oxygen_deficit when o2_on)
-//   out: tcell (own site), cell[target] |= KILLED, claim (expansion bids),
+//   out: tcell (own site), cell[target] |= KILLED, claim (expansion bids and their records),
 //        ifng_sources (+1 per recognised engagement, when ifng_on)
 //   rng: (site, step, KILL, 0), (site, step, KILL, 1) and, near a Treg, (site, step, KILL, 2), see philox.cuh
 //   min traffic: 1 B/site (tcell byte; the rest only near T cells)
 GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
+    const u32 i = phase_site(P, F);
     if (i >= P->n_sites) return;
     const u8 t = F->tcell[i];
     if (!t || !tcell_can_kill(P, t)) return;
@@ -173,7 +175,7 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
             const u32 n_free = count_free_tcell_neighbours(P, F, c);
             if (n_free) {
                 const u32 j = nth_free_tcell_neighbour(P, F, c, __umulhi(r2.w, n_free));
-                claim_propose(F, j, r.w, i);
+                claim_propose_from(F, j, r.w, i);
             }
         }
     }
@@ -185,19 +187,22 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
     F->tcell[i] = tcell_byte(kills, exhaustion);
 }
 
-// Expansion commit, per site: the lowest bid places a fresh daughter (full
-// kills, the mother's exhaustion).
+// Expansion commit, per mother site (from the source side, claim.cuh): the
+// mother whose bid won its target places a fresh daughter there (full kills,
+// the mother's exhaustion).
 //   in:  claim, tcell (mother)   out: tcell, claim reset, counters[EXPANSIONS]
 //   rng: none
 //   min traffic: 8 B/site (claim)
 GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 j = global_thread_index();
-    const u32 s = claim_take(P, F, j);
-    if (s == GPUSIM_NO_SITE) return;
+    const u32 s = phase_site(P, F);
+    if (s >= P->n_sites) return;
+    const u32 j = claim_won(F, s);
+    if (j == GPUSIM_NO_SITE) return;
     const u8 mother = F->tcell[s];
     F->tcell[j] = tcell_byte(P->kills_per_tcell, (mother >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX);
+    tile_touch(P, F, j);
     atomic_add_same(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
 }
 
@@ -206,26 +211,27 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 // sequential sums) and bids for it if its T layer is free (agent.cuh).  speed dt / dx =
 // full_moves + fraction moves per step in expectation: substeps below
 // full_moves always move, substep full_moves moves with the fraction.
-//   in:  tcell, chemokine       out: claim
+//   in:  tcell, chemokine       out: claim (bids and their records)
 //   rng: (site, step, MIGRATE, sub): .x direction (top 24 bits), .y priority,
 //        .z fractional move taken?
 //   min traffic: 1 B/site (tcell byte; the rest only at T cells)
 GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
+    const u32 i = phase_site(P, F);
     if (i >= P->n_sites || sub >= P->n_moves) return;  // this run's moves are done
     agent_move_propose(P, F, F->tcell, i, sub, GPUSIM_PHASE_MIGRATE, P->full_moves, P->p_partial_move, P->chemotaxis);
 }
 
-// Migration phase 2, per site: the lowest bid moves in.
+// Migration phase 2, per T-cell site (from the source side, claim.cuh): a
+// T cell whose bid won its target moves there.
 //   in:  claim, tcell     out: tcell (target set, source cleared), claim reset
 //   rng: none
 //   min traffic: 8 B/site (claim)
 GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    agent_move_commit(P, F, F->tcell, global_thread_index());
+    agent_move_commit(P, F, F->tcell, phase_site(P, F), true);
 }
 
 // Death: lifespan, faster for T cells that can no longer kill; chemotherapy
@@ -237,7 +243,7 @@ GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
+    const u32 i = phase_site(P, F);
     if (i >= P->n_sites) return;
     const u8 t = F->tcell[i];
     if (!t) return;

@@ -33,7 +33,7 @@ GPUSIM_KERNEL void treg_recruit(GPUSIM_ARGS)
 }
 
 // Migration move `sub` (of this run's treg_n_moves), phase 1 (agent.cuh).
-//   in:  treg, chemokine     out: claim
+//   in:  treg, chemokine     out: claim (bids and their records)
 //   rng: (site, step, TREG_MIGRATE, sub): .x direction, .y priority, .z fractional move?
 //   min traffic: 1 B/site (treg byte; the rest only at Tregs)
 GPUSIM_KERNEL void treg_move_propose(GPUSIM_ARGS)
@@ -45,14 +45,15 @@ GPUSIM_KERNEL void treg_move_propose(GPUSIM_ARGS)
                        P->treg_chemotaxis);
 }
 
-// Migration phase 2, per site: the lowest bid moves in.
-//   in:  claim, treg     out: treg, claim reset
+// Migration phase 2, per Treg site (from the source side, claim.cuh): a
+// Treg whose bid won its target moves there.
+//   in:  claim, treg     out: treg (target set, source cleared), claim reset
 //   rng: none
 //   min traffic: 8 B/site (claim)
 GPUSIM_KERNEL void treg_move_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    agent_move_commit(P, F, F->treg, global_thread_index());
+    agent_move_commit(P, F, F->treg, global_thread_index(), false);  // Tregs make no tile active: their phases run dense
 }
 
 // Death: lifespan, anti-CTLA-4 depletion (p_treg_deplete, the therapy's

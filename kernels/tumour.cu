@@ -8,7 +8,7 @@
 //   (claim[] is all ones between phases: every commit resets what it used;
 //   the protocol is claim.cuh)
 //   tumour_divide_propose  per site    a dividing cell claims one empty neighbour
-//   tumour_divide_commit   per site    the lowest claim on each site wins
+//   tumour_divide_commit   per site    the mother whose claim is lowest on its target places a daughter
 //   found_sum_groups, found_scan_groups, found_scan_chunks
 //                          each chunk's first new-clone rank (prefix sum over sites)
 //   [host] reads the step's number of new clones (8 bytes), grows the clone table
@@ -35,7 +35,7 @@ __device__ __forceinline__ u32 combine_recognition(u32 parent, u32 a)
 GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
+    const u32 i = phase_site(P, F);
     if (i >= P->n_sites) return;
     const u32 c = F->clone[i];
     if (c == 0) return;
@@ -57,13 +57,13 @@ GPUSIM_KERNEL void tumour_death(GPUSIM_ARGS)
 // of its empty neighbours uniformly (in neighbour order) and bids for it;
 // with oxygen on, only where its field cell is at or above the hypoxia threshold.
 //   in:  clone, cell; claim must be all ones
-//   out: claim[target] = min(claim_bid(priority, mother site))
+//   out: claim[target] = min(claim_bid(priority, mother site)); claim[mother] = its bid's record
 //   rng: (mother, step, TUMOUR_DIVIDE, 0): .x divide?, .y which neighbour, .z priority
 //   min traffic: 5 B/site (clone 4, cell 1; neighbours only for dividing cells)
 GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
+    const u32 i = phase_site(P, F);
     if (i >= P->n_sites) return;
     if (F->clone[i] == 0) return;
     const u8 cb = F->cell[i];
@@ -84,7 +84,7 @@ GPUSIM_KERNEL void tumour_divide_propose(GPUSIM_ARGS)
         const u32 j = neighbour(P, c, k);
         if (j != GPUSIM_NO_SITE && F->clone[j] == 0) {
             if (pick == 0) {
-                claim_propose(F, j, r.z, i);
+                claim_propose_from(F, j, r.z, i);
                 return;
             }
             --pick;
@@ -107,6 +107,7 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
     }
     F->clone[j] = c;
     F->cell[j] = daughter;
+    tile_touch(P, F, j);
     atomic_add_same(&F->counters[GPUSIM_COUNTER_DIVISIONS], 1ull);
     const philox_u32x4 m = draw(P, j, GPUSIM_PHASE_TUMOUR_MUTATE, 0);
     if (m.x < P->mutation_sf[0] || m.y < P->p_mut_pdl1 || m.z < P->p_mut_hla) {
@@ -116,8 +117,8 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
         atomic_add_same(&F->clone_population[c], 1u);
 }
 
-// Phase 2 of division, per target site: the winning mother places a
-// daughter.  A non-stem mother and daughter each keep (divisions left - 1);
+// Phase 2 of division, per mother site (from the source side, claim.cuh):
+// the mother whose bid won its target places a daughter there.  A non-stem mother and daughter each keep (divisions left - 1);
 // a stem mother stays stem and its daughter is stem with probability
 // p_stem_symmetric, else a non-stem cell with max_divisions.  The daughter
 // gains k ~ Poisson(mu) new mutations and may gain a PD-L1 or HLA-loss
@@ -126,21 +127,17 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
 //   in:  claim, clone, cell
 //   out: clone, cell (mother and daughter), claim, clone_population (+1 for
 //        non-mutant daughters), found_chunks (+1 per mutant daughter),
-//        counters[DIVISIONS], counters[OBS_EDGE_CELLS]
+//        counters[DIVISIONS]
 //   rng: (mother, step, TUMOUR_DIVIDE, 0).w stem daughter?;
 //        (daughter, step, TUMOUR_MUTATE, 0) .x k >= 1?, .y PD-L1?, .z HLA loss?
 //   min traffic: 8 B/site (claim; the rest only where a daughter lands)
 GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 j = global_thread_index();
-    if (j >= P->n_sites) return;
-    const u32 s = claim_take(P, F, j);  // resets claim[j]: a mutant daughter marks it again
-    if (s != GPUSIM_NO_SITE) place_daughter(P, F, j, s);
-    // The step's last change to which sites hold tumour cells: the edge
-    // observable is counted here, not in another pass (observe.cu).
-    if (!P->periodic && on_lattice_edge(P, site_coords(P, j)) && F->clone[j] != 0)
-        atomic_add_same(&F->counters[GPUSIM_OBS_EDGE_CELLS], 1ull);
+    const u32 s = phase_site(P, F);
+    if (s >= P->n_sites) return;
+    const u32 j = claim_won(F, s);  // resets claim[j]: a mutant daughter marks it again
+    if (j != GPUSIM_NO_SITE) place_daughter(P, F, j, s);
 }
 
 
@@ -189,13 +186,7 @@ GPUSIM_KERNEL void found_scan_groups(GPUSIM_ARGS)
     GPUSIM_BIND_RUN;
     if (global_thread_index() != 0) return;
     const u32 n_groups = ((found_n_chunks(P) - 1) >> GPUSIM_FOUND_GROUP_SHIFT) + 1;
-    u32 run = 0;
-    for (u32 g = 0; g < n_groups; ++g) {
-        const u32 s = F->found_groups[g];
-        F->found_groups[g] = run;
-        run += s;
-    }
-    F->counters[GPUSIM_SLOT_NEW_CLONES] = run;
+    F->counters[GPUSIM_SLOT_NEW_CLONES] = exclusive_scan(F->found_groups, n_groups, 0);
 }
 
 // found_scan_chunks, per group: its chunk counts become exclusive prefix
@@ -207,12 +198,7 @@ GPUSIM_KERNEL void found_scan_chunks(GPUSIM_ARGS)
     const u32 g = global_thread_index();
     u32 c0, c1;
     if (!found_group_chunks(P, g, &c0, &c1)) return;
-    u32 run = F->found_groups[g];
-    for (u32 c = c0; c < c1; ++c) {
-        const u32 s = F->found_chunks[c];
-        F->found_chunks[c] = run;
-        run += s;
-    }
+    exclusive_scan(F->found_chunks + c0, c1 - c0, F->found_groups[g]);
 }
 
 // Number of new mutations k of a daughter from its first MUTATE word:

@@ -8,6 +8,8 @@ default, DESIGN §9) is checked against run files written before it:
     # after it:
     python scripts/byte_identity.py make /tmp/new
     python scripts/byte_identity.py compare /tmp/ref /tmp/new
+    # the same runs with overrides that must not change a byte, e.g. dense stepping:
+    python scripts/byte_identity.py make /tmp/dense simulation.active_tiles=false
 
 ``make`` writes, for every ``configs/*.toml`` that is a run config (sweep
 specs are left out), 200 steps on the cpu and the numpy backend, plus a
@@ -75,20 +77,20 @@ def run_configs(out: Path) -> list[Path]:
     return shipped + [extra]
 
 
-def make(out: Path) -> None:
+def make(out: Path, overrides: list[str] = ()) -> None:
     import gpusim
     from gpusim.cli.main import main
 
     out.mkdir(parents=True, exist_ok=True)
     for path in run_configs(out):
-        sets = [a for s in SCALED.get(path.stem, []) for a in ("--set", s)]
+        sets = [a for s in [*SCALED.get(path.stem, []), *overrides] for a in ("--set", s)]
         for backend in BACKENDS:
             target = out / f"{path.stem}.{backend}.h5"
             rc = main(["run", str(path), "-o", str(target), "--backend", backend, "--steps", str(STEPS),
                        "-q", "--overwrite", *sets])
             if rc:
                 raise SystemExit(f"{path.name} on {backend}: exit {rc}")
-        cfg = gpusim.load_config(path, [*SCALED.get(path.stem, []), f"simulation.steps={STEPS}"])
+        cfg = gpusim.load_config(path, [*SCALED.get(path.stem, []), *overrides, f"simulation.steps={STEPS}"])
         seed = cfg.simulation.seed
         cohort = [cfg.model_copy(update={"simulation": cfg.simulation.model_copy(update={"seed": seed + k})})
                   for k in range(BATCH)]
@@ -148,8 +150,8 @@ def compare(ref: Path, new: Path) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "make":
-        make(Path(sys.argv[2]))
+    if len(sys.argv) >= 3 and sys.argv[1] == "make":
+        make(Path(sys.argv[2]), sys.argv[3:])
     elif len(sys.argv) == 4 and sys.argv[1] == "compare":
         raise SystemExit(compare(Path(sys.argv[2]), Path(sys.argv[3])))
     else:

@@ -9,6 +9,7 @@
 #   bench.log        the same, as tables: per-kernel launches, ms, MB per step, fraction of copy
 #   measure.jsonl    copy bandwidth (2 GiB), quickstart steps/s, tumour_1e9 start-up and steps
 #   cohort.json      gpusim bench --cohort 1024 --backend cuda (batched vs one at a time, runs/hour)
+#   tiles.json       gpusim bench --tiles: active tiles vs dense stepping, back to back (issue 20; one JSON list per case)
 #   summary.txt      device, test tally, site updates/s, fraction_of_copy, the figures above
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -93,6 +94,26 @@ print(f"cohort {r['cohort']} x {r['steps']} steps: batched {r['batched_s']:.1f} 
       f"{'met' if r['speedup'] >= 50 else 'NOT met'})")
 PY
 fi
+# 5. Active tiles against dense stepping (issue 20), back to back on cuda:
+# a radius-20 tumour in 256^3, immune off and on (T cells only through the
+# vessels), the quickstart, and a lattice full of tumour.  Not in the
+# default STAGES (it would not fit one call): STAGES=tiles for a second call.
+if stage tiles; then
+T="$OUT/tiles.json"
+: > "$T"
+Q=configs/quickstart.toml
+BIG=(--set "lattice.shape=[256,256,256]" --set tumour.initial_radius_cells=20)
+timeout "$(budget "${TILES_TIMEOUT:-100}")" bash -c '
+  q=$1; shift; big=("$@")
+  python3 -m gpusim bench --backend cuda --json --tiles "$q" "${big[@]}" --set immune.enabled=false --steps 144
+  python3 -m gpusim bench --backend cuda --json --tiles "$q" "${big[@]}" --set immune.initial_tcells=0 --steps 144
+  python3 -m gpusim bench --backend cuda --json --tiles "$q" --steps 144
+  python3 -m gpusim bench --backend cuda --json --tiles filled --size 256x256x256 --steps 20
+' _ "$Q" "${BIG[@]}" >> "$T" 2> "$OUT/tiles.log"
+log "tiles bench exit code: $?"
+cat "$OUT/tiles.log" >> "$S"
+fi
+
 echo "=== summary ($S)"
 cat "$S"
 exit "$tests_rc"

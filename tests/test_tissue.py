@@ -68,7 +68,7 @@ def test_exported_frame_fed_back_is_that_frame(source_run, tmp_path, capsys, cap
     assert cli(capsys, "export", run, "--to", fmt, "-o", tmp_path, "--frame", "1").returncode == 0
     table = tmp_path / f"source_cells_step{step}.{fmt}"
     out = tmp_path / "again.h5"
-    proc = cli(capsys, "run", config, "--initial", table, "--steps", "0", "-o", out, "--backend", "numpy", "-q")
+    proc = cli(capsys, "run", config, "--initial", table, "--steps", "0", "-o", out, "--backend", "numpy")
     assert proc.returncode == 0, proc.stderr
     assert f"{table.name}: {int(((clone > 0) | (tcells > 0)).sum())} read" in caplog.text
     assert "dropped 0" in caplog.text
@@ -194,7 +194,7 @@ def test_section_files_named_and_checked(tmp_path, capsys, caplog):
     assert_one_line_error(cli(capsys, "run", config, "--initial", tmp_path / "bad.xlsx", "-o", out),
                           "unknown section format")
     assert not out.exists()
-    proc = cli(capsys, "run", config, "-o", out, "--backend", "numpy", "-q")
+    proc = cli(capsys, "run", config, "-o", out, "--backend", "numpy")
     assert proc.returncode == 0 and "section.csv: 3 read; placed 2 tumour, 1 tcell, 0 vessel" in caplog.text
     # The stored config names the file and its hash: a changed file is refused.
     with gpusim.open_run(out) as r:

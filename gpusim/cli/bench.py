@@ -1,6 +1,7 @@
 """gpusim bench [--backend B ...] [--size NXxNY[xNZ] ...] [--steps N] [--json] [--profile]
 gpusim bench --cohort N [--batch N|auto] [--alone K] [--backend B] [--steps N] [--json]
-gpusim bench --calibrate SPEC [--quick] [--cohort N] [--batch N|auto] [--backend B] [--json]"""
+gpusim bench --calibrate SPEC [--quick] [--cohort N] [--batch N|auto] [--backend B] [--json]
+gpusim bench --tiles CONFIG.toml|filled [--set key=value ...] [--size ...] [--backend B] [--steps N] [--json]"""
 
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ def add_parser(sub) -> None:
                    help="time one generation of a calibration spec (its [abc] population from the priors, or "
                         "--cohort N particles) batched against one run at a time (gpusim calibrate)")
     p.add_argument("--quick", action="store_true", help="with --calibrate: the spec's [quick] settings")
+    p.add_argument("--tiles", metavar="CONFIG",
+                   help="time CONFIG.toml (or 'filled': the dense benchmark tumour of --size) with active "
+                        "tiles and densely, back to back; prints both, the speed-up and the active fraction "
+                        "(--steps, default 144)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --tiles: config override (repeatable)")
     p.set_defaults(func=main)
 
 
@@ -60,6 +67,8 @@ def main(args) -> int:
         return _cohort(args, log)
     if args.therapy_host:
         return _therapy_host(args, log)
+    if args.tiles is not None:
+        return _tiles(args, sizes, log)
     records = run_bench(args.backend, sizes, tuple(args.model or MODELS), args.steps, log=log, profile=args.profile)
     if args.json:
         json.dump(records, sys.stdout, indent=1)
@@ -79,10 +88,15 @@ def _cohort(args, log) -> int:
         raise InputError("--cohort times one backend: give --backend once")
     rec = bench_cohort(args.backend[0] if args.backend else "auto", args.cohort, args.steps,
                        parse_batch(args.batch), args.alone, log=log)
-    log(f"{rec['backend']}: cohort of {rec['cohort']} x {rec['steps']} steps on "
-        f"{'x'.join(map(str, rec['shape']))}: batched ({rec['batch']} per batch) "
-        f"{rec['batched_runs_per_hour']:.0f} runs/hour, one at a time {rec['alone_runs_per_hour']:.0f} runs/hour "
-        f"({rec['speedup']:.2f}x)")
+    return _report(args, log, rec, f"{rec['backend']}: cohort of {rec['cohort']} x {rec['steps']} steps on "
+                   f"{'x'.join(map(str, rec['shape']))}: batched ({rec['batch']} per batch) "
+                   f"{rec['batched_runs_per_hour']:.0f} runs/hour, one at a time "
+                   f"{rec['alone_runs_per_hour']:.0f} runs/hour ({rec['speedup']:.2f}x)")
+
+
+def _report(args, log, rec: dict, line: str) -> int:
+    """One record: its line through ``log``, and the record as JSON with --json."""
+    log(line)
     if args.json:
         json.dump([rec], sys.stdout, indent=1)
         print()
@@ -118,3 +132,21 @@ def _calibrate(args, log) -> int:
         json.dump([rec], sys.stdout, indent=1)
         print()
     return 0
+
+
+def _tiles(args, sizes, log) -> int:
+    from ..bench import bench_tiles
+
+    if args.backend and len(args.backend) > 1:
+        raise InputError("--tiles times one backend: give --backend once")
+    if sizes and len(sizes) > 1:
+        raise InputError("--tiles times one lattice: give --size once")
+    try:
+        rec = bench_tiles(args.backend[0] if args.backend else "auto", args.tiles, args.overrides,
+                          args.steps or 144, sizes[0] if sizes else None)
+    except ValueError as err:
+        raise InputError(f"--tiles: {err}") from None
+    return _report(args, log, rec, f"{rec['backend']}: {args.tiles} {'x'.join(map(str, rec['shape']))}, "
+                   f"{rec['steps']} steps: tiles {rec['tiles_s']:.2f} s, dense {rec['dense_s']:.2f} s "
+                   f"({rec['speedup']:.2f}x); active tiles {100 * rec['active_fraction_mean']:.1f} % on average, "
+                   f"{100 * rec['active_fraction_end']:.1f} % at the end")

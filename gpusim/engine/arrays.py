@@ -56,6 +56,8 @@ class DeviceArrays:
         self.counters = xp.zeros((B, abi.constants()["N_COUNTERS"]), dtype=xp.uint64)
         self.fields = np.zeros(B, dtype=abi.struct_dtype("Fields"))
         self.fields_dirty = True
+        #: Fields pointer arrays -> the site arrays they point at (engine/tiles.py: occupancy).
+        self.pointer_lists: dict[str, tuple[str, ...]] = {}
 
     def __getattr__(self, name: str):
         scratch = self.__dict__.get("scratch", {})
@@ -82,6 +84,7 @@ class DeviceArrays:
         arrays.update({f"clone_{k}": v[b] for k, v in self.clones.items()})
         arrays.update({k: v[b] for k, v in self.extra.items()})
         arrays.update({k: v[b] for k, v in self.scratch.items()}, counters=self.counters[b])
+        arrays.update({k: [self.sites[n][b] for n in names] for k, names in self.pointer_lists.items()})
         # A field's index is its place in components.FIELDS; a field the run
         # does not hold gets a null pointer (its phase does not run).
         held = [c.name if c.name in self.extra else None for c in components.FIELDS]

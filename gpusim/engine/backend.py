@@ -35,7 +35,7 @@ from ..config import Config
 from ..params import ModelParams, model_params
 from ..state import State
 from ..step import BatchBackend, PhaseRunner
-from . import initial
+from . import initial, tiles
 from .arrays import ALL_ONES, DeviceArrays
 from .param_table import ParamTable, therapy_groups
 
@@ -107,6 +107,7 @@ class KernelBackend(PhaseRunner, BatchBackend):
         self.active = np.arange(len(cfgs))
         self._fields_buf = None
         self._observed: dict | None = None
+        tiles.setup(self)
         if any(s is None for s in states):
             initial.build(self)
         else:
@@ -115,6 +116,7 @@ class KernelBackend(PhaseRunner, BatchBackend):
             if s is not None:
                 self.arrays.load(b, s)
         self.refresh_fields()
+        tiles.mark_all(self)
         self._groups = therapy_groups(self.cfgs, self.mps, self.steps)
 
     def __getattr__(self, name: str):
@@ -152,18 +154,38 @@ class KernelBackend(PhaseRunner, BatchBackend):
         """Set Params fields of runs ``rows`` (uploaded before the next launch, if changed)."""
         self.table.set_fields(rows, **values)
 
-    def launch(self, kernel: str, n_threads: int, sub: int = 0, rows=None) -> None:
-        """``kernel`` over ``n_threads`` threads of every active run (or of
-        ``rows`` only); ``sub`` is its substep argument (diffusion substep,
-        T-cell move), the same for every run."""
+    def buffers(self, rows=None):
+        """Params and Fields records of ``rows`` (default: the active runs)
+        where kernels read them (the cached buffers while nothing changed)."""
         params = self.table.current if rows is None else None  # the common case: nothing changed
         if params is None:
             params = self.table.buffer(self.device, self.active, rows)
         fields = self._fields_buf
         if rows is not None or fields is None or self.arrays.fields_dirty:
             fields = self._fields_buffer(rows)
+        return params, fields
+
+    def launch(self, kernel: str, n_threads: int, sub: int = 0, rows=None) -> None:
+        """``kernel`` over ``n_threads`` threads of every active run (or of
+        ``rows`` only); ``sub`` is its substep argument (diffusion substep,
+        T-cell move), the same for every run."""
+        params, fields = self.buffers(rows)
         n_runs = len(self.active) if rows is None else len(rows)
         self.device.launch(kernel, n_threads, params, fields, sub, n_runs)
+
+    def launch_sites(self, kernel: str, sub: int = 0) -> None:
+        """A per-site phase kernel over the sites it may act on: the active
+        tiles of every active run, or every site with tiles off (engine/tiles.py)."""
+        tiles.launch_sites(self, kernel, sub)
+
+    def launch_vessels(self, kernel: str) -> None:
+        """A vessel kernel (recruitment) over each run's vessel sites with tiles on, every site otherwise."""
+        tiles.launch_vessels(self, kernel)
+
+    def refresh_tiles(self) -> None:
+        """After a phase that may put cells in new tiles: the active-tile
+        lists rebuilt on the device where a tile was switched on."""
+        tiles.refresh(self)
 
     def counts(self) -> np.ndarray:
         """The counters of the active runs on the host, int64 (B, N_COUNTERS):
@@ -213,14 +235,17 @@ class KernelBackend(PhaseRunner, BatchBackend):
     def end_step(self, events: dict) -> None:
         """The state observables come back with the step's counts in one
         transfer (:meth:`observe`).  The per-site ones were counted by the
-        kernels that last changed their layer (tumour_divide_commit,
-        tcell_death); the clone tables are reduced now, over the rows of the
-        run with the most clones (rows past a run's own count hold zeros)."""
+        kernel that last changed the T-cell layer (tcell_death); the tumour
+        cells on the boundary and the clone tables are reduced now, the
+        latter over the rows of the run with the most clones (rows past a
+        run's own count hold zeros).  Tiles that emptied leave the lists."""
+        tiles.sweep(self)
         rows = int(self.n_clones[self.active].max())
         self.launch("observe_clones", rows, sub=rows)
         for comp in components.active(self.cfg):  # those no phase of theirs can count (Component.observe_each_step)
             if comp.observe_each_step:
                 self.launch(comp.observer, self.mp.n_sites)
+        self._launch_edge()
         c = self.counts()
         events.update({name: c[:, idx] for name, idx in COUNTERS.items()})
         events.setdefault("new_clones", np.zeros(len(self.active), dtype=np.int64))
@@ -236,6 +261,17 @@ class KernelBackend(PhaseRunner, BatchBackend):
         for c in components.active(self.cfg):
             if c.observer:
                 self.launch(c.observer, self.mp.n_sites)
+        self._launch_edge()
+
+    def _launch_edge(self) -> None:
+        """Tumour cells on a closed boundary, O(surface) (observe.cu)."""
+        if self.mp.periodic:
+            return
+        if self.tiles_on:
+            tiles.launch_entries(self, "observe_edge_tiles")
+        else:
+            nx, ny, nz = self.mp.shape
+            self.launch("observe_edge", ny * nz)  # a thread per row along x
 
     @staticmethod
     def _observables(c: np.ndarray) -> dict[str, np.ndarray]:
@@ -277,6 +313,7 @@ class KernelBackend(PhaseRunner, BatchBackend):
         """Every run back at the abandoned step's start, scratch as a step expects it."""
         self.arrays.restore(snap)
         self._observed = None
+        tiles.mark_all(self)
 
     def synchronize(self) -> None:
         self.device.synchronize()

@@ -30,7 +30,7 @@ def _fields_record(arrays: dict, address) -> np.ndarray:
     for name in rec.dtype.names:
         if name in arrays:
             value = arrays[name]
-            if isinstance(value, (list, tuple)):  # a pointer array (one per diffusing field)
+            if isinstance(value, (list, tuple)):  # a pointer array (diffusing fields, tile occupancy)
                 rec[name][0, : len(value)] = [0 if a is None else address(a) for a in value]
             else:
                 rec[name] = address(value)
@@ -85,6 +85,24 @@ class CpuDevice:
         if n_threads <= 0 or n_runs <= 0:
             return
         self._kernel(name)(_blocks(n_threads), n_runs, params.ctypes.data, fields.ctypes.data, sub)
+
+    def launch_tiles(self, name: str, per_entry: int, slot: int, max_entries: int, params, fields, sub: int = 0,
+                     n_runs: int = 1) -> None:
+        """``per_entry`` threads per entry of each run's list (kernels/tiles.cuh),
+        of length ``tile_state[slot]``: the launcher reads the lengths in
+        place and runs only the blocks that cover them."""
+        if n_runs > 0:
+            self._tiles_kernel(name)(per_entry, slot, n_runs, params.ctypes.data, fields.ctypes.data, sub)
+
+    def _tiles_kernel(self, name: str):
+        key = f"tiles_{name}"
+        if key not in self._kernels:
+            fn = getattr(self._lib, f"gpusim_launch_tiles_{name}")
+            fn.argtypes = [ctypes.c_uint, ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+                           ctypes.c_uint]
+            fn.restype = None
+            self._kernels[key] = fn
+        return self._kernels[key]
 
     def to_host(self, a) -> np.ndarray:
         return np.asarray(a)
@@ -162,6 +180,15 @@ class CudaDevice:
         if n_threads <= 0 or n_runs <= 0:
             return
         self._kernel(name)((_blocks(n_threads), n_runs), (BLOCK_SIZE,), (params, fields, np.uint32(sub)))
+
+    def launch_tiles(self, name: str, per_entry: int, slot: int, max_entries: int, params, fields, sub: int = 0,
+                     n_runs: int = 1) -> None:
+        """``per_entry`` threads per entry of each run's list (kernels/tiles.cuh).
+        The lists' lengths are on the device and the host does not wait to
+        read them: the grid covers ``max_entries`` (every tile; per-site
+        phases then also cover every site) and blocks past a run's list
+        return at once."""
+        CudaDevice.launch(self, name, max_entries * per_entry, params, fields, sub, n_runs)  # not a profiler's wrapper
 
     def to_host(self, a) -> np.ndarray:
         return self.xp.asnumpy(a)

@@ -79,27 +79,46 @@ class Recorder:
     def __post_init__(self):
         dev = self.be.device
         self._launch = dev.launch
+        self._launch_tiles = dev.launch_tiles
         n_sites = self.be.mp.n_sites
-        cuda = dev.name == "cuda"
 
         def launch(name, n_threads, params, fields, sub=0, n_runs=1):
-            st = self.kernels.setdefault(name, KernelStats())
-            st.launches += 1
-            st.bytes += launch_bytes(name, n_threads, n_sites) * n_runs
-            if not self.timed:
-                return self._launch(name, n_threads, params, fields, sub, n_runs)
-            if cuda:
-                start, end = dev.xp.cuda.Event(), dev.xp.cuda.Event()
-                start.record()
-                self._launch(name, n_threads, params, fields, sub, n_runs)
-                end.record()
-                self._events.append((st, start, end))
-            else:
-                t0 = time.perf_counter()
-                self._launch(name, n_threads, params, fields, sub, n_runs)
-                st.seconds += time.perf_counter() - t0
+            self._record(name, launch_bytes(name, n_threads, n_sites) * n_runs,
+                         lambda: self._launch(name, n_threads, params, fields, sub, n_runs))
+
+        def launch_tiles(name, per_entry, slot, max_entries, params, fields, sub=0, n_runs=1):
+            # Over active tiles (engine/tiles.py): the bytes of the sites
+            # visited, each run's list length read back (profiling only).
+            from .tiles import TILE_SITES, VESSELS
+
+            entries = int(dev.to_host(self.be.tile_state)[self.be.active, slot].sum())
+            per_site, per_thread = min_traffic()[name]
+            # A per-site phase visits 64 sites per entry, recruitment one vessel site; the others count per thread.
+            sites = entries * (TILE_SITES if per_entry == TILE_SITES else int(slot == VESSELS))
+            self._record(name, per_site * sites + per_thread * entries * per_entry,
+                         lambda: self._launch_tiles(name, per_entry, slot, max_entries, params, fields, sub,
+                                                    n_runs))
 
         dev.launch = launch
+        dev.launch_tiles = launch_tiles
+
+    def _record(self, name: str, nbytes: float, run) -> None:
+        st = self.kernels.setdefault(name, KernelStats())
+        st.launches += 1
+        st.bytes += nbytes
+        if not self.timed:
+            return run()
+        dev = self.be.device
+        if dev.name == "cuda":
+            start, end = dev.xp.cuda.Event(), dev.xp.cuda.Event()
+            start.record()
+            run()
+            end.record()
+            self._events.append((st, start, end))
+        else:
+            t0 = time.perf_counter()
+            run()
+            st.seconds += time.perf_counter() - t0
 
     def collect(self) -> dict[str, KernelStats]:
         """Stats so far (waits for the GPU's timings)."""
@@ -115,6 +134,7 @@ class Recorder:
 
     def close(self) -> None:
         self.be.device.launch = self._launch
+        self.be.device.launch_tiles = self._launch_tiles
 
     @property
     def bytes(self) -> float:

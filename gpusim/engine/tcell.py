@@ -11,9 +11,10 @@ from .select import lowest_bids
 def recruit(be, transfers: dict[int, tuple]) -> None:
     """Recruitment at vessels, then the adoptive transfers due this step
     (``transfers``: run -> ((cells, where), ...))."""
-    be.launch("tcell_recruit", be.mp.n_sites)
+    be.launch_vessels("tcell_recruit")
     for t in range(max((len(v) for v in transfers.values()), default=0)):
         _transfer(be, {b: v[t] for b, v in transfers.items() if len(v) > t})
+    be.refresh_tiles()
 
 
 def _transfer(be, due: dict[int, tuple[int, str]]) -> None:
@@ -38,17 +39,19 @@ def _transfer(be, due: dict[int, tuple[int, str]]) -> None:
 
 
 def kill(be) -> None:
-    be.launch("tcell_kill", be.mp.n_sites)
-    be.launch("tcell_expand_commit", be.mp.n_sites)
+    be.launch_sites("tcell_kill")
+    be.launch_sites("tcell_expand_commit")
+    be.refresh_tiles()
 
 
 def migrate(be) -> None:
     # Each run makes its own number of moves; the loop covers the most.
     for s in range(max(be.mps[b].n_moves for b in be.active)):
-        be.launch("tcell_move_propose", be.mp.n_sites, sub=s)
-        be.launch("tcell_move_commit", be.mp.n_sites)
+        be.launch_sites("tcell_move_propose", sub=s)
+        be.launch_sites("tcell_move_commit")
+        be.refresh_tiles()
         poll()
 
 
 def death(be) -> None:
-    be.launch("tcell_death", be.mp.n_sites)
+    be.launch_sites("tcell_death")

@@ -12,7 +12,7 @@ NEW_CLONES, CHUNK_SHIFT, GROUP_SHIFT = _C["SLOT_NEW_CLONES"], _C["FOUND_CHUNK_SH
 
 
 def death(be) -> None:
-    be.launch("tumour_death", be.mp.n_sites)
+    be.launch_sites("tumour_death")
 
 
 def divide(be) -> np.ndarray:
@@ -20,8 +20,9 @@ def divide(be) -> np.ndarray:
     on entry: every phase resets the entries it used).  Returns the number
     of new clones of each active run."""
     n = be.mp.n_sites
-    be.launch("tumour_divide_propose", n)
-    be.launch("tumour_divide_commit", n)  # also counts the mutant daughters of each chunk of sites
+    be.launch_sites("tumour_divide_propose")
+    be.launch_sites("tumour_divide_commit")  # also counts the mutant daughters of each chunk of sites
+    be.refresh_tiles()  # daughters may land in tiles that held nothing
     # New clone ids are an exclusive prefix sum over each run's sites, in
     # site order, independent of how threads were scheduled and of the
     # other runs (kernels/tumour.cu).
