@@ -31,10 +31,11 @@ PD visit, censored at the last visit.
 from __future__ import annotations
 
 import math
+import warnings
+from typing import NamedTuple
 
 import numpy as np
 
-from .errors import InputError
 from .outcome import PD_CHANGE, PR_CHANGE
 
 #: Diameters, in the order of preference of :func:`assess` and the tables.
@@ -153,26 +154,58 @@ def proportion_ci(k: int, n: int) -> tuple[float, float, float]:
     return k / n, float(ci.low), float(ci.high)
 
 
-def lifelines_km():
-    try:
-        from lifelines import KaplanMeierFitter
-        from lifelines.utils import median_survival_times
-    except ImportError:
-        raise InputError("trial endpoints need lifelines: pip install 'gpusim[trial]'") from None
-    return KaplanMeierFitter, median_survival_times
+class KaplanMeier(NamedTuple):
+    """A product-limit curve: right-continuous steps from (0, 1), one point
+    per distinct event time, with its pointwise 95 % band (log-log)."""
+
+    times: np.ndarray
+    survival: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def kaplan_meier(durations, events) -> KaplanMeier:
+    """Kaplan-Meier estimate of right-censored ``durations`` (``events``
+    False = censored) by :func:`scipy.stats.ecdf`, with its 95 % band
+    (log-log transform, Greenwood variance).
+
+    >>> km = kaplan_meier([1.0, 2, 2, 3], [True, True, False, False])
+    >>> km.times.tolist(), km.survival.tolist()
+    ([0.0, 1.0, 2.0], [1.0, 0.75, 0.5])
+    """
+    from scipy.stats import CensoredData, ecdf
+
+    d, e = np.asarray(durations, float), np.asarray(events, bool)
+    if not e.any():  # nothing happened: the curve stays at one
+        one = np.ones(1)
+        return KaplanMeier(np.zeros(1), one, one, one)
+    sf = ecdf(CensoredData(uncensored=d[e], right=d[~e])).sf
+    with warnings.catch_warnings():  # the band is undefined where S is 0 or 1: filled below, not a problem
+        warnings.simplefilter("ignore", RuntimeWarning)
+        band = sf.confidence_interval(0.95, method="log-log")
+    keep = np.isin(sf.quantiles, d[e])  # scipy also lists censoring times (no step there)
+    with np.errstate(invalid="ignore"):
+        low, high = np.nan_to_num(band.low.probabilities[keep]), np.nan_to_num(band.high.probabilities[keep], nan=1.0)
+    return KaplanMeier(np.r_[0.0, sf.quantiles[keep]], np.r_[1.0, sf.probabilities[keep]], np.r_[1.0, low],
+                       np.r_[1.0, high])
+
+
+def _first_below_half(times: np.ndarray, curve: np.ndarray) -> float:
+    hit = np.flatnonzero(curve <= 0.5)
+    return float(times[hit[0]]) if len(hit) else math.inf
 
 
 def km_median(durations, events) -> tuple[float, float, float]:
-    """Kaplan-Meier median (days) with its 95 % interval (lifelines); inf
-    where the curve (or a bound) never falls to one half; nan without
-    lifelines (``pip install 'gpusim[trial]'``)."""
-    try:
-        KaplanMeierFitter, median_survival_times = lifelines_km()
-    except InputError:
-        return math.nan, math.nan, math.nan
-    km = KaplanMeierFitter().fit(np.asarray(durations, float), np.asarray(events, bool))
-    ci = median_survival_times(km.confidence_interval_)
-    return float(km.median_survival_time_), float(ci.iloc[0, 0]), float(ci.iloc[0, 1])
+    """Kaplan-Meier median (days) with its 95 % interval: the first time the
+    curve, and each edge of its band, falls to one half (inf where it never
+    does).
+
+    >>> km_median([1.0, 2, 3, 4], [True, True, True, True])[0]
+    2.0
+    """
+    km = kaplan_meier(durations, events)
+    return (_first_below_half(km.times, km.survival), _first_below_half(km.times, km.low),
+            _first_below_half(km.times, km.high))
 
 
 def arm_table(per_run: dict[str, list[dict]]) -> list[dict]:

@@ -82,7 +82,8 @@ def test_summarize_and_plot_show_phenotypes(cohort, tmp_path, capsys):
 def test_curves_spaghetti_median_and_kaplan_meier_per_arm(cohort, tmp_path, quickstart_run, capsys):
     import h5py
 
-    from gpusim.plots.cohort import figure, kaplan_meier, time_to_progression
+    from gpusim.endpoints import kaplan_meier
+    from gpusim.plots.cohort import figure, time_to_progression
 
     png = tmp_path / "curves.png"
     proc = cli(capsys, "plot", cohort, "--curves", "tumour_cells", "-o", png)
@@ -111,18 +112,18 @@ def test_curves_spaghetti_median_and_kaplan_meier_per_arm(cohort, tmp_path, quic
     d, e = np.array([t for t, _ in ttp]), np.array([ev for _, ev in ttp])
     label = f"chemo ({int(e.sum())}/6 progressed)"
     step = next(line for line in km.get_lines() if line.get_label() == label)
-    np.testing.assert_allclose(step.get_ydata()[:-1], kaplan_meier(d, e)[1])
+    np.testing.assert_allclose(step.get_ydata()[:-1], kaplan_meier(d, e).survival)
     assert cli(capsys, "plot", cohort, "--curves", "nonsense").returncode == 2
     bad = cli(capsys, "plot", quickstart_run, "--curves", "tumour_cells")
     assert bad.returncode == 2 and "needs a sweep directory" in bad.stderr
 
 
 def test_kaplan_meier_known_answer():
-    from gpusim.plots.cohort import kaplan_meier
+    from gpusim.endpoints import kaplan_meier
 
     # 5 patients: events at 2, 2, 4; censored at 3 and 5 -> S = 3/5 after 2, then 3/5 * 1/2 after 4.
-    t, s = kaplan_meier(np.array([2, 2, 3, 4, 5.0]), np.array([True, True, False, True, False]))
-    assert t.tolist() == [0.0, 2.0, 4.0] and np.allclose(s, [1.0, 0.6, 0.3])
+    km = kaplan_meier(np.array([2, 2, 3, 4, 5.0]), np.array([True, True, False, True, False]))
+    assert km.times.tolist() == [0.0, 2.0, 4.0] and np.allclose(km.survival, [1.0, 0.6, 0.3])
 
 
 def test_sensitivity_of_the_phenotype(cohort):

@@ -1,6 +1,6 @@
 """RECIST 1.1 on diameters (gpusim.endpoints): constructed frames of a
 disc (2D) and a ball (3D) shrunk and regrown by known factors get the right
-labels, best overall response, PFS; arm tables with lifelines."""
+labels, best overall response, PFS; arm tables with Kaplan-Meier medians (scipy.stats.ecdf)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from gpusim.endpoints import arm_table, assess, equivalent_diameter, frame_diameter, longest_diameter
+from gpusim.endpoints import (arm_table, assess, equivalent_diameter, frame_diameter, kaplan_meier, km_median,
+                              longest_diameter)
 
 
 def ball(radius: float, dim: int, size: int = 81) -> np.ndarray:
@@ -71,8 +72,6 @@ def test_baseline_is_the_last_visit_before_therapy_and_no_visit_is_ne():
 
 
 def test_arm_table_rates_cis_and_km_median():
-    # lifelines (extra "trial") pins pandas < 3, which the test extra's pyabc needs: not in the test extra.
-    pytest.importorskip("lifelines", reason="gpusim[trial] not installed")
     runs = [{"best_overall_response": b, "pfs_days": d, "progressed": p} for b, d, p in
             [("PR", 100, False), ("CR", 120, False), ("SD", 40, True), ("PD", 10, True), ("PD", 20, True)]]
     row = arm_table({"a": runs})[0]
@@ -81,6 +80,19 @@ def test_arm_table_rates_cis_and_km_median():
     assert 0.05 < row["orr_low"] < 0.06 and 0.85 < row["orr_high"] < 0.86  # Clopper-Pearson 2/5
     assert row["pfs_median"] == 40.0
     assert math.isinf(arm_table({"b": runs[:2]})[0]["pfs_median"])  # nobody progressed: not reached
+
+
+def test_kaplan_meier_band_against_greenwood_by_hand():
+    """Events at 1, 2 (one censored at 2), 4 of 5: S = 4/5, 3/5, 0; the
+    log-log band's edges bracket the curve and meet it where it is 1."""
+    km = kaplan_meier([1.0, 2, 2, 3, 4], [True, True, False, False, True])
+    np.testing.assert_allclose(km.survival, [1.0, 0.8, 0.6, 0.0])
+    assert km.times.tolist() == [0.0, 1.0, 2.0, 4.0]
+    assert (km.low[1:3] < km.survival[1:3]).all() and (km.survival[1:3] < km.high[1:3]).all()
+    # Greenwood at t = 1: var(log S) = 1 / (5 * 4); log-log half-width 1.96 sqrt(var) / |log S|
+    v = 1 / 20 / np.log(0.8) ** 2
+    np.testing.assert_allclose(km.low[1], 0.8 ** np.exp(1.959963984540054 * np.sqrt(v)), rtol=1e-9)
+    assert km_median([1.0, 2, 2, 3, 4], [True, True, False, False, True])[0] == 4.0
 
 
 SWEEP = '''seed = 3
@@ -119,7 +131,6 @@ def test_summarize_and_plot_a_sweep_per_arm(tmp_path, capsys):
     from gpusim.endpoints import assess, run_diameters, sweep_endpoints
     from gpusim.sweepdir import store
 
-    pytest.importorskip("lifelines", reason="gpusim[trial] not installed (plot --recist draws Kaplan-Meier)")
     path = write_sweep(tmp_path, SWEEP, BASE_SET)
     out = tmp_path / "out"
     assert cli(capsys, "sweep", path, "-o", out, "--backend", "cpu", "-q").returncode == 0

@@ -16,9 +16,6 @@ longest diameter at assessment visits.)
 (3.0, True)
 >>> time_to_progression(t, n, start=0.0, dim=2)       # 2D: 80 x 1.44 = 115.2
 (4.0, True)
->>> km = kaplan_meier(np.array([1.0, 2, 2, 3]), np.array([True, True, False, False]))
->>> km[0].tolist(), km[1].tolist()
-([0.0, 1.0, 2.0], [1.0, 0.75, 0.5])
 """
 
 from __future__ import annotations
@@ -27,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..endpoints import kaplan_meier
 from ..errors import InputError
 from ..io.paths import check_output, writing
 from ..outcome import PD_CHANGE
@@ -43,20 +41,6 @@ def time_to_progression(times: np.ndarray, cells: np.ndarray, start: float, dim:
     if len(hit):
         return float(t[hit[0]] - start), True
     return float(t[-1] - start), False
-
-
-def kaplan_meier(durations: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Product-limit estimate: (times, survival) as a right-continuous step
-    function starting at (0, 1), one point per distinct event time."""
-    durations, events = np.asarray(durations, float), np.asarray(events, bool)
-    times, surv, s = [0.0], [1.0], 1.0
-    for t in np.unique(durations[events]):
-        at_risk = int((durations >= t).sum())
-        died = int(((durations == t) & events).sum())
-        s *= 1 - died / at_risk
-        times.append(float(t))
-        surv.append(s)
-    return np.array(times), np.array(surv)
 
 
 def _trajectories(out_dir: Path, df, name: str):
@@ -125,7 +109,8 @@ def figure(path: str | Path, name: str = "tumour_cells"):
         if not ttp:
             continue
         d, e = np.array([x[0] for x in ttp]), np.array([x[1] for x in ttp])
-        kt, ks = kaplan_meier(d, e)
+        km = kaplan_meier(d, e)
+        kt, ks = km.times, km.survival
         kt, ks = np.append(kt, d.max()), np.append(ks, ks[-1])
         ax.step(kt, ks, where="post", color=f"C{i}", lw=1.8, label=f"{arm} ({int(e.sum())}/{len(e)} progressed)")
         censored = d[~e]

@@ -1,7 +1,7 @@
 """Trial endpoints of a sweep per arm (``gpusim plot DIR --recist``):
 waterfall of the best change in diameter from baseline, spider plot of the
 change over time, Kaplan-Meier progression-free survival with its 95 %
-band (gpusim.endpoints, lifelines)."""
+band (gpusim.endpoints: scipy.stats.ecdf)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..endpoints import BEST_ORDER, arm_table, lifelines_km, sweep_endpoints
+from ..endpoints import BEST_ORDER, arm_table, kaplan_meier, sweep_endpoints
 from ..errors import InputError
 from ..outcome import PD_CHANGE, PR_CHANGE
 from .cohort import write_png
@@ -33,7 +33,6 @@ def figure(path: str | Path, kind: str = "longest"):
     fig = Figure(figsize=(4.4 * max(len(arms), 2), 10), layout="constrained")
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(3, max(len(arms), 2))
-    KaplanMeierFitter, _ = lifelines_km()
     for i, arm in enumerate(arms):
         runs = per_arm[arm]
         row = table[arm]
@@ -64,10 +63,20 @@ def figure(path: str | Path, kind: str = "longest"):
         runs = [r for r in per_arm[arm] if r["best_overall_response"] != "NE"]
         if not runs:
             continue
-        km = KaplanMeierFitter().fit([r["pfs_days"] for r in runs], [r["progressed"] for r in runs], label=arm)
+        d = np.array([r["pfs_days"] for r in runs], float)
+        e = np.array([r["progressed"] for r in runs], bool)
+        km = kaplan_meier(d, e)
+        end = max(d.max(), km.times[-1])  # the curve runs on to the last follow-up
+        t = np.append(km.times, end)
         med = table[arm]["pfs_median"]
-        km.plot_survival_function(ax=ax, ci_show=True, show_censors=True, color=f"C{i}",
-                                  label=f"{arm}: median {'not reached' if np.isinf(med) else f'{med:.0f} d'}")
+        ax.step(t, np.append(km.survival, km.survival[-1]), where="post", color=f"C{i}", lw=1.6,
+                label=f"{arm}: median {'not reached' if np.isinf(med) else f'{med:.0f} d'}")
+        ax.fill_between(t, np.append(km.low, km.low[-1]), np.append(km.high, km.high[-1]), step="post",
+                        color=f"C{i}", alpha=0.15, lw=0)
+        censored = d[~e]
+        if len(censored):  # ticks where a patient left follow-up without progressing
+            ax.plot(censored, km.survival[np.searchsorted(km.times, censored, side="right") - 1], "|",
+                    color=f"C{i}", ms=8)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("days from therapy start")
     ax.set_ylabel("progression-free fraction")
