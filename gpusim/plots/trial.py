@@ -78,6 +78,7 @@ def figure(path: str | Path, kind: str = "longest"):
             ax.plot(censored, km.survival[np.searchsorted(km.times, censored, side="right") - 1], "|",
                     color=f"C{i}", ms=8)
     ax.set_ylim(-0.03, 1.03)
+    ax.legend(loc="best", fontsize=8, frameon=False)  # arm and median, where no curve or band is
     ax.set_xlabel("days from therapy start")
     ax.set_ylabel("progression-free fraction")
     ax.set_title("Kaplan-Meier progression-free survival (PD: +20 % diameter from nadir; band: 95 % CI; "
