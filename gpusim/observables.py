@@ -39,8 +39,13 @@ def state_for(cfg) -> dict[str, tuple[type, str, str]]:
 def observables_for(cfg) -> dict[str, tuple[type, str, str]]:
     """What a run file of ``cfg`` records every step, in OBSERVABLES order.
 
+    A component a config leaves off (the microenvironment's, by default)
+    adds no series:
+
     >>> from gpusim.config import Config
-    >>> list(observables_for(Config())) == list(OBSERVABLES)
+    >>> "tregs" in OBSERVABLES, "tregs" in observables_for(Config())
+    (True, False)
+    >>> "tregs" in observables_for(Config.model_validate({"tregs": {"enabled": True}}))
     True
     """
     return {**state_for(cfg), **events_for(cfg)}

@@ -30,4 +30,4 @@ def test_the_stages_end_inside_the_budget(tmp_path):
     assert "pytest -m gpu exit code: 124" in proc.stdout
     commands = [line for line in (ROOT / "scripts" / "gpu_check.sh").read_text().splitlines()
                 if line.startswith("timeout ")]
-    assert len(commands) == 6 and all(c.startswith('timeout "$(budget ') for c in commands)  # none outside it
+    assert len(commands) == 7 and all(c.startswith('timeout "$(budget ') for c in commands)  # none outside it (tiles too)

@@ -66,7 +66,7 @@ class Calibration:
     def __init__(self, spec_path: str | Path, backend: str = "auto", batch: int | str = "auto",
                  quick: bool = False):
         from ..config import apply_overrides
-        from ..sweepdir.runs import _check_keys  # the sweep's check that every key names a config value
+        from ..sweepdir.runs import check_keys  # the sweep's check that every key names a config value
         from .simulate import Simulator
 
         spec_path = Path(spec_path)
@@ -80,7 +80,7 @@ class Calibration:
             from ..tissue import with_initial
 
             base = with_initial(base, spec_path.parent / spec.base.initial)
-        _check_keys(spec, base, str(spec_path))
+        check_keys([p.key for p in spec.axes], base, str(spec_path))
         base = apply_overrides(base, ["output.frame_every_steps=0", "output.checkpoint_every_steps=0"])
         self.arm_configs = {}
         for arm in spec.arms or [None]:

@@ -36,6 +36,8 @@ import threading
 import numpy as np
 import pyabc
 
+from ..progress import flush_notices
+
 log = logging.getLogger("gpusim")
 
 
@@ -122,6 +124,7 @@ class BatchSampler(pyabc.sampler.Sampler):
         log.info(f"generation {t}: epsilon {eps:.4g}; {accepted} accepted of {evaluated} particles "
                  f"({particles} simulated: {runs} runs in {seconds:.1f} s, "
                  f"{runs / seconds * 3600 if seconds else 0:.0f} runs/hour)")
+        flush_notices()  # progress is news: out now, not held by the CLI until the command ends
 
     def _batch(self, simulate_one, k: int, t: int, first: int) -> list:
         slots = []

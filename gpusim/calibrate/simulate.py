@@ -176,7 +176,7 @@ class Simulator:
                 for r in mine:
                     start = therapy_start_day(r["cfg"])
                     base, final, change = tumour_change(times, r["series"]["tumour_cells"], start, day)
-                    values.append(float(base > 0 and response_of(change, final) in ("CR", "PR")))
+                    values.append(float(base > 0 and response_of(change, final, r["cfg"].lattice.dim) in ("CR", "PR")))
             elif kind == "phenotype":
                 wanted = quantity.removeprefix(PHENOTYPE_PREFIX)
                 values = [float(r["spatial"][step]["phenotype"] == wanted) for r in mine]

@@ -185,9 +185,9 @@ def expand(spec: SweepSpec) -> list[Run]:
     return runs
 
 
-def _check_keys(spec: SweepSpec, base: Config, where: str) -> None:
-    """Every swept key must name a leaf of the config (a typo is an error, not a no-op)."""
-    for key in [axis.key for axis in spec.axes] + list(spec.population):
+def check_keys(keys, base: Config, where: str) -> None:
+    """Every swept (or fitted) key must name a leaf of the config (a typo is an error, not a no-op)."""
+    for key in keys:
         node: Any = base
         for part in key.split("."):
             if not isinstance(node, BaseModel) or part not in type(node).model_fields:
@@ -215,7 +215,7 @@ def load_plan(path: str | Path) -> SweepPlan:
         from ..tissue import load_section
 
         load_section(base)
-    _check_keys(spec, base, str(path))
+    check_keys([axis.key for axis in spec.axes] + list(spec.population), base, str(path))
     plan = SweepPlan(spec, path, text, base, expand(spec))
     for run in plan.runs:
         try:
