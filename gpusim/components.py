@@ -16,10 +16,10 @@ package reads are made here from :data:`COMPONENTS`:
 - :data:`KERNEL_SOURCES` (what the kernel build compiles), :data:`COLOURS` (plots).
 
 Adding a component (README "Adding a component") is one :class:`Component`
-appended to :data:`COMPONENTS`, its config section, its ABI fields
-(``kernels/abi.cuh``) and its host values (``gpusim/params.py``); its rule
-lives in new files (its kernel, its engine and reference phase functions,
-its test).  A component that is not switched on (:attr:`Component.on` false)
+appended to :data:`COMPONENTS`, its config section and its ABI fields
+(``kernels/abi.cuh``); its rule lives in new files (its kernel with its
+Philox phase ids, its engine and reference phase functions, its host
+values -- the :attr:`Component.params` hook --, its test).  A component that is not switched on (:attr:`Component.on` false)
 has no arrays, no phases, no frames: a config that does not switch it on
 runs byte for byte as before.
 
@@ -150,6 +150,13 @@ class Component:
     #: scalars or arrays over runs -> {name: float64 value(s)}.
     derive: str | None = None
     occupancy: tuple[str, ...] = ()
+    #: The host values of its ``Params`` fields (kernel units):
+    #: ``module:function`` called as ``fn(cfg, mp)`` with the core
+    #: ModelParams (lattice, time step, fields, T cells) -> {field name:
+    #: value}; the values become attributes of ModelParams (``mp.treg_on``)
+    #: and fill the ``Params`` fields of the same names.  Called whether the
+    #: component is on or not (its ``*_on`` flag tells the kernels).
+    params: str | None = None
 
     def has_arrays(self, cfg) -> bool:
         return (self.allocated or self.on)(cfg)
@@ -251,7 +258,7 @@ IFNG = Component(
     frames={"ifng": ("ifng", "concentration", "IFN-gamma per field cell (amount per site volume)"),
             "pdl1_induced": ("pdl1_induced", "flag", "1 = tumour cell with IFN-gamma-induced PD-L1")},
     colour="#c51b8a",
-    observe="gpusim.reference.ifng:observe", observer="ifng_observe",
+    observe="gpusim.reference.ifng:observe", observer="ifng_observe", params="gpusim.reference.ifng:params",
 )
 
 def _tregs(cfg) -> bool:
@@ -274,6 +281,7 @@ TREGS = Component(
     frames={"tregs": ("treg", "flag", "1 = regulatory T cell")},
     colour="#e08a00",
     observe="gpusim.reference.treg:observe", observer="treg_observe", derive="gpusim.reference.treg:ratio",
+    params="gpusim.reference.treg:params",
 )
 
 def _oxygen(cfg) -> bool:
@@ -301,6 +309,7 @@ OXYGEN = Component(
             "necrotic": ("necrotic", "flag", "1 = necrotic site (a tumour cell died of anoxia there)")},
     colour="#6b4f3a",
     observe="gpusim.reference.oxygen:observe", observer="oxygen_observe", observe_each_step=True,
+    params="gpusim.reference.oxygen:params",
 )
 
 #: Every component, in the order their arrays, events and frames are listed.
