@@ -129,6 +129,12 @@ class Component:
     observables: dict[str, Observable] = field(default_factory=dict)
     frames: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     colour: str | None = None
+    #: Plot style (``gpusim plot``), in its colour: the state observables
+    #: drawn as growth curves where a run has them, name -> (legend label,
+    #: line style), and the per-site frames drawn as markers over the
+    #: snapshot's clones, name -> (legend label, marker, size in points^2, alpha).
+    curves: dict[str, tuple[str, str]] = field(default_factory=dict)
+    markers: dict[str, tuple[str, str, float, float]] = field(default_factory=dict)
     #: A diffusing field: its value array (``field_arrays[name]``), scratch
     #: (``<name>_scratch``) and record (see :class:`FieldRecord`).
     diffusing: FieldRecord | None = None
@@ -258,6 +264,8 @@ IFNG = Component(
     frames={"ifng": ("ifng", "concentration", "IFN-gamma per field cell (amount per site volume)"),
             "pdl1_induced": ("pdl1_induced", "flag", "1 = tumour cell with IFN-gamma-induced PD-L1")},
     colour="#c51b8a",
+    curves={"induced_pdl1_cells": ("IFN-γ-induced PD-L1 cells", "--")},
+    markers={"pdl1_induced": ("IFN-γ-induced PD-L1", "+", 3.0, 0.6)},
     observe="gpusim.reference.ifng:observe", observer="ifng_observe", params="gpusim.reference.ifng:params",
 )
 
@@ -280,6 +288,8 @@ TREGS = Component(
                  "cd8_treg_ratio": (np.float64, "ratio", "CD8 T cells per regulatory T cell (CD8 count if none)")},
     frames={"tregs": ("treg", "flag", "1 = regulatory T cell")},
     colour="#e08a00",
+    curves={"tregs": ("regulatory T cells", "-")},
+    markers={"tregs": ("regulatory T cells", "D", 2.0, 0.8)},
     observe="gpusim.reference.treg:observe", observer="treg_observe", derive="gpusim.reference.treg:ratio",
     params="gpusim.reference.treg:params",
 )
@@ -308,6 +318,8 @@ OXYGEN = Component(
                                                             "per field cell"),
             "necrotic": ("necrotic", "flag", "1 = necrotic site (a tumour cell died of anoxia there)")},
     colour="#6b4f3a",
+    curves={"hypoxic_cells": ("hypoxic tumour cells", "--"), "necrotic_sites": ("necrotic sites", ":")},
+    markers={"necrotic": ("necrotic sites", "s", 1.5, 0.8)},
     observe="gpusim.reference.oxygen:observe", observer="oxygen_observe", observe_each_step=True,
     params="gpusim.reference.oxygen:params",
 )
@@ -340,6 +352,14 @@ SITE_FRAMES: dict[str, str] = {name: c.name for c in COMPONENTS for name, (src, 
                                if src in c.site_arrays}
 #: Plot colour of a frame's layer (the T cells' blue).
 COLOURS: dict[str, str] = {name: c.colour for c in COMPONENTS if c.colour for name in c.frames}
+#: Growth curves of the components' counts (``gpusim plot``, after the
+#: tumour and the T cells): observable -> (label, colour, line style).
+CURVES: dict[str, tuple[str, str, str]] = {name: (label, c.colour, ls) for c in COMPONENTS
+                                           for name, (label, ls) in c.curves.items()}
+#: Site layers drawn over the snapshot's clones: frame -> (label, colour,
+#: marker, size, alpha), in the order the components are listed.
+MARKERS: dict[str, tuple[str, str, str, float, float]] = {name: (label, c.colour, *style) for c in COMPONENTS
+                                                          for name, (label, *style) in c.markers.items()}
 
 
 def active(cfg) -> tuple[Component, ...]:
