@@ -82,19 +82,46 @@ class Phase:
 @dataclass(frozen=True)
 class FieldRecord:
     """What makes a component a diffusing field (one kernel set for all,
-    kernels/field.cu): the keys of its config section that give its
-    diffusivity (um^2/min), decay (per min), explicit substeps (None: the
-    fewest stable), secretion per cell of a layer (``tumour``, ``tcell``:
-    amount per cell per min) and, optionally, the amount released per kill.
-    Values below the floor are zero; all fields share the coarse grid of
+    kernels/field.cu): the keys of its config section that give
+
+    - ``diffusion``: its diffusivity (um^2/min; None: it does not diffuse),
+      ``substeps``: its explicit substeps (None, or a key left unset: the
+      fewest stable), ``decay``: its first-order decay (per min; None: none),
+      applied after the diffusion, or before the sources (``decay_first``);
+    - ``secrete``: secretion per cell of a layer (``tumour``, ``tcell``:
+      amount per cell per min);
+    - ``counts``: (a ``u32`` field array another phase counts into, the key
+      of the amount per count): the chemokine's kills, IFN-gamma's
+      engagements; the field reads and clears it;
+    - ``uptake``: first-order uptake per cell of a layer (``tumour``: per
+      min) of the field's concentration;
+    - ``supply``: the concentration held at field cells with a vessel site
+      (and, where the key ``supply_faces`` is true, the faces of a closed
+      lattice); with ``deficit`` the field stores supply - concentration
+      (zero: supplied), as oxygen does.
+
+    ``value`` names its value array (default: the component's name).  Values
+    below the floor are zero; all fields share the coarse grid of
     ``chemokine.grid_coarsening``.  The host turns these into the field's
     record of ``Params`` (gpusim.params.field_records)."""
 
-    secrete: dict[str, str]
-    burst: str | None = None
-    diffusion: str = "diffusion_um2_per_min"
-    decay: str = "decay_per_min"
-    substeps: str = "diffusion_substeps"
+    secrete: dict[str, str] = field(default_factory=dict)
+    counts: tuple[str, str] | None = None
+    diffusion: str | None = "diffusion_um2_per_min"
+    decay: str | None = "decay_per_min"
+    decay_first: bool = False
+    substeps: str | None = "diffusion_substeps"
+    uptake: dict[str, str] = field(default_factory=dict)
+    supply: str | None = None
+    supply_faces: str | None = None
+    deficit: bool = False
+    value: str | None = None
+
+    def scratch(self, name: str) -> dict[str, tuple[np.dtype, str]]:
+        """Its kernel-engine work arrays: the diffusion ping-pong buffer, the
+        supplied cells' marks."""
+        out = {f"{name}_scratch": (F32, "field")} if self.diffusion else {}
+        return {**out, **({f"{name}_fixed": (U8, "field")} if self.supply else {})}
 
 
 @dataclass(frozen=True)
@@ -226,21 +253,25 @@ TCELLS = Component(
 )
 
 def diffusing_field(name: str, section: str, record: FieldRecord, position: float, description: str,
-                    on: Callable[[Any], bool], **kw) -> Component:
-    """A diffusing field component: its value array, its diffusion scratch,
-    its phase (secretion, diffusion substeps, decay: one kernel set for every
-    field), its frame.  A new field is one call of this in :data:`COMPONENTS`
-    and its config section: no new kernel."""
+                    on: Callable[[Any], bool], unit: str = "concentration", **kw) -> Component:
+    """A diffusing field component: its value array, its phase (one kernel
+    set for every field: sources, uptake, supply, diffusion substeps, decay),
+    its frame; its scratch comes from the record.  A new field is one call of
+    this in :data:`COMPONENTS` and its config section: no new kernel.  A
+    component with rules of its own beside its field (IFN-gamma's PD-L1,
+    oxygen's necrosis) passes them in ``kw`` (more phases, arrays, frames)."""
+    value = record.value or name
     return Component(
-        name=name, section=section, on=on, kernel="field.cu", diffusing=record,
-        field_arrays={name: F32, **kw.pop("field_arrays", {})},
-        scratch={f"{name}_scratch": (F32, "field")},  # the diffusion ping-pong buffer
-        phases=(Phase(name, position, "gpusim.engine.field:step", "gpusim.reference.diffusion:step", (name,)),),
-        frames={name: (name, "concentration", description)}, **kw)
+        name=name, section=section, on=on, kernel=kw.pop("kernel", "field.cu"), diffusing=record,
+        field_arrays={value: F32, **kw.pop("field_arrays", {})},
+        phases=(Phase(name, position, "gpusim.engine.field:step", "gpusim.reference.diffusion:step", (name,)),
+                *kw.pop("phases", ())),
+        frames={value: (value, unit, description), **kw.pop("frames", {})}, **kw)
 
 
 CHEMOKINE = diffusing_field(
-    "chemokine", "chemokine", FieldRecord(secrete={"tumour": "secretion_per_cell_per_min"}, burst="kill_burst"),
+    "chemokine", "chemokine",
+    FieldRecord(secrete={"tumour": "secretion_per_cell_per_min"}, counts=("kill_bursts", "kill_burst")),
     2, "chemokine per field cell (amount per site volume)", on=_immune, allocated=_always, stored_at_default=True,
     field_arrays={"kill_bursts": U32},  # kills since the last chemokine phase
     key=lambda cfg: (cfg.chemokine.grid_coarsening,),
@@ -250,19 +281,21 @@ def _ifng(cfg) -> bool:
     return bool(cfg.ifng.enabled)
 
 
-IFNG = Component(
+IFNG = diffusing_field(
     # IFN-gamma and adaptive PD-L1 (config [ifng], kernels/ifng.cu).  Couples
-    # into tcell_kill: engagements release IFN-gamma, induced cells count as
-    # PD-L1 high.  Position 5.5: after the deaths (a dead cell's flag clears)
-    # and before division (daughters land on clear sites).
-    name="ifng", section="ifng", on=_ifng, kernel="ifng.cu",
+    # into tcell_kill: engagements release IFN-gamma (counted into
+    # ifng_sources), induced cells count as PD-L1 high.  The field: decay,
+    # then the engagements' release, no diffusion (the shared field kernels).
+    # Position 5.5: after the deaths (a dead cell's flag clears) and before
+    # division (daughters land on clear sites); induction just after.
+    "ifng", "ifng", FieldRecord(counts=("ifng_sources", "secretion_per_engagement"), diffusion=None,
+                                decay_first=True, substeps=None),
+    5.5, "IFN-gamma per field cell (amount per site volume)", on=_ifng, kernel="ifng.cu",
     site_arrays={"pdl1_induced": U8},  # 1 = the tumour cell here has IFN-gamma-induced PD-L1
-    field_arrays={"ifng": F32,  # IFN-gamma per field cell (the chemokine's grid)
-                  "ifng_sources": U32},  # recognised engagements since the last ifng phase
-    phases=(Phase("ifng", 5.5, "gpusim.engine.ifng:phase", "gpusim.reference.ifng:phase"),),
+    field_arrays={"ifng_sources": U32},  # recognised engagements since the last ifng phase
+    phases=(Phase("ifng_induce", 5.6, "gpusim.engine.ifng:induce", "gpusim.reference.ifng:induce"),),
     observables=counts(induced_pdl1_cells=("cells", "tumour cells with IFN-gamma-induced PD-L1")),
-    frames={"ifng": ("ifng", "concentration", "IFN-gamma per field cell (amount per site volume)"),
-            "pdl1_induced": ("pdl1_induced", "flag", "1 = tumour cell with IFN-gamma-induced PD-L1")},
+    frames={"pdl1_induced": ("pdl1_induced", "flag", "1 = tumour cell with IFN-gamma-induced PD-L1")},
     colour="#c51b8a",
     curves={"induced_pdl1_cells": ("IFN-γ-induced PD-L1 cells", "--")},
     markers={"pdl1_induced": ("IFN-γ-induced PD-L1", "+", 3.0, 0.6)},
@@ -298,25 +331,25 @@ def _oxygen(cfg) -> bool:
     return bool(cfg.oxygen.enabled)
 
 
-OXYGEN = Component(
+OXYGEN = diffusing_field(
     # Oxygen and hypoxia (config [oxygen], kernels/oxygen.cu).  Couples into
     # tumour_divide_propose (no division when hypoxic) and tcell_kill (weaker
-    # kills on hypoxic targets).  The field before the chemokine's phase-2
-    # neighbours (position 2.5); necrosis after the other deaths (5.2, before
-    # IFN-gamma clears the flags of empty sites).
-    name="oxygen", section="oxygen", on=_oxygen, kernel="oxygen.cu",
+    # kills on hypoxic targets).  The field (shared field kernels) holds the
+    # deficit below the vascular supply, mmHg per field cell: held at 0 where
+    # vessels are, taken up by tumour cells, no decay.  The field before the
+    # chemokine's phase-2 neighbours (position 2.5); necrosis after the other
+    # deaths (5.2, before IFN-gamma clears the flags of empty sites).
+    "oxygen", "oxygen",
+    FieldRecord(uptake={"tumour": "uptake_per_cell_per_min"}, supply="supply_mmHg", supply_faces="boundary_supply",
+                deficit=True, decay=None, substeps=None, value="oxygen_deficit"),
+    2.5, "oxygen below the vascular supply (oxygen.supply_mmHg), per field cell", on=_oxygen, unit="mmHg",
+    kernel="oxygen.cu",
     site_arrays={"necrotic": U8},  # 1 = a tumour cell died of anoxia here (cleared when a tumour cell is here)
-    field_arrays={"oxygen_deficit": F32},  # supply - oxygen, mmHg per field cell (the chemokine's grid): 0 = oxygenated
-    scratch={"oxygen_scratch": (F32, "field"),  # the diffusion ping-pong buffer
-             "oxygen_source": (U8, "field")},  # field cells held at the supply this step
-    phases=(Phase("oxygen", 2.5, "gpusim.engine.oxygen:field", "gpusim.reference.oxygen:field"),
-            Phase("tumour_necrosis", 5.2, "gpusim.engine.oxygen:necrosis", "gpusim.reference.oxygen:necrosis")),
+    phases=(Phase("tumour_necrosis", 5.2, "gpusim.engine.oxygen:necrosis", "gpusim.reference.oxygen:necrosis"),),
     events=counts(necroses=("events", "tumour cells dead of anoxia (necrosis) in the step; also in deaths")),
     observables=counts(hypoxic_cells=("cells", "tumour cells below the hypoxia threshold"),
                        necrotic_sites=("sites", "necrotic sites without a tumour cell")),
-    frames={"oxygen_deficit": ("oxygen_deficit", "mmHg", "oxygen below the vascular supply (oxygen.supply_mmHg), "
-                                                            "per field cell"),
-            "necrotic": ("necrotic", "flag", "1 = necrotic site (a tumour cell died of anoxia there)")},
+    frames={"necrotic": ("necrotic", "flag", "1 = necrotic site (a tumour cell died of anoxia there)")},
     colour="#6b4f3a",
     curves={"hypoxic_cells": ("hypoxic tumour cells", "--"), "necrotic_sites": ("necrotic sites", ":")},
     markers={"necrotic": ("necrotic sites", "s", 1.5, 0.8)},
@@ -339,6 +372,11 @@ FIELDS: tuple[Component, ...] = tuple(c for c in COMPONENTS if c.diffusing is no
 def field_index(name: str) -> int:
     """Index of diffusing field ``name`` (its record in ``Params``)."""
     return [c.name for c in FIELDS].index(name)
+
+
+def field_value(c: Component) -> str:
+    """The value array of diffusing field ``c``."""
+    return c.diffusing.value or c.name
 
 #: Counted by the backends during the step (0 at step 0).
 EVENTS: dict[str, Observable] = {k: v for c in COMPONENTS for k, v in c.events.items()}
@@ -386,8 +424,10 @@ def derived(cfg, obs: dict) -> dict:
 
 
 def scratch(cfg) -> dict[str, tuple[np.dtype, str | int]]:
-    """Work arrays of the kernel engine beside the state (name -> (dtype, size))."""
-    return {k: v for c in active(cfg) for k, v in c.scratch.items()}
+    """Work arrays of the kernel engine beside the state (name -> (dtype, size)):
+    each component's, and each diffusing field's (:meth:`FieldRecord.scratch`)."""
+    return {k: v for c in active(cfg)
+            for k, v in {**c.scratch, **(c.diffusing.scratch(c.name) if c.diffusing else {})}.items()}
 
 
 def scratch_width(size: str | int, n_sites: int, n_field: int) -> int:

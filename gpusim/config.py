@@ -480,16 +480,12 @@ class Config(_Section):
         ratio = self._field_key(section, "diffusion") * self.simulation.dt_minutes / dx**2
         return ratio, 1.0 / (2 * self.lattice.dim)
 
-    def oxygen_substeps(self) -> tuple[int, float]:
-        """(explicit substeps per step, alpha per substep) of the oxygen
-        field on the chemokine's grid: the fewest that are stable."""
-        dx = self.lattice.dx_um * self.chemokine.grid_coarsening
-        ratio = self.oxygen.diffusion_um2_per_min * self.simulation.dt_minutes / dx**2
-        n = max(1, math.ceil(ratio * 2 * self.lattice.dim))
-        return n, ratio / n
     def _field_key(self, section: str, what: str):
+        """The value of the config key that the field record of ``section``
+        names for ``what`` (None where the record names none)."""
         record = next(c.diffusing for c in COMPONENTS if c.section == section and c.diffusing is not None)
-        return getattr(getattr(self, section), getattr(record, what))
+        key = getattr(record, what)
+        return None if key is None else getattr(getattr(self, section), key)
 
     def field_substeps(self, section: str = "chemokine") -> int:
         """Explicit diffusion substeps per step of the field of ``section``:
@@ -525,7 +521,7 @@ class Config(_Section):
     @model_validator(mode="after")
     def _check_diffusion_stability(self):
         for c in COMPONENTS:  # every diffusing field a run of this config holds
-            if c.diffusing is not None and c.has_arrays(self):
+            if c.diffusing is not None and c.diffusing.diffusion and c.has_arrays(self):
                 self._check_field_stability(c.section)
         return self
 
@@ -550,17 +546,6 @@ class Config(_Section):
                 f"{section}.diffusion_substeps: {substeps} substeps give D*dt/dx^2 = "
                 f"{ratio / substeps:.3g} per substep, above the explicit scheme's stability "
                 f"bound {bound:.3g}; use at least {need} (or leave it out to choose automatically)")
-
-    @model_validator(mode="after")
-    def _check_oxygen_substeps(self):
-        if self.oxygen.enabled:
-            dx = self.lattice.dx_um * self.chemokine.grid_coarsening
-            ratio = self.oxygen.diffusion_um2_per_min * self.simulation.dt_minutes / dx**2
-            if ratio * 2 * self.lattice.dim > MAX_SUBSTEPS_PER_STEP:
-                raise ValueError(f"oxygen.diffusion_um2_per_min: {self.oxygen.diffusion_um2_per_min:g} needs "
-                                 f"{ratio * 2 * self.lattice.dim:.3g} stable substeps per step, above the ceiling "
-                                 f"of {MAX_SUBSTEPS_PER_STEP} (use the scaled diffusivity: see [oxygen])")
-        return self
 
     @model_validator(mode="after")
     def _check_tcell_moves(self):

@@ -132,9 +132,15 @@ class ModelParams:
     field_alpha: np.ndarray  # float32 per field
     field_secrete_tumour: np.ndarray  # concentration added per tumour cell per step
     field_secrete_tcell: np.ndarray  # concentration added per T cell per step
-    field_burst: np.ndarray  # concentration added per kill
-    field_takes_bursts: tuple[int, ...]
-    field_decay: np.ndarray  # factor per step
+    field_per_count: np.ndarray  # concentration added per count (a kill, an engagement)
+    field_takes_counts: tuple[int, ...]
+    field_uptake_tumour: np.ndarray  # fraction of (uptake_ref - value) one tumour cell takes per step
+    field_uptake_ref: np.ndarray
+    field_supply_vessels: tuple[int, ...]
+    field_supply_faces: tuple[int, ...]
+    field_supply_value: np.ndarray
+    field_decay_before: np.ndarray  # factor per step before the sources
+    field_decay: np.ndarray  # factor per step after the diffusion
     chem_level_scale: np.float32
     # T cells
     immune_on: bool
@@ -155,7 +161,7 @@ class ModelParams:
     chemotaxis: np.float32
     # The host values of later components (gpusim.components: each
     # Component.params hook's dict, merged), read as attributes like the
-    # fields above: ``mp.treg_on``, ``mp.o2_uptake``.
+    # fields above: ``mp.treg_on``, ``mp.p_necrosis``.
     parts: dict = field(default_factory=dict)
 
     def __getattr__(self, name: str):
@@ -224,26 +230,52 @@ def saturating_table(rate_per_day: float, half_saturation: float, level_scale: f
 def field_records(cfg: Config, block_sites: float) -> dict:
     """Every diffusing field's record (gpusim.components.FIELDS order), in
     kernel units: the ``field_*`` attributes of ModelParams.  A field a run
-    of ``cfg`` does not hold gets zeros (its phase does not run)."""
+    of ``cfg`` does not hold gets zeros (its phase does not run).
+
+    >>> rec = field_records(Config.model_validate({"oxygen": {"enabled": True}}), 16.0)
+    >>> [int(n) for n in rec["field_supply_vessels"]], float(rec["field_decay"][2])   # chemokine, ifng, oxygen
+    ([0, 0, 1], 1.0)
+    """
     from .components import FIELDS
 
     dt_min = cfg.simulation.dt_minutes
-    rec = {k: [] for k in ("field_substeps", "field_alpha", "field_secrete_tumour", "field_secrete_tcell",
-                           "field_burst", "field_takes_bursts", "field_decay")}
+    rec: dict[str, list] = {k: [] for k in _FIELD_INTS + _FIELD_FLOATS}
     for c in FIELDS:
-        held = c.has_arrays(cfg)
         r, section = c.diffusing, getattr(cfg, c.section)
-        substeps, alpha = diffusion_substeps(cfg, c.section) if held else (0, 0.0)
-        rate = {layer: getattr(section, key) for layer, key in r.secrete.items()} if held else {}
-        rec["field_substeps"].append(substeps)
-        rec["field_alpha"].append(alpha)
-        rec["field_secrete_tumour"].append(rate.get("tumour", 0.0) * dt_min / block_sites)
-        rec["field_secrete_tcell"].append(rate.get("tcell", 0.0) * dt_min / block_sites)
-        rec["field_burst"].append(getattr(section, r.burst) / block_sites if held and r.burst else 0.0)
-        rec["field_takes_bursts"].append(int(held and r.burst is not None))
-        rec["field_decay"].append(math.exp(-getattr(section, r.decay) * dt_min) if held else 0.0)
-    ints = ("field_substeps", "field_takes_bursts")
-    return {k: tuple(v) if k in ints else np.array(v, dtype=np.float32) for k, v in rec.items()}
+        values = _field_record(cfg, c.section, r, section, dt_min, block_sites) if c.has_arrays(cfg) else {}
+        for k, v in rec.items():
+            v.append(values.get(k, 0))
+    return {k: tuple(int(x) for x in v) if k in _FIELD_INTS else np.array(v, dtype=np.float32)
+            for k, v in rec.items()}
+
+
+_FIELD_INTS = ("field_substeps", "field_takes_counts", "field_supply_vessels", "field_supply_faces")
+_FIELD_FLOATS = ("field_alpha", "field_secrete_tumour", "field_secrete_tcell", "field_per_count",
+                 "field_uptake_tumour", "field_uptake_ref", "field_supply_value", "field_decay_before", "field_decay")
+
+
+def _field_record(cfg: Config, name: str, r, section, dt_min: float, block_sites: float) -> dict:
+    """One held field's record (float64; :func:`field_records` rounds)."""
+    substeps, alpha = diffusion_substeps(cfg, name) if r.diffusion else (0, 0.0)
+    rate = {layer: getattr(section, key) for layer, key in r.secrete.items()}
+    decay = math.exp(-getattr(section, r.decay) * dt_min) if r.decay else 1.0
+    supply = getattr(section, r.supply) if r.supply else 0.0
+    uptake = {layer: getattr(section, key) for layer, key in r.uptake.items()}
+    return dict(
+        field_substeps=substeps, field_alpha=alpha,
+        field_secrete_tumour=rate.get("tumour", 0.0) * dt_min / block_sites,
+        field_secrete_tcell=rate.get("tcell", 0.0) * dt_min / block_sites,
+        field_per_count=getattr(section, r.counts[1]) / block_sites if r.counts else 0.0,
+        field_takes_counts=int(r.counts is not None),
+        # each cell takes up its site's share of the field cell, first order over the step
+        field_uptake_tumour=-math.expm1(-uptake.get("tumour", 0.0) * dt_min) / block_sites,
+        field_uptake_ref=supply if r.deficit else 0.0,
+        field_supply_vessels=int(r.supply is not None),
+        field_supply_faces=int(bool(r.supply_faces and getattr(section, r.supply_faces))),
+        field_supply_value=0.0 if r.deficit else supply,
+        field_decay_before=decay if r.decay_first else 1.0,
+        field_decay=1.0 if r.decay_first else decay,
+    )
 
 
 def recruit_table(mp: ModelParams, multiplier: float) -> np.ndarray:

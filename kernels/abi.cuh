@@ -156,9 +156,22 @@ struct Params {
     f32 field_alpha[GPUSIM_MAX_FIELDS];  // D dt_sub / dx_field^2
     f32 field_secrete_tumour[GPUSIM_MAX_FIELDS];  // added per tumour cell per step
     f32 field_secrete_tcell[GPUSIM_MAX_FIELDS];  // added per T cell per step
-    f32 field_burst[GPUSIM_MAX_FIELDS];  // added per kill (kill_bursts)
-    u32 field_takes_bursts[GPUSIM_MAX_FIELDS];  // 1: the field reads and clears kill_bursts
-    f32 field_decay[GPUSIM_MAX_FIELDS];  // factor per step
+    // Counts another phase makes per field cell (Fields.field_counts[f]: the
+    // chemokine's kills, IFN-gamma's engagements), read and cleared here.
+    f32 field_per_count[GPUSIM_MAX_FIELDS];  // added per count
+    u32 field_takes_counts[GPUSIM_MAX_FIELDS];  // 1: the field reads and clears its counts
+    // Uptake by tumour cells, first order: each takes this fraction of
+    // (uptake_ref - value) per step (a field that holds a deficit below a
+    // supply, as oxygen, has uptake_ref = supply; a concentration, 0).
+    f32 field_uptake_tumour[GPUSIM_MAX_FIELDS];
+    f32 field_uptake_ref[GPUSIM_MAX_FIELDS];
+    // Field cells holding a vessel site (and, with supply_faces, the faces of
+    // a closed lattice) are held at supply_value through the whole step.
+    u32 field_supply_vessels[GPUSIM_MAX_FIELDS];
+    u32 field_supply_faces[GPUSIM_MAX_FIELDS];
+    f32 field_supply_value[GPUSIM_MAX_FIELDS];
+    f32 field_decay_before[GPUSIM_MAX_FIELDS];  // factor per step applied before the sources (1: none)
+    f32 field_decay[GPUSIM_MAX_FIELDS];  // factor per step applied after the diffusion (1: none)
     f32 chem_level_scale;
     // T cells
     u32 recruit[GPUSIM_RECRUIT_LEVELS];
@@ -180,8 +193,6 @@ struct Params {
     // IFN-gamma and adaptive PD-L1 (kernels/ifng.cu; ifng_on = 0: off, the
     // arrays below are absent and no kernel reads them)
     u32 ifng_on;
-    f32 ifng_secretion;  // per engagement of a recognised tumour cell, per site volume
-    f32 ifng_decay;  // factor per step
     f32 ifng_threshold;  // induces PD-L1 at or above
     u32 p_pdl1_loss;  // an unexposed induced cell loses PD-L1
     // regulatory T cells (kernels/treg.cu; treg_on = 0: off, no treg array)
@@ -196,13 +207,9 @@ struct Params {
     u32 p_treg_pass;  // a CD8 T cell next to a Treg still kills (expands): 1 - suppression
     // oxygen and hypoxia (kernels/oxygen.cu; o2_on = 0: off, no oxygen arrays)
     u32 o2_on;
-    u32 o2_substeps;  // diffusion substeps per step (runs of a batch may differ)
-    f32 o2_alpha;
-    // The field holds the deficit below the vascular supply (mmHg): zero
-    // (fully oxygenated) is the state at step 0 with no initial fill.
-    f32 o2_uptake;  // fraction of a field cell's oxygen one tumour cell takes up per step
-    f32 o2_supply;  // mmHg where vessels are (and on the faces with o2_boundary_supply)
-    u32 o2_boundary_supply;
+    // The field (diffusing field "oxygen": field.cu) holds the deficit below
+    // the vascular supply (mmHg): zero (fully oxygenated) is the state at
+    // step 0 with no initial fill.
     f32 o2_hypoxic_deficit;  // supply - hypoxia threshold: above, no division and weaker killing
     f32 o2_anoxic_deficit;  // supply - anoxia threshold: above, necrosis
     u32 p_necrosis;
@@ -251,14 +258,14 @@ struct Fields {
     f32* chemokine;  // = field_value[0], read by the T-cell rules
     f32* field_value[GPUSIM_MAX_FIELDS];
     f32* field_scratch[GPUSIM_MAX_FIELDS];
+    u32* field_counts[GPUSIM_MAX_FIELDS];  // a field's counts (kill_bursts, ifng_sources), null if none
+    u8* field_fixed[GPUSIM_MAX_FIELDS];  // per field cell: 1 = held at the supply this step, null if no supply
     u32* kill_bursts;
     f32* ifng;
     u32* ifng_sources;
     u8* pdl1_induced;
     u8* treg;
     f32* oxygen_deficit;
-    f32* oxygen_scratch;
-    u8* oxygen_source;
     u8* necrotic;
     u64* selected;
     u32* found_chunks;

@@ -26,6 +26,13 @@ __device__ __forceinline__ field_block field_block_of(const Params* P, u32 b)
     return f;
 }
 
+// Field cell b on a face of the coarse grid (a closed lattice's boundary)?
+__device__ __forceinline__ bool field_on_face(const Params* P, u32 bx, u32 by, u32 bz)
+{
+    return bx == 0 || bx + 1 == P->fx || by == 0 || by + 1 == P->fy ||
+           (P->field_dim == 3 && (bz == 0 || bz + 1 == P->fz));
+}
+
 // The chemokine floor: |x| < 2^GPUSIM_CHEM_FLOOR_EXP -> +0.  Applied to every
 // product and every stored value of the field.  Stored values are then 0 or
 // at least 2^-100, i.e. multiples of 2^-123, so their differences and sums are
@@ -50,7 +57,7 @@ __device__ __forceinline__ u32 chemokine_level(const Params* P, f32 c)
 // One explicit diffusion substep at field cell b (von Neumann stencil):
 //   floor(src[b] + floor(alpha * sum_k (src[nbr_k] - src[b]))), neighbours in the
 //   order -x, +x, -y, +y(, -z, +z); a closed boundary has no flux.
-// Every diffusing field (field.cu field_diffuse, oxygen.cu) uses this one stencil.
+// Every diffusing field (field.cu field_diffuse) uses this one stencil.
 __device__ __forceinline__ f32 diffuse_at(const Params* P, const f32* src, u32 b, f32 alpha)
 {
     const u32 fx = P->fx, fy = P->fy, fz = P->fz;

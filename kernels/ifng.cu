@@ -8,29 +8,14 @@
 // ifng_sources[field cell of the T cell] and treats an induced target as
 // PD-L1 high (suppression, exhaustion, both countered by blockade).
 //
-// The field uses the chemokine's coarse grid and floor (field.cuh), float32
-// with a fixed operation order and no FMA contraction.
+// The field is a diffusing field run by the shared kernels (field.cu, record
+// in gpusim/components.py IFNG: decay, then the engagements' release; no
+// diffusion), on the chemokine's coarse grid with its floor.
 #include "common.cuh"
 #include "field.cuh"
 
 // Philox phase ids of this component (ctr.z; philox.cuh: unique, never renumbered).
 #define GPUSIM_PHASE_PDL1_LOSS 30      // x: tumour site (induced PD-L1, unexposed); .x PD-L1 lost?
-
-// Per field cell b, after the step's kills:
-//   ifng[b] = floor(floor(ifng[b] * decay) + floor(secretion * ifng_sources[b])); ifng_sources[b] = 0
-//   in:  ifng, ifng_sources     out: ifng, ifng_sources
-//   rng: none
-//   min traffic: 16 B/thread (ifng and ifng_sources of the field cell read and written)
-GPUSIM_KERNEL void ifng_field(GPUSIM_ARGS)
-{
-    GPUSIM_BIND_RUN;
-    const u32 b = global_thread_index();
-    if (b >= P->n_field) return;
-    const f32 kept = chem_floor(F->ifng[b] * P->ifng_decay);
-    const f32 src = chem_floor(P->ifng_secretion * (f32)F->ifng_sources[b]);
-    F->ifng[b] = chem_floor(kept + src);
-    F->ifng_sources[b] = 0;
-}
 
 // Per site, after the step's deaths (before division, so a daughter lands on
 // a site whose flag is clear): no tumour cell -> flag clear; a tumour cell

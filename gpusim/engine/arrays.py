@@ -87,9 +87,13 @@ class DeviceArrays:
         arrays.update({k: [self.sites[n][b] for n in names] for k, names in self.pointer_lists.items()})
         # A field's index is its place in components.FIELDS; a field the run
         # does not hold gets a null pointer (its phase does not run).
-        held = [c.name if c.name in self.extra else None for c in components.FIELDS]
-        arrays["field_value"] = [self.extra[f][b] if f else None for f in held]
-        arrays["field_scratch"] = [self.scratch[f"{f}_scratch"][b] if f else None for f in held]
+        held = [c if components.field_value(c) in self.extra else None for c in components.FIELDS]
+        arrays["field_value"] = [self.extra[components.field_value(c)][b] if c else None for c in held]
+        for part, suffix in (("field_scratch", "_scratch"), ("field_fixed", "_fixed")):
+            arrays[part] = [self.scratch[c.name + suffix][b] if c and c.name + suffix in self.scratch else None
+                            for c in held]
+        arrays["field_counts"] = [self.extra[c.diffusing.counts[0]][b] if c and c.diffusing.counts else None
+                                  for c in held]
         return arrays
 
     def refresh_fields(self) -> None:

@@ -1,5 +1,6 @@
-"""Host side of kernels/field.cu: one diffusing field's step (secretion,
-diffusion substeps, decay), for any field :mod:`gpusim.components` declares."""
+"""Host side of kernels/field.cu: one diffusing field's step (sources,
+uptake, supply, diffusion substeps, decay), for any field
+:mod:`gpusim.components` declares."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ def step(be, bs, events: dict, name: str) -> None:
     # need different substep counts (diffusion coefficient): the loop covers
     # the most, each run stops at its own (and decays from where its last
     # substep wrote).
-    for s in range(max(be.mps[b].field_substeps[f] for b in be.active)):
+    substeps = max(be.mps[b].field_substeps[f] for b in be.active)
+    for s in range(substeps):
         be.launch("field_diffuse", n, sub=f | s << 8)
         poll()
-    be.launch("field_decay", n, sub=f)
+    # Nothing to do after the sources where no run diffuses and no run
+    # decays after them (IFN-gamma decays before its sources).
+    if substeps or any(be.mps[b].field_decay[f] != 1 for b in be.active):
+        be.launch("field_decay", n, sub=f)

@@ -1,9 +1,8 @@
-"""Host side of kernels/ifng.cu: the ifng phase's launches."""
+"""Host side of kernels/ifng.cu: the ifng_induce phase's launch."""
 
 from __future__ import annotations
 
 
-def phase(be, bs, events: dict) -> None:
-    """The field (per field cell), then the induced flags (per site)."""
-    be.launch("ifng_field", be.mp.n_field)
+def induce(be, bs, events: dict) -> None:
+    """The induced flags (per site), after the field's phase (gpusim.engine.field)."""
     be.launch("ifng_induce", be.mp.n_sites)

@@ -6,27 +6,20 @@ the chemokine's floor."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..abi import constants
 from ..params import rate_probability, threshold
 from ..rng import draw
-from .chemokine import chem_floor
 from .field import field_cell
 
 PH_PDL1_LOSS = constants()["PHASE_PDL1_LOSS"]
 
 
-def phase(be, sp, events: dict) -> None:
-    """The ifng phase of one run: the field, then the induced flags."""
+def induce(be, sp, events: dict) -> None:
+    """The induced flags of one run, after its field's phase (gpusim.reference.diffusion)."""
     st, mp = be.state, be.mp
-    ifng, sources = st.extra["ifng"], st.extra["ifng_sources"]
-    kept = chem_floor(ifng * mp.ifng_decay)
-    src = chem_floor(mp.ifng_secretion * sources.astype(np.float32))
-    ifng[:] = chem_floor(kept + src)
-    sources[:] = 0
+    ifng = st.extra["ifng"]
     induced = st.sites["pdl1_induced"]
     occupied = np.flatnonzero(st.sites["clone"])
     was = induced[occupied] != 0
@@ -46,13 +39,11 @@ def observe(state, cfg) -> dict:
 
 def params(cfg, mp) -> dict:
     """Host values of the ifng component's ``Params`` fields (kernel units;
-    gpusim.components.Component.params): concentrations per site volume,
-    factors and thresholds per step."""
+    gpusim.components.Component.params; the field's own record is generic,
+    gpusim.params.field_records)."""
     ifng = cfg.ifng
     return dict(
         ifng_on=int(ifng.enabled),
-        ifng_secretion=np.float32(ifng.secretion_per_engagement / mp.block_sites),
-        ifng_decay=np.float32(math.exp(-ifng.decay_per_min * cfg.simulation.dt_minutes)),
         ifng_threshold=np.float32(ifng.induction_threshold),
         p_pdl1_loss=threshold(rate_probability(ifng.loss_rate_per_day, mp.dt_days)),
     )

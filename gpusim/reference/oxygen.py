@@ -1,52 +1,23 @@
-"""Oxygen and hypoxia in NumPy (twin of kernels/oxygen.cu; the field holds
-the deficit below the vascular supply, mmHg, so zero is oxygenated): supply at
-vessels (and the faces of a closed lattice with ``boundary_supply``),
-uptake by tumour cells, explicit diffusion on the chemokine's grid,
-necrosis of anoxic tumour cells.  Hypoxia's effects on division and
+"""Oxygen and hypoxia in NumPy (twin of kernels/oxygen.cu): necrosis of
+anoxic tumour cells, the hypoxia observables.  The field (the deficit below
+the vascular supply, mmHg, so zero is oxygenated: supply at vessels and the
+faces of a closed lattice with ``boundary_supply``, uptake by tumour cells,
+explicit diffusion on the chemokine's grid) is a diffusing field,
+:mod:`gpusim.reference.diffusion`.  Hypoxia's effects on division and
 killing are applied in :func:`gpusim.reference.tumour.divide` and
 :func:`gpusim.reference.tcell.kill`."""
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from ..abi import constants
-from ..config import MINUTES_PER_DAY
 from ..params import rate_probability, threshold
 from ..rng import draw
-from ..signals import poll
-from .chemokine import chem_floor, diffuse
 from .field import field_cell
 
 PH_NECROSIS = constants()["PHASE_NECROSIS"]
-
-
-def _faces(mp) -> np.ndarray:
-    fx, fy, fz = mp.field_shape
-    b = np.arange(mp.n_field)
-    x, y, z = b % fx, (b // fx) % fy, b // (fx * fy)
-    face = (x == 0) | (x == fx - 1) | (y == 0) | (y == fy - 1)
-    if mp.field_dim == 3:
-        face |= (z == 0) | (z == fz - 1)
-    return face
-
-
-def field(be, sp, events: dict) -> None:
-    st, mp = be.state, be.mp
-    deficit = st.extra["oxygen_deficit"]
-    cells = np.bincount(field_cell(mp, np.flatnonzero(st.sites["clone"])), minlength=mp.n_field)
-    vessels = np.bincount(field_cell(mp, np.flatnonzero(st.sites["vessel"])), minlength=mp.n_field)
-    source = vessels > 0
-    if mp.o2_boundary_supply and not mp.periodic:
-        source |= _faces(mp)
-    taken = chem_floor((mp.o2_supply - deficit) * (mp.o2_uptake * cells.astype(np.float32)))
-    c = np.where(source, np.float32(0), chem_floor(deficit + taken)).astype(np.float32)
-    for _ in range(mp.o2_substeps):  # sources held at the supply (deficit 0) through every substep
-        c = np.where(source, np.float32(0), diffuse(c, mp.o2_alpha, be.stencil))
-        poll()
-    deficit[:] = c
 
 
 def necrosis(be, sp, events: dict) -> None:
@@ -90,18 +61,11 @@ def observe(state, cfg) -> dict:
 
 def params(cfg, mp) -> dict:
     """Host values of the oxygen component's ``Params`` fields (kernel
-    units; gpusim.components.Component.params)."""
+    units; gpusim.components.Component.params; the field's own record is
+    generic, gpusim.params.field_records)."""
     ox = cfg.oxygen
-    substeps, alpha = cfg.oxygen_substeps()
     return dict(
         o2_on=int(ox.enabled),
-        o2_substeps=substeps if ox.enabled else 0,
-        o2_alpha=np.float32(alpha),
-        # each tumour cell takes up its site's share of the field cell, first order over the step
-        o2_uptake=np.float32(-math.expm1(-ox.uptake_per_cell_per_min * mp.dt_days * MINUTES_PER_DAY)
-                             / mp.block_sites),
-        o2_supply=np.float32(ox.supply_mmHg),
-        o2_boundary_supply=int(ox.boundary_supply),
         o2_hypoxic_deficit=np.float32(ox.supply_mmHg - ox.hypoxia_mmHg),
         o2_anoxic_deficit=np.float32(ox.supply_mmHg - ox.anoxia_mmHg),
         p_necrosis=threshold(rate_probability(ox.necrosis_rate_per_day, mp.dt_days)),
