@@ -55,6 +55,15 @@ def _integer(lo: int, hi: int):
     return lambda rng: int(rng.integers(lo, hi))
 
 
+def _flag(rng) -> bool:
+    return bool(rng.integers(0, 2))
+
+
+def _drawn(rng, **draws) -> dict:
+    """A config section of random values: key -> draw(rng), in this order."""
+    return {key: draw(rng) for key, draw in draws.items()}
+
+
 #: The tumour parameters the random configs draw, in draw order: key ->
 #: (draw of random_tumour_config, draw of random_full_config).
 _TUMOUR_DRAWS = {
@@ -156,28 +165,34 @@ def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boun
     cfg = random_full_config(seed, dim, neighbourhood, boundary, steps)
     rng = np.random.default_rng([seed, 17])
     data = cfg.model_dump(mode="json")
-    data["ifng"] = {"enabled": True, "secretion_per_engagement": float(rng.uniform(0.5, 3.0)),
-                    "decay_per_min": float(rng.uniform(0.005, 0.05)),
-                    "induction_threshold": float(rng.uniform(0.01, 0.1)),
-                    "loss_rate_per_day": float(rng.uniform(1.0, 10.0))}
+    data["ifng"] = {"enabled": True, **_drawn(rng, secretion_per_engagement=_uniform(0.5, 3.0),
+                                              decay_per_min=_uniform(0.005, 0.05),
+                                              induction_threshold=_uniform(0.01, 0.1),
+                                              loss_rate_per_day=_uniform(1.0, 10.0))}
     data["tumour"]["initial_recognition"] = float(rng.uniform(0.3, 0.7))
     treg = np.random.default_rng([seed, 18])
-    data["tregs"] = {"enabled": True, "recruitment_rate_per_day": float(treg.uniform(20, 60)),
-                     "recruitment_half_saturation": float(treg.uniform(5, 50)),
-                     "speed_um_per_min": float(treg.uniform(0.5, 3)), "chemotaxis": float(treg.uniform(0, 0.5)),
-                     "lifespan_days": float(treg.uniform(0.5, 3)), "suppression": float(treg.uniform(0.3, 0.9)),
-                     "depletion_rate_per_day": float(treg.uniform(2, 10))}
+    data["tregs"] = {"enabled": True, **_drawn(  # entry, movement, life, effect
+        treg, recruitment_rate_per_day=_uniform(20, 60), recruitment_half_saturation=_uniform(5, 50),
+        speed_um_per_min=_uniform(0.5, 3), chemotaxis=_uniform(0, 0.5),
+        lifespan_days=_uniform(0.5, 3), suppression=_uniform(0.3, 0.9), depletion_rate_per_day=_uniform(2, 10))}
     ox = np.random.default_rng([seed, 19])
-    data["oxygen"] = {"enabled": True, "diffusion_um2_per_min": float(ox.uniform(20, 200)),
-                      "uptake_per_cell_per_min": float(ox.uniform(0.5, 3.0)),
-                      "boundary_supply": bool(ox.integers(0, 2)), "hypoxia_mmHg": float(ox.uniform(34, 37)),
-                      "anoxia_mmHg": float(ox.uniform(30, 34)), "necrosis_rate_per_day": float(ox.uniform(2, 20)),
-                      "hypoxic_kill_suppression": float(ox.uniform(0.2, 0.8))}
+    data["oxygen"] = {"enabled": True, **_drawn(  # the field, then the thresholds and their effects
+        ox, diffusion_um2_per_min=_uniform(20, 200), uptake_per_cell_per_min=_uniform(0.5, 3.0), boundary_supply=_flag,
+        hypoxia_mmHg=_uniform(34, 37), anoxia_mmHg=_uniform(30, 34), necrosis_rate_per_day=_uniform(2, 20),
+        hypoxic_kill_suppression=_uniform(0.2, 0.8))}
     data["immune"]["vessel_density"] = float(ox.uniform(0.005, 0.015))  # vessel-poor: hypoxic pockets
     days = steps * cfg.simulation.dt_days
     data["therapy"].append({"kind": "ctla4_blockade", "start_day": days * 0.4, "end_day": days * 0.8,
                             "level": float(treg.uniform(0.5, 1)), "priming_multiplier": float(treg.uniform(1, 3))})
     return Config.model_validate(data)
+
+
+def microenvironment_against_reference(seed_base: int, dim: int, neighbourhood: str, boundary: str, other: str):
+    """:func:`run_against_reference` on the :func:`random_microenvironment_config`
+    of one of CASES (seed ``seed_base`` + the case's index): (state, observables)."""
+    cfg = random_microenvironment_config(seed_base + CASES.index((dim, neighbourhood, boundary)), dim,
+                                         neighbourhood, boundary)
+    return run_against_reference(cfg, other)
 
 
 def assert_batch_equals_alone(tmp_path, cfgs: list) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import (CASES, assert_batch_equals_alone, assert_resume_equals_one_go, every_case_against_reference,
-                      make_config, random_microenvironment_config, run_against_reference, run_cpu_in_subprocess,
-                      run_state)
+from conftest import (assert_batch_equals_alone, assert_resume_equals_one_go, every_case_against_reference,
+                      make_config, microenvironment_against_reference, random_microenvironment_config,
+                      run_cpu_in_subprocess, run_state)
 
 from gpusim.observables import observables_for
 from gpusim.config import Config
@@ -18,9 +18,7 @@ from gpusim.state import initial_state
 
 @every_case_against_reference
 def test_ifng_identical_to_numpy_reference(dim, neighbourhood, boundary, other):
-    cfg = random_microenvironment_config(1700 + CASES.index((dim, neighbourhood, boundary)), dim,
-                                         neighbourhood, boundary)
-    ref, ref_obs = run_against_reference(cfg, other)
+    ref, ref_obs = microenvironment_against_reference(1700, dim, neighbourhood, boundary, other)
     induced = [o["induced_pdl1_cells"] for o in ref_obs]
     assert max(induced) > 0  # the rule is exercised: cells are induced ...
     assert any(b < a for a, b in zip(induced, induced[1:]))  # ... and lose it (or die)

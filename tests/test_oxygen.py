@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import (CASES, assert_batch_equals_alone, assert_resume_equals_one_go, every_case_against_reference,
-                      make_config, random_microenvironment_config, run_against_reference, run_cpu_in_subprocess,
-                      run_state)
+from conftest import (assert_batch_equals_alone, assert_resume_equals_one_go, every_case_against_reference,
+                      make_config, microenvironment_against_reference, random_microenvironment_config,
+                      run_against_reference, run_cpu_in_subprocess, run_state)
 
 from gpusim.config import Config
 from gpusim.observables import observables_for
@@ -17,9 +17,7 @@ from gpusim.state import initial_state
 
 @every_case_against_reference
 def test_oxygen_identical_to_numpy_reference(dim, neighbourhood, boundary, other):
-    cfg = random_microenvironment_config(1900 + CASES.index((dim, neighbourhood, boundary)), dim,
-                                         neighbourhood, boundary)
-    ref, ref_obs = run_against_reference(cfg, other)
+    ref, ref_obs = microenvironment_against_reference(1900, dim, neighbourhood, boundary, other)
     assert float(ref.extra["oxygen_deficit"].max()) > 0  # tumour cells take oxygen up
     # Vessel-poor cases exercise hypoxia and necrosis; these do for sure (3D necrosis:
     # test_a_3d_spheroid_is_identical_to_numpy_reference).

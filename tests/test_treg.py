@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import (CASES, assert_batch_equals_alone, assert_resume_equals_one_go, every_case_against_reference,
-                      make_config, random_microenvironment_config, run_against_reference, run_cpu_in_subprocess,
-                      run_state)
+from conftest import (assert_batch_equals_alone, assert_resume_equals_one_go, every_case_against_reference,
+                      make_config, microenvironment_against_reference, random_microenvironment_config,
+                      run_cpu_in_subprocess, run_state)
 
 from gpusim.observables import observables_for
 from gpusim.config import Config
@@ -24,9 +24,7 @@ def totals(history: list[dict]) -> dict:
 
 @every_case_against_reference
 def test_tregs_identical_to_numpy_reference(dim, neighbourhood, boundary, other):
-    cfg = random_microenvironment_config(1800 + CASES.index((dim, neighbourhood, boundary)), dim,
-                                         neighbourhood, boundary)
-    ref, ref_obs = run_against_reference(cfg, other)
+    ref, ref_obs = microenvironment_against_reference(1800, dim, neighbourhood, boundary, other)
     t = totals(ref_obs)
     assert t["tregs_recruited"] > 0 and t["treg_deaths"] > 0
     assert max(o["tregs"] for o in ref_obs) > 0

@@ -25,6 +25,7 @@ import sys
 import textwrap
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,16 +102,17 @@ def _node_layout(comm) -> tuple[int, int]:
         node.Free()
 
 
-def _prepare(spec_path, out_dir: Path, backend: str, lock: store.DirLock) -> tuple[SweepPlan, list[int], str]:
-    """Rank 0: load, check and lock; returns the plan, the runs still to do
-    and the concrete backend."""
+def _prepare(spec_path, out_dir: Path, backend: str, held: ExitStack) -> tuple[SweepPlan, list[int], str]:
+    """Rank 0: load, check and lock (the directory's lock joins ``held``, the
+    sweep's ``with``: released when the sweep ends, however it ends); returns
+    the plan, the runs still to do and the concrete backend."""
     from ..backends import resolve
 
     plan = load_plan(spec_path)
     store.check_dir(plan, out_dir)
     concrete = resolve(backend)  # an unusable backend fails before anything is written
     store.prepare(plan, out_dir)
-    lock.__enter__()
+    held.enter_context(store.DirLock(out_dir))
     todo = [r.index for r in plan.runs if store.run_status(store.run_path(out_dir, r.id)) != "complete"]
     return plan, todo, concrete
 
@@ -158,14 +160,14 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
     if rank > 0:
         log.setLevel(logging.WARNING)  # rank 0 speaks for the sweep
 
-    lock = store.DirLock(out_dir)
-    stop = StopOnSignal()  # SIGTERM/SIGUSR1/SIGINT: the batches in flight checkpoint, nothing new starts
-    try:
-        stop.__enter__()
+    # SIGTERM/SIGUSR1/SIGINT: the batches in flight checkpoint, nothing new
+    # starts.  The directory's lock (rank 0, taken in _prepare) is let go
+    # after the signal handlers, as the sweep's last act.
+    with ExitStack() as held, StopOnSignal() as stop:
         plan, todo, concrete, problem = None, [], backend, None
         if rank == 0:
             try:
-                plan, todo, concrete = _prepare(spec_path, out_dir, backend, lock)
+                plan, todo, concrete = _prepare(spec_path, out_dir, backend, held)
             except InputError as err:
                 problem = str(err)
         if size > 1:
@@ -216,10 +218,6 @@ def run_sweep(spec_path: str | Path, out_dir: str | Path, backend: str = "auto",
                                  f"{tally.interrupted} checkpointed, nothing new started; rerun the same command "
                                  f"to continue", stop.exit_code if stop() else 128 + signal.SIGTERM)
         return result
-    finally:
-        stop.__exit__(None, None, None)
-        if rank == 0:
-            lock.__exit__(None, None, None)
 
 
 def _guarded(comm, work) -> None:
