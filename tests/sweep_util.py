@@ -23,9 +23,24 @@ def mpiexec() -> Path:
     return Path(sys.executable).parent / "mpiexec"
 
 
-def write_sweep(tmp: Path, body: str, base_set: str = "") -> Path:
-    """A sweep file over configs/quickstart.toml (copied next to it)."""
+#: The untreated arm of a trial (``[[arms]]``).
+CONTROL = {"name": "control", "therapy": "none"}
+
+
+def arms_toml(*arms: dict) -> str:
+    """The ``[[arms]]`` tables of a sweep or calibration spec, each arm a
+    dict (``name``, ``therapy``: "none" or a list of therapy entries)."""
+    return tomli_w.dumps({"arms": list(arms)})
+
+
+def write_sweep(tmp: Path, body: str, base_set: str | dict = "") -> Path:
+    """A sweep file over configs/quickstart.toml (copied next to it);
+    ``base_set``: its ``[base.set]`` lines, or {"key.path": value}."""
+    from gpusim.config import toml_value
+
     shutil.copy(CONFIGS / "quickstart.toml", tmp / "quickstart.toml")
+    if isinstance(base_set, dict):
+        base_set = "\n".join(f"{key} = {toml_value(value)}" for key, value in base_set.items())
     path = tmp / "sweep.toml"
     path.write_text(f'{body}\n[base]\nconfig = "quickstart.toml"\n[base.set]\n{base_set}\n')
     return path

@@ -12,38 +12,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import tomli_w
 
 from conftest import assert_one_line_error, cli, gpusim_popen
+from sweep_util import CONTROL, arms_toml
 
-BASE = """\
-[simulation]
-steps = 24
-dt_minutes = 60.0
-[lattice]
-shape = [16, 16]
-[tumour]
-initial_radius_cells = 1.5
-[chemokine]
-grid_coarsening = 8
-[immune]
-vessel_density = 0.05
-"""
+BASE = tomli_w.dumps({"simulation": {"steps": 24, "dt_minutes": 60.0}, "lattice": {"shape": [16, 16]},
+                      "tumour": {"initial_radius_cells": 1.5}, "chemokine": {"grid_coarsening": 8},
+                      "immune": {"vessel_density": 0.05}})
 
 SPEC = """\
 seed = 11
 replicates = 1
 [base]
 config = "base.toml"
-[[arms]]
-name = "control"
-therapy = "none"
-[[arms]]
-name = "vaccine"
-[[arms.therapy]]
-kind = "vaccine"
-start_day = 0.0
-end_day = 1.0
-recruitment_multiplier = 3.0
+""" + arms_toml(CONTROL, {"name": "vaccine", "therapy": [{"kind": "vaccine", "start_day": 0.0, "end_day": 1.0,
+                                                          "recruitment_multiplier": 3.0}]}) + """
 [[params]]
 key = "tumour.division_rate_per_day"
 prior = "uniform"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import cli, gpusim
-from sweep_util import write_sweep
+from sweep_util import CONTROL, arms_toml, write_sweep
 
 from gpusim.analysis import spatial
 from gpusim.sweepdir import store
@@ -20,21 +20,9 @@ replicates = 3
 [[grid]]
 key = "immune.recruitment_rate_per_day"
 values = [0.05, 5.0]
-[[arms]]
-name = "control"
-therapy = "none"
-[[arms]]
-name = "chemo"
-[[arms.therapy]]
-kind = "chemotherapy"
-day = 0.5
-tumour_kill_prob = 0.8
-"""
-COHORT_SET = """lattice.shape = [40, 40]
-simulation.steps = 216
-tumour.initial_radius_cells = 6.0
-output.frame_every_steps = 36
-"""
+""" + arms_toml(CONTROL, {"name": "chemo", "therapy": [{"kind": "chemotherapy", "day": 0.5, "tumour_kill_prob": 0.8}]})
+COHORT_SET = {"lattice.shape": [40, 40], "simulation.steps": 216, "tumour.initial_radius_cells": 6.0,
+              "output.frame_every_steps": 36}
 
 
 @pytest.fixture(scope="module")

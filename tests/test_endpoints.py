@@ -95,43 +95,30 @@ def test_kaplan_meier_band_against_greenwood_by_hand():
     assert km_median([1.0, 2, 2, 3, 4], [True, True, False, False, True])[0] == 4.0
 
 
-SWEEP = '''seed = 3
+def _antibody_arm(drug: str, kind: str, **schedule) -> dict:
+    return {"name": drug, "therapy": [{"kind": kind, "drug": drug, "dose_mg_per_kg": 3.0, **schedule}]}
+
+
+SWEEP_HEAD = '''seed = 3
 replicates = 3
 [population]
 "patient.body_weight_kg" = {median = 80.0, cv = 0.3}
-[[arms]]
-name = "nivolumab"
-[[arms.therapy]]
-kind = "anti_pd1"
-drug = "nivolumab"
-dose_mg_per_kg = 3.0
-start_day = 1.0
-interval_days = 2.0
-doses = 2
-[[arms]]
-name = "ipilimumab"
-[[arms.therapy]]
-kind = "anti_ctla4"
-drug = "ipilimumab"
-dose_mg_per_kg = 3.0
-days = [1.0]'''
-BASE_SET = '''lattice.shape = [24, 24]
-simulation.dt_minutes = 60.0
-simulation.steps = 96
-tumour.initial_pdl1 = true
-tumour.initial_recognition = 0.3
-output.frame_every_steps = 24
-output.checkpoint_every_steps = 0'''
+'''
+BASE_SET = {"lattice.shape": [24, 24], "simulation.dt_minutes": 60.0, "simulation.steps": 96,
+            "tumour.initial_pdl1": True, "tumour.initial_recognition": 0.3, "output.frame_every_steps": 24,
+            "output.checkpoint_every_steps": 0}
 
 
 def test_summarize_and_plot_a_sweep_per_arm(tmp_path, capsys):
     from conftest import cli
-    from sweep_util import write_sweep
+    from sweep_util import arms_toml, write_sweep
 
     from gpusim.endpoints import assess, run_diameters, sweep_endpoints
     from gpusim.sweepdir import store
 
-    path = write_sweep(tmp_path, SWEEP, BASE_SET)
+    arms = arms_toml(_antibody_arm("nivolumab", "anti_pd1", start_day=1.0, interval_days=2.0, doses=2),
+                     _antibody_arm("ipilimumab", "anti_ctla4", days=[1.0]))
+    path = write_sweep(tmp_path, SWEEP_HEAD + arms, BASE_SET)
     out = tmp_path / "out"
     assert cli(capsys, "sweep", path, "-o", out, "--backend", "cpu", "-q").returncode == 0
     text = cli(capsys, "summarize", out, "--recist").stdout

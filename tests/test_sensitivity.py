@@ -30,13 +30,8 @@ key = "{INERT[1]}"         # cells do not divide
 min = 0.0
 max = 0.5
 """
-BASE_SET = """lattice.shape = [12, 12]
-simulation.steps = 60
-tumour.initial_radius_cells = 2.0
-tumour.division_rate_per_day = 0.0
-immune.enabled = false
-output.frame_every_steps = 0
-"""
+BASE_SET = {"lattice.shape": [12, 12], "simulation.steps": 60, "tumour.initial_radius_cells": 2.0,
+            "tumour.division_rate_per_day": 0.0, "immune.enabled": False, "output.frame_every_steps": 0}
 
 
 def sweep(tmp_path_factory, design: str, samples: int):

@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import tomli_w
 
 import gpusim
 from conftest import assert_one_line_error, assert_same_run, cli
@@ -22,24 +23,12 @@ DATA = Path(__file__).parent / "data"
 
 #: A small run with clones, escape flags and T cells: the frame exported
 #: and fed back must carry every layer the cell table holds.
-SOURCE = """\
-[simulation]
-seed = 5
-steps = 100
-[lattice]
-shape = [40, 40]
-[tumour]
-initial_radius_cells = 4.0
-mutations_per_division = 1.0
-neoantigen_fraction = 0.5
-pdl1_prob_per_division = 0.2
-[immune]
-vessel_density = 0.05
-recruitment_rate_per_day = 5.0
-[output]
-frame_every_steps = 50
-checkpoint_every_steps = 0
-"""
+SOURCE = tomli_w.dumps({
+    "simulation": {"seed": 5, "steps": 100}, "lattice": {"shape": [40, 40]},
+    "tumour": {"initial_radius_cells": 4.0, "mutations_per_division": 1.0, "neoantigen_fraction": 0.5,
+               "pdl1_prob_per_division": 0.2},
+    "immune": {"vessel_density": 0.05, "recruitment_rate_per_day": 5.0},
+    "output": {"frame_every_steps": 50, "checkpoint_every_steps": 0}})
 
 
 @pytest.fixture(scope="module")
