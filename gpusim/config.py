@@ -196,8 +196,8 @@ class InterferonConfig(_Section):
     Defaults (model assumptions, to calibrate): IFN-gamma acts within tens of
     micrometres of the secreting T cell in tumours (Thibaut et al. 2020, Nat
     Commun 11:2136; Hoekstra et al. 2020, Cancer Cell 38:700, reach up to
-    ~100 um), here the 40 um field cell (the field does not diffuse until the
-    shared diffusing-field kernels of gpusim's components land); a decay of
+    ~100 um), here the 40 um field cell (the field does not diffuse: its
+    record in gpusim/components.py names no diffusivity); a decay of
     0.01/min (half-life ~70 min, the order of cytokine clearance in tissue,
     Gong et al. 2017, J R Soc Interface 14:20170320) and a threshold that one
     engaging T cell in a field cell exceeds; induced PD-L1 decays over ~1-2

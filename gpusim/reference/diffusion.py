@@ -37,9 +37,11 @@ def _faces(mp) -> np.ndarray:
 
 
 def run_field(st, mp, name: str, stencil) -> None:
+    """One step of diffusing field ``name`` on state ``st`` (its value array
+    updated in place, its counts cleared), from its record in ``mp``."""
     f = field_index(name)
-    r = next(c for c in COMPONENTS if c.name == name).diffusing
-    value = st.extra[field_value(next(c for c in COMPONENTS if c.name == name))]
+    component = next(c for c in COMPONENTS if c.name == name)
+    r, value = component.diffusing, st.extra[field_value(component)]
     st_rate, tc_rate, up_rate = mp.field_secrete_tumour[f], mp.field_secrete_tcell[f], mp.field_uptake_tumour[f]
     cells = _count(mp, st.sites["clone"]) if st_rate != 0 or up_rate != 0 else None
     v = value.copy()
