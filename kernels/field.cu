@@ -30,8 +30,9 @@
 //          lattice), v otherwise; fixed[b] marks it for the substeps and the decay
 //   in:  clone, tcell, vessel (those counted), counts, field      out: field, counts, fixed
 //   rng: none
-//   min traffic: up to 6 B/site + 17 B/thread (clone 4, tcell 1, vessel 1 of every site, as counted;
-//                the field cell, its counts read and written, its mark)
+//   min traffic: 4 B/site + 16 B/thread (the chemokine's: clone of every site; the field cell and its counts
+//                read and written; a field that counts T cells or vessels reads one more byte per site for each,
+//                one without tumour terms none of the clone's, a supplied one writes its mark)
 GPUSIM_KERNEL void field_secrete(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
