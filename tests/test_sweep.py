@@ -81,7 +81,7 @@ def test_random_sample_is_fixed_by_the_sweep_seed():
                                    [{"kind": "vaccine", "start_day": 1.5, "end_day": 2.0, "x y": "\"q\""}]])
 def test_toml_value_round_trips_through_set(value):
     path, parsed = parse_override(f"a.b={toml_value(value)}")
-    assert path == ["a", "b"] and parsed == value and type(parsed) is type(value)
+    assert path == ("a", "b") and parsed == value and type(parsed) is type(value)
 
 
 @pytest.mark.parametrize("extra, message", [
