@@ -12,7 +12,7 @@ import tomllib
 import h5py
 import numpy as np
 import pytest
-from conftest import assert_one_line_error, cli, gpusim
+from conftest import assert_nothing_over_the_data, assert_one_line_error, cli, gpusim
 from sweep_util import SMALL, assert_same_runs, run_files, write_sweep
 
 from gpusim.config import parse_override
@@ -405,7 +405,9 @@ def test_plot_writes_a_png_with_three_kinds_of_panel(small_serial, tmp_path, cap
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     from gpusim.plots.sweep import figure
 
-    titles = [ax.get_title() for ax in figure(out).axes]
+    fig = figure(out)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert_nothing_over_the_data(fig)
     assert "arm control" in titles and "arm anti-PD-1" in titles
     assert any(t.startswith("response per arm") for t in titles)
     assert any(t.startswith("waterfall") for t in titles)
