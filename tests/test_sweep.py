@@ -94,6 +94,16 @@ def test_toml_value_round_trips_through_set(value):
     ({"grid": [{"key": "therapy.level", "values": [1]}]}, "varied by [[arms]]"),
     ({"arms": [{"name": "a", "therapy": "none"}, {"name": "a", "therapy": []}]}, "arm 'a' is defined twice"),
     ({"arms": [{"name": "a", "therapy": [{"kind": "surgery"}]}]}, "arms.0.therapy"),
+    # lax coercions refused, as in a run config (gpusim.section)
+    ({"seed": True}, "seed: Input should be a valid integer"),
+    ({"seed": 1.0}, "seed: Input should be a valid integer"),
+    ({"replicates": "2"}, "replicates: Input should be a valid integer"),
+    ({"grid": [{"key": "tumour.death_rate_per_day", "min": 0.1, "max": 0.5, "num": True}]}, "num: Input should be"),
+    ({"grid": [{"key": "tumour.death_rate_per_day", "min": 0.1, "max": 0.5, "num": 3, "integer": "yes"}]},
+     "integer: Input should be a valid boolean"),
+    ({"grid": [{"key": "tumour.death_rate_per_day", "min": 0.1, "max": float("inf"), "num": 3}]},
+     "max: Input should be a finite number"),
+    ({"random": {"samples": True, "params": [{"key": "a.b", "min": 0, "max": 1}]}}, "samples: Input should be"),
 ])
 def test_bad_specs_are_one_line_errors(extra, message):
     from gpusim.errors import InputError
