@@ -101,7 +101,7 @@ def test_sobol_figure_keeps_every_whisker_and_bar_in_view():
                           for arm, p, s1, c1, st, ct in rows])
     fig = figure(table)
     assert_nothing_over_the_data(fig)
-    assert fig.axes[1].get_xlim()[1] >= 0.82 + 0.6
+    assert fig.axes[1].get_xlim()[1] >= 0.82 + 0.6 and fig.axes[0].get_xlim() == fig.axes[1].get_xlim()
 
 
 def test_prcc_known_answers():

@@ -213,9 +213,10 @@ def figure(table):
             ax.barh(pos - 0.2, t["S1"], 0.4, xerr=t["S1_conf"], label="S1 (first order)", color="#4575b4")
             ax.barh(pos + 0.2, t["ST"], 0.4, xerr=t["ST_conf"], label="ST (total)", color="#d73027")
             ax.set_xlabel("Sobol' index (whiskers: 95 % CI)")
-            ends = np.nan_to_num(np.concatenate([t[k] + sign * t[f"{k}_conf"] for k in ("S1", "ST")  # NaN: a
-                                                 for sign in (-1, 1)]).astype(float), nan=0.0)  # constant output
-            ax.set_xlim(min(-0.05, float(ends.min()) - 0.05), max(1.1, float(ends.max()) + 0.05))  # every whisker
+            # Every whisker of every arm in view, on one x range for all arms.
+            ends = np.nan_to_num(np.concatenate([table[k] + sign * table[f"{k}_conf"] for k in ("S1", "ST")
+                                                 for sign in (-1, 1)]).astype(float), nan=0.0)  # NaN: constant
+            ax.set_xlim(min(-0.05, float(ends.min()) - 0.05), max(1.1, float(ends.max()) + 0.05))
         else:
             colours = ["#d73027" if p < 0.05 else "#bdbdbd" for p in t["p_value"].fillna(1.0)]
             ax.barh(pos, t["PRCC"], 0.6, color=colours)
