@@ -137,7 +137,7 @@ def figure(path: str | Path, name: str = "tumour_cells"):
     ax.set_xlabel("days from therapy start (an arm without therapy: from the sweep's earliest start)")
     ax.set_ylabel("progression-free fraction")
     ax.set_title(f"Kaplan-Meier: time to progression (equivalent-sphere diameter >= {1 + PD_CHANGE:.1f} x nadir "
-                 f"since therapy start, every recorded step; band: 95 % CI; ticks: censored)", fontsize=9)
+                 "since therapy start,\nat every recorded step; band: 95 % CI; ticks: censored)", fontsize=9)
     ax.legend(fontsize=8)
     fig.suptitle(f"{out_dir.name}: {name} per arm", fontsize=11)
     return fig
