@@ -169,8 +169,8 @@ def virtual_trial_section(out: Path, quick: bool, processes: int) -> Section:
                      "Full: 64 patients per arm, 36 weeks, ORR combination > nivolumab > ipilimumab.")
     else:
         ok = order == list(TRIAL_ARMS)
-        criterion = ("64 virtual patients per arm followed 36 weeks from the first dose: ORR ranks combination > nivolumab > "
-                     "ipilimumab.")
+        criterion = ("64 virtual patients per arm followed 36 weeks from the first dose: ORR ranks combination > "
+                     "nivolumab > ipilimumab.")
     numbers = [f"{arm}: ORR {100 * r['orr']:.1f} % (95 % CI {100 * r['orr_low']:.0f}-{100 * r['orr_high']:.0f}; "
                f"trial {TRIAL_ARMS[arm][0]} %), CR {r['CR']} PR {r['PR']} SD {r['SD']} PD {r['PD']} of {r['n']}; "
                f"median PFS {_months(r['pfs_median'])} (trial {TRIAL_ARMS[arm][1]} months)"
