@@ -113,6 +113,23 @@ def test_bad_specs_are_one_line_errors(extra, message):
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_plan_checks_each_distinct_run_once_and_keeps_no_configs(tmp_path, monkeypatch):
+    # What keeps a large plan fast and small: replicates differ only in their
+    # seed (one check for them all), and a run's config is made when asked.
+    import gpusim.sweepdir.runs as runs_module
+
+    calls = []
+    real = runs_module.apply_overrides
+    monkeypatch.setattr(runs_module, "apply_overrides", lambda cfg, items: calls.append(items) or real(cfg, items))
+    path = write_sweep(tmp_path, 'seed = 3\nreplicates = 4\n[[grid]]\nkey = "tumour.death_rate_per_day"\n'
+                                 'values = [0.1, 0.2, 0.3]', "lattice.shape = [16, 16]")
+    plan = load_plan(path)
+    assert len(plan.runs) == 12 and len(calls) == 3
+    first = plan.config(plan.runs[0])
+    assert first == plan.config(plan.runs[0]) and first is not plan.config(plan.runs[0])
+    assert first.simulation.seed == plan.runs[0].seed and plan.base.simulation.seed != first.simulation.seed
+
+
 SHIPPED = sorted(SMALL.parent.glob("*sweep*.toml")) + sorted((SMALL.parents[1] / "docs").glob("*sweep*.toml"))
 
 
