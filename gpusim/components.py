@@ -269,31 +269,6 @@ IFNG = Component(
     observe="gpusim.reference.ifng:observe", observer="ifng_observe", params="gpusim.reference.ifng:params",
 )
 
-def _tregs(cfg) -> bool:
-    return bool(cfg.tregs.enabled)
-
-
-TREGS = Component(
-    # Regulatory T cells (config [tregs], kernels/treg.cu).  Couples into
-    # tcell_kill: a Treg in contact suppresses the kill and the expansion.
-    # Each phase runs just after its CD8 counterpart.
-    name="tregs", section="tregs", on=_tregs, kernel="treg.cu",
-    site_arrays={"treg": U8},  # 1 = a regulatory T cell here
-    phases=(Phase("treg_recruit", 3.5, "gpusim.engine.treg:recruit", "gpusim.reference.treg:recruit"),
-            Phase("treg_migrate", 7.5, "gpusim.engine.treg:migrate", "gpusim.reference.treg:migrate"),
-            Phase("treg_death", 8.5, "gpusim.engine.treg:death", "gpusim.reference.treg:death")),
-    events=counts(tregs_recruited=("cells", "regulatory T cells recruited at vessels in the step"),
-                  treg_deaths=("events", "regulatory T-cell deaths in the step (lifespan, depletion, chemotherapy)")),
-    observables={**counts(tregs=("cells", "regulatory T cells")),
-                 "cd8_treg_ratio": (np.float64, "ratio", "CD8 T cells per regulatory T cell (CD8 count if none)")},
-    frames={"tregs": ("treg", "flag", "1 = regulatory T cell")},
-    colour="#e08a00",
-    curves={"tregs": ("regulatory T cells", "-")},
-    markers={"tregs": ("regulatory T cells", "D", 2.0, 0.8)},
-    observe="gpusim.reference.treg:observe", observer="treg_observe", derive="gpusim.reference.treg:ratio",
-    params="gpusim.reference.treg:params",
-)
-
 def _oxygen(cfg) -> bool:
     return bool(cfg.oxygen.enabled)
 
@@ -323,6 +298,45 @@ OXYGEN = Component(
     observe="gpusim.reference.oxygen:observe", observer="oxygen_observe", observe_each_step=True,
     params="gpusim.reference.oxygen:params",
 )
+
+def agent_component(name: str, layer: str, field: str, offset: float, colour: str, recruited: tuple[str, str],
+                    deaths: tuple[str, str], count: tuple[str, str], frame: tuple[str, str], marker: tuple,
+                    **kw) -> Component:
+    """A cell kind of the T-cell pattern beyond the CD8 T cells (DESIGN §10;
+    kernels/agent.cuh): config section ``name`` (an :class:`gpusim.config.AgentConfig`),
+    u8 site layer ``layer`` -- also the prefix of its kernel file, kernels,
+    Params fields and Philox phases -- and three phases, entry at vessels,
+    moves up the coarse-grid ``field`` and death, each ``offset`` after its
+    CD8 counterpart (3, 7, 8), run by gpusim.engine.agent and
+    gpusim.reference.agent.  ``recruited``, ``deaths``: its events; ``count``:
+    its state observable (drawn as a growth curve); ``frame``: its frame
+    (drawn over the snapshot with ``marker``: (marker, size, alpha)), each
+    (name, description).  Its observable and its host values come from
+    gpusim/reference/<layer>.py (``observe``, ``params``)."""
+    phase = lambda what, pos, *args: Phase(f"{layer}_{what}", pos + offset, f"gpusim.engine.agent:{what}",  # noqa: E731
+                                           f"gpusim.reference.agent:{what}", (layer, *args))
+    return Component(
+        name=name, section=name, on=lambda cfg: bool(getattr(cfg, name).enabled), kernel=f"{layer}.cu",
+        site_arrays={layer: U8},  # 1 = a cell of the kind here
+        phases=(phase("recruit", 3, field, recruited[0]), phase("migrate", 7, field), phase("death", 8, deaths[0])),
+        events=counts(**{recruited[0]: ("cells", recruited[1]), deaths[0]: ("events", deaths[1])}),
+        observables={**counts(**{count[0]: ("cells", count[1])}), **kw.pop("observables", {})},
+        frames={frame[0]: (layer, "flag", frame[1])}, colour=colour,
+        curves={count[0]: (count[1], "-")}, markers={frame[0]: (count[1], *marker)},
+        observe=f"gpusim.reference.{layer}:observe", observer=f"{layer}_observe",
+        params=f"gpusim.reference.{layer}:params", **kw)
+
+
+# Regulatory T cells (config [tregs], kernels/treg.cu).  Couples into
+# tcell_kill: a Treg in contact suppresses the kill and the expansion.  Each
+# phase runs just after its CD8 counterpart.
+TREGS = agent_component(
+    "tregs", "treg", "chemokine", 0.5, "#e08a00",
+    ("tregs_recruited", "regulatory T cells recruited at vessels in the step"),
+    ("treg_deaths", "regulatory T-cell deaths in the step (lifespan, depletion, chemotherapy)"),
+    ("tregs", "regulatory T cells"), ("tregs", "1 = regulatory T cell"), ("D", 2.0, 0.8),
+    observables={"cd8_treg_ratio": (np.float64, "ratio", "CD8 T cells per regulatory T cell (CD8 count if none)")},
+    derive="gpusim.reference.treg:ratio")
 
 #: Every component, in the order their arrays, events and frames are listed.
 COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG, TREGS, OXYGEN)

@@ -21,7 +21,7 @@ import math
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, Field, StrictInt, ValidationError, field_validator, model_serializer, model_validator
@@ -212,7 +212,31 @@ class InterferonConfig(_Section):
     loss_rate_per_day: float = Field(0.5, ge=0.0, description="induced PD-L1 lost at this rate once unexposed")
 
 
-class TregConfig(_Section):
+#: The fields of :class:`AgentConfig` whose defaults a kind sets for itself.
+_PER_DAY = Annotated[float, Field(ge=0.0)]
+_FRACTION = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class AgentConfig(_Section):
+    """What every cell kind of the T-cell pattern beyond the CD8 T cells
+    (:class:`TregConfig`) says: entry at vessels
+    (a rate saturating in the field that draws the kind), a chemotactic
+    random walk up that field through the claim protocol, a lifespan, the
+    share of a CD8 T cell's kill and expansion it suppresses by contact (on
+    the T cell's site or a neighbouring one), and the death rate a depleting
+    therapy adds at full level (kernels/agent.cuh, gpusim/reference/agent.py)."""
+
+    enabled: bool = False
+    recruitment_rate_per_day: _PER_DAY = Field(0.3, description="per empty vessel at saturating attractant")
+    recruitment_half_saturation: float = Field(50.0, gt=0.0, description="attractant giving half the rate")
+    speed_um_per_min: float = Field(2.0, ge=0.0)
+    chemotaxis: float = Field(0.1, ge=0.0, description="move weight 1 + chemotaxis * max(0, c_j - c_i)")
+    lifespan_days: float = Field(10.0, gt=0.0)
+    suppression: _FRACTION = Field(0.5, description="kill and expansion probability a CD8 T cell loses next to one")
+    depletion_rate_per_day: _PER_DAY = Field(1.0, description="death rate added at a depleting therapy's full level")
+
+
+class TregConfig(AgentConfig):
     """Regulatory T cells (off by default): recruited at vessels (their own
     rate, drawn by the chemokine as CD8 T cells are), chemotactic random walk
     through the claim protocol, lifespan; a CD8 T cell in contact with a
@@ -235,16 +259,6 @@ class TregConfig(_Section):
     days (Treg turnover of days: Vukmanovic-Stejic et al. 2006, J Clin Invest
     116:2423); suppression 0.5; anti-CTLA-4 depletes intratumoural Tregs
     within days (Simpson et al. 2013, J Exp Med 210:1695): 1/day at full level."""
-
-    enabled: bool = False
-    recruitment_rate_per_day: float = Field(0.3, ge=0.0, description="per empty vessel at saturating chemokine")
-    recruitment_half_saturation: float = Field(50.0, gt=0.0, description="chemokine giving half the rate")
-    speed_um_per_min: float = Field(2.0, ge=0.0)
-    chemotaxis: float = Field(0.1, ge=0.0, description="move weight 1 + chemotaxis * max(0, c_j - c_i)")
-    lifespan_days: float = Field(10.0, gt=0.0)
-    suppression: float = Field(0.5, ge=0.0, le=1.0,
-                               description="kill and expansion probability a CD8 T cell loses next to a Treg")
-    depletion_rate_per_day: float = Field(1.0, ge=0.0, description="Treg death rate added at full anti-CTLA-4")
 
 
 class OxygenConfig(_Section):

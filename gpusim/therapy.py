@@ -1,7 +1,7 @@
 """Therapies as types: each kind of ``[[therapy]]`` entry is a class that
 knows its schedule and its effect on a step (DESIGN §4 step 1, §10).
 
-Windows (:class:`CheckpointBlockade`, :class:`Vaccine`) act in a step whose
+Windows (:class:`CheckpointBlockade`, :class:`Vaccine`, :class:`Ctla4Blockade`) act in a step whose
 start time t satisfies start_day <= t < end_day.  Dosed therapies
 (:class:`AdoptiveTransfer`, :class:`Chemotherapy`, the antibodies
 :class:`AntiPD1` and :class:`AntiCTLA4`) are given on dose days -- one
@@ -211,7 +211,20 @@ class Vaccine(Window):
             eff.recruitment_multiplier = eff.recruitment_multiplier * self.recruitment_multiplier
 
 
-class Ctla4Blockade(Window):
+class Depletion(Window):
+    """A window at a fixed ``level`` (occupancy, 0-1) that depletes a cell
+    kind: the :class:`Effect` level it raises (``depletes``), whose kind dies
+    at its config's ``depletion_rate_per_day`` x level."""
+
+    level: float = Field(ge=0.0, le=1.0, description="fraction of the target blocked (occupancy)")
+    depletes: ClassVar[str]
+
+    def apply(self, eff, t0, t1, patients) -> None:
+        if self.active(t0):
+            setattr(eff, self.depletes, np.maximum(getattr(eff, self.depletes), self.level))
+
+
+class Ctla4Blockade(Depletion):
     """Anti-CTLA-4 at a fixed ``level`` (occupancy, 0-1) over a window:
     depletes regulatory T cells (``tregs.depletion_rate_per_day`` x level)
     and primes CD8 T cells (recruitment x (1 + level x
@@ -219,14 +232,14 @@ class Ctla4Blockade(Window):
     occupancy instead."""
 
     kind: Literal["ctla4_blockade"]
-    level: float = Field(ge=0.0, le=1.0, description="fraction of CTLA-4 blocked (occupancy)")
     priming_multiplier: float = Field(
         2.0, ge=1.0, description="CD8 recruitment multiplier at full level (a model assumption to calibrate)")
     colour: ClassVar[str] = "tab:brown"
+    depletes: ClassVar[str] = "treg_depletion"
 
     def apply(self, eff, t0, t1, patients) -> None:
+        super().apply(eff, t0, t1, patients)
         if self.active(t0):
-            eff.treg_depletion = np.maximum(eff.treg_depletion, self.level)
             eff.recruitment_multiplier = eff.recruitment_multiplier * (1.0 + self.level * (self.priming_multiplier - 1.0))
 
 
