@@ -24,7 +24,7 @@ has no arrays, no phases, no frames: a config that does not switch it on
 runs byte for byte as before.
 
 >>> [c.name for c in COMPONENTS]
-['tumour', 'tcells', 'chemokine', 'ifng', 'tregs', 'oxygen']
+['tumour', 'tcells', 'chemokine', 'ifng', 'tregs', 'oxygen', 'ccl2']
 >>> from gpusim.config import Config
 >>> [p.name for p in phases(Config.model_validate({"immune": {"enabled": False}}))]
 ['tumour_death', 'tumour_divide']
@@ -246,6 +246,18 @@ CHEMOKINE = diffusing_field(
     key=lambda cfg: (cfg.chemokine.grid_coarsening,),
 )
 
+def _ccl2(cfg) -> bool:
+    return bool(cfg.ccl2.enabled)
+
+
+CCL2 = diffusing_field(
+    # A CCL2-like myeloid-attracting chemokine (config [ccl2]): secreted by
+    # tumour cells, read by the myeloid component (recruitment at vessels,
+    # chemotaxis).  Before the T cells' recruitment, after the chemokine.
+    "ccl2", "ccl2", FieldRecord(secrete={"tumour": "secretion_per_cell_per_min"}),
+    2.2, "CCL2 per field cell (amount per site volume)", on=_ccl2,
+)
+
 def _ifng(cfg) -> bool:
     return bool(cfg.ifng.enabled)
 
@@ -339,7 +351,7 @@ TREGS = agent_component(
     derive="gpusim.reference.treg:ratio")
 
 #: Every component, in the order their arrays, events and frames are listed.
-COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG, TREGS, OXYGEN)
+COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG, TREGS, OXYGEN, CCL2)
 
 #: Kernel files of the components, then the shared ones (initial state,
 #: selection, observables, active tiles), in the order they are compiled together.

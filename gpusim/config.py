@@ -261,6 +261,29 @@ class TregConfig(AgentConfig):
     within days (Simpson et al. 2013, J Exp Med 210:1695): 1/day at full level."""
 
 
+class Ccl2Config(_Section):
+    """A CCL2-like myeloid-attracting chemokine (off by default): secreted
+    by tumour cells, diffusing and decaying on the chemokine's coarse grid
+    (the shared field kernels, kernels/field.cu).  It draws myeloid
+    suppressor cells (``[myeloid]``) in through the vessels and up its
+    gradient: tumour-derived CCL2 recruits CCR2+ inflammatory monocytes that
+    become tumour-associated macrophages (Qian et al. 2011, Nature 475:222).
+
+    Defaults (model assumptions of the chemokine's order, PhysiCell's
+    immunostimulatory factor: D 1000 um^2/min, decay 0.016/min, secretion
+    10/min): a ~10 kDa chemokine diffusing at ~600 um^2/min (~10 um^2/s in
+    tissue), removed with a ~1 h half-life (0.01/min), secreted at 10 per
+    tumour cell per min."""
+
+    enabled: bool = False
+    diffusion_um2_per_min: float = Field(600.0, ge=0.0)
+    decay_per_min: float = Field(0.01, ge=0.0)
+    secretion_per_cell_per_min: float = Field(10.0, ge=0.0, description="per tumour cell, into its field cell")
+    diffusion_substeps: int | None = Field(
+        None, ge=1, description="explicit substeps per step (default: the fewest that are stable)"
+    )
+
+
 class OxygenConfig(_Section):
     """Oxygen and hypoxia (off by default).  Oxygen (mmHg) is supplied where
     vessels are (a field cell holding a vessel site is held at
@@ -451,7 +474,7 @@ class OutputConfig(_Section):
 
 class Config(_Section):
     """A whole run: ``[simulation]``, ``[lattice]``, ``[tumour]``, ``[chemokine]``,
-    ``[immune]``, ``[ifng]``, ``[tregs]``, ``[oxygen]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
+    ``[immune]``, ``[ifng]``, ``[tregs]``, ``[oxygen]``, ``[ccl2]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
     ``[analysis]``, ``[patient]``."""
 
     simulation: SimulationConfig = SimulationConfig()
@@ -462,6 +485,7 @@ class Config(_Section):
     ifng: InterferonConfig = InterferonConfig()
     tregs: TregConfig = TregConfig()
     oxygen: OxygenConfig = OxygenConfig()
+    ccl2: Ccl2Config = Ccl2Config()
     therapy: list[TherapyEntry] = Field(default_factory=list, description="[[therapy]] entries")
     outcome: OutcomeConfig = OutcomeConfig()
     output: OutputConfig = OutputConfig()
