@@ -24,7 +24,7 @@ has no arrays, no phases, no frames: a config that does not switch it on
 runs byte for byte as before.
 
 >>> [c.name for c in COMPONENTS]
-['tumour', 'tcells', 'chemokine', 'ifng', 'tregs', 'oxygen', 'ccl2']
+['tumour', 'tcells', 'chemokine', 'ifng', 'tregs', 'oxygen', 'ccl2', 'myeloid']
 >>> from gpusim.config import Config
 >>> [p.name for p in phases(Config.model_validate({"immune": {"enabled": False}}))]
 ['tumour_death', 'tumour_divide']
@@ -339,19 +339,28 @@ def agent_component(name: str, layer: str, field: str, offset: float, colour: st
         params=f"gpusim.reference.{layer}:params", **kw)
 
 
-# Regulatory T cells (config [tregs], kernels/treg.cu).  Couples into
-# tcell_kill: a Treg in contact suppresses the kill and the expansion.  Each
-# phase runs just after its CD8 counterpart.
-TREGS = agent_component(
-    "tregs", "treg", "chemokine", 0.5, "#e08a00",
-    ("tregs_recruited", "regulatory T cells recruited at vessels in the step"),
-    ("treg_deaths", "regulatory T-cell deaths in the step (lifespan, depletion, chemotherapy)"),
-    ("tregs", "regulatory T cells"), ("tregs", "1 = regulatory T cell"), ("D", 2.0, 0.8),
-    observables={"cd8_treg_ratio": (np.float64, "ratio", "CD8 T cells per regulatory T cell (CD8 count if none)")},
-    derive="gpusim.reference.treg:ratio")
+# Regulatory T cells (config [tregs], kernels/treg.cu) and myeloid suppressor
+# cells (MDSC / M2-like; config [myeloid], kernels/myeloid.cu, drawn by the
+# ccl2 field).  Both couple into tcell_kill: one in contact suppresses the
+# kill and the expansion; myeloid cells also into tcell_recruit (one on or
+# beside a vessel blocks CD8 entry) and tcell_migrate (a CD8 T cell beside one
+# is held).  Each phase runs just after its CD8 counterpart, the Tregs' first.
+TREGS, MYELOID = (agent_component(*row[:-1], **row[-1]) for row in (
+    ("tregs", "treg", "chemokine", 0.5, "#e08a00",
+     ("tregs_recruited", "regulatory T cells recruited at vessels in the step"),
+     ("treg_deaths", "regulatory T-cell deaths in the step (lifespan, depletion, chemotherapy)"),
+     ("tregs", "regulatory T cells"), ("tregs", "1 = regulatory T cell"), ("D", 2.0, 0.8),
+     dict(observables={"cd8_treg_ratio": (np.float64, "ratio", "CD8 T cells per regulatory T cell (CD8 count if "
+                                                              "none)")}, derive="gpusim.reference.treg:ratio")),
+    ("myeloid", "myeloid", "ccl2", 0.7, "#3f007d",
+     ("myeloid_recruited", "myeloid suppressor cells recruited at vessels in the step"),
+     ("myeloid_deaths", "myeloid suppressor deaths in the step (lifespan, depletion, chemotherapy)"),
+     ("myeloid_cells", "myeloid suppressor cells"),
+     ("myeloid", "1 = myeloid suppressor cell"), ("^", 5.0, 0.9), {}),
+))
 
 #: Every component, in the order their arrays, events and frames are listed.
-COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG, TREGS, OXYGEN, CCL2)
+COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG, TREGS, OXYGEN, CCL2, MYELOID)
 
 #: Kernel files of the components, then the shared ones (initial state,
 #: selection, observables, active tiles), in the order they are compiled together.

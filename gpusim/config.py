@@ -219,7 +219,7 @@ _FRACTION = Annotated[float, Field(ge=0.0, le=1.0)]
 
 class AgentConfig(_Section):
     """What every cell kind of the T-cell pattern beyond the CD8 T cells
-    (:class:`TregConfig`) says: entry at vessels
+    (:class:`TregConfig`, :class:`MyeloidConfig`) says: entry at vessels
     (a rate saturating in the field that draws the kind), a chemotactic
     random walk up that field through the claim protocol, a lifespan, the
     share of a CD8 T cell's kill and expansion it suppresses by contact (on
@@ -282,6 +282,35 @@ class Ccl2Config(_Section):
     diffusion_substeps: int | None = Field(
         None, ge=1, description="explicit substeps per step (default: the fewest that are stable)"
     )
+
+
+class MyeloidConfig(AgentConfig):
+    """Myeloid suppressor cells (off by default; MDSC / M2-like
+    tumour-associated macrophages): recruited at vessels with a probability
+    that saturates in the local CCL2 (``[ccl2]``, which must be on), a
+    chemotactic random walk up CCL2 through the claim protocol (the Tregs'
+    move), lifespan; a CD8 T cell in contact with one (on its site or a
+    neighbouring one) kills and expands with (1 - ``suppression``) of its
+    usual probability.
+
+    Contact rather than a suppressive field: MDSC suppression of T cells
+    needs close cell-cell contact (arginase-1 depleting L-arginine, iNOS and
+    reactive oxygen / peroxynitrite nitrating the T-cell receptor;
+    Gabrilovich & Nagaraj 2009, Nat Rev Immunol 9:162), and a neighbour
+    test costs a byte per neighbour where a kill happens, no field.
+
+    Defaults (model assumptions where no citation): recruitment 1/day per
+    empty vessel at saturating CCL2 -- tumour CCL2 recruits CCR2+
+    inflammatory monocytes that become the tumour's macrophages (Qian et
+    al. 2011, Nature 475:222), the most abundant immune cells of many
+    tumours; half-saturation 50 (the T cells' recruitment levels); 1 um/min,
+    chemotaxis 0.1 up CCL2; lifespan 7 days; suppression 0.5."""
+
+    recruitment_rate_per_day: _PER_DAY = 1.0  # at saturating CCL2
+    speed_um_per_min: Annotated[float, Field(ge=0.0)] = 1.0
+    lifespan_days: Annotated[float, Field(gt=0.0)] = 7.0
+    tcell_hold: _FRACTION = Field(0.5, description="chance that a CD8 T cell beside one skips a move (held)")
+    vessel_block: _FRACTION = Field(0.5, description="chance that one on or beside a vessel blocks a CD8 T cell's entry")
 
 
 class OxygenConfig(_Section):
@@ -474,7 +503,7 @@ class OutputConfig(_Section):
 
 class Config(_Section):
     """A whole run: ``[simulation]``, ``[lattice]``, ``[tumour]``, ``[chemokine]``,
-    ``[immune]``, ``[ifng]``, ``[tregs]``, ``[oxygen]``, ``[ccl2]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
+    ``[immune]``, ``[ifng]``, ``[tregs]``, ``[oxygen]``, ``[ccl2]``, ``[myeloid]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
     ``[analysis]``, ``[patient]``."""
 
     simulation: SimulationConfig = SimulationConfig()
@@ -486,6 +515,7 @@ class Config(_Section):
     tregs: TregConfig = TregConfig()
     oxygen: OxygenConfig = OxygenConfig()
     ccl2: Ccl2Config = Ccl2Config()
+    myeloid: MyeloidConfig = MyeloidConfig()
     therapy: list[TherapyEntry] = Field(default_factory=list, description="[[therapy]] entries")
     outcome: OutcomeConfig = OutcomeConfig()
     output: OutputConfig = OutputConfig()
@@ -547,6 +577,10 @@ class Config(_Section):
         """Regulatory T-cell moves per step, speed x dt / dx (the expected count)."""
         return self.tregs.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
 
+    def myeloid_moves(self) -> float:
+        """Myeloid suppressor moves per step, speed x dt / dx (the expected count)."""
+        return self.myeloid.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
+
     @model_validator(mode="after")
     def _check_counts_fit_the_lattice(self):
         # One cell per site: more T cells than sites cannot be placed (the
@@ -603,12 +637,16 @@ class Config(_Section):
     @model_validator(mode="after")
     def _check_tcell_moves(self):
         for key, who, on, moves in (("immune", "T-cell", self.immune.enabled, self.tcell_moves()),
-                                     ("tregs", "Treg", self.tregs.enabled, self.treg_moves())):
+                                     ("tregs", "Treg", self.tregs.enabled, self.treg_moves()),
+                                     ("myeloid", "myeloid", self.myeloid.enabled, self.myeloid_moves())):
             if on and moves > MAX_SUBSTEPS_PER_STEP:
                 raise ValueError(
                     f"{key}.speed_um_per_min: {getattr(self, key).speed_um_per_min:g} um/min gives {moves:.3g} "
                     f"{who} moves per step (speed x dt / dx), above the ceiling of {MAX_SUBSTEPS_PER_STEP} "
                     "(lower it or simulation.dt_minutes)")
+        if self.myeloid.enabled and not self.ccl2.enabled:
+            raise ValueError("myeloid.enabled: myeloid suppressors are drawn by the CCL2 field; "
+                             "set ccl2.enabled = true too")
         return self
 
     @model_validator(mode="after")

@@ -1,0 +1,108 @@
+"""Myeloid suppressor cells (kernels/myeloid.cu, gpusim/reference/myeloid.py,
+the contact suppression in tcell_kill), drawn by the CCL2 field: byte
+identity across backends, restarts and batches, and what the rules must do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import (assert_batch_equals_alone, assert_resume_equals_one_go, random_microenvironment_config,
+                      run_against_reference, run_state)
+
+from test_treg import treg_rich
+
+from gpusim.config import Config, validate
+from gpusim.errors import InputError
+from gpusim.observables import observables_for
+from gpusim.state import initial_state
+
+
+def totals(history: list[dict]) -> dict:
+    return {k: sum(h[k] for h in history) for k in history[0]}
+
+
+def random_myeloid_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int) -> Config:
+    """conftest's random microenvironment config with the CCL2 field and
+    myeloid suppressors on, at rates that exercise each rule."""
+    data = random_microenvironment_config(seed, dim, neighbourhood, boundary, steps).model_dump(mode="json")
+    my = np.random.default_rng([seed, 20])
+    data["ccl2"] = {"enabled": True, "diffusion_um2_per_min": float(my.uniform(50, 300)),
+                    "decay_per_min": float(my.uniform(0.005, 0.05)),
+                    "secretion_per_cell_per_min": float(my.uniform(5, 20))}
+    data["myeloid"] = {"enabled": True, "recruitment_rate_per_day": float(my.uniform(20, 60)),
+                       "recruitment_half_saturation": float(my.uniform(5, 50)),
+                       "speed_um_per_min": float(my.uniform(0.5, 3)), "chemotaxis": float(my.uniform(0, 0.5)),
+                       "lifespan_days": float(my.uniform(0.5, 3)), "suppression": float(my.uniform(0.3, 0.9))}
+    return Config.model_validate(data)
+
+
+@pytest.mark.parametrize("other", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_myeloid_identical_to_numpy_reference(other):
+    """Every rule of the kind exercised."""
+    cfg = random_myeloid_config(2002, 2, "moore", "closed", steps=30)
+    _, obs = run_against_reference(cfg, other)
+    t = totals(obs)
+    assert t["myeloid_recruited"] > 0 and t["myeloid_deaths"] > 0 and t["kills"] > 0
+    assert max(o["myeloid_cells"] for o in obs) > 0
+
+
+def myeloid_rich(steps: int, suppression: float = 0.8, therapy=(), **myeloid) -> Config:
+    """test_treg's Treg-rich tumour with myeloid suppressors instead of Tregs."""
+    data = treg_rich(steps, therapy=therapy).model_dump(mode="json")
+    del data["tregs"]
+    return Config.model_validate({**data, "ccl2": {"enabled": True}, "myeloid": {
+        "enabled": True, "recruitment_rate_per_day": 30.0, "suppression": suppression, **myeloid}})
+
+
+@pytest.mark.parametrize("how", ["resumed-numpy", "resumed-cpu", "batched"])
+def test_myeloid_runs_are_byte_identical_resumed_and_batched(tmp_path, how):
+    """A run resumed from its checkpoint writes the run file of the run made
+    in one go; runs batched on cpu write those of the
+    runs alone on numpy."""
+    if how == "batched":
+        assert_batch_equals_alone(tmp_path, [myeloid_rich(25, speed_um_per_min=0.5),
+                                             myeloid_rich(30, speed_um_per_min=3.0, chemotaxis=0.4),
+                                             myeloid_rich(20, suppression=0.2)])
+    else:
+        assert_resume_equals_one_go(tmp_path, myeloid_rich(20), myeloid_rich(40), how.split("-")[1])
+
+
+def test_off_by_default_and_needs_the_ccl2_field():
+    cfg = Config()
+    assert "myeloid" not in initial_state(cfg).sites and "ccl2" not in initial_state(cfg).extra
+    assert not {"myeloid_cells", "myeloid_recruited"} & set(observables_for(cfg)) and "[myeloid]" not in cfg.to_toml()
+    with pytest.raises(InputError, match="ccl2.enabled"):
+        validate({"myeloid": {"enabled": True}}, "test")
+
+
+def test_suppression_lowers_killing_and_expansion():
+    """Many myeloid cells, full suppression: no kill in contact, so fewer
+    kills and expansions than with myeloid cells that do not suppress."""
+    _, strong = run_state(myeloid_rich(50, suppression=1.0), "cpu")
+    _, none = run_state(myeloid_rich(50, suppression=0.0), "cpu")
+    assert strong[-1]["myeloid_cells"] > 20
+    assert totals(strong)["kills"] < 0.7 * totals(none)["kills"], (totals(strong)["kills"], totals(none)["kills"])
+    assert totals(strong)["expansions"] <= totals(none)["expansions"]
+
+
+def test_recruitment_follows_ccl2_and_cells_climb_it():
+    """No CCL2 secreted: recruitment at the lowest level only (a few); with
+    CCL2, many more enter, and their moves up the gradient bring them nearer
+    the tumour than chemotaxis 0."""
+    _, flat = run_state(myeloid_rich(15, suppression=0.0), "numpy")
+    quiet = myeloid_rich(15).model_copy(update={"ccl2": Config().ccl2.model_copy(
+        update={"enabled": True, "secretion_per_cell_per_min": 0.0})})
+    _, none = run_state(quiet, "numpy")
+    assert totals(flat)["myeloid_recruited"] > 5 * totals(none)["myeloid_recruited"]
+    mean_distance = []
+    for chemotaxis in (0.0, 2.0):
+        st, _ = run_state(myeloid_rich(40, chemotaxis=chemotaxis, speed_um_per_min=2.0), "cpu")
+        y, x = np.divmod(np.flatnonzero(st.sites["myeloid"]), 48)
+        mean_distance.append(float(np.hypot(x - 23.5, y - 23.5).mean()))
+    assert mean_distance[1] < mean_distance[0], mean_distance
+
+
+def test_myeloid_observable():
+    st, obs = run_state(myeloid_rich(10), "numpy")
+    assert obs[-1]["myeloid_cells"] == int(np.count_nonzero(st.sites["myeloid"]))
