@@ -1,7 +1,9 @@
 """Myeloid suppressor cells (kernels/myeloid.cu, gpusim/reference/myeloid.py,
 the contact suppression in tcell_kill), drawn by the CCL2 field: byte
 identity across backends, restarts and batches, and what the rules must do.
-"""
+(The random configs of every microenvironment component -- test_treg,
+test_ifng, test_oxygen, test_tiles -- carry them too, on every lattice kind
+and thread count.)"""
 
 from __future__ import annotations
 
@@ -22,25 +24,12 @@ def totals(history: list[dict]) -> dict:
     return {k: sum(h[k] for h in history) for k in history[0]}
 
 
-def random_myeloid_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int) -> Config:
-    """conftest's random microenvironment config with the CCL2 field and
-    myeloid suppressors on, at rates that exercise each rule."""
-    data = random_microenvironment_config(seed, dim, neighbourhood, boundary, steps).model_dump(mode="json")
-    my = np.random.default_rng([seed, 20])
-    data["ccl2"] = {"enabled": True, "diffusion_um2_per_min": float(my.uniform(50, 300)),
-                    "decay_per_min": float(my.uniform(0.005, 0.05)),
-                    "secretion_per_cell_per_min": float(my.uniform(5, 20))}
-    data["myeloid"] = {"enabled": True, "recruitment_rate_per_day": float(my.uniform(20, 60)),
-                       "recruitment_half_saturation": float(my.uniform(5, 50)),
-                       "speed_um_per_min": float(my.uniform(0.5, 3)), "chemotaxis": float(my.uniform(0, 0.5)),
-                       "lifespan_days": float(my.uniform(0.5, 3)), "suppression": float(my.uniform(0.3, 0.9))}
-    return Config.model_validate(data)
-
-
 @pytest.mark.parametrize("other", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 def test_myeloid_identical_to_numpy_reference(other):
-    """Every rule of the kind exercised."""
-    cfg = random_myeloid_config(2002, 2, "moore", "closed", steps=30)
+    """Every rule of the kind exercised (the random microenvironment configs
+    of test_treg, test_ifng, test_oxygen and test_tiles carry it over every
+    lattice kind, both thread counts and tiles on and off)."""
+    cfg = random_microenvironment_config(2002, 2, "moore", "closed", steps=30)
     _, obs = run_against_reference(cfg, other)
     t = totals(obs)
     assert t["myeloid_recruited"] > 0 and t["myeloid_deaths"] > 0 and t["kills"] > 0
