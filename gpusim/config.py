@@ -304,11 +304,16 @@ class MyeloidConfig(AgentConfig):
     inflammatory monocytes that become the tumour's macrophages (Qian et
     al. 2011, Nature 475:222), the most abundant immune cells of many
     tumours; half-saturation 50 (the T cells' recruitment levels); 1 um/min,
-    chemotaxis 0.1 up CCL2; lifespan 7 days; suppression 0.5."""
+    chemotaxis 0.1 up CCL2; lifespan 7 days; suppression 0.5.  CSF1R
+    inhibition (``csf1r_blockade`` therapy) removes them at
+    ``depletion_rate_per_day`` x level: 0.5/day at full level, most tumour
+    macrophages gone within 1-2 weeks (Ries et al. 2014, Cancer Cell 25:846;
+    Pyonteck et al. 2013, Nat Med 19:1264)."""
 
     recruitment_rate_per_day: _PER_DAY = 1.0  # at saturating CCL2
     speed_um_per_min: Annotated[float, Field(ge=0.0)] = 1.0
     lifespan_days: Annotated[float, Field(gt=0.0)] = 7.0
+    depletion_rate_per_day: _PER_DAY = 0.5  # at full CSF1R inhibition
     tcell_hold: _FRACTION = Field(0.5, description="chance that a CD8 T cell beside one skips a move (held)")
     vessel_block: _FRACTION = Field(0.5, description="chance that one on or beside a vessel blocks a CD8 T cell's entry")
 

@@ -366,6 +366,8 @@ class LevelRuns:
         self.chem_level_scale = np.array([float(m.chem_level_scale) for m in mps], dtype=np.float64)
         self.dt_days = np.array([m.dt_days for m in mps], dtype=np.float64)
         self.treg_depletion_rate_per_day = np.array([m.treg_depletion_rate_per_day for m in mps], dtype=np.float64)
+        self.myeloid_depletion_rate_per_day = np.array([m.myeloid_depletion_rate_per_day for m in mps],
+                                                       dtype=np.float64)
         # Chemokine at the mid-point of each recruitment level, and c + K: the
         # parts of the recruitment table that no therapy changes.
         self.level_c = (np.arange(RECRUIT_LEVELS) + 0.5)[None, :] / self.chem_level_scale[:, None]
@@ -388,6 +390,8 @@ LEVEL_FIELDS = (
     ("chemo_tcell_kill_prob", lambda r, p: {"p_chemo_tcell": thresholds(p)}),
     ("treg_depletion", lambda r, d: {"p_treg_deplete": thresholds(-np.expm1(-(d * r.treg_depletion_rate_per_day)
                                                                             * r.dt_days))}),
+    ("myeloid_depletion", lambda r, d: {"p_myeloid_deplete": thresholds(
+        -np.expm1(-(d * r.myeloid_depletion_rate_per_day) * r.dt_days))}),
 )
 
 
@@ -402,6 +406,7 @@ class StepParams:
     p_chemo_tcell: int
     transfers: tuple  # ((cells, where), ...) injected this step
     p_treg_deplete: int  # Treg depletion (anti-CTLA-4 level x tregs.depletion_rate_per_day)
+    p_myeloid_deplete: int  # myeloid depletion (CSF1R inhibition level x myeloid.depletion_rate_per_day)
 
 
 def step_params(mp: ModelParams, therapy) -> StepParams:

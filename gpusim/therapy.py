@@ -1,7 +1,8 @@
 """Therapies as types: each kind of ``[[therapy]]`` entry is a class that
 knows its schedule and its effect on a step (DESIGN §4 step 1, §10).
 
-Windows (:class:`CheckpointBlockade`, :class:`Vaccine`, :class:`Ctla4Blockade`) act in a step whose
+Windows (:class:`CheckpointBlockade`, :class:`Vaccine`, :class:`Ctla4Blockade`,
+:class:`Csf1rBlockade`) act in a step whose
 start time t satisfies start_day <= t < end_day.  Dosed therapies
 (:class:`AdoptiveTransfer`, :class:`Chemotherapy`, the antibodies
 :class:`AntiPD1` and :class:`AntiCTLA4`) are given on dose days -- one
@@ -55,6 +56,9 @@ class StepTherapy:
     #: Regulatory T-cell depletion level (0-1, anti-CTLA-4 occupancy): Tregs
     #: die at tregs.depletion_rate_per_day x this (gpusim.params.step_params).
     treg_depletion: float = 0.0
+    #: Myeloid suppressor depletion level (0-1, CSF1R inhibition): they die
+    #: at myeloid.depletion_rate_per_day x this.
+    myeloid_depletion: float = 0.0
 
 
 class Patients:
@@ -81,6 +85,7 @@ class Effect:
     chemo_tumour_kill_prob: np.ndarray = field(init=False)
     chemo_tcell_kill_prob: np.ndarray = field(init=False)
     treg_depletion: np.ndarray = field(init=False)
+    myeloid_depletion: np.ndarray = field(init=False)
     transfers: list = field(default_factory=list)
 
     def __post_init__(self):
@@ -89,11 +94,12 @@ class Effect:
         self.chemo_tumour_kill_prob = np.zeros(self.n)
         self.chemo_tcell_kill_prob = np.zeros(self.n)
         self.treg_depletion = np.zeros(self.n)
+        self.myeloid_depletion = np.zeros(self.n)
 
     def row(self, i: int) -> StepTherapy:
         return StepTherapy(float(self.blockade[i]), float(self.recruitment_multiplier[i]),
                            float(self.chemo_tumour_kill_prob[i]), float(self.chemo_tcell_kill_prob[i]),
-                           tuple(self.transfers), float(self.treg_depletion[i]))
+                           tuple(self.transfers), float(self.treg_depletion[i]), float(self.myeloid_depletion[i]))
 
 
 def effect(therapies: list, dt_days: float, step: int, patients: Patients) -> Effect:
@@ -241,6 +247,22 @@ class Ctla4Blockade(Depletion):
         super().apply(eff, t0, t1, patients)
         if self.active(t0):
             eff.recruitment_multiplier = eff.recruitment_multiplier * (1.0 + self.level * (self.priming_multiplier - 1.0))
+
+
+class Csf1rBlockade(Depletion):
+    """CSF1R inhibition at a fixed ``level`` (0-1) over a window: tumour
+    macrophages need CSF1R signalling to survive, so myeloid suppressors
+    (``[myeloid]``, when switched on) die at ``myeloid.depletion_rate_per_day``
+    x level.  CSF1R rather than CCR2: it removes the cells already in the
+    tumour, not only new arrivals (emactuzumab depleted CSF1R+ macrophages
+    in patients' tumours and raised the CD8/CD4 ratio: Ries et al. 2014,
+    Cancer Cell 25:846; BLZ945 in mice: Pyonteck et al. 2013, Nat Med
+    19:1264).  A window, not a dosed antibody: emactuzumab's clearance is
+    target-mediated (nonlinear), outside gpusim.pk's linear model."""
+
+    kind: Literal["csf1r_blockade"]
+    colour: ClassVar[str] = "tab:olive"
+    depletes: ClassVar[str] = "myeloid_depletion"
 
 
 class Dosed(Therapy):
@@ -421,7 +443,8 @@ class AntiCTLA4(Antibody):
 
 
 TherapyEntry = Annotated[
-    Union[CheckpointBlockade, AdoptiveTransfer, Vaccine, Chemotherapy, Ctla4Blockade, AntiPD1, AntiCTLA4],
+    Union[CheckpointBlockade, AdoptiveTransfer, Vaccine, Chemotherapy, Ctla4Blockade, Csf1rBlockade, AntiPD1,
+          AntiCTLA4],
     Field(discriminator="kind"),
 ]
 

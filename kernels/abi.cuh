@@ -219,6 +219,7 @@ struct Params {
     u32 p_myeloid_partial_move;
     f32 myeloid_chemotaxis;
     u32 p_myeloid_death;
+    u32 p_myeloid_deplete;  // CSF1R inhibition this step (0 when none)
     u32 p_myeloid_hold;  // a CD8 T cell beside a myeloid cell skips a move (trapped)
     u32 p_myeloid_block;  // a myeloid cell on or beside a vessel blocks a CD8 T cell's entry there
     u32 p_myeloid_pass;  // a CD8 T cell next to a myeloid suppressor still kills (expands): 1 - suppression

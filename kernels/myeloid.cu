@@ -59,15 +59,16 @@ GPUSIM_KERNEL void myeloid_move_commit(GPUSIM_ARGS)
     agent_move_commit(P, F, F->myeloid, global_thread_index(), false);  // no tile made active: dense phases
 }
 
-// Death: lifespan, chemotherapy pulses (p_chemo_tcell).  Counts the survivors.
+// Death: lifespan, CSF1R inhibition (p_myeloid_deplete, the therapy's level
+// of the step), chemotherapy pulses (p_chemo_tcell).  Counts the survivors.
 //   in:  myeloid     out: myeloid, counters[MYELOID_DEATHS], counters[OBS_MYELOID_CELLS]
-//   rng: (site, step, MYELOID_DEATH, 0): .x death?, .y (no depleting therapy yet), .z chemotherapy?
+//   rng: (site, step, MYELOID_DEATH, 0): .x death?, .y depleted?, .z chemotherapy?
 //   min traffic: 1 B/site (myeloid byte)
 GPUSIM_KERNEL void myeloid_death(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     agent_death(P, F, F->myeloid, global_thread_index(), GPUSIM_PHASE_MYELOID_DEATH, P->p_myeloid_death,
-                0u, P->p_chemo_tcell, GPUSIM_COUNTER_MYELOID_DEATHS, GPUSIM_OBS_MYELOID_CELLS);
+                P->p_myeloid_deplete, P->p_chemo_tcell, GPUSIM_COUNTER_MYELOID_DEATHS, GPUSIM_OBS_MYELOID_CELLS);
 }
 
 // Observer (gpusim.components MYELOID.observer), per site: the myeloid cells

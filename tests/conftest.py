@@ -152,8 +152,8 @@ def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, s
 def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 120):
     """:func:`random_full_config` with every microenvironment component on
     (IFN-gamma and adaptive PD-L1, regulatory T cells, oxygen and hypoxia,
-    the CCL2 field and myeloid suppressors) and anti-CTLA-4 in the
-    schedule, at rates that exercise each rule."""
+    the CCL2 field and myeloid suppressors) and anti-CTLA-4 and CSF1R
+    inhibition in the schedule, at rates that exercise each rule."""
     cfg = random_full_config(seed, dim, neighbourhood, boundary, steps)
     rng = np.random.default_rng([seed, 17])
     data = cfg.model_dump(mode="json")
@@ -186,6 +186,9 @@ def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boun
     days = steps * cfg.simulation.dt_days
     data["therapy"].append({"kind": "ctla4_blockade", "start_day": days * 0.4, "end_day": days * 0.8,
                             "level": float(treg.uniform(0.5, 1)), "priming_multiplier": float(treg.uniform(1, 3))})
+    data["myeloid"]["depletion_rate_per_day"] = float(my.uniform(2, 10))
+    data["therapy"].append({"kind": "csf1r_blockade", "start_day": days * 0.3, "end_day": days * 0.9,
+                            "level": float(my.uniform(0.5, 1))})
     return Config.model_validate(data)
 
 

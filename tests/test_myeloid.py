@@ -17,7 +17,9 @@ from test_treg import treg_rich
 from gpusim.config import Config, validate
 from gpusim.errors import InputError
 from gpusim.observables import observables_for
+from gpusim.params import model_params, step_params
 from gpusim.state import initial_state
+from gpusim.therapy import at_step
 
 
 def totals(history: list[dict]) -> dict:
@@ -44,17 +46,21 @@ def myeloid_rich(steps: int, suppression: float = 0.8, therapy=(), **myeloid) ->
         "enabled": True, "recruitment_rate_per_day": 30.0, "suppression": suppression, **myeloid}})
 
 
+CSF1R = {"kind": "csf1r_blockade", "start_day": 0.2, "end_day": 10.0, "level": 1.0}
+
+
 @pytest.mark.parametrize("how", ["resumed-numpy", "resumed-cpu", "batched"])
 def test_myeloid_runs_are_byte_identical_resumed_and_batched(tmp_path, how):
     """A run resumed from its checkpoint writes the run file of the run made
-    in one go; runs batched on cpu write those of the
+    in one go (CSF1R inhibition on); runs batched on cpu write those of the
     runs alone on numpy."""
     if how == "batched":
         assert_batch_equals_alone(tmp_path, [myeloid_rich(25, speed_um_per_min=0.5),
-                                             myeloid_rich(30, speed_um_per_min=3.0, chemotaxis=0.4),
+                                             myeloid_rich(30, therapy=[CSF1R], speed_um_per_min=3.0),
                                              myeloid_rich(20, suppression=0.2)])
     else:
-        assert_resume_equals_one_go(tmp_path, myeloid_rich(20), myeloid_rich(40), how.split("-")[1])
+        assert_resume_equals_one_go(tmp_path, myeloid_rich(20, therapy=[CSF1R]), myeloid_rich(40, therapy=[CSF1R]),
+                                    how.split("-")[1])
 
 
 def test_off_by_default_and_needs_the_ccl2_field():
@@ -90,6 +96,24 @@ def test_recruitment_follows_ccl2_and_cells_climb_it():
         y, x = np.divmod(np.flatnonzero(st.sites["myeloid"]), 48)
         mean_distance.append(float(np.hypot(x - 23.5, y - 23.5).mean()))
     assert mean_distance[1] < mean_distance[0], mean_distance
+
+
+def test_csf1r_inhibition_depletes_myeloid_cells_and_restores_killing():
+    """CSF1R inhibition from day 0.2 at full level (depletion 10/day against
+    30/day recruitment at few vessels): fewer myeloid cells, more kills."""
+    _, ctrl = run_state(myeloid_rich(50, depletion_rate_per_day=10.0), "cpu")
+    _, treated = run_state(myeloid_rich(50, therapy=[CSF1R], depletion_rate_per_day=10.0), "cpu")
+    assert treated[-1]["myeloid_cells"] < 0.5 * ctrl[-1]["myeloid_cells"], (treated[-1], ctrl[-1])
+    assert totals(treated)["myeloid_deaths"] > totals(ctrl)["myeloid_deaths"]
+    assert totals(treated)["kills"] > totals(ctrl)["kills"]
+
+
+def test_the_depletion_level_is_a_step_parameter():
+    cfg = myeloid_rich(10, therapy=[{**CSF1R, "level": 0.5}], depletion_rate_per_day=2.0)
+    th = at_step(cfg, 100)
+    assert th.myeloid_depletion == 0.5 and at_step(cfg, 0).myeloid_depletion == 0.0
+    sp = step_params(model_params(cfg), th)
+    assert abs(sp.p_myeloid_deplete / 2**32 - (1 - np.exp(-0.5 * 2.0 * cfg.simulation.dt_days))) < 1e-9
 
 
 def test_myeloid_observable():
