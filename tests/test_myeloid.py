@@ -119,3 +119,47 @@ def test_the_depletion_level_is_a_step_parameter():
 def test_myeloid_observable():
     st, obs = run_state(myeloid_rich(10), "numpy")
     assert obs[-1]["myeloid_cells"] == int(np.count_nonzero(st.sites["myeloid"]))
+
+
+# README "Scenarios": configs/myeloid_excluded.toml as shipped (its own seed)
+# and its two arms, one run each (about 5 s of cpu time each).
+def excluded_run(*overrides: str):
+    from gpusim.config import load_config
+    from gpusim.validate.myeloid import CONFIGS
+
+    return run_state(load_config(CONFIGS / "myeloid_excluded.toml", ["output.frame_every_steps=0", *overrides]),
+                     "cpu")
+
+
+def phenotype(st, cfg_shape=(80, 80)) -> dict:
+    from gpusim.analysis.spatial import frame_statistics
+    from gpusim.config import AnalysisConfig
+
+    shape = tuple(reversed(cfg_shape))
+    return frame_statistics(st.sites["clone"].reshape(shape), st.sites["tcell"].reshape(shape), 10.0,
+                            AnalysisConfig())
+
+
+def test_myeloid_excluded_as_shipped_is_excluded_and_grows():
+    """README: myeloid-rich, CD8 T cells held in the margin (phenotype
+    excluded at day 10, core/margin density below 0.1), the tumour grows."""
+    st, obs = excluded_run()
+    s = phenotype(st)
+    assert s["phenotype"] == "excluded" and s["core_to_margin_density_ratio"] < 0.1, s
+    assert obs[-1]["myeloid_cells"] > obs[-1]["tcells"] and obs[-1]["tumour_cells"] > 1.5 * obs[0]["tumour_cells"]
+    # the figures the README and the CSF1R test quote
+    assert obs[-1]["tumour_cells"] == 1352 and round(s["tcell_density_core_per_mm2"], 1) == 32.7, s
+
+
+def test_myeloid_excluded_without_myeloid_cells_is_cleared():
+    _, obs = excluded_run("myeloid.enabled=false")
+    assert obs[-1]["tumour_cells"] == 0
+
+
+def test_myeloid_excluded_under_csf1r_inhibition_lets_cd8_into_the_core():
+    """README: CSF1R inhibition from day 2 raises the core CD8 density at
+    day 10 more than tenfold and leaves a smaller tumour than untreated."""
+    st, obs = excluded_run('therapy=[{kind="csf1r_blockade", start_day=2.0, end_day=10.0, level=1.0}]')
+    s = phenotype(st)
+    assert s["tcell_density_core_per_mm2"] > 10 * 32.7, s  # untreated: 32.7 per mm^2 (the shipped run)
+    assert obs[-1]["tumour_cells"] < 0.7 * 1352  # untreated: 1352 cells at day 10
