@@ -59,6 +59,8 @@ def arm_run(args: tuple[str, int, int]) -> dict:
 def myeloid_section(out: Path, quick: bool, processes: int) -> Section:
     import matplotlib.pyplot as plt
 
+    from ..components import MYELOID
+
     seeds, days = ((1,), 6) if quick else ((1, 2, 3, 4, 5), 10)
     jobs = [(arm, seed, days) for seed in seeds for arm in ARMS]
     with ProcessPoolExecutor(max_workers=max(1, min(processes, len(jobs)))) as pool:
@@ -79,7 +81,7 @@ def myeloid_section(out: Path, quick: bool, processes: int) -> Section:
                        + ("" if arm == base else f"; more core CD8 and a smaller tumour than with myeloid cells in "
                                                  f"{wins[arm]} of {len(rs)} seeds"))
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
-    colours = {base: "#2ca25f", removed: "k", csf1r: "tab:olive"}
+    colours = {base: MYELOID.colour, removed: "k", csf1r: "tab:olive"}  # the component's colour
     # Left: the core's CD8 density from day 1; right: tumour cells from day 0.
     for ax, key, first, ylabel in ((axes[0], "core", 1, "CD8 T cells in the core (per mm$^2$)"),
                                    (axes[1], "cells", 0, "tumour cells")):
