@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..endpoints import BEST_ORDER, arm_table, kaplan_meier, sweep_endpoints
+from ..endpoints import BEST_ORDER, arm_table, sweep_endpoints
 from ..errors import InputError
 from ..outcome import PD_CHANGE, PR_CHANGE
-from .cohort import write_png
+from .cohort import draw_km, write_png
 
 #: Best overall response -> bar colour.
 RESPONSE_COLOURS = {"CR": "tab:blue", "PR": "tab:green", "SD": "tab:olive", "PD": "tab:red", "NE": "0.6"}
@@ -63,20 +63,9 @@ def figure(path: str | Path, kind: str = "longest"):
         runs = [r for r in per_arm[arm] if r["best_overall_response"] != "NE"]
         if not runs:
             continue
-        d = np.array([r["pfs_days"] for r in runs], float)
-        e = np.array([r["progressed"] for r in runs], bool)
-        km = kaplan_meier(d, e)
-        end = max(d.max(), km.times[-1])  # the curve runs on to the last follow-up
-        t = np.append(km.times, end)
         med = table[arm]["pfs_median"]
-        ax.step(t, np.append(km.survival, km.survival[-1]), where="post", color=f"C{i}", lw=1.6,
-                label=f"{arm}: median {'not reached' if np.isinf(med) else f'{med:.0f} d'}")
-        ax.fill_between(t, np.append(km.low, km.low[-1]), np.append(km.high, km.high[-1]), step="post",
-                        color=f"C{i}", alpha=0.15, lw=0)
-        censored = d[~e]
-        if len(censored):  # ticks where a patient left follow-up without progressing
-            ax.plot(censored, km.survival[np.searchsorted(km.times, censored, side="right") - 1], "|",
-                    color=f"C{i}", ms=8)
+        draw_km(ax, [r["pfs_days"] for r in runs], [r["progressed"] for r in runs], f"C{i}",
+                f"{arm}: median {'not reached' if np.isinf(med) else f'{med:.0f} d'}")
     ax.set_ylim(-0.03, 1.03)
     ax.legend(loc="best", fontsize=8, frameon=False)  # arm and median, where no curve or band is
     ax.set_xlabel("days from therapy start")
