@@ -246,6 +246,27 @@ def field_records(cfg: Config, block_sites: float) -> dict:
     return {k: tuple(v) if k in ints else np.array(v, dtype=np.float32) for k, v in rec.items()}
 
 
+def agent_params(section, layer: str, moves: float, level_scale: np.float32, dt_days: float) -> dict:
+    """The Params values of a cell kind of the T-cell pattern
+    (gpusim.components.agent_component), named by its ``layer``: entry table
+    over the recruitment levels, moves per step, chemotaxis, death, the pass
+    threshold of its contact suppression, the depletion rate at full level
+    (for the step's ``p_<layer>_deplete``), from its config ``section``."""
+    n_moves, full_moves, p_partial = migration_moves(moves)
+    return {
+        f"{layer}_on": int(section.enabled),
+        f"{layer}_recruit": saturating_table(section.recruitment_rate_per_day if section.enabled else 0.0,
+                                             section.recruitment_half_saturation, level_scale, dt_days),
+        f"{layer}_n_moves": n_moves if section.enabled else 0,
+        f"{layer}_full_moves": full_moves,
+        f"p_{layer}_partial_move": p_partial,
+        f"{layer}_chemotaxis": np.float32(section.chemotaxis),
+        f"p_{layer}_death": threshold(rate_probability(1.0 / section.lifespan_days, dt_days)),
+        f"p_{layer}_pass": threshold(1.0 - section.suppression),
+        f"{layer}_depletion_rate_per_day": section.depletion_rate_per_day,
+    }
+
+
 def recruit_table(mp: ModelParams, multiplier: float) -> np.ndarray:
     """uint32[RECRUIT_LEVELS]: recruitment threshold per chemokine level,
     p = 1 - exp(-rate * multiplier * c / (c + K) * dt) at the level's mid-point."""
@@ -362,6 +383,8 @@ class LevelRuns:
         self.chem_level_scale = np.array([float(m.chem_level_scale) for m in mps], dtype=np.float64)
         self.dt_days = np.array([m.dt_days for m in mps], dtype=np.float64)
         self.treg_depletion_rate_per_day = np.array([m.treg_depletion_rate_per_day for m in mps], dtype=np.float64)
+        self.myeloid_depletion_rate_per_day = np.array([m.myeloid_depletion_rate_per_day for m in mps],
+                                                       dtype=np.float64)
 
     def take(self, idx: np.ndarray) -> LevelRuns:
         out = object.__new__(LevelRuns)
@@ -384,6 +407,8 @@ LEVEL_FIELDS = (
     ("chemo_tcell_kill_prob", lambda r, p: {"p_chemo_tcell": thresholds(p)}),
     ("treg_depletion", lambda r, d: {"p_treg_deplete": thresholds(-np.expm1(-(d * r.treg_depletion_rate_per_day)
                                                                             * r.dt_days))}),
+    ("myeloid_depletion", lambda r, d: {"p_myeloid_deplete": thresholds(
+        -np.expm1(-(d * r.myeloid_depletion_rate_per_day) * r.dt_days))}),
 )
 
 
@@ -400,6 +425,7 @@ class StepParams:
     p_chemo_tcell: int
     transfers: tuple  # ((cells, where), ...) injected this step
     p_treg_deplete: int  # Treg depletion (anti-CTLA-4 level x tregs.depletion_rate_per_day)
+    p_myeloid_deplete: int  # myeloid depletion (CSF1R inhibition level x myeloid.depletion_rate_per_day)
 
 
 def step_params(mp: ModelParams, therapy) -> StepParams:

@@ -1,7 +1,8 @@
 """Therapies as types: each kind of ``[[therapy]]`` entry is a class that
 knows its schedule and its effect on a step (DESIGN §4 step 1, §10).
 
-Windows (:class:`CheckpointBlockade`, :class:`Vaccine`) act in a step whose
+Windows (:class:`CheckpointBlockade`, :class:`Vaccine`, :class:`Ctla4Blockade`,
+:class:`Csf1rBlockade`) act in a step whose
 start time t satisfies start_day <= t < end_day.  Dosed therapies
 (:class:`AdoptiveTransfer`, :class:`Chemotherapy`, the antibodies
 :class:`AntiPD1` and :class:`AntiCTLA4`) are given on dose days -- one
@@ -81,6 +82,9 @@ class StepTherapy(Levels):
     #: entry of the schedule (a constant of the schedule).
     priming: float = 1.0
     priming_full: float = 1.0
+    #: Myeloid suppressor depletion level (0-1, CSF1R inhibition): they die
+    #: at myeloid.depletion_rate_per_day x this.
+    myeloid_depletion: float = 0.0
 
 
 class Patients:
@@ -109,6 +113,7 @@ class Effect(Levels):
     chemo_tcell_kill_prob: np.ndarray = field(init=False)
     treg_depletion: np.ndarray = field(init=False)
     priming: np.ndarray = field(init=False)
+    myeloid_depletion: np.ndarray = field(init=False)
     transfers: list = field(default_factory=list)
 
     def __post_init__(self):
@@ -118,12 +123,13 @@ class Effect(Levels):
         self.chemo_tcell_kill_prob = np.zeros(self.n)
         self.treg_depletion = np.zeros(self.n)
         self.priming = np.ones(self.n)
+        self.myeloid_depletion = np.zeros(self.n)
 
     def row(self, i: int) -> StepTherapy:
         return StepTherapy(float(self.blockade[i]), float(self.recruitment_multiplier[i]),
                            float(self.chemo_tumour_kill_prob[i]), float(self.chemo_tcell_kill_prob[i]),
                            tuple(self.transfers), float(self.treg_depletion[i]), float(self.priming[i]),
-                           self.priming_full)
+                           self.priming_full, float(self.myeloid_depletion[i]))
 
 
 def effect(therapies: list, dt_days: float, step: int, patients: Patients) -> Effect:
@@ -245,7 +251,20 @@ class Vaccine(Window):
             eff.recruitment_multiplier = eff.recruitment_multiplier * self.recruitment_multiplier
 
 
-class Ctla4Blockade(Window):
+class Depletion(Window):
+    """A window at a fixed ``level`` (occupancy, 0-1) that depletes a cell
+    kind: the :class:`Effect` level it raises (``depletes``), whose kind dies
+    at its config's ``depletion_rate_per_day`` x level."""
+
+    level: float = Field(ge=0.0, le=1.0, description="fraction of the target blocked (occupancy)")
+    depletes: ClassVar[str]
+
+    def apply(self, eff, t0, t1, patients) -> None:
+        if self.active(t0):
+            setattr(eff, self.depletes, np.maximum(getattr(eff, self.depletes), self.level))
+
+
+class Ctla4Blockade(Depletion):
     """Anti-CTLA-4 at a fixed ``level`` (occupancy, 0-1) over a window:
     depletes regulatory T cells (``tregs.depletion_rate_per_day`` x level)
     and primes CD8 T cells: a priming of 1 + level x (``priming_multiplier``
@@ -261,18 +280,34 @@ class Ctla4Blockade(Window):
     antibody's occupancy) writes one number per run (DESIGN §10)."""
 
     kind: Literal["ctla4_blockade"]
-    level: float = Field(ge=0.0, le=1.0, description="fraction of CTLA-4 blocked (occupancy)")
     priming_multiplier: float = Field(
         2.0, ge=1.0, description="CD8 recruitment multiplier at full level (a model assumption to calibrate)")
     colour: ClassVar[str] = "tab:brown"
+    depletes: ClassVar[str] = "treg_depletion"
 
     def apply(self, eff, t0, t1, patients) -> None:
+        super().apply(eff, t0, t1, patients)
         if self.active(t0):
-            eff.treg_depletion = np.maximum(eff.treg_depletion, self.level)
             eff.priming = eff.priming * (1.0 + self.level * (self.priming_multiplier - 1.0))
 
     def full_priming(self) -> float:
         return self.priming_multiplier
+
+
+class Csf1rBlockade(Depletion):
+    """CSF1R inhibition at a fixed ``level`` (0-1) over a window: tumour
+    macrophages need CSF1R signalling to survive, so myeloid suppressors
+    (``[myeloid]``, when switched on) die at ``myeloid.depletion_rate_per_day``
+    x level.  CSF1R rather than CCR2: it removes the cells already in the
+    tumour, not only new arrivals (emactuzumab depleted CSF1R+ macrophages
+    in patients' tumours and raised the CD8/CD4 ratio: Ries et al. 2014,
+    Cancer Cell 25:846; BLZ945 in mice: Pyonteck et al. 2013, Nat Med
+    19:1264).  A window, not a dosed antibody: emactuzumab's clearance is
+    target-mediated (nonlinear), outside gpusim.pk's linear model."""
+
+    kind: Literal["csf1r_blockade"]
+    colour: ClassVar[str] = "tab:olive"
+    depletes: ClassVar[str] = "myeloid_depletion"
 
 
 class Dosed(Therapy):
@@ -456,7 +491,8 @@ class AntiCTLA4(Antibody):
 
 
 TherapyEntry = Annotated[
-    Union[CheckpointBlockade, AdoptiveTransfer, Vaccine, Chemotherapy, Ctla4Blockade, AntiPD1, AntiCTLA4],
+    Union[CheckpointBlockade, AdoptiveTransfer, Vaccine, Chemotherapy, Ctla4Blockade, Csf1rBlockade, AntiPD1,
+          AntiCTLA4],
     Field(discriminator="kind"),
 ]
 

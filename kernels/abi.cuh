@@ -83,7 +83,10 @@ typedef float f32;
 #define GPUSIM_COUNTER_NECROSES 24
 #define GPUSIM_OBS_HYPOXIC_CELLS 25
 #define GPUSIM_OBS_NECROTIC_SITES 26
-#define GPUSIM_N_COUNTERS 27
+#define GPUSIM_COUNTER_MYELOID_RECRUITED 27
+#define GPUSIM_COUNTER_MYELOID_DEATHS 28
+#define GPUSIM_OBS_MYELOID_CELLS 29
+#define GPUSIM_N_COUNTERS 30
 // Diffusing fields a run may hold (gpusim.components: each its own record).
 #define GPUSIM_MAX_FIELDS 4
 
@@ -214,6 +217,19 @@ struct Params {
     f32 o2_anoxic_deficit;  // supply - anoxia threshold: above, necrosis
     u32 p_necrosis;
     u32 p_hypoxic_kill_pass;  // a kill on a hypoxic target goes on
+    // myeloid suppressor cells (kernels/myeloid.cu; myeloid_on = 0: off, no myeloid array)
+    u32 myeloid_on;
+    u32 myeloid_field;  // the CCL2 field's index (Fields.field_value) that draws them
+    u32 myeloid_recruit[GPUSIM_RECRUIT_LEVELS];
+    u32 myeloid_n_moves;
+    u32 myeloid_full_moves;
+    u32 p_myeloid_partial_move;
+    f32 myeloid_chemotaxis;
+    u32 p_myeloid_death;
+    u32 p_myeloid_deplete;  // CSF1R inhibition this step (0 when none)
+    u32 p_myeloid_hold;  // a CD8 T cell beside a myeloid cell skips a move (trapped)
+    u32 p_myeloid_block;  // a myeloid cell on or beside a vessel blocks a CD8 T cell's entry there
+    u32 p_myeloid_pass;  // a CD8 T cell next to a myeloid suppressor still kills (expands): 1 - suppression
     // initial state (kernels/initial.cu)
     u64 init_radius2;
     u32 init_cell;
@@ -267,6 +283,7 @@ struct Fields {
     f32* oxygen_scratch;
     u8* oxygen_source;
     u8* necrotic;
+    u8* myeloid;
     u64* selected;
     u32* found_chunks;
     u32* found_groups;

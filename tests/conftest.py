@@ -151,8 +151,9 @@ def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, s
 
 def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 120):
     """:func:`random_full_config` with every microenvironment component on
-    (IFN-gamma and adaptive PD-L1, regulatory T cells, oxygen and hypoxia)
-    and anti-CTLA-4 in the schedule, at rates that exercise each rule."""
+    (IFN-gamma and adaptive PD-L1, regulatory T cells, oxygen and hypoxia,
+    the CCL2 field and myeloid suppressors) and anti-CTLA-4 and CSF1R
+    inhibition in the schedule, at rates that exercise each rule."""
     cfg = random_full_config(seed, dim, neighbourhood, boundary, steps)
     rng = np.random.default_rng([seed, 17])
     data = cfg.model_dump(mode="json")
@@ -174,9 +175,20 @@ def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boun
                       "anoxia_mmHg": float(ox.uniform(30, 34)), "necrosis_rate_per_day": float(ox.uniform(2, 20)),
                       "hypoxic_kill_suppression": float(ox.uniform(0.2, 0.8))}
     data["immune"]["vessel_density"] = float(ox.uniform(0.005, 0.015))  # vessel-poor: hypoxic pockets
+    my = np.random.default_rng([seed, 20])
+    data["ccl2"] = {"enabled": True, "diffusion_um2_per_min": float(my.uniform(50, 300)),
+                    "decay_per_min": float(my.uniform(0.005, 0.05)),
+                    "secretion_per_cell_per_min": float(my.uniform(5, 20))}
+    data["myeloid"] = {"enabled": True, "recruitment_rate_per_day": float(my.uniform(20, 60)),
+                       "recruitment_half_saturation": float(my.uniform(5, 50)),
+                       "speed_um_per_min": float(my.uniform(0.5, 3)), "chemotaxis": float(my.uniform(0, 0.5)),
+                       "lifespan_days": float(my.uniform(0.5, 3)), "suppression": float(my.uniform(0.3, 0.9))}
     days = steps * cfg.simulation.dt_days
     data["therapy"].append({"kind": "ctla4_blockade", "start_day": days * 0.4, "end_day": days * 0.8,
                             "level": float(treg.uniform(0.5, 1)), "priming_multiplier": float(treg.uniform(1, 3))})
+    data["myeloid"]["depletion_rate_per_day"] = float(my.uniform(2, 10))
+    data["therapy"].append({"kind": "csf1r_blockade", "start_day": days * 0.3, "end_day": days * 0.9,
+                            "level": float(my.uniform(0.5, 1))})
     return Config.model_validate(data)
 
 

@@ -137,8 +137,8 @@ def test_a_level_that_changes_every_step_rewrites_only_its_fields():
         {"kind": "vaccine", "start_day": 3.0, "end_day": 5.0, "recruitment_multiplier": 2.0}]) for w in (50, 90, 120)]
     g = TherapyGroup(cfgs, [model_params(c) for c in cfgs], [4, 5, 6])
     first, _ = g.updates(0)
-    assert sorted(first) == ["p_chemo_tcell", "p_chemo_tumour", "p_exhaust", "p_pdl1_pass", "p_treg_deplete",
-                             "recruit", "recruit_primed", "recruit_priming"]
+    assert sorted(first) == ["p_chemo_tcell", "p_chemo_tumour", "p_exhaust", "p_myeloid_deplete", "p_pdl1_pass",
+                             "p_treg_deplete", "recruit", "recruit_primed", "recruit_priming"]
     every_step = {"p_exhaust", "p_pdl1_pass", "recruit_priming", "p_treg_deplete"}
     for k in range(1, 8):
         fields, _ = g.updates(k)

@@ -107,8 +107,16 @@ class TherapyGroup:
     ...     "therapy": [{"kind": "anti_pd1", "drug": "nivolumab", "dose_mg": 240, "start_day": 1}]})
     ...     for w in (60, 100)]
     >>> g = TherapyGroup(cfgs, [model_params(c) for c in cfgs], [0, 1])
-    >>> print(*sorted(g.updates(0)[0]))   # step 0: every field, every run
-    p_chemo_tcell p_chemo_tumour p_exhaust p_pdl1_pass p_treg_deplete recruit recruit_primed recruit_priming
+    >>> for name in sorted(g.updates(0)[0]): print(name)   # step 0: every field, every run
+    p_chemo_tcell
+    p_chemo_tumour
+    p_exhaust
+    p_myeloid_deplete
+    p_pdl1_pass
+    p_treg_deplete
+    recruit
+    recruit_primed
+    recruit_priming
     >>> sorted(g.updates(1)[0])           # the dose: only the blockade thresholds change
     ['p_exhaust', 'p_pdl1_pass']
     """
