@@ -31,7 +31,8 @@ DEFAULT_SIZES = {
 }
 MODELS = ("tumour", "full")
 #: Every model ``--model`` takes; ``microenvironment`` (the full model with
-#: IFN-gamma, regulatory T cells and oxygen on) only when asked for.
+#: IFN-gamma, regulatory T cells, oxygen, CCL2 and myeloid suppressors on)
+#: only when asked for.
 ALL_MODELS = (*MODELS, "microenvironment")
 
 
@@ -53,7 +54,8 @@ def bench_config(shape: tuple[int, ...], model: str = "tumour") -> Config:
     of sites, recruited at 2 % vessels), chemokine, with kills, exhaustion
     and two T-cell moves per step (dt 10 min, 2 um/min, dx 10 um).
     ``microenvironment``: ``full`` with IFN-gamma and adaptive PD-L1,
-    regulatory T cells (recruited at the vessels) and oxygen on."""
+    regulatory T cells (recruited at the vessels), oxygen, the CCL2 field and
+    myeloid suppressors (recruited at the vessels) on."""
     micro = model == "microenvironment"
     return Config.model_validate({
         "simulation": {"seed": 12345, "dt_minutes": 10.0},
@@ -74,7 +76,8 @@ def bench_config(shape: tuple[int, ...], model: str = "tumour") -> Config:
         "immune": {"enabled": model != "tumour", "vessel_density": 0.02, "speed_um_per_min": 2.0},
         "output": {"frame_every_steps": 0},
         **({"ifng": {"enabled": True}, "tregs": {"enabled": True, "recruitment_rate_per_day": 5.0},
-            "oxygen": {"enabled": True}} if micro else {}),
+            "oxygen": {"enabled": True}, "ccl2": {"enabled": True},
+            "myeloid": {"enabled": True, "recruitment_rate_per_day": 5.0}} if micro else {}),
     })
 
 

@@ -24,7 +24,7 @@ has no arrays, no phases, no frames: a config that does not switch it on
 runs byte for byte as before.
 
 >>> [c.name for c in COMPONENTS]
-['tumour', 'tcells', 'chemokine', 'ifng', 'tregs', 'oxygen']
+['tumour', 'tcells', 'chemokine', 'ifng', 'tregs', 'oxygen', 'ccl2', 'myeloid']
 >>> from gpusim.config import Config
 >>> [p.name for p in phases(Config.model_validate({"immune": {"enabled": False}}))]
 ['tumour_death', 'tumour_divide']
@@ -277,6 +277,18 @@ CHEMOKINE = diffusing_field(
     key=lambda cfg: (cfg.chemokine.grid_coarsening,),
 )
 
+def _ccl2(cfg) -> bool:
+    return bool(cfg.ccl2.enabled)
+
+
+CCL2 = diffusing_field(
+    # A CCL2-like myeloid-attracting chemokine (config [ccl2]): secreted by
+    # tumour cells, read by the myeloid component (recruitment at vessels,
+    # chemotaxis).  Before the T cells' recruitment, after the chemokine.
+    "ccl2", "ccl2", FieldRecord(secrete={"tumour": "secretion_per_cell_per_min"}),
+    2.2, "CCL2 per field cell (amount per site volume)", on=_ccl2,
+)
+
 def _ifng(cfg) -> bool:
     return bool(cfg.ifng.enabled)
 
@@ -300,31 +312,6 @@ IFNG = diffusing_field(
     curves={"induced_pdl1_cells": ("IFN-γ-induced PD-L1 cells", "--")},
     markers={"pdl1_induced": ("IFN-γ-induced PD-L1", "+", 3.0, 0.6)},
     observe="gpusim.reference.ifng:observe", observer="ifng_observe", params="gpusim.reference.ifng:params",
-)
-
-def _tregs(cfg) -> bool:
-    return bool(cfg.tregs.enabled)
-
-
-TREGS = Component(
-    # Regulatory T cells (config [tregs], kernels/treg.cu).  Couples into
-    # tcell_kill: a Treg in contact suppresses the kill and the expansion.
-    # Each phase runs just after its CD8 counterpart.
-    name="tregs", section="tregs", on=_tregs, kernel="treg.cu",
-    site_arrays={"treg": U8},  # 1 = a regulatory T cell here
-    phases=(Phase("treg_recruit", 3.5, "gpusim.engine.treg:recruit", "gpusim.reference.treg:recruit"),
-            Phase("treg_migrate", 7.5, "gpusim.engine.treg:migrate", "gpusim.reference.treg:migrate"),
-            Phase("treg_death", 8.5, "gpusim.engine.treg:death", "gpusim.reference.treg:death")),
-    events=counts(tregs_recruited=("cells", "regulatory T cells recruited at vessels in the step"),
-                  treg_deaths=("events", "regulatory T-cell deaths in the step (lifespan, depletion, chemotherapy)")),
-    observables={**counts(tregs=("cells", "regulatory T cells")),
-                 "cd8_treg_ratio": (np.float64, "ratio", "CD8 T cells per regulatory T cell (CD8 count if none)")},
-    frames={"tregs": ("treg", "flag", "1 = regulatory T cell")},
-    colour="#e08a00",
-    curves={"tregs": ("regulatory T cells", "-")},
-    markers={"tregs": ("regulatory T cells", "D", 2.0, 0.8)},
-    observe="gpusim.reference.treg:observe", observer="treg_observe", derive="gpusim.reference.treg:ratio",
-    params="gpusim.reference.treg:params",
 )
 
 def _oxygen(cfg) -> bool:
@@ -357,8 +344,56 @@ OXYGEN = diffusing_field(
     params="gpusim.reference.oxygen:params",
 )
 
+def agent_component(name: str, layer: str, field: str, offset: float, colour: str, recruited: tuple[str, str],
+                    deaths: tuple[str, str], count: tuple[str, str], frame: tuple[str, str], marker: tuple,
+                    **kw) -> Component:
+    """A cell kind of the T-cell pattern beyond the CD8 T cells (DESIGN §10;
+    kernels/agent.cuh): config section ``name`` (an :class:`gpusim.config.AgentConfig`),
+    u8 site layer ``layer`` -- also the prefix of its kernel file, kernels,
+    Params fields and Philox phases -- and three phases, entry at vessels,
+    moves up the coarse-grid ``field`` and death, each ``offset`` after its
+    CD8 counterpart (3, 7, 8), run by gpusim.engine.agent and
+    gpusim.reference.agent.  ``recruited``, ``deaths``: its events; ``count``:
+    its state observable (drawn as a growth curve); ``frame``: its frame
+    (drawn over the snapshot with ``marker``: (marker, size, alpha)), each
+    (name, description).  Its observable and its host values come from
+    gpusim/reference/<layer>.py (``observe``, ``params``)."""
+    phase = lambda what, pos, *args: Phase(f"{layer}_{what}", pos + offset, f"gpusim.engine.agent:{what}",  # noqa: E731
+                                           f"gpusim.reference.agent:{what}", (layer, *args))
+    return Component(
+        name=name, section=name, on=lambda cfg: bool(getattr(cfg, name).enabled), kernel=f"{layer}.cu",
+        site_arrays={layer: U8},  # 1 = a cell of the kind here
+        phases=(phase("recruit", 3, field, recruited[0]), phase("migrate", 7, field), phase("death", 8, deaths[0])),
+        events=counts(**{recruited[0]: ("cells", recruited[1]), deaths[0]: ("events", deaths[1])}),
+        observables={**counts(**{count[0]: ("cells", count[1])}), **kw.pop("observables", {})},
+        frames={frame[0]: (layer, "flag", frame[1])}, colour=colour,
+        curves={count[0]: (count[1], "-")}, markers={frame[0]: (count[1], *marker)},
+        observe=f"gpusim.reference.{layer}:observe", observer=f"{layer}_observe",
+        params=f"gpusim.reference.{layer}:params", **kw)
+
+
+# Regulatory T cells (config [tregs], kernels/treg.cu) and myeloid suppressor
+# cells (MDSC / M2-like; config [myeloid], kernels/myeloid.cu, drawn by the
+# ccl2 field).  Both couple into tcell_kill: one in contact suppresses the
+# kill and the expansion; myeloid cells also into tcell_recruit (one on or
+# beside a vessel blocks CD8 entry) and tcell_migrate (a CD8 T cell beside one
+# is held).  Each phase runs just after its CD8 counterpart, the Tregs' first.
+TREGS, MYELOID = (agent_component(*row[:-1], **row[-1]) for row in (
+    ("tregs", "treg", "chemokine", 0.5, "#e08a00",
+     ("tregs_recruited", "regulatory T cells recruited at vessels in the step"),
+     ("treg_deaths", "regulatory T-cell deaths in the step (lifespan, depletion, chemotherapy)"),
+     ("tregs", "regulatory T cells"), ("tregs", "1 = regulatory T cell"), ("D", 2.0, 0.8),
+     dict(observables={"cd8_treg_ratio": (np.float64, "ratio", "CD8 T cells per regulatory T cell (CD8 count if "
+                                                              "none)")}, derive="gpusim.reference.treg:ratio")),
+    ("myeloid", "myeloid", "ccl2", 0.7, "#3f007d",
+     ("myeloid_recruited", "myeloid suppressor cells recruited at vessels in the step"),
+     ("myeloid_deaths", "myeloid suppressor deaths in the step (lifespan, depletion, chemotherapy)"),
+     ("myeloid_cells", "myeloid suppressor cells"),
+     ("myeloid", "1 = myeloid suppressor cell"), ("^", 5.0, 0.9), {}),
+))
+
 #: Every component, in the order their arrays, events and frames are listed.
-COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG, TREGS, OXYGEN)
+COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG, TREGS, OXYGEN, CCL2, MYELOID)
 
 #: Kernel files of the components, then the shared ones (initial state,
 #: selection, observables, active tiles), in the order they are compiled together.

@@ -14,14 +14,15 @@ unknown key is an error (a typo must never silently fall back to a default).
 
 from __future__ import annotations
 
-import copy
+import functools
 import hashlib
 import json
 import math
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, Field, StrictInt, ValidationError, field_validator, model_serializer, model_validator
@@ -124,7 +125,7 @@ class TumourConfig(_Section):
                                           "neoantigens per division: Lakatos 2020; Kather 2017)")
     pdl1_prob_per_division: float = Field(1e-6, ge=0.0, le=1.0)
     hla_loss_prob_per_division: float = Field(1e-6, ge=0.0, le=1.0)
-    immunogenicity: ImmunogenicityConfig = ImmunogenicityConfig()
+    immunogenicity: ImmunogenicityConfig = Field(default_factory=ImmunogenicityConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -212,7 +213,31 @@ class InterferonConfig(_Section):
     loss_rate_per_day: float = Field(0.5, ge=0.0, description="induced PD-L1 lost at this rate once unexposed")
 
 
-class TregConfig(_Section):
+#: The fields of :class:`AgentConfig` whose defaults a kind sets for itself.
+_PER_DAY = Annotated[float, Field(ge=0.0)]
+_FRACTION = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class AgentConfig(_Section):
+    """What every cell kind of the T-cell pattern beyond the CD8 T cells
+    (:class:`TregConfig`, :class:`MyeloidConfig`) says: entry at vessels
+    (a rate saturating in the field that draws the kind), a chemotactic
+    random walk up that field through the claim protocol, a lifespan, the
+    share of a CD8 T cell's kill and expansion it suppresses by contact (on
+    the T cell's site or a neighbouring one), and the death rate a depleting
+    therapy adds at full level (kernels/agent.cuh, gpusim/reference/agent.py)."""
+
+    enabled: bool = False
+    recruitment_rate_per_day: _PER_DAY = Field(0.3, description="per empty vessel at saturating attractant")
+    recruitment_half_saturation: float = Field(50.0, gt=0.0, description="attractant giving half the rate")
+    speed_um_per_min: float = Field(2.0, ge=0.0)
+    chemotaxis: float = Field(0.1, ge=0.0, description="move weight 1 + chemotaxis * max(0, c_j - c_i)")
+    lifespan_days: float = Field(10.0, gt=0.0)
+    suppression: _FRACTION = Field(0.5, description="kill and expansion probability a CD8 T cell loses next to one")
+    depletion_rate_per_day: _PER_DAY = Field(1.0, description="death rate added at a depleting therapy's full level")
+
+
+class TregConfig(AgentConfig):
     """Regulatory T cells (off by default): recruited at vessels (their own
     rate, drawn by the chemokine as CD8 T cells are), chemotactic random walk
     through the claim protocol, lifespan; a CD8 T cell in contact with a
@@ -236,15 +261,62 @@ class TregConfig(_Section):
     116:2423); suppression 0.5; anti-CTLA-4 depletes intratumoural Tregs
     within days (Simpson et al. 2013, J Exp Med 210:1695): 1/day at full level."""
 
+
+class Ccl2Config(_Section):
+    """A CCL2-like myeloid-attracting chemokine (off by default): secreted
+    by tumour cells, diffusing and decaying on the chemokine's coarse grid
+    (the shared field kernels, kernels/field.cu).  It draws myeloid
+    suppressor cells (``[myeloid]``) in through the vessels and up its
+    gradient: tumour-derived CCL2 recruits CCR2+ inflammatory monocytes that
+    become tumour-associated macrophages (Qian et al. 2011, Nature 475:222).
+
+    Defaults (model assumptions of the chemokine's order, PhysiCell's
+    immunostimulatory factor: D 1000 um^2/min, decay 0.016/min, secretion
+    10/min): a ~10 kDa chemokine diffusing at ~600 um^2/min (~10 um^2/s in
+    tissue), removed with a ~1 h half-life (0.01/min), secreted at 10 per
+    tumour cell per min."""
+
     enabled: bool = False
-    recruitment_rate_per_day: float = Field(0.3, ge=0.0, description="per empty vessel at saturating chemokine")
-    recruitment_half_saturation: float = Field(50.0, gt=0.0, description="chemokine giving half the rate")
-    speed_um_per_min: float = Field(2.0, ge=0.0)
-    chemotaxis: float = Field(0.1, ge=0.0, description="move weight 1 + chemotaxis * max(0, c_j - c_i)")
-    lifespan_days: float = Field(10.0, gt=0.0)
-    suppression: float = Field(0.5, ge=0.0, le=1.0,
-                               description="kill and expansion probability a CD8 T cell loses next to a Treg")
-    depletion_rate_per_day: float = Field(1.0, ge=0.0, description="Treg death rate added at full anti-CTLA-4")
+    diffusion_um2_per_min: float = Field(600.0, ge=0.0)
+    decay_per_min: float = Field(0.01, ge=0.0)
+    secretion_per_cell_per_min: float = Field(10.0, ge=0.0, description="per tumour cell, into its field cell")
+    diffusion_substeps: int | None = Field(
+        None, ge=1, description="explicit substeps per step (default: the fewest that are stable)"
+    )
+
+
+class MyeloidConfig(AgentConfig):
+    """Myeloid suppressor cells (off by default; MDSC / M2-like
+    tumour-associated macrophages): recruited at vessels with a probability
+    that saturates in the local CCL2 (``[ccl2]``, which must be on), a
+    chemotactic random walk up CCL2 through the claim protocol (the Tregs'
+    move), lifespan; a CD8 T cell in contact with one (on its site or a
+    neighbouring one) kills and expands with (1 - ``suppression``) of its
+    usual probability.
+
+    Contact rather than a suppressive field: MDSC suppression of T cells
+    needs close cell-cell contact (arginase-1 depleting L-arginine, iNOS and
+    reactive oxygen / peroxynitrite nitrating the T-cell receptor;
+    Gabrilovich & Nagaraj 2009, Nat Rev Immunol 9:162), and a neighbour
+    test costs a byte per neighbour where a kill happens, no field.
+
+    Defaults (model assumptions where no citation): recruitment 1/day per
+    empty vessel at saturating CCL2 -- tumour CCL2 recruits CCR2+
+    inflammatory monocytes that become the tumour's macrophages (Qian et
+    al. 2011, Nature 475:222), the most abundant immune cells of many
+    tumours; half-saturation 50 (the T cells' recruitment levels); 1 um/min,
+    chemotaxis 0.1 up CCL2; lifespan 7 days; suppression 0.5.  CSF1R
+    inhibition (``csf1r_blockade`` therapy) removes them at
+    ``depletion_rate_per_day`` x level: 0.5/day at full level, most tumour
+    macrophages gone within 1-2 weeks (Ries et al. 2014, Cancer Cell 25:846;
+    Pyonteck et al. 2013, Nat Med 19:1264)."""
+
+    recruitment_rate_per_day: _PER_DAY = 1.0  # at saturating CCL2
+    speed_um_per_min: Annotated[float, Field(ge=0.0)] = 1.0
+    lifespan_days: Annotated[float, Field(gt=0.0)] = 7.0
+    depletion_rate_per_day: _PER_DAY = 0.5  # at full CSF1R inhibition
+    tcell_hold: _FRACTION = Field(0.5, description="chance that a CD8 T cell beside one skips a move (held)")
+    vessel_block: _FRACTION = Field(0.5, description="chance that one on or beside a vessel blocks a CD8 T cell's entry")
 
 
 class OxygenConfig(_Section):
@@ -437,23 +509,27 @@ class OutputConfig(_Section):
 
 class Config(_Section):
     """A whole run: ``[simulation]``, ``[lattice]``, ``[tumour]``, ``[chemokine]``,
-    ``[immune]``, ``[ifng]``, ``[tregs]``, ``[oxygen]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
+    ``[immune]``, ``[ifng]``, ``[tregs]``, ``[oxygen]``, ``[ccl2]``, ``[myeloid]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
     ``[analysis]``, ``[patient]``."""
 
-    simulation: SimulationConfig = SimulationConfig()
-    lattice: LatticeConfig = LatticeConfig()
-    tumour: TumourConfig = TumourConfig()
-    chemokine: ChemokineConfig = ChemokineConfig()
-    immune: ImmuneConfig = ImmuneConfig()
-    ifng: InterferonConfig = InterferonConfig()
-    tregs: TregConfig = TregConfig()
-    oxygen: OxygenConfig = OxygenConfig()
+    # default_factory, not a default instance: pydantic deep-copies a model
+    # default on every validation (a third of a sweep plan's time per run).
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    lattice: LatticeConfig = Field(default_factory=LatticeConfig)
+    tumour: TumourConfig = Field(default_factory=TumourConfig)
+    chemokine: ChemokineConfig = Field(default_factory=ChemokineConfig)
+    immune: ImmuneConfig = Field(default_factory=ImmuneConfig)
+    ifng: InterferonConfig = Field(default_factory=InterferonConfig)
+    tregs: TregConfig = Field(default_factory=TregConfig)
+    oxygen: OxygenConfig = Field(default_factory=OxygenConfig)
+    ccl2: Ccl2Config = Field(default_factory=Ccl2Config)
+    myeloid: MyeloidConfig = Field(default_factory=MyeloidConfig)
     therapy: list[TherapyEntry] = Field(default_factory=list, description="[[therapy]] entries")
-    outcome: OutcomeConfig = OutcomeConfig()
-    output: OutputConfig = OutputConfig()
-    analysis: AnalysisConfig = AnalysisConfig()
+    outcome: OutcomeConfig = Field(default_factory=OutcomeConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     initial: InitialConfig | None = Field(None, description="start from a tissue section (gpusim.tissue)")
-    patient: PatientConfig = PatientConfig()
+    patient: PatientConfig = Field(default_factory=PatientConfig)
 
     @model_serializer(mode="wrap")
     def _default_sections_left_out(self, handler):
@@ -505,6 +581,10 @@ class Config(_Section):
         """Regulatory T-cell moves per step, speed x dt / dx (the expected count)."""
         return self.tregs.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
 
+    def myeloid_moves(self) -> float:
+        """Myeloid suppressor moves per step, speed x dt / dx (the expected count)."""
+        return self.myeloid.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
+
     @model_validator(mode="after")
     def _check_counts_fit_the_lattice(self):
         # One cell per site: more T cells than sites cannot be placed (the
@@ -550,12 +630,16 @@ class Config(_Section):
     @model_validator(mode="after")
     def _check_tcell_moves(self):
         for key, who, on, moves in (("immune", "T-cell", self.immune.enabled, self.tcell_moves()),
-                                     ("tregs", "Treg", self.tregs.enabled, self.treg_moves())):
+                                     ("tregs", "Treg", self.tregs.enabled, self.treg_moves()),
+                                     ("myeloid", "myeloid", self.myeloid.enabled, self.myeloid_moves())):
             if on and moves > MAX_SUBSTEPS_PER_STEP:
                 raise ValueError(
                     f"{key}.speed_um_per_min: {getattr(self, key).speed_um_per_min:g} um/min gives {moves:.3g} "
                     f"{who} moves per step (speed x dt / dx), above the ceiling of {MAX_SUBSTEPS_PER_STEP} "
                     "(lower it or simulation.dt_minutes)")
+        if self.myeloid.enabled and not self.ccl2.enabled:
+            raise ValueError("myeloid.enabled: myeloid suppressors are drawn by the CCL2 field; "
+                             "set ccl2.enabled = true too")
         return self
 
     @model_validator(mode="after")
@@ -643,8 +727,11 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
-def parse_override(item: str) -> tuple[list[str], Any]:
-    """``"a.b.c=value"`` -> (["a", "b", "c"], value); value is read as a TOML
+# Cached: a sweep's runs repeat each axis value many times.  The value is
+# shared between calls, so it is only ever read (validated), never changed.
+@functools.lru_cache(maxsize=65536)
+def parse_override(item: str) -> tuple[tuple[str, ...], Any]:
+    """``"a.b.c=value"`` -> (("a", "b", "c"), value); value is read as a TOML
     value (numbers, booleans, arrays, quoted strings), else a bare string."""
     key, sep, raw = item.partition("=")
     key = key.strip()
@@ -654,30 +741,38 @@ def parse_override(item: str) -> tuple[list[str], Any]:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
-    return key.split("."), value
+    return tuple(key.split(".")), value
 
 
-def set_dotted(data: dict[str, Any], path: list[str], value: Any, label: str) -> None:
+def set_dotted(data: dict[str, Any], path: Sequence[str], value: Any, label: str) -> None:
+    """Set ``value`` at ``path``, copying each table on the way: a table
+    ``data`` shares with another dict is never changed in place."""
     node = data
     for part in path[:-1]:
-        child = node.setdefault(part, {})
+        child = node.get(part, {})
         if not isinstance(child, dict):
             raise InputError(f"{label}: {'.'.join(path)}: {part} is not a table")
+        node[part] = child = dict(child)
         node = child
     node[path[-1]] = value
 
 
 def _with_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    data = copy.deepcopy(data)
+    # Copied along each override's path only (not deep): a sweep's plan
+    # applies this to every one of up to MAX_RUNS runs.
+    data = dict(data)
     for item in overrides:
         path, value = parse_override(item)
         set_dotted(data, path, value, f"--set {item}")
     return data
 
 
-def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
-    """A new Config with ``key.path=value`` overrides applied and validated."""
-    return validate(_with_overrides(cfg.model_dump(mode="json"), overrides), "--set")
+def apply_overrides(cfg: Config | dict[str, Any], overrides: list[str]) -> Config:
+    """A new Config with ``key.path=value`` overrides applied and validated;
+    ``cfg`` may be given as its ``model_dump(mode="json")`` (dumped once
+    for many override lists, as a sweep's runs)."""
+    data = cfg if isinstance(cfg, dict) else cfg.model_dump(mode="json")
+    return validate(_with_overrides(data, overrides), "--set")
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:

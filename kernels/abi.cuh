@@ -83,7 +83,10 @@ typedef float f32;
 #define GPUSIM_COUNTER_NECROSES 24
 #define GPUSIM_OBS_HYPOXIC_CELLS 25
 #define GPUSIM_OBS_NECROTIC_SITES 26
-#define GPUSIM_N_COUNTERS 27
+#define GPUSIM_COUNTER_MYELOID_RECRUITED 27
+#define GPUSIM_COUNTER_MYELOID_DEATHS 28
+#define GPUSIM_OBS_MYELOID_CELLS 29
+#define GPUSIM_N_COUNTERS 30
 // Diffusing fields a run may hold (gpusim.components: each its own record).
 #define GPUSIM_MAX_FIELDS 4
 
@@ -174,7 +177,14 @@ struct Params {
     f32 field_decay[GPUSIM_MAX_FIELDS];  // factor per step applied after the diffusion (1: none)
     f32 chem_level_scale;
     // T cells
+    // Recruitment thresholds per chemokine level: without anti-CTLA-4
+    // priming (recruit) and at full priming (recruit_primed), rebuilt only
+    // when a window's multiplier moves; a step's priming (recruit_priming,
+    // 2^32 = full) interpolates between them (tcell.cuh recruit_threshold),
+    // so an antibody's occupancy changing every step writes one scalar per run.
     u32 recruit[GPUSIM_RECRUIT_LEVELS];
+    u32 recruit_primed[GPUSIM_RECRUIT_LEVELS];
+    u64 recruit_priming;
     u32 p_kill_attempt;
     u32 p_pdl1_pass;
     u32 p_exhaust;
@@ -214,6 +224,19 @@ struct Params {
     f32 o2_anoxic_deficit;  // supply - anoxia threshold: above, necrosis
     u32 p_necrosis;
     u32 p_hypoxic_kill_pass;  // a kill on a hypoxic target goes on
+    // myeloid suppressor cells (kernels/myeloid.cu; myeloid_on = 0: off, no myeloid array)
+    u32 myeloid_on;
+    u32 myeloid_field;  // the CCL2 field's index (Fields.field_value) that draws them
+    u32 myeloid_recruit[GPUSIM_RECRUIT_LEVELS];
+    u32 myeloid_n_moves;
+    u32 myeloid_full_moves;
+    u32 p_myeloid_partial_move;
+    f32 myeloid_chemotaxis;
+    u32 p_myeloid_death;
+    u32 p_myeloid_deplete;  // CSF1R inhibition this step (0 when none)
+    u32 p_myeloid_hold;  // a CD8 T cell beside a myeloid cell skips a move (trapped)
+    u32 p_myeloid_block;  // a myeloid cell on or beside a vessel blocks a CD8 T cell's entry there
+    u32 p_myeloid_pass;  // a CD8 T cell next to a myeloid suppressor still kills (expands): 1 - suppression
     // initial state (kernels/initial.cu)
     u64 init_radius2;
     u32 init_cell;
@@ -267,6 +290,7 @@ struct Fields {
     u8* treg;
     f32* oxygen_deficit;
     u8* necrotic;
+    u8* myeloid;
     u64* selected;
     u32* found_chunks;
     u32* found_groups;

@@ -28,15 +28,18 @@
                                        //   (at most 1 + GPUSIM_MUTATION_TABLE/2 draws per daughter)
 #define GPUSIM_PHASE_VESSEL 1          // x: site, step 0; .x vessel? (initial state, host)
 #define GPUSIM_PHASE_INITIAL_TCELL 2   // x: site, step 0; .x placement priority (initial state, host)
-#define GPUSIM_PHASE_RECRUIT 20        // x: vessel site; .x recruit?
+#define GPUSIM_PHASE_RECRUIT 20        // x: vessel site; .x recruit?, .y entry blocked by a perivascular myeloid cell? (myeloid on)
 #define GPUSIM_PHASE_TRANSFER 21       // x: site; .x placement priority of adoptive transfer
 #define GPUSIM_PHASE_KILL 22           // x: T-cell site; draw 0: .x attempt?, .y which target, .z recognised?, .w expansion bid
                                        //                 draw 1: .x exhausted by PD-L1?, .y passes PD-L1?, .z expand?, .w which free site
                                        //                 draw 2 (a kill otherwise made, with a Treg in contact):
                                        //                   .x passes Treg suppression?, .y expansion passes it?
                                        //                 (or oxygen on, target hypoxic) .z passes hypoxia?
+                                       //                 draw 3 (myeloid on, a myeloid suppressor in contact, kill otherwise made):
+                                       //                   .x passes myeloid suppression?, .y expansion passes it?
 #define GPUSIM_PHASE_MIGRATE 23        // x: T-cell site, w: move substep; .x direction, .y claim priority,
-                                       //   .z takes the fractional last substep? (substep == full_moves only)
+                                       //   .z takes the fractional last substep? (substep == full_moves only),
+                                       //   .w held beside a myeloid suppressor? (myeloid on)
 #define GPUSIM_PHASE_TCELL_DEATH 24    // x: T-cell site; .x death?, .y chemotherapy death?
 
 struct philox_u32x4 { u32 x, y, z, w; };

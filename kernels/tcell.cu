@@ -50,11 +50,22 @@ __device__ __forceinline__ u32 nth_free_tcell_neighbour(const Params* P, const F
     return GPUSIM_NO_SITE;
 }
 
+// The entry threshold at chemokine `level`: the unprimed table plus the
+// step's priming fraction (recruit_priming / 2^32, 0..1) of the way to the
+// fully primed one -- integer arithmetic, the same on every backend
+// (reference/tcell.py recruit_threshold).  recruit_primed >= recruit.
+__device__ __forceinline__ u32 recruit_threshold(const Params* P, u32 level)
+{
+    const u32 lo = P->recruit[level];
+    return lo + (u32)(((u64)(P->recruit_primed[level] - lo) * P->recruit_priming) >> 32);
+}
+
 // Recruitment: an empty vessel site gains a fresh T cell with a probability
-// that saturates in the local chemokine (table from the host, vaccine
-// multiplier included).
-//   in:  vessel, tcell, chemokine     out: tcell, counters[RECRUITED]
-//   rng: (site, step, RECRUIT, 0).x
+// that saturates in the local chemokine (tables from the host, vaccine
+// multiplier included; anti-CTLA-4 priming by recruit_threshold).  A myeloid
+// suppressor on or beside the vessel (myeloid_on) blocks the entry with p_myeloid_block.
+//   in:  vessel, tcell, chemokine (myeloid when myeloid_on)     out: tcell, counters[RECRUITED]
+//   rng: (site, step, RECRUIT, 0): .x recruit?, .y blocked by a perivascular myeloid cell?
 //   min traffic: 1 B/site (vessel byte; the rest only at vessels)
 GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
 {
@@ -64,7 +75,10 @@ GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
     if (!F->vessel[i] || F->tcell[i]) return;
     const f32 c = F->chemokine[field_cell_of(P, site_coords(P, i))];
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_RECRUIT, 0);
-    if (r.x < P->recruit[chemokine_level(P, c)]) {
+    // Myeloid suppressors (kernels/myeloid.cu, when on): one on the vessel
+    // site or beside it (perivascular) blocks the entry with p_myeloid_block.
+    if (P->myeloid_on && r.y < P->p_myeloid_block && agent_near(P, F->myeloid, i, site_coords(P, i))) return;
+    if (r.x < recruit_threshold(P, chemokine_level(P, c))) {
         F->tcell[i] = tcell_byte(P->kills_per_tcell, 0);
         tile_touch(P, F, i);
         atomic_add_same(&F->counters[GPUSIM_COUNTER_RECRUITED], 1ull);
@@ -108,12 +122,14 @@ GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
 // (idempotent), spends one kill, and with p_expand the T cell bids for a
 // free T-layer neighbour to divide into (two-phase, tcell_expand_commit).
 //   A Treg in contact (treg_on) passes the kill and the expansion each with p_treg_pass;
-//   a hypoxic target (o2_on) passes the kill with p_hypoxic_kill_pass.
+//   a hypoxic target (o2_on) passes the kill with p_hypoxic_kill_pass; then a myeloid
+//   suppressor in contact (myeloid_on) passes the kill and the expansion each with p_myeloid_pass.
 //   in:  tcell, clone, clone_flags, clone_recognition (pdl1_induced when ifng_on, treg when
-//        treg_on, oxygen_deficit when o2_on)
+//        treg_on, oxygen_deficit when o2_on, myeloid when myeloid_on)
 //   out: tcell (own site), cell[target] |= KILLED, claim (expansion bids and their records),
 //        ifng_sources (+1 per recognised engagement, when ifng_on)
-//   rng: (site, step, KILL, 0), (site, step, KILL, 1) and, near a Treg, (site, step, KILL, 2), see philox.cuh
+//   rng: (site, step, KILL, 0), (site, step, KILL, 1), near a Treg or on a hypoxic target (site, step, KILL, 2),
+//        near a myeloid suppressor (site, step, KILL, 3), see philox.cuh
 //   min traffic: 1 B/site (tcell byte; the rest only near T cells)
 GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
 {
@@ -168,6 +184,13 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
             if (hypoxic) success = success && r3.z < P->p_hypoxic_kill_pass;
         }
     }
+    // Myeloid suppressors (kernels/myeloid.cu, when on): one in contact (own
+    // site or a neighbour) suppresses the kill and the expansion after it.
+    if (success && P->myeloid_on && agent_near(P, F->myeloid, i, c)) {
+        const philox_u32x4 r4 = draw(P, i, GPUSIM_PHASE_KILL, 3);
+        success = r4.x < P->p_myeloid_pass;
+        expand_ok = expand_ok && r4.y < P->p_myeloid_pass;
+    }
     if (success) {
         atomic_or_u8(&F->cell[target], (u8)GPUSIM_CELL_KILLED);
         --kills;
@@ -220,7 +243,9 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
     GPUSIM_BIND_RUN;
     const u32 i = phase_site(P, F);
     if (i >= P->n_sites || sub >= P->n_moves) return;  // this run's moves are done
-    agent_move_propose(P, F, F->tcell, i, sub, GPUSIM_PHASE_MIGRATE, P->full_moves, P->p_partial_move, P->chemotaxis);
+    // A T cell beside a myeloid suppressor (kernels/myeloid.cu, when on) is held with p_myeloid_hold.
+    agent_move_propose(P, F, F->tcell, i, sub, GPUSIM_PHASE_MIGRATE, P->full_moves, P->p_partial_move, P->chemotaxis,
+                       P->myeloid_on ? F->myeloid : nullptr, P->p_myeloid_hold);
 }
 
 // Migration phase 2, per T-cell site (from the source side, claim.cuh): a

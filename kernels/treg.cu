@@ -27,14 +27,8 @@
 GPUSIM_KERNEL void treg_recruit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
-    if (i >= P->n_sites) return;
-    if (!F->vessel[i] || F->treg[i]) return;
-    const f32 c = F->chemokine[field_cell_of(P, site_coords(P, i))];
-    if (draw(P, i, GPUSIM_PHASE_TREG_RECRUIT, 0).x < P->treg_recruit[chemokine_level(P, c)]) {
-        F->treg[i] = 1;
-        atomic_add_same(&F->counters[GPUSIM_COUNTER_TREGS_RECRUITED], 1ull);
-    }
+    agent_recruit(P, F, F->treg, F->chemokine, P->treg_recruit, global_thread_index(), GPUSIM_PHASE_TREG_RECRUIT,
+                  GPUSIM_COUNTER_TREGS_RECRUITED);
 }
 
 // Migration move `sub` (of this run's treg_n_moves), phase 1 (agent.cuh).
@@ -70,15 +64,8 @@ GPUSIM_KERNEL void treg_move_commit(GPUSIM_ARGS)
 GPUSIM_KERNEL void treg_death(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
-    if (i >= P->n_sites || !F->treg[i]) return;
-    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_TREG_DEATH, 0);
-    if (r.x < P->p_treg_death || r.y < P->p_treg_deplete || r.z < P->p_chemo_tcell) {
-        F->treg[i] = 0;
-        atomic_add_same(&F->counters[GPUSIM_COUNTER_TREG_DEATHS], 1ull);
-    } else {
-        atomic_add_same(&F->counters[GPUSIM_OBS_TREGS], 1ull);
-    }
+    agent_death(P, F, F->treg, global_thread_index(), GPUSIM_PHASE_TREG_DEATH, P->p_treg_death, P->p_treg_deplete,
+                P->p_chemo_tcell, GPUSIM_COUNTER_TREG_DEATHS, GPUSIM_OBS_TREGS);
 }
 
 // Observer (gpusim.components TREGS.observer), per site: the Tregs of a state
@@ -89,6 +76,5 @@ GPUSIM_KERNEL void treg_death(GPUSIM_ARGS)
 GPUSIM_KERNEL void treg_observe(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 i = global_thread_index();
-    atomic_add_warp_sum(&F->counters[GPUSIM_OBS_TREGS], i < P->n_sites && F->treg[i] ? 1ull : 0ull);
+    agent_observe(P, F, F->treg, global_thread_index(), GPUSIM_OBS_TREGS);
 }

@@ -160,8 +160,9 @@ def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, s
 
 def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 120):
     """:func:`random_full_config` with every microenvironment component on
-    (IFN-gamma and adaptive PD-L1, regulatory T cells, oxygen and hypoxia)
-    and anti-CTLA-4 in the schedule, at rates that exercise each rule."""
+    (IFN-gamma and adaptive PD-L1, regulatory T cells, oxygen and hypoxia,
+    the CCL2 field and myeloid suppressors) and anti-CTLA-4 and CSF1R
+    inhibition in the schedule, at rates that exercise each rule."""
     cfg = random_full_config(seed, dim, neighbourhood, boundary, steps)
     rng = np.random.default_rng([seed, 17])
     data = cfg.model_dump(mode="json")
@@ -181,9 +182,20 @@ def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boun
         hypoxia_mmHg=_uniform(34, 37), anoxia_mmHg=_uniform(30, 34), necrosis_rate_per_day=_uniform(2, 20),
         hypoxic_kill_suppression=_uniform(0.2, 0.8))}
     data["immune"]["vessel_density"] = float(ox.uniform(0.005, 0.015))  # vessel-poor: hypoxic pockets
+    my = np.random.default_rng([seed, 20])
+    data["ccl2"] = {"enabled": True, "diffusion_um2_per_min": float(my.uniform(50, 300)),
+                    "decay_per_min": float(my.uniform(0.005, 0.05)),
+                    "secretion_per_cell_per_min": float(my.uniform(5, 20))}
+    data["myeloid"] = {"enabled": True, "recruitment_rate_per_day": float(my.uniform(20, 60)),
+                       "recruitment_half_saturation": float(my.uniform(5, 50)),
+                       "speed_um_per_min": float(my.uniform(0.5, 3)), "chemotaxis": float(my.uniform(0, 0.5)),
+                       "lifespan_days": float(my.uniform(0.5, 3)), "suppression": float(my.uniform(0.3, 0.9))}
     days = steps * cfg.simulation.dt_days
     data["therapy"].append({"kind": "ctla4_blockade", "start_day": days * 0.4, "end_day": days * 0.8,
                             "level": float(treg.uniform(0.5, 1)), "priming_multiplier": float(treg.uniform(1, 3))})
+    data["myeloid"]["depletion_rate_per_day"] = float(my.uniform(2, 10))
+    data["therapy"].append({"kind": "csf1r_blockade", "start_day": days * 0.3, "end_day": days * 0.9,
+                            "level": float(my.uniform(0.5, 1))})
     return Config.model_validate(data)
 
 
@@ -415,3 +427,32 @@ def installed(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
                    check=True)
     return venv / "bin"
+
+
+def assert_nothing_over_the_data(fig) -> None:
+    """What a reader must see in a figure is not hidden: no legend over a
+    bar (the visible part, inside its axes) and every error whisker inside
+    its axes' limits."""
+    from matplotlib.container import ErrorbarContainer
+    from matplotlib.transforms import Bbox
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [leg.get_window_extent(renderer) for leg in
+               [*fig.legends, *(ax.get_legend() for ax in fig.axes)] if leg is not None]
+    for ax in fig.axes:
+        for bar in ax.patches:
+            box = Bbox.intersection(bar.get_window_extent(renderer), ax.bbox)
+            if box is None or box.width < 1 or box.height < 1:
+                continue
+            for legend in legends:
+                assert not legend.overlaps(box), f"{ax.get_title()!r}: a legend covers a bar at {box}"
+        for container in ax.containers:
+            if isinstance(container, ErrorbarContainer):
+                (lo, hi), (ylo, yhi) = ax.get_xlim(), ax.get_ylim()
+                for lines in container.lines[2]:
+                    ends = np.concatenate([np.reshape(seg, (-1, 2)) for seg in lines.get_segments()])
+                    ends = ends[np.isfinite(ends).all(axis=1)]  # a NaN index draws no whisker
+                    assert (ends[:, 0] >= min(lo, hi)).all() and (ends[:, 0] <= max(lo, hi)).all(), \
+                        f"{ax.get_title()!r}: a whisker runs off the x axis ({ends[:, 0].min()}, {ends[:, 0].max()})"
+                    assert (ends[:, 1] >= min(ylo, yhi)).all() and (ends[:, 1] <= max(ylo, yhi)).all()

@@ -217,14 +217,15 @@ def test_components_draw_their_curves_and_layers_in_their_style(tmp_path):
 
     cfg = make_config(simulation={"steps": 2, "dt_minutes": 60.0}, lattice={"shape": [12, 12]},
                       tumour={"initial_radius_cells": 3.0}, immune={"initial_tcells": 10, "vessel_density": 0.05},
-                      ifng={"enabled": True}, tregs={"enabled": True, "recruitment_rate_per_day": 20.0},
-                      oxygen={"enabled": True}, output={"frame_every_steps": 2})
+                      output={"frame_every_steps": 2},
+                      **{c.section: {"enabled": True, **({"recruitment_rate_per_day": 20.0} if c.section in (
+                          "tregs", "myeloid") else {})} for c in COMPONENTS if not c.stored_at_default})
     gpusim.run_to_file(cfg, tmp_path / "run.h5", backend="numpy")
     with gpusim.open_run(tmp_path / "run.h5") as run:
         snap = Snapshot(Figure().add_subplot(), run, -1)
         ax = Figure().add_subplot()
         draw_curves(ax, run)
-    on = [c for c in COMPONENTS if c.name in ("ifng", "tregs", "oxygen")]
+    on = [c for c in COMPONENTS if not c.stored_at_default]
     assert {n for c in on for n in c.curves} <= set(CURVES) and {n for c in on for n in c.markers} <= set(MARKERS)
     labels = [t.get_text() for t in snap.ax.get_legend().get_texts()]
     assert labels[-len(MARKERS):] == [label for label, *_ in MARKERS.values()]

@@ -207,9 +207,14 @@ def test_microenvironment_statistics_of_a_synthetic_frame():
     tregs[0, 0] = 1  # one far outside
     induced = np.zeros((n, n), np.uint8)
     induced[28:33, 9:16] = 1  # the cells around the T cells
-    out = microenvironment_statistics(clone, tcells, {"tregs": tregs, "pdl1_induced": induced,
+    myeloid = np.zeros((n, n), np.uint8)
+    myeloid[29:31, 29:31] = 1  # four myeloid cells at the centre (the core: 1 mm^2 / 100 per site)
+    out = microenvironment_statistics(clone, tcells, {"tregs": tregs, "pdl1_induced": induced, "myeloid": myeloid,
                                                       "necrotic": necrotic}, 10.0, AnalysisConfig())
     assert out["tregs_outside"] == 1 and out["tregs_core"] + out["tregs_margin"] == 1
+    assert (out["myeloid_core"], out["myeloid_margin"], out["myeloid_outside"]) == (4, 0, 0)
+    core_sites = 4 * 1e4 / out["myeloid_density_core_per_mm2"]
+    assert out["treg_density_core_per_mm2"] == pytest.approx(out["tregs_core"] * 1e4 / core_sites)
     assert out["cd8_treg_ratio"] == 2.0
     assert out["induced_pdl1_fraction"] == pytest.approx(int((induced & (clone > 0)).sum()) / int((clone > 0).sum()))
     assert out["induced_pdl1_near_tcell_ratio"] > 3

@@ -93,16 +93,27 @@ COLUMNS: dict[str, tuple[str, str]] = {
 }
 
 
+def region_columns(count: str, density: str, what: str) -> dict[str, tuple[str, str]]:
+    """Count and density per region of the cells of an agent layer:
+    ``<count>_<region>`` and ``<density>_density_<region>_per_mm2``."""
+    return {**{f"{count}_{r}": ("cells", f"{what}, {r}") for r in REGIONS},
+            **{f"{density}_density_{r}_per_mm2": ("1/mm^2", f"{what} per mm^2 of a one-cell-thick section, {r}")
+               for r in REGIONS}}
+
+
+#: Agent layers counted per region: frame -> (count prefix, density prefix, what).
+AGENT_LAYERS = {"tregs": ("tregs", "treg", "regulatory T cells"),
+                "myeloid": ("myeloid", "myeloid", "myeloid suppressor cells")}
+
 #: Columns of the microenvironment's layers (:func:`microenvironment_statistics`),
 #: present when the run has the layer's frames: layer -> {column: (unit, description)}.
 MICRO_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "tregs": {
-        **{f"tregs_{r}": ("cells", f"regulatory T cells, {r}") for r in REGIONS},
-        **{f"treg_density_{r}_per_mm2": ("1/mm^2", f"regulatory T cells per mm^2 of a one-cell-thick section, {r}")
-           for r in REGIONS},
+        **region_columns(*AGENT_LAYERS["tregs"]),
         "cd8_treg_ratio": ("1", "CD8 T cells per regulatory T cell in the frame (NaN without Tregs)"),
         "cd8_treg_ratio_core": ("1", "CD8 per regulatory T cell in the tumour core (NaN without Tregs there)"),
     },
+    "myeloid": region_columns(*AGENT_LAYERS["myeloid"]),
     "pdl1_induced": {
         "induced_pdl1_fraction": ("1", "tumour cells with IFN-gamma-induced PD-L1 / tumour cells"),
         "induced_pdl1_near_tcell_ratio": ("1", "fraction of induced-PD-L1 cells within 30 um of a CD8 T cell / "
@@ -123,17 +134,22 @@ def microenvironment_statistics(clone, tcells, layers: dict, dx_um: float, setti
     tumour = clone > 0
     present = tcells if tcells.dtype == bool else (tcells & TCELL_PRESENT) != 0
     out: dict = {}
-    if "tregs" in layers:
-        tregs = layers["tregs"] != 0
-        code = regions(tumour, dx_um, settings.margin_width_um)
+    agents = [layer for layer in AGENT_LAYERS if layer in layers]
+    if agents:
+        code = regions(tumour, dx_um, settings.margin_width_um).ravel().astype(xp.int64)
         per_mm2 = 1.0 / (dx_um / 1000.0) ** 2
-        counts = xp.bincount(code.ravel().astype(xp.int64), weights=tregs.ravel().astype(xp.float64), minlength=3)
-        cd8 = xp.bincount(code.ravel().astype(xp.int64), weights=present.ravel().astype(xp.float64), minlength=3)
-        sites = xp.bincount(code.ravel().astype(xp.int64), minlength=3)
+        sites = xp.bincount(code, minlength=3)
+    region_counts = {}
+    for layer in agents:
+        count, density, _ = AGENT_LAYERS[layer]
+        region_counts[layer] = xp.bincount(code, weights=(layers[layer] != 0).ravel().astype(xp.float64), minlength=3)
         for name, k in REGIONS.items():
-            out[f"tregs_{name}"] = int(counts[k])
-            out[f"treg_density_{name}_per_mm2"] = float(counts[k]) / int(sites[k]) * per_mm2 if int(sites[k]) \
-                else math.nan
+            n = region_counts[layer][k]
+            out[f"{count}_{name}"] = int(n)
+            out[f"{density}_density_{name}_per_mm2"] = float(n) / int(sites[k]) * per_mm2 if int(sites[k]) else math.nan
+    if "tregs" in layers:
+        tregs, counts = layers["tregs"] != 0, region_counts["tregs"]
+        cd8 = xp.bincount(code, weights=present.ravel().astype(xp.float64), minlength=3)
         n_tregs = int(tregs.sum())
         out["cd8_treg_ratio"] = int(present.sum()) / n_tregs if n_tregs else math.nan
         out["cd8_treg_ratio_core"] = float(cd8[CORE]) / float(counts[CORE]) if counts[CORE] else math.nan

@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
     p.add_argument("--size", action="append", help="lattice NXxNY or NXxNYxNZ (repeatable)")
     p.add_argument("--model", action="append", choices=["tumour", "full", "microenvironment"],
                    help="model (repeatable; default tumour and full; microenvironment: full with IFN-gamma, "
-                        "Tregs and oxygen on)")
+                        "Tregs, oxygen, CCL2 and myeloid suppressors on)")
     p.add_argument("--steps", type=int, help="timed steps (default: enough for ~1 s)")
     p.add_argument("--json", action="store_true", help="print a JSON list of records on stdout")
     p.add_argument("--profile", action="store_true",

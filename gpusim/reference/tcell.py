@@ -33,12 +33,24 @@ def can_kill(t, exhaustion_threshold: int):
     return ((t & TCELL_KILLS_MASK) != 0) & (exhaustion < exhaustion_threshold)
 
 
+def recruit_threshold(sp, level: np.ndarray) -> np.ndarray:
+    """Entry thresholds at chemokine ``level`` (twin of kernels/tcell.cu):
+    the unprimed table plus the step's priming fraction (recruit_priming /
+    2^32) of the way to the fully primed one, in integers."""
+    lo = sp.recruit[level].astype(np.uint64)
+    gap = sp.recruit_primed[level].astype(np.uint64) - lo
+    return (lo + ((gap * np.uint64(sp.recruit_priming)) >> np.uint64(32))).astype(np.uint32)
+
+
 def recruit(st, mp, sp, events: dict) -> None:
     tc = st.sites["tcell"]
     sites = np.flatnonzero((st.sites["vessel"] != 0) & (tc == 0))
     level = chemokine_level(mp, st.extra["chemokine"][field_cell(mp, sites)])
-    w = draw(sites, st.step, PH_RECRUIT, 0, mp.key)[:, 0]
-    new = sites[w < sp.recruit[level]]
+    w = draw(sites, st.step, PH_RECRUIT, 0, mp.key)
+    enter = w[:, 0] < recruit_threshold(sp, level)
+    if mp.myeloid_on:  # a perivascular myeloid suppressor (gpusim/reference/myeloid.py) blocks the entry
+        enter &= ~((w[:, 1] < mp.p_myeloid_block) & near(mp, st.sites["myeloid"], sites))
+    new = sites[enter]
     tc[new] = _byte(mp.kills_per_tcell, 0)
     events["recruited"] = len(new)
     events["transferred"] = 0
@@ -99,6 +111,12 @@ def kill(st, mp, sp, events: dict) -> None:
         passed = np.where(treg, w2[:, 0] < mp.p_treg_pass, True) & (~hypoxic | (w2[:, 2] < mp.p_hypoxic_kill_pass))
         success[rows] = passed
         expand_ok[rows] = ~treg | (w2[:, 1] < mp.p_treg_pass)
+    if mp.myeloid_on:  # myeloid suppressors (gpusim/reference/myeloid.py): contact suppresses kill and expansion
+        rows = np.flatnonzero(success)
+        rows = rows[near(mp, st.sites["myeloid"], t_sites[rows])]
+        w3 = draw(t_sites[rows], st.step, PH_KILL, 3, mp.key)
+        success[rows] = w3[:, 0] < mp.p_myeloid_pass
+        expand_ok[rows] &= w3[:, 1] < mp.p_myeloid_pass
     cell[target[success]] |= CELL_KILLED
     kills -= success
     # Expansion bids, judged against the T layer before any daughter is placed.
@@ -116,7 +134,8 @@ def kill(st, mp, sp, events: dict) -> None:
 
 
 def migrate(st, mp) -> None:
-    move_agents(st, mp, st.sites["tcell"], PH_MIGRATE, mp.n_moves, mp.full_moves, mp.p_partial_move, mp.chemotaxis)
+    move_agents(st, mp, st.sites["tcell"], PH_MIGRATE, mp.n_moves, mp.full_moves, mp.p_partial_move, mp.chemotaxis,
+                hold=st.sites["myeloid"] if mp.myeloid_on else None, p_hold=mp.p_myeloid_hold)
 
 
 def death(st, mp, sp, events: dict) -> None:
