@@ -232,9 +232,11 @@ def field_records(cfg: Config, block_sites: float) -> dict:
     kernel units: the ``field_*`` attributes of ModelParams.  A field a run
     of ``cfg`` does not hold gets zeros (its phase does not run).
 
+    >>> from gpusim.components import field_index
     >>> rec = field_records(Config.model_validate({"oxygen": {"enabled": True}}), 16.0)
-    >>> [int(n) for n in rec["field_supply_vessels"]], float(rec["field_decay"][2])   # chemokine, ifng, oxygen
-    ([0, 0, 1], 1.0)
+    >>> o, c = field_index("oxygen"), field_index("chemokine")
+    >>> rec["field_supply_vessels"][o], float(rec["field_decay"][o]), rec["field_supply_vessels"][c]
+    (1, 1.0, 0)
     """
     from .components import FIELDS
 
