@@ -88,7 +88,7 @@ typedef float f32;
 #define GPUSIM_OBS_MYELOID_CELLS 29
 #define GPUSIM_N_COUNTERS 30
 // Diffusing fields a run may hold (gpusim.components: each its own record).
-#define GPUSIM_MAX_FIELDS 4
+#define GPUSIM_MAX_FIELDS 8
 
 // Numbering new clones in site order on the device (tumour.cu): sites in
 // chunks of 2^FOUND_CHUNK_SHIFT, chunks in groups of 2^FOUND_GROUP_SHIFT.
