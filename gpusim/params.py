@@ -326,6 +326,18 @@ def model_params(cfg: Config) -> ModelParams:
     )
 
 
+def hypoxic_deficit(ox) -> np.float32:
+    """The oxygen deficit (supply - oxygen, mmHg, float32 as the field) above
+    which a tumour cell is hypoxic: the kernels' threshold, and
+    ``gpusim analyse``'s (``hypoxic_fraction``) on the stored frames.
+
+    >>> from gpusim.config import OxygenConfig
+    >>> float(hypoxic_deficit(OxygenConfig(supply_mmHg=38.0, hypoxia_mmHg=15.0)))
+    23.0
+    """
+    return np.float32(ox.supply_mmHg - ox.hypoxia_mmHg)
+
+
 def _oxygen_params(cfg: Config, dt_days: float, block_sites: float) -> dict:
     ox = cfg.oxygen
     substeps, alpha = cfg.oxygen_substeps()
@@ -337,7 +349,7 @@ def _oxygen_params(cfg: Config, dt_days: float, block_sites: float) -> dict:
         o2_uptake=np.float32(-math.expm1(-ox.uptake_per_cell_per_min * dt_days * MINUTES_PER_DAY) / block_sites),
         o2_supply=np.float32(ox.supply_mmHg),
         o2_boundary_supply=int(ox.boundary_supply),
-        o2_hypoxic_deficit=np.float32(ox.supply_mmHg - ox.hypoxia_mmHg),
+        o2_hypoxic_deficit=hypoxic_deficit(ox),
         o2_anoxic_deficit=np.float32(ox.supply_mmHg - ox.anoxia_mmHg),
         p_necrosis=threshold(rate_probability(ox.necrosis_rate_per_day, dt_days)),
         p_hypoxic_kill_pass=threshold(1.0 - ox.hypoxic_kill_suppression),
