@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from . import immunity, pharmacology, rules, vaf
+from . import immunity, microenvironment, pharmacology, rules, vaf
 
 #: (name, function(out_dir, quick, processes) -> Section), in report order.
 SECTIONS = [
@@ -28,6 +28,9 @@ SECTIONS = [
     ("pd1_occupancy", pharmacology.pd1_occupancy_section),
     ("blockade_persistence", pharmacology.blockade_persistence_section),
     ("virtual_trial", pharmacology.virtual_trial_section),
+    ("adaptive_resistance", microenvironment.adaptive_resistance_section),
+    ("hypoxia", microenvironment.hypoxia_section),
+    ("tregs", microenvironment.tregs_section),
 ]
 
 
