@@ -188,7 +188,7 @@ def hypoxia_section(out, quick: bool, processes: int) -> Section:
         "200-500 um and its viable rim at day 10 is 100-250 um; static spheroids (no division, no death but "
         "necrosis) are free of necrosis below the smallest necrotic diameter, which lies in 200-500 um, and the "
         "largest is necrotic.",
-        ok_series and ok_runs, numbers, figure(out / "validation_hypoxia.png", fig),
+        bool(ok_series and ok_runs), numbers, figure(out / "validation_hypoxia.png", fig),
         "Oxygen diffuses on the chemokine's 40 um grid with D and uptake scaled down together (penetration length "
         "~58 um, as PhysiCell's defaults); the rim is the equivalent-sphere radius of tumour + necrosis minus "
         "that of the necrosis.")
@@ -269,7 +269,7 @@ def tregs_section(out, quick: bool, processes: int) -> Section:
         "2005, PNAS 102:18538, ovarian cancer); nivolumab + ipilimumab gives a higher objective response rate "
         "than nivolumab alone, and both than ipilimumab alone (CheckMate 067: 57.6 % > 43.7 % > 19.0 %, Larkin "
         "et al. 2015, N Engl J Med 373:23).",
-        criterion, ok, numbers, figure(out / "validation_tregs.png", fig),
+        criterion, bool(ok), numbers, figure(out / "validation_tregs.png", fig),
         "configs/treg_checkpoint.toml with each patient's Treg and CD8 recruitment drawn log-uniformly "
         "(" + ", ".join(f"{k} {lo}-{hi}" for k, (lo, hi) in TREG_SPREAD.items()) + "); arms from day 5. "
         "Anti-CTLA-4 here depletes Tregs and doubles CD8 recruitment (priming); the ranking, not the rates, "
@@ -343,7 +343,7 @@ def adaptive_resistance_section(out, quick: bool, processes: int) -> Section:
         "(adaptive immune resistance: Taube et al. 2012, Sci Transl Med 4:127ra37; Spranger et al. 2013, Sci "
         "Transl Med 5:200ra116), and PD-L1-positive tumours respond to anti-PD-1 more often than PD-L1-negative "
         "ones (Taube et al. 2014, Clin Cancer Res 20:5064; PD-L1 as a biomarker).",
-        criterion, ok, numbers, figure(out / "validation_adaptive_resistance.png", fig),
+        criterion, bool(ok), numbers, figure(out / "validation_adaptive_resistance.png", fig),
         "configs/adaptive_resistance.toml with each patient's founder recognition and CD8 recruitment drawn "
         "log-uniformly (" + ", ".join(f"{k} {lo}-{hi}" for k, (lo, hi) in ADAPTIVE_SPREAD.items()) + "); the "
         "statistics are gpusim analyse's of the lattice at day 5, before therapy.")
