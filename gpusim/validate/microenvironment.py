@@ -33,6 +33,16 @@ def overrides(patient: dict[str, float], number: int) -> list[str]:
     return [f"simulation.seed={number}", *(f"{k}={v:.6g}" for k, v in patient.items())]
 
 
+def log_x(ax) -> None:
+    """A log x axis labelled at 1, 2, 5 x 10^k in plain numbers (no crowded minor labels)."""
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def orr(results: list[dict]) -> float:
     """Objective response rate (CR or PR, the RECIST diameter rule of
     gpusim.outcome) of a list of :func:`gpusim.validate.runs.simulate` results."""
@@ -163,7 +173,7 @@ def hypoxia_section(out, quick: bool, processes: int) -> Section:
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="center left")
     ax = axes[1]
     d = [s["diameter_um"] for s in series]
-    ax.axvspan(200, 500, color="0.9", label="'a few hundred um'")
+    ax.axvspan(200, 500, color="0.9", label="200-500 um: 'a few hundred'")
     ax.plot(d, [s["necrotic_fraction"] for s in series], "o-", color="0.3", label="necrotic fraction")
     ax.plot(d, [s["hypoxic_fraction"] for s in series], "s--", color="C1", label="hypoxic fraction")
     ax.set(xlabel="spheroid diameter (um)", ylabel="fraction", ylim=(-0.02, 1.02),
@@ -212,32 +222,35 @@ TREG_ARMS = {
 #: CheckMate 067 ORR (%) of the matching arms (Larkin et al. 2015).
 CHECKMATE_ORR = {"anti-CTLA-4 + anti-PD-1": 57.6, "anti-PD-1": 43.7, "anti-CTLA-4": 19.0}
 #: Per-patient spread of the Treg cohort: Treg and CD8 recruitment (per empty vessel per day).
-TREG_SPREAD = {"tregs.recruitment_rate_per_day": (0.3, 3.0), "immune.recruitment_rate_per_day": (1.0, 4.0)}
+TREG_SPREAD = {"tregs.recruitment_rate_per_day": (0.1, 3.0), "immune.recruitment_rate_per_day": (1.5, 3.0)}
 
 
 def tregs_section(out, quick: bool, processes: int) -> Section:
     import matplotlib.pyplot as plt
     from scipy.stats import spearmanr
 
-    n = 4 if quick else 16
-    days = 12 if quick else 25
+    n = 3 if quick else 16
+    days = 10 if quick else 20
     small = ["lattice.shape=[60,60]"] if quick else []  # --quick: a 600 um square
+    names = [a for a in TREG_ARMS if not quick or a != "anti-PD-1"]  # --quick: the two ends of the ranking
     cohort = patients(n, 2005, **TREG_SPREAD)
-    jobs = [Job(CONFIGS / "treg_checkpoint.toml", [*overrides(p, i + 1), *arm, f"simulation.steps={days * 96}", *small],
-                from_day=5.0) for arm in TREG_ARMS.values() for i, p in enumerate(cohort)]
+    jobs = [Job(CONFIGS / "treg_checkpoint.toml", [*overrides(p, i + 1), *TREG_ARMS[arm],
+                                                    f"simulation.steps={days * 96}", *small], from_day=5.0)
+            for arm in names for i, p in enumerate(cohort)]
     res = run_jobs(jobs, processes)
-    arms = {name: res[k * n:(k + 1) * n] for k, name in enumerate(TREG_ARMS)}
-    rates = {name: orr(arms[name]) for name in CHECKMATE_ORR}
+    arms = {name: res[k * n:(k + 1) * n] for k, name in enumerate(names)}
+    rates = {name: orr(arms.get(name, [])) for name in CHECKMATE_ORR}
     untreated = arms["untreated"]
     ratio = np.array([r["at_day"]["cd8_treg_ratio"] for r in untreated])
     change = np.array([r["tumour_change"] for r in untreated])
     rho, p_value = spearmanr(ratio, change)
-    ordered = rates["anti-CTLA-4 + anti-PD-1"] > rates["anti-PD-1"] > rates["anti-CTLA-4"]
+    ordered = rates["anti-CTLA-4 + anti-PD-1"] > rates["anti-PD-1"] > rates["anti-CTLA-4"]  # NaN (--quick) is False
     if quick:
         ok = rho < 0 and rates["anti-CTLA-4 + anti-PD-1"] > rates["anti-CTLA-4"]
-        criterion = (f"(--quick: {n} patients per arm, 60 x 60 sites, {days} days) Spearman rho < 0 between the day-5 CD8/Treg ratio "
-                     "and the untreated tumour's change; ORR of the combination above anti-CTLA-4's. Full: 16 patients "
-                     "per arm, 25 days: rho < 0 with one-sided p < 0.05, ORR combination > anti-PD-1 > anti-CTLA-4.")
+        criterion = (f"(--quick: {n} patients per arm, 60 x 60 sites, {days} days, no anti-PD-1 arm) Spearman rho < 0 "
+                     "between the day-5 CD8/Treg ratio and the untreated tumour's change; ORR of the combination above "
+                     "anti-CTLA-4's. Full: 16 patients per arm, 20 days: rho < 0 with one-sided p < 0.05, ORR "
+                     "combination > anti-PD-1 > anti-CTLA-4.")
     else:
         ok = rho < 0 and p_value / 2 < 0.05 and ordered
         criterion = (f"{n} virtual patients per arm (Treg and CD8 recruitment spread log-uniformly), {days} days: "
@@ -247,13 +260,17 @@ def tregs_section(out, quick: bool, processes: int) -> Section:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"wspace": 0.35})
     ax = axes[0]
     ax.scatter(ratio, 100 * change, s=18, color="C3")
-    ax.set(xscale="log", xlabel="CD8/Treg ratio at day 5 (untreated)",
+    log_x(ax)
+    ax.set(xlabel="CD8/Treg ratio at day 5 (untreated)",
            ylabel=f"tumour change day 5 to {days} (%)", title=f"untreated, {n} patients: Spearman {rho:.2f}")
     ax = axes[1]
     x = np.arange(len(CHECKMATE_ORR))
-    ax.bar(x - 0.2, [100 * rates[a] for a in CHECKMATE_ORR], 0.4, label=f"gpusim ({n} patients per arm)")
+    ax.bar(x - 0.2, [100 * np.nan_to_num(rates[a]) for a in CHECKMATE_ORR], 0.4, label=f"gpusim ({n} patients per arm)")
     ax.bar(x + 0.2, list(CHECKMATE_ORR.values()), 0.4, label="CheckMate 067 (Larkin 2015)")
     ax.set_xticks(x, list(CHECKMATE_ORR), fontsize=8)
+    for k, name in enumerate(CHECKMATE_ORR):
+        if name not in arms:
+            ax.text(k - 0.2, 2, "not run\n(--quick)", ha="center", fontsize=7, rotation=90, va="bottom")
     ax.set(ylabel="objective response rate (%)", ylim=(0, 105))
     ax.legend(fontsize=7)
     numbers = [f"untreated: Spearman rho = {rho:.3f} (one-sided p = {p_value / 2:.3g}, n = {n}) between the day-5 "
@@ -318,11 +335,13 @@ def adaptive_resistance_section(out, quick: bool, processes: int) -> Section:
                  + ".")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"wspace": 0.35})
     ax = axes[0]
-    ax.scatter(infiltration, near, s=18, c=np.where(responded, "C2", "C3"))
+    ax.scatter(infiltration[responded], near[responded], s=18, color="C2", label="responded (CR, PR)")
+    ax.scatter(infiltration[~responded], near[~responded], s=18, color="C3", label="did not respond")
     ax.axhline(NEAR_RATIO, color="0.5", ls="--", lw=1, label=f"criterion ({NEAR_RATIO:g}x)")
-    ax.set(xscale="log", xlabel="CD8 T cells per tumour cell at day 5",
+    log_x(ax)
+    ax.set(xlabel="CD8 T cells per tumour cell at day 5",
            ylabel=f"near-T-cell ratio (within {NEAR_TCELL_UM:.0f} um)\ninduced / other tumour cells",
-           title=f"median {median_near:.2f} (green: responded)")
+           title=f"day 5: median ratio {median_near:.2f}", ylim=(0, max(NEAR_RATIO, np.nanmax(near)) * 1.15))
     ax.legend(fontsize=7)
     ax = axes[1]
     ax.bar([0, 1], [100 * orr_high, 100 * orr_low], color=["#c51b8a", "0.6"])
