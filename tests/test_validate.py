@@ -24,10 +24,10 @@ def test_quick_validation_passes_every_criterion(tmp_path, installed):
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     assert report.count(": PASS\n") == len(SECTIONS) and ": FAIL" not in report
     for section in ("Poisson", "configured speed", "heat kernel", "1/f law", "three Es", "Immunoediting signature",
-                    "mutational burden"):
+                    "mutational burden", "viable rim around a necrotic core", "CD8/Treg ratio is prognostic"):
         assert f"{section}" in report
     assert all((tmp_path / f"validation_{name}.png").read_bytes()[:4] == b"\x89PNG"
-               for name in ("poisson", "walk", "heat", "vaf", "three_es", "immunoediting", "tmb_orr"))
+               for name in ("poisson", "walk", "heat", "vaf", "three_es", "immunoediting", "tmb_orr", "hypoxia", "tregs"))
 
 
 def test_failed_criterion_exits_1_and_says_fail(tmp_path, monkeypatch, capsys):

@@ -28,7 +28,6 @@ SECTIONS = [
     ("pd1_occupancy", pharmacology.pd1_occupancy_section),
     ("blockade_persistence", pharmacology.blockade_persistence_section),
     ("virtual_trial", pharmacology.virtual_trial_section),
-    ("adaptive_resistance", microenvironment.adaptive_resistance_section),
     ("hypoxia", microenvironment.hypoxia_section),
     ("tregs", microenvironment.tregs_section),
 ]

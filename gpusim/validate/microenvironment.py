@@ -21,11 +21,20 @@ def patients(n: int, seed: int, **ranges: tuple[float, float]) -> list[dict[str,
     cohort every time).
 
     >>> [round(p["immune.recruitment_rate_per_day"], 3) for p in patients(2, 1, **{"immune.recruitment_rate_per_day": (1, 4)})]
-    [2.833, 1.642]
+    [2.033, 3.735]
     """
     rng = np.random.default_rng(seed)
     draws = {k: np.exp(rng.uniform(math.log(lo), math.log(hi), n)) for k, (lo, hi) in ranges.items()}
     return [{k: float(v[i]) for k, v in draws.items()} for i in range(n)]
+
+
+def spread(ranges: dict[str, tuple[float, float]]) -> str:
+    """How a cohort's parameters are drawn, for a section's note.
+
+    >>> spread({"tregs.recruitment_rate_per_day": (0.1, 3.0)})
+    'drawn log-uniformly: tregs.recruitment_rate_per_day 0.1-3.0'
+    """
+    return "drawn log-uniformly: " + ", ".join(f"{k} {lo}-{hi}" for k, (lo, hi) in ranges.items())
 
 
 def overrides(patient: dict[str, float], number: int) -> list[str]:
@@ -287,8 +296,8 @@ def tregs_section(out, quick: bool, processes: int) -> Section:
         "than nivolumab alone, and both than ipilimumab alone (CheckMate 067: 57.6 % > 43.7 % > 19.0 %, Larkin "
         "et al. 2015, N Engl J Med 373:23).",
         criterion, bool(ok), numbers, figure(out / "validation_tregs.png", fig),
-        "configs/treg_checkpoint.toml with each patient's Treg and CD8 recruitment drawn log-uniformly "
-        "(" + ", ".join(f"{k} {lo}-{hi}" for k, (lo, hi) in TREG_SPREAD.items()) + "); arms from day 5. "
+        f"configs/treg_checkpoint.toml with each patient's Treg and CD8 recruitment {spread(TREG_SPREAD)}; arms from "
+        "day 5. "
         "Anti-CTLA-4 here depletes Tregs and doubles CD8 recruitment (priming); the ranking, not the rates, "
         "is the claim.")
 
@@ -363,6 +372,5 @@ def adaptive_resistance_section(out, quick: bool, processes: int) -> Section:
         "Transl Med 5:200ra116), and PD-L1-positive tumours respond to anti-PD-1 more often than PD-L1-negative "
         "ones (Taube et al. 2014, Clin Cancer Res 20:5064; PD-L1 as a biomarker).",
         criterion, bool(ok), numbers, figure(out / "validation_adaptive_resistance.png", fig),
-        "configs/adaptive_resistance.toml with each patient's founder recognition and CD8 recruitment drawn "
-        "log-uniformly (" + ", ".join(f"{k} {lo}-{hi}" for k, (lo, hi) in ADAPTIVE_SPREAD.items()) + "); the "
-        "statistics are gpusim analyse's of the lattice at day 5, before therapy.")
+        f"configs/adaptive_resistance.toml with each patient's founder recognition and CD8 recruitment "
+        f"{spread(ADAPTIVE_SPREAD)}; the statistics are gpusim analyse's of the lattice at day 5, before therapy.")
