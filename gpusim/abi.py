@@ -1,11 +1,11 @@
-"""The kernels' shared declarations, read from ``kernels/abi.cuh``,
-``kernels/philox.cuh`` and ``kernels/claim.cuh``: every
-``#define GPUSIM_X n`` constant and NumPy mirrors of the ``Params`` and
-``Fields`` structs.
+"""The kernels' shared declarations: every ``#define GPUSIM_X n`` constant
+of the kernel sources (``kernels/*.cuh`` and ``kernels/*.cu``) and NumPy
+mirrors of the ``Params`` and ``Fields`` structs of ``kernels/abi.cuh``.
 
-The headers are the single source of the layout, the state bits, the event
-counters and the RNG phase ids; this module parses them, so a field or
-constant added there appears here without a second edit.  It sits outside
+The kernel files are the single source of the layout, the state bits, the
+event counters and the RNG phase ids (the shared ones in ``philox.cuh``, a
+component's own at the top of its kernel file); this module parses them, so
+a field or constant added there appears here without a second edit.  It sits outside
 both backends (it imports nothing of gpusim) so that the state, the NumPy
 reference and the kernel engine all read it without importing each other.
 ``np.dtype(..., align=True)`` lays fields out exactly as a C compiler does
@@ -31,9 +31,11 @@ _DEFINE = re.compile(r"^#define\s+(GPUSIM_\w+)\s+(-?(?:0x[0-9A-Fa-f]+|\d+))(?:ul
 _STRUCT = re.compile(r"struct\s+(\w+)\s*\{(.*?)\};", re.S)
 _FIELD = re.compile(r"^\s*(\w+)\s*(\*?)\s*(\w+)\s*(?:\[(\w+)\])?\s*;", re.M)
 
-#: Headers whose ``#define GPUSIM_X n`` constants are exported: the data
-#: layout, the RNG counter layout (phase ids) and the claim protocol.
-_CONSTANT_HEADERS = ("abi.cuh", "philox.cuh", "claim.cuh")
+#: Kernel files whose ``#define GPUSIM_X n`` constants are exported: the
+#: shared headers (data layout, RNG counter layout, claim protocol, ...) and
+#: every kernel source (a component's phase ids).  The host-only ``*.h``
+#: shims are not kernel code.
+_CONSTANT_SUFFIXES = (".cuh", ".cu")
 
 
 @lru_cache(maxsize=1)
@@ -57,12 +59,42 @@ def _header() -> str:
     return (kernel_dir() / "abi.cuh").read_text()
 
 
+def _defines() -> list[tuple[str, str, int]]:
+    """(file, name without the prefix, value) of every integer
+    ``#define GPUSIM_X n`` (decimal or hex, optional u/ull suffix) in the
+    kernel files, headers first, each group in name order."""
+    files = sorted((p for p in kernel_dir().iterdir() if p.suffix in _CONSTANT_SUFFIXES),
+                   key=lambda p: (p.suffix != ".cuh", p.name))
+    return [(p.name, name[len("GPUSIM_"):], int(v, 0)) for p in files for name, v in _DEFINE.findall(p.read_text())]
+
+
 @lru_cache(maxsize=1)
 def constants() -> dict[str, int]:
-    """Every ``#define GPUSIM_X n`` (decimal or hex, optional u/ull suffix)
-    of the constant headers, without the prefix."""
-    text = "\n".join((kernel_dir() / h).read_text() for h in _CONSTANT_HEADERS)
-    return {name[len("GPUSIM_"):]: int(v, 0) for name, v in _DEFINE.findall(text)}
+    """Every ``#define GPUSIM_X n`` of the kernel files, without the prefix.
+    A name defined twice with different values is an error (the compiler
+    would see one translation unit)."""
+    out: dict[str, int] = {}
+    where: dict[str, str] = {}
+    for file, name, value in _defines():
+        if out.setdefault(name, value) != value:
+            raise ValueError(f"GPUSIM_{name} is {out[name]} in {where[name]} but {value} in {file}")
+        where.setdefault(name, file)
+    return out
+
+
+def phase_ids() -> dict[str, tuple[int, str]]:
+    """Every Philox phase id (``GPUSIM_PHASE_X``, counter word z) by name:
+    (id, the file that declares it).
+
+    >>> phase_ids()["TREG_RECRUIT"]
+    (31, 'treg.cu')
+    """
+    constants()  # a name declared twice with two values is an error here too
+    out: dict[str, tuple[int, str]] = {}
+    for file, name, value in _defines():
+        if name.startswith("PHASE_"):
+            out.setdefault(name[len("PHASE_"):], (value, file))
+    return out
 
 
 @lru_cache(maxsize=None)

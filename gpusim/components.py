@@ -16,10 +16,10 @@ package reads are made here from :data:`COMPONENTS`:
 - :data:`KERNEL_SOURCES` (what the kernel build compiles), :data:`COLOURS` (plots).
 
 Adding a component (README "Adding a component") is one :class:`Component`
-appended to :data:`COMPONENTS`, its config section, its ABI fields
-(``kernels/abi.cuh``) and its host values (``gpusim/params.py``); its rule
-lives in new files (its kernel, its engine and reference phase functions,
-its test).  A component that is not switched on (:attr:`Component.on` false)
+appended to :data:`COMPONENTS`, its config section and its ABI fields
+(``kernels/abi.cuh``); its rule lives in new files (its kernel with its
+Philox phase ids, its engine and reference phase functions, its host
+values -- the :attr:`Component.params` hook --, its test).  A component that is not switched on (:attr:`Component.on` false)
 has no arrays, no phases, no frames: a config that does not switch it on
 runs byte for byte as before.
 
@@ -129,6 +129,12 @@ class Component:
     observables: dict[str, Observable] = field(default_factory=dict)
     frames: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     colour: str | None = None
+    #: Plot style (``gpusim plot``), in its colour: the state observables
+    #: drawn as growth curves where a run has them, name -> (legend label,
+    #: line style), and the per-site frames drawn as markers over the
+    #: snapshot's clones, name -> (legend label, marker, size in points^2, alpha).
+    curves: dict[str, tuple[str, str]] = field(default_factory=dict)
+    markers: dict[str, tuple[str, str, float, float]] = field(default_factory=dict)
     #: A diffusing field: its value array (``field_arrays[name]``), scratch
     #: (``<name>_scratch``) and record (see :class:`FieldRecord`).
     diffusing: FieldRecord | None = None
@@ -150,6 +156,13 @@ class Component:
     #: scalars or arrays over runs -> {name: float64 value(s)}.
     derive: str | None = None
     occupancy: tuple[str, ...] = ()
+    #: The host values of its ``Params`` fields (kernel units):
+    #: ``module:function`` called as ``fn(cfg, mp)`` with the core
+    #: ModelParams (lattice, time step, fields, T cells) -> {field name:
+    #: value}; the values become attributes of ModelParams (``mp.treg_on``)
+    #: and fill the ``Params`` fields of the same names.  Called whether the
+    #: component is on or not (its ``*_on`` flag tells the kernels).
+    params: str | None = None
 
     def has_arrays(self, cfg) -> bool:
         return (self.allocated or self.on)(cfg)
@@ -251,7 +264,9 @@ IFNG = Component(
     frames={"ifng": ("ifng", "concentration", "IFN-gamma per field cell (amount per site volume)"),
             "pdl1_induced": ("pdl1_induced", "flag", "1 = tumour cell with IFN-gamma-induced PD-L1")},
     colour="#c51b8a",
-    observe="gpusim.reference.ifng:observe", observer="ifng_observe",
+    curves={"induced_pdl1_cells": ("IFN-γ-induced PD-L1 cells", "--")},
+    markers={"pdl1_induced": ("IFN-γ-induced PD-L1", "+", 3.0, 0.6)},
+    observe="gpusim.reference.ifng:observe", observer="ifng_observe", params="gpusim.reference.ifng:params",
 )
 
 def _tregs(cfg) -> bool:
@@ -273,7 +288,10 @@ TREGS = Component(
                  "cd8_treg_ratio": (np.float64, "ratio", "CD8 T cells per regulatory T cell (CD8 count if none)")},
     frames={"tregs": ("treg", "flag", "1 = regulatory T cell")},
     colour="#e08a00",
+    curves={"tregs": ("regulatory T cells", "-")},
+    markers={"tregs": ("regulatory T cells", "D", 2.0, 0.8)},
     observe="gpusim.reference.treg:observe", observer="treg_observe", derive="gpusim.reference.treg:ratio",
+    params="gpusim.reference.treg:params",
 )
 
 def _oxygen(cfg) -> bool:
@@ -300,7 +318,10 @@ OXYGEN = Component(
                                                             "per field cell"),
             "necrotic": ("necrotic", "flag", "1 = necrotic site (a tumour cell died of anoxia there)")},
     colour="#6b4f3a",
+    curves={"hypoxic_cells": ("hypoxic tumour cells", "--"), "necrotic_sites": ("necrotic sites", ":")},
+    markers={"necrotic": ("necrotic sites", "s", 1.5, 0.8)},
     observe="gpusim.reference.oxygen:observe", observer="oxygen_observe", observe_each_step=True,
+    params="gpusim.reference.oxygen:params",
 )
 
 #: Every component, in the order their arrays, events and frames are listed.
@@ -331,6 +352,14 @@ SITE_FRAMES: dict[str, str] = {name: c.name for c in COMPONENTS for name, (src, 
                                if src in c.site_arrays}
 #: Plot colour of a frame's layer (the T cells' blue).
 COLOURS: dict[str, str] = {name: c.colour for c in COMPONENTS if c.colour for name in c.frames}
+#: Growth curves of the components' counts (``gpusim plot``, after the
+#: tumour and the T cells): observable -> (label, colour, line style).
+CURVES: dict[str, tuple[str, str, str]] = {name: (label, c.colour, ls) for c in COMPONENTS
+                                           for name, (label, ls) in c.curves.items()}
+#: Site layers drawn over the snapshot's clones: frame -> (label, colour,
+#: marker, size, alpha), in the order the components are listed.
+MARKERS: dict[str, tuple[str, str, str, float, float]] = {name: (label, c.colour, *style) for c in COMPONENTS
+                                                          for name, (label, *style) in c.markers.items()}
 
 
 def active(cfg) -> tuple[Component, ...]:

@@ -2,8 +2,9 @@
 
 Kernels never see a rate or a float probability: an event happens when a
 Philox word is below its threshold (DESIGN §3 rule 2), so the cpu, cuda and
-NumPy backends agree bit for bit.  This module is the only place rates
-become probabilities.
+NumPy backends agree bit for bit.  This module (with the ``params`` hooks
+of later components, gpusim.components.Component.params, which use its
+functions) is where rates become probabilities.
 
 >>> threshold(0.5)
 2147483648
@@ -14,12 +15,12 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .abi import constants
-from .config import MINUTES_PER_DAY, Config
+from .config import Config
 from .lattice import full_shape, offsets
 
 IMMUNO_TABLE = constants()["IMMUNO_TABLE"]
@@ -152,33 +153,17 @@ class ModelParams:
     full_moves: int
     p_partial_move: int
     chemotaxis: np.float32
-    # IFN-gamma and adaptive PD-L1 (kernels/ifng.cu)
-    ifng_on: int
-    ifng_secretion: np.float32
-    ifng_decay: np.float32
-    ifng_threshold: np.float32
-    p_pdl1_loss: int
-    # regulatory T cells (kernels/treg.cu)
-    treg_on: int
-    treg_recruit: np.ndarray  # uint32[RECRUIT_LEVELS]
-    treg_n_moves: int
-    treg_full_moves: int
-    p_treg_partial_move: int
-    treg_chemotaxis: np.float32
-    p_treg_death: int
-    p_treg_pass: int
-    treg_depletion_rate_per_day: float  # at full anti-CTLA-4 (StepParams.p_treg_deplete)
-    # oxygen and hypoxia (kernels/oxygen.cu)
-    o2_on: int
-    o2_substeps: int
-    o2_alpha: np.float32
-    o2_uptake: np.float32
-    o2_supply: np.float32
-    o2_boundary_supply: int
-    o2_hypoxic_deficit: np.float32  # the field holds supply - oxygen (mmHg)
-    o2_anoxic_deficit: np.float32
-    p_necrosis: int
-    p_hypoxic_kill_pass: int
+    # The host values of later components (gpusim.components: each
+    # Component.params hook's dict, merged), read as attributes like the
+    # fields above: ``mp.treg_on``, ``mp.o2_uptake``.
+    parts: dict = field(default_factory=dict)
+
+    def __getattr__(self, name: str):
+        # Only reached for a name that is not a field or property.
+        parts = self.__dict__.get("parts")
+        if parts is not None and name in parts:
+            return parts[name]
+        raise AttributeError(f"{type(self).__name__} has no {name!r} (no component's params hook sets it)")
 
     @property
     def n_sites(self) -> int:
@@ -194,6 +179,11 @@ class ModelParams:
     def chem_alpha(self) -> np.float32:
         """D dt_sub / dx_field^2 of the chemokine (field 0)."""
         return self.field_alpha[0]
+
+    @property
+    def block_sites(self) -> float:
+        """Lattice sites per field cell: a concentration is an amount per site volume."""
+        return float(self.coarsen**self.field_dim)
 
     @property
     def n_field(self) -> int:
@@ -270,7 +260,13 @@ def recruit_tables(runs: LevelRuns, multiplier: np.ndarray) -> np.ndarray:
 
 
 def model_params(cfg: Config) -> ModelParams:
-    dt_min = cfg.simulation.dt_minutes
+    """Every run-constant value of a run of ``cfg`` in kernel units: the
+    core's here, each later component's from its hook (:attr:`ModelParams.parts`).
+
+    >>> mp = model_params(Config())
+    >>> mp.p_tumour_divide > 0, mp.treg_on    # a core value; a component's (off by default)
+    (True, 0)
+    """
     dt_days = cfg.simulation.dt_days
     t, ch, im = cfg.tumour, cfg.chemokine, cfg.immune
     seed = cfg.simulation.seed
@@ -281,7 +277,7 @@ def model_params(cfg: Config) -> ModelParams:
     block_sites = float(k**dim)  # concentration = amount per site volume
     n_moves, full_moves, p_partial_move = migration_moves(cfg.tcell_moves())
     level_scale = np.float32(RECRUIT_LEVELS / (RECRUIT_SPAN_K * im.recruitment_half_saturation))
-    return ModelParams(
+    core = ModelParams(
         shape=full_shape(cfg.lattice.shape),
         nbr=offsets(cfg.lattice.neighbourhood, cfg.lattice.dim),
         periodic=cfg.lattice.boundary == "periodic",
@@ -316,61 +312,25 @@ def model_params(cfg: Config) -> ModelParams:
         full_moves=full_moves,
         p_partial_move=p_partial_move,
         chemotaxis=np.float32(im.chemotaxis),
-        ifng_on=int(cfg.ifng.enabled),
-        ifng_secretion=np.float32(cfg.ifng.secretion_per_engagement / block_sites),
-        ifng_decay=np.float32(math.exp(-cfg.ifng.decay_per_min * dt_min)),
-        ifng_threshold=np.float32(cfg.ifng.induction_threshold),
-        p_pdl1_loss=threshold(rate_probability(cfg.ifng.loss_rate_per_day, dt_days)),
-        **_treg_params(cfg, dt_days, level_scale),
-        **_oxygen_params(cfg, dt_days, block_sites),
     )
+    return replace(core, parts=component_params(cfg, core))
 
 
-def hypoxic_deficit(ox) -> np.float32:
-    """The oxygen deficit (supply - oxygen, mmHg, float32 as the field) above
-    which a tumour cell is hypoxic: the kernels' threshold, and
-    ``gpusim analyse``'s (``hypoxic_fraction``) on the stored frames.
+def component_params(cfg: Config, core: ModelParams) -> dict:
+    """The host values of every component with a ``params`` hook
+    (gpusim.components.Component.params), switched on or not: a component
+    that is off still fills its ``Params`` fields (its ``*_on`` flag 0), so
+    the block is the same whichever components a batch holds."""
+    from .components import COMPONENTS, resolve
 
-    >>> from gpusim.config import OxygenConfig
-    >>> float(hypoxic_deficit(OxygenConfig(supply_mmHg=38.0, hypoxia_mmHg=15.0)))
-    23.0
-    """
-    return np.float32(ox.supply_mmHg - ox.hypoxia_mmHg)
-
-
-def _oxygen_params(cfg: Config, dt_days: float, block_sites: float) -> dict:
-    ox = cfg.oxygen
-    substeps, alpha = cfg.oxygen_substeps()
-    return dict(
-        o2_on=int(ox.enabled),
-        o2_substeps=substeps if ox.enabled else 0,
-        o2_alpha=np.float32(alpha),
-        # each tumour cell takes up its site's share of the field cell, first order over the step
-        o2_uptake=np.float32(-math.expm1(-ox.uptake_per_cell_per_min * dt_days * MINUTES_PER_DAY) / block_sites),
-        o2_supply=np.float32(ox.supply_mmHg),
-        o2_boundary_supply=int(ox.boundary_supply),
-        o2_hypoxic_deficit=hypoxic_deficit(ox),
-        o2_anoxic_deficit=np.float32(ox.supply_mmHg - ox.anoxia_mmHg),
-        p_necrosis=threshold(rate_probability(ox.necrosis_rate_per_day, dt_days)),
-        p_hypoxic_kill_pass=threshold(1.0 - ox.hypoxic_kill_suppression),
-    )
-
-
-def _treg_params(cfg: Config, dt_days: float, level_scale: np.float32) -> dict:
-    tr = cfg.tregs
-    n_moves, full_moves, p_partial = migration_moves(cfg.treg_moves())
-    return dict(
-        treg_on=int(tr.enabled),
-        treg_recruit=saturating_table(tr.recruitment_rate_per_day if tr.enabled else 0.0,
-                                      tr.recruitment_half_saturation, level_scale, dt_days),
-        treg_n_moves=n_moves if tr.enabled else 0,
-        treg_full_moves=full_moves,
-        p_treg_partial_move=p_partial,
-        treg_chemotaxis=np.float32(tr.chemotaxis),
-        p_treg_death=threshold(rate_probability(1.0 / tr.lifespan_days, dt_days)),
-        p_treg_pass=threshold(1.0 - tr.suppression),
-        treg_depletion_rate_per_day=tr.depletion_rate_per_day,
-    )
+    out: dict = {}
+    for c in COMPONENTS:
+        if c.params:
+            values = resolve(c.params)(cfg, core)
+            if clash := set(values) & (set(out) | set(vars(core))):
+                raise ValueError(f"component {c.name}: params hook sets {sorted(clash)}, already set")
+            out.update(values)
+    return out
 
 
 class LevelRuns:

@@ -13,6 +13,9 @@
 #include "common.cuh"
 #include "field.cuh"
 
+// Philox phase ids of this component (ctr.z; philox.cuh: unique, never renumbered).
+#define GPUSIM_PHASE_PDL1_LOSS 30      // x: tumour site (induced PD-L1, unexposed); .x PD-L1 lost?
+
 // Per field cell b, after the step's kills:
 //   ifng[b] = floor(floor(ifng[b] * decay) + floor(secretion * ifng_sources[b])); ifng_sources[b] = 0
 //   in:  ifng, ifng_sources     out: ifng, ifng_sources

@@ -15,6 +15,9 @@
 #include "common.cuh"
 #include "field.cuh"
 
+// Philox phase ids of this component (ctr.z; philox.cuh: unique, never renumbered).
+#define GPUSIM_PHASE_NECROSIS 34       // x: anoxic tumour site; .x necrosis?
+
 // Field cell b on a face of the coarse grid (a closed lattice's boundary)?
 __device__ __forceinline__ bool field_on_face(const Params* P, u32 bx, u32 by, u32 bz)
 {

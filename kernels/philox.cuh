@@ -4,7 +4,9 @@
 // Counter-based: nothing is stored between steps, a restart needs only the
 // step number, and any thread can draw its numbers without coordination.
 //
-// Counter layout (every draw in the model is listed here):
+// Counter layout (every draw of the tumour, the T cells and the initial state
+// is listed here; a later component declares its own phase ids at the top of
+// its kernel file, kernels/<name>.cu, with the same comment form):
 //   ctr.x = site index (or clone / agent index where stated)
 //   ctr.y = step number
 //   ctr.z = phase id (GPUSIM_PHASE_* below)
@@ -15,7 +17,10 @@
 #pragma once
 #include "abi.cuh"
 
-// Phase ids (ctr.z).  Never renumber: that changes every trajectory.
+// Phase ids (ctr.z).  Never renumber: that changes every trajectory.  Ids are
+// unique across every kernel file (gpusim.abi.constants reads them all;
+// tests/test_abi.py fails on two equal ids; gpusim.abi.phase_ids() lists
+// those taken, with the file of each).
 #define GPUSIM_PHASE_TUMOUR_DEATH 10   // x: site; .x spontaneous death?, .y chemotherapy death?
 #define GPUSIM_PHASE_TUMOUR_DIVIDE 11  // x: mother site; .x divide?, .y which empty neighbour, .z claim priority, .w daughter stem?
 #define GPUSIM_PHASE_TUMOUR_MUTATE 12  // x: daughter site; draw 0: .x number of new mutations k (vs mutation_sf), .y PD-L1?, .z HLA loss?
@@ -33,11 +38,6 @@
 #define GPUSIM_PHASE_MIGRATE 23        // x: T-cell site, w: move substep; .x direction, .y claim priority,
                                        //   .z takes the fractional last substep? (substep == full_moves only)
 #define GPUSIM_PHASE_TCELL_DEATH 24    // x: T-cell site; .x death?, .y chemotherapy death?
-#define GPUSIM_PHASE_PDL1_LOSS 30      // x: tumour site (induced PD-L1, unexposed); .x PD-L1 lost?
-#define GPUSIM_PHASE_TREG_RECRUIT 31   // x: vessel site; .x recruit a Treg?
-#define GPUSIM_PHASE_TREG_MIGRATE 32   // x: Treg site, w: move substep; .x direction, .y claim priority, .z fractional move?
-#define GPUSIM_PHASE_TREG_DEATH 33     // x: Treg site; .x death?, .y depleted (anti-CTLA-4)?, .z chemotherapy death?
-#define GPUSIM_PHASE_NECROSIS 34       // x: anoxic tumour site; .x necrosis?
 
 struct philox_u32x4 { u32 x, y, z, w; };
 

@@ -14,6 +14,11 @@
 #include "field.cuh"
 #include "agent.cuh"
 
+// Philox phase ids of this component (ctr.z; philox.cuh: unique, never renumbered).
+#define GPUSIM_PHASE_TREG_RECRUIT 31   // x: vessel site; .x recruit a Treg?
+#define GPUSIM_PHASE_TREG_MIGRATE 32   // x: Treg site, w: move substep; .x direction, .y claim priority, .z fractional move?
+#define GPUSIM_PHASE_TREG_DEATH 33     // x: Treg site; .x death?, .y depleted (anti-CTLA-4)?, .z chemotherapy death?
+
 // Recruitment: an empty vessel site (no Treg) gains a Treg with a
 // probability that saturates in the local chemokine (table treg_recruit).
 //   in:  vessel, treg, chemokine     out: treg, counters[TREGS_RECRUITED]

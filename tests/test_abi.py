@@ -79,6 +79,32 @@ def test_constants_counters_and_state_bits_come_from_the_header():
     assert params.IMMUNO_TABLE == abi.struct_dtype("Params")["immunogenicity"].shape[0]
 
 
+def test_phase_ids_are_unique_across_every_kernel_file():
+    from gpusim.components import KERNEL_SOURCES
+
+    ids = abi.phase_ids()
+    taken: dict[int, str] = {}
+    for name, (value, file) in ids.items():
+        assert taken.setdefault(value, name) == name, f"PHASE_{name} ({file}) reuses id {value} of PHASE_{taken[value]}"
+    assert {"TREG_RECRUIT", "PDL1_LOSS", "NECROSIS", "KILL"} <= set(ids)
+    assert {file for _, file in ids.values()} - {"philox.cuh"} <= set(KERNEL_SOURCES), "ids outside compiled files"
+
+
+def test_a_constant_defined_twice_with_two_values_is_an_error(tmp_path, monkeypatch):
+    for name, text in (("abi.cuh", "#define GPUSIM_PHASE_A 40\n"), ("a.cu", "#define GPUSIM_PHASE_A 40\n"),
+                       ("b.cu", "#define GPUSIM_PHASE_A 41u\n"), ("shim.h", "#define GPUSIM_PHASE_A 42\n")):
+        (tmp_path / name).write_text(text)
+    monkeypatch.setattr(abi, "kernel_dir", lambda: tmp_path)
+    abi.constants.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="GPUSIM_PHASE_A is 40 in abi.cuh but 41 in b.cu"):
+            abi.constants()
+        (tmp_path / "b.cu").write_text("#define GPUSIM_PHASE_B 40\n")  # same id, another name: phase_ids shows it
+        assert abi.constants()["PHASE_A"] == 40 and abi.phase_ids() == {"A": (40, "abi.cuh"), "B": (40, "b.cu")}
+    finally:
+        abi.constants.cache_clear()
+
+
 def test_struct_dtype_names_a_missing_struct():
     with pytest.raises(KeyError, match="NoSuch"):
         abi.struct_dtype("NoSuch")

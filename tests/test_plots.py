@@ -203,3 +203,31 @@ def test_muller_bands_are_told_apart_and_elimination_leaves_no_artifact(tmp_path
     for band in ax.collections[:2]:
         xs = np.concatenate([p.vertices[:, 0] for p in band.get_paths()])
         assert xs.max() <= 1.0  # nothing drawn after the last frame with tumour cells
+
+
+def test_components_draw_their_curves_and_layers_in_their_style(tmp_path):
+    """Each component's counts and site layers reach the figure from the
+    registry (gpusim.components CURVES, MARKERS): a new component needs no
+    edit of the plots."""
+    from matplotlib.colors import to_rgba
+    from matplotlib.figure import Figure
+
+    from gpusim.components import COMPONENTS, CURVES, MARKERS
+    from gpusim.plots.curves import draw_curves
+
+    cfg = make_config(simulation={"steps": 2, "dt_minutes": 60.0}, lattice={"shape": [12, 12]},
+                      tumour={"initial_radius_cells": 3.0}, immune={"initial_tcells": 10, "vessel_density": 0.05},
+                      ifng={"enabled": True}, tregs={"enabled": True, "recruitment_rate_per_day": 20.0},
+                      oxygen={"enabled": True}, output={"frame_every_steps": 2})
+    gpusim.run_to_file(cfg, tmp_path / "run.h5", backend="numpy")
+    with gpusim.open_run(tmp_path / "run.h5") as run:
+        snap = Snapshot(Figure().add_subplot(), run, -1)
+        ax = Figure().add_subplot()
+        draw_curves(ax, run)
+    on = [c for c in COMPONENTS if c.name in ("ifng", "tregs", "oxygen")]
+    assert {n for c in on for n in c.curves} <= set(CURVES) and {n for c in on for n in c.markers} <= set(MARKERS)
+    labels = [t.get_text() for t in snap.ax.get_legend().get_texts()]
+    assert labels[-len(MARKERS):] == [label for label, *_ in MARKERS.values()]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    for label, colour, ls in CURVES.values():
+        assert to_rgba(lines[label].get_color()) == to_rgba(colour) and lines[label].get_linestyle() == ls

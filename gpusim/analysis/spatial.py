@@ -127,7 +127,7 @@ def microenvironment_statistics(clone, tcells, layers: dict, dx_um: float, setti
     this frame's array) for one frame; ``tcells`` as in :func:`frame_statistics`.
     The ``oxygen_deficit`` layer is on the field's grid, ``coarsening`` sites
     per field cell along each axis; a tumour cell is hypoxic where it exceeds
-    ``hypoxic_deficit`` (:func:`gpusim.params.hypoxic_deficit`, the kernels'
+    ``hypoxic_deficit`` (:func:`gpusim.reference.oxygen.hypoxic_deficit`, the kernels'
     float32 comparison).
 
     A tumour whose left half lies in oxygen-poor field cells (2 x 2 sites each):

@@ -52,7 +52,7 @@ def analyse_run(run, settings: AnalysisConfig | None = None):
 def oxygen_settings(cfg) -> dict:
     """The run's hypoxia threshold and the oxygen field's coarsening, as
     :func:`spatial.microenvironment_statistics` takes them."""
-    from ..params import hypoxic_deficit
+    from ..reference.oxygen import hypoxic_deficit
 
     return {"hypoxic_deficit": hypoxic_deficit(cfg.oxygen), "coarsening": cfg.chemokine.grid_coarsening}
 

@@ -3,7 +3,7 @@ time, with the therapy schedule drawn behind them."""
 
 from __future__ import annotations
 
-from ..components import COLOURS
+from ..components import CURVES
 from .style import TCELL
 
 
@@ -22,11 +22,8 @@ def draw_curves(ax, run) -> None:
     ax.plot(days, obs["tumour_cells"].to_numpy(), color="black", lw=1.6, label="tumour cells")
     if "tcells" in obs:
         ax.plot(days, obs["tcells"].to_numpy(), color=TCELL, lw=1.4, label="T cells")
-    # The microenvironment's counts, where the run has them (component colours).
-    for name, label, colour, ls in (("tregs", "regulatory T cells", COLOURS["tregs"], "-"),
-                                    ("induced_pdl1_cells", "IFN-γ-induced PD-L1 cells", COLOURS["pdl1_induced"], "--"),
-                                    ("hypoxic_cells", "hypoxic tumour cells", COLOURS["necrotic"], "--"),
-                                    ("necrotic_sites", "necrotic sites", COLOURS["necrotic"], ":")):
+    # The other components' counts, where the run has them (their colours and styles).
+    for name, (label, colour, ls) in CURVES.items():
         if name in obs:
             ax.plot(days, obs[name].to_numpy(), color=colour, lw=1.2, ls=ls, label=label)
     shade_therapies(ax, run.config.therapy)

@@ -10,7 +10,7 @@ from matplotlib.collections import EllipseCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ..components import COLOURS
+from ..components import MARKERS
 from .style import FAMILY_LABELS, TCELL, clone_colours, colour_image, family_colour
 
 #: A T cell: a dot of this fraction of a site (data units: the same share of
@@ -18,12 +18,6 @@ from .style import FAMILY_LABELS, TCELL, clone_colours, colour_image, family_col
 #: drawn in the legend's colour with an edge of this width in points, so it
 #: stays visible where a site is a pixel or less.
 TCELL_DOT = {"site_fraction": 0.7, "edge_pt": 0.4}
-#: Site layers of the microenvironment components drawn over the clones when
-#: a run has them: frame -> (legend label, marker, size, alpha); colours
-#: are the components' (gpusim.components COLOURS).
-LAYERS = {"necrotic": ("necrotic sites", "s", 1.5, 0.8),
-          "pdl1_induced": ("IFN-γ-induced PD-L1", "+", 3.0, 0.6),
-          "tregs": ("regulatory T cells", "D", 2.0, 0.8)}
 
 
 def mid_slice(frame: np.ndarray) -> np.ndarray:
@@ -72,9 +66,11 @@ class Snapshot:
                                       facecolors=TCELL, edgecolors=TCELL, linewidths=TCELL_DOT["edge_pt"],
                                       label="T cells")
         ax.add_collection(self.dots)
-        self.layers = {name: (run.frames(name), ax.scatter([], [], c=COLOURS[name], marker=marker, s=size,
+        # Site layers of the other components drawn over the clones when a run
+        # has them (gpusim.components MARKERS: each component's style).
+        self.layers = {name: (run.frames(name), ax.scatter([], [], c=colour, marker=marker, s=size,
                                                             alpha=alpha, linewidths=0.6 if marker == "+" else 0))
-                       for name, (_, marker, size, alpha) in LAYERS.items() if name in run.fields}
+                       for name, (_, colour, marker, size, alpha) in MARKERS.items() if name in run.fields}
         ax.set_xlabel("x (µm)")
         ax.set_ylabel("y (µm)")
         ax.set_aspect("equal")
@@ -87,8 +83,8 @@ class Snapshot:
         if self.tcells is not None:
             handles.append(Line2D([], [], ls="", marker="o", ms=4, color=TCELL, label="T cells"))
         for name in self.layers:
-            label, marker, _, alpha = LAYERS[name]
-            handles.append(Line2D([], [], ls="", marker=marker, ms=3, color=COLOURS[name], alpha=alpha, label=label))
+            label, colour, marker, _, alpha = MARKERS[name]
+            handles.append(Line2D([], [], ls="", marker=marker, ms=3, color=colour, alpha=alpha, label=label))
         if legend == "below":  # a movie: the lattice gets the frame's whole width
             ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=7, frameon=False,
                       handlelength=1.2, ncol=3)

@@ -6,9 +6,12 @@ the chemokine's floor."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..abi import constants
+from ..params import rate_probability, threshold
 from ..rng import draw
 from .chemokine import chem_floor
 from .field import field_cell
@@ -39,3 +42,17 @@ def observe(state, cfg) -> dict:
     """The component's state observable: tumour cells with induced PD-L1."""
     on = (state.sites["clone"] != 0) & (state.sites["pdl1_induced"] != 0)
     return {"induced_pdl1_cells": int(np.count_nonzero(on))}
+
+
+def params(cfg, mp) -> dict:
+    """Host values of the ifng component's ``Params`` fields (kernel units;
+    gpusim.components.Component.params): concentrations per site volume,
+    factors and thresholds per step."""
+    ifng = cfg.ifng
+    return dict(
+        ifng_on=int(ifng.enabled),
+        ifng_secretion=np.float32(ifng.secretion_per_engagement / mp.block_sites),
+        ifng_decay=np.float32(math.exp(-ifng.decay_per_min * cfg.simulation.dt_minutes)),
+        ifng_threshold=np.float32(ifng.induction_threshold),
+        p_pdl1_loss=threshold(rate_probability(ifng.loss_rate_per_day, mp.dt_days)),
+    )

@@ -8,9 +8,13 @@ killing are applied in :func:`gpusim.reference.tumour.divide` and
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..abi import constants
+from ..config import MINUTES_PER_DAY
+from ..params import rate_probability, threshold
 from ..rng import draw
 from ..signals import poll
 from .chemokine import chem_floor, diffuse
@@ -82,3 +86,36 @@ def observe(state, cfg) -> dict:
     hypoxic = state.extra["oxygen_deficit"][field_cell(mp, occupied)] > mp.o2_hypoxic_deficit
     return {"hypoxic_cells": int(np.count_nonzero(hypoxic)),
             "necrotic_sites": int(np.count_nonzero((clone == 0) & (state.sites["necrotic"] != 0)))}
+
+
+def hypoxic_deficit(ox) -> np.float32:
+    """The oxygen deficit (supply - oxygen, mmHg, float32 as the field) above
+    which a tumour cell is hypoxic: the kernels' threshold, and
+    ``gpusim analyse``'s (``hypoxic_fraction``) on the stored frames.
+
+    >>> from gpusim.config import OxygenConfig
+    >>> float(hypoxic_deficit(OxygenConfig(supply_mmHg=38.0, hypoxia_mmHg=15.0)))
+    23.0
+    """
+    return np.float32(ox.supply_mmHg - ox.hypoxia_mmHg)
+
+
+def params(cfg, mp) -> dict:
+    """Host values of the oxygen component's ``Params`` fields (kernel
+    units; gpusim.components.Component.params)."""
+    ox = cfg.oxygen
+    substeps, alpha = cfg.oxygen_substeps()
+    return dict(
+        o2_on=int(ox.enabled),
+        o2_substeps=substeps if ox.enabled else 0,
+        o2_alpha=np.float32(alpha),
+        # each tumour cell takes up its site's share of the field cell, first order over the step
+        o2_uptake=np.float32(-math.expm1(-ox.uptake_per_cell_per_min * mp.dt_days * MINUTES_PER_DAY)
+                             / mp.block_sites),
+        o2_supply=np.float32(ox.supply_mmHg),
+        o2_boundary_supply=int(ox.boundary_supply),
+        o2_hypoxic_deficit=hypoxic_deficit(ox),
+        o2_anoxic_deficit=np.float32(ox.supply_mmHg - ox.anoxia_mmHg),
+        p_necrosis=threshold(rate_probability(ox.necrosis_rate_per_day, mp.dt_days)),
+        p_hypoxic_kill_pass=threshold(1.0 - ox.hypoxic_kill_suppression),
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..abi import constants
+from ..params import migration_moves, rate_probability, saturating_table, threshold
 from ..rng import draw
 from .agent import move_agents
 from .field import chemokine_level, field_cell
@@ -52,3 +53,23 @@ def ratio(obs: dict) -> dict:
     Treg), float64 on the host; ``obs`` values are scalars or arrays over runs."""
     return {"cd8_treg_ratio": np.asarray(obs["tcells"], dtype=np.float64)
             / np.maximum(np.asarray(obs["tregs"], dtype=np.float64), 1.0)}
+
+
+def params(cfg, mp) -> dict:
+    """Host values of the tregs component's ``Params`` fields (kernel units;
+    gpusim.components.Component.params), and the depletion rate the
+    therapy turns into ``p_treg_deplete`` each step."""
+    tr = cfg.tregs
+    n_moves, full_moves, p_partial = migration_moves(cfg.treg_moves())
+    return dict(
+        treg_on=int(tr.enabled),
+        treg_recruit=saturating_table(tr.recruitment_rate_per_day if tr.enabled else 0.0,
+                                      tr.recruitment_half_saturation, mp.chem_level_scale, mp.dt_days),
+        treg_n_moves=n_moves if tr.enabled else 0,
+        treg_full_moves=full_moves,
+        p_treg_partial_move=p_partial,
+        treg_chemotaxis=np.float32(tr.chemotaxis),
+        p_treg_death=threshold(rate_probability(1.0 / tr.lifespan_days, mp.dt_days)),
+        p_treg_pass=threshold(1.0 - tr.suppression),
+        treg_depletion_rate_per_day=tr.depletion_rate_per_day,
+    )

@@ -128,7 +128,7 @@ def radial_profile(sim, shell_um: float = 20.0) -> dict:
     """Fractions of sites that hold a live (and a hypoxic) tumour cell or are
     necrotic, and the oxygen (mmHg), per shell of ``shell_um`` around the
     tumour's centre."""
-    from ..params import hypoxic_deficit
+    from ..reference.oxygen import hypoxic_deficit
 
     cfg, st = sim.cfg, sim.state()
     shape = tuple(reversed(cfg.lattice.shape))
