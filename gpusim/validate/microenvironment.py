@@ -274,9 +274,10 @@ def tregs_section(out, quick: bool, processes: int) -> Section:
            ylabel=f"tumour change day 5 to {days} (%)", title=f"untreated, {n} patients: Spearman {rho:.2f}")
     ax = axes[1]
     x = np.arange(len(CHECKMATE_ORR))
-    ax.bar(x - 0.2, [100 * np.nan_to_num(rates[a]) for a in CHECKMATE_ORR], 0.4, label=f"gpusim ({n} patients per arm)")
+    bars = ax.bar(x - 0.2, [100 * np.nan_to_num(rates[a]) for a in CHECKMATE_ORR], 0.4, label=f"gpusim ({n} patients per arm)")
     ax.bar(x + 0.2, list(CHECKMATE_ORR.values()), 0.4, label="CheckMate 067 (Larkin 2015)")
     ax.set_xticks(x, list(CHECKMATE_ORR), fontsize=8)
+    ax.bar_label(bars, [f"{100 * rates[a]:.0f} %" if a in arms else "" for a in CHECKMATE_ORR], fontsize=7)
     for k, name in enumerate(CHECKMATE_ORR):
         if name not in arms:
             ax.text(k - 0.2, 2, "not run\n(--quick)", ha="center", fontsize=7, rotation=90, va="bottom")
