@@ -230,15 +230,16 @@ TREG_ARMS = {
 }
 #: CheckMate 067 ORR (%) of the matching arms (Larkin et al. 2015).
 CHECKMATE_ORR = {"anti-CTLA-4 + anti-PD-1": 57.6, "anti-PD-1": 43.7, "anti-CTLA-4": 19.0}
-#: Per-patient spread of the Treg cohort: Treg and CD8 recruitment (per empty vessel per day).
-TREG_SPREAD = {"tregs.recruitment_rate_per_day": (0.1, 3.0), "immune.recruitment_rate_per_day": (1.5, 3.0)}
+#: Per-patient spread of the Treg cohort: Treg and CD8 recruitment (per empty vessel per day), founder recognition.
+TREG_SPREAD = {"tregs.recruitment_rate_per_day": (0.1, 3.0), "immune.recruitment_rate_per_day": (1.5, 3.0),
+               "tumour.initial_recognition": (0.05, 0.5)}
 
 
 def tregs_section(out, quick: bool, processes: int) -> Section:
     import matplotlib.pyplot as plt
     from scipy.stats import spearmanr
 
-    n = 3 if quick else 16
+    n = 3 if quick else 12
     days = 10 if quick else 20
     small = ["lattice.shape=[60,60]"] if quick else []  # --quick: a 600 um square
     names = [a for a in TREG_ARMS if not quick or a != "anti-PD-1"]  # --quick: the two ends of the ranking
@@ -258,12 +259,12 @@ def tregs_section(out, quick: bool, processes: int) -> Section:
         ok = rho < 0 and rates["anti-CTLA-4 + anti-PD-1"] > rates["anti-CTLA-4"]
         criterion = (f"(--quick: {n} patients per arm, 60 x 60 sites, {days} days, no anti-PD-1 arm) Spearman rho < 0 "
                      "between the day-5 CD8/Treg ratio and the untreated tumour's change; ORR of the combination above "
-                     "anti-CTLA-4's. Full: 16 patients per arm, 20 days: rho < 0 with one-sided p < 0.05, ORR "
+                     "anti-CTLA-4's. Full: 12 patients per arm, 20 days: rho < 0 with one-sided p < 0.05, ORR "
                      "combination > anti-PD-1 > anti-CTLA-4.")
     else:
         ok = rho < 0 and p_value / 2 < 0.05 and ordered
-        criterion = (f"{n} virtual patients per arm (Treg and CD8 recruitment spread log-uniformly), {days} days: "
-                     "Spearman rho < 0 between the day-5 CD8/Treg ratio and the untreated tumour's change to the end "
+        criterion = (f"{n} virtual patients per arm (Treg and CD8 recruitment and founder recognition spread "
+                     f"log-uniformly), {days} days: Spearman rho < 0 between the day-5 CD8/Treg ratio and the untreated tumour's change to the end "
                      "(one-sided p < 0.05); ORR (RECIST diameter rule from day 5) ranks anti-CTLA-4 + anti-PD-1 > "
                      "anti-PD-1 > anti-CTLA-4.")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"wspace": 0.35})
@@ -297,7 +298,8 @@ def tregs_section(out, quick: bool, processes: int) -> Section:
         "than nivolumab alone, and both than ipilimumab alone (CheckMate 067: 57.6 % > 43.7 % > 19.0 %, Larkin "
         "et al. 2015, N Engl J Med 373:23).",
         criterion, bool(ok), numbers, figure(out / "validation_tregs.png", fig),
-        f"configs/treg_checkpoint.toml with each patient's Treg and CD8 recruitment {spread(TREG_SPREAD)}; arms from "
+        f"configs/treg_checkpoint.toml with each patient's Treg and CD8 recruitment and founder recognition "
+        f"{spread(TREG_SPREAD)}; arms from "
         "day 5. "
         "Anti-CTLA-4 here depletes Tregs and doubles CD8 recruitment (priming); the ranking, not the rates, "
         "is the claim.")
