@@ -255,8 +255,25 @@ def recruit_table(mp: ModelParams, multiplier: float) -> np.ndarray:
 def recruit_tables(runs: LevelRuns, multiplier: np.ndarray) -> np.ndarray:
     """:func:`recruit_table` of several runs at once, (runs, RECRUIT_LEVELS):
     every entry computed by the same float64 operations as one run's."""
-    rate = runs.recruit_rate_per_day[:, None] * multiplier[:, None] * runs.level_c / runs.level_c_plus_k
+    # Chemokine at the mid-point of each level, and c + K.
+    level_c = (np.arange(RECRUIT_LEVELS) + 0.5)[None, :] / runs.chem_level_scale[:, None]
+    level_c_plus_k = level_c + runs.recruit_half_saturation[:, None]
+    rate = runs.recruit_rate_per_day[:, None] * multiplier[:, None] * level_c / level_c_plus_k
     return thresholds(-np.expm1(-rate * runs.dt_days[:, None]))
+
+
+def fractions(q: np.ndarray) -> np.ndarray:
+    """uint64 fixed-point fractions, 2**32 = 1, of ``q`` in [0, 1] (rounded
+    half to even, as :func:`thresholds`): the priming weight a kernel
+    multiplies a uint32 gap by without a float.
+
+    >>> fractions(np.array([0.0, 0.5, 1.0])).tolist()
+    [0, 2147483648, 4294967296]
+    """
+    q = np.asarray(q, dtype=np.float64)
+    if np.any((q < 0) | (q > 1)):
+        raise ValueError("fraction outside [0, 1]")
+    return np.round(q * 2.0**32).astype(np.uint64)
 
 
 def model_params(cfg: Config) -> ModelParams:
@@ -345,10 +362,6 @@ class LevelRuns:
         self.chem_level_scale = np.array([float(m.chem_level_scale) for m in mps], dtype=np.float64)
         self.dt_days = np.array([m.dt_days for m in mps], dtype=np.float64)
         self.treg_depletion_rate_per_day = np.array([m.treg_depletion_rate_per_day for m in mps], dtype=np.float64)
-        # Chemokine at the mid-point of each recruitment level, and c + K: the
-        # parts of the recruitment table that no therapy changes.
-        self.level_c = (np.arange(RECRUIT_LEVELS) + 0.5)[None, :] / self.chem_level_scale[:, None]
-        self.level_c_plus_k = self.level_c + self.recruit_half_saturation[:, None]
 
     def take(self, idx: np.ndarray) -> LevelRuns:
         out = object.__new__(LevelRuns)
@@ -358,11 +371,15 @@ class LevelRuns:
 
 #: The StepParams fields that follow each therapy level, and how: (level,
 #: fields, function of (runs, level values) -> {field: values}).  A level
-#: that does not change leaves its fields alone.
+#: that does not change leaves its fields alone: the recruitment tables
+#: (RECRUIT_LEVELS entries per run) follow windows, which move rarely, and
+#: an antibody's occupancy, which moves every step, only scalars.
 LEVEL_FIELDS = (
     ("blockade", lambda r, b: {"p_pdl1_pass": thresholds(1.0 - r.pdl1_suppression * (1.0 - b)),
                                "p_exhaust": thresholds(r.exhaustion_prob * (1.0 - b))}),
     ("recruitment_multiplier", lambda r, m: {"recruit": recruit_tables(r, m)}),
+    ("recruitment_primed", lambda r, m: {"recruit_primed": recruit_tables(r, m)}),
+    ("priming_fraction", lambda r, q: {"recruit_priming": fractions(q)}),
     ("chemo_tumour_kill_prob", lambda r, p: {"p_chemo_tumour": thresholds(p)}),
     ("chemo_tcell_kill_prob", lambda r, p: {"p_chemo_tcell": thresholds(p)}),
     ("treg_depletion", lambda r, d: {"p_treg_deplete": thresholds(-np.expm1(-(d * r.treg_depletion_rate_per_day)
@@ -376,7 +393,9 @@ class StepParams:
 
     p_pdl1_pass: int  # a PD-L1-high target is still killed: 1 - s (1 - blockade)
     p_exhaust: int  # exhaustion per PD-L1 contact: p (1 - blockade)
-    recruit: np.ndarray  # uint32[RECRUIT_LEVELS]
+    recruit: np.ndarray  # uint32[RECRUIT_LEVELS], without anti-CTLA-4 priming
+    recruit_primed: np.ndarray  # uint32[RECRUIT_LEVELS], at the schedule's full priming
+    recruit_priming: int  # how far between them, 2**32 = primed (reference/tcell.py recruit_threshold)
     p_chemo_tumour: int
     p_chemo_tcell: int
     transfers: tuple  # ((cells, where), ...) injected this step

@@ -43,11 +43,32 @@ from .pk import DRUGS, Drug, concentration, occupancy
 from .section import Section
 
 
+class Levels:
+    """The levels derived from a step's therapy, for one run (floats) or a
+    group (arrays): what :data:`gpusim.params.LEVEL_FIELDS` turns into
+    thresholds."""
+
+    @property
+    def recruitment_primed(self):
+        """The recruitment multiplier at full anti-CTLA-4 priming."""
+        return self.recruitment_multiplier * self.priming_full
+
+    @property
+    def priming_fraction(self):
+        """How far the priming is from none (0) to full (1): (priming - 1) /
+        (priming_full - 1), the interpolation weight of the recruitment
+        thresholds (kernels/tcell.cu recruit_threshold)."""
+        if self.priming_full <= 1.0:
+            return np.zeros_like(self.priming)
+        return np.clip((self.priming - 1.0) / (self.priming_full - 1.0), 0.0, 1.0)
+
+
 @dataclass(frozen=True)
-class StepTherapy:
+class StepTherapy(Levels):
     """One run's therapy levels in one step."""
 
     blockade: float = 0.0
+    #: Multiplier of the recruitment table (vaccine windows).
     recruitment_multiplier: float = 1.0
     chemo_tumour_kill_prob: float = 0.0
     chemo_tcell_kill_prob: float = 0.0
@@ -55,6 +76,11 @@ class StepTherapy:
     #: Regulatory T-cell depletion level (0-1, anti-CTLA-4 occupancy): Tregs
     #: die at tregs.depletion_rate_per_day x this (gpusim.params.step_params).
     treg_depletion: float = 0.0
+    #: Anti-CTLA-4 priming of CD8 recruitment this step (product over the
+    #: entries of 1 + (multiplier - 1) x level), and at full level of every
+    #: entry of the schedule (a constant of the schedule).
+    priming: float = 1.0
+    priming_full: float = 1.0
 
 
 class Patients:
@@ -71,16 +97,18 @@ class Patients:
 
 
 @dataclass
-class Effect:
+class Effect(Levels):
     """The levels of one step for ``n`` runs (one entry per run); the
     therapies of a schedule apply themselves to it in turn."""
 
     n: int
+    priming_full: float = 1.0
     blockade: np.ndarray = field(init=False)
     recruitment_multiplier: np.ndarray = field(init=False)
     chemo_tumour_kill_prob: np.ndarray = field(init=False)
     chemo_tcell_kill_prob: np.ndarray = field(init=False)
     treg_depletion: np.ndarray = field(init=False)
+    priming: np.ndarray = field(init=False)
     transfers: list = field(default_factory=list)
 
     def __post_init__(self):
@@ -89,17 +117,19 @@ class Effect:
         self.chemo_tumour_kill_prob = np.zeros(self.n)
         self.chemo_tcell_kill_prob = np.zeros(self.n)
         self.treg_depletion = np.zeros(self.n)
+        self.priming = np.ones(self.n)
 
     def row(self, i: int) -> StepTherapy:
         return StepTherapy(float(self.blockade[i]), float(self.recruitment_multiplier[i]),
                            float(self.chemo_tumour_kill_prob[i]), float(self.chemo_tcell_kill_prob[i]),
-                           tuple(self.transfers), float(self.treg_depletion[i]))
+                           tuple(self.transfers), float(self.treg_depletion[i]), float(self.priming[i]),
+                           self.priming_full)
 
 
 def effect(therapies: list, dt_days: float, step: int, patients: Patients) -> Effect:
     """The levels of ``step`` under ``therapies`` for each of ``patients``."""
     t0, t1 = step * dt_days, (step + 1) * dt_days
-    eff = Effect(len(patients))
+    eff = Effect(len(patients), math.prod(entry.full_priming() for entry in therapies))
     for entry in therapies:
         entry.apply(eff, t0, t1, patients)
     return eff
@@ -138,6 +168,10 @@ class Therapy(Section):
     def apply(self, eff: Effect, t0: float, t1: float, patients: Patients) -> None:
         """Add this therapy's effect in the step [t0, t1) to ``eff``."""
         raise NotImplementedError
+
+    def full_priming(self) -> float:
+        """The CD8 recruitment priming at this entry's full level (1: none)."""
+        return 1.0
 
     def shade(self, ax, colour: str, label: str | None) -> None:
         """Draw the schedule behind a time axis (days)."""
@@ -214,9 +248,17 @@ class Vaccine(Window):
 class Ctla4Blockade(Window):
     """Anti-CTLA-4 at a fixed ``level`` (occupancy, 0-1) over a window:
     depletes regulatory T cells (``tregs.depletion_rate_per_day`` x level)
-    and primes CD8 T cells (recruitment x (1 + level x
-    (``priming_multiplier`` - 1))); :class:`AntiCTLA4` sets both from its
-    occupancy instead."""
+    and primes CD8 T cells: a priming of 1 + level x (``priming_multiplier``
+    - 1); :class:`AntiCTLA4` sets both from its occupancy instead.
+
+    Priming moves each recruitment probability linearly, in proportion to
+    (priming - 1) / (full priming - 1), from its value without priming to
+    its value at the recruitment rate x the schedule's full priming (the
+    product of its entries' multipliers): at level 0 and 1 that is the
+    saturating rate law exactly, in between its chord (which differs by
+    second order in the per-step probability).  The two tables are built
+    when a window opens or closes, and a level that moves every step (an
+    antibody's occupancy) writes one number per run (DESIGN §10)."""
 
     kind: Literal["ctla4_blockade"]
     level: float = Field(ge=0.0, le=1.0, description="fraction of CTLA-4 blocked (occupancy)")
@@ -227,7 +269,10 @@ class Ctla4Blockade(Window):
     def apply(self, eff, t0, t1, patients) -> None:
         if self.active(t0):
             eff.treg_depletion = np.maximum(eff.treg_depletion, self.level)
-            eff.recruitment_multiplier = eff.recruitment_multiplier * (1.0 + self.level * (self.priming_multiplier - 1.0))
+            eff.priming = eff.priming * (1.0 + self.level * (self.priming_multiplier - 1.0))
+
+    def full_priming(self) -> float:
+        return self.priming_multiplier
 
 
 class Dosed(Therapy):
@@ -389,9 +434,10 @@ class AntiPD1(Antibody):
 
 class AntiCTLA4(Antibody):
     """Anti-CTLA-4: priming and Treg depletion.  T-cell recruitment is
-    multiplied by 1 + (``max_recruitment_multiplier`` - 1) x occupancy, and
-    regulatory T cells (``[tregs]``, when switched on) die at
-    ``tregs.depletion_rate_per_day`` x occupancy."""
+    primed by 1 + (``max_recruitment_multiplier`` - 1) x occupancy (as
+    :class:`Ctla4Blockade` primes it at its level), and regulatory T cells
+    (``[tregs]``, when switched on) die at ``tregs.depletion_rate_per_day``
+    x occupancy."""
 
     kind: Literal["anti_ctla4"]
     max_recruitment_multiplier: float = Field(
@@ -403,8 +449,10 @@ class AntiCTLA4(Antibody):
         if t0 >= self.first_day():
             occupancy = self.occupancy(t0, patients)
             eff.treg_depletion = np.maximum(eff.treg_depletion, occupancy)
-            eff.recruitment_multiplier = eff.recruitment_multiplier * (
-                1.0 + (self.max_recruitment_multiplier - 1.0) * occupancy)
+            eff.priming = eff.priming * (1.0 + (self.max_recruitment_multiplier - 1.0) * occupancy)
+
+    def full_priming(self) -> float:
+        return self.max_recruitment_multiplier
 
 
 TherapyEntry = Annotated[

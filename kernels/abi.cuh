@@ -161,7 +161,14 @@ struct Params {
     f32 field_decay[GPUSIM_MAX_FIELDS];  // factor per step
     f32 chem_level_scale;
     // T cells
+    // Recruitment thresholds per chemokine level: without anti-CTLA-4
+    // priming (recruit) and at full priming (recruit_primed), rebuilt only
+    // when a window's multiplier moves; a step's priming (recruit_priming,
+    // 2^32 = full) interpolates between them (tcell.cuh recruit_threshold),
+    // so an antibody's occupancy changing every step writes one scalar per run.
     u32 recruit[GPUSIM_RECRUIT_LEVELS];
+    u32 recruit_primed[GPUSIM_RECRUIT_LEVELS];
+    u64 recruit_priming;
     u32 p_kill_attempt;
     u32 p_pdl1_pass;
     u32 p_exhaust;

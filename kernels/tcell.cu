@@ -50,9 +50,19 @@ __device__ __forceinline__ u32 nth_free_tcell_neighbour(const Params* P, const F
     return GPUSIM_NO_SITE;
 }
 
+// The entry threshold at chemokine `level`: the unprimed table plus the
+// step's priming fraction (recruit_priming / 2^32, 0..1) of the way to the
+// fully primed one -- integer arithmetic, the same on every backend
+// (reference/tcell.py recruit_threshold).  recruit_primed >= recruit.
+__device__ __forceinline__ u32 recruit_threshold(const Params* P, u32 level)
+{
+    const u32 lo = P->recruit[level];
+    return lo + (u32)(((u64)(P->recruit_primed[level] - lo) * P->recruit_priming) >> 32);
+}
+
 // Recruitment: an empty vessel site gains a fresh T cell with a probability
-// that saturates in the local chemokine (table from the host, vaccine
-// multiplier included).
+// that saturates in the local chemokine (tables from the host, vaccine
+// multiplier included; anti-CTLA-4 priming by recruit_threshold).
 //   in:  vessel, tcell, chemokine     out: tcell, counters[RECRUITED]
 //   rng: (site, step, RECRUIT, 0).x
 //   min traffic: 1 B/site (vessel byte; the rest only at vessels)
@@ -64,7 +74,7 @@ GPUSIM_KERNEL void tcell_recruit(GPUSIM_ARGS)
     if (!F->vessel[i] || F->tcell[i]) return;
     const f32 c = F->chemokine[field_cell_of(P, site_coords(P, i))];
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_RECRUIT, 0);
-    if (r.x < P->recruit[chemokine_level(P, c)]) {
+    if (r.x < recruit_threshold(P, chemokine_level(P, c))) {
         F->tcell[i] = tcell_byte(P->kills_per_tcell, 0);
         tile_touch(P, F, i);
         atomic_add_same(&F->counters[GPUSIM_COUNTER_RECRUITED], 1ull);

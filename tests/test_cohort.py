@@ -82,7 +82,7 @@ def test_summarize_and_plot_show_phenotypes(cohort, tmp_path, capsys):
 def test_curves_spaghetti_median_and_kaplan_meier_per_arm(cohort, tmp_path, quickstart_run, capsys):
     import h5py
 
-    from gpusim.endpoints import kaplan_meier
+    from gpusim.endpoints import kaplan_meier, km_median
     from gpusim.plots.cohort import figure, time_to_progression
 
     png = tmp_path / "curves.png"
@@ -110,8 +110,10 @@ def test_curves_spaghetti_median_and_kaplan_meier_per_arm(cohort, tmp_path, quic
             g = f["observables/tumour_cells"]
             ttp.append(time_to_progression(g["time"][()], g["value"][()], row.therapy_start_day, 2))
     d, e = np.array([t for t, _ in ttp]), np.array([ev for _, ev in ttp])
-    label = f"chemo ({int(e.sum())}/6 progressed)"
-    step = next(line for line in km.get_lines() if line.get_label() == label)
+    step = next(line for line in km.get_lines() if line.get_label().startswith("chemo (from day "))
+    med = km_median(d, e)[0]
+    assert step.get_label().endswith(f": {int(e.sum())}/6 progressed, median "
+                                     + ("not reached" if np.isinf(med) else f"{med:.2g} d")), step.get_label()
     np.testing.assert_allclose(step.get_ydata()[:-1], kaplan_meier(d, e).survival)
     assert cli(capsys, "plot", cohort, "--curves", "nonsense").returncode == 2
     bad = cli(capsys, "plot", quickstart_run, "--curves", "tumour_cells")

@@ -119,29 +119,56 @@ def test_dosed_schedules_and_combinations():
     hits = [k for k in range(100) if at_step(cfg, k).chemo_tumour_kill_prob]
     assert hits == [2, 23, 44]
     assert [k for k in range(10) if at_step(cfg, k).transfers] == [1, 4]
-    m = at_step(cfg, 10).recruitment_multiplier
-    assert 2.9 < m < 3.0  # ipilimumab near full occupancy
+    th = at_step(cfg, 10)
+    assert 2.9 < th.priming < 3.0 and th.priming_full == 3.0  # ipilimumab near full occupancy
+    assert th.recruitment_multiplier == 1.0 and 0.95 < th.priming_fraction < 1.0
     assert 0.97 < at_step(cfg, 10).blockade < 1.0
 
 
 def test_a_level_that_changes_every_step_rewrites_only_its_fields():
+    """Antibody occupancies move every step and write scalars per run; the
+    recruitment tables are rewritten only when the vaccine window opens or
+    closes (days 3 and 5), not when ipilimumab's priming moves."""
+    from gpusim.params import step_params
+
     cfgs = [make_config(simulation=DAY, patient={"body_weight_kg": w}, therapy=[
         {"kind": "anti_pd1", "drug": "nivolumab", "dose_mg_per_kg": 3.0, "start_day": 0.0},
+        {"kind": "anti_ctla4", "drug": "ipilimumab", "dose_mg_per_kg": 0.01, "start_day": 1.0},
         {"kind": "vaccine", "start_day": 3.0, "end_day": 5.0, "recruitment_multiplier": 2.0}]) for w in (50, 90, 120)]
     g = TherapyGroup(cfgs, [model_params(c) for c in cfgs], [4, 5, 6])
     first, _ = g.updates(0)
-    assert sorted(first) == ["p_chemo_tcell", "p_chemo_tumour", "p_exhaust", "p_pdl1_pass", "p_treg_deplete", "recruit"]
+    assert sorted(first) == ["p_chemo_tcell", "p_chemo_tumour", "p_exhaust", "p_pdl1_pass", "p_treg_deplete",
+                             "recruit", "recruit_primed", "recruit_priming"]
+    every_step = {"p_exhaust", "p_pdl1_pass", "recruit_priming", "p_treg_deplete"}
     for k in range(1, 8):
         fields, _ = g.updates(k)
-        want = {"p_exhaust", "p_pdl1_pass"} | ({"recruit"} if k in (3, 5) else set())
+        want = every_step | ({"recruit", "recruit_primed"} if k in (3, 5) else set())
         assert set(fields) == want, k
         assert fields["p_exhaust"][0].tolist() == [4, 5, 6]
-    # ... and the values are those of each run alone.
-    for i, c in enumerate(cfgs):
-        from gpusim.params import step_params
+        assert 0 < int(fields["recruit_priming"][1][0]) < 2**32  # part-way primed: a small dose
+        # ... and the values are those of each run alone.
+        for i, c in enumerate(cfgs):
+            alone = step_params(model_params(c), at_step(c, k))
+            for name, (_, values) in fields.items():
+                np.testing.assert_array_equal(values[i], getattr(alone, name), err_msg=f"{name} step {k}")
 
-        alone = step_params(model_params(c), at_step(c, 7))
-        assert int(fields["p_pdl1_pass"][1][i]) == alone.p_pdl1_pass
+
+def test_priming_interpolates_between_the_unprimed_and_the_fully_primed_table():
+    """recruit_threshold (the twin of the kernel's) is the unprimed table at
+    no priming, the table at the full multiplier at full priming, and in
+    between the chord, within one threshold unit of the integer formula."""
+    from gpusim.params import recruit_table, step_params
+    from gpusim.reference.tcell import recruit_threshold
+    from gpusim.therapy import StepTherapy
+
+    mp = model_params(make_config(immune={"recruitment_rate_per_day": 30.0}))
+    level = np.arange(256)
+    lo, hi = recruit_table(mp, 1.0).astype(np.float64), recruit_table(mp, 4.0).astype(np.float64)
+    for priming, weight in ((1.0, 0.0), (4.0, 1.0), (2.5, 0.5), (1.3, 0.1)):
+        sp = step_params(mp, StepTherapy(priming=priming, priming_full=4.0))
+        got = recruit_threshold(sp, level).astype(np.float64)
+        assert np.all(np.abs(got - (lo + weight * (hi - lo))) <= 1.0), priming
+    assert np.array_equal(recruit_threshold(step_params(mp, StepTherapy(priming=4.0, priming_full=4.0)), level), hi)
 
 
 @pytest.mark.parametrize("entry,message", [
@@ -194,7 +221,7 @@ def _pk_cohort():
 
 def test_pk_runs_numpy_equals_cpu_and_batched_equals_alone(tmp_path):
     cfgs = _pk_cohort()
-    assert len({at_step(c, 30).recruitment_multiplier for c in cfgs}) == 3  # a patient per run
+    assert len({at_step(c, 30).priming for c in cfgs}) == 3  # a patient per run
     alone = []
     for i, c in enumerate(cfgs):
         alone.append(tmp_path / f"np{i}.h5")

@@ -98,7 +98,7 @@ def test_the_depletion_level_is_a_step_parameter():
     anti-CTLA-4 sets from occupancy) and the recruitment multiplier."""
     cfg = treg_rich(10, therapy=[{**CTLA4, "level": 0.5, "priming_multiplier": 3.0}], depletion_rate_per_day=2.0)
     th = at_step(cfg, 100)
-    assert th.treg_depletion == 0.5 and th.recruitment_multiplier == 2.0
+    assert th.treg_depletion == 0.5 and th.priming == 2.0 and th.priming_fraction == 0.5
     assert at_step(cfg, 0).treg_depletion == 0.0
     sp = step_params(model_params(cfg), th)
     assert abs(sp.p_treg_deplete / 2**32 - (1 - np.exp(-0.5 * 2.0 * cfg.simulation.dt_days))) < 1e-9

@@ -95,9 +95,11 @@ class TherapyGroup:
     (:func:`gpusim.therapy.effect`), and only the Params fields of levels
     that changed, in the runs where they changed, are written
     (:data:`gpusim.params.LEVEL_FIELDS`): a level that changes every step
-    (an antibody's occupancy) rewrites two thresholds, and the 256-entry
-    recruitment table only when the recruitment multiplier moves.  Nothing
-    is quantised: a level is compared as the float64 the schedule gives.
+    (an antibody's occupancy) rewrites a few scalars per run -- blockade
+    thresholds, Treg depletion, the recruitment priming -- as one array
+    operation over the runs; the 256-entry recruitment tables only when a
+    window's multiplier moves.  A level is compared as the float64 the
+    schedule gives.
 
     >>> from gpusim.config import Config
     >>> from gpusim.params import model_params
@@ -105,8 +107,8 @@ class TherapyGroup:
     ...     "therapy": [{"kind": "anti_pd1", "drug": "nivolumab", "dose_mg": 240, "start_day": 1}]})
     ...     for w in (60, 100)]
     >>> g = TherapyGroup(cfgs, [model_params(c) for c in cfgs], [0, 1])
-    >>> sorted(g.updates(0)[0])           # step 0: every field, every run
-    ['p_chemo_tcell', 'p_chemo_tumour', 'p_exhaust', 'p_pdl1_pass', 'p_treg_deplete', 'recruit']
+    >>> print(*sorted(g.updates(0)[0]))   # step 0: every field, every run
+    p_chemo_tcell p_chemo_tumour p_exhaust p_pdl1_pass p_treg_deplete recruit recruit_primed recruit_priming
     >>> sorted(g.updates(1)[0])           # the dose: only the blockade thresholds change
     ['p_exhaust', 'p_pdl1_pass']
     """
@@ -130,7 +132,8 @@ class TherapyGroup:
             changed = np.arange(len(new)) if old is None else np.flatnonzero(new != old)
             if len(changed):
                 self.levels[level] = new
-                values = fields(self.runs.take(changed), new[changed])
+                every = len(changed) == len(new)
+                values = fields(self.runs if every else self.runs.take(changed), new if every else new[changed])
                 out.update({k: (self.rows[changed], v) for k, v in values.items()})
         return out, tuple(eff.transfers)
 

@@ -2,9 +2,10 @@
 
 Top row, one panel per arm: every run's trajectory of observable NAME (thin
 lines), the median over runs (thick) and the interquartile band, on the
-runs' common time grid.  Bottom: Kaplan-Meier curves of progression-free
-fraction per arm, time counted from the arm's therapy start (the summary's
-``therapy_start_day``).  Progression (RECIST 1.1) is the first recorded
+runs' common time grid, with the arm's therapy schedule behind them.
+Bottom: Kaplan-Meier curves of progression-free fraction per arm with
+their 95 % bands and medians, time counted from the arm's therapy start
+(the summary's ``therapy_start_day``).  Progression (RECIST 1.1) is the first recorded
 time at which the tumour's equivalent-sphere diameter is at least
 (1 + PD_CHANGE) times its nadir since that start (cells (1 + PD_CHANGE)^dim
 times theirs), and above it; runs that never progress are censored at their
@@ -24,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..endpoints import kaplan_meier
+from ..endpoints import kaplan_meier, km_median
 from ..errors import InputError
 from ..io.paths import check_output, writing
 from ..outcome import PD_CHANGE
+from .curves import shade_therapies
 
 
 def time_to_progression(times: np.ndarray, cells: np.ndarray, start: float, dim: int) -> tuple[float, bool]:
@@ -41,6 +43,21 @@ def time_to_progression(times: np.ndarray, cells: np.ndarray, start: float, dim:
     if len(hit):
         return float(t[hit[0]] - start), True
     return float(t[-1] - start), False
+
+
+def draw_km(ax, durations, events, colour: str, label: str) -> None:
+    """A Kaplan-Meier curve of right-censored ``durations`` (``events``
+    False = censored) with its 95 % band, run on to the last follow-up, and
+    a tick where a run left follow-up without the event."""
+    d, e = np.asarray(durations, float), np.asarray(events, bool)
+    km = kaplan_meier(d, e)
+    t = np.append(km.times, max(d.max(), km.times[-1]))
+    ax.step(t, np.append(km.survival, km.survival[-1]), where="post", color=colour, lw=1.6, label=label)
+    ax.fill_between(t, np.append(km.low, km.low[-1]), np.append(km.high, km.high[-1]), step="post",
+                    color=colour, alpha=0.15, lw=0)
+    censored = d[~e]
+    if len(censored):
+        ax.plot(censored, km.survival[np.searchsorted(km.times, censored, side="right") - 1], "|", color=colour, ms=8)
 
 
 def _trajectories(out_dir: Path, df, name: str):
@@ -57,7 +74,8 @@ def _trajectories(out_dir: Path, df, name: str):
                 raise InputError(f"--curves {name}: no such observable in the run files "
                                  f"(they have {', '.join(f['observables'])})")
             tumour = f["observables/tumour_cells"]
-            series[row.run_id] = (g["time"][()], g["value"][()], tumour["value"][()], read_config(f).lattice.dim)
+            cfg = read_config(f)
+            series[row.run_id] = (g["time"][()], g["value"][()], tumour["value"][()], cfg.lattice.dim, cfg.therapy)
     return series
 
 
@@ -94,6 +112,8 @@ def figure(path: str | Path, name: str = "tumour_cells"):
             q25, q50, q75 = np.percentile(values, [25, 50, 75], axis=0)
             ax.fill_between(common, q25, q75, color=colour, alpha=0.25, lw=0, label="interquartile range")
             ax.plot(common, q50, color="k", lw=1.6, label="median")
+        if runs:
+            shade_therapies(ax, runs[0][4])  # the arm's schedule, behind the curves
         ax.set_title(f"arm {arm}: {len(runs)} runs", fontsize=9)
         ax.set_xlabel("time (days)")
         ax.set_ylabel(observable_label(name))
@@ -109,18 +129,15 @@ def figure(path: str | Path, name: str = "tumour_cells"):
         if not ttp:
             continue
         d, e = np.array([x[0] for x in ttp]), np.array([x[1] for x in ttp])
-        km = kaplan_meier(d, e)
-        kt, ks = km.times, km.survival
-        kt, ks = np.append(kt, d.max()), np.append(ks, ks[-1])
-        ax.step(kt, ks, where="post", color=f"C{i}", lw=1.8, label=f"{arm} ({int(e.sum())}/{len(e)} progressed)")
-        censored = d[~e]
-        if len(censored):
-            ax.plot(censored, ks[np.searchsorted(kt, censored, side="right") - 1], "|", color=f"C{i}", ms=9)
+        med = km_median(d, e)[0]
+        start = float(rows["therapy_start_day"].iloc[0])
+        draw_km(ax, d, e, f"C{i}", f"{arm} (from day {start:g}): {int(e.sum())}/{len(e)} progressed, median "
+                + ("not reached" if np.isinf(med) else f"{med:.2g} d"))
     ax.set_ylim(-0.03, 1.03)
-    ax.set_xlabel("days from therapy start")
+    ax.set_xlabel("days from therapy start (an arm without therapy: from the sweep's earliest start)")
     ax.set_ylabel("progression-free fraction")
     ax.set_title(f"Kaplan-Meier: time to progression (equivalent-sphere diameter >= {1 + PD_CHANGE:.1f} x nadir "
-                 f"since therapy start; ticks: censored)", fontsize=9)
+                 "since therapy start,\nat every recorded step; band: 95 % CI; ticks: censored)", fontsize=9)
     ax.legend(fontsize=8)
     fig.suptitle(f"{out_dir.name}: {name} per arm", fontsize=11)
     return fig

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..endpoints import BEST_ORDER, arm_table, kaplan_meier, sweep_endpoints
+from ..endpoints import BEST_ORDER, arm_table, sweep_endpoints
 from ..errors import InputError
 from ..outcome import PD_CHANGE, PR_CHANGE
-from .cohort import write_png
+from .cohort import draw_km, write_png
 
 #: Best overall response -> bar colour.
 RESPONSE_COLOURS = {"CR": "tab:blue", "PR": "tab:green", "SD": "tab:olive", "PD": "tab:red", "NE": "0.6"}
@@ -33,23 +33,25 @@ def figure(path: str | Path, kind: str = "longest"):
     fig = Figure(figsize=(4.4 * max(len(arms), 2), 10), layout="constrained")
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(3, max(len(arms), 2))
+    waterfall = spider = None  # one y range per row: arms compared at a glance
     for i, arm in enumerate(arms):
         runs = per_arm[arm]
         row = table[arm]
-        ax = fig.add_subplot(grid[0, i])
+        ax = fig.add_subplot(grid[0, i], sharey=waterfall)
+        waterfall = waterfall or ax
         best = sorted(runs, key=lambda r: -np.nan_to_num(r["best_change"], nan=-np.inf))
         ax.bar(np.arange(len(best)), [100 * np.nan_to_num(r["best_change"]) for r in best], width=1.0,
                color=[RESPONSE_COLOURS[r["best_overall_response"]] for r in best], lw=0)
         for level, style in ((PR_CHANGE, "--"), (PD_CHANGE, ":")):
             ax.axhline(100 * level, color="k", ls=style, lw=0.8)
-        ax.set_ylim(-105, max(60, ax.get_ylim()[1]))
         orr = "-" if np.isnan(row["orr"]) else f"{100 * row['orr']:.0f}% ({100 * row['orr_low']:.0f}-" \
                                                f"{100 * row['orr_high']:.0f})"
         ax.set_title(f"{arm}: n = {row['n']}, ORR {orr}", fontsize=9)
         ax.set_xlabel("patients, best change sorted")
         ax.set_ylabel("best change in diameter from baseline (%)")
         ax.set_xticks([])
-        ax = fig.add_subplot(grid[1, i])
+        ax = fig.add_subplot(grid[1, i], sharey=spider)
+        spider = spider or ax
         for r in runs:
             if r["visit_days"]:
                 ax.plot([0, *r["visit_days"]], [0, *(100 * np.array(r["changes"]))], lw=0.7, alpha=0.6,
@@ -58,25 +60,15 @@ def figure(path: str | Path, kind: str = "longest"):
         ax.set_xlabel("days from baseline (therapy start)")
         ax.set_ylabel("change in diameter from baseline (%)")
         ax.set_title(f"{arm}: spider plot", fontsize=9)
+    waterfall.set_ylim(-105, max(60, waterfall.get_ylim()[1]))
     ax = fig.add_subplot(grid[2, :])
     for i, arm in enumerate(arms):
         runs = [r for r in per_arm[arm] if r["best_overall_response"] != "NE"]
         if not runs:
             continue
-        d = np.array([r["pfs_days"] for r in runs], float)
-        e = np.array([r["progressed"] for r in runs], bool)
-        km = kaplan_meier(d, e)
-        end = max(d.max(), km.times[-1])  # the curve runs on to the last follow-up
-        t = np.append(km.times, end)
         med = table[arm]["pfs_median"]
-        ax.step(t, np.append(km.survival, km.survival[-1]), where="post", color=f"C{i}", lw=1.6,
-                label=f"{arm}: median {'not reached' if np.isinf(med) else f'{med:.0f} d'}")
-        ax.fill_between(t, np.append(km.low, km.low[-1]), np.append(km.high, km.high[-1]), step="post",
-                        color=f"C{i}", alpha=0.15, lw=0)
-        censored = d[~e]
-        if len(censored):  # ticks where a patient left follow-up without progressing
-            ax.plot(censored, km.survival[np.searchsorted(km.times, censored, side="right") - 1], "|",
-                    color=f"C{i}", ms=8)
+        draw_km(ax, [r["pfs_days"] for r in runs], [r["progressed"] for r in runs], f"C{i}",
+                f"{arm}: median {'not reached' if np.isinf(med) else f'{med:.0f} d'}")
     ax.set_ylim(-0.03, 1.03)
     ax.legend(loc="best", fontsize=8, frameon=False)  # arm and median, where no curve or band is
     ax.set_xlabel("days from therapy start")

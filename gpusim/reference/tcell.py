@@ -33,12 +33,21 @@ def can_kill(t, exhaustion_threshold: int):
     return ((t & TCELL_KILLS_MASK) != 0) & (exhaustion < exhaustion_threshold)
 
 
+def recruit_threshold(sp, level: np.ndarray) -> np.ndarray:
+    """Entry thresholds at chemokine ``level`` (twin of kernels/tcell.cu):
+    the unprimed table plus the step's priming fraction (recruit_priming /
+    2^32) of the way to the fully primed one, in integers."""
+    lo = sp.recruit[level].astype(np.uint64)
+    gap = sp.recruit_primed[level].astype(np.uint64) - lo
+    return (lo + ((gap * np.uint64(sp.recruit_priming)) >> np.uint64(32))).astype(np.uint32)
+
+
 def recruit(st, mp, sp, events: dict) -> None:
     tc = st.sites["tcell"]
     sites = np.flatnonzero((st.sites["vessel"] != 0) & (tc == 0))
     level = chemokine_level(mp, st.extra["chemokine"][field_cell(mp, sites)])
     w = draw(sites, st.step, PH_RECRUIT, 0, mp.key)[:, 0]
-    new = sites[w < sp.recruit[level]]
+    new = sites[w < recruit_threshold(sp, level)]
     tc[new] = _byte(mp.kills_per_tcell, 0)
     events["recruited"] = len(new)
     events["transferred"] = 0

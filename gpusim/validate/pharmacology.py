@@ -166,11 +166,11 @@ def virtual_trial_section(out: Path, quick: bool, processes: int) -> Section:
     if quick:
         ok = orr["nivolumab+ipilimumab"] > orr["ipilimumab"] and orr["nivolumab"] > orr["ipilimumab"]
         criterion = ("(--quick: 20 patients per arm, 12 weeks) ORR of each nivolumab arm above ipilimumab's. "
-                     "Full: 64 patients per arm, 48 weeks, ORR combination > nivolumab > ipilimumab.")
+                     "Full: 64 patients per arm, 36 weeks, ORR combination > nivolumab > ipilimumab.")
     else:
         ok = order == list(TRIAL_ARMS)
-        criterion = ("64 virtual patients per arm followed 48 weeks: ORR ranks combination > nivolumab > "
-                     "ipilimumab.")
+        criterion = ("64 virtual patients per arm followed 36 weeks from the first dose: ORR ranks combination > "
+                     "nivolumab > ipilimumab.")
     numbers = [f"{arm}: ORR {100 * r['orr']:.1f} % (95 % CI {100 * r['orr_low']:.0f}-{100 * r['orr_high']:.0f}; "
                f"trial {TRIAL_ARMS[arm][0]} %), CR {r['CR']} PR {r['PR']} SD {r['SD']} PD {r['PD']} of {r['n']}; "
                f"median PFS {_months(r['pfs_median'])} (trial {TRIAL_ARMS[arm][1]} months)"
