@@ -138,3 +138,30 @@ def test_summarize_prints_the_end_state_phenotype(quickstart_run, capsys):
     with gpusim.open_run(quickstart_run) as run:
         last = run.analysis.iloc[-1]
     assert line.split()[1] == last["phenotype"] and "at the last frame (T cells per mm^2: core" in line
+
+
+def test_analyse_gives_the_hypoxic_fraction_next_to_the_necrotic_one(tmp_path):
+    """A vessel-free tumour fed from the lattice faces: /analysis carries the
+    hypoxic fraction (overall, core, margin) beside the necrotic fraction; on
+    each frame it is the run's own hypoxic_cells observable over its tumour
+    cells (the same float32 threshold on the same field); export carries it."""
+    from gpusim.analysis.export import export_run
+
+    cfg = gpusim.Config.model_validate({
+        "simulation": {"seed": 4, "steps": 40, "dt_minutes": 30.0}, "lattice": {"shape": [60, 60]},
+        "tumour": {"initial_radius_cells": 20.0, "mutations_per_division": 0.0}, "immune": {"enabled": False},
+        "oxygen": {"enabled": True, "boundary_supply": True}, "output": {"frame_every_steps": 10}})
+    path = tmp_path / "run.h5"
+    gpusim.run_to_file(cfg, path, backend="cpu")
+    assert main(["analyse", str(path)]) == 0
+    with gpusim.open_run(path) as run:
+        table, obs = run.analysis, run.observables.set_index("step")
+        assert run.file["analysis/hypoxic_fraction"].attrs["unit"] == "1"
+    steps = table["step"].to_numpy()
+    hypoxic = obs.loc[steps, "hypoxic_cells"].to_numpy()
+    np.testing.assert_array_equal(np.rint(table["hypoxic_fraction"] * table["tumour_cells"]), hypoxic)
+    assert hypoxic[-1] > 0 and table["necrotic_fraction"].iloc[-1] > 0
+    last = table.iloc[-1]
+    assert last["hypoxic_fraction_core"] > last["hypoxic_fraction_margin"]  # the rim is fed from outside
+    csv = next(p for p in export_run(path, tmp_path) if p.name == "run_analysis.csv")
+    assert "hypoxic_fraction_core" in csv.read_text().splitlines()[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 
+import numpy as np
 import pytest
 
 from gpusim.validate import SECTIONS
@@ -23,10 +24,10 @@ def test_quick_validation_passes_every_criterion(tmp_path, installed):
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     assert report.count(": PASS\n") == len(SECTIONS) and ": FAIL" not in report
     for section in ("Poisson", "configured speed", "heat kernel", "1/f law", "three Es", "Immunoediting signature",
-                    "mutational burden"):
+                    "mutational burden", "viable rim around a necrotic core", "CD8/Treg ratio is prognostic"):
         assert f"{section}" in report
     assert all((tmp_path / f"validation_{name}.png").read_bytes()[:4] == b"\x89PNG"
-               for name in ("poisson", "walk", "heat", "vaf", "three_es", "immunoediting", "tmb_orr"))
+               for name in ("poisson", "walk", "heat", "vaf", "three_es", "immunoediting", "tmb_orr", "hypoxia", "tregs"))
 
 
 def test_failed_criterion_exits_1_and_says_fail(tmp_path, monkeypatch, capsys):
@@ -49,3 +50,65 @@ def test_unknown_section_is_one_line_exit_2(tmp_path, capsys):
     assert main(["validate", "-o", str(tmp_path), "--only", "nope"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--only nope: no such section" in err and "\n" not in err
+
+
+# The microenvironment sections' criteria on made-up cohorts: each holds on
+# numbers that satisfy it and fails on numbers that do not (no simulation).
+
+def _fake_runs(monkeypatch, make):
+    from gpusim.validate import microenvironment
+
+    monkeypatch.setattr(microenvironment, "run_jobs",
+                        lambda jobs, processes, fn=None: [make(i, job) for i, job in enumerate(jobs)])
+
+
+@pytest.mark.parametrize("near,split,passed", [(5.0, True, True), (1.1, True, False), (5.0, False, False)])
+def test_adaptive_resistance_criterion(tmp_path, monkeypatch, near, split, passed):
+    """Passes when induced-PD-L1 cells are >= 3x as often near T cells and the
+    PD-L1-high half responds more often; fails when either does not hold."""
+    from gpusim.validate.microenvironment import adaptive_resistance_section
+
+    def make(i, job):
+        high = i % 2 == 0
+        return {"spatial": {"induced_pdl1_fraction": 0.5 + 0.01 * i if high else 0.1 + 0.01 * i,
+                            "induced_pdl1_near_tcell_ratio": near},
+                "at_day": {"tcells": 10, "tumour_cells": 100},
+                "response": "CR" if high == split else "PD"}
+    _fake_runs(monkeypatch, make)
+    assert adaptive_resistance_section(tmp_path, True, 1).passed is passed
+    assert (tmp_path / "validation_adaptive_resistance.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("sign,combination,passed", [(-1, "CR", True), (1, "CR", False), (-1, "PD", False)])
+def test_tregs_criterion(tmp_path, monkeypatch, sign, combination, passed):
+    """Passes when a higher CD8/Treg ratio goes with less growth untreated and
+    the combination responds more than anti-CTLA-4; fails otherwise."""
+    from gpusim.validate.microenvironment import TREG_ARMS, tregs_section
+
+    def make(i, job):
+        name = next((a for a, o in TREG_ARMS.items() if o and o[0] in job.overrides), "anti-CTLA-4 + anti-PD-1")
+        response = {"anti-CTLA-4 + anti-PD-1": combination, "anti-PD-1": "PR", "anti-CTLA-4": "PD"}.get(name, "PD")
+        return {"response": response, "at_day": {"cd8_treg_ratio": 1.0 + i % 4}, "tumour_change": sign * (i % 4)}
+    _fake_runs(monkeypatch, make)
+    assert tregs_section(tmp_path, True, 1).passed is passed
+
+
+@pytest.mark.parametrize("rim,first,passed", [(170.0, 410.0, True), (300.0, 410.0, False), (170.0, 700.0, False)])
+def test_hypoxia_criterion(tmp_path, monkeypatch, rim, first, passed):
+    """Passes for a 100-250 um rim and a first necrosis at 200-500 um;
+    fails for a rim too thick or a core that appears too late."""
+    from gpusim.validate.microenvironment import hypoxia_section
+
+    r = np.linspace(10, 300, 15)
+    profile = {"r_um": r, "live": r / 300, "hypoxic": r / 600, "necrotic": 1 - r / 300, "oxygen_mmHg": r / 10}
+
+    def make(i, job):
+        kind, arg = job
+        if kind == "grown":
+            return {"seed": arg, "first_necrosis_um": first, "days": 10.0, "diameter_um": 500.0, "rim_um": rim,
+                    "necrotic_sites": 100, "hypoxic_fraction": 0.5, "necrotic_fraction": 0.1, "profile": profile}
+        diameter = 20.0 * arg[0]
+        return {"radius": arg[0], "diameter_um": diameter, "necrotic_sites": int(diameter > 300), "rim_um": 150.0,
+                "hypoxic_fraction": 0.3, "necrotic_fraction": 0.1 * (diameter > 300)}
+    _fake_runs(monkeypatch, make)
+    assert hypoxia_section(tmp_path, True, 1).passed is passed

@@ -122,21 +122,43 @@ MICRO_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "necrotic": {
         "necrotic_fraction": ("1", "necrotic sites / (tumour cells + necrotic sites)"),
     },
+    "oxygen_deficit": {
+        "hypoxic_fraction": ("1", "hypoxic tumour cells (oxygen below oxygen.hypoxia_mmHg) / tumour cells"),
+        **{f"hypoxic_fraction_{r}": ("1", f"hypoxic tumour cells / tumour cells, {r} (NaN without tumour cells there)")
+           for r in ("core", "margin")},
+    },
 }
 #: "Near a T cell" for induced PD-L1 (the adaptive-resistance criterion of issue 17).
 NEAR_TCELL_UM = 30.0
 
 
-def microenvironment_statistics(clone, tcells, layers: dict, dx_um: float, settings) -> dict:
+def microenvironment_statistics(clone, tcells, layers: dict, dx_um: float, settings,
+                                hypoxic_deficit: float | None = None, coarsening: int = 1) -> dict:
     """The :data:`MICRO_COLUMNS` of the layers in ``layers`` (frame name ->
-    this frame's array) for one frame; ``tcells`` as in :func:`frame_statistics`."""
+    this frame's array) for one frame; ``tcells`` as in :func:`frame_statistics`.
+    The ``oxygen_deficit`` layer is on the field's grid, ``coarsening`` sites
+    per field cell along each axis; a tumour cell is hypoxic where it exceeds
+    ``hypoxic_deficit`` (:func:`gpusim.reference.oxygen.hypoxic_deficit`, the kernels'
+    float32 comparison).
+
+    A tumour whose left half lies in oxygen-poor field cells (2 x 2 sites each):
+
+    >>> from gpusim.config import AnalysisConfig
+    >>> clone = np.zeros((20, 20), np.uint32); clone[5:15, 5:15] = 1
+    >>> deficit = np.zeros((10, 10), np.float32); deficit[:, :5] = 30.0
+    >>> out = microenvironment_statistics(clone, np.zeros((20, 20), bool), {"oxygen_deficit": deficit}, 10.0,
+    ...                                   AnalysisConfig(), hypoxic_deficit=np.float32(23.0), coarsening=2)
+    >>> out["hypoxic_fraction"], round(out["hypoxic_fraction_margin"], 2)
+    (0.5, 0.5)
+    """
     xp, ndi = array_modules(clone)
     tumour = clone > 0
     present = tcells if tcells.dtype == bool else (tcells & TCELL_PRESENT) != 0
     out: dict = {}
     agents = [layer for layer in AGENT_LAYERS if layer in layers]
+    grid = regions(tumour, dx_um, settings.margin_width_um) if agents or "oxygen_deficit" in layers else None
     if agents:
-        code = regions(tumour, dx_um, settings.margin_width_um).ravel().astype(xp.int64)
+        code = grid.ravel().astype(xp.int64)
         per_mm2 = 1.0 / (dx_um / 1000.0) ** 2
         sites = xp.bincount(code, minlength=3)
     region_counts = {}
@@ -168,6 +190,18 @@ def microenvironment_statistics(clone, tcells, layers: dict, dx_um: float, setti
         necrotic = (layers["necrotic"] != 0) & ~tumour
         total = int(tumour.sum()) + int(necrotic.sum())
         out["necrotic_fraction"] = int(necrotic.sum()) / total if total else math.nan
+    if "oxygen_deficit" in layers:
+        if hypoxic_deficit is None:
+            raise ValueError("the oxygen_deficit layer needs hypoxic_deficit (the run's hypoxia threshold)")
+        where = xp.nonzero(tumour)
+        # each tumour cell reads its field cell, as the kernels do (gpusim.reference.field.field_cell)
+        hypoxic = (layers["oxygen_deficit"] > hypoxic_deficit)[tuple(c // coarsening for c in where)]
+        cells = xp.bincount(grid[where].astype(xp.int64), minlength=3)
+        low = xp.bincount(grid[where].astype(xp.int64), weights=hypoxic.astype(xp.float64), minlength=3)
+        out["hypoxic_fraction"] = float(hypoxic.mean()) if hypoxic.size else math.nan
+        for name in ("core", "margin"):
+            k = REGIONS[name]
+            out[f"hypoxic_fraction_{name}"] = float(low[k]) / int(cells[k]) if int(cells[k]) else math.nan
     return out
 
 

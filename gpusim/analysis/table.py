@@ -35,17 +35,26 @@ def analyse_run(run, settings: AnalysisConfig | None = None):
     clones, tcells = _frame_pair(run)
     dx = run.config.lattice.dx_um
     layers = {name: run.frames(name) for name in spatial.MICRO_COLUMNS if name in run.fields}
+    oxygen = oxygen_settings(run.config) if "oxygen_deficit" in layers else {}
     rows = []
     for k in range(len(clones)):
         clone = clones[k]
         t = tcells[k] if tcells is not None and k < len(tcells) else np.zeros(clone.shape, bool)
         rows.append(spatial.frame_statistics(clone, t, dx, settings))
         here = {name: frames[k] for name, frames in layers.items() if k < len(frames)}
-        rows[-1].update(spatial.microenvironment_statistics(clone, t, here, dx, settings))
+        rows[-1].update(spatial.microenvironment_statistics(clone, t, here, dx, settings, **oxygen))
     names = list(table_columns(len(clones.shape), layers))
     df = pd.DataFrame(rows, columns=names, index=pd.Index(clones.times, name="time"))
     df.insert(0, "step", clones.steps)
     return df
+
+
+def oxygen_settings(cfg) -> dict:
+    """The run's hypoxia threshold and the oxygen field's coarsening, as
+    :func:`spatial.microenvironment_statistics` takes them."""
+    from ..reference.oxygen import hypoxic_deficit
+
+    return {"hypoxic_deficit": hypoxic_deficit(cfg.oxygen), "coarsening": cfg.chemokine.grid_coarsening}
 
 
 def table_columns(dim: int, layers) -> dict[str, tuple[str, str]]:

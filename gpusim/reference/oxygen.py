@@ -59,6 +59,18 @@ def observe(state, cfg) -> dict:
             "necrotic_sites": int(np.count_nonzero((clone == 0) & (state.sites["necrotic"] != 0)))}
 
 
+def hypoxic_deficit(ox) -> np.float32:
+    """The oxygen deficit (supply - oxygen, mmHg, float32 as the field) above
+    which a tumour cell is hypoxic: the kernels' threshold, and
+    ``gpusim analyse``'s (``hypoxic_fraction``) on the stored frames.
+
+    >>> from gpusim.config import OxygenConfig
+    >>> float(hypoxic_deficit(OxygenConfig(supply_mmHg=38.0, hypoxia_mmHg=15.0)))
+    23.0
+    """
+    return np.float32(ox.supply_mmHg - ox.hypoxia_mmHg)
+
+
 def params(cfg, mp) -> dict:
     """Host values of the oxygen component's ``Params`` fields (kernel
     units; gpusim.components.Component.params; the field's own record is
@@ -66,7 +78,7 @@ def params(cfg, mp) -> dict:
     ox = cfg.oxygen
     return dict(
         o2_on=int(ox.enabled),
-        o2_hypoxic_deficit=np.float32(ox.supply_mmHg - ox.hypoxia_mmHg),
+        o2_hypoxic_deficit=hypoxic_deficit(ox),
         o2_anoxic_deficit=np.float32(ox.supply_mmHg - ox.anoxia_mmHg),
         p_necrosis=threshold(rate_probability(ox.necrosis_rate_per_day, mp.dt_days)),
         p_hypoxic_kill_pass=threshold(1.0 - ox.hypoxic_kill_suppression),

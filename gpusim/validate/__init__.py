@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from . import immunity, myeloid, pharmacology, rules, vaf
+from . import immunity, microenvironment, myeloid, pharmacology, rules, vaf
 
 #: (name, function(out_dir, quick, processes) -> Section), in report order.
 SECTIONS = [
@@ -29,6 +29,8 @@ SECTIONS = [
     ("blockade_persistence", pharmacology.blockade_persistence_section),
     ("virtual_trial", pharmacology.virtual_trial_section),
     ("myeloid", myeloid.myeloid_section),
+    ("hypoxia", microenvironment.hypoxia_section),
+    ("tregs", microenvironment.tregs_section),
 ]
 
 

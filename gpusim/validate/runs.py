@@ -31,6 +31,37 @@ class Job:
     config: str | Path
     overrides: list[str] = field(default_factory=list)
     from_day: float | None = None  # tumour change and observables from this day (default: first therapy start)
+    spatial: bool = False  # also the spatial statistics of the lattice at that day (state_statistics)
+
+
+def state_statistics(sim) -> dict:
+    """``gpusim analyse``'s statistics (gpusim.analysis.spatial: frame and
+    microenvironment columns) of a simulation's current state, as its frames
+    would give them.
+
+    >>> from gpusim.config import load_config
+    >>> from gpusim.simulation import Simulation
+    >>> sim = Simulation(load_config(CONFIGS / "adaptive_resistance.toml", ["lattice.shape=[30,30]"]), backend="cpu")
+    >>> stats = state_statistics(sim)
+    >>> stats["tumour_cells"] == sim.last_observables["tumour_cells"], stats["induced_pdl1_fraction"]
+    (True, 0.0)
+    """
+    from ..analysis import spatial
+    from ..analysis.table import oxygen_settings
+    from ..io.frames import field_array, field_specs
+
+    cfg, st = sim.cfg, sim.state()
+    specs = field_specs()
+    layers = {}
+    for name in ("tumour_clone", "tcells", *spatial.MICRO_COLUMNS):
+        array = field_array(st, specs[name].source)
+        if array is not None:
+            layers[name] = array.reshape(specs[name].grid_of(cfg, st).array_shape)
+    clone, tcells = layers.pop("tumour_clone"), layers.pop("tcells")
+    dx, settings = cfg.lattice.dx_um, cfg.analysis
+    oxygen = oxygen_settings(cfg) if "oxygen_deficit" in layers else {}
+    return {**spatial.frame_statistics(clone, tcells, dx, settings),
+            **spatial.microenvironment_statistics(clone, tcells, layers, dx, settings, **oxygen)}
 
 
 def simulate(job: Job) -> dict:
@@ -46,6 +77,9 @@ def simulate(job: Job) -> dict:
     times, cells, edge, at_day = [0.0], [obs["tumour_cells"]], [obs["edge_cells"]], dict(obs)
     divisions = 0
     from_day = job.from_day if job.from_day is not None else therapy_start_day(cfg)
+    # the spatial statistics of the last step at or before from_day (as at_day)
+    spatial_step = None if not job.spatial or from_day is None else int(from_day / dt_days + 1e-9)
+    spatial = state_statistics(sim) if spatial_step == 0 else None
     for _ in range(cfg.simulation.steps):
         obs = sim.step()
         divisions += obs["divisions"]
@@ -54,6 +88,8 @@ def simulate(job: Job) -> dict:
         edge.append(obs["edge_cells"])
         if from_day is not None and times[-1] <= from_day:
             at_day = dict(obs)
+        if sim.step_count == spatial_step:
+            spatial = state_statistics(sim)
         escaped = cells[-1] >= cfg.outcome.escape_cells or (cfg.outcome.escape_at_edge and edge[-1] > 0)
         if (cells[-1] == 0 or escaped) and (from_day is None or times[-1] > from_day):
             break
@@ -61,6 +97,8 @@ def simulate(job: Job) -> dict:
     daily = np.searchsorted(times, np.arange(0.0, times[-1] + 1e-9, 1.0))
     result.update(days=times[-1], final_cells=cells[-1], final=dict(obs), at_day=at_day, divisions=divisions,
                   max_cells=int(np.max(cells)), curve=(np.asarray(times)[daily], np.asarray(cells)[daily]))
+    if job.spatial:
+        result["spatial"] = spatial  # None when the run ended before from_day
     if from_day is not None and "response" not in result:
         base, final, change = tumour_change(np.array(times), np.array(cells), from_day)
         result.update(response=response_of(change, final, cfg.lattice.dim) if base else "NE",
@@ -72,13 +110,14 @@ def _init_worker() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
 
 
-def run_jobs(jobs: list[Job], processes: int) -> list[dict]:
-    """:func:`simulate` every job, ``processes`` at a time (spawned workers:
-    nothing of the parent's OpenMP state is inherited)."""
+def run_jobs(jobs: list, processes: int, fn=simulate) -> list:
+    """``fn`` (default :func:`simulate`; any module-level function) of every
+    job, ``processes`` at a time (spawned workers: nothing of the parent's
+    OpenMP state is inherited)."""
     if processes <= 1 or len(jobs) <= 1:
         _init_worker()
-        return [simulate(j) for j in jobs]
+        return [fn(j) for j in jobs]
     import multiprocessing
 
     with multiprocessing.get_context("spawn").Pool(processes, initializer=_init_worker) as pool:
-        return pool.map(simulate, jobs, chunksize=1)
+        return pool.map(fn, jobs, chunksize=1)
