@@ -14,12 +14,13 @@ unknown key is an error (a typo must never silently fall back to a default).
 
 from __future__ import annotations
 
-import copy
+import functools
 import hashlib
 import json
 import math
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -124,7 +125,7 @@ class TumourConfig(_Section):
                                           "neoantigens per division: Lakatos 2020; Kather 2017)")
     pdl1_prob_per_division: float = Field(1e-6, ge=0.0, le=1.0)
     hla_loss_prob_per_division: float = Field(1e-6, ge=0.0, le=1.0)
-    immunogenicity: ImmunogenicityConfig = ImmunogenicityConfig()
+    immunogenicity: ImmunogenicityConfig = Field(default_factory=ImmunogenicityConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -440,20 +441,22 @@ class Config(_Section):
     ``[immune]``, ``[ifng]``, ``[tregs]``, ``[oxygen]``, ``[[therapy]]`` entries, ``[outcome]``, ``[output]``,
     ``[analysis]``, ``[patient]``."""
 
-    simulation: SimulationConfig = SimulationConfig()
-    lattice: LatticeConfig = LatticeConfig()
-    tumour: TumourConfig = TumourConfig()
-    chemokine: ChemokineConfig = ChemokineConfig()
-    immune: ImmuneConfig = ImmuneConfig()
-    ifng: InterferonConfig = InterferonConfig()
-    tregs: TregConfig = TregConfig()
-    oxygen: OxygenConfig = OxygenConfig()
+    # default_factory, not a default instance: pydantic deep-copies a model
+    # default on every validation (a third of a sweep plan's time per run).
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    lattice: LatticeConfig = Field(default_factory=LatticeConfig)
+    tumour: TumourConfig = Field(default_factory=TumourConfig)
+    chemokine: ChemokineConfig = Field(default_factory=ChemokineConfig)
+    immune: ImmuneConfig = Field(default_factory=ImmuneConfig)
+    ifng: InterferonConfig = Field(default_factory=InterferonConfig)
+    tregs: TregConfig = Field(default_factory=TregConfig)
+    oxygen: OxygenConfig = Field(default_factory=OxygenConfig)
     therapy: list[TherapyEntry] = Field(default_factory=list, description="[[therapy]] entries")
-    outcome: OutcomeConfig = OutcomeConfig()
-    output: OutputConfig = OutputConfig()
-    analysis: AnalysisConfig = AnalysisConfig()
+    outcome: OutcomeConfig = Field(default_factory=OutcomeConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     initial: InitialConfig | None = Field(None, description="start from a tissue section (gpusim.tissue)")
-    patient: PatientConfig = PatientConfig()
+    patient: PatientConfig = Field(default_factory=PatientConfig)
 
     @model_serializer(mode="wrap")
     def _default_sections_left_out(self, handler):
@@ -658,8 +661,11 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
-def parse_override(item: str) -> tuple[list[str], Any]:
-    """``"a.b.c=value"`` -> (["a", "b", "c"], value); value is read as a TOML
+# Cached: a sweep's runs repeat each axis value many times.  The value is
+# shared between calls, so it is only ever read (validated), never changed.
+@functools.lru_cache(maxsize=65536)
+def parse_override(item: str) -> tuple[tuple[str, ...], Any]:
+    """``"a.b.c=value"`` -> (("a", "b", "c"), value); value is read as a TOML
     value (numbers, booleans, arrays, quoted strings), else a bare string."""
     key, sep, raw = item.partition("=")
     key = key.strip()
@@ -669,30 +675,38 @@ def parse_override(item: str) -> tuple[list[str], Any]:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
-    return key.split("."), value
+    return tuple(key.split(".")), value
 
 
-def set_dotted(data: dict[str, Any], path: list[str], value: Any, label: str) -> None:
+def set_dotted(data: dict[str, Any], path: Sequence[str], value: Any, label: str) -> None:
+    """Set ``value`` at ``path``, copying each table on the way: a table
+    ``data`` shares with another dict is never changed in place."""
     node = data
     for part in path[:-1]:
-        child = node.setdefault(part, {})
+        child = node.get(part, {})
         if not isinstance(child, dict):
             raise InputError(f"{label}: {'.'.join(path)}: {part} is not a table")
+        node[part] = child = dict(child)
         node = child
     node[path[-1]] = value
 
 
 def _with_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    data = copy.deepcopy(data)
+    # Copied along each override's path only (not deep): a sweep's plan
+    # applies this to every one of up to MAX_RUNS runs.
+    data = dict(data)
     for item in overrides:
         path, value = parse_override(item)
         set_dotted(data, path, value, f"--set {item}")
     return data
 
 
-def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
-    """A new Config with ``key.path=value`` overrides applied and validated."""
-    return validate(_with_overrides(cfg.model_dump(mode="json"), overrides), "--set")
+def apply_overrides(cfg: Config | dict[str, Any], overrides: list[str]) -> Config:
+    """A new Config with ``key.path=value`` overrides applied and validated;
+    ``cfg`` may be given as its ``model_dump(mode="json")`` (dumped once
+    for many override lists, as a sweep's runs)."""
+    data = cfg if isinstance(cfg, dict) else cfg.model_dump(mode="json")
+    return validate(_with_overrides(data, overrides), "--set")
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:

@@ -400,3 +400,32 @@ def installed(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
                    check=True)
     return venv / "bin"
+
+
+def assert_nothing_over_the_data(fig) -> None:
+    """What a reader must see in a figure is not hidden: no legend over a
+    bar (the visible part, inside its axes) and every error whisker inside
+    its axes' limits."""
+    from matplotlib.container import ErrorbarContainer
+    from matplotlib.transforms import Bbox
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [leg.get_window_extent(renderer) for leg in
+               [*fig.legends, *(ax.get_legend() for ax in fig.axes)] if leg is not None]
+    for ax in fig.axes:
+        for bar in ax.patches:
+            box = Bbox.intersection(bar.get_window_extent(renderer), ax.bbox)
+            if box is None or box.width < 1 or box.height < 1:
+                continue
+            for legend in legends:
+                assert not legend.overlaps(box), f"{ax.get_title()!r}: a legend covers a bar at {box}"
+        for container in ax.containers:
+            if isinstance(container, ErrorbarContainer):
+                (lo, hi), (ylo, yhi) = ax.get_xlim(), ax.get_ylim()
+                for lines in container.lines[2]:
+                    ends = np.concatenate([np.reshape(seg, (-1, 2)) for seg in lines.get_segments()])
+                    ends = ends[np.isfinite(ends).all(axis=1)]  # a NaN index draws no whisker
+                    assert (ends[:, 0] >= min(lo, hi)).all() and (ends[:, 0] <= max(lo, hi)).all(), \
+                        f"{ax.get_title()!r}: a whisker runs off the x axis ({ends[:, 0].min()}, {ends[:, 0].max()})"
+                    assert (ends[:, 1] >= min(ylo, yhi)).all() and (ends[:, 1] <= max(ylo, yhi)).all()

@@ -8,7 +8,7 @@ import shutil
 import h5py
 import numpy as np
 import pytest
-from conftest import datasets
+from conftest import assert_nothing_over_the_data, datasets
 
 import gpusim
 from gpusim.analysis import spatial
@@ -120,8 +120,11 @@ def test_analyse_plot(quickstart_run, tmp_path, capsys):
     from gpusim.plots.spatial import spatial_figure
 
     with gpusim.open_run(path) as run:
-        titles = [ax.get_title() for ax in spatial_figure(run, frame=2).axes]
+        fig = spatial_figure(run, frame=2)
+    titles = [ax.get_title() for ax in fig.axes]
     assert titles[0].startswith("Regions, day 2.0") and "phenotype per frame" in titles[1]
+    assert fig.axes[1].get_xlim() == fig.axes[2].get_xlim()  # the time panels end on the same day
+    assert_nothing_over_the_data(fig)
     fresh = shutil.copy(quickstart_run, tmp_path / "fresh.h5")
     assert main(["analyse", str(fresh), "--plot", str(png), "--frame", "7"]) == 2
     assert "--frame 7: " in capsys.readouterr().err

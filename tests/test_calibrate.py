@@ -157,6 +157,7 @@ def test_calibrate_writes_tables_and_figures(tmp_path, capsys):
      ["tumour.division_rate: no such config key"]),
     (lambda s, d: (s.replace('prior = "uniform"\nmin = 0.2\nmax = 2.0', 'prior = "normal"\nmean = 1.0\nsd = 1.0'), d),
      ["params tumour.division_rate_per_day: the prior reaches -2.29", "refuses"]),
+    (lambda s, d: (s.replace("replicates = 1", "replicates = true"), d), ["replicates: Input should be a valid integer"]),
     (lambda s, d: (s, d.drop(columns="value")), ["data.csv", "missing column value"]),
     (lambda s, d: (s, d.assign(arm=["control", "placebo", "vaccine", "other"])),
      ["data.csv: row 2: arm 'placebo' is not one of the spec's arms (control, vaccine)",

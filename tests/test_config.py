@@ -83,6 +83,21 @@ def test_round_trip_through_toml():
     assert config_from_toml_text(cfg.to_toml(), "x") == cfg
 
 
+def test_overrides_on_dumped_data_leave_that_data_as_it_was():
+    # A sweep plan applies every run's overrides to one dump of its base
+    # (copied along each override's path, not deep): no run may leak into the next.
+    import copy
+
+    data = Config().model_dump(mode="json")
+    before = copy.deepcopy(data)
+    a = apply_overrides(data, ["lattice.shape=[7,8]", "tumour.death_rate_per_day=0.3", "therapy=[]"])
+    b = apply_overrides(data, ["simulation.seed=5"])
+    assert data == before
+    assert (a.lattice.shape, a.tumour.death_rate_per_day) == ((7, 8), 0.3)
+    assert b.lattice.shape == Config().lattice.shape and b.tumour.death_rate_per_day == Config().tumour.death_rate_per_day
+    assert b == apply_overrides(Config(), ["simulation.seed=5"])
+
+
 def test_thresholds():
     assert threshold(0.0) == 0 and threshold(1.0) == 2**32 - 1
     assert threshold(0.25) == 2**30

@@ -147,3 +147,9 @@ def test_summarize_and_plot_a_sweep_per_arm(tmp_path, capsys):
     proc = cli(capsys, "plot", out, "--recist", "-o", png)
     assert proc.returncode == 0, proc.stderr
     assert png.read_bytes()[:4] == b"\x89PNG"
+    from gpusim.plots.trial import figure
+
+    fig = figure(out)
+    for row in (0, 1):  # waterfalls, spider plots: one y range per row, arms compared at a glance
+        ranges = {ax.get_ylim() for ax in fig.axes if ax.get_subplotspec().rowspan.start == row}
+        assert len(ranges) == 1, ranges

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_one_line_error, cli, gpusim
+from conftest import assert_nothing_over_the_data, assert_one_line_error, cli, gpusim
 from sweep_util import write_sweep
 
 from gpusim.analysis.sensitivity import indices, prcc
@@ -87,6 +87,21 @@ def test_prcc_on_a_latin_hypercube_names_the_deciding_parameter(lhs_sweep):
     # outcome as 0/1, and the final value of an observable read from the run files
     assert indices(lhs_sweep, "outcome").set_index("parameter").loc[DECIDES, "PRCC"] > 0.8
     assert indices(lhs_sweep, "live_clones").set_index("parameter").loc[DECIDES, "PRCC"] < -0.8
+
+
+def test_sobol_figure_keeps_every_whisker_and_bar_in_view():
+    # The anti-PD-1 panel of docs/sensitivity.png before: S1 + its CI ran past
+    # an x axis sized on ST, and the legend sat on the last bars.
+    from gpusim.analysis.sensitivity import figure
+
+    rows = [("control", "a", 0.3, 0.35, 0.7, 0.6), ("control", "b", -0.02, 0.25, 0.08, 0.07),
+            ("anti-PD-1", "a", 0.82, 0.6, 0.74, 0.47), ("anti-PD-1", "b", float("nan"), float("nan"), 0.9, 0.2)]
+    table = pd.DataFrame([{"arm": arm, "parameter": p, "method": "sobol", "S1": s1, "S1_conf": c1, "ST": st,
+                           "ST_conf": ct, "points": 96, "output": "tumour_change"}
+                          for arm, p, s1, c1, st, ct in rows])
+    fig = figure(table)
+    assert_nothing_over_the_data(fig)
+    assert fig.axes[1].get_xlim()[1] >= 0.82 + 0.6 and fig.axes[0].get_xlim() == fig.axes[1].get_xlim()
 
 
 def test_prcc_known_answers():

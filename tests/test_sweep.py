@@ -12,7 +12,7 @@ import tomllib
 import h5py
 import numpy as np
 import pytest
-from conftest import assert_one_line_error, cli, gpusim
+from conftest import assert_nothing_over_the_data, assert_one_line_error, cli, gpusim
 from sweep_util import SMALL, assert_same_runs, run_files, write_sweep
 
 from gpusim.config import parse_override
@@ -81,7 +81,7 @@ def test_random_sample_is_fixed_by_the_sweep_seed():
                                    [{"kind": "vaccine", "start_day": 1.5, "end_day": 2.0, "x y": "\"q\""}]])
 def test_toml_value_round_trips_through_set(value):
     path, parsed = parse_override(f"a.b={toml_value(value)}")
-    assert path == ["a", "b"] and parsed == value and type(parsed) is type(value)
+    assert path == ("a", "b") and parsed == value and type(parsed) is type(value)
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -94,6 +94,16 @@ def test_toml_value_round_trips_through_set(value):
     ({"grid": [{"key": "therapy.level", "values": [1]}]}, "varied by [[arms]]"),
     ({"arms": [{"name": "a", "therapy": "none"}, {"name": "a", "therapy": []}]}, "arm 'a' is defined twice"),
     ({"arms": [{"name": "a", "therapy": [{"kind": "surgery"}]}]}, "arms.0.therapy"),
+    # lax coercions refused, as in a run config (gpusim.section)
+    ({"seed": True}, "seed: Input should be a valid integer"),
+    ({"seed": 1.0}, "seed: Input should be a valid integer"),
+    ({"replicates": "2"}, "replicates: Input should be a valid integer"),
+    ({"grid": [{"key": "tumour.death_rate_per_day", "min": 0.1, "max": 0.5, "num": True}]}, "num: Input should be"),
+    ({"grid": [{"key": "tumour.death_rate_per_day", "min": 0.1, "max": 0.5, "num": 3, "integer": "yes"}]},
+     "integer: Input should be a valid boolean"),
+    ({"grid": [{"key": "tumour.death_rate_per_day", "min": 0.1, "max": float("inf"), "num": 3}]},
+     "max: Input should be a finite number"),
+    ({"random": {"samples": True, "params": [{"key": "a.b", "min": 0, "max": 1}]}}, "samples: Input should be"),
 ])
 def test_bad_specs_are_one_line_errors(extra, message):
     from gpusim.errors import InputError
@@ -101,6 +111,23 @@ def test_bad_specs_are_one_line_errors(extra, message):
     with pytest.raises(InputError) as err:
         spec(**extra)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_plan_checks_each_distinct_run_once_and_keeps_no_configs(tmp_path, monkeypatch):
+    # What keeps a large plan fast and small: replicates differ only in their
+    # seed (one check for them all), and a run's config is made when asked.
+    import gpusim.sweepdir.runs as runs_module
+
+    calls = []
+    real = runs_module.apply_overrides
+    monkeypatch.setattr(runs_module, "apply_overrides", lambda cfg, items: calls.append(items) or real(cfg, items))
+    path = write_sweep(tmp_path, 'seed = 3\nreplicates = 4\n[[grid]]\nkey = "tumour.death_rate_per_day"\n'
+                                 'values = [0.1, 0.2, 0.3]', "lattice.shape = [16, 16]")
+    plan = load_plan(path)
+    assert len(plan.runs) == 12 and len(calls) == 3
+    first = plan.config(plan.runs[0])
+    assert first == plan.config(plan.runs[0]) and first is not plan.config(plan.runs[0])
+    assert first.simulation.seed == plan.runs[0].seed and plan.base.simulation.seed != first.simulation.seed
 
 
 SHIPPED = sorted(SMALL.parent.glob("*sweep*.toml")) + sorted((SMALL.parents[1] / "docs").glob("*sweep*.toml"))
@@ -405,7 +432,9 @@ def test_plot_writes_a_png_with_three_kinds_of_panel(small_serial, tmp_path, cap
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     from gpusim.plots.sweep import figure
 
-    titles = [ax.get_title() for ax in figure(out).axes]
+    fig = figure(out)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert_nothing_over_the_data(fig)
     assert "arm control" in titles and "arm anti-PD-1" in titles
     assert any(t.startswith("response per arm") for t in titles)
     assert any(t.startswith("waterfall") for t in titles)

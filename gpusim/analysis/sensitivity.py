@@ -212,11 +212,11 @@ def figure(table):
         if t["method"].iloc[0] == "sobol":
             ax.barh(pos - 0.2, t["S1"], 0.4, xerr=t["S1_conf"], label="S1 (first order)", color="#4575b4")
             ax.barh(pos + 0.2, t["ST"], 0.4, xerr=t["ST_conf"], label="ST (total)", color="#d73027")
-            ax.set_xlabel("Sobol' index (bars: 95 % CI)")
-            low = np.nan_to_num((t["S1"] - t["S1_conf"]).to_numpy(float), nan=0.0)  # NaN: a constant output
-            high = np.nan_to_num((t["ST"] + t["ST_conf"]).to_numpy(float), nan=0.0)
-            ax.set_xlim(min(-0.05, float(low.min()) - 0.05), max(1.1, float(high.max()) + 0.05))
-            ax.legend(fontsize=7, loc="lower right")
+            ax.set_xlabel("Sobol' index (whiskers: 95 % CI)")
+            # Every whisker of every arm in view, on one x range for all arms.
+            ends = np.nan_to_num(np.concatenate([table[k] + sign * table[f"{k}_conf"] for k in ("S1", "ST")
+                                                 for sign in (-1, 1)]).astype(float), nan=0.0)  # NaN: constant
+            ax.set_xlim(min(-0.05, float(ends.min()) - 0.05), max(1.1, float(ends.max()) + 0.05))
         else:
             colours = ["#d73027" if p < 0.05 else "#bdbdbd" for p in t["p_value"].fillna(1.0)]
             ax.barh(pos, t["PRCC"], 0.6, color=colours)
@@ -226,5 +226,8 @@ def figure(table):
         ax.set_yticks(pos, t["parameter"], fontsize=7)
         ax.invert_yaxis()
         ax.set_title(f"arm {arm} ({int(t['points'].iloc[0])} points)", fontsize=9)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if handles:  # once, under the panels: a legend inside one would sit on its bars or whiskers
+        fig.legend(handles, labels, loc="outside lower center", ncols=len(handles), fontsize=8)
     fig.suptitle(f"sensitivity of {output}", fontsize=10)
     return fig

@@ -63,7 +63,7 @@ MASS = 0.9
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)  # as gpusim.section
 
 
 class Param(_Strict):

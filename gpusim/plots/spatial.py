@@ -20,7 +20,7 @@ import numpy as np
 
 from ..analysis.spatial import NOT_EVALUABLE, PHENOTYPES, REGIONS, regions
 from .snapshot import mid_slice, tumour_view
-from .style import PHENOTYPE_COLOURS, REGION_COLOURS, TCELL
+from .style import PHENOTYPE_COLOURS, REGION_COLOURS, TCELL, frame_step, legend_below, time_limits
 
 TUMOUR = (0.35, 0.35, 0.35, 1.0)
 
@@ -51,7 +51,7 @@ def _regions_panel(ax, run, k: int):
     handles = [Patch(color=REGION_COLOURS[REGIONS[r]], label=r, ec="0.6") for r in ("core", "margin", "outside")]
     handles += [Patch(color=TUMOUR, label="tumour cell"), Line2D([], [], ls="", marker="o", ms=3, color=TCELL,
                                                                label="T cell")]
-    ax.legend(handles=handles, fontsize=7, loc="upper right", framealpha=0.85)
+    legend_below(ax, handles, ncols=3)
     ax.set_aspect("equal")
     ax.set_xlabel("x (µm)")
     ax.set_ylabel("y (µm)")
@@ -70,14 +70,15 @@ def _density_panel(ax, table, settings):
     ax.set_ylabel("T cells per mm² (one-cell section)")
     ax.set_title("T-cell density per region; phenotype per frame (strip)", fontsize=9)
     ax.set_ylim(0, ax.get_ylim()[1] * 3)
-    step = np.diff(t).min() if len(t) > 1 else 1.0
+    step = frame_step(t)
     for ti, p in zip(t, table["phenotype"]):
         ax.axvspan(ti - step / 2, ti + step / 2, ymin=0.93, ymax=1.0, color=PHENOTYPE_COLOURS[p], lw=0)
     from matplotlib.patches import Patch
 
     handles, _ = ax.get_legend_handles_labels()
     handles += [Patch(color=PHENOTYPE_COLOURS[p], label=p) for p in (*PHENOTYPES, NOT_EVALUABLE)]
-    ax.legend(handles=handles, fontsize=7, loc="lower right", ncols=2)
+    legend_below(ax, handles, ncols=4)
+    time_limits(ax, t)
 
 
 def _mixing_panel(ax, table, dim: int):
@@ -94,8 +95,8 @@ def _mixing_panel(ax, table, dim: int):
     ax2.set_ylabel("clone diversity (nats)")
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7, loc="upper center", ncols=2,
-              bbox_to_anchor=(0.5, -0.14))
+    legend_below(ax, lines[0] + lines2[0], lines[1] + lines2[1])
+    time_limits(ax, t)
     ax.set_title("Clone mixing and tumour shape", fontsize=9)
 
 

@@ -130,3 +130,30 @@ def colour_image(ids: np.ndarray, table: np.ndarray) -> np.ndarray:
     img[known] = table[ids[known]]
     img[~known] = UNKNOWN
     return img
+
+
+def legend_below(ax, handles, labels=None, ncols: int = 2, fontsize: float = 7) -> None:
+    """The panel's legend under its x-axis label, never over its data.
+
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().subplots()
+    >>> legend_below(ax, ax.plot([0, 1], label="a"))
+    >>> ax.get_legend().get_bbox_to_anchor() is not None
+    True
+    """
+    kw = {} if labels is None else {"labels": labels}
+    ax.legend(handles=handles, **kw, fontsize=fontsize, loc="upper center", ncols=ncols,
+              bbox_to_anchor=(0.5, -0.14))
+
+
+def frame_step(t) -> float:
+    """The shortest interval between the frames' days ``t`` (1 for one frame)."""
+    return float(np.diff(t).min()) if len(t) > 1 else 1.0
+
+
+def time_limits(ax, t) -> None:
+    """One x range for every panel over the frames' days ``t``: from half a
+    frame interval before the first to half after the last (the phenotype
+    strip's spans), so panels of one figure end on the same day."""
+    ax.set_xlim(float(t[0]) - frame_step(t) / 2, float(t[-1]) + frame_step(t) / 2)
+

@@ -134,7 +134,8 @@ def _response_panel(ax, df, arms: list[str]):
     ax.set_ylim(0, 1)
     ax.set_ylabel("fraction of runs")
     ax.set_title("response per arm (RECIST 1.1, run files)", fontsize=9)
-    ax.legend(fontsize=7, loc="upper right")
+    handles, labels = ax.get_legend_handles_labels()  # beside the bars, top to bottom as they are stacked
+    ax.legend(handles[::-1], labels[::-1], fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.tick_params(axis="x", labelsize=8, rotation=20)
 
 
@@ -164,7 +165,8 @@ def _waterfall_panel(ax, df, arms: list[str], cap: float, dim: int):
                  f"in cells: RECIST, {dim}D)", fontsize=9)
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=c, label=a) for a, c in colours.items()], fontsize=7, loc="upper right")
+    ax.legend(handles=[Patch(color=c, label=a) for a, c in colours.items()], fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), title="arm", title_fontsize=7)  # beside the bars, never over them
 
 
 def plot_dir(path: str | Path, out: str | Path) -> Path:

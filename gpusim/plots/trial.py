@@ -33,23 +33,25 @@ def figure(path: str | Path, kind: str = "longest"):
     fig = Figure(figsize=(4.4 * max(len(arms), 2), 10), layout="constrained")
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(3, max(len(arms), 2))
+    waterfall = spider = None  # one y range per row: arms compared at a glance
     for i, arm in enumerate(arms):
         runs = per_arm[arm]
         row = table[arm]
-        ax = fig.add_subplot(grid[0, i])
+        ax = fig.add_subplot(grid[0, i], sharey=waterfall)
+        waterfall = waterfall or ax
         best = sorted(runs, key=lambda r: -np.nan_to_num(r["best_change"], nan=-np.inf))
         ax.bar(np.arange(len(best)), [100 * np.nan_to_num(r["best_change"]) for r in best], width=1.0,
                color=[RESPONSE_COLOURS[r["best_overall_response"]] for r in best], lw=0)
         for level, style in ((PR_CHANGE, "--"), (PD_CHANGE, ":")):
             ax.axhline(100 * level, color="k", ls=style, lw=0.8)
-        ax.set_ylim(-105, max(60, ax.get_ylim()[1]))
         orr = "-" if np.isnan(row["orr"]) else f"{100 * row['orr']:.0f}% ({100 * row['orr_low']:.0f}-" \
                                                f"{100 * row['orr_high']:.0f})"
         ax.set_title(f"{arm}: n = {row['n']}, ORR {orr}", fontsize=9)
         ax.set_xlabel("patients, best change sorted")
         ax.set_ylabel("best change in diameter from baseline (%)")
         ax.set_xticks([])
-        ax = fig.add_subplot(grid[1, i])
+        ax = fig.add_subplot(grid[1, i], sharey=spider)
+        spider = spider or ax
         for r in runs:
             if r["visit_days"]:
                 ax.plot([0, *r["visit_days"]], [0, *(100 * np.array(r["changes"]))], lw=0.7, alpha=0.6,
@@ -58,6 +60,7 @@ def figure(path: str | Path, kind: str = "longest"):
         ax.set_xlabel("days from baseline (therapy start)")
         ax.set_ylabel("change in diameter from baseline (%)")
         ax.set_title(f"{arm}: spider plot", fontsize=9)
+    waterfall.set_ylim(-105, max(60, waterfall.get_ylim()[1]))
     ax = fig.add_subplot(grid[2, :])
     for i, arm in enumerate(arms):
         runs = [r for r in per_arm[arm] if r["best_overall_response"] != "NE"]

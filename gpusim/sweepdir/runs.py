@@ -24,7 +24,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -82,13 +83,17 @@ class SweepPlan:
     spec_text: str
     base: Config  # the base file with [base.set] applied
     runs: list[Run]
-    _configs: dict[int, Config] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def base_data(self) -> dict[str, Any]:
+        """The base config as data, dumped once for every run's overrides."""
+        return self.base.model_dump(mode="json")
 
     def config(self, run: Run) -> Config:
-        """The run's full config (base + overrides + seed), as ``gpusim run`` builds it."""
-        if run.index not in self._configs:
-            self._configs[run.index] = apply_overrides(self.base, [*run.overrides, f"simulation.seed={run.seed}"])
-        return self._configs[run.index]
+        """The run's full config (base + overrides + seed), as ``gpusim run``
+        builds it; made when asked, not kept (a plan of :data:`~.spec.MAX_RUNS`
+        configs would hold gigabytes, and MPI sends the plan to every rank)."""
+        return apply_overrides(self.base_data, [*run.overrides, f"simulation.seed={run.seed}"])
 
     def fingerprint(self) -> str:
         """Changes whenever any run would differ (spec, base config, gpusim's
@@ -97,7 +102,7 @@ class SweepPlan:
         spec = self.spec.model_dump(mode="json")
         spec["base"].pop("config")  # the path may move; the resolved base below is what counts
         spec["base"].pop("initial")  # likewise (the base holds the section's file and hash)
-        payload = {"spec": spec, "base": self.base.model_dump(mode="json"),
+        payload = {"spec": spec, "base": self.base_data,
                    "runs": [[r.id, r.seed] for r in self.runs]}
         return hashlib.sha256(canonical_json(payload).encode()).hexdigest()[:16]
 
@@ -150,6 +155,8 @@ def patient(spec: SweepSpec, point: dict[str, Any], replicate: int) -> dict[str,
     >>> a == patient(spec, {}, 0) and a != b
     True
     """
+    if not spec.population:  # no generator to seed (most sweeps: a point and replicate are the whole run)
+        return {}
     import numpy as np
 
     digest = hashlib.sha256(spec.seed.to_bytes(8, "little")
@@ -217,9 +224,15 @@ def load_plan(path: str | Path) -> SweepPlan:
         load_section(base)
     check_keys([axis.key for axis in spec.axes] + list(spec.population), base, str(path))
     plan = SweepPlan(spec, path, text, base, expand(spec))
+    checked: set[tuple[str, ...]] = set()
     for run in plan.runs:
+        # A run's seed is in range by construction (run_seed): runs that
+        # differ only in it (replicates without a [population]) are one check.
+        if run.overrides in checked:
+            continue
         try:
-            plan.config(run)
+            apply_overrides(plan.base_data, list(run.overrides))
         except InputError as err:
             raise InputError(f"{path}: run {run.id} ({run.arm}, {run.params}): {err}") from None
+        checked.add(run.overrides)
     return plan

@@ -78,7 +78,9 @@ MAX_RUNS = 100_000
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict and finite, as the run config (gpusim.section): `seed = true`, `num = true`,
+    # `replicates = "2"` or `max = inf` is a typo, refused, not coerced.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 def _rounded(value: float) -> float:

@@ -89,8 +89,12 @@ def immunoediting_section(out, quick: bool, processes: int, docs_figure=None) ->
     divs = [on["divisions"] / off["divisions"] for on, off in pairs]
     ok = max(ratio) < 0.5
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    axes[0].bar(["mean r", "neoantigen load"], [np.mean(ratio), np.mean(neo)])
-    axes[0].set(ylim=(0, 1.1), ylabel="with T cells / without", title="immunoediting (end of run)")
+    bars = axes[0].bar(["mean r", "neoantigen load"], [np.mean(ratio), np.mean(neo)])
+    axes[0].bar_label(bars, fmt="%.3f", fontsize=8)  # ratios near 0 are bars too thin to read
+    axes[0].axhline(1.0, color="0.5", ls=":", lw=0.8)  # 1: no editing
+    axes[0].axhline(0.5, color="k", ls="--", lw=0.8)  # the pass line for mean r
+    axes[0].set(ylim=(0, 1.1), ylabel="with T cells / without (mean of seeds)")
+    axes[0].set_title("immunoediting, end of run (dashed: pass < 0.5)", fontsize=10)
     for k, (on, off) in enumerate(pairs):
         axes[1].plot(*off["curve"], color="0.5", label="without T cells" if k == 0 else None)
         axes[1].plot(*on["curve"], color="C3", label="with T cells" if k == 0 else None)

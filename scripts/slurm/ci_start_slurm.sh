@@ -4,16 +4,24 @@
 # hostname, cores and memory, one partition `debug`.  Run as root.
 #
 # Idempotent: if `sinfo` already shows this node up (idle, mixed or
-# allocated) it does nothing.  Exits non-zero with one clear line on stderr
-# if Slurm does not come up; the daemons' logs are in /var/log/slurm.
+# allocated) with the slurm.conf this script writes, it does nothing; up
+# with another slurm.conf (e.g. stock_start_slurm.sh's), it refuses.  Exits
+# non-zero with one clear line on stderr if Slurm does not come up; the
+# daemons' logs are in /var/log/slurm.
 #
 # Container-friendly choices: no cgroups (proctrack/linuxproc, task/none),
 # no accounting daemon (sacct is unavailable; use squeue/scontrol), daemons
 # run as root (SlurmUser=root), node and controller on 127.0.0.1.
+#
+# GPUSIM_SLURM_FLAVOUR=stock (what stock_start_slurm.sh sets) writes
+# Debian's own example slurm.conf instead, with only the lines naming this
+# cluster, controller, node and partition changed.
 set -uo pipefail
 
-die() { echo "ci_start_slurm: error: $*" >&2; exit 1; }
-note() { echo "ci_start_slurm: $*" >&2; }
+FLAVOUR=${GPUSIM_SLURM_FLAVOUR:-ci}
+ME=${FLAVOUR}_start_slurm
+die() { echo "$ME: error: $*" >&2; exit 1; }
+note() { echo "$ME: $*" >&2; }
 
 HOST=$(hostname -s)
 CONF_DIR=/etc/slurm
@@ -23,9 +31,87 @@ WAIT_S=${SLURM_START_TIMEOUT_S:-90}
 
 node_state() { sinfo -h -n "$HOST" -o %T 2>/dev/null | head -n 1; }
 
+[ "$FLAVOUR" = ci ] || [ "$FLAVOUR" = stock ] || die "GPUSIM_SLURM_FLAVOUR=$FLAVOUR: expected ci or stock"
+
+# -------------------------------------------------------------- slurm.conf
+CPUS=$(nproc)
+if command -v free >/dev/null 2>&1; then
+  MEM_TOTAL=$(free -m | awk '/^Mem:/ {print $2}')
+else  # minimal images may lack procps
+  MEM_TOTAL=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
+fi
+# Leave the OS a margin: 10 % or 512 MiB, whichever is larger.
+MARGIN=$(( MEM_TOTAL / 10 > 512 ? MEM_TOTAL / 10 : 512 ))
+REAL_MEM=$(( MEM_TOTAL - MARGIN ))
+[ "$REAL_MEM" -gt 0 ] || REAL_MEM=$MEM_TOTAL
+
+ci_conf() {
+cat <<CONF
+# Written by scripts/slurm/ci_start_slurm.sh: single-node Slurm for CI.
+ClusterName=gpusim-ci
+SlurmctldHost=$HOST(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+# cred_expire also delays a requeued job's restart (default 120 s).
+AuthInfo=cred_expire=15
+CredType=cred/munge
+MpiDefault=none
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SwitchType=switch/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SchedulerType=sched/backfill
+ReturnToService=2
+StateSaveLocation=/var/spool/slurmctld
+SlurmdSpoolDir=/var/spool/slurmd
+SlurmctldPidFile=/run/slurmctld.pid
+SlurmdPidFile=/run/slurmd.pid
+SlurmctldLogFile=$LOG_DIR/slurmctld.log
+SlurmdLogFile=$LOG_DIR/slurmd.log
+SlurmctldPort=6817
+SlurmdPort=6818
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+# Keep finished jobs visible to scontrol show job and squeue -t all for 10 min.
+MinJobAge=600
+KillWait=10
+InactiveLimit=0
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$REAL_MEM State=UNKNOWN
+PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
+CONF
+}
+
+STOCK_EXAMPLE=/usr/share/doc/slurm-client/examples/slurm.conf.simple.gz
+# Debian's example slurm.conf:
+# every setting it leaves out takes Slurm's default (AuthInfo cred_expire
+# 120 s, sched_interval 60 s, no DefMemPerCPU under CR_Core_Memory, ...).
+stock_conf() {
+  echo "# Written by scripts/slurm/stock_start_slurm.sh: Debian's example slurm.conf, only this node's lines changed."
+  zcat "$STOCK_EXAMPLE" | sed -e "s/^ClusterName=.*/ClusterName=gpusim-stock/" \
+    -e "s/^SlurmctldHost=.*/SlurmctldHost=$HOST(127.0.0.1)/" \
+    -e "s/^NodeName=.*/NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$REAL_MEM State=UNKNOWN/" \
+    -e "s/^PartitionName=.*/PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP/"
+}
+
+wanted_conf() {
+  if [ "$FLAVOUR" = stock ]; then
+    [ -s "$STOCK_EXAMPLE" ] || die "$STOCK_EXAMPLE not found (Debian's slurm-client package ships it)"
+    stock_conf
+  else
+    ci_conf
+  fi
+}
+
 if command -v sinfo >/dev/null 2>&1; then
+  WANT=$(wanted_conf) || exit 1
   case "$(node_state)" in
-    idle*|mixed*|allocated*|completing*) note "Slurm already up on $HOST ($(node_state))"; exit 0 ;;
+    idle*|mixed*|allocated*|completing*)
+      [ "$WANT" = "$(cat "$CONF" 2>/dev/null)" ] || die "Slurm is already up on $HOST with another $CONF \
+($(head -n 1 "$CONF" 2>/dev/null)); stop its slurmctld and slurmd first"
+      note "Slurm already up on $HOST ($(node_state))"; exit 0 ;;
   esac
 fi
 
@@ -64,55 +150,18 @@ if ! munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then
 fi
 
 # -------------------------------------------------------------- slurm.conf
-CPUS=$(nproc)
-if command -v free >/dev/null 2>&1; then
-  MEM_TOTAL=$(free -m | awk '/^Mem:/ {print $2}')
-else  # minimal images may lack procps
-  MEM_TOTAL=$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)
-fi
-# Leave the OS a margin: 10 % or 512 MiB, whichever is larger.
-MARGIN=$(( MEM_TOTAL / 10 > 512 ? MEM_TOTAL / 10 : 512 ))
-REAL_MEM=$(( MEM_TOTAL - MARGIN ))
-[ "$REAL_MEM" -gt 0 ] || REAL_MEM=$MEM_TOTAL
-
+WANT=$(wanted_conf) || exit 1
 install -d -m 0755 "$CONF_DIR" "$LOG_DIR" /var/spool/slurmctld /var/spool/slurmd
-cat > "$CONF" <<CONF
-# Written by scripts/slurm/ci_start_slurm.sh: single-node Slurm for CI.
-ClusterName=gpusim-ci
-SlurmctldHost=$HOST(127.0.0.1)
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-# cred_expire also delays a requeued job's restart (default 120 s).
-AuthInfo=cred_expire=15
-CredType=cred/munge
-MpiDefault=none
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SwitchType=switch/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-SchedulerType=sched/backfill
-ReturnToService=2
-StateSaveLocation=/var/spool/slurmctld
-SlurmdSpoolDir=/var/spool/slurmd
-SlurmctldPidFile=/run/slurmctld.pid
-SlurmdPidFile=/run/slurmd.pid
-SlurmctldLogFile=$LOG_DIR/slurmctld.log
-SlurmdLogFile=$LOG_DIR/slurmd.log
-SlurmctldPort=6817
-SlurmdPort=6818
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-JobCompType=jobcomp/none
-# Keep finished jobs visible to scontrol show job and squeue -t all for 10 min.
-MinJobAge=600
-KillWait=10
-InactiveLimit=0
-NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$REAL_MEM State=UNKNOWN
-PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
-CONF
-note "wrote $CONF: node $HOST, $CPUS CPUs, RealMemory $REAL_MEM MiB"
+if [ "$FLAVOUR" = stock ]; then  # its spool directories and log, owned by its SlurmUser
+  user=$(sed -n 's/^SlurmUser=//p' <<<"$WANT")
+  for key in SlurmdSpoolDir StateSaveLocation; do
+    dir=$(sed -n "s/^$key=//p" <<<"$WANT")
+    [ -n "$dir" ] && install -d -m 0755 -o "${user:-root}" "$dir"
+  done
+  chown "${user:-root}" "$LOG_DIR"
+fi
+printf '%s\n' "$WANT" > "$CONF"
+note "wrote $CONF ($FLAVOUR): node $HOST, $CPUS CPUs, RealMemory $REAL_MEM MiB"
 
 # ----------------------------------------------------------------- daemons
 if ! scontrol ping 2>/dev/null | grep -q "is UP"; then
