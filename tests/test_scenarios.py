@@ -1,6 +1,8 @@
 """The shipped scenarios give the outcome their names promise (at least 4
-of 5 seeds), and the two therapy scenarios escape untreated and respond
-(CR or PR) when treated.  Each run is a few seconds on the cpu backend."""
+of 5 seeds), the two therapy scenarios escape untreated and respond (CR or
+PR) when treated, and every README claim holds for its shipped seed.  A
+config's seeds run as one batch on the cpu backend (byte-identical to the
+runs alone, tests/test_batch.py), shared by the tests that read them."""
 
 from __future__ import annotations
 
@@ -11,50 +13,86 @@ import numpy as np
 import pytest
 
 from gpusim.config import load_config
-from gpusim.simulation import run_to_file
+from gpusim.batch import run_batch
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 SEEDS = (1, 2, 3, 4, 5)
 
 
-def outcomes(tmp_path, name: str, *overrides: str, attr: str = "outcome") -> list[str]:
-    found = []
-    for seed in SEEDS:
-        cfg = load_config(CONFIGS / f"{name}.toml",
-                          [f"simulation.seed={seed}", "output.frame_every_steps=0", *overrides])
-        out = tmp_path / f"{name}-{seed}.h5"
-        run_to_file(cfg, out, backend="cpu")
-        with h5py.File(out) as f:
-            found.append(str(f.attrs[attr]))
-    return found
+#: Scenario runs, made once per test process: the test of a config checks
+#: every claim on that config (its README claims too), so nothing depends on
+#: which pytest worker ran which test.
+_RUNS: dict[tuple, list[dict]] = {}
+
+
+def runs(name: str, overrides: tuple[str, ...] = (), seeds: tuple[int, ...] = SEEDS) -> list[dict]:
+    """Each seed's run of ``configs/NAME.toml`` with ``overrides`` on the cpu
+    backend, as one batch (byte-identical to the runs alone): its root
+    attributes and its observables."""
+    key = (name, overrides, seeds)
+    if key not in _RUNS:
+        import tempfile
+
+        cfgs = [load_config(CONFIGS / f"{name}.toml",
+                            [f"simulation.seed={seed}", "output.frame_every_steps=0", *overrides]) for seed in seeds]
+        with tempfile.TemporaryDirectory() as d:
+            outs = [Path(d) / f"{seed}.h5" for seed in seeds]
+            run_batch(cfgs, outs, backend="cpu", progress=False)
+            found = []
+            for out in outs:
+                with h5py.File(out) as f:
+                    found.append({**{k: str(v) for k, v in f.attrs.items() if k in ("outcome", "response")},
+                                  **{k: f[f"observables/{k}/value"][()] for k in f["observables"]}})
+        _RUNS[key] = found
+    return _RUNS[key]
+
+
+def shipped_seed(name: str) -> int:
+    return load_config(CONFIGS / f"{name}.toml").simulation.seed
+
+
+def shipped(name: str, overrides: tuple[str, ...] = ()) -> dict:
+    """The run as shipped (its own seed): taken from the seeds' batch where
+    that batch is made anyway (the configs of the multi-seed tests)."""
+    seed = shipped_seed(name)
+    if name in MULTI_SEED and seed in SEEDS:
+        return runs(name, overrides)[SEEDS.index(seed)]
+    return runs(name, overrides, (seed,))[0]
+
+
+IMMUNOEDITING = ["elimination", "equilibrium", "escape"]
+THERAPIES = ["checkpoint_blockade", "adoptive_transfer"]
+#: Configs whose claims are checked on five seeds (the README claims of their
+#: shipped seed reuse those runs).
+MULTI_SEED = {f"immunoediting_{o}" for o in IMMUNOEDITING} | set(THERAPIES)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("outcome", ["elimination", "equilibrium", "escape"])
-def test_immunoediting_scenarios(tmp_path, outcome):
-    got = outcomes(tmp_path, f"immunoediting_{outcome}")
+@pytest.mark.parametrize("outcome", IMMUNOEDITING)
+def test_immunoediting_scenarios(outcome):
+    got = [r["outcome"] for r in runs(f"immunoediting_{outcome}")]
     assert got.count(outcome) >= 4, got
+    assert_readme_claims(f"immunoediting_{outcome}")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["checkpoint_blockade", "adoptive_transfer"])
-def test_therapy_scenarios_escape_untreated_and_respond_treated(tmp_path, name):
-    untreated = outcomes(tmp_path, name, "therapy=[]")
+@pytest.mark.parametrize("name", THERAPIES)
+def test_therapy_scenarios_escape_untreated_and_respond_treated(name):
+    untreated = [r["outcome"] for r in runs(name, ("therapy=[]",))]
     assert untreated.count("escape") >= 4, untreated
-    treated = outcomes(tmp_path, name, attr="response")
+    treated = [r["response"] for r in runs(name)]
     assert sum(r in ("CR", "PR") for r in treated) >= 4, treated
+    assert_readme_claims(name)
 
 
 @pytest.mark.slow
-def test_quickstart_ends_in_equilibrium(tmp_path):
+def test_quickstart_ends_in_equilibrium():
     # README: the quickstart tumour grows 100-fold, but only 1.8-fold over the
     # last 15 days (mutations v2): within the equilibrium band of 2-fold.
-    cfg = load_config(CONFIGS / "quickstart.toml", ["output.frame_every_steps=0"])
-    run_to_file(cfg, tmp_path / "q.h5", backend="cpu")
-    with h5py.File(tmp_path / "q.h5") as f:
-        assert str(f.attrs["outcome"]) == "equilibrium"
-        cells = f["observables/tumour_cells/value"][()]
-        assert 90 < cells[-1] / cells[0] < 110
+    run = shipped("quickstart")
+    assert run["outcome"] == "equilibrium"
+    cells = run["tumour_cells"]
+    assert 90 < cells[-1] / cells[0] < 110
 
 
 #: README's "Scenarios" table, claim by claim: (config, overrides, root attribute, what the README says).
@@ -75,42 +113,42 @@ README_CLAIMS = [
 ]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name,overrides,attr,claim", README_CLAIMS,
-                         ids=[f"{n}{'-untreated' if o else ''}{'-no-ifng' if len(o) > 1 else ''}"
-                              for n, o, _, _ in README_CLAIMS])
-def test_readme_claim_holds_for_the_shipped_seed(tmp_path, name, overrides, attr, claim):
+def assert_readme_claims(name: str) -> None:
     """What `gpusim run configs/NAME.toml` does as shipped (its own seed) is
-    what the README table says it does."""
-    cfg = load_config(CONFIGS / f"{name}.toml", ["output.frame_every_steps=0", *overrides])
-    run_to_file(cfg, tmp_path / "run.h5", backend="cpu")
-    with h5py.File(tmp_path / "run.h5") as f:
-        assert str(f.attrs[attr]) in claim, (name, overrides, str(f.attrs[attr]))
+    what the README table says it does, claim by claim."""
+    for claimed, overrides, attr, claim in README_CLAIMS:
+        if claimed == name:
+            got = shipped(name, overrides)[attr]
+            assert got in claim, (name, overrides, got)
 
 
-def _tumour_cells(tmp_path, name: str, *overrides: str):
-    cfg = load_config(CONFIGS / f"{name}.toml", ["output.frame_every_steps=0", *overrides])
-    out = tmp_path / f"{name}-{len(overrides)}-{abs(hash(overrides))}.h5"
-    run_to_file(cfg, out, backend="cpu")
-    with h5py.File(out) as f:
-        return f["observables/tumour_cells/value"][()], f["observables/tregs/value"][()]
+#: Configs whose README claims no other test here checks.
+CLAIMS_ALONE = sorted({n for n, *_ in README_CLAIMS} - MULTI_SEED - {"treg_checkpoint"})
 
 
 @pytest.mark.slow
-def test_treg_checkpoint_arms_are_ordered(tmp_path):
+@pytest.mark.parametrize("name", CLAIMS_ALONE)
+def test_readme_claims_hold_for_the_shipped_seed(name):
+    assert_readme_claims(name)
+
+
+@pytest.mark.slow
+def test_treg_checkpoint_arms_are_ordered():
     """README: anti-CTLA-4 + anti-PD-1 clears the tumour before anti-PD-1
     alone does; anti-CTLA-4 alone depletes the Tregs and slows the tumour
     but does not control it; untreated it escapes (the ordering of
     CheckMate 067: combination > anti-PD-1 > anti-CTLA-4)."""
     window = "start_day=5.0, end_day=30.0, level=1.0"
-    both, _ = _tumour_cells(tmp_path, "treg_checkpoint")
-    pd1, _ = _tumour_cells(tmp_path, "treg_checkpoint", f'therapy=[{{kind="checkpoint_blockade", {window}}}]')
-    ctla4, ctla4_tregs = _tumour_cells(tmp_path, "treg_checkpoint", f'therapy=[{{kind="ctla4_blockade", {window}}}]')
-    none, none_tregs = _tumour_cells(tmp_path, "treg_checkpoint", "therapy=[]")
+    both = shipped("treg_checkpoint")["tumour_cells"]
+    pd1 = shipped("treg_checkpoint", (f'therapy=[{{kind="checkpoint_blockade", {window}}}]',))["tumour_cells"]
+    ctla4 = shipped("treg_checkpoint", (f'therapy=[{{kind="ctla4_blockade", {window}}}]',))
+    none = shipped("treg_checkpoint", ("therapy=[]",))
     cleared = lambda cells: int(np.argmax(cells == 0)) if (cells == 0).any() else len(cells)  # noqa: E731
     assert cleared(both) < cleared(pd1) < len(pd1), (cleared(both), cleared(pd1))
-    assert 0 < ctla4[-1] < 0.8 * none[-1], (ctla4[-1], none[-1])
-    assert ctla4_tregs[-1] < 0.2 * none_tregs[-1], (ctla4_tregs[-1], none_tregs[-1])
+    assert 0 < ctla4["tumour_cells"][-1] < 0.8 * none["tumour_cells"][-1], (ctla4["tumour_cells"][-1],
+                                                                           none["tumour_cells"][-1])
+    assert ctla4["tregs"][-1] < 0.2 * none["tregs"][-1], (ctla4["tregs"][-1], none["tregs"][-1])
+    assert_readme_claims("treg_checkpoint")
 
 
 @pytest.mark.slow

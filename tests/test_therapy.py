@@ -4,12 +4,14 @@ effect on PD-L1-high tumours."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import make_config
 
+from gpusim.batch import run_batch
 from gpusim.config import load_config
 from gpusim.outcome import classify
 from gpusim.simulation import Simulation
@@ -77,10 +79,13 @@ def test_chemotherapy_pulse_kills_tumour_and_tcells(backend):
     assert abs((m - t_survivors) - 0.25 * m) < 4 * np.sqrt(m * 0.1875)
 
 
-def _final(cfg_path, seed, *overrides):
-    cfg = load_config(cfg_path, [f"simulation.seed={seed}", "output.frame_every_steps=0", *overrides])
-    sim = Simulation(cfg, backend="cpu")
-    return sim.run()
+def _finals(cfg_path, seeds, *overrides) -> list[dict]:
+    """Final observables of each seed's run, as one batch on the cpu backend
+    (byte-identical to the runs alone)."""
+    cfgs = [load_config(cfg_path, [f"simulation.seed={seed}", "output.frame_every_steps=0", *overrides])
+            for seed in seeds]
+    with tempfile.TemporaryDirectory() as d:
+        return run_batch(cfgs, [Path(d) / f"{seed}.h5" for seed in seeds], backend="cpu", progress=False)
 
 
 @pytest.mark.slow
@@ -90,12 +95,9 @@ def test_pdl1_clones_enriched_under_immune_pressure():
     immunity in at least 4 of 5 seeds and on average."""
     base = CONFIGS / "immunoediting_equilibrium.toml"
     extra = ["tumour.pdl1_prob_per_division=0.005", "tumour.initial_recognition=0.1", "simulation.steps=1920"]
-    with_immunity, without = [], []
-    for seed in range(1, 6):
-        on = _final(base, seed, *extra)
-        off = _final(base, seed, *extra, "immune.enabled=false")
-        with_immunity.append(on["pdl1_cells"] / max(on["tumour_cells"], 1))
-        without.append(off["pdl1_cells"] / off["tumour_cells"])
+    seeds = range(1, 6)
+    with_immunity = [on["pdl1_cells"] / max(on["tumour_cells"], 1) for on in _finals(base, seeds, *extra)]
+    without = [off["pdl1_cells"] / off["tumour_cells"] for off in _finals(base, seeds, *extra, "immune.enabled=false")]
     wins = sum(a > b for a, b in zip(with_immunity, without))
     assert wins >= 4 and np.mean(with_immunity) > 2 * np.mean(without), (with_immunity, without)
 
@@ -105,8 +107,8 @@ def test_checkpoint_blockade_raises_elimination_of_pdl1_tumours():
     """PD-L1-high tumours, 10 seeds each arm: blockade eliminates more."""
     base = CONFIGS / "checkpoint_blockade.toml"
     small = ["lattice.shape=[70,70]", "simulation.steps=1920", "outcome.escape_cells=1500"]
-    untreated = [_final(base, s, *small, "therapy=[]")["tumour_cells"] == 0 for s in range(1, 11)]
-    treated = [_final(base, s, *small)["tumour_cells"] == 0 for s in range(1, 11)]
+    untreated = [f["tumour_cells"] == 0 for f in _finals(base, range(1, 11), *small, "therapy=[]")]
+    treated = [f["tumour_cells"] == 0 for f in _finals(base, range(1, 11), *small)]
     assert sum(treated) >= sum(untreated) + 5, (sum(untreated), sum(treated))
 
 
