@@ -394,7 +394,7 @@ def test_summarize_prints_rates_per_arm_and_parameter(small_serial, capsys):
     proc = cli(capsys, "summarize", out)
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
-    assert f"sweep {out}: 8 runs (8 complete)" in text
+    assert f"sweep {out}: 8 runs (8 complete)" in " ".join(text.split())  # wrapped at 100 columns if the path is long
     import pandas
 
     table = pandas.read_hdf(out / "summary.h5", "runs")
@@ -554,3 +554,31 @@ def test_the_virtual_checkmate_067_loads():
     assert len(plan.runs) == 3 * 64
     weights = {plan.config(r).patient.body_weight_kg for r in plan.runs}
     assert len(weights) == 64  # 64 patients, each in every arm
+
+
+def test_publish_moves_the_sidecar_before_the_run_file(tmp_path, monkeypatch):
+    """A kill between the two renames of a finished run never leaves the
+    ``.part``'s sidecar beside a finished run (the MPI kill test's stray
+    ``ID.h5.xmf``): the sidecar moves first, the run file last."""
+    import os
+
+    from gpusim.sweep.worker import _publish
+
+    part, path = tmp_path / "r.h5.part", tmp_path / "r.h5"
+    part.write_bytes(b"h5")
+    (tmp_path / "r.h5.xmf").write_text('<DataItem>r.h5.part:/fields/x</DataItem>')
+    real = os.replace
+
+    def killed(src, dst):
+        if str(src) == str(part):
+            raise KeyboardInterrupt  # the kill, at the last rename
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _publish(part, path)
+    monkeypatch.setattr(os, "replace", real)
+    assert part.exists() and not path.exists() and not (tmp_path / "r.h5.xmf").exists()
+    _publish(part, path)  # the rerun's (after it resumed the .part)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.h5", "r.xmf"]
+    assert (tmp_path / "r.xmf").read_text() == '<DataItem>r.h5:/fields/x</DataItem>'

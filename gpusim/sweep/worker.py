@@ -150,11 +150,18 @@ def configure_rank(backend: str, local_rank: int, local_size: int) -> tuple[str,
 
 def _publish(part: Path, path: Path) -> None:
     """Rename a finished ``.part`` into place (atomic: readers see no file or
-    a complete one) and move its XDMF sidecar along, pointing at the new name."""
+    a complete one) and move its XDMF sidecar along, pointing at the new name.
+
+    The sidecar moves first and the run file last: a kill at any point leaves
+    either the ``.part`` (the rerun resumes it and rewrites its sidecar) or
+    the finished run with its sidecar, never a stale ``.part`` sidecar beside
+    a finished run."""
     from ..io.frames import xdmf_path
 
-    os.replace(part, path)
     old, new = xdmf_path(part), xdmf_path(path)
     if old.exists():
-        new.write_text(old.read_text().replace(f">{part.name}:", f">{path.name}:"))
+        tmp = new.with_name(f".{new.name}.{os.getpid()}.tmp")
+        tmp.write_text(old.read_text().replace(f">{part.name}:", f">{path.name}:"))
+        os.replace(tmp, new)
         old.unlink()
+    os.replace(part, path)
