@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..config import Config
-from ..sweepdir.store import part_path, run_status
+from ..sweepdir.store import atomic_write, part_path, run_status
 
 log = logging.getLogger("gpusim")
 
@@ -160,8 +160,6 @@ def _publish(part: Path, path: Path) -> None:
 
     old, new = xdmf_path(part), xdmf_path(path)
     if old.exists():
-        tmp = new.with_name(f".{new.name}.{os.getpid()}.tmp")
-        tmp.write_text(old.read_text().replace(f">{part.name}:", f">{path.name}:"))
-        os.replace(tmp, new)
+        atomic_write(new, old.read_text().replace(f">{part.name}:", f">{path.name}:"))
         old.unlink()
     os.replace(part, path)
