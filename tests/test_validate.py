@@ -111,3 +111,21 @@ def test_hypoxia_criterion(tmp_path, monkeypatch, rim, first, passed):
                 "hypoxic_fraction": 0.3, "necrotic_fraction": 0.1 * (diameter > 300)}
     _fake_runs(monkeypatch, make)
     assert hypoxia_section(tmp_path, True, 1).passed is passed
+
+
+def test_batched_jobs_give_the_results_of_jobs_alone():
+    """validate's cohorts run as cpu batches (runs.run_jobs): every job's
+    result, early stops and the spatial statistics at its day included, is
+    that of the job run alone, whatever its batch."""
+    from gpusim.validate.runs import CONFIGS, Job, run_jobs, simulate
+
+    small = ["lattice.shape=[30,30]"]
+    jobs = [Job(CONFIGS / "adaptive_resistance.toml", [*small, "simulation.steps=150", f"simulation.seed={s}"],
+                from_day=1.0, spatial=True) for s in (1, 2)]
+    # eliminated at different steps: each leaves the batch on its own
+    jobs += [Job(CONFIGS / "immunoediting_elimination.toml", [*small, f"simulation.seed={s}"]) for s in (1, 2)]
+    alone = [simulate(j) for j in jobs]
+    batched = run_jobs(jobs, 1)
+    assert len({r["days"] for r in alone[2:]}) == 2 and all(r["outcome"] == "elimination" for r in alone[2:])
+    assert alone[0]["spatial"] is not None
+    np.testing.assert_equal(batched, alone)  # NaN == NaN (no tumour change before from_day)
