@@ -402,6 +402,21 @@ def therapy_run(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def slow_sweep(tmp_path_factory):
+    """(spec, output folder) of the uninterrupted 12-run sweep that the
+    signal and killed-rank tests stop part-way and compare their reruns
+    with (tests/sweep_util.py SLOW_GRID, SLOW_BASE): made once per test
+    process."""
+    from sweep_util import SLOW_BASE, SLOW_GRID, write_sweep
+
+    d = tmp_path_factory.mktemp("uninterrupted")
+    spec = write_sweep(d, SLOW_GRID, SLOW_BASE)
+    proc = gpusim("sweep", spec, "-o", d / "out", "--backend", "cpu", "-q", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return spec, d / "out"
+
+
+@pytest.fixture(scope="session")
 def installed(tmp_path_factory):
     """``pip install .`` of this checkout's wheel into a fresh venv: its
     ``bin/`` folder.  Lean: the wheel alone is installed (--no-deps); the

@@ -39,8 +39,10 @@ def test_refused_for_real_in_a_fresh_process(tmp_path):
     out = tmp_path / "big.h5"
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "gpusim", "run", str(QUICKSTART), "-o", str(out), "--backend",
-                           "numpy", "--set", BIG], capture_output=True, text=True)
-    assert time.perf_counter() - t0 < 5
+                           "numpy", "--set", BIG], capture_output=True, text=True, timeout=120)
+    # Refused before allocating: the time is the interpreter's start and
+    # imports (seconds on a loaded 2-core runner), not a 400 GiB fill.
+    assert time.perf_counter() - t0 < 30
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert "GiB of host RAM on the numpy backend" in lines[0] and "GiB free" in lines[0]

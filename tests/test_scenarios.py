@@ -1,21 +1,18 @@
 """The shipped scenarios give the outcome their names promise (at least 4
 of 5 seeds), the two therapy scenarios escape untreated and respond (CR or
 PR) when treated, and every README claim holds for its shipped seed.  A
-config's seeds run as one batch on the cpu backend (byte-identical to the
-runs alone, tests/test_batch.py), shared by the tests that read them."""
+config's seeds run as one cpu batch through gpusim validate's cohort runner
+(gpusim.validate.runs: byte-identical to the runs alone, each run stopping
+once its outcome is settled), shared by the tests that read them."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import h5py
 import numpy as np
 import pytest
 
 from gpusim.config import load_config
-from gpusim.batch import run_batch
+from gpusim.validate.runs import CONFIGS, Job, run_jobs
 
-CONFIGS = Path(__file__).parents[1] / "configs"
 SEEDS = (1, 2, 3, 4, 5)
 
 
@@ -25,25 +22,16 @@ SEEDS = (1, 2, 3, 4, 5)
 _RUNS: dict[tuple, list[dict]] = {}
 
 
-def runs(name: str, overrides: tuple[str, ...] = (), seeds: tuple[int, ...] = SEEDS) -> list[dict]:
+def runs(name: str, overrides: tuple[str, ...] = (), seeds: tuple[int, ...] = SEEDS, to_end: bool = False
+         ) -> list[dict]:
     """Each seed's run of ``configs/NAME.toml`` with ``overrides`` on the cpu
-    backend, as one batch (byte-identical to the runs alone): its root
-    attributes and its observables."""
-    key = (name, overrides, seeds)
+    backend, as one batch: its outcome and response as its run file would
+    record them (``gpusim.outcome.classify``), from a run that stops once
+    they are settled (elimination or escape) unless ``to_end``."""
+    key = (name, overrides, seeds, to_end)
     if key not in _RUNS:
-        import tempfile
-
-        cfgs = [load_config(CONFIGS / f"{name}.toml",
-                            [f"simulation.seed={seed}", "output.frame_every_steps=0", *overrides]) for seed in seeds]
-        with tempfile.TemporaryDirectory() as d:
-            outs = [Path(d) / f"{seed}.h5" for seed in seeds]
-            run_batch(cfgs, outs, backend="cpu", progress=False)
-            found = []
-            for out in outs:
-                with h5py.File(out) as f:
-                    found.append({**{k: str(v) for k, v in f.attrs.items() if k in ("outcome", "response")},
-                                  **{k: f[f"observables/{k}/value"][()] for k in f["observables"]}})
-        _RUNS[key] = found
+        _RUNS[key] = run_jobs([Job(CONFIGS / f"{name}.toml", [f"simulation.seed={seed}", *overrides], to_end=to_end)
+                               for seed in seeds], 1)
     return _RUNS[key]
 
 
@@ -91,8 +79,7 @@ def test_quickstart_ends_in_equilibrium():
     # last 15 days (mutations v2): within the equilibrium band of 2-fold.
     run = shipped("quickstart")
     assert run["outcome"] == "equilibrium"
-    cells = run["tumour_cells"]
-    assert 90 < cells[-1] / cells[0] < 110
+    assert 90 < run["final_cells"] / run["curve"][1][0] < 110
 
 
 #: README's "Scenarios" table, claim by claim: (config, overrides, root attribute, what the README says).
@@ -139,15 +126,14 @@ def test_treg_checkpoint_arms_are_ordered():
     but does not control it; untreated it escapes (the ordering of
     CheckMate 067: combination > anti-PD-1 > anti-CTLA-4)."""
     window = "start_day=5.0, end_day=30.0, level=1.0"
-    both = shipped("treg_checkpoint")["tumour_cells"]
-    pd1 = shipped("treg_checkpoint", (f'therapy=[{{kind="checkpoint_blockade", {window}}}]',))["tumour_cells"]
-    ctla4 = shipped("treg_checkpoint", (f'therapy=[{{kind="ctla4_blockade", {window}}}]',))
-    none = shipped("treg_checkpoint", ("therapy=[]",))
-    cleared = lambda cells: int(np.argmax(cells == 0)) if (cells == 0).any() else len(cells)  # noqa: E731
-    assert cleared(both) < cleared(pd1) < len(pd1), (cleared(both), cleared(pd1))
-    assert 0 < ctla4["tumour_cells"][-1] < 0.8 * none["tumour_cells"][-1], (ctla4["tumour_cells"][-1],
-                                                                           none["tumour_cells"][-1])
-    assert ctla4["tregs"][-1] < 0.2 * none["tregs"][-1], (ctla4["tregs"][-1], none["tregs"][-1])
+    both = shipped("treg_checkpoint")  # these two stop when cleared: "days" is when
+    pd1 = shipped("treg_checkpoint", (f'therapy=[{{kind="checkpoint_blockade", {window}}}]',))
+    seed = (shipped_seed("treg_checkpoint"),)
+    ctla4 = runs("treg_checkpoint", (f'therapy=[{{kind="ctla4_blockade", {window}}}]',), seed, to_end=True)[0]["final"]
+    none = runs("treg_checkpoint", ("therapy=[]",), seed, to_end=True)[0]["final"]
+    assert both["final_cells"] == pd1["final_cells"] == 0 and both["days"] < pd1["days"], (both["days"], pd1["days"])
+    assert 0 < ctla4["tumour_cells"] < 0.8 * none["tumour_cells"], (ctla4["tumour_cells"], none["tumour_cells"])
+    assert ctla4["tregs"] < 0.2 * none["tregs"], (ctla4["tregs"], none["tregs"])
     assert_readme_claims("treg_checkpoint")
 
 

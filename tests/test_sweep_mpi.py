@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import cli_env, gpusim
-from sweep_util import (SLOW_BASE, SLOW_GRID, SMALL, assert_each_run_once, assert_same_runs, mpiexec, popen_ended,
+from sweep_util import (SMALL, assert_each_run_once, assert_same_runs, mpiexec, popen_ended,
                         run_files, wait_for, write_sweep)
 
 from gpusim.sweepdir.runs import load_plan
@@ -112,13 +112,10 @@ def rank_pids(marker: str) -> dict[int, int]:
 
 
 @pytest.mark.parametrize("batch", ["1", "4"])
-def test_killed_rank_and_killed_job_then_rerun_lose_and_duplicate_nothing(tmp_path, batch):
-    spec = write_sweep(tmp_path, SLOW_GRID, SLOW_BASE)
+def test_killed_rank_and_killed_job_then_rerun_lose_and_duplicate_nothing(tmp_path, slow_sweep, batch):
+    spec, ref = slow_sweep
     plan = load_plan(spec)
     assert len(plan.runs) == 12
-    ref = tmp_path / "ref"
-    proc = gpusim("sweep", spec, "-o", ref, "--backend", "cpu", "-q", timeout=300)
-    assert proc.returncode == 0, proc.stderr
 
     out = tmp_path / "killed"
     # 1. One worker rank dies (SIGKILL): mpiexec takes the job down.

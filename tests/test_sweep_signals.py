@@ -12,18 +12,9 @@ import time
 import h5py
 import pytest
 from conftest import gpusim, gpusim_popen
-from sweep_util import SLOW_BASE, SLOW_GRID, assert_same_runs, popen_ended, run_files, wait_for, write_sweep
+from sweep_util import assert_same_runs, popen_ended, run_files, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    d = tmp_path_factory.mktemp("uninterrupted")
-    spec = write_sweep(d, SLOW_GRID, SLOW_BASE)
-    proc = gpusim("sweep", spec, "-o", d / "out", "--backend", "cpu", "-q", timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    return spec, d / "out"
 
 
 def stop_and_rerun(job, out, sig, reference, rerun):
@@ -51,21 +42,22 @@ def stop_and_rerun(job, out, sig, reference, rerun):
     assert assert_same_runs(reference, out) == 12
 
 
-@pytest.mark.parametrize("sig,batch", [(signal.SIGTERM, "1"), (signal.SIGINT, "1"), (signal.SIGTERM, "3"),
-                                       (signal.SIGINT, "3")])
-def test_a_signalled_serial_or_batched_sweep_stops_and_the_rerun_completes(tmp_path, reference, sig, batch):
-    spec, ref = reference
+# Each signal and each way of running once (the stop is one handler for
+# every signal: gpusim.signals; what differs is a lone run or a batch in flight).
+@pytest.mark.parametrize("sig,batch", [(signal.SIGTERM, "1"), (signal.SIGINT, "3")])
+def test_a_signalled_serial_or_batched_sweep_stops_and_the_rerun_completes(tmp_path, slow_sweep, sig, batch):
+    spec, ref = slow_sweep
     out = tmp_path / "out"
     args = ("sweep", spec, "-o", out, "--backend", "cpu", "--batch", batch)
     stop_and_rerun(gpusim_popen(*args), out, sig, ref, lambda: gpusim(*args, "-q", timeout=600))
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signalled_mpi_sweep_stops_and_the_rerun_completes(tmp_path, reference, sig):
+def test_a_signalled_mpi_sweep_stops_and_the_rerun_completes(tmp_path, slow_sweep, sig):
     pytest.importorskip("mpi4py", reason="mpi4py not installed (pip install '.[test]' or '.[mpi]')")
     from test_sweep_mpi import mpi_sweep
 
-    spec, ref = reference
+    spec, ref = slow_sweep
     out = tmp_path / "out"
     job = mpi_sweep(spec, out, n=2)
     stop_and_rerun(job, out, sig, ref, lambda: gpusim("sweep", spec, "-o", out, "--backend", "cpu", "-q",

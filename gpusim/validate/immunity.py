@@ -126,7 +126,7 @@ def tmb_section(out, quick: bool, processes: int) -> Section:
     import matplotlib.pyplot as plt
     from scipy.stats import spearmanr
 
-    patients = 8 if quick else 20
+    patients = 6 if quick else 20
     base, all_levels, common = tmb_cohort()
     levels = all_levels[::4] if quick else all_levels
     jobs = [Job(base, [f"simulation.seed={1000 * i + p + 1}", f"tumour.mutations_per_division={mu}", *common, *arm],
@@ -145,7 +145,7 @@ def tmb_section(out, quick: bool, processes: int) -> Section:
     rho = float(spearmanr(np.log([tmb[mu] for mu in levels]), treated)[0])
     if quick:
         ok = treated[-1] > treated[0] and max(untreated) <= 0.1
-        criterion = ("(--quick: the lowest and highest TMB x 8 patients) ORR at the highest TMB above ORR at the lowest; "
+        criterion = ("(--quick: the lowest and highest TMB x 6 patients) ORR at the highest TMB above ORR at the lowest; "
                      "untreated ORR <= 10 % at every level. Full: Spearman >= 0.8 over 20 patients per level.")
     else:
         ok = rho >= 0.8 and max(untreated) <= 0.1

@@ -5,7 +5,8 @@ backend (one OpenMP thread) in a worker process and comes back as a few
 numbers: its outcome (gpusim.outcome.classify, the run file's rule), the
 tumour change from a given day (RECIST-like response, for untreated arms
 too) and state observables at that day and at the end.  A run stops early
-once its outcome can no longer change (no tumour cell left, or escape).
+once its outcome can no longer change (no tumour cell left, or escape),
+unless the job asks for its end.
 
 >>> r = simulate(Job(CONFIGS / "quickstart.toml", ["lattice.shape=[24,24]", "simulation.steps=20"]))
 >>> r["outcome"] in ("elimination", "equilibrium", "progressing", "escape"), r["days"] > 0
@@ -32,6 +33,7 @@ class Job:
     overrides: list[str] = field(default_factory=list)
     from_day: float | None = None  # tumour change and observables from this day (default: first therapy start)
     spatial: bool = False  # also the spatial statistics of the lattice at that day (state_statistics)
+    to_end: bool = False  # run every configured step, even once the outcome is settled (end-of-run values)
 
 
 def state_statistics(sim) -> dict:
@@ -96,7 +98,7 @@ class _Track:
             self.at_day = dict(obs)
         escaped = self.cells[-1] >= cfg.outcome.escape_cells or (cfg.outcome.escape_at_edge and self.edge[-1] > 0)
         settled = (self.cells[-1] == 0 or escaped) and (self.from_day is None or self.times[-1] > self.from_day)
-        return settled or step >= cfg.simulation.steps
+        return (settled and not self.job.to_end) or step >= cfg.simulation.steps
 
     def result(self) -> dict:
         from ..outcome import classify, response_of, tumour_change
