@@ -30,7 +30,7 @@ def cohort(tmp_path_factory):
     """12 runs: 2 recruitment rates x 2 arms x 3 replicates, 1.5 days on 40 x 40."""
     tmp = tmp_path_factory.mktemp("cohort")
     out = tmp / "cohort"
-    proc = gpusim("sweep", write_sweep(tmp, COHORT, COHORT_SET), "-o", out, "--backend", "numpy", "-q")
+    proc = gpusim("sweep", write_sweep(tmp, COHORT, COHORT_SET), "-o", out, "--backend", "cpu", "-q")
     assert proc.returncode == 0, proc.stderr
     return out
 
