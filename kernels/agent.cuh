@@ -153,14 +153,16 @@ __device__ __forceinline__ void agent_observe(const Params* P, const Fields* F, 
     atomic_add_warp_sum(&F->counters[slot], i < P->n_sites && layer[i] ? 1ull : 0ull);
 }
 
-// Move phase 2, per site s (from the source side, claim.cuh claim_won): an
-// agent whose bid won its target moves there.  `touch`: the layer makes
-// tiles active (tiles.cuh), so the target's tile joins the list.
-__device__ __forceinline__ void agent_move_commit(const Params* P, const Fields* F, u8* layer, u32 s, bool touch)
+// Move phase 2, at site g of the launch (claim.cuh claim_commit: from the
+// target side where the launch visits every site, `every_site`, else from
+// the source side): an agent whose bid won its target moves there.
+// `touch`: the layer makes tiles active (tiles.cuh), so the target's tile
+// joins the list.
+__device__ __forceinline__ void agent_move_commit(const Params* P, const Fields* F, u8* layer, u32 g, bool every_site,
+                                                  bool touch)
 {
-    if (s >= P->n_sites) return;
-    const u32 j = claim_won(F, s);
-    if (j == GPUSIM_NO_SITE) return;
+    u32 s, j;
+    if (!claim_commit(P, F, g, every_site, &s, &j)) return;
     layer[j] = layer[s];
     layer[s] = 0;
     if (touch) tile_touch(P, F, j);

@@ -50,14 +50,14 @@ GPUSIM_KERNEL void myeloid_move_propose(GPUSIM_ARGS)
                                  P->myeloid_chemotaxis, nullptr, 0);
 }
 
-// Migration phase 2, per myeloid site (from the source side, claim.cuh).
+// Migration phase 2, per site (a dense phase: from the target side, claim.cuh claim_commit).
 //   in:  claim, myeloid     out: myeloid (target set, source cleared), claim reset
 //   rng: none
 //   min traffic: 8 B/site (claim)
 GPUSIM_KERNEL void myeloid_move_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    agent_move_commit(P, F, F->myeloid, global_thread_index(), false);  // no tile made active: dense phases
+    agent_move_commit(P, F, F->myeloid, global_thread_index(), true, false);  // no tile made active: dense phases
 }
 
 // Death: lifespan, CSF1R inhibition (p_myeloid_deplete, the therapy's level
