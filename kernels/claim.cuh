@@ -7,7 +7,7 @@
 //   propose: each contender bids claim_bid(priority, source) on its target
 //            with a 64-bit atomicMin (claim_propose): the lowest priority wins,
 //            ties go to the lower source index, and bids are unique.
-//   commit:  from the source side: each contender finds out whether it won
+//   commit:  from the source side (tiled launches): each contender finds out whether it won
 //            (claim_won) and the winner acts on its target.  Commits run only
 //            where contenders are (the active tiles, tiles.cuh), never at the
 //            targets, which may lie in a tile nobody visits.  So the propose
@@ -21,6 +21,13 @@
 //            entries to GPUSIM_NO_BID (it may then leave a mark a later launch
 //            of the same phase resets, GPUSIM_CLAIM_NEW_CLONE); a loser resets
 //            its own.
+//            A launch that visits every site (tiles off, or most tiles
+//            active: tiles.cuh phase_dense) commits from the target side
+//            instead (claim_take), as before tiles: each site reads only its
+//            own entry, where the source side reads the record and then the
+//            target's entry, a second scattered read that doubled the
+//            commits' time on a full lattice.  Same winners, same entries
+//            reset, so the same bytes (claim_commit picks the side).
 #pragma once
 #include "abi.cuh"
 #include "lattice.cuh"
@@ -78,4 +85,36 @@ __device__ __forceinline__ u32 claim_won(const Fields* F, u32 s)
     if (claim_source(F->claim[j]) != s) return GPUSIM_NO_SITE;
     F->claim[j] = GPUSIM_NO_BID;
     return j;
+}
+
+// Commit from the target side, per site j (every site visited): the source
+// whose bid won j, or GPUSIM_NO_SITE where j holds no bid.  Its entry is
+// reset to GPUSIM_NO_BID in either case: a bid (the winner's; the losers'
+// records are reset at their own sites) or j's own record (j is a
+// contender).  Race-free: each thread reads and writes only its own entry.
+// No NEW_CLONE mark is there to lose: entries are all ones when a commit
+// starts, and only the thread of j marks j, after this.
+__device__ __forceinline__ u32 claim_take(const Fields* F, u32 j)
+{
+    const u64 v = F->claim[j];
+    if (v == GPUSIM_NO_BID) return GPUSIM_NO_SITE;
+    F->claim[j] = GPUSIM_NO_BID;
+    return (u32)v == GPUSIM_CLAIM_RECORD ? GPUSIM_NO_SITE : claim_source(v);
+}
+
+// The commit at site g of a phase (g >= n_sites: none): true and the
+// winning (source *s, target *j) pair this thread acts for, from the target
+// side where the launch visits every site (`every_site`), else from the
+// source side.
+__device__ __forceinline__ bool claim_commit(const Params* P, const Fields* F, u32 g, bool every_site, u32* s, u32* j)
+{
+    if (g >= P->n_sites) return false;
+    if (every_site) {
+        *j = g;
+        *s = claim_take(F, g);
+        return *s != GPUSIM_NO_SITE;
+    }
+    *s = g;
+    *j = claim_won(F, g);
+    return *j != GPUSIM_NO_SITE;
 }

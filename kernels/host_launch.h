@@ -23,9 +23,11 @@
 typedef void (*gpusim_kernel_fn)(const Params*, const Fields*, u32);
 
 // The kernel is a template argument, so the compiler sees its body inside
-// the thread loop (inlined: no call per site).
+// the thread loop; `flatten` makes it inline it there (GCC otherwise calls
+// the larger kernels once per site, a prologue and the Params/Fields
+// binding per call).
 template <gpusim_kernel_fn K>
-static void gpusim_run_blocks(unsigned int nblocks, unsigned int nruns, const Params* P, const Fields* F, u32 sub)
+__attribute__((flatten)) static void gpusim_run_blocks(unsigned int nblocks, unsigned int nruns, const Params* P, const Fields* F, u32 sub)
 {
     const long long total = (long long)nblocks * (long long)nruns;
 #pragma omp parallel for schedule(static) if (total >= GPUSIM_MIN_PARALLEL_BLOCKS)
@@ -46,7 +48,7 @@ static void gpusim_run_blocks(unsigned int nblocks, unsigned int nruns, const Pa
 // copy), and runs only the blocks that cover it -- what the GPU does by an
 // early return in the blocks past the list.
 template <gpusim_kernel_fn K>
-static void gpusim_run_tiles(unsigned int per_entry, unsigned int slot, unsigned int nruns, const Params* P,
+__attribute__((flatten)) static void gpusim_run_tiles(unsigned int per_entry, unsigned int slot, unsigned int nruns, const Params* P,
                              const Fields* F, u32 sub)
 {
     std::vector<long long> first(nruns + 1, 0);

@@ -21,7 +21,10 @@
 #define __global__
 #define __device__
 #define __host__
-#define __forceinline__ inline
+// As nvcc/NVRTC do: a device function is inlined into its kernel.  A plain
+// `inline` leaves GCC free to call a large one (agent_move_propose_on) per
+// site from the launcher's loop, with its arguments spilled each time.
+#define __forceinline__ inline __attribute__((always_inline))
 
 struct gpusim_dim3 { unsigned int x, y, z; };
 

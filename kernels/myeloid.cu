@@ -45,18 +45,19 @@ GPUSIM_KERNEL void myeloid_move_propose(GPUSIM_ARGS)
     GPUSIM_BIND_RUN;
     const u32 i = global_thread_index();
     if (i >= P->n_sites || sub >= P->myeloid_n_moves) return;
-    agent_move_propose_on(P, F, F->field_value[P->myeloid_field], F->myeloid, i, sub, GPUSIM_PHASE_MYELOID_MIGRATE,
-                          P->myeloid_full_moves, P->p_myeloid_partial_move, P->myeloid_chemotaxis);
+    agent_move_propose_on<false>(P, F, F->field_value[P->myeloid_field], F->myeloid, i, sub,
+                                 GPUSIM_PHASE_MYELOID_MIGRATE, P->myeloid_full_moves, P->p_myeloid_partial_move,
+                                 P->myeloid_chemotaxis, nullptr, 0);
 }
 
-// Migration phase 2, per myeloid site (from the source side, claim.cuh).
+// Migration phase 2, per site (a dense phase: from the target side, claim.cuh claim_commit).
 //   in:  claim, myeloid     out: myeloid (target set, source cleared), claim reset
 //   rng: none
 //   min traffic: 8 B/site (claim)
 GPUSIM_KERNEL void myeloid_move_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    agent_move_commit(P, F, F->myeloid, global_thread_index(), false);  // no tile made active: dense phases
+    agent_move_commit(P, F, F->myeloid, global_thread_index(), true, false);  // no tile made active: dense phases
 }
 
 // Death: lifespan, CSF1R inhibition (p_myeloid_deplete, the therapy's level

@@ -210,7 +210,8 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
     F->tcell[i] = tcell_byte(kills, exhaustion);
 }
 
-// Expansion commit, per mother site (from the source side, claim.cuh): the
+// Expansion commit, per mother site (claim.cuh claim_commit: from the source side; per
+// target site where the launch visits every site): the
 // mother whose bid won its target places a fresh daughter there (full kills,
 // the mother's exhaustion).
 //   in:  claim, tcell (mother)   out: tcell, claim reset, counters[EXPANSIONS]
@@ -219,10 +220,8 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
 GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 s = phase_site(P, F);
-    if (s >= P->n_sites) return;
-    const u32 j = claim_won(F, s);
-    if (j == GPUSIM_NO_SITE) return;
+    u32 s, j;
+    if (!phase_commit(P, F, &s, &j)) return;
     const u8 mother = F->tcell[s];
     F->tcell[j] = tcell_byte(P->kills_per_tcell, (mother >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX);
     tile_touch(P, F, j);
@@ -248,7 +247,8 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
                        P->myeloid_on ? F->myeloid : nullptr, P->p_myeloid_hold);
 }
 
-// Migration phase 2, per T-cell site (from the source side, claim.cuh): a
+// Migration phase 2, per T-cell site (claim.cuh claim_commit: from the source side; per
+// target site where the launch visits every site): a
 // T cell whose bid won its target moves there.
 //   in:  claim, tcell     out: tcell (target set, source cleared), claim reset
 //   rng: none
@@ -256,7 +256,7 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    agent_move_commit(P, F, F->tcell, phase_site(P, F), true);
+    agent_move_commit(P, F, F->tcell, phase_site(P, F), phase_dense(P, F), true);
 }
 
 // Death: lifespan, faster for T cells that can no longer kill; chemotherapy

@@ -8,7 +8,8 @@
 // arrays the components name (Component.occupancy: tumour clone, T cell).
 // Activation follows occupancy, not a halo of neighbouring tiles: a phase
 // that acts on a neighbour of an occupied site reads it wherever it is, and
-// two-phase claims commit from the source side (claim.cuh), so a target in
+// two-phase claims commit from the source side (claim.cuh; from the target
+// side only where a launch visits every site), so a target in
 // an inactive tile needs no thread of its own.  A kernel that puts a cell
 // on a site calls tile_touch, and the list is rebuilt before the next
 // phase that acts on cells.  A tile that empties stays in the list until
@@ -26,18 +27,24 @@
 
 #define GPUSIM_TILE_SITES (1u << GPUSIM_TILE_BITS)
 
+// Does a per-site phase launched now visit every site of the run?  Tiles
+// off, or most tiles active (a lattice full of cells): every site, as dense
+// stepping does -- visiting a site that holds nothing changes nothing, and
+// the dense order is cheaper there.  host_launch.h decides alike.  The same
+// answer for every thread of a launch (no kernel of a phase changes COUNT).
+__device__ __forceinline__ bool phase_dense(const Params* P, const Fields* F)
+{
+    return !P->tiles_on || F->tile_state[GPUSIM_TILE_COUNT] >= P->tiles_dense_from;
+}
+
 // The site of this thread of a per-site phase (see above).  Replaces
 // global_thread_index() at the top of a per-site kernel; the kernel's own
 // `if (i >= P->n_sites) return;` then skips GPUSIM_NO_SITE.
 __device__ __forceinline__ u32 phase_site(const Params* P, const Fields* F)
 {
     const u32 g = global_thread_index();
-    if (!P->tiles_on) return g;
+    if (phase_dense(P, F)) return g;
     const u32 count = F->tile_state[GPUSIM_TILE_COUNT];
-    // Most tiles active (a lattice full of cells): every site, as dense
-    // stepping does -- visiting a site that holds nothing changes nothing,
-    // and the dense order is cheaper there.  host_launch.h decides alike.
-    if (count >= P->tiles_dense_from) return g;
     const u32 e = g >> GPUSIM_TILE_BITS;
     if (e >= count) return GPUSIM_NO_SITE;
     // The list holds each tile's first site and its extent along x, y, z
@@ -56,11 +63,21 @@ __device__ __forceinline__ u32 tile_of(const Params* P, u32 i)
     return ((u32)c.x >> bx) + P->tnx * (((u32)c.y >> by) + P->tny * ((u32)c.z >> bz));
 }
 
+// The commit of a two-phase claim at this thread's site of a per-site phase
+// (claim.cuh claim_commit): from the target side when the launch visits every site.
+__device__ __forceinline__ bool phase_commit(const Params* P, const Fields* F, u32* s, u32* j)
+{
+    return claim_commit(P, F, phase_site(P, F), phase_dense(P, F), s, j);
+}
+
 // A cell was put on site i: its tile joins the list at the next build.
-// Threads that race here all write the same values.
+// Threads that race here all write the same values.  With every tile
+// listed every flag is set (flags are cleared only by tiles_sweep and
+// tiles_mark_all, each followed by a build), so there is nothing to do --
+// and nothing to divide for tile_of, at each division and move of a full lattice.
 __device__ __forceinline__ void tile_touch(const Params* P, const Fields* F, u32 i)
 {
-    if (!P->tiles_on) return;
+    if (!P->tiles_on || F->tile_state[GPUSIM_TILE_COUNT] == P->n_tiles) return;
     const u32 t = tile_of(P, i);
     if (!F->tile_flags[t]) {
         F->tile_flags[t] = 1;

@@ -44,7 +44,7 @@ GPUSIM_KERNEL void treg_move_propose(GPUSIM_ARGS)
                        P->treg_chemotaxis);
 }
 
-// Migration phase 2, per Treg site (from the source side, claim.cuh): a
+// Migration phase 2, per site (a dense phase: from the target side, claim.cuh claim_commit): a
 // Treg whose bid won its target moves there.
 //   in:  claim, treg     out: treg (target set, source cleared), claim reset
 //   rng: none
@@ -52,7 +52,7 @@ GPUSIM_KERNEL void treg_move_propose(GPUSIM_ARGS)
 GPUSIM_KERNEL void treg_move_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    agent_move_commit(P, F, F->treg, global_thread_index(), false);  // Tregs make no tile active: their phases run dense
+    agent_move_commit(P, F, F->treg, global_thread_index(), true, false);  // Tregs make no tile active: their phases run dense
 }
 
 // Death: lifespan, anti-CTLA-4 depletion (p_treg_deplete, the therapy's

@@ -117,7 +117,8 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
         atomic_add_same(&F->clone_population[c], 1u);
 }
 
-// Phase 2 of division, per mother site (from the source side, claim.cuh):
+// Phase 2 of division, per mother site (claim.cuh claim_commit: from the source side; per
+// target site where the launch visits every site):
 // the mother whose bid won its target places a daughter there.  A non-stem mother and daughter each keep (divisions left - 1);
 // a stem mother stays stem and its daughter is stem with probability
 // p_stem_symmetric, else a non-stem cell with max_divisions.  The daughter
@@ -134,10 +135,8 @@ __device__ __forceinline__ void place_daughter(const Params* P, const Fields* F,
 GPUSIM_KERNEL void tumour_divide_commit(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
-    const u32 s = phase_site(P, F);
-    if (s >= P->n_sites) return;
-    const u32 j = claim_won(F, s);  // resets claim[j]: a mutant daughter marks it again
-    if (j != GPUSIM_NO_SITE) place_daughter(P, F, j, s);
+    u32 s, j;  // claim[j] is reset: a mutant daughter marks it again
+    if (phase_commit(P, F, &s, &j)) place_daughter(P, F, j, s);
 }
 
 

@@ -34,9 +34,10 @@ def test_tiles_on_and_off_identical(dim, neighbourhood, boundary):
 
 @pytest.mark.parametrize("dim,neighbourhood,boundary", [(2, "moore", "closed"), (3, "von_neumann", "periodic")])
 def test_tiles_on_and_off_identical_with_the_microenvironment(dim, neighbourhood, boundary):
-    """IFN-gamma, regulatory T cells (dense phases, source-side moves that
-    share the claim array with the tiled CD8 moves) and oxygen (necrosis
-    empties tiles mid-step) with tiles on and off: the same bytes."""
+    """IFN-gamma, regulatory T cells (dense phases, moves committed from the
+    target side that share the claim array with the tiled CD8 moves,
+    committed from the source side) and oxygen (necrosis empties tiles
+    mid-step) with tiles on and off: the same bytes."""
     require_backend("cpu")
     cfg = random_microenvironment_config(2100 + dim, dim, neighbourhood, boundary, steps=80)
     on, on_obs = run_state(with_tiles(cfg, True), "cpu")

@@ -210,8 +210,9 @@ class KernelBackend(PhaseRunner, BatchBackend):
         (once per therapy group, :class:`~gpusim.engine.param_table.TherapyGroup`);
         the adoptive transfers due now."""
         transfers = {}
+        every = len(self.active) == self.n_runs  # the common case: no run has finished
         for g in self._groups:
-            live = g.rows[np.isin(g.rows, self.active)]
+            live = g.rows if every else g.rows[np.isin(g.rows, self.active)]
             if len(live):
                 due = g.apply(self.table, int(self.steps[live[0]]))
                 if due:

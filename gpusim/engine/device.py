@@ -58,6 +58,18 @@ class CpuDevice:
         self.library_path = build_library()
         self._lib = ctypes.CDLL(str(self.library_path))
         self._kernels: dict[str, int] = {}
+        self._addresses: dict[int, tuple[np.ndarray, int]] = {}
+
+    def _address(self, a: np.ndarray) -> int:
+        """``a.ctypes.data``, remembered: the same Params and Fields buffers
+        serve launch after launch, and asking numpy costs more than a small
+        kernel (the entry holds ``a``, so its id is not reused meanwhile)."""
+        hit = self._addresses.get(id(a))
+        if hit is None or hit[0] is not a:
+            if len(self._addresses) >= 16:  # buffers rebuilt since: forget them
+                self._addresses.clear()
+            hit = self._addresses[id(a)] = (a, a.ctypes.data)
+        return hit[1]
 
     @property
     def threads(self) -> int:
@@ -84,7 +96,7 @@ class CpuDevice:
     def launch(self, name: str, n_threads: int, params, fields, sub: int = 0, n_runs: int = 1) -> None:
         if n_threads <= 0 or n_runs <= 0:
             return
-        self._kernel(name)(_blocks(n_threads), n_runs, params.ctypes.data, fields.ctypes.data, sub)
+        self._kernel(name)(_blocks(n_threads), n_runs, self._address(params), self._address(fields), sub)
 
     def launch_tiles(self, name: str, per_entry: int, slot: int, max_entries: int, params, fields, sub: int = 0,
                      n_runs: int = 1) -> None:
@@ -92,7 +104,7 @@ class CpuDevice:
         of length ``tile_state[slot]``: the launcher reads the lengths in
         place and runs only the blocks that cover them."""
         if n_runs > 0:
-            self._tiles_kernel(name)(per_entry, slot, n_runs, params.ctypes.data, fields.ctypes.data, sub)
+            self._tiles_kernel(name)(per_entry, slot, n_runs, self._address(params), self._address(fields), sub)
 
     def _tiles_kernel(self, name: str):
         key = f"tiles_{name}"
@@ -106,6 +118,10 @@ class CpuDevice:
 
     def to_host(self, a) -> np.ndarray:
         return np.asarray(a)
+
+    def host_view(self, a) -> np.ndarray:
+        """``a`` itself: kernels have finished with it, and reading it costs nothing."""
+        return a
 
     def synchronize(self) -> None:
         """Nothing to wait for: a host launch returns when its kernel is done."""
@@ -192,6 +208,11 @@ class CudaDevice:
 
     def to_host(self, a) -> np.ndarray:
         return self.xp.asnumpy(a)
+
+    def host_view(self, a) -> None:
+        """None: reading a device array would wait for every queued launch
+        (the host decides nothing from device values mid-step)."""
+        return None
 
     def synchronize(self) -> None:
         """Wait for every kernel queued on this device."""

@@ -21,7 +21,7 @@ from .sources import kernel_dir, kernel_names, source_digest, unit_source
 
 # -ffp-contract=off: no FMA contraction, so float arithmetic matches NumPy and
 # the GPU build (-fmad=false) bit for bit (DESIGN §3).
-HOST_OPTIONS = ("-O3", "-std=c++17", "-fopenmp", "-ffp-contract=off", "-fPIC", "-shared")
+HOST_OPTIONS = ("-O3", "-std=c++17", "-fopenmp", "-ffp-contract=off", "-fPIC", "-fno-semantic-interposition", "-shared")
 
 
 def find_compiler() -> str | None:

@@ -132,6 +132,8 @@ class TherapyGroup:
     def updates(self, step: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], tuple]:
         """({Params field: (rows, values)} that change at ``step``, the
         adoptive transfers due (the same for every run of the group))."""
+        if not self.therapy and self.levels:  # no schedule: the levels of the first step hold for good
+            return {}, ()
         eff = effect(self.therapy, self.dt_days, step, self.patients)
         out = {}
         for level, fields in LEVEL_FIELDS:

@@ -25,6 +25,7 @@ from functools import lru_cache
 
 from ..abi import kernel_dir
 from .sources import KERNEL_SOURCES
+from .tiles import TILE_SITES, VESSELS
 
 _KERNEL = re.compile(r"GPUSIM_KERNEL\s+void\s+(\w+)\s*\(")
 _TRAFFIC = re.compile(r"^//\s+min traffic:\s*(.*)$")
@@ -89,9 +90,10 @@ class Recorder:
         def launch_tiles(name, per_entry, slot, max_entries, params, fields, sub=0, n_runs=1):
             # Over active tiles (engine/tiles.py): the bytes of the sites
             # visited, each run's list length read back (profiling only).
-            from .tiles import TILE_SITES, VESSELS
-
-            entries = int(dev.to_host(self.be.tile_state)[self.be.active, slot].sum())
+            # (One run, the benchmark's case, without a numpy gather and sum:
+            # this runs inside `gpusim bench`'s timed steps.)
+            state, active = dev.to_host(self.be.tile_state), self.be.active
+            entries = int(state[active[0], slot]) if len(active) == 1 else int(state[active, slot].sum())
             per_site, per_thread = min_traffic()[name]
             # A per-site phase visits 64 sites per entry, recruitment one vessel site; the others count per thread.
             sites = entries * (TILE_SITES if per_entry == TILE_SITES else int(slot == VESSELS))

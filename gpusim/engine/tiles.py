@@ -39,7 +39,7 @@ from .. import abi, components
 _C = abi.constants()
 TILE_BITS, CHUNK_SHIFT, GROUP_SHIFT = _C["TILE_BITS"], _C["TILE_CHUNK_SHIFT"], _C["TILE_GROUP_SHIFT"]
 TILE_SITES = 1 << TILE_BITS
-COUNT, VESSELS = _C["TILE_COUNT"], _C["TILE_VESSELS"]
+COUNT, DIRTY, VESSELS = _C["TILE_COUNT"], _C["TILE_DIRTY"], _C["TILE_VESSELS"]
 MAX_OCCUPANCY = _C["MAX_OCCUPANCY"]
 
 def geometry(shape: tuple[int, int, int], dim: int) -> dict[str, int]:
@@ -96,6 +96,13 @@ def refresh(be, rows=None) -> None:
     (kernels/tiles.cu); a run whose flags did not change since its last
     build keeps its list."""
     if not be.tiles_on:
+        return
+    # Where the flags can be read without waiting (the cpu backend's host
+    # memory): no launches at all when no run switched a tile on -- five
+    # launches that would each return at once, after each phase that may
+    # place a cell, cost more host time than a small lattice's whole phase.
+    state = be.device.host_view(be.tile_state)
+    if state is not None and not state[be.active if rows is None else rows, DIRTY].any():
         return
     chunks, groups = _chunks(be.n_tiles)
     for kernel, n in (("tiles_count_chunks", chunks), ("tiles_sum_groups", groups), ("tiles_scan_top", 1),
