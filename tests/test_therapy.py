@@ -4,18 +4,17 @@ effect on PD-L1-high tumours."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import make_config
 
-from gpusim.batch import run_batch
 from gpusim.config import load_config
 from gpusim.outcome import classify
 from gpusim.simulation import Simulation
 from gpusim.therapy import at_step, first_step, therapy_start_day, unreached
+from gpusim.validate.runs import Job, run_jobs
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 
@@ -79,13 +78,12 @@ def test_chemotherapy_pulse_kills_tumour_and_tcells(backend):
     assert abs((m - t_survivors) - 0.25 * m) < 4 * np.sqrt(m * 0.1875)
 
 
-def _finals(cfg_path, seeds, *overrides) -> list[dict]:
-    """Final observables of each seed's run, as one batch on the cpu backend
-    (byte-identical to the runs alone)."""
-    cfgs = [load_config(cfg_path, [f"simulation.seed={seed}", "output.frame_every_steps=0", *overrides])
-            for seed in seeds]
-    with tempfile.TemporaryDirectory() as d:
-        return run_batch(cfgs, [Path(d) / f"{seed}.h5" for seed in seeds], backend="cpu", progress=False)
+def _runs(cfg_path, seeds, *overrides, to_end: bool = True) -> list[dict]:
+    """Each seed's run as one cpu batch (byte-identical to the runs alone)
+    through validate's cohort runner: its outcome and, with ``to_end``, its
+    final observables after every configured step (else it stops once its
+    outcome is settled)."""
+    return run_jobs([Job(cfg_path, [f"simulation.seed={seed}", *overrides], to_end=to_end) for seed in seeds], 1)
 
 
 @pytest.mark.slow
@@ -96,8 +94,9 @@ def test_pdl1_clones_enriched_under_immune_pressure():
     base = CONFIGS / "immunoediting_equilibrium.toml"
     extra = ["tumour.pdl1_prob_per_division=0.005", "tumour.initial_recognition=0.1", "simulation.steps=1920"]
     seeds = range(1, 6)
-    with_immunity = [on["pdl1_cells"] / max(on["tumour_cells"], 1) for on in _finals(base, seeds, *extra)]
-    without = [off["pdl1_cells"] / off["tumour_cells"] for off in _finals(base, seeds, *extra, "immune.enabled=false")]
+    with_immunity = [r["final"]["pdl1_cells"] / max(r["final"]["tumour_cells"], 1) for r in _runs(base, seeds, *extra)]
+    without = [r["final"]["pdl1_cells"] / r["final"]["tumour_cells"]
+               for r in _runs(base, seeds, *extra, "immune.enabled=false")]
     wins = sum(a > b for a, b in zip(with_immunity, without))
     assert wins >= 4 and np.mean(with_immunity) > 2 * np.mean(without), (with_immunity, without)
 
@@ -107,8 +106,9 @@ def test_checkpoint_blockade_raises_elimination_of_pdl1_tumours():
     """PD-L1-high tumours, 10 seeds each arm: blockade eliminates more."""
     base = CONFIGS / "checkpoint_blockade.toml"
     small = ["lattice.shape=[70,70]", "simulation.steps=1920", "outcome.escape_cells=1500"]
-    untreated = [f["tumour_cells"] == 0 for f in _finals(base, range(1, 11), *small, "therapy=[]")]
-    treated = [f["tumour_cells"] == 0 for f in _finals(base, range(1, 11), *small)]
+    # each run stops once it is cleared or has escaped (its outcome is settled then)
+    untreated = [r["final_cells"] == 0 for r in _runs(base, range(1, 11), *small, "therapy=[]", to_end=False)]
+    treated = [r["final_cells"] == 0 for r in _runs(base, range(1, 11), *small, to_end=False)]
     assert sum(treated) >= sum(untreated) + 5, (sum(untreated), sum(treated))
 
 

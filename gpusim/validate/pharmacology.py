@@ -156,7 +156,7 @@ def virtual_trial_section(out: Path, quick: bool, processes: int) -> Section:
 
     from ..endpoints import arm_table
 
-    patients = 20 if quick else 64
+    patients = 10 if quick else 64
     # --quick: 12 weeks of follow-up (two visits), the trial's lattice and patients otherwise.
     extra = ["simulation.steps=1512"] if quick else []
     per_arm = run_trial(patients, extra, out)
@@ -165,7 +165,7 @@ def virtual_trial_section(out: Path, quick: bool, processes: int) -> Section:
     order = sorted(orr, key=orr.get, reverse=True)
     if quick:
         ok = orr["nivolumab+ipilimumab"] > orr["ipilimumab"] and orr["nivolumab"] > orr["ipilimumab"]
-        criterion = ("(--quick: 20 patients per arm, 12 weeks) ORR of each nivolumab arm above ipilimumab's. "
+        criterion = ("(--quick: 10 patients per arm, 12 weeks) ORR of each nivolumab arm above ipilimumab's. "
                      "Full: 64 patients per arm, 36 weeks, ORR combination > nivolumab > ipilimumab.")
     else:
         ok = order == list(TRIAL_ARMS)
