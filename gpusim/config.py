@@ -157,7 +157,17 @@ class ChemokineConfig(_Section):
 
 
 class ImmuneConfig(_Section):
-    """T cells: recruitment at vessels, killing, exhaustion, migration, death."""
+    """T cells: recruitment at vessels, killing, exhaustion, migration, death.
+
+    Arrest on recognition (``arrest_prob_per_recognition``, 0 = off, the
+    default): a T cell stops when its receptor recognises antigen (the TCR
+    stop signal: Dustin et al. 1997, PNAS 94:3909; CTLs arrest on the tumour
+    cells they engage, Mempel et al. 2004, Nature 427:154; Breart et al.
+    2008, J Clin Invest 118:1390).  At each move substep a T cell that can
+    kill and touches tumour cells picks one as a kill attempt does; if it
+    recognises it (the clone's recognition, HLA-lost clones never) it stays
+    put with this probability.  T cells then sit where they engage, so the
+    IFN-gamma they release (``[ifng]``) is local to them."""
 
     enabled: bool = True
     vessel_density: float = Field(0.02, ge=0.0, le=1.0, description="fraction of sites that are vessels")
@@ -165,6 +175,8 @@ class ImmuneConfig(_Section):
     recruitment_half_saturation: float = Field(50.0, gt=0.0, description="chemokine giving half the rate")
     speed_um_per_min: float = Field(2.0, ge=0.0, description="PhysiCell 1 um/min; intravital up to ~10")
     chemotaxis: float = Field(0.1, ge=0.0, description="move weight 1 + chemotaxis * max(0, c_j - c_i)")
+    arrest_prob_per_recognition: float = Field(
+        0.0, ge=0.0, le=1.0, description="chance that a T cell touching a tumour cell it recognises skips a move")
     kill_attempt_rate_per_day: float = Field(96.0, ge=0.0, description="one attempt per 15 min (PhysiCell)")
     kills_per_tcell: int = Field(5, ge=1, le=15, description="Kather 2017 IMkmax = 5")
     expansion_prob_per_kill: float = Field(0.1, ge=0.0, le=1.0)

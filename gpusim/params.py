@@ -159,6 +159,7 @@ class ModelParams:
     full_moves: int
     p_partial_move: int
     chemotaxis: np.float32
+    p_tcell_arrest: int  # 0: no arrest on recognition (no draws)
     # The host values of later components (gpusim.components: each
     # Component.params hook's dict, merged), read as attributes like the
     # fields above: ``mp.treg_on``, ``mp.p_necrosis``.
@@ -384,6 +385,7 @@ def model_params(cfg: Config) -> ModelParams:
         full_moves=full_moves,
         p_partial_move=p_partial_move,
         chemotaxis=np.float32(im.chemotaxis),
+        p_tcell_arrest=threshold(im.arrest_prob_per_recognition),
     )
     return replace(core, parts=component_params(cfg, core))
 

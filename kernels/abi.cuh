@@ -199,6 +199,7 @@ struct Params {
     u32 full_moves;
     u32 p_partial_move;
     f32 chemotaxis;
+    u32 p_tcell_arrest;  // a T cell touching a tumour cell it recognises skips a move (0: the rule is off)
     u32 transfer_where_tumour;
     // IFN-gamma and adaptive PD-L1 (kernels/ifng.cu; ifng_on = 0: off, the
     // arrays below are absent and no kernel reads them)

@@ -28,6 +28,17 @@ __device__ __forceinline__ u32 nth_tumour_candidate(const Params* P, const Field
     return GPUSIM_NO_SITE;  // unreachable when nth < the candidate count
 }
 
+// How many kill candidates (nth_tumour_candidate) a T cell at i has.
+__device__ __forceinline__ u32 count_tumour_candidates(const Params* P, const Fields* F, u32 i, site_xyz c)
+{
+    u32 n = F->clone[i] != 0;
+    for (u32 k = 0; k < P->n_nbr; ++k) {
+        const u32 j = neighbour(P, c, k);
+        if (j != GPUSIM_NO_SITE && F->clone[j] != 0) ++n;
+    }
+    return n;
+}
+
 __device__ __forceinline__ u32 count_free_tcell_neighbours(const Params* P, const Fields* F, site_xyz c)
 {
     u32 n = 0;
@@ -141,11 +152,7 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_KILL, 0);
     if (r.x >= P->p_kill_attempt) return;
     const site_xyz c = site_coords(P, i);
-    u32 n_targets = F->clone[i] != 0;
-    for (u32 k = 0; k < P->n_nbr; ++k) {
-        const u32 j = neighbour(P, c, k);
-        if (j != GPUSIM_NO_SITE && F->clone[j] != 0) ++n_targets;
-    }
+    const u32 n_targets = count_tumour_candidates(P, F, i, c);
     if (n_targets == 0) return;
     const u32 target = nth_tumour_candidate(P, F, i, c, __umulhi(r.y, n_targets));
     const u32 clone = F->clone[target];
@@ -229,20 +236,42 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
     atomic_add_same(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
 }
 
+// Arrest on recognition (the TCR stop signal: Dustin et al. 1997, PNAS
+// 94:3909; Mempel et al. 2004, Nature 427:154), off when p_tcell_arrest is 0:
+// for move `sub`, a T cell that can kill and touches tumour cells picks one
+// as tcell_kill picks its target and stays put when it recognises it (a
+// visible clone, with the clone's recognition) and a draw passes p_tcell_arrest.
+//   rng: (site, step, TCELL_ARREST, sub): .x which candidate, .y recognised?, .z arrested?
+__device__ __forceinline__ bool tcell_arrested(const Params* P, const Fields* F, u32 i, u32 sub)
+{
+    const u8 t = F->tcell[i];
+    if (!t || !tcell_can_kill(P, t)) return false;
+    const site_xyz c = site_coords(P, i);
+    const u32 n_targets = count_tumour_candidates(P, F, i, c);
+    if (n_targets == 0) return false;
+    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_TCELL_ARREST, sub);
+    const u32 clone = F->clone[nth_tumour_candidate(P, F, i, c, __umulhi(r.x, n_targets))];
+    if (F->clone_flags[clone] & GPUSIM_CLONE_HLA) return false;
+    return r.y < F->clone_recognition[clone] && r.z < P->p_tcell_arrest;
+}
+
 // Migration move `sub` of the step (of this run's P->n_moves), phase 1: each T cell picks a neighbour
 // with weight 1 + chemotaxis * max(0, c_j - c_i) (float32, neighbour order,
 // sequential sums) and bids for it if its T layer is free (agent.cuh).  speed dt / dx =
 // full_moves + fraction moves per step in expectation: substeps below
-// full_moves always move, substep full_moves moves with the fraction.
-//   in:  tcell, chemokine       out: claim (bids and their records)
+// full_moves always move, substep full_moves moves with the fraction.  A T
+// cell arrested on recognition (tcell_arrested, when p_tcell_arrest) stays.
+//   in:  tcell, chemokine (clone, clone_flags, clone_recognition when p_tcell_arrest)
+//   out: claim (bids and their records)
 //   rng: (site, step, MIGRATE, sub): .x direction (top 24 bits), .y priority,
-//        .z fractional move taken?
+//        .z fractional move taken?; (site, step, TCELL_ARREST, sub) when p_tcell_arrest
 //   min traffic: 1 B/site (tcell byte; the rest only at T cells)
 GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
 {
     GPUSIM_BIND_RUN;
     const u32 i = phase_site(P, F);
     if (i >= P->n_sites || sub >= P->n_moves) return;  // this run's moves are done
+    if (P->p_tcell_arrest && tcell_arrested(P, F, i, sub)) return;
     // A T cell beside a myeloid suppressor (kernels/myeloid.cu, when on) is held with p_myeloid_hold.
     agent_move_propose(P, F, F->tcell, i, sub, GPUSIM_PHASE_MIGRATE, P->full_moves, P->p_partial_move, P->chemotaxis,
                        P->myeloid_on ? F->myeloid : nullptr, P->p_myeloid_hold);

@@ -18,7 +18,7 @@ from .lattice import neighbours, pick_nth
 
 _C = constants()
 PH_RECRUIT, PH_TRANSFER, PH_KILL = _C["PHASE_RECRUIT"], _C["PHASE_TRANSFER"], _C["PHASE_KILL"]
-PH_MIGRATE, PH_TCELL_DEATH = _C["PHASE_MIGRATE"], _C["PHASE_TCELL_DEATH"]
+PH_MIGRATE, PH_TCELL_DEATH, PH_TCELL_ARREST = _C["PHASE_MIGRATE"], _C["PHASE_TCELL_DEATH"], _C["PHASE_TCELL_ARREST"]
 
 
 def _byte(kills, exhaustion) -> np.ndarray:
@@ -65,6 +65,31 @@ def recruit(st, mp, sp, events: dict) -> None:
         events["transferred"] += len(chosen)
 
 
+def tumour_candidates(mp, clone: np.ndarray, sites: np.ndarray):
+    """Kill candidates of T cells at ``sites`` (twin of kernels/tcell.cu
+    nth_tumour_candidate): own site first, then the neighbours, each only
+    with a tumour cell.  Returns (neighbours, candidates, which hold a
+    tumour cell, how many)."""
+    nb = neighbours(mp, sites)
+    cand = np.concatenate([sites[:, None], nb], axis=1)
+    ok = (cand >= 0) & (clone[np.maximum(cand, 0)] != 0)
+    return nb, cand, ok, ok.sum(axis=1)
+
+
+def arrested(st, mp, sites: np.ndarray, sub: int) -> np.ndarray:
+    """Which T cells at ``sites`` stay put on recognition for move ``sub``
+    (twin of kernels/tcell.cu tcell_arrested)."""
+    tc, clone = st.sites["tcell"], st.sites["clone"]
+    _, cand, ok, n = tumour_candidates(mp, clone, sites)
+    rows = np.flatnonzero(can_kill(tc[sites], mp.exhaustion_threshold) & (n > 0))
+    w = draw(sites[rows], st.step, PH_TCELL_ARREST, sub, mp.key)
+    c = clone[pick_nth(cand[rows], ok[rows], mulhi(w[:, 0], n[rows]))]
+    held = np.zeros(len(sites), dtype=bool)
+    held[rows] = (((st.clones["flags"][c] & CLONE_HLA) == 0) & (w[:, 1] < st.clones["recognition"][c])
+                  & (w[:, 2] < mp.p_tcell_arrest))
+    return held
+
+
 def kill(st, mp, sp, events: dict) -> None:
     tc, clone, cell = st.sites["tcell"], st.sites["clone"], st.sites["cell"]
     t_sites = np.flatnonzero(tc)
@@ -72,11 +97,7 @@ def kill(st, mp, sp, events: dict) -> None:
     w0 = draw(t_sites, st.step, PH_KILL, 0, mp.key)
     keep = w0[:, 0] < mp.p_kill_attempt
     t_sites, w0 = t_sites[keep], w0[keep]
-    # Candidates: own site first, then neighbours, each only with a tumour cell.
-    nb = neighbours(mp, t_sites)
-    cand = np.concatenate([t_sites[:, None], nb], axis=1)
-    ok = (cand >= 0) & (clone[np.maximum(cand, 0)] != 0)
-    n = ok.sum(axis=1)
+    nb, cand, ok, n = tumour_candidates(mp, clone, t_sites)
     keep = n > 0
     t_sites, w0, cand, ok, n, nb = t_sites[keep], w0[keep], cand[keep], ok[keep], n[keep], nb[keep]
     target = pick_nth(cand, ok, mulhi(w0[:, 1], n))
@@ -135,7 +156,8 @@ def kill(st, mp, sp, events: dict) -> None:
 
 def migrate(st, mp) -> None:
     move_agents(st, mp, st.sites["tcell"], PH_MIGRATE, mp.n_moves, mp.full_moves, mp.p_partial_move, mp.chemotaxis,
-                hold=st.sites["myeloid"] if mp.myeloid_on else None, p_hold=mp.p_myeloid_hold)
+                hold=st.sites["myeloid"] if mp.myeloid_on else None, p_hold=mp.p_myeloid_hold,
+                stay=(lambda sites, sub: arrested(st, mp, sites, sub)) if mp.p_tcell_arrest else None)
 
 
 def death(st, mp, sp, events: dict) -> None:
