@@ -161,9 +161,10 @@ class ImmuneConfig(_Section):
 
     Arrest on recognition (``arrest_prob_per_recognition``, 0 = off, the
     default): a T cell stops when its receptor recognises antigen (the TCR
-    stop signal: Dustin et al. 1997, PNAS 94:3909; CTLs arrest on the tumour
-    cells they engage, Mempel et al. 2004, Nature 427:154; Breart et al.
-    2008, J Clin Invest 118:1390).  At each move substep a T cell that can
+    stop signal: Dustin et al. 1997, PNAS 94:3909; T cells arrest on the
+    cells presenting their antigen, Mempel et al. 2004, Nature 427:154, and
+    CTLs on the tumour cells they kill, Breart et al. 2008, J Clin Invest
+    118:1390).  At each move substep a T cell that can
     kill and touches tumour cells picks one as a kill attempt does; if it
     recognises it (the clone's recognition, HLA-lost clones never) it stays
     put with this probability.  T cells then sit where they engage, so the
