@@ -238,21 +238,31 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 
 // Arrest on recognition (the TCR stop signal: Dustin et al. 1997, PNAS
 // 94:3909; Mempel et al. 2004, Nature 427:154), off when p_tcell_arrest is 0:
-// for move `sub`, a T cell that can kill and touches tumour cells picks one
-// as tcell_kill picks its target and stays put when it recognises it (a
-// visible clone, with the clone's recognition) and a draw passes p_tcell_arrest.
-//   rng: (site, step, TCELL_ARREST, sub): .x which candidate, .y recognised?, .z arrested?
+// for move `sub`, a T cell (effector or exhausted) tests each tumour cell it
+// touches, in kill-candidate order (nth_tumour_candidate), and stays put if
+// one of them stops it: a visible clone, with threshold recognition x
+// p_tcell_arrest (__umulhi of the two thresholds).  Candidate n uses word
+// n % 4 of draw sub * ARREST_DRAWS + n / 4.
+//   rng: (site, step, TCELL_ARREST, sub * ARREST_DRAWS + n / 4): word n % 4 stops it?
+#define GPUSIM_ARREST_DRAWS 8  // draws per substep: 4 words each cover the 27 candidates of 3D Moore
 __device__ __forceinline__ bool tcell_arrested(const Params* P, const Fields* F, u32 i, u32 sub)
 {
-    const u8 t = F->tcell[i];
-    if (!t || !tcell_can_kill(P, t)) return false;
+    if (!F->tcell[i]) return false;
     const site_xyz c = site_coords(P, i);
-    const u32 n_targets = count_tumour_candidates(P, F, i, c);
-    if (n_targets == 0) return false;
-    const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_TCELL_ARREST, sub);
-    const u32 clone = F->clone[nth_tumour_candidate(P, F, i, c, __umulhi(r.x, n_targets))];
-    if (F->clone_flags[clone] & GPUSIM_CLONE_HLA) return false;
-    return r.y < F->clone_recognition[clone] && r.z < P->p_tcell_arrest;
+    philox_u32x4 r = {0u, 0u, 0u, 0u};
+    u32 n = 0;
+    for (u32 k = 0; k <= P->n_nbr; ++k) {
+        const u32 j = k == 0 ? i : neighbour(P, c, k - 1);
+        if (j == GPUSIM_NO_SITE || F->clone[j] == 0) continue;
+        const u32 word = n & 3u;
+        if (word == 0) r = draw(P, i, GPUSIM_PHASE_TCELL_ARREST, sub * GPUSIM_ARREST_DRAWS + (n >> 2));
+        ++n;
+        const u32 u = word == 0 ? r.x : word == 1 ? r.y : word == 2 ? r.z : r.w;
+        const u32 clone = F->clone[j];
+        if (!(F->clone_flags[clone] & GPUSIM_CLONE_HLA) && u < __umulhi(F->clone_recognition[clone], P->p_tcell_arrest))
+            return true;
+    }
+    return false;
 }
 
 // Migration move `sub` of the step (of this run's P->n_moves), phase 1: each T cell picks a neighbour

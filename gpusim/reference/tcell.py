@@ -19,6 +19,7 @@ from .lattice import neighbours, pick_nth
 _C = constants()
 PH_RECRUIT, PH_TRANSFER, PH_KILL = _C["PHASE_RECRUIT"], _C["PHASE_TRANSFER"], _C["PHASE_KILL"]
 PH_MIGRATE, PH_TCELL_DEATH, PH_TCELL_ARREST = _C["PHASE_MIGRATE"], _C["PHASE_TCELL_DEATH"], _C["PHASE_TCELL_ARREST"]
+ARREST_DRAWS = _C["ARREST_DRAWS"]
 
 
 def _byte(kills, exhaustion) -> np.ndarray:
@@ -78,16 +79,17 @@ def tumour_candidates(mp, clone: np.ndarray, sites: np.ndarray):
 
 def arrested(st, mp, sites: np.ndarray, sub: int) -> np.ndarray:
     """Which T cells at ``sites`` stay put on recognition for move ``sub``
-    (twin of kernels/tcell.cu tcell_arrested)."""
-    tc, clone = st.sites["tcell"], st.sites["clone"]
-    _, cand, ok, n = tumour_candidates(mp, clone, sites)
-    rows = np.flatnonzero(can_kill(tc[sites], mp.exhaustion_threshold) & (n > 0))
-    w = draw(sites[rows], st.step, PH_TCELL_ARREST, sub, mp.key)
-    c = clone[pick_nth(cand[rows], ok[rows], mulhi(w[:, 0], n[rows]))]
-    held = np.zeros(len(sites), dtype=bool)
-    held[rows] = (((st.clones["flags"][c] & CLONE_HLA) == 0) & (w[:, 1] < st.clones["recognition"][c])
-                  & (w[:, 2] < mp.p_tcell_arrest))
-    return held
+    (twin of kernels/tcell.cu tcell_arrested): one of the tumour cells each
+    touches, candidate n tested with word n % 4 of draw sub * ARREST_DRAWS + n / 4."""
+    clone = st.sites["clone"]
+    _, cand, ok, _ = tumour_candidates(mp, clone, sites)
+    rank = np.cumsum(ok, axis=1) - 1  # candidate number n of each tumour cell touched
+    words = np.concatenate([draw(sites, st.step, PH_TCELL_ARREST, sub * ARREST_DRAWS + g, mp.key)
+                            for g in range(-(-cand.shape[1] // 4))], axis=1)
+    u = np.take_along_axis(words, np.maximum(rank, 0), axis=1)
+    c = clone[np.maximum(cand, 0)]
+    stops = u < mulhi(st.clones["recognition"][c], mp.p_tcell_arrest)
+    return (ok & ((st.clones["flags"][c] & CLONE_HLA) == 0) & stops).any(axis=1)
 
 
 def kill(st, mp, sp, events: dict) -> None:
