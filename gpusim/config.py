@@ -43,6 +43,8 @@ MINUTES_PER_DAY = 1440.0
 #: day on 10 um sites (1,440 moves) -- so a config past it is a typo (a rate in
 #: the wrong unit) that would sit in its first step for hours.
 MAX_SUBSTEPS_PER_STEP = 10_000
+#: The longest arrest on engagement, in steps (a T cell's countdown is one byte per site).
+MAX_ARREST_STEPS = 255
 
 
 
@@ -159,18 +161,16 @@ class ChemokineConfig(_Section):
 class ImmuneConfig(_Section):
     """T cells: recruitment at vessels, killing, exhaustion, migration, death.
 
-    Arrest on recognition (``arrest_prob_per_recognition``, 0 = off, the
-    default): a T cell stops when its receptor recognises antigen (the TCR
-    stop signal: Dustin et al. 1997, PNAS 94:3909; T cells arrest on the
-    cells presenting their antigen, Mempel et al. 2004, Nature 427:154, and
-    CTLs on the tumour cells they kill, Breart et al. 2008, J Clin Invest
-    118:1390; exhausted T cells too, Zinselmeyer et al. 2013, J Exp Med
-    210:757).  At each move substep a T cell tests every tumour cell it
-    touches (its own site and the neighbours); each of a visible clone
-    stops it with probability recognition x ``arrest_prob_per_recognition``,
-    and a stopped T cell skips that move.  A model assumption of this
-    round; it does not by itself bring the adaptive-resistance criterion
-    of ``gpusim validate`` (README, "What it does not reproduce")."""
+    Arrest on engagement (``engagement_arrest_minutes``, 0 = off, the
+    default): a CTL stops on a tumour cell whose antigen it recognises and
+    stays while it kills it, which in tumours takes hours (Boissonnas et al.
+    2007, J Exp Med 204:345: CTLs arrest in contact with antigen-bearing
+    tumour cells and resume migration where the tumour cells are dead;
+    Breart et al. 2008, J Clin Invest 118:1390: killing one target takes
+    ~6 h on average).  A kill attempt that recognises its target (before
+    PD-L1, Tregs, hypoxia or myeloid cells act) holds the T cell for this
+    time, rounded to whole steps (at least one), counted from the latest
+    such engagement; it moves again once the time has passed."""
 
     enabled: bool = True
     vessel_density: float = Field(0.02, ge=0.0, le=1.0, description="fraction of sites that are vessels")
@@ -178,8 +178,8 @@ class ImmuneConfig(_Section):
     recruitment_half_saturation: float = Field(50.0, gt=0.0, description="chemokine giving half the rate")
     speed_um_per_min: float = Field(2.0, ge=0.0, description="PhysiCell 1 um/min; intravital up to ~10")
     chemotaxis: float = Field(0.1, ge=0.0, description="move weight 1 + chemotaxis * max(0, c_j - c_i)")
-    arrest_prob_per_recognition: float = Field(
-        0.0, ge=0.0, le=1.0, description="per move substep, each tumour cell a T cell touches stops it with recognition x this")
+    engagement_arrest_minutes: float = Field(
+        0.0, ge=0.0, description="a T cell that recognises its target stays this long (0: off; Breart 2008: ~360)")
     kill_attempt_rate_per_day: float = Field(96.0, ge=0.0, description="one attempt per 15 min (PhysiCell)")
     kills_per_tcell: int = Field(5, ge=1, le=15, description="Kather 2017 IMkmax = 5")
     expansion_prob_per_kill: float = Field(0.1, ge=0.0, le=1.0)
@@ -191,7 +191,7 @@ class ImmuneConfig(_Section):
     initial_tcells: int = Field(0, ge=0, description="T cells placed at random sites at t = 0")
 
     #: Rules added to [immune] after v2, left out of dumps while at their default (off).
-    _LATER_RULES: ClassVar[tuple[str, ...]] = ("arrest_prob_per_recognition",)
+    _LATER_RULES: ClassVar[tuple[str, ...]] = ("engagement_arrest_minutes",)
 
     @model_serializer(mode="wrap")
     def _later_rules_left_out(self, handler):
@@ -607,6 +607,16 @@ class Config(_Section):
         """T-cell moves per step, speed x dt / dx (the expected count)."""
         return self.immune.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
 
+    def tcell_arrest_steps(self) -> int:
+        """Steps a T cell stays after recognising its target
+        (``immune.engagement_arrest_minutes`` in whole steps, at least one; 0: off).
+
+        >>> Config.model_validate({"immune": {"engagement_arrest_minutes": 360}}).tcell_arrest_steps()
+        24
+        """
+        minutes = self.immune.engagement_arrest_minutes
+        return max(1, round(minutes / self.simulation.dt_minutes)) if minutes > 0 else 0
+
     def treg_moves(self) -> float:
         """Regulatory T-cell moves per step, speed x dt / dx (the expected count)."""
         return self.tregs.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
@@ -667,6 +677,11 @@ class Config(_Section):
                     f"{key}.speed_um_per_min: {getattr(self, key).speed_um_per_min:g} um/min gives {moves:.3g} "
                     f"{who} moves per step (speed x dt / dx), above the ceiling of {MAX_SUBSTEPS_PER_STEP} "
                     "(lower it or simulation.dt_minutes)")
+        if self.tcell_arrest_steps() > MAX_ARREST_STEPS:
+            raise ValueError(
+                f"immune.engagement_arrest_minutes: {self.immune.engagement_arrest_minutes:g} min is "
+                f"{self.tcell_arrest_steps()} steps of {self.simulation.dt_minutes:g} min, above the ceiling of "
+                f"{MAX_ARREST_STEPS} (a byte per site counts them)")
         if self.myeloid.enabled and not self.ccl2.enabled:
             raise ValueError("myeloid.enabled: myeloid suppressors are drawn by the CCL2 field; "
                              "set ccl2.enabled = true too")

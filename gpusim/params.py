@@ -159,7 +159,7 @@ class ModelParams:
     full_moves: int
     p_partial_move: int
     chemotaxis: np.float32
-    p_tcell_arrest: int  # 0: no arrest on recognition (no draws)
+    tcell_arrest_steps: int  # steps a T cell stays after recognising its target (0: off)
     # The host values of later components (gpusim.components: each
     # Component.params hook's dict, merged), read as attributes like the
     # fields above: ``mp.treg_on``, ``mp.p_necrosis``.
@@ -385,7 +385,7 @@ def model_params(cfg: Config) -> ModelParams:
         full_moves=full_moves,
         p_partial_move=p_partial_move,
         chemotaxis=np.float32(im.chemotaxis),
-        p_tcell_arrest=threshold(im.arrest_prob_per_recognition),
+        tcell_arrest_steps=cfg.tcell_arrest_steps() if im.enabled else 0,
     )
     return replace(core, parts=component_params(cfg, core))
 

@@ -41,8 +41,6 @@
                                        //   .z takes the fractional last substep? (substep == full_moves only),
                                        //   .w held beside a myeloid suppressor? (myeloid on)
 #define GPUSIM_PHASE_TCELL_DEATH 24    // x: T-cell site; .x death?, .y chemotherapy death?
-#define GPUSIM_PHASE_TCELL_ARREST 25   // x: T-cell site, w: substep * ARREST_DRAWS + candidate / 4 (tcell.cu;
-                                       //   immune.arrest_prob_per_recognition > 0); word candidate % 4: stops it?
 
 struct philox_u32x4 { u32 x, y, z, w; };
 

@@ -124,20 +124,21 @@ def test_no_immunity_no_kills_and_tumour_unchanged(backend):
     assert off_obs[-1]["tumour_cells"] > 200
 
 
-@pytest.mark.parametrize("arrest", [0.0, 1.0])
-def test_tcells_arrest_on_tumour_cells_they_recognise(backend, arrest):
-    """immune.arrest_prob_per_recognition (the TCR stop signal): with a fully
-    recognised tumour that neither grows nor is attacked, every T cell that
-    starts in contact with it stays where it is at 1 and most move at 0 (the
-    rule is off)."""
+@pytest.mark.parametrize("arrest_minutes", [0.0, 600.0])
+def test_tcells_stay_where_they_engage(backend, arrest_minutes):
+    """immune.engagement_arrest_minutes: beside a fully recognised tumour
+    that does not grow, with a kill attempt every step, every T cell that
+    starts in contact with it engages at once and is still on its site 3
+    steps later (10 h of arrest at 15 min per step); without the rule most
+    have moved."""
     from scipy import ndimage as ndi
 
     cfg = make_config(
-        simulation={"seed": 3, "steps": 3}, lattice={"shape": [24, 24], "neighbourhood": "moore"},
+        simulation={"seed": 3, "steps": 3, "dt_minutes": 15.0}, lattice={"shape": [24, 24], "neighbourhood": "moore"},
         tumour={"initial_radius_cells": 6, "initial_recognition": 1.0, "division_rate_per_day": 0.0,
                 "death_rate_per_day": 0.0},
-        immune={"vessel_density": 0.0, "initial_tcells": 60, "kill_attempt_rate_per_day": 0.0, "lifespan_days": 1e9,
-                "arrest_prob_per_recognition": arrest})
+        immune={"vessel_density": 0.0, "initial_tcells": 60, "kill_attempt_rate_per_day": 1e5, "lifespan_days": 1e9,
+                "kills_per_tcell": 15, "engagement_arrest_minutes": arrest_minutes})
     sim = Simulation(cfg, backend=backend)
     st = sim.state()
     contact = ndi.binary_dilation((st.sites["clone"] != 0).reshape(24, 24), np.ones((3, 3), bool)).ravel()
@@ -146,4 +147,4 @@ def test_tcells_arrest_on_tumour_cells_they_recognise(backend, arrest):
     for _ in range(cfg.simulation.steps):
         sim.step()
     stayed = (sim.state().sites["tcell"][start] != 0).mean()
-    assert stayed == 1.0 if arrest else stayed < 0.5
+    assert stayed == 1.0 if arrest_minutes else stayed < 0.5

@@ -18,8 +18,7 @@ from .lattice import neighbours, pick_nth
 
 _C = constants()
 PH_RECRUIT, PH_TRANSFER, PH_KILL = _C["PHASE_RECRUIT"], _C["PHASE_TRANSFER"], _C["PHASE_KILL"]
-PH_MIGRATE, PH_TCELL_DEATH, PH_TCELL_ARREST = _C["PHASE_MIGRATE"], _C["PHASE_TCELL_DEATH"], _C["PHASE_TCELL_ARREST"]
-ARREST_DRAWS = _C["ARREST_DRAWS"]
+PH_MIGRATE, PH_TCELL_DEATH = _C["PHASE_MIGRATE"], _C["PHASE_TCELL_DEATH"]
 
 
 def _byte(kills, exhaustion) -> np.ndarray:
@@ -77,21 +76,6 @@ def tumour_candidates(mp, clone: np.ndarray, sites: np.ndarray):
     return nb, cand, ok, ok.sum(axis=1)
 
 
-def arrested(st, mp, sites: np.ndarray, sub: int) -> np.ndarray:
-    """Which T cells at ``sites`` stay put on recognition for move ``sub``
-    (twin of kernels/tcell.cu tcell_arrested): one of the tumour cells each
-    touches, candidate n tested with word n % 4 of draw sub * ARREST_DRAWS + n / 4."""
-    clone = st.sites["clone"]
-    _, cand, ok, _ = tumour_candidates(mp, clone, sites)
-    rank = np.cumsum(ok, axis=1) - 1  # candidate number n of each tumour cell touched
-    words = np.concatenate([draw(sites, st.step, PH_TCELL_ARREST, sub * ARREST_DRAWS + g, mp.key)
-                            for g in range(-(-cand.shape[1] // 4))], axis=1)
-    u = np.take_along_axis(words, np.maximum(rank, 0), axis=1)
-    c = clone[np.maximum(cand, 0)]
-    stops = u < mulhi(st.clones["recognition"][c], mp.p_tcell_arrest)
-    return (ok & ((st.clones["flags"][c] & CLONE_HLA) == 0) & stops).any(axis=1)
-
-
 def kill(st, mp, sp, events: dict) -> None:
     tc, clone, cell = st.sites["tcell"], st.sites["clone"], st.sites["cell"]
     t_sites = np.flatnonzero(tc)
@@ -113,6 +97,8 @@ def kill(st, mp, sp, events: dict) -> None:
     kills = (t & TCELL_KILLS_MASK).astype(np.int64)
     exhaustion = ((t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX).astype(np.int64)
     pdl1 = (flags & CLONE_PDL1) != 0
+    if mp.tcell_arrest_steps:  # arrest on engagement: recognising the target holds the T cell
+        st.sites["tcell_engaged"][t_sites[w0[:, 2] < st.clones["recognition"][c]]] = mp.tcell_arrest_steps
     if mp.ifng_on:  # IFN-gamma (gpusim/reference/ifng.py): released on recognition, induces PD-L1
         recognised = w0[:, 2] < st.clones["recognition"][c]
         st.extra["ifng_sources"] += np.bincount(field_cell(mp, t_sites[recognised]),
@@ -159,7 +145,7 @@ def kill(st, mp, sp, events: dict) -> None:
 def migrate(st, mp) -> None:
     move_agents(st, mp, st.sites["tcell"], PH_MIGRATE, mp.n_moves, mp.full_moves, mp.p_partial_move, mp.chemotaxis,
                 hold=st.sites["myeloid"] if mp.myeloid_on else None, p_hold=mp.p_myeloid_hold,
-                stay=(lambda sites, sub: arrested(st, mp, sites, sub)) if mp.p_tcell_arrest else None)
+                stay=(lambda sites, sub: st.sites["tcell_engaged"][sites] != 0) if mp.tcell_arrest_steps else None)
 
 
 def death(st, mp, sp, events: dict) -> None:
@@ -169,4 +155,8 @@ def death(st, mp, sp, events: dict) -> None:
     w = draw(sites, st.step, PH_TCELL_DEATH, 0, mp.key)
     dying = sites[(w[:, 0] < p) | (w[:, 1] < sp.p_chemo_tcell)]
     tc[dying] = 0
+    if mp.tcell_arrest_steps:  # a step of arrest has passed; the next T cell at a dead one's site starts free
+        engaged = st.sites["tcell_engaged"]
+        engaged[sites] = np.where(engaged[sites] > 0, engaged[sites] - 1, 0)
+        engaged[dying] = 0
     events["tcell_deaths"] = len(dying)
