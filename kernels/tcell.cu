@@ -28,17 +28,6 @@ __device__ __forceinline__ u32 nth_tumour_candidate(const Params* P, const Field
     return GPUSIM_NO_SITE;  // unreachable when nth < the candidate count
 }
 
-// How many kill candidates (nth_tumour_candidate) a T cell at i has.
-__device__ __forceinline__ u32 count_tumour_candidates(const Params* P, const Fields* F, u32 i, site_xyz c)
-{
-    u32 n = F->clone[i] != 0;
-    for (u32 k = 0; k < P->n_nbr; ++k) {
-        const u32 j = neighbour(P, c, k);
-        if (j != GPUSIM_NO_SITE && F->clone[j] != 0) ++n;
-    }
-    return n;
-}
-
 __device__ __forceinline__ u32 count_free_tcell_neighbours(const Params* P, const Fields* F, site_xyz c)
 {
     u32 n = 0;
@@ -153,7 +142,11 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
     const philox_u32x4 r = draw(P, i, GPUSIM_PHASE_KILL, 0);
     if (r.x >= P->p_kill_attempt) return;
     const site_xyz c = site_coords(P, i);
-    const u32 n_targets = count_tumour_candidates(P, F, i, c);
+    u32 n_targets = F->clone[i] != 0;
+    for (u32 k = 0; k < P->n_nbr; ++k) {
+        const u32 j = neighbour(P, c, k);
+        if (j != GPUSIM_NO_SITE && F->clone[j] != 0) ++n_targets;
+    }
     if (n_targets == 0) return;
     const u32 target = nth_tumour_candidate(P, F, i, c, __umulhi(r.y, n_targets));
     const u32 clone = F->clone[target];

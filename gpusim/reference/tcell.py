@@ -65,17 +65,6 @@ def recruit(st, mp, sp, events: dict) -> None:
         events["transferred"] += len(chosen)
 
 
-def tumour_candidates(mp, clone: np.ndarray, sites: np.ndarray):
-    """Kill candidates of T cells at ``sites`` (twin of kernels/tcell.cu
-    nth_tumour_candidate): own site first, then the neighbours, each only
-    with a tumour cell.  Returns (neighbours, candidates, which hold a
-    tumour cell, how many)."""
-    nb = neighbours(mp, sites)
-    cand = np.concatenate([sites[:, None], nb], axis=1)
-    ok = (cand >= 0) & (clone[np.maximum(cand, 0)] != 0)
-    return nb, cand, ok, ok.sum(axis=1)
-
-
 def kill(st, mp, sp, events: dict) -> None:
     tc, clone, cell = st.sites["tcell"], st.sites["clone"], st.sites["cell"]
     t_sites = np.flatnonzero(tc)
@@ -83,7 +72,11 @@ def kill(st, mp, sp, events: dict) -> None:
     w0 = draw(t_sites, st.step, PH_KILL, 0, mp.key)
     keep = w0[:, 0] < mp.p_kill_attempt
     t_sites, w0 = t_sites[keep], w0[keep]
-    nb, cand, ok, n = tumour_candidates(mp, clone, t_sites)
+    # Candidates: own site first, then neighbours, each only with a tumour cell.
+    nb = neighbours(mp, t_sites)
+    cand = np.concatenate([t_sites[:, None], nb], axis=1)
+    ok = (cand >= 0) & (clone[np.maximum(cand, 0)] != 0)
+    n = ok.sum(axis=1)
     keep = n > 0
     t_sites, w0, cand, ok, n, nb = t_sites[keep], w0[keep], cand[keep], ok[keep], n[keep], nb[keep]
     target = pick_nth(cand, ok, mulhi(w0[:, 1], n))
@@ -97,15 +90,15 @@ def kill(st, mp, sp, events: dict) -> None:
     kills = (t & TCELL_KILLS_MASK).astype(np.int64)
     exhaustion = ((t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX).astype(np.int64)
     pdl1 = (flags & CLONE_PDL1) != 0
+    recognised = w0[:, 2] < st.clones["recognition"][c]
     if mp.tcell_arrest_steps:  # arrest on engagement: recognising the target holds the T cell
-        st.sites["tcell_engaged"][t_sites[w0[:, 2] < st.clones["recognition"][c]]] = mp.tcell_arrest_steps
+        st.sites["tcell_engaged"][t_sites[recognised]] = mp.tcell_arrest_steps
     if mp.ifng_on:  # IFN-gamma (gpusim/reference/ifng.py): released on recognition, induces PD-L1
-        recognised = w0[:, 2] < st.clones["recognition"][c]
         st.extra["ifng_sources"] += np.bincount(field_cell(mp, t_sites[recognised]),
                                                 minlength=mp.n_field).astype(np.uint32)
         pdl1 |= st.sites["pdl1_induced"][target] != 0
     exhaustion += pdl1 & (w1[:, 0] < sp.p_exhaust) & (exhaustion < TCELL_EXHAUSTION_MAX)
-    success = (w0[:, 2] < st.clones["recognition"][c]) & (~pdl1 | (w1[:, 1] < sp.p_pdl1_pass))
+    success = recognised & (~pdl1 | (w1[:, 1] < sp.p_pdl1_pass))
     expand_ok = np.ones(len(t_sites), dtype=bool)
     if mp.treg_on or mp.o2_on:
         # Regulatory T cells (gpusim/reference/treg.py): contact suppresses kill and expansion;
@@ -145,7 +138,7 @@ def kill(st, mp, sp, events: dict) -> None:
 def migrate(st, mp) -> None:
     move_agents(st, mp, st.sites["tcell"], PH_MIGRATE, mp.n_moves, mp.full_moves, mp.p_partial_move, mp.chemotaxis,
                 hold=st.sites["myeloid"] if mp.myeloid_on else None, p_hold=mp.p_myeloid_hold,
-                stay=(lambda sites, sub: st.sites["tcell_engaged"][sites] != 0) if mp.tcell_arrest_steps else None)
+                stay=st.sites["tcell_engaged"] if mp.tcell_arrest_steps else None)
 
 
 def death(st, mp, sp, events: dict) -> None:
