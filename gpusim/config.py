@@ -611,8 +611,8 @@ class Config(_Section):
         """Steps a T cell stays after recognising its target
         (``immune.engagement_arrest_minutes`` in whole steps, at least one; 0: off).
 
-        >>> Config.model_validate({"immune": {"engagement_arrest_minutes": 360}}).tcell_arrest_steps()
-        24
+        >>> Config.model_validate({"immune": {"engagement_arrest_minutes": 360}}).tcell_arrest_steps()  # dt 10 min
+        36
         """
         minutes = self.immune.engagement_arrest_minutes
         return max(1, round(minutes / self.simulation.dt_minutes)) if minutes > 0 else 0
@@ -677,10 +677,11 @@ class Config(_Section):
                     f"{key}.speed_um_per_min: {getattr(self, key).speed_um_per_min:g} um/min gives {moves:.3g} "
                     f"{who} moves per step (speed x dt / dx), above the ceiling of {MAX_SUBSTEPS_PER_STEP} "
                     "(lower it or simulation.dt_minutes)")
-        if self.tcell_arrest_steps() > MAX_ARREST_STEPS:
+        arrest = self.immune.engagement_arrest_minutes / self.simulation.dt_minutes  # float: never round an inf
+        if arrest >= MAX_ARREST_STEPS + 0.5:
             raise ValueError(
                 f"immune.engagement_arrest_minutes: {self.immune.engagement_arrest_minutes:g} min is "
-                f"{self.tcell_arrest_steps()} steps of {self.simulation.dt_minutes:g} min, above the ceiling of "
+                f"{arrest:.4g} steps of {self.simulation.dt_minutes:g} min, above the ceiling of "
                 f"{MAX_ARREST_STEPS} (a byte per site counts them)")
         if self.myeloid.enabled and not self.ccl2.enabled:
             raise ValueError("myeloid.enabled: myeloid suppressors are drawn by the CCL2 field; "
