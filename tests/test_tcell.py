@@ -148,3 +148,11 @@ def test_tcells_stay_where_they_engage(backend, arrest_minutes):
         sim.step()
     stayed = (sim.state().sites["tcell"][start] != 0).mean()
     assert stayed == 1.0 if arrest_minutes else stayed < 0.5
+
+
+def test_arrest_off_by_default_adds_nothing():
+    """No countdown array (no memory, nothing in checkpoints) unless the rule is on and T cells are."""
+    assert "tcell_engaged" not in initial_state(make_config()).sites
+    assert "tcell_engaged" in initial_state(make_config(immune={"engagement_arrest_minutes": 60.0})).sites
+    assert "tcell_engaged" not in initial_state(make_config(immune={"enabled": False,
+                                                                     "engagement_arrest_minutes": 60.0})).sites
