@@ -24,7 +24,7 @@ has no arrays, no phases, no frames: a config that does not switch it on
 runs byte for byte as before.
 
 >>> [c.name for c in COMPONENTS]
-['tumour', 'tcells', 'chemokine', 'ifng', 'tregs', 'oxygen', 'ccl2', 'myeloid']
+['tumour', 'tcells', 'chemokine', 'ifng', 'tregs', 'oxygen', 'ccl2', 'myeloid', 'tcell_arrest']
 >>> from gpusim.config import Config
 >>> [p.name for p in phases(Config.model_validate({"immune": {"enabled": False}}))]
 ['tumour_death', 'tumour_divide']
@@ -393,7 +393,23 @@ TREGS, MYELOID = (agent_component(*row[:-1], **row[-1]) for row in (
 ))
 
 #: Every component, in the order their arrays, events and frames are listed.
-COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG, TREGS, OXYGEN, CCL2, MYELOID)
+def _tcell_arrest(cfg) -> bool:
+    return bool(cfg.immune.enabled) and cfg.tcell_arrest_steps() > 0
+
+
+TCELL_ARREST = Component(
+    # Arrest on engagement (config immune.engagement_arrest_minutes, off at
+    # 0): a T cell that recognises its target stays for the arrest time.  No
+    # phase of its own: tcell_kill starts the countdown, tcell_move_propose
+    # holds the T cell while it runs, tcell_death counts it down (and clears
+    # it where a T cell dies).  Nonzero only under a T cell, so the T cells'
+    # occupancy tiles it; its section is [immune], stored as it always was.
+    name="tcell_arrest", section="immune", stored_at_default=True, on=_tcell_arrest,
+    site_arrays={"tcell_engaged": U8},  # steps of arrest left for the T cell here, 0 = free
+    key=lambda cfg: (_tcell_arrest(cfg),),
+)
+
+COMPONENTS: tuple[Component, ...] = (TUMOUR, TCELLS, CHEMOKINE, IFNG, TREGS, OXYGEN, CCL2, MYELOID, TCELL_ARREST)
 
 #: Kernel files of the components, then the shared ones (initial state,
 #: selection, observables, active tiles), in the order they are compiled together.

@@ -22,7 +22,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import tomli_w
 from pydantic import BaseModel, Field, StrictInt, ValidationError, field_validator, model_serializer, model_validator
@@ -43,6 +43,8 @@ MINUTES_PER_DAY = 1440.0
 #: day on 10 um sites (1,440 moves) -- so a config past it is a typo (a rate in
 #: the wrong unit) that would sit in its first step for hours.
 MAX_SUBSTEPS_PER_STEP = 10_000
+#: The longest arrest on engagement, in steps (a T cell's countdown is one byte per site).
+MAX_ARREST_STEPS = 255
 
 
 
@@ -157,7 +159,18 @@ class ChemokineConfig(_Section):
 
 
 class ImmuneConfig(_Section):
-    """T cells: recruitment at vessels, killing, exhaustion, migration, death."""
+    """T cells: recruitment at vessels, killing, exhaustion, migration, death.
+
+    Arrest on engagement (``engagement_arrest_minutes``, 0 = off, the
+    default): a CTL stops on a tumour cell whose antigen it recognises and
+    stays while it kills it, which in tumours takes hours (Boissonnas et al.
+    2007, J Exp Med 204:345: CTLs arrest in contact with antigen-bearing
+    tumour cells and resume migration where the tumour cells are dead;
+    Breart et al. 2008, J Clin Invest 118:1390: killing one target takes
+    ~6 h on average).  A kill attempt that recognises its target (before
+    PD-L1, Tregs, hypoxia or myeloid cells act) holds the T cell for this
+    time, rounded to whole steps (at least one), counted from the latest
+    such engagement; it moves again once the time has passed."""
 
     enabled: bool = True
     vessel_density: float = Field(0.02, ge=0.0, le=1.0, description="fraction of sites that are vessels")
@@ -165,6 +178,8 @@ class ImmuneConfig(_Section):
     recruitment_half_saturation: float = Field(50.0, gt=0.0, description="chemokine giving half the rate")
     speed_um_per_min: float = Field(2.0, ge=0.0, description="PhysiCell 1 um/min; intravital up to ~10")
     chemotaxis: float = Field(0.1, ge=0.0, description="move weight 1 + chemotaxis * max(0, c_j - c_i)")
+    engagement_arrest_minutes: float = Field(
+        0.0, ge=0.0, description="a T cell that recognises its target stays this long (0: off; Breart 2008: ~360)")
     kill_attempt_rate_per_day: float = Field(96.0, ge=0.0, description="one attempt per 15 min (PhysiCell)")
     kills_per_tcell: int = Field(5, ge=1, le=15, description="Kather 2017 IMkmax = 5")
     expansion_prob_per_kill: float = Field(0.1, ge=0.0, le=1.0)
@@ -174,6 +189,21 @@ class ImmuneConfig(_Section):
     lifespan_days: float = Field(10.0, gt=0.0, description="PhysiCell: apoptosis 1/(10 d)")
     exhausted_death_rate_per_day: float = Field(0.5, ge=0.0, description="exhausted or spent T cells")
     initial_tcells: int = Field(0, ge=0, description="T cells placed at random sites at t = 0")
+
+    #: Rules added to [immune] after v2, left out of dumps while at their default (off).
+    _LATER_RULES: ClassVar[tuple[str, ...]] = ("engagement_arrest_minutes",)
+
+    @model_serializer(mode="wrap")
+    def _later_rules_left_out(self, handler):
+        # As a component's section at its defaults (Config): the stored config
+        # of a run that does not use a later rule (run files, sweep
+        # fingerprints) stays what it was before the rule existed.
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in self._LATER_RULES:
+                if getattr(self, name) == type(self).model_fields[name].default:
+                    data.pop(name, None)
+        return data
 
 
 class InterferonConfig(_Section):
@@ -577,6 +607,16 @@ class Config(_Section):
         """T-cell moves per step, speed x dt / dx (the expected count)."""
         return self.immune.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
 
+    def tcell_arrest_steps(self) -> int:
+        """Steps a T cell stays after recognising its target
+        (``immune.engagement_arrest_minutes`` in whole steps, at least one; 0: off).
+
+        >>> Config.model_validate({"immune": {"engagement_arrest_minutes": 360}}).tcell_arrest_steps()  # dt 10 min
+        36
+        """
+        minutes = self.immune.engagement_arrest_minutes
+        return max(1, round(minutes / self.simulation.dt_minutes)) if minutes > 0 else 0
+
     def treg_moves(self) -> float:
         """Regulatory T-cell moves per step, speed x dt / dx (the expected count)."""
         return self.tregs.speed_um_per_min * self.simulation.dt_minutes / self.lattice.dx_um
@@ -637,6 +677,12 @@ class Config(_Section):
                     f"{key}.speed_um_per_min: {getattr(self, key).speed_um_per_min:g} um/min gives {moves:.3g} "
                     f"{who} moves per step (speed x dt / dx), above the ceiling of {MAX_SUBSTEPS_PER_STEP} "
                     "(lower it or simulation.dt_minutes)")
+        arrest = self.immune.engagement_arrest_minutes / self.simulation.dt_minutes  # float: never round an inf
+        if arrest >= MAX_ARREST_STEPS + 0.5:
+            raise ValueError(
+                f"immune.engagement_arrest_minutes: {self.immune.engagement_arrest_minutes:g} min is "
+                f"{arrest:.4g} steps of {self.simulation.dt_minutes:g} min, above the ceiling of "
+                f"{MAX_ARREST_STEPS} (a byte per site counts them)")
         if self.myeloid.enabled and not self.ccl2.enabled:
             raise ValueError("myeloid.enabled: myeloid suppressors are drawn by the CCL2 field; "
                              "set ccl2.enabled = true too")

@@ -159,6 +159,7 @@ class ModelParams:
     full_moves: int
     p_partial_move: int
     chemotaxis: np.float32
+    tcell_arrest_steps: int  # steps a T cell stays after recognising its target (0: off)
     # The host values of later components (gpusim.components: each
     # Component.params hook's dict, merged), read as attributes like the
     # fields above: ``mp.treg_on``, ``mp.p_necrosis``.
@@ -384,6 +385,7 @@ def model_params(cfg: Config) -> ModelParams:
         full_moves=full_moves,
         p_partial_move=p_partial_move,
         chemotaxis=np.float32(im.chemotaxis),
+        tcell_arrest_steps=cfg.tcell_arrest_steps() if im.enabled else 0,
     )
     return replace(core, parts=component_params(cfg, core))
 

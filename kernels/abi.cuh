@@ -199,6 +199,7 @@ struct Params {
     u32 full_moves;
     u32 p_partial_move;
     f32 chemotaxis;
+    u32 tcell_arrest_steps;  // steps a T cell stays after recognising its target (0: the rule is off)
     u32 transfer_where_tumour;
     // IFN-gamma and adaptive PD-L1 (kernels/ifng.cu; ifng_on = 0: off, the
     // arrays below are absent and no kernel reads them)
@@ -287,6 +288,7 @@ struct Fields {
     f32* ifng;
     u32* ifng_sources;
     u8* pdl1_induced;
+    u8* tcell_engaged;  // steps of arrest left for the T cell here (tcell_arrest component)
     u8* treg;
     f32* oxygen_deficit;
     u8* necrotic;

@@ -127,7 +127,8 @@ GPUSIM_KERNEL void tcell_transfer_place(GPUSIM_ARGS)
 //   in:  tcell, clone, clone_flags, clone_recognition (pdl1_induced when ifng_on, treg when
 //        treg_on, oxygen_deficit when o2_on, myeloid when myeloid_on)
 //   out: tcell (own site), cell[target] |= KILLED, claim (expansion bids and their records),
-//        ifng_sources (+1 per recognised engagement, when ifng_on)
+//        ifng_sources (+1 per recognised engagement, when ifng_on), tcell_engaged (own site,
+//        on a recognised engagement, when tcell_arrest_steps)
 //   rng: (site, step, KILL, 0), (site, step, KILL, 1), near a Treg or on a hypoxic target (site, step, KILL, 2),
 //        near a myeloid suppressor (site, step, KILL, 3), see philox.cuh
 //   min traffic: 1 B/site (tcell byte; the rest only near T cells)
@@ -155,6 +156,10 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
     u32 kills = t & GPUSIM_TCELL_KILLS_MASK;
     u32 exhaustion = (t >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX;
     bool success = r.z < F->clone_recognition[clone];
+    // Arrest on engagement (when tcell_arrest_steps): recognising the target
+    // holds the T cell where it is for the arrest time (tcell_engaged steps;
+    // tcell_death counts them down, tcell_move_propose honours them).
+    if (success && P->tcell_arrest_steps) F->tcell_engaged[i] = (u8)P->tcell_arrest_steps;
     // IFN-gamma (kernels/ifng.cu, when on): engaging a recognised tumour cell
     // releases it into the T cell's field cell, and a target whose PD-L1 it
     // induced counts as PD-L1 high.
@@ -232,8 +237,10 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
 // with weight 1 + chemotaxis * max(0, c_j - c_i) (float32, neighbour order,
 // sequential sums) and bids for it if its T layer is free (agent.cuh).  speed dt / dx =
 // full_moves + fraction moves per step in expectation: substeps below
-// full_moves always move, substep full_moves moves with the fraction.
-//   in:  tcell, chemokine       out: claim (bids and their records)
+// full_moves always move, substep full_moves moves with the fraction.  A T
+// cell still engaged (tcell_engaged > 0, when tcell_arrest_steps) stays.
+//   in:  tcell, chemokine (tcell_engaged when tcell_arrest_steps)
+//   out: claim (bids and their records)
 //   rng: (site, step, MIGRATE, sub): .x direction (top 24 bits), .y priority,
 //        .z fractional move taken?
 //   min traffic: 1 B/site (tcell byte; the rest only at T cells)
@@ -242,6 +249,8 @@ GPUSIM_KERNEL void tcell_move_propose(GPUSIM_ARGS)
     GPUSIM_BIND_RUN;
     const u32 i = phase_site(P, F);
     if (i >= P->n_sites || sub >= P->n_moves) return;  // this run's moves are done
+    // Arrest on engagement (when tcell_arrest_steps): a T cell engaged within its arrest time stays.
+    if (P->tcell_arrest_steps && F->tcell_engaged[i]) return;
     // A T cell beside a myeloid suppressor (kernels/myeloid.cu, when on) is held with p_myeloid_hold.
     agent_move_propose(P, F, F->tcell, i, sub, GPUSIM_PHASE_MIGRATE, P->full_moves, P->p_partial_move, P->chemotaxis,
                        P->myeloid_on ? F->myeloid : nullptr, P->p_myeloid_hold);
@@ -262,7 +271,8 @@ GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 // Death: lifespan, faster for T cells that can no longer kill; chemotherapy
 // pulses kill with p_chemo_tcell.
 //   in:  tcell     out: tcell, counters[TCELL_DEATHS], counters[OBS_TCELLS,
-//        OBS_TCELLS_EXHAUSTED] (the survivors: the step's T-cell observables)
+//        OBS_TCELLS_EXHAUSTED] (the survivors: the step's T-cell observables),
+//        tcell_engaged (counted down, cleared on death; when tcell_arrest_steps)
 //   rng: (site, step, TCELL_DEATH, 0): .x death?, .y chemotherapy death?
 //   min traffic: 1 B/site (tcell byte)
 GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
@@ -276,8 +286,11 @@ GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
     const u32 p = tcell_can_kill(P, t) ? P->p_tcell_death : P->p_tcell_death_exhausted;
     if (r.x < p || r.y < P->p_chemo_tcell) {
         F->tcell[i] = 0;
+        if (P->tcell_arrest_steps) F->tcell_engaged[i] = 0;  // the next T cell here starts free
         atomic_add_same(&F->counters[GPUSIM_COUNTER_TCELL_DEATHS], 1ull);
     } else {
+        // One step of an engaged T cell's arrest time has passed.
+        if (P->tcell_arrest_steps && F->tcell_engaged[i]) F->tcell_engaged[i] = F->tcell_engaged[i] - 1;
         // The step's last change to the T-cell layer: its observables are
         // counted here, not in another pass over the lattice (observe.cu).
         atomic_add_same(&F->counters[GPUSIM_OBS_TCELLS], 1ull);

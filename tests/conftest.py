@@ -160,8 +160,8 @@ def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, s
 
 def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boundary: str, steps: int = 120):
     """:func:`random_full_config` with every microenvironment component on
-    (IFN-gamma and adaptive PD-L1, regulatory T cells, oxygen and hypoxia,
-    the CCL2 field and myeloid suppressors) and anti-CTLA-4 and CSF1R
+    (IFN-gamma and adaptive PD-L1, CD8 arrest on engagement, regulatory T
+    cells, oxygen and hypoxia, the CCL2 field and myeloid suppressors) and anti-CTLA-4 and CSF1R
     inhibition in the schedule, at rates that exercise each rule."""
     cfg = random_full_config(seed, dim, neighbourhood, boundary, steps)
     rng = np.random.default_rng([seed, 17])
@@ -171,6 +171,7 @@ def random_microenvironment_config(seed: int, dim: int, neighbourhood: str, boun
                                               induction_threshold=_uniform(0.01, 0.1),
                                               loss_rate_per_day=_uniform(1.0, 10.0))}
     data["tumour"]["initial_recognition"] = float(rng.uniform(0.3, 0.7))
+    data["immune"]["engagement_arrest_minutes"] = float(rng.uniform(15, 120))  # T cells stay where they engage
     treg = np.random.default_rng([seed, 18])
     data["tregs"] = {"enabled": True, **_drawn(  # entry, movement, life, effect
         treg, recruitment_rate_per_day=_uniform(20, 60), recruitment_half_saturation=_uniform(5, 50),

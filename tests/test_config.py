@@ -197,6 +197,24 @@ def test_the_ceiling_leaves_one_day_steps_runnable():
     apply_overrides(Config(), ["immune.enabled=false", "immune.speed_um_per_min=1e9"])  # no T cells, no moves
 
 
+@pytest.mark.parametrize("item,fragment", [
+    ("immune.engagement_arrest_minutes=2560", "immune.engagement_arrest_minutes: 2560 min is 256 steps of 10 min, "
+     "above the ceiling of 255"),
+    ("immune.engagement_arrest_minutes=-1", "immune.engagement_arrest_minutes: Input should be greater than or equal"),
+])
+def test_bad_arrest_times_are_refused(item, fragment):
+    with pytest.raises(InputError) as err:
+        apply_overrides(Config(), [item])
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_arrest_time_in_steps_and_left_out_of_stored_configs_when_off():
+    assert apply_overrides(Config(), ["immune.engagement_arrest_minutes=2550"]).tcell_arrest_steps() == 255
+    assert apply_overrides(Config(), ["immune.engagement_arrest_minutes=1"]).tcell_arrest_steps() == 1  # at least one
+    assert "engagement_arrest_minutes" not in Config().to_toml()  # run files of configs without it keep their bytes
+    assert "engagement_arrest_minutes = 360.0" in apply_overrides(Config(), ["immune.engagement_arrest_minutes=360"]).to_toml()
+
+
 @pytest.mark.parametrize("text", ["", "# only a comment\n\n"])
 def test_empty_config_file_is_an_error(tmp_path, text):
     path = tmp_path / "empty.toml"

@@ -31,25 +31,27 @@ def test_ifng_cpu_identical_with_1_and_2_threads(dim):
     assert run_cpu_in_subprocess(cfg, 1) == run_cpu_in_subprocess(cfg, 2)
 
 
-def _inflamed(steps: int, **ifng) -> Config:
+def _inflamed(steps: int, arrest_minutes: float = 0.0, **ifng) -> Config:
     return make_config(
         simulation={"seed": 5, "steps": steps, "dt_minutes": 20.0},
         lattice={"shape": [48, 48]},
         tumour={"initial_radius_cells": 8.0, "initial_recognition": 0.5, "mutations_per_division": 0.0},
-        immune={"initial_tcells": 60, "recruitment_rate_per_day": 10.0},
+        immune={"initial_tcells": 60, "recruitment_rate_per_day": 10.0, "engagement_arrest_minutes": arrest_minutes},
         ifng={"enabled": True, **ifng},
         output={"frame_every_steps": 10, "checkpoint_every_steps": 15},
     )
 
 
+@pytest.mark.parametrize("arrest_minutes", [0.0, 100.0])  # with T cells arrested on engagement too
 @pytest.mark.parametrize("backend", ["numpy", "cpu"])
-def test_restart_of_an_ifng_run_is_byte_identical(tmp_path, backend):
-    assert_resume_equals_one_go(tmp_path, _inflamed(25), _inflamed(50), backend)
+def test_restart_of_an_ifng_run_is_byte_identical(tmp_path, backend, arrest_minutes):
+    assert_resume_equals_one_go(tmp_path, _inflamed(25, arrest_minutes), _inflamed(50, arrest_minutes), backend)
 
 
 def test_batched_ifng_runs_equal_runs_alone(tmp_path):
-    cfgs = [_inflamed(30 + 5 * i, loss_rate_per_day=1.0 + i, induction_threshold=0.02 * (i + 1))
-            for i in range(3)]
+    # the last two with arrest on engagement (5 and 3 steps), the first without
+    cfgs = [_inflamed(30 + 5 * i, arrest_minutes=(0.0, 100.0, 60.0)[i], loss_rate_per_day=1.0 + i,
+                      induction_threshold=0.02 * (i + 1)) for i in range(3)]
     cfgs = [c.model_copy(update={"simulation": c.simulation.model_copy(update={"seed": 9 + i})})
             for i, c in enumerate(cfgs)]
     assert_batch_equals_alone(tmp_path, cfgs)

@@ -122,3 +122,37 @@ def test_no_immunity_no_kills_and_tumour_unchanged(backend):
         np.testing.assert_array_equal(off.sites[name], on.sites[name])
     assert [o["tumour_cells"] for o in off_obs] == [o["tumour_cells"] for o in on_obs]
     assert off_obs[-1]["tumour_cells"] > 200
+
+
+@pytest.mark.parametrize("arrest_minutes", [0.0, 600.0])
+def test_tcells_stay_where_they_engage(backend, arrest_minutes):
+    """immune.engagement_arrest_minutes: beside a fully recognised tumour
+    that does not grow, with a kill attempt every step, every T cell that
+    starts in contact with it engages at once and is still on its site 3
+    steps later (10 h of arrest at 15 min per step); without the rule most
+    have moved."""
+    from scipy import ndimage as ndi
+
+    cfg = make_config(
+        simulation={"seed": 3, "steps": 3, "dt_minutes": 15.0}, lattice={"shape": [24, 24], "neighbourhood": "moore"},
+        tumour={"initial_radius_cells": 6, "initial_recognition": 1.0, "division_rate_per_day": 0.0,
+                "death_rate_per_day": 0.0},
+        immune={"vessel_density": 0.0, "initial_tcells": 60, "kill_attempt_rate_per_day": 1e5, "lifespan_days": 1e9,
+                "kills_per_tcell": 15, "engagement_arrest_minutes": arrest_minutes})
+    sim = Simulation(cfg, backend=backend)
+    st = sim.state()
+    contact = ndi.binary_dilation((st.sites["clone"] != 0).reshape(24, 24), np.ones((3, 3), bool)).ravel()
+    start = np.flatnonzero((st.sites["tcell"] != 0) & contact)
+    assert len(start) >= 10
+    for _ in range(cfg.simulation.steps):
+        sim.step()
+    stayed = (sim.state().sites["tcell"][start] != 0).mean()
+    assert stayed == 1.0 if arrest_minutes else stayed < 0.5
+
+
+def test_arrest_off_by_default_adds_nothing():
+    """No countdown array (no memory, nothing in checkpoints) unless the rule is on and T cells are."""
+    assert "tcell_engaged" not in initial_state(make_config()).sites
+    assert "tcell_engaged" in initial_state(make_config(immune={"engagement_arrest_minutes": 60.0})).sites
+    assert "tcell_engaged" not in initial_state(make_config(immune={"enabled": False,
+                                                                     "engagement_arrest_minutes": 60.0})).sites

@@ -64,13 +64,16 @@ def agent_deaths(st, mp, layer: np.ndarray, phase: int, p_death: int, p_deplete:
 
 
 def move_agents(st, mp, layer: np.ndarray, phase: int, n_moves: int, full_moves: int, p_partial: int,
-                chemotaxis, field: str = "chemokine", hold: np.ndarray | None = None, p_hold: int = 0) -> None:
+                chemotaxis, field: str = "chemokine", hold: np.ndarray | None = None, p_hold: int = 0,
+                stay: np.ndarray | None = None) -> None:
     """``n_moves`` move substeps of every agent of ``layer`` (u8, 0 = none):
     a neighbour picked with weight 1 + chemotaxis * max(0, c_j - c_i) on the
     coarse-grid ``field`` (the chemokine unless named), taken if that site
     of the layer is free (lowest bid wins); substeps from ``full_moves`` on
     are taken with threshold ``p_partial``; an agent next to a cell of the
-    ``hold`` layer (if given) stays with threshold ``p_hold``."""
+    ``hold`` layer (if given) stays with threshold ``p_hold``; an agent on a
+    nonzero site of ``stay`` (if given) stays (the CD8 T cells' arrest on
+    engagement)."""
     chem = st.extra[field]
     one = np.float32(1)
     for s in range(n_moves):
@@ -81,6 +84,9 @@ def move_agents(st, mp, layer: np.ndarray, phase: int, n_moves: int, full_moves:
             src, w = src[take], w[take]
         if hold is not None:
             go = ~((w[:, 3] < p_hold) & near(mp, hold, src))
+            src, w = src[go], w[go]
+        if stay is not None:
+            go = stay[src] == 0
             src, w = src[go], w[go]
         nb = neighbours(mp, src)
         valid = nb >= 0

@@ -90,13 +90,15 @@ def kill(st, mp, sp, events: dict) -> None:
     kills = (t & TCELL_KILLS_MASK).astype(np.int64)
     exhaustion = ((t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX).astype(np.int64)
     pdl1 = (flags & CLONE_PDL1) != 0
+    recognised = w0[:, 2] < st.clones["recognition"][c]
+    if mp.tcell_arrest_steps:  # arrest on engagement: recognising the target holds the T cell
+        st.sites["tcell_engaged"][t_sites[recognised]] = mp.tcell_arrest_steps
     if mp.ifng_on:  # IFN-gamma (gpusim/reference/ifng.py): released on recognition, induces PD-L1
-        recognised = w0[:, 2] < st.clones["recognition"][c]
         st.extra["ifng_sources"] += np.bincount(field_cell(mp, t_sites[recognised]),
                                                 minlength=mp.n_field).astype(np.uint32)
         pdl1 |= st.sites["pdl1_induced"][target] != 0
     exhaustion += pdl1 & (w1[:, 0] < sp.p_exhaust) & (exhaustion < TCELL_EXHAUSTION_MAX)
-    success = (w0[:, 2] < st.clones["recognition"][c]) & (~pdl1 | (w1[:, 1] < sp.p_pdl1_pass))
+    success = recognised & (~pdl1 | (w1[:, 1] < sp.p_pdl1_pass))
     expand_ok = np.ones(len(t_sites), dtype=bool)
     if mp.treg_on or mp.o2_on:
         # Regulatory T cells (gpusim/reference/treg.py): contact suppresses kill and expansion;
@@ -135,7 +137,8 @@ def kill(st, mp, sp, events: dict) -> None:
 
 def migrate(st, mp) -> None:
     move_agents(st, mp, st.sites["tcell"], PH_MIGRATE, mp.n_moves, mp.full_moves, mp.p_partial_move, mp.chemotaxis,
-                hold=st.sites["myeloid"] if mp.myeloid_on else None, p_hold=mp.p_myeloid_hold)
+                hold=st.sites["myeloid"] if mp.myeloid_on else None, p_hold=mp.p_myeloid_hold,
+                stay=st.sites["tcell_engaged"] if mp.tcell_arrest_steps else None)
 
 
 def death(st, mp, sp, events: dict) -> None:
@@ -145,4 +148,8 @@ def death(st, mp, sp, events: dict) -> None:
     w = draw(sites, st.step, PH_TCELL_DEATH, 0, mp.key)
     dying = sites[(w[:, 0] < p) | (w[:, 1] < sp.p_chemo_tcell)]
     tc[dying] = 0
+    if mp.tcell_arrest_steps:  # a step of arrest has passed; the next T cell at a dead one's site starts free
+        engaged = st.sites["tcell_engaged"]
+        engaged[sites] = np.where(engaged[sites] > 0, engaged[sites] - 1, 0)
+        engaged[dying] = 0
     events["tcell_deaths"] = len(dying)
