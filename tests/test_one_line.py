@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -146,7 +147,11 @@ def test_ctrl_c_during_start_up_exits_quietly(tmp_path):
     run): exit 130, no traceback."""
     code = ("import os, signal\nfrom gpusim.cli.main import main\nos.kill(os.getpid(), signal.SIGINT)\n"
             "import gpusim.config  # more start-up: the signal lands here\nraise SystemExit(main(['info']))\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=120)
+    # As from a terminal: a child of a background job (a shell script's `&`,
+    # nohup) inherits SIGINT ignored, and Python then raises no
+    # KeyboardInterrupt for it.
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=120,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.returncode == 130 and proc.stderr == "", proc.stderr
     code = ("import gpusim.cli.info as info\ndef boom(args): raise KeyboardInterrupt\ninfo.main = boom\n"
             "from gpusim.cli.main import main\nraise SystemExit(main(['info']))\n")
