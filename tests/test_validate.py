@@ -129,3 +129,18 @@ def test_batched_jobs_give_the_results_of_jobs_alone():
     assert len({r["days"] for r in alone[2:]}) == 2 and all(r["outcome"] == "elimination" for r in alone[2:])
     assert alone[0]["spatial"] is not None
     np.testing.assert_equal(batched, alone)  # NaN == NaN (no tumour change before from_day)
+
+
+def test_sections_start_their_workers_through_run_jobs():
+    """A section's worker processes come from runs.run_jobs (spawned, one
+    OpenMP thread each): a forked worker of a process whose OpenMP threads
+    have run (an earlier section's batch) hangs in libgomp, as the myeloid
+    section's fork pool did in a full `gpusim validate`."""
+    from pathlib import Path
+
+    import gpusim.validate as v
+
+    for path in Path(v.__file__).parent.glob("*.py"):
+        if path.name != "runs.py":
+            text = path.read_text()
+            assert "ProcessPoolExecutor" not in text and "multiprocessing" not in text, path.name

@@ -4,13 +4,12 @@ and the tumour responds (configs/myeloid_excluded.toml)."""
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from .report import Section, figure
-from .runs import CONFIGS
+from .runs import CONFIGS, run_jobs
 
 #: The arms: label -> the --set overrides of configs/myeloid_excluded.toml.
 ARMS = {
@@ -63,8 +62,7 @@ def myeloid_section(out: Path, quick: bool, processes: int) -> Section:
 
     seeds, days = ((1,), 6) if quick else ((1, 2, 3, 4, 5), 10)
     jobs = [(arm, seed, days) for seed in seeds for arm in ARMS]
-    with ProcessPoolExecutor(max_workers=max(1, min(processes, len(jobs)))) as pool:
-        runs = list(pool.map(arm_run, jobs))
+    runs = run_jobs(jobs, processes, fn=arm_run)
     by = {(r["arm"], r["seed"]): r for r in runs}
     base, removed, csf1r = ARMS
     wins = {arm: sum(by[arm, s]["core_mean"] > by[base, s]["core_mean"]
