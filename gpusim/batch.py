@@ -38,7 +38,7 @@ import numpy as np
 from . import components
 from .config import Config
 from .errors import InputError, RunInterrupted
-from .observables import OBSERVABLES, events_for, observables_for
+from .observables import events_for, observables_for, scalar
 from .signals import StepAbandoned
 from .state import State
 
@@ -188,7 +188,7 @@ class Cohort:
             self.members[b].writer.record_rows(steps[:, j], {name: v[:, j] for name, v in values.items()})
         last = {name: v[-1] for name, v in values.items()}
         for j, b in enumerate(self.backend.active):
-            self.final[b] = {name: _scalar(name, v[j]) for name, v in last.items()}
+            self.final[b] = {name: scalar(name, v[j]) for name, v in last.items()}
         self._rows.clear()
 
     def _close(self, rows, status: str, **attrs) -> None:
@@ -209,8 +209,8 @@ class Cohort:
         try:
             obs = {**be.observe(), **{k: np.zeros(len(be.active), np.int64) for k in events_for(be.cfgs[0])}}
             for j, b in enumerate(be.active):
-                self.members[b].writer.start({k: _scalar(k, v[j]) for k, v in obs.items()}, self._state_fn(b))
-                self.final[b] = {k: _scalar(k, v[j]) for k, v in obs.items()}
+                self.members[b].writer.start({k: scalar(k, v[j]) for k, v in obs.items()}, self._state_fn(b))
+                self.final[b] = {k: scalar(k, v[j]) for k, v in obs.items()}
             self._close(be.active[be.steps[be.active] >= self.targets[be.active]], "complete")
             while len(be.active):
                 rows = be.active
@@ -269,10 +269,6 @@ def _max_rows() -> int:
     from .io.rows import MAX_PENDING_ROWS
 
     return MAX_PENDING_ROWS
-
-
-def _scalar(name: str, value):
-    return float(value) if OBSERVABLES[name][0] is np.float64 else int(value)
 
 
 def run_batch(configs: list[Config], outputs: list[str | Path], backend: str = "auto",

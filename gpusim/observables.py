@@ -9,6 +9,8 @@ Each name maps to (dtype, unit, description); the run file stores them as
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import components
 
 #: Counted by the backends during the step (0 at step 0), and functions of
@@ -18,6 +20,15 @@ STATE = components.STATE
 
 OBSERVABLES: dict[str, tuple[type, str, str]] = {**STATE, **EVENTS}
 
+
+def scalar(name: str, value) -> int | float:
+    """One run's value of observable ``name`` as a Python number of its
+    declared kind (float for the float64 ratios, int for the counts).
+
+    >>> scalar("tumour_cells", np.int64(7)), scalar("tmb", np.float64(0.5))
+    (7, 0.5)
+    """
+    return float(value) if OBSERVABLES[name][0] is np.float64 else int(value)
 
 
 def _of(cfg, part: str) -> dict[str, tuple[type, str, str]]:

@@ -17,7 +17,7 @@ import numpy as np
 from .backends import make_backend
 from .config import Config
 from .errors import InputError
-from .observables import OBSERVABLES, events_for, observables_for
+from .observables import events_for, observables_for, scalar
 from .progress import Progress
 from .signals import StepAbandoned, StopOnSignal
 from .state import State
@@ -52,7 +52,7 @@ class Simulation:
 
     def _row(self, events: dict) -> dict[str, int]:
         values = {**self.backend.observe(), **events}
-        return {name: (float if OBSERVABLES[name][0] is np.float64 else int)(values[name][0])
+        return {name: scalar(name, values[name][0])
                 for name in observables_for(self.cfg)}
 
     def step(self) -> dict[str, int]:

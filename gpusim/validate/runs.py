@@ -137,16 +137,14 @@ def simulate_batch(jobs: list[Job]) -> list[dict]:
     """
     from ..backends import make_backend
     from ..config import load_config
-    from ..observables import OBSERVABLES, events_for, observables_for
+    from ..observables import events_for, observables_for, scalar
 
     cfgs = [load_config(j.config, ["output.frame_every_steps=0", *j.overrides]) for j in jobs]
     be = make_backend("cpu", cfgs)
     names = observables_for(cfgs[0])
-    kinds = {name: float if OBSERVABLES[name][0] is np.float64 else int for name in names}
-
     def rows(events: dict) -> list[dict]:
         values = {**be.observe(), **events}
-        return [{name: kinds[name](values[name][j]) for name in names} for j in range(len(be.active))]
+        return [{name: scalar(name, values[name][j]) for name in names} for j in range(len(be.active))]
 
     first = rows({k: np.zeros(len(cfgs), np.int64) for k in events_for(cfgs[0])})
     tracks = [_Track(j, c, o) for j, c, o in zip(jobs, cfgs, first)]
@@ -183,9 +181,9 @@ def run_jobs(jobs: list, processes: int, fn=None) -> list:
         from ..batch import group_by_shape
         from ..config import load_config
 
-        keys = [load_config(j.config, j.overrides) for j in jobs]
+        cfgs = [load_config(j.config, j.overrides) for j in jobs]  # to group them (workers load their own)
         per_batch = -(-len(jobs) // max(processes, 1))
-        batches = group_by_shape(keys, min(per_batch, MAX_BATCH))
+        batches = group_by_shape(cfgs, min(per_batch, MAX_BATCH))
         results = _map(simulate_batch, [[jobs[i] for i in g] for g in batches], processes)
         out = [None] * len(jobs)
         for g, res in zip(batches, results):
