@@ -29,6 +29,7 @@ SECTIONS = [
     ("blockade_persistence", pharmacology.blockade_persistence_section),
     ("virtual_trial", pharmacology.virtual_trial_section),
     ("myeloid", myeloid.myeloid_section),
+    ("adaptive_resistance", microenvironment.adaptive_resistance_section),
     ("hypoxia", microenvironment.hypoxia_section),
     ("tregs", microenvironment.tregs_section),
 ]
