@@ -308,7 +308,7 @@ def tregs_section(out, quick: bool, processes: int) -> Section:
 # ---------------------------------------------------------------- adaptive resistance
 
 #: Per-patient spread of the adaptive-resistance cohort: founder recognition (cold to hot antigenicity) and
-#: CD8 recruitment (0.05-0.3 per vessel per day: 0.5-10 CD8 T cells per 100 tumour cells at day 5, the sparse
+#: CD8 recruitment (0.05-0.3 per vessel per day: 1-23 CD8 T cells per 100 tumour cells at day 5, the sparse
 #: infiltrates of biopsies, where a T cell's neighbourhood is a small part of the tumour).
 ADAPTIVE_SPREAD = {"tumour.initial_recognition": (0.01, 0.5), "immune.recruitment_rate_per_day": (0.05, 0.3)}
 #: What the cohort sets on top of configs/adaptive_resistance.toml, each with why.  With the scenario's own
