@@ -100,13 +100,20 @@ def response_of(change: float, final: int, dim: int) -> str:
     return "PR" if d <= PR_CHANGE + _SLACK else "PD" if d >= PD_CHANGE - _SLACK else "SD"
 
 
+def escaped(oc, tumour_cells, edge_cells) -> bool:
+    """Whether the tumour has escaped (``outcome.escape_cells`` reached, or
+    a tumour cell at the edge under ``escape_at_edge``) by the step or
+    steps given: one step's counts or their whole series."""
+    return bool(np.max(tumour_cells) >= oc.escape_cells or (oc.escape_at_edge and np.max(edge_cells) > 0))
+
+
 def classify(cfg, times, tumour_cells, edge_cells) -> dict:
     """Outcome (and response, tumour change) from the observables series."""
     times, cells = np.asarray(times, float), np.asarray(tumour_cells)
     oc = cfg.outcome
     if cells[-1] == 0:
         outcome = "elimination"
-    elif cells.max() >= oc.escape_cells or (oc.escape_at_edge and np.asarray(edge_cells).max() > 0):
+    elif escaped(oc, cells, edge_cells):
         outcome = "escape"
     elif held_in_check(oc, times, cells):
         outcome = "equilibrium"

@@ -119,7 +119,7 @@ def grown(seed: int) -> dict:
         obs = sim.step()
         if first is None and obs["necrotic_sites"] > 0:
             first = sphere_diameter_um(obs["tumour_cells"] + obs["necrotic_sites"], cfg.lattice.dx_um)
-    return {"seed": seed, "first_necrosis_um": first, "days": sim.step_count * cfg.simulation.dt_minutes / 1440,
+    return {"seed": seed, "first_necrosis_um": first, "days": sim.step_count * cfg.simulation.dt_days,
             "diameter_um": sphere_diameter_um(obs["tumour_cells"] + obs["necrotic_sites"], cfg.lattice.dx_um),
             **rim(sim), "profile": radial_profile(sim)}
 

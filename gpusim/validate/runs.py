@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..outcome import escaped
 from ..scenarios import config_dir
 
 #: The shipped scenario configs (in the wheel, or a source checkout's configs/ folder).
@@ -76,7 +77,7 @@ class _Track:
         from ..outcome import therapy_start_day
 
         self.job, self.cfg = job, cfg
-        self.dt_days = cfg.simulation.dt_minutes / 1440.0
+        self.dt_days = cfg.simulation.dt_days
         self.times, self.cells, self.edge = [0.0], [obs["tumour_cells"]], [obs["edge_cells"]]
         self.at_day, self.final, self.divisions = dict(obs), dict(obs), 0
         self.from_day = job.from_day if job.from_day is not None else therapy_start_day(cfg)
@@ -96,8 +97,7 @@ class _Track:
         self.edge.append(obs["edge_cells"])
         if self.from_day is not None and self.times[-1] <= self.from_day:
             self.at_day = dict(obs)
-        escaped = self.cells[-1] >= cfg.outcome.escape_cells or (cfg.outcome.escape_at_edge and self.edge[-1] > 0)
-        settled = (self.cells[-1] == 0 or escaped) and (self.from_day is None or self.times[-1] > self.from_day)
+        settled = (self.cells[-1] == 0 or escaped(cfg.outcome, self.cells[-1], self.edge[-1])) and (self.from_day is None or self.times[-1] > self.from_day)
         return (settled and not self.job.to_end) or step >= cfg.simulation.steps
 
     def result(self) -> dict:
