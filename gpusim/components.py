@@ -394,7 +394,7 @@ TREGS, MYELOID = (agent_component(*row[:-1], **row[-1]) for row in (
 
 #: Every component, in the order their arrays, events and frames are listed.
 def _tcell_arrest(cfg) -> bool:
-    return bool(cfg.immune.enabled) and cfg.tcell_arrest_steps() > 0
+    return cfg.tcell_arrest_steps() > 0
 
 
 TCELL_ARREST = Component(

@@ -609,13 +609,16 @@ class Config(_Section):
 
     def tcell_arrest_steps(self) -> int:
         """Steps a T cell stays after recognising its target
-        (``immune.engagement_arrest_minutes`` in whole steps, at least one; 0: off).
+        (``immune.engagement_arrest_minutes`` in whole steps, at least one;
+        0: off, as it is without T cells): the one rule of whether the
+        arrest component is on (gpusim.components) and of its kernel value
+        (gpusim.params).
 
         >>> Config.model_validate({"immune": {"engagement_arrest_minutes": 360}}).tcell_arrest_steps()  # dt 10 min
         36
         """
         minutes = self.immune.engagement_arrest_minutes
-        return max(1, round(minutes / self.simulation.dt_minutes)) if minutes > 0 else 0
+        return max(1, round(minutes / self.simulation.dt_minutes)) if self.immune.enabled and minutes > 0 else 0
 
     def treg_moves(self) -> float:
         """Regulatory T-cell moves per step, speed x dt / dx (the expected count)."""

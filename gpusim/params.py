@@ -385,7 +385,7 @@ def model_params(cfg: Config) -> ModelParams:
         full_moves=full_moves,
         p_partial_move=p_partial_move,
         chemotaxis=np.float32(im.chemotaxis),
-        tcell_arrest_steps=cfg.tcell_arrest_steps() if im.enabled else 0,
+        tcell_arrest_steps=cfg.tcell_arrest_steps(),
     )
     return replace(core, parts=component_params(cfg, core))
 
