@@ -145,7 +145,7 @@ def tmb_section(out, quick: bool, processes: int) -> Section:
     rho = float(spearmanr(np.log([tmb[mu] for mu in levels]), treated)[0])
     if quick:
         ok = treated[-1] > treated[0] and max(untreated) <= 0.1
-        criterion = ("(--quick: the lowest and highest TMB x 6 patients) ORR at the highest TMB above ORR at the lowest; "
+        criterion = (f"(--quick: the lowest and highest TMB x {patients} patients) ORR at the highest TMB above ORR at the lowest; "
                      "untreated ORR <= 10 % at every level. Full: Spearman >= 0.8 over 20 patients per level.")
     else:
         ok = rho >= 0.8 and max(untreated) <= 0.1

@@ -165,7 +165,7 @@ def virtual_trial_section(out: Path, quick: bool, processes: int) -> Section:
     order = sorted(orr, key=orr.get, reverse=True)
     if quick:
         ok = orr["nivolumab+ipilimumab"] > orr["ipilimumab"] and orr["nivolumab"] > orr["ipilimumab"]
-        criterion = ("(--quick: 10 patients per arm, 12 weeks) ORR of each nivolumab arm above ipilimumab's. "
+        criterion = (f"(--quick: {patients} patients per arm, 12 weeks) ORR of each nivolumab arm above ipilimumab's. "
                      "Full: 64 patients per arm, 36 weeks, ORR combination > nivolumab > ipilimumab.")
     else:
         ok = order == list(TRIAL_ARMS)
