@@ -93,13 +93,21 @@ SLOW_BASE = ("lattice.shape = [96, 96]\nsimulation.steps = 3000\noutput.frame_ev
              "immune.enabled = false")
 
 
-def wait_for(out: Path, complete: int, ended, timeout: float = 120) -> None:
+def wait_for(out: Path, complete: int, ended, timeout: float = 120, just_started: bool = False) -> None:
     """Until at least ``complete`` runs are done and one is in flight;
-    ``ended()`` says why the sweep stopped early (None while it runs)."""
+    ``just_started``: one has just started (a ``.part`` file the previous
+    look did not see).  A run seen merely in flight may be in its last steps
+    and end before a signal forwarded by mpiexec reaches it; one that just
+    began has a whole run (a second or more) ahead of it.  ``ended()`` says
+    why the sweep stopped early (None while it runs)."""
     deadline = time.monotonic() + timeout
+    seen: set[Path] | None = None  # the .part files of the previous look
     while time.monotonic() < deadline:
-        if len(run_files(out)) >= complete and list((out / "runs").glob("*.part")):
+        parts = set((out / "runs").glob("*.part"))
+        fresh = parts if not just_started else set() if seen is None else parts - seen
+        if fresh and len(run_files(out)) >= complete:
             return
+        seen = parts
         why = ended()
         assert why is None, f"sweep ended before it could be interrupted: {why}"
         time.sleep(0.05)

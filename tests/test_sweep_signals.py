@@ -19,9 +19,9 @@ pytestmark = pytest.mark.slow
 
 def stop_and_rerun(job, out, sig, reference, rerun):
     """Signal ``job`` once it has finished three runs (a whole batch of 3)
-    and has one in flight; check how it stopped, then ``rerun()`` and compare
+    and has just started another; check how it stopped, then ``rerun()`` and compare
     with ``reference``."""
-    wait_for(out, 3, popen_ended(job))
+    wait_for(out, 3, popen_ended(job), just_started=True)
     t0 = time.monotonic()
     job.send_signal(sig)
     _, err = job.communicate(timeout=60)
@@ -32,7 +32,7 @@ def stop_and_rerun(job, out, sig, reference, rerun):
     assert f"sweep stopped by {signal.Signals(sig).name}" in err and "rerun the same command" in err, err[-3000:]
     parts = sorted((out / "runs").glob("*.h5.part"))
     done = run_files(out)
-    assert parts and len(done) + len(parts) < 12, (len(done), len(parts))  # the rest never started
+    assert parts and len(done) + len(parts) < 12, (len(done), len(parts), err[-3000:])  # the rest never started
     for p in parts:
         with h5py.File(p) as f:
             assert f.attrs["status"] == "interrupted" and f.attrs["interrupted_by"] == signal.Signals(sig).name
