@@ -119,6 +119,10 @@ def immunoediting_section(out, quick: bool, processes: int, docs_figure=None) ->
         "offset this, so do not read tumour size alone as immune control.")
 
 
+#: Virtual patients per TMB level and arm: the full form, and --quick's.
+TMB_PATIENTS, TMB_PATIENTS_QUICK = 20, 6
+
+
 def tmb_section(out, quick: bool, processes: int) -> Section:
     """Virtual patients of configs/sweep_tmb_infiltration.toml's base (low
     founder recognition: acquired neoantigens decide) at five mutation rates,
@@ -126,7 +130,7 @@ def tmb_section(out, quick: bool, processes: int) -> Section:
     import matplotlib.pyplot as plt
     from scipy.stats import spearmanr
 
-    patients = 6 if quick else 20
+    patients = TMB_PATIENTS_QUICK if quick else TMB_PATIENTS
     base, all_levels, common = tmb_cohort()
     levels = all_levels[::4] if quick else all_levels
     jobs = [Job(base, [f"simulation.seed={1000 * i + p + 1}", f"tumour.mutations_per_division={mu}", *common, *arm],
@@ -146,11 +150,11 @@ def tmb_section(out, quick: bool, processes: int) -> Section:
     if quick:
         ok = treated[-1] > treated[0] and max(untreated) <= 0.1
         criterion = (f"(--quick: the lowest and highest TMB x {patients} patients) ORR at the highest TMB above ORR at the lowest; "
-                     "untreated ORR <= 10 % at every level. Full: Spearman >= 0.8 over 20 patients per level.")
+                     f"untreated ORR <= 10 % at every level. Full: Spearman >= 0.8 over {TMB_PATIENTS} patients per level.")
     else:
         ok = rho >= 0.8 and max(untreated) <= 0.1
-        criterion = ("Spearman correlation >= 0.8 between log TMB and ORR under anti-PD-1 over 5 TMB levels x 20 "
-                     "virtual patients; untreated ORR <= 10 % at every level.")
+        criterion = (f"Spearman correlation >= 0.8 between log TMB and ORR under anti-PD-1 over {len(levels)} TMB levels x "
+                     f"{patients} virtual patients; untreated ORR <= 10 % at every level.")
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     x = [tmb[mu] for mu in levels]
     ax.plot(x, treated, "o-", label="anti-PD-1 from day 5")

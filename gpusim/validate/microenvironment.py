@@ -235,12 +235,17 @@ TREG_SPREAD = {"tregs.recruitment_rate_per_day": (0.1, 3.0), "immune.recruitment
                "tumour.initial_recognition": (0.05, 0.5)}
 
 
+#: Virtual patients per arm and days simulated: the full form, and --quick's.
+TREG_PATIENTS, TREG_PATIENTS_QUICK = 12, 3
+TREG_DAYS, TREG_DAYS_QUICK = 20, 10
+
+
 def tregs_section(out, quick: bool, processes: int) -> Section:
     import matplotlib.pyplot as plt
     from scipy.stats import spearmanr
 
-    n = 3 if quick else 12
-    days = 10 if quick else 20
+    n = TREG_PATIENTS_QUICK if quick else TREG_PATIENTS
+    days = TREG_DAYS_QUICK if quick else TREG_DAYS
     small = ["lattice.shape=[60,60]"] if quick else []  # --quick: a 600 um square
     names = [a for a in TREG_ARMS if not quick or a != "anti-PD-1"]  # --quick: the two ends of the ranking
     cohort = patients(n, 2005, **TREG_SPREAD)
@@ -259,7 +264,7 @@ def tregs_section(out, quick: bool, processes: int) -> Section:
         ok = rho < 0 and rates["anti-CTLA-4 + anti-PD-1"] > rates["anti-CTLA-4"]
         criterion = (f"(--quick: {n} patients per arm, 60 x 60 sites, {days} days, no anti-PD-1 arm) Spearman rho < 0 "
                      "between the day-5 CD8/Treg ratio and the untreated tumour's change; ORR of the combination above "
-                     "anti-CTLA-4's. Full: 12 patients per arm, 20 days: rho < 0 with one-sided p < 0.05, ORR "
+                     f"anti-CTLA-4's. Full: {TREG_PATIENTS} patients per arm, {TREG_DAYS} days: rho < 0 with one-sided p < 0.05, ORR "
                      "combination > anti-PD-1 > anti-CTLA-4.")
     else:
         ok = rho < 0 and p_value / 2 < 0.05 and ordered

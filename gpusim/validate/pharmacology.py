@@ -151,12 +151,16 @@ def _months(days: float) -> str:
     return "not reached" if math.isinf(days) else f"{days / 30.44:.1f} months"
 
 
+#: Virtual patients per arm: the full form, and --quick's.
+TRIAL_PATIENTS, TRIAL_PATIENTS_QUICK = 64, 10
+
+
 def virtual_trial_section(out: Path, quick: bool, processes: int) -> Section:
     import matplotlib.pyplot as plt
 
     from ..endpoints import arm_table
 
-    patients = 10 if quick else 64
+    patients = TRIAL_PATIENTS_QUICK if quick else TRIAL_PATIENTS
     # --quick: 12 weeks of follow-up (two visits), the trial's lattice and patients otherwise.
     extra = ["simulation.steps=1512"] if quick else []
     per_arm = run_trial(patients, extra, out)
@@ -166,10 +170,10 @@ def virtual_trial_section(out: Path, quick: bool, processes: int) -> Section:
     if quick:
         ok = orr["nivolumab+ipilimumab"] > orr["ipilimumab"] and orr["nivolumab"] > orr["ipilimumab"]
         criterion = (f"(--quick: {patients} patients per arm, 12 weeks) ORR of each nivolumab arm above ipilimumab's. "
-                     "Full: 64 patients per arm, 36 weeks, ORR combination > nivolumab > ipilimumab.")
+                     f"Full: {TRIAL_PATIENTS} patients per arm, 36 weeks, ORR combination > nivolumab > ipilimumab.")
     else:
         ok = order == list(TRIAL_ARMS)
-        criterion = ("64 virtual patients per arm followed 36 weeks from the first dose: ORR ranks combination > "
+        criterion = (f"{patients} virtual patients per arm followed 36 weeks from the first dose: ORR ranks combination > "
                      "nivolumab > ipilimumab.")
     numbers = [f"{arm}: ORR {100 * r['orr']:.1f} % (95 % CI {100 * r['orr_low']:.0f}-{100 * r['orr_high']:.0f}; "
                f"trial {TRIAL_ARMS[arm][0]} %), CR {r['CR']} PR {r['PR']} SD {r['SD']} PD {r['PD']} of {r['n']}; "
