@@ -170,7 +170,20 @@ class ImmuneConfig(_Section):
     ~6 h on average).  A kill attempt that recognises its target (before
     PD-L1, Tregs, hypoxia or myeloid cells act) holds the T cell for this
     time, rounded to whole steps (at least one), counted from the latest
-    such engagement; it moves again once the time has passed."""
+    such engagement; it moves again once the time has passed.
+
+    Re-invigoration under PD-1 blockade (``reinvigoration_rate_per_day``, 0
+    = off, the default): exhaustion is a level that PD-L1 contacts raise (a
+    T cell at ``exhaustion_threshold`` no longer kills).  Blocking PD-1
+    lets exhausted CD8 T cells recover effector function (Barber et al.
+    2006, Nature 439:682; Huang et al. 2017, Nature 545:60: Ki67+ PD-1+
+    CD8 T cells rise in blood within 3 weeks of pembrolizumab), but the
+    recovery lasts only while the blockade does (Pauken et al. 2016,
+    Science 354:1160: the cells re-exhaust when antigen persists).  Each
+    step, a living T cell with exhaustion above 0 sheds one level with
+    probability 1 - exp(-rate x blockade x dt): none without blockade, and
+    once the blockade ends PD-L1 contacts exhaust it again.  Kills spent
+    are not restored."""
 
     enabled: bool = True
     vessel_density: float = Field(0.02, ge=0.0, le=1.0, description="fraction of sites that are vessels")
@@ -186,12 +199,15 @@ class ImmuneConfig(_Section):
     pdl1_suppression: float = Field(0.9, ge=0.0, le=1.0, description="kill probability lost to PD-L1 (s)")
     exhaustion_prob_per_pdl1_contact: float = Field(0.2, ge=0.0, le=1.0)
     exhaustion_threshold: int = Field(3, ge=1, le=7, description="contacts that exhaust a T cell")
+    reinvigoration_rate_per_day: float = Field(
+        0.0, ge=0.0, description="under full PD-1 blockade a T cell sheds one exhaustion level at this rate "
+                                 "(0: off; Huang 2017)")
     lifespan_days: float = Field(10.0, gt=0.0, description="PhysiCell: apoptosis 1/(10 d)")
     exhausted_death_rate_per_day: float = Field(0.5, ge=0.0, description="exhausted or spent T cells")
     initial_tcells: int = Field(0, ge=0, description="T cells placed at random sites at t = 0")
 
     #: Rules added to [immune] after v2, left out of dumps while at their default (off).
-    _LATER_RULES: ClassVar[tuple[str, ...]] = ("engagement_arrest_minutes",)
+    _LATER_RULES: ClassVar[tuple[str, ...]] = ("engagement_arrest_minutes", "reinvigoration_rate_per_day")
 
     @model_serializer(mode="wrap")
     def _later_rules_left_out(self, handler):

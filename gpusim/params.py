@@ -151,6 +151,7 @@ class ModelParams:
     pdl1_suppression: float
     exhaustion_prob: float
     exhaustion_threshold: int
+    reinvigoration_rate_per_day: float  # under full blockade (ImmuneConfig)
     kills_per_tcell: int
     p_expand: int
     p_tcell_death: int
@@ -377,6 +378,7 @@ def model_params(cfg: Config) -> ModelParams:
         pdl1_suppression=im.pdl1_suppression,
         exhaustion_prob=im.exhaustion_prob_per_pdl1_contact,
         exhaustion_threshold=im.exhaustion_threshold,
+        reinvigoration_rate_per_day=im.reinvigoration_rate_per_day,
         kills_per_tcell=im.kills_per_tcell,
         p_expand=threshold(im.expansion_prob_per_kill),
         p_tcell_death=threshold(rate_probability(1.0 / im.lifespan_days, dt_days)),
@@ -414,6 +416,7 @@ class LevelRuns:
     def __init__(self, mps: list[ModelParams]):
         self.pdl1_suppression = np.array([m.pdl1_suppression for m in mps], dtype=np.float64)
         self.exhaustion_prob = np.array([m.exhaustion_prob for m in mps], dtype=np.float64)
+        self.reinvigoration_rate_per_day = np.array([m.reinvigoration_rate_per_day for m in mps], dtype=np.float64)
         self.recruit_rate_per_day = np.array([m.recruit_rate_per_day for m in mps], dtype=np.float64)
         self.recruit_half_saturation = np.array([m.recruit_half_saturation for m in mps], dtype=np.float64)
         self.chem_level_scale = np.array([float(m.chem_level_scale) for m in mps], dtype=np.float64)
@@ -435,7 +438,9 @@ class LevelRuns:
 #: an antibody's occupancy, which moves every step, only scalars.
 LEVEL_FIELDS = (
     ("blockade", lambda r, b: {"p_pdl1_pass": thresholds(1.0 - r.pdl1_suppression * (1.0 - b)),
-                               "p_exhaust": thresholds(r.exhaustion_prob * (1.0 - b))}),
+                               "p_exhaust": thresholds(r.exhaustion_prob * (1.0 - b)),
+                               "p_reinvigorate": thresholds(-np.expm1(-(b * r.reinvigoration_rate_per_day)
+                                                                      * r.dt_days))}),
     ("recruitment_multiplier", lambda r, m: {"recruit": recruit_tables(r, m)}),
     ("recruitment_primed", lambda r, m: {"recruit_primed": recruit_tables(r, m)}),
     ("priming_fraction", lambda r, q: {"recruit_priming": fractions(q)}),
@@ -454,6 +459,7 @@ class StepParams:
 
     p_pdl1_pass: int  # a PD-L1-high target is still killed: 1 - s (1 - blockade)
     p_exhaust: int  # exhaustion per PD-L1 contact: p (1 - blockade)
+    p_reinvigorate: int  # a T cell sheds an exhaustion level: 1 - exp(-rate blockade dt)
     recruit: np.ndarray  # uint32[RECRUIT_LEVELS], without anti-CTLA-4 priming
     recruit_primed: np.ndarray  # uint32[RECRUIT_LEVELS], at the schedule's full priming
     recruit_priming: int  # how far between them, 2**32 = primed (reference/tcell.py recruit_threshold)

@@ -188,6 +188,7 @@ struct Params {
     u32 p_kill_attempt;
     u32 p_pdl1_pass;
     u32 p_exhaust;
+    u32 p_reinvigorate;  // per step, a living T cell sheds one exhaustion level (0 without blockade or when off)
     u32 exhaustion_threshold;
     u32 kills_per_tcell;
     u32 p_expand;

@@ -40,7 +40,7 @@
 #define GPUSIM_PHASE_MIGRATE 23        // x: T-cell site, w: move substep; .x direction, .y claim priority,
                                        //   .z takes the fractional last substep? (substep == full_moves only),
                                        //   .w held beside a myeloid suppressor? (myeloid on)
-#define GPUSIM_PHASE_TCELL_DEATH 24    // x: T-cell site; .x death?, .y chemotherapy death?
+#define GPUSIM_PHASE_TCELL_DEATH 24    // x: T-cell site; .x death?, .y chemotherapy death?, .z sheds an exhaustion level?
 
 struct philox_u32x4 { u32 x, y, z, w; };
 

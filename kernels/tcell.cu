@@ -269,11 +269,14 @@ GPUSIM_KERNEL void tcell_move_commit(GPUSIM_ARGS)
 }
 
 // Death: lifespan, faster for T cells that can no longer kill; chemotherapy
-// pulses kill with p_chemo_tcell.
+// pulses kill with p_chemo_tcell.  Re-invigoration under PD-1 blockade
+// (p_reinvigorate > 0 only while blockade is on and the rule is): a survivor
+// with exhaustion above 0 sheds one level, before its observables are
+// counted; at p_reinvigorate = 0 no byte changes (the rule is off).
 //   in:  tcell     out: tcell, counters[TCELL_DEATHS], counters[OBS_TCELLS,
 //        OBS_TCELLS_EXHAUSTED] (the survivors: the step's T-cell observables),
 //        tcell_engaged (counted down, cleared on death; when tcell_arrest_steps)
-//   rng: (site, step, TCELL_DEATH, 0): .x death?, .y chemotherapy death?
+//   rng: (site, step, TCELL_DEATH, 0): .x death?, .y chemotherapy death?, .z sheds an exhaustion level?
 //   min traffic: 1 B/site (tcell byte)
 GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
 {
@@ -291,9 +294,15 @@ GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
     } else {
         // One step of an engaged T cell's arrest time has passed.
         if (P->tcell_arrest_steps && F->tcell_engaged[i]) F->tcell_engaged[i] = F->tcell_engaged[i] - 1;
+        u8 now = t;
+        const u32 exhaustion = (t >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX;
+        if (exhaustion && r.z < P->p_reinvigorate) {
+            now = tcell_byte(t & GPUSIM_TCELL_KILLS_MASK, exhaustion - 1);
+            F->tcell[i] = now;
+        }
         // The step's last change to the T-cell layer: its observables are
         // counted here, not in another pass over the lattice (observe.cu).
         atomic_add_same(&F->counters[GPUSIM_OBS_TCELLS], 1ull);
-        if (!tcell_can_kill(P, t)) atomic_add_same(&F->counters[GPUSIM_OBS_TCELLS_EXHAUSTED], 1ull);
+        if (!tcell_can_kill(P, now)) atomic_add_same(&F->counters[GPUSIM_OBS_TCELLS_EXHAUSTED], 1ull);
     }
 }

@@ -144,6 +144,8 @@ def random_full_config(seed: int, dim: int, neighbourhood: str, boundary: str, s
             "exhaustion_prob_per_pdl1_contact": float(rng.uniform(0.2, 0.8)),
             "exhaustion_threshold": int(rng.integers(1, 5)),
             "lifespan_days": float(rng.uniform(1, 5)), "initial_tcells": int(rng.integers(20, 60)),
+            # its own stream: the draws above stay those of the configs before the rule
+            "reinvigoration_rate_per_day": float(np.random.default_rng([seed, 21]).uniform(1, 10)),
         },
         therapy=[
             {"kind": "checkpoint_blockade", "start_day": days * 0.2, "end_day": days * 0.6,

@@ -59,7 +59,7 @@ def test_params_values_fill_each_field_from_its_namesake():
     assert static["nx"] == 24 and static["n_nbr"] == len(mp.nbr) and static["p_expand"] == mp.p_expand
     np.testing.assert_array_equal(static["nbr_dy"], mp.nbr[:, 1])
     assert sorted(per_step) == ["p_chemo_tcell", "p_chemo_tumour", "p_exhaust", "p_myeloid_deplete", "p_pdl1_pass",
-                                "p_treg_deplete", "recruit", "recruit_primed", "recruit_priming"]
+                                "p_reinvigorate", "p_treg_deplete", "recruit", "recruit_primed", "recruit_priming"]
     assert not set(static) & set(per_step), "a field is both per run and per step"
 
 

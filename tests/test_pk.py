@@ -138,8 +138,8 @@ def test_a_level_that_changes_every_step_rewrites_only_its_fields():
     g = TherapyGroup(cfgs, [model_params(c) for c in cfgs], [4, 5, 6])
     first, _ = g.updates(0)
     assert sorted(first) == ["p_chemo_tcell", "p_chemo_tumour", "p_exhaust", "p_myeloid_deplete", "p_pdl1_pass",
-                             "p_treg_deplete", "recruit", "recruit_primed", "recruit_priming"]
-    every_step = {"p_exhaust", "p_pdl1_pass", "recruit_priming", "p_treg_deplete"}
+                             "p_reinvigorate", "p_treg_deplete", "recruit", "recruit_primed", "recruit_priming"]
+    every_step = {"p_exhaust", "p_pdl1_pass", "p_reinvigorate", "recruit_priming", "p_treg_deplete"}
     for k in range(1, 8):
         fields, _ = g.updates(k)
         want = every_step | ({"recruit", "recruit_primed"} if k in (3, 5) else set())

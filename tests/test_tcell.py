@@ -156,3 +156,55 @@ def test_arrest_off_by_default_adds_nothing():
     assert "tcell_engaged" in initial_state(make_config(immune={"engagement_arrest_minutes": 60.0})).sites
     assert "tcell_engaged" not in initial_state(make_config(immune={"enabled": False,
                                                                      "engagement_arrest_minutes": 60.0})).sites
+
+
+def _exhausting(reinvigoration_rate_per_day: float, end_day: float):
+    """60 T cells around a PD-L1-high tumour that every contact exhausts
+    (a kill attempt per step, no deaths), full PD-1 blockade from step 48
+    to ``end_day``: 15 min steps."""
+    return make_config(
+        simulation={"seed": 5, "steps": 144, "dt_minutes": 15.0}, lattice={"shape": [32, 32], "neighbourhood": "moore"},
+        tumour={"initial_radius_cells": 8, "initial_recognition": 1.0, "initial_pdl1": True,
+                "division_rate_per_day": 0.0, "death_rate_per_day": 0.0},
+        immune={"vessel_density": 0.0, "initial_tcells": 60, "kill_attempt_rate_per_day": 1e5, "lifespan_days": 1e9,
+                "exhausted_death_rate_per_day": 0.0, "kills_per_tcell": 15, "exhaustion_prob_per_pdl1_contact": 1.0,
+                "reinvigoration_rate_per_day": reinvigoration_rate_per_day},
+        therapy=[{"kind": "checkpoint_blockade", "start_day": 0.5, "end_day": end_day, "level": 1.0}])
+
+
+def test_blockade_reinvigorates_exhausted_tcells_while_it_lasts(backend):
+    """immune.reinvigoration_rate_per_day (Huang et al. 2017; Pauken et al.
+    2016): nothing changes before the blockade; 3 h of it at 24 per day
+    bring the exhausted T cells from ~44 to a few, where they stay ~44
+    without the rule; after it ends, PD-L1 contacts exhaust them again."""
+    start, end = 48, 60  # steps: blockade over days 0.5-0.625
+    off = run_state(_exhausting(0.0, end / 96), backend)[1]
+    on = run_state(_exhausting(24.0, end / 96), backend)[1]
+    assert on[:start + 1] == off[:start + 1]
+    before = on[start]["tcells_exhausted"]
+    assert before >= 30
+    assert on[end]["tcells_exhausted"] <= 0.1 * off[end]["tcells_exhausted"]
+    assert on[-1]["tcells_exhausted"] > 0.5 * before  # not durable once the blockade is gone
+    assert on[-1]["tumour_cells"] < 0.5 * off[-1]["tumour_cells"]  # the re-invigorated cells killed meanwhile
+
+
+def test_reinvigoration_is_exercised_by_the_identity_configs():
+    """random_full_config (every identity test) draws a re-invigoration
+    rate; in its first case the rule changes the T-cell layer, so the
+    numpy == cpu comparisons cover it."""
+    from gpusim.config import apply_overrides
+
+    cfg = random_full_config(2000, *CASES[0])
+    assert cfg.immune.reinvigoration_rate_per_day > 0
+    with_rule = run_state(cfg, "cpu")[0].sites["tcell"]
+    without = run_state(apply_overrides(cfg, ["immune.reinvigoration_rate_per_day=0"]), "cpu")[0].sites["tcell"]
+    assert not np.array_equal(with_rule, without)
+
+
+def test_reinvigoration_off_by_default_leaves_stored_configs_alone():
+    from gpusim.config import Config, apply_overrides
+
+    assert Config().immune.reinvigoration_rate_per_day == 0.0
+    assert "reinvigoration_rate_per_day" not in Config().to_toml()  # run files of configs without it keep their bytes
+    assert "reinvigoration_rate_per_day = 2.0" in apply_overrides(
+        Config(), ["immune.reinvigoration_rate_per_day=2"]).to_toml()

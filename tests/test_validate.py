@@ -92,6 +92,24 @@ def test_tregs_criterion(tmp_path, monkeypatch, sign, combination, passed):
     assert tregs_section(tmp_path, True, 1).passed is passed
 
 
+@pytest.mark.parametrize("at_end,after,passed", [(0.05, 0.9, True), (0.6, 0.9, False), (0.05, 0.1, False)])
+def test_reinvigoration_criterion(tmp_path, monkeypatch, at_end, after, passed):
+    """Passes when the exhausted fraction with the rule falls below a quarter
+    of that without by the end of the blockade and is back above half 3 days
+    later; fails when it does not fall or does not come back."""
+    from gpusim.validate import reinvigoration as rv
+
+    def make(i, job):
+        rate, _ = job
+        days = np.arange(rv.LAST + 1)
+        exhausted = np.where(days < rv.START, 1.0, np.where(days <= rv.END, at_end, after)) if rate else np.ones(len(days))
+        tumour = 1000 + 100 * days - (500 * ((days >= rv.START) & (days <= rv.END)) if rate else 0)
+        return {"exhausted": exhausted.tolist(), "tcells": [100] * len(days), "tumour_cells": tumour.tolist()}
+    monkeypatch.setattr(rv, "run_jobs", lambda jobs, processes, fn=None: [make(i, job) for i, job in enumerate(jobs)])
+    assert rv.reinvigoration_section(tmp_path, True, 1).passed is passed
+    assert (tmp_path / "validation_reinvigoration.png").read_bytes()[:4] == b"\x89PNG"
+
+
 @pytest.mark.parametrize("rim,first,passed", [(170.0, 410.0, True), (300.0, 410.0, False), (170.0, 700.0, False)])
 def test_hypoxia_criterion(tmp_path, monkeypatch, rim, first, passed):
     """Passes for a 100-250 um rim and a first necrosis at 200-500 um;

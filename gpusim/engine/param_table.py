@@ -113,12 +113,13 @@ class TherapyGroup:
     p_exhaust
     p_myeloid_deplete
     p_pdl1_pass
+    p_reinvigorate
     p_treg_deplete
     recruit
     recruit_primed
     recruit_priming
     >>> sorted(g.updates(1)[0])           # the dose: only the blockade thresholds change
-    ['p_exhaust', 'p_pdl1_pass']
+    ['p_exhaust', 'p_pdl1_pass', 'p_reinvigorate']
     """
 
     def __init__(self, cfgs: list[Config], mps: list[ModelParams], rows: list[int]):

@@ -1,7 +1,7 @@
 """T-cell rules in NumPy (twin of kernels/tcell.cu, written from DESIGN §4):
 recruitment at vessels, adoptive transfer, killing with PD-L1 suppression,
 exhaustion and HLA loss, expansion after a kill, chemotactic migration,
-death."""
+death and re-invigoration under PD-1 blockade."""
 
 from __future__ import annotations
 
@@ -25,12 +25,21 @@ def _byte(kills, exhaustion) -> np.ndarray:
     return (TCELL_PRESENT | (np.asarray(exhaustion) << TCELL_EXHAUSTION_SHIFT) | kills).astype(np.uint8)
 
 
+def exhaustion_level(t):
+    """T-cell bytes ``t`` (NumPy or CuPy) -> their exhaustion levels (0 to
+    TCELL_EXHAUSTION_MAX: PD-L1 contacts raise it, re-invigoration lowers it).
+
+    >>> int(exhaustion_level(_byte(5, 2)))
+    2
+    """
+    return (t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX
+
+
 def can_kill(t, exhaustion_threshold: int):
     """T-cell bytes ``t`` (NumPy or CuPy) -> which can still kill: kills left
     and exhaustion below the threshold (exhausted or spent T cells also die
     faster; the ``tcells_exhausted`` observable counts the others)."""
-    exhaustion = (t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX
-    return ((t & TCELL_KILLS_MASK) != 0) & (exhaustion < exhaustion_threshold)
+    return ((t & TCELL_KILLS_MASK) != 0) & (exhaustion_level(t) < exhaustion_threshold)
 
 
 def recruit_threshold(sp, level: np.ndarray) -> np.ndarray:
@@ -88,7 +97,7 @@ def kill(st, mp, sp, events: dict) -> None:
     w1 = draw(t_sites, st.step, PH_KILL, 1, mp.key)
     t = tc[t_sites]
     kills = (t & TCELL_KILLS_MASK).astype(np.int64)
-    exhaustion = ((t >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX).astype(np.int64)
+    exhaustion = exhaustion_level(t).astype(np.int64)
     pdl1 = (flags & CLONE_PDL1) != 0
     recognised = w0[:, 2] < st.clones["recognition"][c]
     if mp.tcell_arrest_steps:  # arrest on engagement: recognising the target holds the T cell
@@ -130,7 +139,7 @@ def kill(st, mp, sp, events: dict) -> None:
     mothers = t_sites[expand]
     dest = pick_nth(nb[expand], free[expand], mulhi(w1[expand, 3], n_free[expand]))
     won = claim.winners(mp.n_sites, dest, claim.bid(w0[expand, 3], mothers))
-    mother_exhaustion = (tc[mothers[won]] >> TCELL_EXHAUSTION_SHIFT) & TCELL_EXHAUSTION_MAX
+    mother_exhaustion = exhaustion_level(tc[mothers[won]])
     tc[dest[won]] = _byte(mp.kills_per_tcell, mother_exhaustion)
     events["expansions"] = int(won.sum())
 
@@ -146,7 +155,13 @@ def death(st, mp, sp, events: dict) -> None:
     sites = np.flatnonzero(tc)
     p = np.where(can_kill(tc[sites], mp.exhaustion_threshold), mp.p_tcell_death, mp.p_tcell_death_exhausted)
     w = draw(sites, st.step, PH_TCELL_DEATH, 0, mp.key)
-    dying = sites[(w[:, 0] < p) | (w[:, 1] < sp.p_chemo_tcell)]
+    dies = (w[:, 0] < p) | (w[:, 1] < sp.p_chemo_tcell)
+    dying = sites[dies]
+    # Re-invigoration under PD-1 blockade (p_reinvigorate 0 without it, or with the rule off):
+    # a survivor with exhaustion above 0 sheds one level.
+    exhaustion = exhaustion_level(tc[sites])
+    sheds = ~dies & (exhaustion > 0) & (w[:, 2] < sp.p_reinvigorate)
+    tc[sites[sheds]] = _byte(tc[sites[sheds]] & TCELL_KILLS_MASK, exhaustion[sheds] - 1)
     tc[dying] = 0
     if mp.tcell_arrest_steps:  # a step of arrest has passed; the next T cell at a dead one's site starts free
         engaged = st.sites["tcell_engaged"]

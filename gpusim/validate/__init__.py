@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from . import immunity, microenvironment, myeloid, pharmacology, rules, vaf
+from . import immunity, microenvironment, myeloid, pharmacology, reinvigoration, rules, vaf
 
 #: (name, function(out_dir, quick, processes) -> Section), in report order.
 SECTIONS = [
@@ -25,6 +25,7 @@ SECTIONS = [
     ("three_es", immunity.three_es_section),
     ("immunoediting", immunity.immunoediting_section),
     ("tmb", immunity.tmb_section),
+    ("reinvigoration", reinvigoration.reinvigoration_section),
     ("pd1_occupancy", pharmacology.pd1_occupancy_section),
     ("blockade_persistence", pharmacology.blockade_persistence_section),
     ("virtual_trial", pharmacology.virtual_trial_section),
