@@ -154,7 +154,7 @@ GPUSIM_KERNEL void tcell_kill(GPUSIM_ARGS)
     if (flags & GPUSIM_CLONE_HLA) return;
     const philox_u32x4 r2 = draw(P, i, GPUSIM_PHASE_KILL, 1);
     u32 kills = t & GPUSIM_TCELL_KILLS_MASK;
-    u32 exhaustion = (t >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX;
+    u32 exhaustion = tcell_exhaustion_level(t);
     bool success = r.z < F->clone_recognition[clone];
     // Arrest on engagement (when tcell_arrest_steps): recognising the target
     // holds the T cell where it is for the arrest time (tcell_engaged steps;
@@ -228,7 +228,7 @@ GPUSIM_KERNEL void tcell_expand_commit(GPUSIM_ARGS)
     u32 s, j;
     if (!phase_commit(P, F, &s, &j)) return;
     const u8 mother = F->tcell[s];
-    F->tcell[j] = tcell_byte(P->kills_per_tcell, (mother >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX);
+    F->tcell[j] = tcell_byte(P->kills_per_tcell, tcell_exhaustion_level(mother));
     tile_touch(P, F, j);
     atomic_add_same(&F->counters[GPUSIM_COUNTER_EXPANSIONS], 1ull);
 }
@@ -295,7 +295,7 @@ GPUSIM_KERNEL void tcell_death(GPUSIM_ARGS)
         // One step of an engaged T cell's arrest time has passed.
         if (P->tcell_arrest_steps && F->tcell_engaged[i]) F->tcell_engaged[i] = F->tcell_engaged[i] - 1;
         u8 now = t;
-        const u32 exhaustion = (t >> GPUSIM_TCELL_EXHAUSTION_SHIFT) & GPUSIM_TCELL_EXHAUSTION_MAX;
+        const u32 exhaustion = tcell_exhaustion_level(t);
         if (exhaustion && r.z < P->p_reinvigorate) {
             now = tcell_byte(t & GPUSIM_TCELL_KILLS_MASK, exhaustion - 1);
             F->tcell[i] = now;

@@ -27,7 +27,8 @@ def _byte(kills, exhaustion) -> np.ndarray:
 
 def exhaustion_level(t):
     """T-cell bytes ``t`` (NumPy or CuPy) -> their exhaustion levels (0 to
-    TCELL_EXHAUSTION_MAX: PD-L1 contacts raise it, re-invigoration lowers it).
+    TCELL_EXHAUSTION_MAX: PD-L1 contacts raise it, re-invigoration lowers it;
+    kernels/tcell.cuh tcell_exhaustion_level).
 
     >>> int(exhaustion_level(_byte(5, 2)))
     2
