@@ -5,8 +5,9 @@ the runs of a batch differ (parameters, seeds, therapy arms, step counts)."""
 from __future__ import annotations
 
 import h5py
+import numpy as np
 import pytest
-from conftest import QUICKSTART, assert_same_run, require_backend
+from conftest import QUICKSTART, assert_same_run, require_backend, run_state
 
 import gpusim
 from gpusim.batch import auto_batch, batch_key, group_by_shape
@@ -27,7 +28,7 @@ ARMS = {
 def cohort_configs():
     """8 runs of one array shape: different seeds, step counts, rates,
     diffusion (substep counts), T-cell speeds (move counts), exhaustion
-    thresholds, output cadences and therapy arms."""
+    thresholds, re-invigoration, output cadences and therapy arms."""
     base = ["lattice.shape=[30,30]", "tumour.initial_radius_cells=3.0", "tumour.mutations_per_division=0.4",
             "tumour.pdl1_prob_per_division=0.05", "tumour.hla_loss_prob_per_division=0.02",
             "immune.initial_tcells=20", "immune.recruitment_rate_per_day=20.0", "output.frame_every_steps=20"]
@@ -37,7 +38,8 @@ def cohort_configs():
         ["chemokine.diffusion_um2_per_min=300.0", "immune.speed_um_per_min=4.0"],
         ["immune.exhaustion_threshold=1", "output.frame_every_steps=7"],
         ["immune.speed_um_per_min=0.5", "tumour.division_rate_per_day=3.0"],
-        ["chemokine.diffusion_um2_per_min=1500.0", "output.frame_every_steps=0"],
+        ["chemokine.diffusion_um2_per_min=1500.0", "output.frame_every_steps=0",
+         "tumour.initial_pdl1=true", "immune.reinvigoration_rate_per_day=50.0"],
         ["immune.kills_per_tcell=2", "tumour.initial_pdl1=true"],
         ["tumour.initial_recognition=0.6"],
     ]
@@ -85,6 +87,14 @@ def test_the_cohort_is_varied(alone):
 
     assert len({model_params(c).chem_substeps for c in cfgs}) >= 3
     assert len({model_params(c).n_moves for c in cfgs}) >= 3
+    # Run 5 re-invigorates T cells under its blockade: without the rule its T-cell layer ends otherwise.
+    from gpusim.config import apply_overrides
+    from gpusim.io.checkpoint import read_checkpoint
+
+    with h5py.File(alone[5]) as f:
+        with_rule = read_checkpoint(f).state.sites["tcell"]
+    without = run_state(apply_overrides(cfgs[5], ["immune.reinvigoration_rate_per_day=0"]), "cpu")[0].sites["tcell"]
+    assert not np.array_equal(with_rule, without)
 
 
 # numpy batches step the reference run by run: sizes 1 and 8 cover its batch path.
