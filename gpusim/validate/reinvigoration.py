@@ -88,7 +88,7 @@ def reinvigoration_section(out, quick: bool, processes: int) -> Section:
     days = np.arange(LAST + 1)
     for ax in axes:
         ax.axvspan(START, END, color="0.92", label="anti-PD-1")
-    for k, (name, color) in enumerate(zip(arms, ("0.4", "C3"))):
+    for name, color in zip(arms, ("0.4", "C3")):
         for i, r in enumerate(runs[name]):
             label = name if i == 0 else None
             axes[0].plot(days, r["exhausted"], color=color, lw=1.2, label=label)
