@@ -101,13 +101,14 @@ def wait_for(out: Path, complete: int, ended, timeout: float = 120, just_started
     began has a whole run (a second or more) ahead of it.  ``ended()`` says
     why the sweep stopped early (None while it runs)."""
     deadline = time.monotonic() + timeout
-    seen: set[Path] | None = None  # the .part files of the previous look
+    # With just_started, the .part files of the previous look (the first look only records them).
+    seen = set((out / "runs").glob("*.part")) if just_started else set()
     while time.monotonic() < deadline:
         parts = set((out / "runs").glob("*.part"))
-        fresh = parts if not just_started else set() if seen is None else parts - seen
-        if fresh and len(run_files(out)) >= complete:
+        if parts - seen and len(run_files(out)) >= complete:
             return
-        seen = parts
+        if just_started:
+            seen = parts
         why = ended()
         assert why is None, f"sweep ended before it could be interrupted: {why}"
         time.sleep(0.05)

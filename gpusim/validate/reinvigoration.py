@@ -43,7 +43,6 @@ def arm_run(args: tuple[float, int]) -> dict:
     rate, seed = args
     cfg = load_config(CONFIGS / "checkpoint_blockade.toml", [
         *SETUP, f"simulation.seed={seed}", f"immune.reinvigoration_rate_per_day={rate}",
-        f"simulation.steps={LAST * 96}",
         f'therapy=[{{kind="checkpoint_blockade", start_day={START}.0, end_day={END}.0, level=1.0}}]'])
     sim = Simulation(cfg, backend="cpu")
     per_day = round(1.0 / cfg.simulation.dt_days)
@@ -58,7 +57,7 @@ def arm_run(args: tuple[float, int]) -> dict:
         series["tumour_cells"].append(int(sim.last_observables["tumour_cells"]))
 
     record()
-    for step in range(1, cfg.simulation.steps + 1):
+    for step in range(1, LAST * per_day + 1):
         sim.step()
         if step % per_day == 0:
             record()
